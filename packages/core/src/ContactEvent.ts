@@ -1,0 +1,61 @@
+/**
+ * The events of a contact stream. The log of these is the only source of truth; `Contact` is
+ * their fold.
+ */
+import * as Schema from "effect/Schema"
+import * as Json from "./Json.js"
+
+/** A contact came into being, with its initial subscription state. */
+export class ContactCreated extends Schema.TaggedClass<ContactCreated>()("ContactCreated", {
+  contactId: Schema.String,
+  projectId: Schema.String,
+  email: Schema.String,
+  subscribed: Schema.Boolean,
+  at: Schema.Date
+}) {}
+
+/** An existing contact's subscription state flipped. */
+export class SubscriptionChanged extends Schema.TaggedClass<SubscriptionChanged>()("SubscriptionChanged", {
+  subscribed: Schema.Boolean,
+  at: Schema.Date
+}) {}
+
+/** A shallow patch of the contact's data: `set` keys in input order, then `unset` keys removed. */
+export class ContactDataChanged extends Schema.TaggedClass<ContactDataChanged>()("ContactDataChanged", {
+  set: Json.Object,
+  unset: Schema.Array(Schema.String),
+  at: Schema.Date
+}) {}
+
+/** A tracked event, with its name and its `data` exactly as sent (one-shot variables included). */
+export class EventTracked extends Schema.TaggedClass<EventTracked>()("EventTracked", {
+  name: Schema.String,
+  data: Json.Object,
+  at: Schema.Date
+}) {}
+
+/** Any event of a contact stream. */
+export const ContactEvent = Schema.Union(ContactCreated, SubscriptionChanged, ContactDataChanged, EventTracked)
+export type ContactEvent = typeof ContactEvent.Type
+export type Encoded = typeof ContactEvent.Encoded
+
+/** The event's tag, as stored in the log's `type` column. */
+export type Type = ContactEvent["_tag"]
+
+/** The name the read API shows for an event, or `undefined` for events that are not shown. */
+export const visibleName = (event: ContactEvent): string | undefined => {
+  switch (event._tag) {
+    case "EventTracked":
+      return event.name
+    case "SubscriptionChanged":
+      return event.subscribed ? "contact.subscribed" : "contact.unsubscribed"
+    case "ContactCreated":
+    case "ContactDataChanged":
+      return undefined
+  }
+}
+
+/** Encodes an event to its JSON form. */
+export const encode = Schema.encodeSync(ContactEvent)
+/** Decodes an event from its JSON form. */
+export const decode = Schema.decodeUnknownSync(ContactEvent)

@@ -1,0 +1,81 @@
+/**
+ * Reads of the contact projection (SPEC §3): the port every store implements. Every read is
+ * scoped to a project, so one project never sees another's contacts.
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Contact from "./Contact.js"
+import * as ContactEvent from "./ContactEvent.js"
+import type * as EventStore from "./EventStore.js"
+import type * as Json from "./Json.js"
+import type * as StoreError from "./StoreError.js"
+
+/** No contact with this id in this project. */
+export class ContactNotFound extends Schema.TaggedError<ContactNotFound>()("ContactNotFound", {
+  contactId: Schema.String
+}) {}
+
+/** A page request: `cursor` is the opaque value a previous page returned. */
+export interface PageRequest {
+  readonly limit: number
+  readonly cursor?: string | undefined
+}
+
+/** A page: `cursor` is set exactly when `hasMore` is. */
+export interface Page<A> {
+  readonly data: ReadonlyArray<A>
+  readonly cursor?: string
+  readonly hasMore: boolean
+}
+
+/** An event as the read API shows it: tracked events and subscription flips. */
+export interface TimelineEvent {
+  readonly id: string
+  readonly name: string
+  readonly data: Json.JsonObject
+  readonly createdAt: Date
+}
+
+/** Reads of the projection. */
+export class Contacts extends Context.Tag("@tracklog/core/Contacts")<Contacts, {
+  readonly findById: (
+    projectId: string,
+    contactId: string
+  ) => Effect.Effect<Option.Option<Contact.Contact>, StoreError.StoreUnavailable>
+  /** By canonical email. */
+  readonly findByEmail: (
+    projectId: string,
+    email: string
+  ) => Effect.Effect<Option.Option<Contact.Contact>, StoreError.StoreUnavailable>
+  /** Oldest first, by id. */
+  readonly list: (
+    projectId: string,
+    page: PageRequest
+  ) => Effect.Effect<Page<Contact.Contact>, StoreError.StoreUnavailable>
+  /** Newest first. */
+  readonly timeline: (
+    projectId: string,
+    contactId: string,
+    page: PageRequest
+  ) => Effect.Effect<Page<TimelineEvent>, ContactNotFound | StoreError.StoreUnavailable>
+}>() {}
+
+/** Builds a page from up to `limit + 1` rows: the extra row only says there is more. */
+export const page = <A>(rows: ReadonlyArray<A>, limit: number, cursorOf: (a: A) => string): Page<A> => {
+  if (rows.length <= limit) return { data: rows, hasMore: false }
+  const data = rows.slice(0, limit)
+  return { data, hasMore: true, cursor: cursorOf(data[data.length - 1]!) }
+}
+
+/** The timeline form of a recorded event the read API shows (see `ContactEvent.visibleName`). */
+export const toTimelineEvent = (recorded: EventStore.RecordedEvent): TimelineEvent => {
+  const event = recorded.event
+  return {
+    id: recorded.id,
+    name: ContactEvent.visibleName(event) ?? event._tag,
+    data: event._tag === "EventTracked" ? event.data : {},
+    createdAt: event.at
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The append-only log of contact events (SPEC §4): the port every store implements.
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Contact from "./Contact.js"
+import type * as ContactEvent from "./ContactEvent.js"
+import type * as StoreError from "./StoreError.js"
+
+/** An event to append, with the id it will be known by. */
+export interface NewEvent {
+  readonly id: string
+  readonly event: ContactEvent.ContactEvent
+}
+
+/** An event as stored in the log. */
+export interface RecordedEvent {
+  readonly id: string
+  readonly streamId: string
+  /** 1, 2, 3… within the stream, no gaps. */
+  readonly version: number
+  /** The writing transaction; commit order is only guaranteed below the oldest running one. */
+  readonly transactionId: bigint
+  /** Unique across the log, increasing within a transaction. */
+  readonly position: bigint
+  readonly event: ContactEvent.ContactEvent
+}
+
+/** Where a catch-up reader is: the last event it has seen, ordered by (transactionId, position). */
+export interface Checkpoint {
+  readonly transactionId: bigint
+  readonly position: bigint
+}
+
+/** The checkpoint before the first event. */
+export const start: Checkpoint = { transactionId: 0n, position: 0n }
+
+/** True when `event` comes after `checkpoint` in log order. */
+export const isAfter = (event: Checkpoint, checkpoint: Checkpoint): boolean =>
+  event.transactionId > checkpoint.transactionId ||
+  (event.transactionId === checkpoint.transactionId && event.position > checkpoint.position)
+
+/** What one append asks for. */
+export interface Append {
+  readonly streamId: string
+  /** The stream version the events were decided on; 0 for a new stream. */
+  readonly expectedVersion: number
+  readonly events: ReadonlyArray<NewEvent>
+  /**
+   * The contact after these events, written in the same atomic step (the inline projection).
+   * The caller folds it: it already holds the state, and the version check makes it exact.
+   */
+  readonly contact: Contact.Contact
+}
+
+/**
+ * The stream moved on since it was read, or its contact's email was taken by another stream:
+ * nothing was written, and the command should be decided again on fresh state.
+ */
+export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>()("ConcurrencyConflict", {
+  streamId: Schema.String,
+  expectedVersion: Schema.Number,
+  reason: Schema.Literal("version", "email")
+}) {}
+
+/** A page of the whole log, after a checkpoint. */
+export interface Batch {
+  readonly events: ReadonlyArray<RecordedEvent>
+  /** Where to resume; equal to the input when nothing new is visible yet. */
+  readonly checkpoint: Checkpoint
+}
+
+/** The log. */
+export class EventStore extends Context.Tag("@tracklog/core/EventStore")<EventStore, {
+  /** Appends atomically: every event and the projection, or nothing. */
+  readonly append: (
+    input: Append
+  ) => Effect.Effect<void, ConcurrencyConflict | StoreError.StoreUnavailable>
+  /** One stream, from version 1. */
+  readonly readStream: (
+    streamId: string
+  ) => Effect.Effect<ReadonlyArray<RecordedEvent>, StoreError.StoreUnavailable>
+  /**
+   * Up to `limit` events after the checkpoint, in (transactionId, position) order. Only events of
+   * transactions that can no longer be overtaken are returned, so a reader never skips one.
+   */
+  readonly readAll: (
+    after: Checkpoint,
+    limit: number
+  ) => Effect.Effect<Batch, StoreError.StoreUnavailable>
+}>() {}

@@ -1,0 +1,9 @@
+/**
+ * Failures of a store backend that are not the caller's fault.
+ */
+import * as Schema from "effect/Schema"
+
+/** The store could not be reached or did not answer in time; the command may be retried. */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
+  reason: Schema.String
+}) {}

@@ -1,0 +1,221 @@
+/**
+ * The track request (SPEC §1.2, §1.3, §1.5 `locale`) as an Effect Schema: decoding is validation,
+ * and every broken rule becomes one field-level issue with a path, a message and a code.
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as AST from "effect/SchemaAST"
+import * as Json from "./Json.js"
+
+/** Longest canonical email accepted (RFC 5321 path limit). */
+export const MaxEmailLength = 254
+/** Longest event name accepted, in UTF-16 code units. */
+export const MaxEventLength = 256
+/** Most keys one `data` object may carry. */
+export const MaxDataKeys = 512
+/** Longest `data` key. */
+export const MaxDataKeyLength = 256
+/** Deepest nesting of arrays and objects below `data` itself. */
+export const MaxDataDepth = 16
+/** Largest `data` object, as UTF-16 code units of its JSON text. */
+export const MaxDataSize = 512 * 1024
+
+/** The code of a field issue, as it appears in `errors[].code`. */
+export type IssueCode =
+  | "required"
+  | "invalid_type"
+  | "invalid_email"
+  | "too_short"
+  | "too_long"
+  | "blank"
+  | "reserved_event"
+  | "too_many_keys"
+  | "key_too_long"
+  | "too_deep"
+  | "too_large"
+
+/** One broken rule: `field` is the dotted path (`data.locale`). */
+export interface FieldIssue {
+  readonly field: string
+  readonly message: string
+  readonly code: IssueCode
+}
+
+/** A request that breaks one or more rules of SPEC §1.2; nothing was changed. */
+export class InvalidTrackCommand extends Schema.TaggedError<InvalidTrackCommand>()("InvalidTrackCommand", {
+  issues: Schema.Array(Schema.Struct({ field: Schema.String, message: Schema.String, code: Schema.String }))
+}) {
+  override get message() {
+    return this.issues.map((i) => `${i.field}: ${i.message}`).join("; ")
+  }
+}
+
+const IssueAnnotationId = Symbol.for("@tracklog/core/TrackCommand/Issue")
+
+const rule = <A>(code: IssueCode, message: string, predicate: (a: A) => boolean) =>
+  Schema.filter<Schema.Schema<A, any, never>>(predicate, { [IssueAnnotationId]: { code, message } })
+
+/** Data keys the system owns; an incoming value for one of them is dropped silently (SPEC §1.5). */
+export const ReservedDataKeys: ReadonlySet<string> = new Set([
+  "id",
+  "email",
+  "subscribed",
+  "createdAt",
+  "updatedAt",
+  "plunk_id",
+  "plunk_email",
+  "unsubscribeUrl",
+  "subscribeUrl",
+  "manageUrl"
+])
+
+/** Event names the system emits itself (SPEC §1.3); case-sensitive, as Plunk. */
+export const isReservedEventName = (name: string): boolean =>
+  name.startsWith("email.") ||
+  name === "contact.subscribed" ||
+  name === "contact.unsubscribed" ||
+  (name.startsWith("segment.") && (name.endsWith(".entry") || name.endsWith(".exit")))
+
+const atom = "[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+const label = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+const EmailPattern = new RegExp(`^${atom}(?:\\.${atom})*@(?:${label}\\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+
+/** True for an address the track endpoint accepts (after trimming and lowercasing). */
+export const isEmail = (s: string): boolean => {
+  const at = s.lastIndexOf("@")
+  return at > 0 && at <= 64 && EmailPattern.test(s)
+}
+
+/** The canonical email: trimmed, lowercased (Plunk issue #403), then validated. */
+export const Email = Schema.compose(Schema.Trim, Schema.Lowercase).pipe(
+  rule("too_long", `Email must be at most ${MaxEmailLength} characters`, (s: string) => s.length <= MaxEmailLength),
+  rule("invalid_email", "Invalid email", isEmail),
+  Schema.annotations({ description: "Contact email; trimmed and lowercased", format: "email" } as const)
+)
+
+/** An event name: 1–256 characters, not all whitespace, not reserved; stored verbatim. */
+export const EventName = Schema.String.pipe(
+  rule("too_short", "Event name must not be empty", (s: string) => s.length > 0),
+  rule("too_long", `Event name must be at most ${MaxEventLength} characters`, (s: string) => s.length <= MaxEventLength),
+  rule("blank", "Event name must not be blank", (s: string) => s.trim().length > 0),
+  rule("reserved_event", "Event name is reserved for system events", (s: string) => !isReservedEventName(s)),
+  Schema.annotations({ description: "Event name; case-sensitive, stored verbatim" })
+)
+
+const depthExceeds = (value: Json.Json, budget: number): boolean => {
+  if (typeof value !== "object" || value === null) return false
+  if (budget === 0) return true
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    if (depthExceeds(child, budget - 1)) return true
+  }
+  return false
+}
+
+const keyTooLong = (data: Json.JsonObject): string | undefined =>
+  Object.keys(data).find((k) => k.length > MaxDataKeyLength)
+
+/** The `data` object: a shallow patch of the contact plus one-shot variables (SPEC §1.5). */
+export const Data = Json.Object.pipe(
+  rule("too_many_keys", `Data must have at most ${MaxDataKeys} keys`, (d: Json.JsonObject) => Object.keys(d).length <= MaxDataKeys),
+  Schema.filter((d: Json.JsonObject) => {
+    const key = keyTooLong(d)
+    return key === undefined ||
+      { path: [key], message: `Data keys must be at most ${MaxDataKeyLength} characters` }
+  }, { [IssueAnnotationId]: { code: "key_too_long" } }),
+  rule("too_deep", `Data must not nest deeper than ${MaxDataDepth} levels`, (d: Json.JsonObject) => !depthExceeds(d, MaxDataDepth)),
+  rule("too_large", `Data must be at most ${MaxDataSize} characters of JSON`, (d: Json.JsonObject) => JSON.stringify(d).length <= MaxDataSize),
+  Schema.filter((d: Json.JsonObject) => {
+    const locale = Object.hasOwn(d, "locale") ? d["locale"] : null
+    return typeof locale === "string" || locale === null ||
+      { path: ["locale"], message: "locale must be a string or null" }
+  }, { [IssueAnnotationId]: { code: "invalid_type" } }),
+  Schema.annotations({
+    description: "Contact data and one-shot event variables ({ value, persistent: false })"
+  })
+)
+
+/** A validated track request. */
+export class TrackCommand extends Schema.Class<TrackCommand>("TrackCommand")({
+  email: Email,
+  event: EventName,
+  subscribed: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  preserveExistingSubscription: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  data: Schema.optionalWith(Data, { exact: true })
+}) {}
+
+/** The wire form of the request, as it appears in the request body. */
+export type Encoded = Schema.Schema.Encoded<typeof TrackCommand>
+
+const decodeEither = Schema.decodeUnknownEither(TrackCommand, { errors: "all", onExcessProperty: "ignore" })
+
+/** Decodes a parsed JSON body, or fails with one issue per broken rule. */
+export const decode = (body: unknown): Either.Either<TrackCommand, InvalidTrackCommand> =>
+  Either.mapLeft(decodeEither(body), (error) => new InvalidTrackCommand({ issues: issuesOf(error.issue) }))
+
+/** Flattens a parse issue into field issues (one per broken rule) with dotted paths and codes. */
+export const issuesOf = (issue: ParseResult.ParseIssue): Array<FieldIssue> => {
+  const out: Array<FieldIssue> = []
+  collect(issue, [], out)
+  return out
+}
+
+const fieldOf = (path: ReadonlyArray<PropertyKey>) => path.length === 0 ? "body" : path.map(String).join(".")
+
+const collect = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, out: Array<FieldIssue>): void => {
+  switch (issue._tag) {
+    case "Pointer": {
+      const next = Array.isArray(issue.path) ? [...path, ...issue.path] : [...path, issue.path as PropertyKey]
+      return collect(issue.issue, next, out)
+    }
+    case "Composite": {
+      const children = Array.isArray(issue.issues) ? issue.issues : [issue.issues as ParseResult.ParseIssue]
+      for (const child of children) collect(child, path, out)
+      return
+    }
+    case "Refinement": {
+      if (issue.kind === "From") return collect(issue.issue, path, out)
+      const rule = issue.ast.annotations[IssueAnnotationId] as { code: IssueCode; message?: string } | undefined
+      if (rule === undefined) return collect(issue.issue, path, out)
+      const { code } = rule
+      // A filter may point below its own value (`data.locale`): keep that pointer, take its message.
+      const inner = issue.issue
+      if (inner._tag === "Pointer") {
+        const sub = Array.isArray(inner.path) ? inner.path : [inner.path as PropertyKey]
+        out.push({ field: fieldOf([...path, ...sub]), message: messageOf(inner.issue), code })
+      } else {
+        out.push({ field: fieldOf(path), message: rule.message ?? messageOf(inner), code })
+      }
+      return
+    }
+    case "Transformation":
+      return collect(issue.issue, path, out)
+    case "Missing":
+      out.push({ field: fieldOf(path), message: `${fieldOf(path)} is required`, code: "required" })
+      return
+    case "Type":
+      out.push({ field: fieldOf(path), message: issue.message ?? `Expected ${expected(issue.ast)}`, code: "invalid_type" })
+      return
+    case "Unexpected":
+    case "Forbidden":
+      out.push({ field: fieldOf(path), message: issue.message ?? "Invalid value", code: "invalid_type" })
+      return
+  }
+}
+
+const expected = (ast: AST.AST): string => {
+  switch (ast._tag) {
+    case "TypeLiteral":
+    case "Declaration":
+      return "an object"
+    case "BooleanKeyword":
+      return "a boolean"
+    case "StringKeyword":
+      return "a string"
+    default:
+      return String(ast)
+  }
+}
+
+const messageOf = (issue: ParseResult.ParseIssue): string =>
+  ("message" in issue && typeof issue.message === "string") ? issue.message : "Invalid value"

@@ -1,0 +1,279 @@
+/**
+ * The store contract: one suite every store package runs against its own Layer, so the memory
+ * and Postgres stores make the same promises (SPEC §1.4, §3, §4).
+ */
+import { describe, expect, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ApiKey from "../ApiKey.js"
+import * as Contact from "../Contact.js"
+import * as ContactEvent from "../ContactEvent.js"
+import * as Contacts from "../Contacts.js"
+import * as EventStore from "../EventStore.js"
+import * as Ids from "../Ids.js"
+import * as Projects from "../Projects.js"
+import * as Track from "../Track.js"
+import * as Arbitraries from "./Arbitraries.js"
+import * as FastCheck from "effect/FastCheck"
+import * as TrackCommand from "../TrackCommand.js"
+
+/** What a store package provides. */
+export type Store = EventStore.EventStore | Contacts.Contacts | Projects.Projects
+
+const command = (body: TrackCommand.Encoded) => Either_getOrThrow(TrackCommand.decode(body))
+const Either_getOrThrow = <A, E>(e: import("effect/Either").Either<A, E>): A => {
+  if (e._tag === "Left") throw e.left
+  return e.right
+}
+
+const newProject = Effect.map(Ids.Ids, (ids) => ids.next).pipe(Effect.flatten)
+
+/** Appends a `ContactCreated` stream for a fresh contact, returning its id and events. */
+const createContact = (projectId: string, email: string, extra: ReadonlyArray<ContactEvent.ContactEvent> = []) =>
+  Effect.gen(function*() {
+    const ids = yield* Ids.Ids
+    const store = yield* EventStore.EventStore
+    const contactId = yield* ids.next
+    const at = new Date()
+    const events = [
+      ContactEvent.ContactCreated.make({ contactId, projectId, email, subscribed: true, at }),
+      ...extra
+    ]
+    const newEvents: Array<EventStore.NewEvent> = []
+    for (const event of events) newEvents.push({ id: yield* ids.next, event })
+    yield* store.append({ streamId: contactId, expectedVersion: 0, events: newEvents, contact: Contact.fold(events)! })
+    return { contactId, events }
+  })
+
+const tracked = (name: string, data: Record<string, unknown> = {}) =>
+  ContactEvent.EventTracked.make({ name, data: data as never, at: new Date() })
+
+/** Reads the whole log from the start, page by page. */
+export const readAllFrom = (checkpoint: EventStore.Checkpoint, pageSize = 1000) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore.EventStore
+    const all: Array<EventStore.RecordedEvent> = []
+    let at = checkpoint
+    while (true) {
+      const batch = yield* store.readAll(at, pageSize)
+      all.push(...batch.events)
+      if (batch.events.length < pageSize) return { events: all, checkpoint: batch.checkpoint }
+      at = batch.checkpoint
+    }
+  })
+
+/** Runs the contract suite against a store layer. */
+export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
+  layer(Layer.mergeAll(Ids.layer, Track.layer.pipe(Layer.provide(Ids.layer))).pipe(Layer.provideMerge(store)), {
+    excludeTestServices: true
+  })(`store contract: ${name}`, (it) => {
+    describe("append", () => {
+      it.effect("a new stream gets contiguous versions 1..n and reads back in order", () =>
+        Effect.gen(function*() {
+          const projectId = yield* newProject
+          const { contactId, events } = yield* createContact(projectId, "a@example.com", [tracked("a"), tracked("b")])
+          const read = yield* (yield* EventStore.EventStore).readStream(contactId)
+          expect(read.map((r) => r.version)).toEqual([1, 2, 3])
+          expect(read.map((r) => r.event._tag)).toEqual(events.map((e) => e._tag))
+          expect(read.every((r) => r.streamId === contactId)).toBe(true)
+          const positions = read.map((r) => r.position)
+          expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions)
+        }))
+
+      it.effect("a wrong expected version is a ConcurrencyConflict and writes nothing", () =>
+        Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          const ids = yield* Ids.Ids
+          const projectId = yield* newProject
+          const { contactId, events } = yield* createContact(projectId, "b@example.com")
+          const contact = Contact.fold([...events, tracked("x")])!
+          for (const expectedVersion of [0, 2, 7]) {
+            const error = yield* Effect.flip(store.append({
+              streamId: contactId,
+              expectedVersion,
+              events: [{ id: yield* ids.next, event: tracked("x") }],
+              contact
+            }))
+            expect(error._tag).toBe("ConcurrencyConflict")
+          }
+          expect(yield* store.readStream(contactId)).toHaveLength(1)
+          const stored = yield* (yield* Contacts.Contacts).findById(projectId, contactId)
+          expect(Option.getOrThrow(stored).version).toBe(1)
+        }))
+
+      it.effect("a second stream for a taken (project, email) is a conflict and writes none of its events", () =>
+        Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          const projectId = yield* newProject
+          yield* createContact(projectId, "c@example.com")
+          const before = yield* readAllFrom(EventStore.start)
+          const error = yield* Effect.flip(createContact(projectId, "c@example.com", [tracked("lost")]))
+          expect(error).toMatchObject({ _tag: "ConcurrencyConflict", reason: "email" })
+          const after = yield* readAllFrom(EventStore.start)
+          expect(after.events.length).toBe(before.events.length)
+          // The same email in another project is another contact.
+          const other = yield* newProject
+          const { contactId } = yield* createContact(other, "c@example.com")
+          expect(yield* store.readStream(contactId)).toHaveLength(1)
+        }))
+    })
+
+    describe("catch-up", () => {
+      it.effect("readAll returns every event once, in order, and resumes after its checkpoint", () =>
+        Effect.gen(function*() {
+          const projectId = yield* newProject
+          const start = yield* readAllFrom(EventStore.start)
+          const a = yield* createContact(projectId, "d1@example.com", [tracked("1")])
+          const b = yield* createContact(projectId, "d2@example.com", [tracked("2")])
+          const first = yield* readAllFrom(start.checkpoint, 3)
+          expect(first.events.map((r) => r.streamId)).toEqual([a.contactId, a.contactId, b.contactId, b.contactId])
+          for (let i = 1; i < first.events.length; i++) {
+            expect(EventStore.isAfter(first.events[i]!, first.events[i - 1]!)).toBe(true)
+          }
+          const again = yield* readAllFrom(first.checkpoint)
+          expect(again.events).toEqual([])
+          const c = yield* createContact(projectId, "d3@example.com")
+          const next = yield* readAllFrom(first.checkpoint)
+          expect(next.events.map((r) => r.streamId)).toEqual([c.contactId])
+        }))
+    })
+
+    describe("projection", () => {
+      it.effect("the inline projection equals the fold of the stream, by id and by email", () =>
+        Effect.gen(function*() {
+          const track = yield* Track.Track
+          const projectId = yield* newProject
+          const email = "e@example.com"
+          yield* track.track(projectId, command({ email, event: "a", data: { plan: "pro", n: 1 } }))
+          yield* track.track(projectId, command({ email, event: "b", subscribed: false, data: { n: null, x: [1] } }))
+          const result = yield* track.track(projectId, command({ email, event: "c", data: { o: { value: 1, persistent: false } } }))
+          const contacts = yield* Contacts.Contacts
+          const byEmail = Option.getOrThrow(yield* contacts.findByEmail(projectId, email))
+          const byId = Option.getOrThrow(yield* contacts.findById(projectId, result.contact))
+          const stream = yield* (yield* EventStore.EventStore).readStream(result.contact)
+          const folded = Contact.fold(stream.map((r) => r.event))
+          expect(byEmail).toEqual(folded)
+          expect(byId).toEqual(folded)
+          expect(byId).toMatchObject({ subscribed: false, data: { plan: "pro", x: [1] }, version: 7 })
+          expect(stream[stream.length - 1]!.id).toBe(result.event)
+        }))
+
+      it.effect("reads are scoped to the project", () =>
+        Effect.gen(function*() {
+          const contacts = yield* Contacts.Contacts
+          const projectId = yield* newProject
+          const other = yield* newProject
+          const { contactId } = yield* createContact(projectId, "f@example.com", [tracked("x")])
+          expect(Option.isNone(yield* contacts.findById(other, contactId))).toBe(true)
+          expect(Option.isNone(yield* contacts.findByEmail(other, "f@example.com"))).toBe(true)
+          expect((yield* contacts.list(other, { limit: 10 })).data).toEqual([])
+          const error = yield* Effect.flip(contacts.timeline(other, contactId, { limit: 10 }))
+          expect(error._tag).toBe("ContactNotFound")
+        }))
+
+      it.effect("list pages by cursor, oldest first, with hasMore and no cursor on the last page", () =>
+        Effect.gen(function*() {
+          const contacts = yield* Contacts.Contacts
+          const projectId = yield* newProject
+          const created: Array<string> = []
+          for (let i = 0; i < 5; i++) created.push((yield* createContact(projectId, `g${i}@example.com`)).contactId)
+          const seen: Array<string> = []
+          let cursor: string | undefined
+          let pages = 0
+          do {
+            const page = yield* contacts.list(projectId, { limit: 2, cursor })
+            seen.push(...page.data.map((c) => c.id))
+            expect(page.cursor === undefined).toBe(!page.hasMore)
+            cursor = page.cursor
+            pages++
+          } while (cursor !== undefined)
+          expect(seen).toEqual([...created].sort())
+          expect(pages).toBe(3)
+        }))
+
+      it.effect("the timeline shows tracked events and subscription flips, newest first, by page", () =>
+        Effect.gen(function*() {
+          const track = yield* Track.Track
+          const contacts = yield* Contacts.Contacts
+          const projectId = yield* newProject
+          const email = "h@example.com"
+          const first = yield* track.track(projectId, command({ email, event: "one", data: { k: 1 } }))
+          yield* track.track(projectId, command({ email, event: "two", subscribed: false }))
+          yield* track.track(projectId, command({ email, event: "three", subscribed: true }))
+          const page1 = yield* contacts.timeline(projectId, first.contact, { limit: 3 })
+          expect(page1.data.map((e) => e.name)).toEqual(["three", "contact.subscribed", "two"])
+          expect(page1.hasMore).toBe(true)
+          const page2 = yield* contacts.timeline(projectId, first.contact, { limit: 3, cursor: page1.cursor })
+          expect(page2.data.map((e) => e.name)).toEqual(["contact.unsubscribed", "one"])
+          expect(page2.hasMore).toBe(false)
+          expect(page2.cursor).toBeUndefined()
+          expect(page2.data[1]).toMatchObject({ id: first.event, data: { k: 1 } })
+        }))
+    })
+
+    describe("replay", () => {
+      it.effect("folding each stream read back equals the stored contact, for random command sequences", () =>
+        Effect.gen(function*() {
+          const track = yield* Track.Track
+          const contacts = yield* Contacts.Contacts
+          const store = yield* EventStore.EventStore
+          const emails = ["r1@example.com", "r2@example.com", "r3@example.com"]
+          const runs = FastCheck.sample(FastCheck.array(Arbitraries.request(emails), { minLength: 1, maxLength: 12 }), 25)
+          for (const bodies of runs) {
+            const projectId = yield* newProject
+            yield* Effect.forEach(bodies, (body) => track.track(projectId, command(body)), { concurrency: 3 })
+            const page = yield* contacts.list(projectId, { limit: 10 })
+            expect(page.data.length).toBe(new Set(bodies.map((b) => b.email)).size)
+            for (const contact of page.data) {
+              const stream = yield* store.readStream(contact.id)
+              expect(Contact.fold(stream.map((r) => r.event))).toEqual(contact)
+            }
+          }
+        }))
+    })
+
+    describe("Track under concurrency", () => {
+      it.effect("200 concurrent first tracks for 10 emails make exactly 10 contacts and 200 events", () =>
+        Effect.gen(function*() {
+          const track = yield* Track.Track
+          const contacts = yield* Contacts.Contacts
+          const store = yield* EventStore.EventStore
+          const projectId = yield* newProject
+          const emails = Array.from({ length: 10 }, (_, i) => `race${i}@example.com`)
+          const results = yield* Effect.forEach(
+            Array.from({ length: 200 }, (_, i) => i),
+            (i) => track.track(projectId, command({ email: emails[i % 10]!, event: `e${i}`, data: { i } })),
+            { concurrency: "unbounded" }
+          )
+          expect(new Set(results.map((r) => r.event)).size).toBe(200)
+          const page = yield* contacts.list(projectId, { limit: 100 })
+          expect(page.data.map((c) => c.email).sort()).toEqual([...emails].sort())
+          let trackedCount = 0
+          for (const contact of page.data) {
+            const stream = yield* store.readStream(contact.id)
+            expect(stream.map((r) => r.version)).toEqual(stream.map((_, i) => i + 1))
+            trackedCount += stream.filter((r) => r.event._tag === "EventTracked").length
+            expect(Contact.fold(stream.map((r) => r.event))).toEqual(contact)
+          }
+          expect(trackedCount).toBe(200)
+        }))
+    })
+
+    describe("projects", () => {
+      it.effect("ensure is idempotent and a key hash grants its project and kind", () =>
+        Effect.gen(function*() {
+          const projects = yield* Projects.Projects
+          const projectId = yield* newProject
+          const pk = ApiKey.generate("public")
+          const sk = ApiKey.generate("secret")
+          const keys = { projectId, publicKeyHash: yield* ApiKey.hash(pk), secretKeyHash: yield* ApiKey.hash(sk) }
+          expect(yield* projects.ensure(keys)).toBe(projectId)
+          expect(yield* projects.ensure({ ...keys, projectId: yield* newProject })).toBe(projectId)
+          expect(yield* projects.findByKeyHash(keys.publicKeyHash)).toEqual(Option.some({ projectId, kind: "public" }))
+          expect(yield* projects.findByKeyHash(keys.secretKeyHash)).toEqual(Option.some({ projectId, kind: "secret" }))
+          expect(Option.isNone(yield* projects.findByKeyHash(yield* ApiKey.hash("pk_unknown")))).toBe(true)
+          expect(yield* projects.count).toBeGreaterThan(0)
+        }))
+    })
+  })

@@ -1,0 +1,96 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Contact from "@tracklog/core/Contact"
+import * as ContactEvent from "@tracklog/core/ContactEvent"
+import * as Json from "@tracklog/core/Json"
+import * as Arbitraries from "@tracklog/core/testing/Arbitraries"
+import { context } from "@tracklog/core/testing/DeciderSpecification"
+import * as TrackCommand from "@tracklog/core/TrackCommand"
+import * as TrackDecider from "@tracklog/core/TrackDecider"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+
+// The merge table of SPEC §1.5, written as plainly as possible, as the model `decide` + `evolve` must match.
+const referenceMerge = (current: Map<string, unknown>, incoming: Record<string, unknown>) => {
+  for (const [key, value] of Object.entries(incoming)) {
+    if (TrackCommand.ReservedDataKeys.has(key)) continue
+    if (value === "") continue
+    if (value === null) current.delete(key)
+    else if (
+      typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 2 &&
+      "value" in value && "persistent" in value && typeof value.persistent === "boolean"
+    ) {
+      if (value.persistent) current.set(key, value.value)
+    } else current.set(key, value)
+  }
+}
+
+const run = (bodies: ReadonlyArray<unknown>) => {
+  let state: Contact.State = Contact.initialState
+  const events: Array<ContactEvent.ContactEvent> = []
+  for (const body of bodies) {
+    const command = Either.getOrThrow(TrackCommand.decode(body))
+    const decided = TrackDecider.decide(command, state, context)
+    events.push(...decided)
+    state = Contact.fold(decided, state)
+  }
+  return { state: state!, events }
+}
+
+describe("properties", () => {
+  it.prop("decode ∘ encode is the identity for every event, also through JSON text", [ContactEvent.ContactEvent], ([event]) => {
+    const encoded = ContactEvent.encode(event)
+    const decoded = ContactEvent.decode(JSON.parse(JSON.stringify(encoded)))
+    expect(ContactEvent.encode(decoded)).toEqual(encoded)
+    expect(decoded).toEqual(event)
+  })
+
+  it.prop("the merge of decide + evolve matches the reference model of SPEC §1.5", [
+    FastCheck.array(Arbitraries.data, { minLength: 1, maxLength: 8 })
+  ], ([patches]) => {
+    const { state } = run(patches.map((data) => ({ email: "ada@example.com", event: "e", data })))
+    const model = new Map<string, unknown>()
+    for (const data of patches) referenceMerge(model, data)
+    expect(Json.equals(state.data, Json.fromEntries(model as Map<string, Json.Json>))).toBe(true)
+    // Keys in input order: new keys are appended, replaced keys keep their place.
+    expect(Object.keys(state.data)).toEqual([...model.keys()])
+  })
+
+  it.prop("no reserved key or one-shot value ever reaches the contact", [
+    FastCheck.array(Arbitraries.request(["ada@example.com"]), { minLength: 1, maxLength: 8 })
+  ], ([bodies]) => {
+    const { events, state } = run(bodies)
+    for (const key of Object.keys(state.data)) expect(TrackCommand.ReservedDataKeys.has(key)).toBe(false)
+    expect(JSON.stringify(state.data)).not.toContain(Arbitraries.OneShotMarker)
+    // ... while the tracked events keep the data exactly as sent.
+    const trackedData = events.flatMap((e) => (e._tag === "EventTracked" ? [e.data] : []))
+    expect(trackedData).toEqual(bodies.map((b) => b.data ?? {}))
+  })
+
+  it.prop("replaying the events reproduces the state, and versions count the events", [
+    FastCheck.array(Arbitraries.request(["ada@example.com"]), { minLength: 1, maxLength: 8 })
+  ], ([bodies]) => {
+    const { events, state } = run(bodies)
+    expect(Contact.fold(events)).toEqual(state)
+    expect(state.version).toBe(events.length)
+  })
+
+  it.prop("subscription: a flip event exactly when an existing contact's state changes", [
+    FastCheck.array(Arbitraries.request(["ada@example.com"]), { minLength: 1, maxLength: 8 })
+  ], ([bodies]) => {
+    let state: Contact.State = null
+    for (const body of bodies) {
+      const command = Either.getOrThrow(TrackCommand.decode(body))
+      const decided = TrackDecider.decide(command, state, context)
+      const flips = decided.filter((e) => e._tag === "SubscriptionChanged")
+      if (state === null) {
+        expect(flips).toEqual([])
+        expect((decided[0] as ContactEvent.ContactCreated).subscribed).toBe(body.subscribed ?? true)
+      } else {
+        const expected = body.preserveExistingSubscription !== true && body.subscribed !== undefined &&
+          body.subscribed !== state.subscribed
+        expect(flips.length).toBe(expected ? 1 : 0)
+      }
+      state = Contact.fold(decided, state)
+    }
+  })
+})

@@ -1,0 +1,187 @@
+/**
+ * The in-memory store: the log, the inline contact projection and the projects, in one `Ref`.
+ * For embedding, tests and benchmarks; nothing survives the process.
+ */
+import * as Contact from "@tracklog/core/Contact"
+import * as ContactEvent from "@tracklog/core/ContactEvent"
+import * as Contacts from "@tracklog/core/Contacts"
+import * as EventStore from "@tracklog/core/EventStore"
+import * as Projects from "@tracklog/core/Projects"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+
+interface State {
+  readonly streams: Map<string, Array<EventStore.RecordedEvent>>
+  readonly log: Array<EventStore.RecordedEvent>
+  readonly contacts: Map<string, Contact.Contact>
+  /** `projectId \0 email` → contact id: the one-contact-per-email index. */
+  readonly byEmail: Map<string, string>
+  /** projectId → contact ids, sorted, for cursor pagination. */
+  readonly byProject: Map<string, Array<string>>
+  readonly grants: Map<string, Projects.Grant>
+  readonly projects: Set<string>
+  transactions: bigint
+}
+
+const emailKey = (projectId: string, email: string) => `${projectId}\u0000${email}`
+
+// Sorted insert: ids are time-ordered, so this is an append in the common case.
+const insertSorted = (ids: Array<string>, id: string) => {
+  let lo = 0
+  let hi = ids.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ids[mid]! < id) lo = mid + 1
+    else hi = mid
+  }
+  ids.splice(lo, 0, id)
+}
+
+const firstAbove = (ids: ReadonlyArray<string>, cursor: string) => {
+  let lo = 0
+  let hi = ids.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ids[mid]! <= cursor) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+// Each operation is one synchronous `Ref.modify`: no other fiber runs between the version check
+// and the write, which is what makes check-and-append atomic here.
+const appendTo = (state: State, input: EventStore.Append): EventStore.ConcurrencyConflict | undefined => {
+  const stream = state.streams.get(input.streamId)
+  const version = stream?.length ?? 0
+  if (version !== input.expectedVersion) {
+    return new EventStore.ConcurrencyConflict({
+      streamId: input.streamId,
+      expectedVersion: input.expectedVersion,
+      reason: "version"
+    })
+  }
+  const contact = input.contact
+  const key = emailKey(contact.projectId, contact.email)
+  const owner = state.byEmail.get(key)
+  if (owner !== undefined && owner !== contact.id) {
+    return new EventStore.ConcurrencyConflict({
+      streamId: input.streamId,
+      expectedVersion: input.expectedVersion,
+      reason: "email"
+    })
+  }
+  const transactionId = ++state.transactions
+  const records = stream ?? []
+  for (const { event, id } of input.events) {
+    const recorded: EventStore.RecordedEvent = {
+      id,
+      streamId: input.streamId,
+      version: records.length + 1,
+      transactionId,
+      position: BigInt(state.log.length + 1),
+      event
+    }
+    records.push(recorded)
+    state.log.push(recorded)
+  }
+  if (stream === undefined) state.streams.set(input.streamId, records)
+  if (owner === undefined) {
+    state.byEmail.set(key, contact.id)
+    const ids = state.byProject.get(contact.projectId)
+    if (ids === undefined) state.byProject.set(contact.projectId, [contact.id])
+    else insertSorted(ids, contact.id)
+  }
+  state.contacts.set(contact.id, contact)
+  return undefined
+}
+
+/** Builds both ports and `Projects` over one fresh in-memory state. */
+export const make = Effect.gen(function*() {
+  const ref = yield* Ref.make<State>({
+    streams: new Map(),
+    log: [],
+    contacts: new Map(),
+    byEmail: new Map(),
+    byProject: new Map(),
+    grants: new Map(),
+    projects: new Set(),
+    transactions: 0n
+  })
+  const read = <A>(f: (state: State) => A) => Ref.modify(ref, (state) => [f(state), state] as const)
+
+  const eventStore = EventStore.EventStore.of({
+    append: (input) =>
+      Effect.flatMap(read((state) => appendTo(state, input)), (conflict) =>
+        conflict === undefined ? Effect.void : Effect.fail(conflict)),
+    readStream: (streamId) => read((state) => (state.streams.get(streamId) ?? []).slice()),
+    readAll: (after, limit) =>
+      read((state) => {
+        // Transactions here commit in id order, so the position alone orders the log.
+        const from = Number(after.position)
+        const events = state.log.slice(from, from + limit)
+        const last = events[events.length - 1]
+        return { events, checkpoint: last === undefined ? after : last }
+      })
+  })
+
+  const contacts = Contacts.Contacts.of({
+    findById: (projectId, contactId) =>
+      read((state) => Option.filter(Option.fromNullable(state.contacts.get(contactId)), (c) => c.projectId === projectId)),
+    findByEmail: (projectId, email) =>
+      read((state) => Option.map(Option.fromNullable(state.byEmail.get(emailKey(projectId, email))), (id) => state.contacts.get(id)!)),
+    list: (projectId, request) =>
+      read((state) => {
+        const ids = state.byProject.get(projectId) ?? []
+        const from = request.cursor === undefined ? 0 : firstAbove(ids, request.cursor)
+        const rows = ids.slice(from, from + request.limit + 1).map((id) => state.contacts.get(id)!)
+        return Contacts.page(rows, request.limit, (c) => c.id)
+      }),
+    timeline: (projectId, contactId, request) =>
+      Effect.flatMap(
+        read((state) => {
+          const contact = state.contacts.get(contactId)
+          if (contact === undefined || contact.projectId !== projectId) return undefined
+          const stream = state.streams.get(contactId) ?? []
+          const before = request.cursor === undefined ? Infinity : Number(request.cursor)
+          const rows: Array<EventStore.RecordedEvent> = []
+          for (let i = stream.length - 1; i >= 0 && rows.length <= request.limit; i--) {
+            const recorded = stream[i]!
+            if (recorded.version < before && ContactEvent.visibleName(recorded.event) !== undefined) rows.push(recorded)
+          }
+          return Contacts.page(rows, request.limit, (r) => String(r.version))
+        }),
+        (page) =>
+          page === undefined
+            ? Effect.fail(new Contacts.ContactNotFound({ contactId }))
+            : Effect.succeed({ ...page, data: page.data.map(Contacts.toTimelineEvent) })
+      )
+  })
+
+  const projects = Projects.Projects.of({
+    findByKeyHash: (hash) => read((state) => Option.fromNullable(state.grants.get(hash))),
+    ensure: (keys) =>
+      read((state) => {
+        const existing = state.grants.get(keys.publicKeyHash) ?? state.grants.get(keys.secretKeyHash)
+        if (existing !== undefined) return existing.projectId
+        state.projects.add(keys.projectId)
+        state.grants.set(keys.publicKeyHash, { projectId: keys.projectId, kind: "public" })
+        state.grants.set(keys.secretKeyHash, { projectId: keys.projectId, kind: "secret" })
+        return keys.projectId
+      }),
+    count: read((state) => state.projects.size)
+  })
+
+  return { eventStore, contacts, projects }
+})
+
+/** `EventStore`, `Contacts` and `Projects` over one shared in-memory state. */
+export const layer: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects> = Layer.effectContext(
+  Effect.map(make, ({ contacts, eventStore, projects }) =>
+    Context.make(EventStore.EventStore, eventStore).pipe(
+      Context.add(Contacts.Contacts, contacts),
+      Context.add(Projects.Projects, projects)
+    ))
+)
