@@ -1,0 +1,81 @@
+/**
+ * The schema, as numbered migrations run by `@effect/sql`'s Migrator. A shipped migration is
+ * never edited: a change is a new number.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+
+/** The migrations, by `<number>_<name>`. */
+export const migrations = {
+  "0001_create_log": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // One row per stream, holding its version: the compare-and-set target of every append.
+    yield* sql`CREATE TABLE streams (
+      stream_id text PRIMARY KEY,
+      version integer NOT NULL CHECK (version > 0)
+    )`
+    yield* sql`CREATE SEQUENCE events_global_position AS bigint`
+    // `json`, not `jsonb`: it keeps the payload's key order, which SPEC §1.5 promises to readers.
+    yield* sql`CREATE TABLE events (
+      stream_id text NOT NULL,
+      version integer NOT NULL,
+      global_position bigint NOT NULL DEFAULT nextval('events_global_position'),
+      transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+      id text NOT NULL UNIQUE,
+      type text NOT NULL,
+      data json NOT NULL,
+      created_at timestamptz NOT NULL,
+      PRIMARY KEY (stream_id, version)
+    )`
+    yield* sql`CREATE INDEX events_log_order ON events (transaction_id, global_position)`
+    yield* sql`CREATE TABLE contacts (
+      id text PRIMARY KEY,
+      project_id text NOT NULL,
+      email text NOT NULL,
+      subscribed boolean NOT NULL,
+      data json NOT NULL,
+      created_at timestamptz NOT NULL,
+      updated_at timestamptz NOT NULL,
+      version integer NOT NULL,
+      UNIQUE (project_id, email)
+    )`
+    yield* sql`CREATE INDEX contacts_by_project ON contacts (project_id, id)`
+    yield* sql`CREATE TABLE projects (
+      id text PRIMARY KEY,
+      created_at timestamptz NOT NULL DEFAULT now()
+    )`
+    // Keys are stored as SHA-256 hashes only.
+    yield* sql`CREATE TABLE api_keys (
+      hash text PRIMARY KEY,
+      project_id text NOT NULL REFERENCES projects (id),
+      kind text NOT NULL CHECK (kind IN ('public', 'secret'))
+    )`
+    yield* sql`CREATE TABLE checkpoints (
+      consumer text PRIMARY KEY,
+      transaction_id xid8 NOT NULL,
+      global_position bigint NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now()
+    )`
+  })
+}
+
+const MigrationsTable = "tracklog_migrations"
+
+/**
+ * Runs the pending migrations. Safe when several processes start at once: a transaction-scoped
+ * advisory lock serializes them, and the Migrator's own table is created under that lock (its
+ * check-then-create would otherwise race).
+ */
+export const run = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  return yield* sql.withTransaction(Effect.gen(function*() {
+    yield* sql`SELECT pg_advisory_xact_lock(hashtext('tracklog.migrations'))`
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(MigrationsTable)} (
+      migration_id integer PRIMARY KEY,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      name text NOT NULL
+    )`
+    return yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: MigrationsTable })
+  }))
+})
