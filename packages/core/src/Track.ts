@@ -4,14 +4,17 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Contact from "./Contact.js"
 import * as Contacts from "./Contacts.js"
 import * as EventStore from "./EventStore.js"
 import * as Ids from "./Ids.js"
+import * as KeyedLock from "./internal/keyedLock.js"
 import type * as StoreError from "./StoreError.js"
 import * as TrackCommand from "./TrackCommand.js"
 import * as TrackDecider from "./TrackDecider.js"
@@ -34,6 +37,13 @@ export class TrackRetriesExhausted extends Schema.TaggedError<TrackRetriesExhaus
  * guards against a pathological hot contact.
  */
 export const MaxAttempts = 32
+
+// Jittered, capped backoff: racers on one contact spread out instead of colliding again at once.
+const backoff = Schedule.exponential(Duration.micros(500n), 1.5).pipe(
+  Schedule.modifyDelay((delay) => Duration.min(delay, Duration.millis(20))),
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(MaxAttempts - 1))
+)
 
 /** Tracks events for contacts. */
 export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
@@ -66,10 +76,16 @@ export const make = Effect.gen(function*() {
       return { contact: contactId, event: newEvents[newEvents.length - 1]!.id, timestamp: now }
     })
 
+  const serialized = KeyedLock.make()
+
+  // Conflicts then only come from other processes sharing the store; the retry handles those.
   const track = (projectId: string, command: TrackCommand.TrackCommand) =>
-    attempt(projectId, command).pipe(
-      Effect.retry({ while: (e) => e._tag === "ConcurrencyConflict", times: MaxAttempts - 1 }),
-      Effect.catchTag("ConcurrencyConflict", () => new TrackRetriesExhausted({ attempts: MaxAttempts }))
+    serialized(
+      `${projectId}\u0000${command.email}`,
+      attempt(projectId, command).pipe(
+        Effect.retry({ while: (e) => e._tag === "ConcurrencyConflict", schedule: backoff }),
+        Effect.catchTag("ConcurrencyConflict", () => new TrackRetriesExhausted({ attempts: MaxAttempts }))
+      )
     )
 
   return Track.of({ track })
