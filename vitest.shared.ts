@@ -6,6 +6,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@tracklog/source"], externalConditions: ["@tracklog/source"] } },
   test: {
     include: ["test/**/*.test.ts"],
+    // In-process servers stay quiet; tests that read the request log start their own process.
+    env: { TRACKLOG_LOG: "off" },
     testTimeout: 60_000,
     hookTimeout: 60_000
   }

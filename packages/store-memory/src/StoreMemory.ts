@@ -177,11 +177,18 @@ export const make = Effect.gen(function*() {
   return { eventStore, contacts, projects }
 })
 
+/** The three ports as one context. */
+export const context = (ports: {
+  readonly eventStore: EventStore.EventStore["Type"]
+  readonly contacts: Contacts.Contacts["Type"]
+  readonly projects: Projects.Projects["Type"]
+}) =>
+  Context.make(EventStore.EventStore, ports.eventStore).pipe(
+    Context.add(Contacts.Contacts, ports.contacts),
+    Context.add(Projects.Projects, ports.projects)
+  )
+
 /** `EventStore`, `Contacts` and `Projects` over one shared in-memory state. */
 export const layer: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects> = Layer.effectContext(
-  Effect.map(make, ({ contacts, eventStore, projects }) =>
-    Context.make(EventStore.EventStore, eventStore).pipe(
-      Context.add(Contacts.Contacts, contacts),
-      Context.add(Projects.Projects, projects)
-    ))
+  Effect.map(make, context)
 )

@@ -1,4 +1,6 @@
 import * as StoreContract from "@tracklog/core/testing/StoreContract"
-import * as TestDatabase from "./TestDatabase.js"
+import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 
-StoreContract.run(`postgres (${new URL(TestDatabase.adminUrl).host})`, TestDatabase.layer())
+for (const backend of TestDatabase.backends) {
+  StoreContract.run(backend.name, TestDatabase.layer(backend.database))
+}

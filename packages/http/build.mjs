@@ -1,0 +1,18 @@
+// Bundles the server into dist/main.js. Workspace packages are taken from their TypeScript
+// sources; PGlite stays external because it loads its wasm and data files next to its module.
+import * as esbuild from "esbuild"
+
+await esbuild.build({
+  entryPoints: ["src/main.ts"],
+  outfile: "dist/main.js",
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  sourcemap: true,
+  conditions: ["@tracklog/source"],
+  external: ["@electric-sql/pglite", "@electric-sql/pglite/*", "@electric-sql/pglite-socket", "pg-native"],
+  // Bundled CommonJS dependencies (pg) still call require for Node built-ins.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  logLevel: "warning"
+})

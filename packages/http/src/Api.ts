@@ -1,0 +1,168 @@
+/**
+ * The HTTP API as one `HttpApi` definition: the Plunk-compatible track route, the contact reads
+ * and health. It is the single description of the API: the OpenAPI document and the docs page
+ * are derived from it, and the server serves exactly its endpoints (see `Server`).
+ */
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Json from "@tracklog/core/Json"
+import * as TrackCommand from "@tracklog/core/TrackCommand"
+import * as Schema from "effect/Schema"
+
+/** One broken rule of a request, in `error.errors[]`. */
+export const FieldError = Schema.Struct({
+  field: Schema.String.annotations({ description: "Dotted path of the field, e.g. data.locale" }),
+  message: Schema.String,
+  code: Schema.String
+}).annotations({ identifier: "FieldError" })
+
+/** The envelope of every non-2xx answer (SPEC §2). */
+export const ErrorEnvelope = Schema.Struct({
+  success: Schema.Literal(false),
+  error: Schema.Struct({
+    code: Schema.String,
+    message: Schema.String,
+    statusCode: Schema.Number,
+    requestId: Schema.String,
+    errors: Schema.optionalWith(Schema.Array(FieldError), { exact: true }),
+    suggestion: Schema.optionalWith(Schema.String, { exact: true })
+  }),
+  timestamp: Schema.String
+}).annotations({ identifier: "ErrorEnvelope" })
+
+const error = (status: number, description: string) =>
+  [ErrorEnvelope.annotations({ description }), { status }] as const
+
+/** The answer to a track (SPEC §1.7). */
+export const TrackResponse = Schema.Struct({
+  success: Schema.Literal(true),
+  data: Schema.Struct({
+    contact: Schema.String.annotations({ description: "The contact's id" }),
+    event: Schema.String.annotations({ description: "The tracked event's id" }),
+    timestamp: Schema.String.annotations({ description: "The event time, ISO-8601" })
+  })
+}).annotations({ identifier: "TrackResponse" })
+
+/** A contact as the read API shows it. */
+export const ContactView = Schema.Struct({
+  id: Schema.String,
+  email: Schema.String,
+  subscribed: Schema.Boolean,
+  data: Json.Object,
+  createdAt: Schema.String,
+  updatedAt: Schema.String
+}).annotations({ identifier: "Contact" })
+
+/** An event as the read API shows it: tracked events and `contact.subscribed` / `contact.unsubscribed`. */
+export const EventView = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  data: Json.Object,
+  createdAt: Schema.String
+}).annotations({ identifier: "Event" })
+
+const page = <A, I>(item: Schema.Schema<A, I>, identifier: string) =>
+  Schema.Struct({
+    data: Schema.Array(item),
+    cursor: Schema.optionalWith(Schema.String, { exact: true }).annotations({
+      description: "Pass as `cursor` for the next page; absent on the last page"
+    }),
+    hasMore: Schema.Boolean
+  }).annotations({ identifier })
+
+export const ContactList = page(ContactView, "ContactList")
+export const EventList = page(EventView, "EventList")
+
+/** Bearer key authentication: `pk_…` works on `/v1/track` only, `sk_…` everywhere. */
+export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("Authorization", {
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+const authErrors = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E): E =>
+  (endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps)
+    .addError(...error(401, "MISSING_AUTH or INVALID_API_KEY"))
+    .addError(...error(429, "RATE_LIMIT_EXCEEDED"))
+    .addError(...error(503, "SERVICE_UNAVAILABLE: the store cannot be reached")) as unknown as E
+
+const PageParams = (maxLimit: number, defaultLimit: number) =>
+  Schema.Struct({
+    limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, maxLimit))).annotations({
+      description: `Page size, 1–${maxLimit}, default ${defaultLimit}`
+    }),
+    cursor: Schema.optional(Schema.String)
+  })
+
+/** `POST /v1/track`. */
+export const track = HttpApiEndpoint.post("track", "/v1/track")
+  .setPayload(TrackCommand.TrackCommand)
+  .addSuccess(TrackResponse)
+  .addError(...error(400, "VALIDATION_ERROR: the body is not JSON"))
+  .addError(...error(413, "PAYLOAD_TOO_LARGE"))
+  .addError(...error(422, "VALIDATION_ERROR: a field rule is broken; see errors[]"))
+  .annotate(OpenApi.Summary, "Track an event for a contact")
+  .annotate(
+    OpenApi.Description,
+    "Creates the contact if absent (one per project and canonical email), applies `subscribed` and `data`, and records a new event. Public and secret keys both work."
+  )
+
+/** `GET /contacts/:id`. */
+export const getContact = HttpApiEndpoint.get("getContact", "/contacts/:id")
+  .setPath(Schema.Struct({ id: Schema.String }))
+  .addSuccess(ContactView)
+  .addError(...error(403, "FORBIDDEN: a public key"))
+  .addError(...error(404, "CONTACT_NOT_FOUND"))
+  .annotate(OpenApi.Summary, "Get a contact")
+
+/** `GET /contacts`. */
+export const listContacts = HttpApiEndpoint.get("listContacts", "/contacts")
+  .setUrlParams(Schema.extend(PageParams(100, 20), Schema.Struct({ email: Schema.optional(Schema.String) })))
+  .addSuccess(ContactList)
+  .addError(...error(403, "FORBIDDEN: a public key"))
+  .addError(...error(422, "VALIDATION_ERROR: bad limit"))
+  .annotate(OpenApi.Summary, "List contacts, oldest first, or find one by email")
+
+/** `GET /contacts/:id/events`. */
+export const contactEvents = HttpApiEndpoint.get("contactEvents", "/contacts/:id/events")
+  .setPath(Schema.Struct({ id: Schema.String }))
+  .setUrlParams(PageParams(1000, 100))
+  .addSuccess(EventList)
+  .addError(...error(403, "FORBIDDEN: a public key"))
+  .addError(...error(404, "CONTACT_NOT_FOUND"))
+  .addError(...error(422, "VALIDATION_ERROR: bad limit or cursor"))
+  .annotate(OpenApi.Summary, "A contact's events, newest first")
+
+/** `GET /health`. */
+export const health = HttpApiEndpoint.get("health", "/health")
+  .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
+  .addError(...error(503, "SERVICE_UNAVAILABLE"))
+  .annotate(OpenApi.Summary, "Liveness and store reachability")
+
+export class TrackGroup extends HttpApiGroup.make("track").add(authErrors(track)).middleware(Authorization) {}
+
+export class ContactsGroup extends HttpApiGroup.make("contacts")
+  .add(authErrors(getContact))
+  .add(authErrors(listContacts))
+  .add(authErrors(contactEvents))
+  .middleware(Authorization)
+{}
+
+export class HealthGroup extends HttpApiGroup.make("health").add(health) {}
+
+/** The whole API. */
+export class Api extends HttpApi.make("tracklog")
+  .add(TrackGroup)
+  .add(ContactsGroup)
+  .add(HealthGroup)
+  .addError(...error(404, "NOT_FOUND: unknown route"))
+  .addError(...error(500, "INTERNAL_SERVER_ERROR"))
+  .annotate(OpenApi.Title, "tracklog")
+  .annotate(OpenApi.Version, "0.1.0")
+  .annotate(OpenApi.Description, "Plunk's track API, event-sourced. Errors use the envelope of ErrorEnvelope.")
+{}
+
+/** The OpenAPI document of `Api`. */
+export const openApi = () => OpenApi.fromApi(Api, { additionalPropertiesStrategy: "allow" })

@@ -1,0 +1,137 @@
+/**
+ * What each endpoint of `Api` does, over the core's ports: plain Effects from a parsed request
+ * to a JSON reply. The server decides nothing about the domain.
+ */
+import type * as Contact from "@tracklog/core/Contact"
+import * as Contacts from "@tracklog/core/Contacts"
+import type * as Projects from "@tracklog/core/Projects"
+import * as Track from "@tracklog/core/Track"
+import * as TrackCommand from "@tracklog/core/TrackCommand"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ApiError from "./ApiError.js"
+import type * as Auth from "./Auth.js"
+
+/** A request as handlers see it: already routed, its body parsed, its key checked. */
+export interface Request {
+  readonly requestId: string
+  readonly params: Readonly<Record<string, string>>
+  readonly query: URLSearchParams
+  readonly body: unknown
+  readonly grant: Projects.Grant
+}
+
+/** A JSON reply. */
+export interface Reply {
+  readonly status: number
+  readonly body: string
+}
+
+/** A handler, with what it needs from the request. */
+export interface Handler {
+  readonly auth: Auth.Requirement | "none"
+  readonly body: boolean
+  readonly handle: (request: Request) => Effect.Effect<Reply, ApiError.ApiError>
+}
+
+const ok = (body: unknown): Reply => ({ status: 200, body: JSON.stringify(body) })
+
+const contactView = (contact: Contact.Contact) => ({
+  id: contact.id,
+  email: contact.email,
+  subscribed: contact.subscribed,
+  data: contact.data,
+  createdAt: contact.createdAt.toISOString(),
+  updatedAt: contact.updatedAt.toISOString()
+})
+
+const limitOf = (query: URLSearchParams, max: number, fallback: number) => {
+  const raw = query.get("limit")
+  if (raw === null) return Effect.succeed(fallback)
+  const n = /^\d{1,7}$/.test(raw) ? Number(raw) : NaN
+  return n >= 1 && n <= max
+    ? Effect.succeed(n)
+    : Effect.fail(ApiError.validation([{ field: "limit", code: "invalid_limit", message: `limit must be an integer from 1 to ${max}` }]))
+}
+
+/** What the handlers need. */
+export type Services = Track.Track | Contacts.Contacts
+
+/** The handlers of every endpoint, by endpoint name. */
+export const make = Effect.gen(function*() {
+  const track = yield* Track.Track
+  const contacts = yield* Contacts.Contacts
+
+  const handlers: Record<string, Handler> = {
+    track: {
+      auth: "any",
+      body: true,
+      handle: (request) =>
+        Effect.flatMap(
+          Either.match(TrackCommand.decode(request.body), {
+            onLeft: (error) => Effect.fail(ApiError.fromDomain(error)),
+            onRight: (command) => Effect.mapError(track.track(request.grant.projectId, command), ApiError.fromDomain)
+          }),
+          (result) =>
+            Effect.succeed(ok({
+              success: true,
+              data: { contact: result.contact, event: result.event, timestamp: result.timestamp.toISOString() }
+            }))
+        )
+    },
+    getContact: {
+      auth: "secret",
+      body: false,
+      handle: (request) =>
+        contacts.findById(request.grant.projectId, request.params["id"]!).pipe(
+          Effect.mapError(ApiError.fromDomain),
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.fail(ApiError.contactNotFound()),
+            onSome: (contact) => Effect.succeed(ok(contactView(contact)))
+          }))
+        )
+    },
+    listContacts: {
+      auth: "secret",
+      body: false,
+      handle: (request) =>
+        Effect.gen(function*() {
+          const limit = yield* limitOf(request.query, 100, 20)
+          const email = request.query.get("email")
+          if (email !== null) {
+            // The same canonical form the track route stores.
+            const found = yield* contacts.findByEmail(request.grant.projectId, email.trim().toLowerCase())
+            return ok({ data: Option.toArray(found).map(contactView), hasMore: false })
+          }
+          const cursor = request.query.get("cursor") ?? undefined
+          const page = yield* contacts.list(request.grant.projectId, { limit, cursor })
+          return ok({ ...page, data: page.data.map(contactView) })
+        }).pipe(Effect.mapError(ApiError.fromDomain))
+    },
+    contactEvents: {
+      auth: "secret",
+      body: false,
+      handle: (request) =>
+        Effect.gen(function*() {
+          const limit = yield* limitOf(request.query, 1000, 100)
+          const cursor = request.query.get("cursor") ?? undefined
+          if (cursor !== undefined && !/^\d{1,9}$/.test(cursor)) {
+            return yield* ApiError.validation([{ field: "cursor", code: "invalid_cursor", message: "cursor must be a value returned by a previous page" }])
+          }
+          const page = yield* contacts.timeline(request.grant.projectId, request.params["id"]!, { limit, cursor })
+          return ok({ ...page, data: page.data.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })) })
+        }).pipe(Effect.mapError(ApiError.fromDomain))
+    },
+    health: {
+      auth: "none",
+      body: false,
+      handle: () =>
+        contacts.list("", { limit: 1 }).pipe(
+          Effect.as(ok({ status: "ok" })),
+          Effect.mapError(ApiError.fromDomain)
+        )
+    }
+  }
+  return handlers
+})

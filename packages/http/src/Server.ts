@@ -1,0 +1,237 @@
+/**
+ * The HTTP server: a lean `node:http` adapter that serves exactly the endpoints of `Api`, with
+ * the SPEC §2 envelope for every failure, request ids, CORS on the track route, a body limit
+ * and one log line per request. Handlers run on the Effect runtime that built the server.
+ *
+ * Why not `HttpApiBuilder`: it costs ~5× the per-request time of this adapter on the track route
+ * (docs/decisions/0003-lean-http-adapter.md); `Api` stays the one definition of the API.
+ */
+import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import { randomUUID } from "node:crypto"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Api from "./Api.js"
+import * as ApiError from "./ApiError.js"
+import * as Auth from "./Auth.js"
+import * as Handlers from "./Handlers.js"
+import * as Router from "./internal/router.js"
+import * as RequestLog from "./RequestLog.js"
+
+/** How the server listens. */
+export interface Options {
+  readonly port: number
+  readonly host?: string | undefined
+  /** Largest accepted request body, in bytes. */
+  readonly bodyLimit: number
+  /** How long shutdown waits for in-flight requests before closing their connections. */
+  readonly shutdownTimeoutMillis?: number | undefined
+}
+
+/** A running server. */
+export interface Running {
+  readonly server: Http.Server
+  readonly port: number
+  readonly url: string
+}
+
+const Json = "application/json; charset=utf-8"
+const TrackPath = "/v1/track"
+const NoGrant = { projectId: "", kind: "public" } as const
+
+const docsPage = Effect.promise(async () => {
+  const { dispose, handler } = HttpLayerRouter.toWebHandler(
+    HttpApiSwagger.layerHttpLayerRouter({ api: Api.Api, path: "/docs" }),
+    { disableLogger: true }
+  )
+  const html = await (await handler(new Request("http://localhost/docs"))).text()
+  await dispose()
+  return html
+})
+
+/** Starts the server for the scope; closing the scope drains it gracefully. */
+export const make = (
+  options: Options
+): Effect.Effect<Running, never, Scope.Scope | Handlers.Services | Auth.Services> =>
+  Effect.gen(function*() {
+    const handlers = yield* Handlers.make
+    const auth = yield* Auth.make
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
+    const log = yield* RequestLog.make
+
+    const routes = Router.fromApi(Api.Api).map((route) => {
+      const handler = handlers[route.name]
+      if (handler === undefined) throw new Error(`no handler for endpoint ${route.name}`)
+      return { ...route, value: { handler, pattern: "/" + route.segments.join("/") } }
+    })
+    const match = Router.matcher(routes)
+    const openApi = JSON.stringify(Api.openApi())
+    let docs: string | undefined
+
+    let inFlight = 0
+    let closing = false
+
+    const listener = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
+      const started = performance.now()
+      const requestId = randomUUID()
+      const method = req.method ?? "GET"
+      const url = req.url ?? "/"
+      const q = url.indexOf("?")
+      const path = q === -1 ? url : url.slice(0, q)
+      let pattern = "(unmatched)"
+      inFlight++
+      res.once("close", () => inFlight--)
+
+      const send = (status: number, body: string, contentType = Json) => {
+        const headers: Http.OutgoingHttpHeaders = {
+          "content-type": contentType,
+          "content-length": Buffer.byteLength(body),
+          "x-request-id": requestId
+        }
+        if (path === TrackPath) Object.assign(headers, corsHeaders)
+        if (closing) headers["connection"] = "close"
+        if (status === 503 || status === 429) headers["retry-after"] = "1"
+        res.writeHead(status, headers)
+        res.end(body)
+        // The route pattern, never the raw path or query: those may hold emails or keys.
+        log.request(method, pattern, status, performance.now() - started, requestId)
+      }
+      const fail = (error: ApiError.ApiError) => send(error.status, ApiError.envelope(error, requestId))
+
+      if (method === "OPTIONS" && path === TrackPath) {
+        pattern = TrackPath
+        res.writeHead(204, { ...corsHeaders, "access-control-max-age": "86400", "x-request-id": requestId, "content-length": 0 })
+        res.end()
+        return log.request(method, pattern, 204, performance.now() - started, requestId)
+      }
+      if (method === "GET" && path === "/openapi.json") {
+        pattern = path
+        return send(200, openApi)
+      }
+      if (method === "GET" && path === "/docs") {
+        pattern = path
+        if (docs !== undefined) return send(200, docs, "text/html; charset=utf-8")
+        return void Effect.runPromise(docsPage).then((html) => {
+          docs = html
+          send(200, html, "text/html; charset=utf-8")
+        })
+      }
+
+      const found = match(method, path)
+      if (found._tag === "NotFound") {
+        req.resume()
+        return fail(ApiError.notFound())
+      }
+      const { handler } = found.value
+      pattern = found.value.pattern
+
+      const run = (body: unknown) => {
+        const authenticated = handler.auth === "none"
+          ? Effect.succeed<Handlers.Request["grant"]>(NoGrant)
+          : auth.authenticate(req.headers.authorization, handler.auth)
+        const fiber = runFork(Effect.flatMap(authenticated, (grant) =>
+          handler.handle({
+            requestId,
+            params: found.params,
+            query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
+            body,
+            grant
+          })))
+        fiber.addObserver((exit) => {
+          if (Exit.isSuccess(exit)) return send(exit.value.status, exit.value.body)
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isSome(failure)) return fail(failure.value)
+          log.defect(requestId, exit.cause)
+          fail(ApiError.internal())
+        })
+      }
+
+      if (!handler.body) {
+        req.resume()
+        return run(undefined)
+      }
+      readBody(req, options.bodyLimit, (result) => {
+        if (result._tag === "TooLarge") return fail(ApiError.payloadTooLarge(options.bodyLimit))
+        if (result.text.length === 0) return run({})
+        let body: unknown
+        try {
+          body = JSON.parse(result.text)
+        } catch {
+          return fail(ApiError.invalidJson())
+        }
+        run(body)
+      })
+    }
+
+    const server = Http.createServer({ keepAliveTimeout: 65_000 }, listener)
+    const running = yield* Effect.acquireRelease(
+      Effect.async<Running>((resume) => {
+        server.listen(options.port, options.host, () => {
+          const { port } = server.address() as AddressInfo
+          resume(Effect.succeed({ server, port, url: `http://${options.host ?? "localhost"}:${port}` }))
+        })
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          // Stop accepting, answer what is in flight, then close what is left.
+          closing = true
+          server.close(() => resume(Effect.void))
+          server.closeIdleConnections()
+          const deadline = Date.now() + (options.shutdownTimeoutMillis ?? 10_000)
+          const poll = setInterval(() => {
+            if (inFlight === 0 || Date.now() > deadline) {
+              clearInterval(poll)
+              server.closeAllConnections()
+            } else server.closeIdleConnections()
+          }, 20)
+        }).pipe(Effect.zipRight(log.flush))
+    )
+    return running
+  })
+
+const corsHeaders = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "POST, OPTIONS",
+  "access-control-allow-headers": "Authorization, Content-Type",
+  "access-control-expose-headers": "X-Request-ID"
+}
+
+type BodyResult = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: "TooLarge" }
+
+// Reads up to `limit` bytes. Past it the answer is 413 at once; the rest of the upload is
+// drained (not reset), so the client can read the answer, unless it goes on far past the limit.
+const readBody = (req: Http.IncomingMessage, limit: number, done: (result: BodyResult) => void) => {
+  const declared = Number(req.headers["content-length"])
+  let tooLarge = declared > limit
+  if (tooLarge) done({ _tag: "TooLarge" })
+  const chunks: Array<Buffer> = []
+  let size = 0
+  req.on("data", (chunk: Buffer) => {
+    size += chunk.length
+    if (tooLarge) {
+      if (size > limit * 16) req.destroy()
+      return
+    }
+    if (size > limit) {
+      tooLarge = true
+      chunks.length = 0
+      return done({ _tag: "TooLarge" })
+    }
+    chunks.push(chunk)
+  })
+  req.on("end", () => {
+    if (!tooLarge) done({ _tag: "Body", text: Buffer.concat(chunks, size).toString("utf8") })
+  })
+  req.on("error", () => {})
+}
+
+/** The server as a scoped layer, for `Layer.launch`. */
+export const layer = (options: Options) => Layer.scopedDiscard(make(options))

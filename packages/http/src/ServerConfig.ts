@@ -1,0 +1,80 @@
+/**
+ * The server's configuration, from the environment (DESIGN.md "HTTP server").
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+
+/** Which store backs the server. */
+export type Store =
+  | { readonly _tag: "memory" }
+  | { readonly _tag: "postgres"; readonly url: string }
+  | { readonly _tag: "embedded"; readonly dataDir: string }
+
+/** A `pk_…:sk_…` pair from TRACKLOG_PROJECT_KEYS. */
+export interface KeyPair {
+  readonly publicKey: string
+  readonly secretKey: string
+}
+
+/** Parses `pk_…:sk_…[,pk_…:sk_…]`. */
+export const parseKeyPairs = (text: string): Either.Either<Array<KeyPair>, string> => {
+  const pairs: Array<KeyPair> = []
+  for (const item of text.split(",").map((s) => s.trim()).filter((s) => s.length > 0)) {
+    const [publicKey, secretKey, ...rest] = item.split(":")
+    if (
+      publicKey === undefined || secretKey === undefined || rest.length > 0 ||
+      !/^pk_\S+$/.test(publicKey) || !/^sk_\S+$/.test(secretKey)
+    ) {
+      return Either.left(`expected pk_…:sk_… pairs separated by commas, got an item of ${item.length} characters`)
+    }
+    pairs.push({ publicKey, secretKey })
+  }
+  return Either.right(pairs)
+}
+
+const keyPairs = Config.string("TRACKLOG_PROJECT_KEYS").pipe(
+  Config.withDefault(""),
+  Config.mapOrFail((text) =>
+    Either.mapLeft(parseKeyPairs(text), (message) => ConfigError.InvalidData(["TRACKLOG_PROJECT_KEYS"], message))
+  )
+)
+
+const store = Config.all({
+  kind: Config.option(Config.literal("postgres", "embedded", "memory")("TRACKLOG_STORE")),
+  url: Config.option(Config.string("DATABASE_URL")),
+  dataDir: Config.string("TRACKLOG_DATA_DIR").pipe(Config.withDefault(".tracklog"))
+}).pipe(Config.mapOrFail(({ dataDir, kind, url }): Either.Either<Store, ConfigError.ConfigError> => {
+  // Default: Postgres when a DATABASE_URL is given, else the embedded Postgres on disk.
+  const chosen = Option.getOrElse(kind, () => (Option.isSome(url) ? "postgres" as const : "embedded" as const))
+  switch (chosen) {
+    case "memory":
+      return Either.right({ _tag: "memory" })
+    case "embedded":
+      return Either.right({ _tag: "embedded", dataDir })
+    case "postgres":
+      return Option.match(url, {
+        onNone: () => Either.left(ConfigError.MissingData(["DATABASE_URL"], "TRACKLOG_STORE=postgres needs DATABASE_URL")),
+        onSome: (url) => Either.right({ _tag: "postgres", url })
+      })
+  }
+}))
+
+/** Everything the server reads from the environment. */
+export const ServerConfig = Config.all({
+  // 0 asks the OS for a free port; the "listening" log line tells which.
+  port: Config.integer("PORT").pipe(
+    Config.withDefault(3000),
+    Config.validate({ message: "PORT must be 0–65535", validation: (n) => n >= 0 && n <= 65535 })
+  ),
+  host: Config.option(Config.string("HOST")),
+  bodyLimit: Config.integer("TRACKLOG_BODY_LIMIT").pipe(
+    Config.withDefault(1024 * 1024),
+    Config.validate({ message: "TRACKLOG_BODY_LIMIT must be a positive number of bytes", validation: (n) => n > 0 })
+  ),
+  store,
+  keys: keyPairs
+})
+
+export type ServerConfig = Config.Config.Success<typeof ServerConfig>

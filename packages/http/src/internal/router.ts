@@ -1,0 +1,50 @@
+import * as HttpApi from "@effect/platform/HttpApi"
+
+/** A route of the API: its endpoint name, method and path pattern split in segments. */
+export interface Route {
+  readonly name: string
+  readonly method: string
+  readonly segments: ReadonlyArray<string>
+}
+
+/** The routes of an `HttpApi` definition, in definition order. */
+export const fromApi = (api: HttpApi.HttpApi.Any): Array<Route> => {
+  const routes: Array<Route> = []
+  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => {
+      routes.push({ name: endpoint.name, method: endpoint.method, segments: endpoint.path.split("/").slice(1) })
+    }
+  })
+  return routes
+}
+
+/** The result of matching a path: the route and its `:params`, or which methods the path has. */
+export type Match<A> =
+  | { readonly _tag: "Found"; readonly value: A; readonly params: Record<string, string> }
+  | { readonly _tag: "NotFound" }
+
+/** Matches method + path against routes with `:param` segments. */
+export const matcher = <A>(routes: ReadonlyArray<Route & { readonly value: A }>) => (method: string, path: string): Match<A> => {
+  const parts = path.split("/").slice(1)
+  // A trailing slash names the same resource.
+  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop()
+  outer: for (const route of routes) {
+    if (route.method !== method || route.segments.length !== parts.length) continue
+    const params: Record<string, string> = {}
+    for (let i = 0; i < parts.length; i++) {
+      const segment = route.segments[i]!
+      const part = parts[i]!
+      if (segment.startsWith(":")) {
+        if (part === "") continue outer
+        try {
+          params[segment.slice(1)] = decodeURIComponent(part)
+        } catch {
+          continue outer
+        }
+      } else if (segment !== part) continue outer
+    }
+    return { _tag: "Found", value: route.value, params }
+  }
+  return { _tag: "NotFound" }
+}

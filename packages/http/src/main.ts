@@ -1,0 +1,39 @@
+/**
+ * The server's entry point: configuration from the environment, the store it names, migrations,
+ * projects, then `POST /v1/track` and the read API until SIGINT/SIGTERM.
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as Bootstrap from "./Bootstrap.js"
+import * as RequestLog from "./RequestLog.js"
+import * as Server from "./Server.js"
+import * as ServerConfig from "./ServerConfig.js"
+import * as StoreLayer from "./StoreLayer.js"
+
+const program = Effect.gen(function*() {
+  const config = yield* ServerConfig.ServerConfig
+  return yield* Effect.gen(function*() {
+    const created = yield* Bootstrap.run(config.keys)
+    const running = yield* Server.make({
+      port: config.port,
+      host: config.host._tag === "Some" ? config.host.value : undefined,
+      bodyLimit: config.bodyLimit
+    })
+    if (created !== undefined) {
+      // The one time a key is ever printed: nothing else could tell the operator what it is.
+      process.stdout.write(
+        `\nCreated project ${created.projectId}. Its keys (shown once, store them now):\n` +
+          `  public key: ${created.publicKey}\n  secret key: ${created.secretKey}\n\n`
+      )
+    }
+    const log = yield* RequestLog.make
+    log.info("listening", { url: running.url, store: config.store._tag })
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(StoreLayer.layer(config.store)))
+})
+
+program.pipe(
+  Effect.provide(Logger.json),
+  NodeRuntime.runMain({ disablePrettyLogger: true })
+)

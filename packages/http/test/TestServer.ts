@@ -1,0 +1,63 @@
+/**
+ * A real server on a random port for the tests, over a given store, with two projects whose
+ * keys the tests know.
+ */
+import * as Contacts from "@tracklog/core/Contacts"
+import type * as EventStore from "@tracklog/core/EventStore"
+import * as Ids from "@tracklog/core/Ids"
+import type * as Projects from "@tracklog/core/Projects"
+import * as Track from "@tracklog/core/Track"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Bootstrap from "../src/Bootstrap.js"
+import * as Server from "../src/Server.js"
+
+export const projectA = { publicKey: "pk_test_a", secretKey: "sk_test_a" }
+export const projectB = { publicKey: "pk_test_b", secretKey: "sk_test_b" }
+
+/** Starts a server over the store layer; resolves to its base URL. */
+export const start = <E>(
+  store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
+  options: { readonly bodyLimit?: number } = {}
+) =>
+  Effect.gen(function*() {
+    // Built into the caller's scope: the store lives as long as the server.
+    const context = yield* Layer.build(Track.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer)))
+    return yield* Effect.gen(function*() {
+      yield* Bootstrap.run([projectA, projectB])
+      const running = yield* Server.make({ port: 0, host: "127.0.0.1", bodyLimit: options.bodyLimit ?? 1024 * 1024 })
+      return { url: running.url }
+    }).pipe(Effect.provide(context))
+  })
+
+export interface Answer {
+  readonly status: number
+  readonly headers: Headers
+  readonly body: any
+  readonly text: string
+}
+
+/** A JSON request; `key` becomes the bearer token. */
+export const request = async (
+  base: string,
+  method: string,
+  path: string,
+  options: { readonly key?: string; readonly body?: unknown; readonly raw?: string; readonly headers?: Record<string, string> } = {}
+): Promise<Answer> => {
+  const headers: Record<string, string> = { ...options.headers }
+  if (options.key !== undefined) headers["authorization"] = `Bearer ${options.key}`
+  let body: string | undefined = options.raw
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body)
+    headers["content-type"] ??= "application/json"
+  }
+  const response = await fetch(base + path, { method, headers, ...(body === undefined ? {} : { body }) })
+  const text = await response.text()
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    parsed = undefined
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text }
+}

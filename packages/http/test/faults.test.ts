@@ -1,0 +1,68 @@
+/**
+ * Failures that are not the client's: a store that cannot be reached answers 503, a defect
+ * answers 500 without internals, both in the SPEC §2 envelope.
+ */
+import * as Contacts from "@tracklog/core/Contacts"
+import * as EventStore from "@tracklog/core/EventStore"
+import * as StoreError from "@tracklog/core/StoreError"
+import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { projectA, request, start } from "./TestServer.js"
+
+// The memory store, with the log and the projection reads replaced: projects still resolve keys.
+const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>) =>
+  Layer.effectContext(Effect.gen(function*() {
+    const { projects } = yield* StoreMemory.make
+    const eventStore = EventStore.EventStore.of({ append: () => failure, readStream: () => failure, readAll: () => failure })
+    const contacts = Contacts.Contacts.of({ findById: () => failure, findByEmail: () => failure, list: () => failure, timeline: () => failure })
+    return StoreMemory.context({ contacts, eventStore, projects })
+  }))
+
+const serve = (failure: Effect.Effect<never, StoreError.StoreUnavailable>) => {
+  const scope = Effect.runSync(Scope.make())
+  let base = ""
+  beforeAll(async () => {
+    base = (await Effect.runPromise(Scope.extend(start(brokenStore(failure)), scope))).url
+  })
+  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  return () => base
+}
+
+describe("a store that cannot be reached", () => {
+  const base = serve(Effect.fail(new StoreError.StoreUnavailable({ reason: "connection refused" })))
+
+  it("answers 503 SERVICE_UNAVAILABLE in the envelope, with Retry-After, on every route", async () => {
+    const answers = [
+      await request(base(), "POST", "/v1/track", { key: projectA.publicKey, body: { email: "a@b.co", event: "e" } }),
+      await request(base(), "GET", "/contacts", { key: projectA.secretKey }),
+      await request(base(), "GET", "/health")
+    ]
+    for (const answer of answers) {
+      expect(answer.status).toBe(503)
+      expect(answer.body).toMatchObject({ success: false, error: { code: "SERVICE_UNAVAILABLE", statusCode: 503 } })
+      expect(answer.headers.get("retry-after")).toBe("1")
+    }
+  })
+
+  it("still answers bad input with 4xx, not 503", async () => {
+    const answer = await request(base(), "POST", "/v1/track", { key: projectA.publicKey, body: { email: "nope", event: "e" } })
+    expect(answer.status).toBe(422)
+  })
+})
+
+describe("a defect", () => {
+  const base = serve(Effect.die(new Error("secret internals at /srv/app.ts:42")))
+
+  it("answers 500 INTERNAL_SERVER_ERROR without a stack trace or the error's text", async () => {
+    const answer = await request(base(), "POST", "/v1/track", { key: projectA.publicKey, body: { email: "a@b.co", event: "e" } })
+    expect(answer.status).toBe(500)
+    expect(answer.body).toMatchObject({ success: false, error: { code: "INTERNAL_SERVER_ERROR", statusCode: 500 } })
+    expect(answer.text).not.toContain("secret internals")
+    expect(answer.text).not.toContain("app.ts")
+    expect(answer.headers.get("x-request-id")).toBe(answer.body.error.requestId)
+  })
+})
