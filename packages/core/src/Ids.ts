@@ -9,6 +9,8 @@ import * as Layer from "effect/Layer"
 
 /** Makes new unique ids. */
 export class Ids extends Context.Tag("@tracklog/core/Ids")<Ids, {
+  /** A new id for something made at `millis` (from the `Clock`): no clock read of its own. */
+  readonly make: (millis: number) => string
   readonly next: Effect.Effect<string>
 }>() {}
 
@@ -55,21 +57,21 @@ const randomSource = () => {
 /** UUIDv7 ids, time from the `Clock` (so `TestClock` drives it), randomness from Web Crypto. */
 export const layer: Layer.Layer<Ids> = Layer.sync(Ids, () => {
   const random = randomSource()
-  return { next: Effect.map(Clock.currentTimeMillis, (millis) => uuidv7(millis, random())) }
+  return fromMake((millis) => uuidv7(millis, random()))
 })
+
+const fromMake = (make: (millis: number) => string) => ({ make, next: Effect.map(Clock.currentTimeMillis, make) })
 
 /** Deterministic ids for tests: UUIDv7 shaped, time from the `Clock`, a counter for the rest. */
 export const layerTest: Layer.Layer<Ids> = Layer.sync(Ids, () => {
   let counter = 0
-  return {
-    next: Effect.map(Clock.currentTimeMillis, (millis) => {
-      const bytes = new Uint8Array(10)
-      let n = ++counter
-      for (let i = 9; i >= 2; i--) {
-        bytes[i] = n % 256
-        n = Math.floor(n / 256)
-      }
-      return uuidv7(millis, bytes)
-    })
-  }
+  return fromMake((millis) => {
+    const bytes = new Uint8Array(10)
+    let n = ++counter
+    for (let i = 9; i >= 2; i--) {
+      bytes[i] = n % 256
+      n = Math.floor(n / 256)
+    }
+    return uuidv7(millis, bytes)
+  })
 })

@@ -8,7 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
+import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import * as Contact from "./Contact.js"
 import * as Contacts from "./Contacts.js"
@@ -38,12 +38,14 @@ export class TrackRetriesExhausted extends Schema.TaggedError<TrackRetriesExhaus
  */
 export const MaxAttempts = 32
 
-// Jittered, capped backoff: racers on one contact spread out instead of colliding again at once.
-const backoff = Schedule.exponential(Duration.micros(500n), 1.5).pipe(
-  Schedule.modifyDelay((delay) => Duration.min(delay, Duration.millis(20))),
-  Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(MaxAttempts - 1))
-)
+/** How many contacts' last committed states a `Track` service keeps to skip a read. */
+export const MaxKnownContacts = 10_000
+
+// Jittered, capped exponential backoff (0.5 ms × 1.5ⁿ, at most 20 ms): racers on one contact
+// spread out instead of colliding again at once.
+const backoff = (attempt: number) =>
+  Effect.flatMap(Random.nextRange(0.5, 1.5), (jitter) =>
+    Effect.sleep(Duration.millis(Math.min(20, 0.5 * 1.5 ** (attempt - 1)) * jitter)))
 
 /** Tracks events for contacts. */
 export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
@@ -58,35 +60,64 @@ export const make = Effect.gen(function*() {
   const store = yield* EventStore.EventStore
   const contacts = yield* Contacts.Contacts
   const ids = yield* Ids.Ids
-
-  const attempt = (projectId: string, command: TrackCommand.TrackCommand) =>
-    Effect.gen(function*() {
-      const state = Option.getOrNull(yield* contacts.findByEmail(projectId, command.email))
-      const now = new Date(yield* Clock.currentTimeMillis)
-      const contactId = state === null ? yield* ids.next : state.id
-      const events = TrackDecider.decide(command, state, { projectId, contactId, now })
-      const newEvents: Array<EventStore.NewEvent> = []
-      for (const event of events) newEvents.push({ id: yield* ids.next, event })
-      yield* store.append({
-        streamId: contactId,
-        expectedVersion: state?.version ?? 0,
-        events: newEvents,
-        contact: Contact.fold(events, state)!
-      })
-      return { contact: contactId, event: newEvents[newEvents.length - 1]!.id, timestamp: now }
-    })
-
   const serialized = KeyedLock.make()
+  const known = new Map<string, Contact.Contact>()
+
+  // The state this process last committed for a contact. Commands on one contact run one at a
+  // time here, so it is exact unless another process wrote since — and then the append's
+  // version check fails and the retry reads the store. It saves a read per command.
+  const remember = (key: string, contact: Contact.Contact) => {
+    known.delete(key)
+    if (known.size >= MaxKnownContacts) known.delete(known.keys().next().value!)
+    known.set(key, contact)
+  }
+  const load = (key: string, projectId: string, email: string) => {
+    const cached = known.get(key)
+    return cached !== undefined ? Effect.succeed(Option.some(cached)) : contacts.findByEmail(projectId, email)
+  }
+
+  // Plain flatMaps, not a generator: this is the hot path of every track.
+  const attempt = (key: string, projectId: string, command: TrackCommand.TrackCommand) =>
+    Effect.flatMap(load(key, projectId, command.email), (found) =>
+      Effect.flatMap(Clock.currentTimeMillis, (millis) => {
+        const state = Option.getOrNull(found)
+        const now = new Date(millis)
+        const contactId = state === null ? ids.make(millis) : state.id
+        const events = TrackDecider.decide(command, state, { projectId, contactId, now })
+        const newEvents = events.map((event) => ({ id: ids.make(millis), event }))
+        const result: TrackResult = { contact: contactId, event: newEvents[newEvents.length - 1]!.id, timestamp: now }
+        const contact = Contact.fold(events, state)!
+        return store.append({ streamId: contactId, expectedVersion: state?.version ?? 0, events: newEvents, contact }).pipe(
+          Effect.matchEffect({
+            onFailure: (error) => {
+              // Lost a race, or an outage that may or may not have committed: read afresh next time.
+              known.delete(key)
+              return Effect.fail(error)
+            },
+            onSuccess: () => {
+              remember(key, contact)
+              return Effect.succeed(result)
+            }
+          })
+        )
+      }))
+
+  const retrying = (
+    key: string,
+    projectId: string,
+    command: TrackCommand.TrackCommand,
+    attempts: number
+  ): Effect.Effect<TrackResult, TrackRetriesExhausted | StoreError.StoreUnavailable> =>
+    Effect.catchTag(attempt(key, projectId, command), "ConcurrencyConflict", () =>
+      attempts >= MaxAttempts
+        ? Effect.fail(new TrackRetriesExhausted({ attempts }))
+        : Effect.zipRight(backoff(attempts), retrying(key, projectId, command, attempts + 1)))
 
   // Conflicts then only come from other processes sharing the store; the retry handles those.
-  const track = (projectId: string, command: TrackCommand.TrackCommand) =>
-    serialized(
-      `${projectId}\u0000${command.email}`,
-      attempt(projectId, command).pipe(
-        Effect.retry({ while: (e) => e._tag === "ConcurrencyConflict", schedule: backoff }),
-        Effect.catchTag("ConcurrencyConflict", () => new TrackRetriesExhausted({ attempts: MaxAttempts }))
-      )
-    )
+  const track = (projectId: string, command: TrackCommand.TrackCommand) => {
+    const key = `${projectId}\u0000${command.email}`
+    return serialized(key, retrying(key, projectId, command, 1))
+  }
 
   return Track.of({ track })
 })

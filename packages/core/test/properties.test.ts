@@ -8,6 +8,7 @@ import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as TrackDecider from "@tracklog/core/TrackDecider"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Schema from "effect/Schema"
 
 // The merge table of SPEC §1.5, written as plainly as possible, as the model `decide` + `evolve` must match.
 const referenceMerge = (current: Map<string, unknown>, incoming: Record<string, unknown>) => {
@@ -36,7 +37,24 @@ const run = (bodies: ReadonlyArray<unknown>) => {
   return { state: state!, events }
 }
 
+// Bodies near the rules' edges: valid requests with fields swapped for hostile values.
+const edgyBody = FastCheck.tuple(
+  Arbitraries.request(["ada@example.com", " Ada@Example.COM ", "a@b"]),
+  FastCheck.constantFrom("email", "event", "subscribed", "preserveExistingSubscription", "data", "none"),
+  FastCheck.oneof(
+    FastCheck.jsonValue({ maxDepth: 2 }),
+    FastCheck.constantFrom("", " ", "email.x", "segment.a.exit", "x".repeat(257), "a@b.co", { locale: 1 }, { locale: null }, undefined)
+  )
+).map(([body, field, value]) => (field === "none" ? body : { ...body, [field]: value }))
+
 describe("properties", () => {
+  it.prop("the fast decode agrees with the schema: same command for valid bodies, defers on the rest", [edgyBody], ([body]) => {
+    const fast = TrackCommand.decodeValid(body)
+    const slow = Schema.decodeUnknownEither(TrackCommand.TrackCommand, { onExcessProperty: "ignore" })(body)
+    if (Either.isRight(slow)) expect(fast).toEqual(slow.right)
+    else expect(fast).toBeUndefined()
+  }, { fastCheck: { numRuns: 500 } })
+
   it.prop("decode ∘ encode is the identity for every event, also through JSON text", [ContactEvent.ContactEvent], ([event]) => {
     const encoded = ContactEvent.encode(event)
     const decoded = ContactEvent.decode(JSON.parse(JSON.stringify(encoded)))

@@ -15,7 +15,9 @@ export const make = Effect.sync(() => makeUnsafe())
 
 /** The logger, outside Effect. */
 export const makeUnsafe = () => {
-  const sink: Sink = process.env["TRACKLOG_LOG"] === "off" ? { write: () => {} } : process.stdout
+  const sink: Sink = process.stdout
+  // TRACKLOG_LOG=off silences the per-request lines only: start-up and defects are always told.
+  const requests = process.env["TRACKLOG_LOG"] !== "off"
   let buffer: Array<string> = []
   let scheduled = false
   const flushNow = () => {
@@ -34,7 +36,7 @@ export const makeUnsafe = () => {
   }
   return {
     request: (method: string, route: string, status: number, durationMs: number, requestId: string) =>
-      line({ level: "info", msg: "request", method, route, status, durationMs: Math.round(durationMs * 1000) / 1000, requestId }),
+      requests && line({ level: "info", msg: "request", method, route, status, durationMs: Math.round(durationMs * 1000) / 1000, requestId }),
     defect: (requestId: string, cause: Cause.Cause<unknown>) =>
       line({ level: "error", msg: "defect", requestId, cause: Cause.pretty(cause) }),
     info: (msg: string, fields: Record<string, unknown> = {}) => line({ level: "info", msg, ...fields }),

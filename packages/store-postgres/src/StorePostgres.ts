@@ -16,19 +16,19 @@ import * as StoreError from "@tracklog/core/StoreError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Batcher from "./internal/batcher.js"
 import * as SqlErrors from "./internal/sqlError.js"
 import * as Migrations from "./Migrations.js"
 
 /** How the store reaches its database. */
-export interface Config {
+export interface Config extends Options {
   readonly url: string
   /** Pool size; 1 for the embedded Postgres, which serves one connection at a time. */
   readonly maxConnections?: number | undefined
-  /** Longest a store operation may take before it answers `StoreUnavailable`. */
-  readonly timeout?: Duration.DurationInput | undefined
 }
 
 interface ContactRow {
@@ -74,8 +74,20 @@ const toRecorded = (row: EventRow): EventStore.RecordedEvent => ({
 
 const VisibleTypes = ["EventTracked", "SubscriptionChanged"]
 
+type AppendError = EventStore.ConcurrencyConflict | StoreError.StoreUnavailable
+
+/** Tuning of the store. */
+export interface Options {
+  /** Longest a store operation may take before it answers `StoreUnavailable` (default 10 s). */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Most appends in one group commit (default 256). */
+  readonly maxBatch?: number | undefined
+  /** Group commits in flight at once (default 2). */
+  readonly maxInFlight?: number | undefined
+}
+
 /** Builds the ports over a `SqlClient` whose database has been migrated. */
-export const make = (options: { readonly timeout?: Duration.DurationInput | undefined } = {}) =>
+export const make = (options: Options = {}) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const timeout = options.timeout ?? Duration.seconds(10)
@@ -89,57 +101,104 @@ export const make = (options: { readonly timeout?: Duration.DurationInput | unde
         })
       )
 
-    // One statement, so one round trip and atomic by itself: the stream's compare-and-set, the
-    // events and the projection row. Later parts read from `cas`, so a lost race writes nothing.
-    const append = (input: EventStore.Append) => {
-      const { contact, events, expectedVersion, streamId } = input
-      const newVersion = expectedVersion + events.length
-      const rows = JSON.stringify(events.map(({ event, id }, i) => ({
-        id,
-        version: expectedVersion + i + 1,
-        type: event._tag,
-        data: ContactEvent.encode(event),
-        created_at: event.at.toISOString()
+    // Group commit: every append waiting while a batch is in flight goes into the next one, as
+    // one statement — one round trip, one commit — that still decides each append on its own
+    // (docs/decisions/0007-group-commit.md).
+    const appendBatch = (batch: ReadonlyArray<EventStore.Append>) => {
+      const heads = JSON.stringify(batch.map(({ contact, events, expectedVersion, streamId }) => ({
+        stream_id: streamId,
+        expected: expectedVersion,
+        version: expectedVersion + events.length,
+        project_id: contact.projectId,
+        email: contact.email,
+        subscribed: contact.subscribed,
+        data: contact.data,
+        created_at: contact.createdAt.toISOString(),
+        updated_at: contact.updatedAt.toISOString()
       })))
-      return sql<{ ok: boolean }>`
-        WITH cas AS (
-          INSERT INTO streams AS s (stream_id, version) VALUES (${streamId}, ${newVersion})
-          ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version WHERE s.version = ${expectedVersion}
+      const rows = JSON.stringify(batch.flatMap(({ events, expectedVersion, streamId }) =>
+        events.map(({ event, id }, i) => ({
+          stream_id: streamId,
+          version: expectedVersion + i + 1,
+          id,
+          type: event._tag,
+          data: ContactEvent.encode(event),
+          created_at: event.at.toISOString()
+        }))
+      ))
+      return sql<{ stream_id: string }>`
+        WITH input AS (
+          SELECT * FROM json_to_recordset(${heads}::json) AS i(
+            stream_id text, expected integer, version integer, project_id text, email text,
+            subscribed boolean, data json, created_at timestamptz, updated_at timestamptz)
+        ), created AS (
+          -- A new contact first claims its (project_id, email); a taken one claims nothing.
+          INSERT INTO contacts (id, project_id, email, subscribed, data, created_at, updated_at, version)
+          SELECT stream_id, project_id, email, subscribed, data, created_at, updated_at, version
+          FROM input WHERE expected = 0
+          ON CONFLICT DO NOTHING
+          RETURNING id
+        ), started AS (
+          INSERT INTO streams (stream_id, version)
+          SELECT i.stream_id, i.version FROM input i JOIN created c ON c.id = i.stream_id
+          RETURNING stream_id
+        ), moved AS (
+          -- The compare-and-set of existing streams; under READ COMMITTED a concurrent writer's
+          -- commit is re-checked against the expected version.
+          UPDATE streams s SET version = i.version FROM input i
+          WHERE i.expected > 0 AND s.stream_id = i.stream_id AND s.version = i.expected
           RETURNING s.stream_id
+        ), projected AS (
+          UPDATE contacts c SET subscribed = i.subscribed, data = i.data, updated_at = i.updated_at, version = i.version
+          FROM input i JOIN moved m ON m.stream_id = i.stream_id
+          WHERE c.id = i.stream_id
+        ), ok AS (
+          SELECT stream_id FROM started UNION ALL SELECT stream_id FROM moved
         ), appended AS (
           INSERT INTO events (stream_id, version, id, type, data, created_at)
-          SELECT cas.stream_id, e.version, e.id, e.type, e.data, e.created_at
-          FROM cas, json_to_recordset(${rows}::json) AS e(id text, version integer, type text, data json, created_at timestamptz)
-          ORDER BY e.version
-        ), projected AS (
-          INSERT INTO contacts AS c (id, project_id, email, subscribed, data, created_at, updated_at, version)
-          SELECT cas.stream_id, ${contact.projectId}, ${contact.email}, ${contact.subscribed}, ${JSON.stringify(contact.data)}::json,
-            ${contact.createdAt.toISOString()}::timestamptz, ${contact.updatedAt.toISOString()}::timestamptz, ${newVersion}
-          FROM cas
-          ON CONFLICT (id) DO UPDATE SET subscribed = excluded.subscribed, data = excluded.data,
-            updated_at = excluded.updated_at, version = excluded.version
+          SELECT e.stream_id, e.version, e.id, e.type, e.data, e.created_at
+          FROM json_to_recordset(${rows}::json) AS e(stream_id text, version integer, id text, type text, data json, created_at timestamptz)
+          JOIN ok ON ok.stream_id = e.stream_id
+          ORDER BY e.stream_id, e.version
         )
-        SELECT EXISTS (SELECT 1 FROM cas) AS ok`.pipe(
-        Effect.flatMap(([row]) =>
-          row?.ok === true
-            ? Effect.void
-            : Effect.fail(new EventStore.ConcurrencyConflict({ streamId, expectedVersion, reason: "version" }))
-        ),
-        // The only unique index a valid append can hit is (project_id, email): another stream
-        // created this contact first. This is the one place SQLSTATE 23505 becomes a conflict.
-        Effect.catchTag("SqlError", (e): Effect.Effect<never, EventStore.ConcurrencyConflict | StoreError.StoreUnavailable> =>
-          SqlErrors.isUniqueViolation(e)
-            ? Effect.fail(new EventStore.ConcurrencyConflict({ streamId, expectedVersion, reason: "email" }))
-            : SqlErrors.orUnavailable(Effect.fail(e)))
+        SELECT stream_id FROM ok`.pipe(
+        Effect.map((okRows) => {
+          const ok = new Set(okRows.map((r) => r.stream_id))
+          return batch.map(({ expectedVersion, streamId }) =>
+            ok.has(streamId)
+              ? Exit.void
+              : Exit.fail(new EventStore.ConcurrencyConflict({
+                streamId,
+                expectedVersion,
+                reason: expectedVersion === 0 ? "email" : "version"
+              }))
+          )
+        }),
+        // Two batches locking the same streams in different orders: one is chosen to fail, and
+        // nothing of it was written, so each of its appends is decided again.
+        Effect.catchTag("SqlError", (e): Effect.Effect<ReadonlyArray<Exit.Exit<void, AppendError>>, StoreError.StoreUnavailable> =>
+          SqlErrors.isRetryable(e)
+            ? Effect.succeed(batch.map(({ expectedVersion, streamId }) =>
+              Exit.fail(new EventStore.ConcurrencyConflict({ streamId, expectedVersion, reason: "version" }))
+            ))
+            : SqlErrors.orUnavailable(Effect.fail(e))),
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () => new StoreError.StoreUnavailable({ reason: "database timed out" })
+        })
       )
     }
 
+    const append = Batcher.make<EventStore.Append, void, AppendError>({
+      maxSize: options.maxBatch ?? 256,
+      maxInFlight: options.maxInFlight ?? 2,
+      run: appendBatch,
+      // One statement cannot move a stream twice, nor claim one email for two new contacts.
+      keyOf: (a) => [a.streamId, `${a.contact.projectId}\u0000${a.contact.email}`]
+    })
+
     const eventStore = EventStore.EventStore.of({
-      append: (input) =>
-        append(input).pipe(Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => new StoreError.StoreUnavailable({ reason: "database timed out" })
-        })),
+      append,
       readStream: (streamId) =>
         guard(sql<EventRow>`
           SELECT id, stream_id, version, transaction_id::text, global_position::text, data
@@ -163,13 +222,28 @@ export const make = (options: { readonly timeout?: Duration.DurationInput | unde
 
     const contactColumns = sql`id, project_id, email, subscribed, data, created_at, updated_at, version`
 
+    // The track path's read, batched like the appends: one query for every lookup waiting.
+    const findByEmail = Batcher.make<{ readonly projectId: string; readonly email: string }, Option.Option<Contact.Contact>, StoreError.StoreUnavailable>({
+      maxSize: options.maxBatch ?? 256,
+      maxInFlight: options.maxInFlight ?? 2,
+      run: (batch) =>
+        guard(sql<ContactRow>`
+          SELECT ${contactColumns} FROM contacts
+          WHERE (project_id, email) IN (
+            SELECT k.project_id, k.email FROM json_to_recordset(${JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email: k.email })))}::json)
+              AS k(project_id text, email text))`).pipe(
+          Effect.map((rows) => {
+            const found = new Map(rows.map((row) => [`${row.project_id}\u0000${row.email}`, toContact(row)]))
+            return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(`${k.projectId}\u0000${k.email}`))))
+          })
+        )
+    })
+
     const contacts = Contacts.Contacts.of({
       findById: (projectId, contactId) =>
         guard(sql<ContactRow>`SELECT ${contactColumns} FROM contacts WHERE project_id = ${projectId} AND id = ${contactId}`)
           .pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toContact))),
-      findByEmail: (projectId, email) =>
-        guard(sql<ContactRow>`SELECT ${contactColumns} FROM contacts WHERE project_id = ${projectId} AND email = ${email}`)
-          .pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toContact))),
+      findByEmail: (projectId, email) => findByEmail({ projectId, email }),
       list: (projectId, request) =>
         guard(sql<ContactRow>`
           SELECT ${contactColumns} FROM contacts
@@ -219,7 +293,7 @@ export const make = (options: { readonly timeout?: Duration.DurationInput | unde
 
 /** The ports over the `SqlClient` in context; runs the migrations first. */
 export const layerFromClient = (
-  options: { readonly timeout?: Duration.DurationInput | undefined } = {}
+  options: Options = {}
 ): Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, SqlError.SqlError | import("@effect/sql/Migrator").MigrationError, SqlClient.SqlClient> =>
   Layer.effectContext(Effect.gen(function*() {
     yield* Migrations.run
@@ -240,4 +314,4 @@ export const layerClient = (config: Config) =>
 
 /** The store on a database URL: pool, migrations, ports. */
 export const layer = (config: Config) =>
-  layerFromClient({ timeout: config.timeout }).pipe(Layer.provideMerge(layerClient(config)))
+  layerFromClient(config).pipe(Layer.provideMerge(layerClient(config)))

@@ -8,7 +8,7 @@ import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
-import { readAllFrom } from "@tracklog/core/testing/StoreContract"
+import { readAllFrom, readAllUntil } from "@tracklog/core/testing/StoreContract"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -30,8 +30,32 @@ const appendNew = (email: string) =>
     return contactId
   })
 
-const names = (events: ReadonlyArray<EventStore.RecordedEvent>) =>
-  events.flatMap((r) => (r.event._tag === "EventTracked" ? [r.event.name] : []))
+// A writer's transaction, by hand: it takes its transaction id and positions now and commits
+// (or rolls back) when the test says. The store's own appends commit at once.
+const insertInTransaction = (email: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const ids = yield* Ids.Ids
+    const contactId = yield* ids.next
+    const at = new Date()
+    const events = [
+      ContactEvent.ContactCreated.make({ contactId, projectId: "ordering", email, subscribed: true, at }),
+      ContactEvent.EventTracked.make({ name: email, data: {}, at })
+    ]
+    yield* sql`INSERT INTO streams (stream_id, version) VALUES (${contactId}, 2)`
+    for (const [i, event] of events.entries()) {
+      yield* sql`INSERT INTO events (stream_id, version, id, type, data, created_at)
+        VALUES (${contactId}, ${i + 1}, ${yield* ids.next}, ${event._tag}, ${JSON.stringify(ContactEvent.encode(event))}::json, ${at.toISOString()}::timestamptz)`
+    }
+  })
+
+// Names of tracked events, only those of this test: other tests' commits may show up late.
+const names = (events: ReadonlyArray<EventStore.RecordedEvent>, ours: (name: string) => boolean) =>
+  events.flatMap((r) => (r.event._tag === "EventTracked" && ours(r.event.name) ? [r.event.name] : []))
+const slowOrFast = (n: string) => n === "slow@example.com" || n === "fast@example.com"
+const rollback = (n: string) => n.includes("rollback") || n.includes("rolled-back")
+const writer = (n: string) => /^w\d+@/.test(n)
+const hasBoth = (events: ReadonlyArray<EventStore.RecordedEvent>) => names(events, slowOrFast).length === 2
 
 for (const backend of TestDatabase.backends) {
 layer(Layer.merge(TestDatabase.layer(backend.database), Ids.layer), { excludeTestServices: true })(`catch-up ordering: ${backend.name}`, (it) => {
@@ -43,7 +67,7 @@ layer(Layer.merge(TestDatabase.layer(backend.database), Ids.layer), { excludeTes
         const appended = yield* Deferred.make<void>()
         const release = yield* Deferred.make<void>()
         const slow = yield* sql.withTransaction(Effect.gen(function*() {
-          yield* appendNew("slow@example.com")
+          yield* insertInTransaction("slow@example.com")
           yield* Deferred.succeed(appended, undefined)
           yield* Deferred.await(release)
         })).pipe(Effect.fork)
@@ -58,18 +82,18 @@ layer(Layer.merge(TestDatabase.layer(backend.database), Ids.layer), { excludeTes
           yield* Deferred.succeed(release, undefined)
           yield* Fiber.join(slow)
           yield* Fiber.join(fast)
-          const after = yield* readAllFrom(start.checkpoint)
-          expect(names(after.events)).toEqual(["slow@example.com", "fast@example.com"])
+          const after = yield* readAllUntil(start.checkpoint, hasBoth)
+          expect(names(after.events, slowOrFast)).toEqual(["slow@example.com", "fast@example.com"])
           return
         }
         yield* appendNew("fast@example.com")
         // The fast one has committed, but a reader must not move past the open, older transaction.
         const during = yield* readAllFrom(start.checkpoint)
-        expect(names(during.events)).toEqual([])
+        expect(names(during.events, slowOrFast)).toEqual([])
         yield* Deferred.succeed(release, undefined)
         yield* Fiber.join(slow)
-        const after = yield* readAllFrom(during.checkpoint)
-        expect(names(after.events)).toEqual(["slow@example.com", "fast@example.com"])
+        const after = yield* readAllUntil(during.checkpoint, hasBoth)
+        expect(names(after.events, slowOrFast)).toEqual(["slow@example.com", "fast@example.com"])
       }))
   })
 
@@ -78,12 +102,12 @@ layer(Layer.merge(TestDatabase.layer(backend.database), Ids.layer), { excludeTes
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const start = yield* readAllFrom(EventStore.start)
-        const failed = yield* sql.withTransaction(Effect.zipRight(appendNew("rolled-back@example.com"), Effect.fail("abort" as const)))
+        const failed = yield* sql.withTransaction(Effect.zipRight(insertInTransaction("rolled-back@example.com"), Effect.fail("abort" as const)))
           .pipe(Effect.flip)
         expect(failed).toBe("abort")
         yield* appendNew("after-rollback@example.com")
-        const read = yield* readAllFrom(start.checkpoint)
-        expect(names(read.events)).toEqual(["after-rollback@example.com"])
+        const read = yield* readAllUntil(start.checkpoint, (events) => names(events, rollback).length > 0)
+        expect(names(read.events, rollback)).toEqual(["after-rollback@example.com"])
       }))
   })
 
@@ -100,7 +124,7 @@ layer(Layer.merge(TestDatabase.layer(backend.database), Ids.layer), { excludeTes
         // Read while the writers run, in small pages, resuming from each checkpoint.
         for (let round = 0; round < 200; round++) {
           const batch = yield* (yield* EventStore.EventStore).readAll(checkpoint, 7)
-          seen.push(...names(batch.events))
+          seen.push(...names(batch.events, writer))
           checkpoint = batch.checkpoint
           if (batch.events.length === 0) {
             if (writers.unsafePoll() !== null) break
@@ -108,7 +132,8 @@ layer(Layer.merge(TestDatabase.layer(backend.database), Ids.layer), { excludeTes
           }
         }
         yield* Fiber.join(writers)
-        seen.push(...names((yield* readAllFrom(checkpoint, 7)).events))
+        const rest = yield* readAllUntil(checkpoint, (events) => seen.length + names(events, writer).length >= 60, 7)
+        seen.push(...names(rest.events, writer))
         expect(seen.length).toBe(60)
         expect(new Set(seen).size).toBe(60)
       }))

@@ -4,8 +4,11 @@ import * as Effect from "effect/Effect"
 
 const causeOf = (error: SqlError.SqlError) => (error.cause ?? {}) as { code?: unknown; message?: unknown }
 
-/** SQLSTATE 23505: a unique constraint said no. */
-export const isUniqueViolation = (error: SqlError.SqlError): boolean => causeOf(error).code === "23505"
+/** Deadlock (40P01) or serialization failure (40001): nothing was written; try again. */
+export const isRetryable = (error: SqlError.SqlError): boolean => {
+  const { code } = causeOf(error)
+  return code === "40P01" || code === "40001"
+}
 
 const UnavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "EAI_AGAIN"])
 const UnavailableMessage = /connection terminated|connection timed out|timeout exceeded when trying to connect|connection error|not queryable|terminating connection|the database system is (starting up|shutting down)/i

@@ -1,0 +1,48 @@
+// `pnpm bench [in-process|http-memory|http-postgres|replay|latency]…`: every benchmark prints a ratio
+// against a baseline measured in the same run. BENCH_ROUNDS / BENCH_SECONDS tune the rounds.
+import { execFileSync } from "node:child_process"
+import { ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
+
+const all = ["in-process", "http-memory", "http-postgres", "replay", "latency"]
+const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
+
+const tsx = (file) =>
+  execFileSync(process.execPath, ["--conditions=@tracklog/source", "--import", "tsx", file], {
+    cwd: root,
+    stdio: "inherit",
+    env: process.env
+  })
+
+if (chosen.some((c) => c.startsWith("http") || c === "latency")) {
+  if (!hasWrk()) {
+    console.error("The HTTP benchmarks need wrk: apt-get install wrk")
+    process.exit(1)
+  }
+  ensureServerBundle()
+}
+const http = await import("./http.mjs")
+const latency = await import("./latency.mjs")
+
+for (const name of chosen) {
+  console.log(`\n== ${name}`)
+  switch (name) {
+    case "in-process":
+      tsx("bench/inprocess.ts")
+      break
+    case "replay":
+      tsx("bench/replay.ts")
+      break
+    case "http-memory":
+      await http.memory()
+      break
+    case "http-postgres":
+      await http.postgres()
+      break
+    case "latency":
+      await latency.run()
+      break
+    default:
+      console.error(`unknown benchmark ${name}; choose from ${all.join(", ")}`)
+      process.exit(1)
+  }
+}

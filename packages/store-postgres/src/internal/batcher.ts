@@ -1,0 +1,60 @@
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+
+/** What one batch answers for each of its items, in order. */
+export type Outcomes<O, E> = ReadonlyArray<Exit.Exit<O, E>>
+
+/**
+ * Group commit: calls that arrive while a batch is in flight wait and go together in the next
+ * one. Nothing waits on a timer: an idle batcher sends at once, and under load a batch holds
+ * whatever arrived during the previous round trip, so the added latency is at most one round
+ * trip. Items that `clash` with one already in the batch (the same stream twice) wait for the
+ * next batch.
+ */
+export const make = <I, O, E>(options: {
+  readonly maxSize: number
+  readonly maxInFlight: number
+  readonly run: (batch: ReadonlyArray<I>) => Effect.Effect<Outcomes<O, E>, E>
+  readonly keyOf?: (item: I) => ReadonlyArray<string>
+}) => {
+  const queue: Array<{ readonly item: I; readonly resume: (exit: Exit.Exit<O, E>) => void }> = []
+  let inFlight = 0
+
+  const take = () => {
+    if (options.keyOf === undefined) return queue.splice(0, options.maxSize)
+    const taken: typeof queue = []
+    const keys = new Set<string>()
+    for (let i = 0; i < queue.length && taken.length < options.maxSize;) {
+      const entry = queue[i]!
+      const entryKeys = options.keyOf(entry.item)
+      if (entryKeys.some((k) => keys.has(k))) {
+        i++
+        continue
+      }
+      for (const k of entryKeys) keys.add(k)
+      taken.push(entry)
+      queue.splice(i, 1)
+    }
+    return taken
+  }
+
+  const pump = () => {
+    while (inFlight < options.maxInFlight && queue.length > 0) {
+      const batch = take()
+      inFlight++
+      const fiber = Effect.runFork(options.run(batch.map((e) => e.item)))
+      fiber.addObserver((exit) => {
+        inFlight--
+        if (Exit.isSuccess(exit)) batch.forEach((entry, i) => entry.resume(exit.value[i]!))
+        else batch.forEach((entry) => entry.resume(exit as Exit.Exit<never, E>))
+        pump()
+      })
+    }
+  }
+
+  return (item: I): Effect.Effect<O, E> =>
+    Effect.async<O, E>((resume) => {
+      queue.push({ item, resume: (exit) => resume(exit) })
+      pump()
+    })
+}
