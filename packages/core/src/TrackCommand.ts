@@ -16,7 +16,7 @@ export const MaxEventLength = 256
 export const MaxDataKeys = 512
 /** Longest `data` key. */
 export const MaxDataKeyLength = 256
-/** Deepest nesting of arrays and objects below `data` itself. */
+/** Deepest nesting of arrays and objects below `data` itself (`{"a":[[1]]}` nests 2 deep). */
 export const MaxDataDepth = 16
 /** Largest `data` object, as UTF-16 code units of its JSON text. */
 export const MaxDataSize = 512 * 1024
@@ -34,6 +34,7 @@ export type IssueCode =
   | "key_too_long"
   | "too_deep"
   | "too_large"
+  | "invalid_string"
 
 /** One broken rule: `field` is the dotted path (`data.locale`). */
 export interface FieldIssue {
@@ -87,6 +88,27 @@ export const isEmail = (s: string): boolean => {
   return at > 0 && at <= 64 && EmailPattern.test(s)
 }
 
+const LoneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/**
+ * True for text that can be stored and exchanged as is: no NUL (PostgreSQL text cannot hold it)
+ * and no unpaired UTF-16 surrogate (not Unicode at all; it cannot be encoded as UTF-8).
+ */
+export const isStorableText = (s: string): boolean => !s.includes("\u0000") && !LoneSurrogate.test(s)
+
+// The first top-level key whose name or value (at any depth) is not storable text.
+const unstorableKey = (data: Json.JsonObject): string | undefined => {
+  const bad = (value: Json.Json): boolean => {
+    if (typeof value === "string") return !isStorableText(value)
+    if (typeof value !== "object" || value === null) return false
+    if (Array.isArray(value)) return value.some(bad)
+    for (const [k, v] of Object.entries(value)) if (!isStorableText(k) || bad(v)) return true
+    return false
+  }
+  for (const [k, v] of Object.entries(data)) if (!isStorableText(k) || bad(v)) return k
+  return undefined
+}
+
 /** The canonical email: trimmed, lowercased (Plunk issue #403), then validated. */
 export const Email = Schema.compose(Schema.Trim, Schema.Lowercase).pipe(
   rule("too_long", `Email must be at most ${MaxEmailLength} characters`, (s: string) => s.length <= MaxEmailLength),
@@ -99,6 +121,7 @@ export const EventName = Schema.String.pipe(
   rule("too_short", "Event name must not be empty", (s: string) => s.length > 0),
   rule("too_long", `Event name must be at most ${MaxEventLength} characters`, (s: string) => s.length <= MaxEventLength),
   rule("blank", "Event name must not be blank", (s: string) => s.trim().length > 0),
+  rule("invalid_string", "Event name must not contain NUL or unpaired surrogates", isStorableText),
   rule("reserved_event", "Event name is reserved for system events", (s: string) => !isReservedEventName(s)),
   Schema.annotations({ description: "Event name; case-sensitive, stored verbatim" })
 )
@@ -123,8 +146,13 @@ export const Data = Json.Object.pipe(
     return key === undefined ||
       { path: [key], message: `Data keys must be at most ${MaxDataKeyLength} characters` }
   }, { [IssueAnnotationId]: { code: "key_too_long" } }),
-  rule("too_deep", `Data must not nest deeper than ${MaxDataDepth} levels`, (d: Json.JsonObject) => !depthExceeds(d, MaxDataDepth)),
+  rule("too_deep", `Data must not nest deeper than ${MaxDataDepth} levels`, (d: Json.JsonObject) => !depthExceeds(d, MaxDataDepth + 1)),
   rule("too_large", `Data must be at most ${MaxDataSize} characters of JSON`, (d: Json.JsonObject) => JSON.stringify(d).length <= MaxDataSize),
+  Schema.filter((d: Json.JsonObject) => {
+    const key = unstorableKey(d)
+    return key === undefined ||
+      { path: [key], message: "Data keys and strings must not contain NUL or unpaired surrogates" }
+  }, { [IssueAnnotationId]: { code: "invalid_string" } }),
   Schema.filter((d: Json.JsonObject) => {
     const locale = Object.hasOwn(d, "locale") ? d["locale"] : null
     return typeof locale === "string" || locale === null ||
@@ -160,7 +188,8 @@ const isOptionalBoolean = (u: unknown) => u === undefined || typeof u === "boole
 
 const isValidData = (d: Json.JsonObject): boolean => {
   const keys = Object.keys(d)
-  if (keys.length > MaxDataKeys || keyTooLong(d) !== undefined || depthExceeds(d, MaxDataDepth)) return false
+  if (keys.length > MaxDataKeys || keyTooLong(d) !== undefined || depthExceeds(d, MaxDataDepth + 1)) return false
+  if (unstorableKey(d) !== undefined) return false
   if (JSON.stringify(d).length > MaxDataSize) return false
   const locale = Object.hasOwn(d, "locale") ? d["locale"] : null
   return typeof locale === "string" || locale === null
@@ -184,7 +213,10 @@ export const decodeValid = (body: unknown): TrackCommand | undefined => {
   if (data !== undefined && (!Json.isObject(data) || !isValidData(data))) return undefined
   const canonical = email.trim().toLowerCase()
   if (canonical.length > MaxEmailLength || !isEmail(canonical)) return undefined
-  if (event.length === 0 || event.length > MaxEventLength || event.trim().length === 0 || isReservedEventName(event)) {
+  if (
+    event.length === 0 || event.length > MaxEventLength || event.trim().length === 0 || !isStorableText(event) ||
+    isReservedEventName(event)
+  ) {
     return undefined
   }
   const props: { -readonly [K in keyof TrackCommand]?: TrackCommand[K] } = { email: canonical, event }

@@ -196,14 +196,25 @@ describe("validation (SPEC §1.2, §1.3)", () => {
       { field: "data.locale", code: "invalid_type" }
     ]))
 
+  it("text that cannot be stored is rejected: NUL and unpaired surrogates in the event name, data keys and strings", () => {
+    for (const bad of ["a\u0000b", "\ud800", "x\udfffy", "\udc00\ud800"]) {
+      given([]).when({ ...ok, event: bad }).thenRejects([{ field: "event", code: "invalid_string" }])
+      given([]).when({ ...ok, data: { [bad]: 1 } }).thenRejects([{ field: `data.${bad}`, code: "invalid_string" }])
+      given([]).when({ ...ok, data: { k: { deep: [bad] } } }).thenRejects([{ field: "data.k", code: "invalid_string" }])
+      given([]).when({ ...ok, data: { once: { value: bad, persistent: false } } }).thenRejects([{ field: "data.once", code: "invalid_string" }])
+    }
+    given([]).when({ ...ok, event: "😀 \u200f\ud83d\ude00" }).then([newContact(), tracked("😀 \u200f\ud83d\ude00")])
+  })
+
   it("data limits: key count, key length, nesting depth, size", () => {
     const many = Object.fromEntries(Array.from({ length: 513 }, (_, i) => [`k${i}`, i]))
     given([]).when({ ...ok, data: many }).thenRejects([{ field: "data", code: "too_many_keys" }])
     const longKey = "k".repeat(257)
     given([]).when({ ...ok, data: { [longKey]: 1 } }).thenRejects([{ field: `data.${longKey}`, code: "key_too_long" }])
     let deep: unknown = 1
-    for (let i = 0; i < 17; i++) deep = [deep]
-    given([]).when({ ...ok, data: { deep } }).thenRejects([{ field: "data", code: "too_deep" }])
+    for (let i = 0; i < 16; i++) deep = [deep]
+    given([]).when({ ...ok, data: { deep } }).then([newContact(), dataChanged({ deep }), tracked("e", { deep })])
+    given([]).when({ ...ok, data: { deep: [deep] } }).thenRejects([{ field: "data", code: "too_deep" }])
     given([]).when({ ...ok, data: { big: "x".repeat(600 * 1024) } }).thenRejects([{ field: "data", code: "too_large" }])
   })
 })

@@ -4,6 +4,7 @@
  */
 import type * as Contact from "@tracklog/core/Contact"
 import * as Contacts from "@tracklog/core/Contacts"
+import * as Ids from "@tracklog/core/Ids"
 import type * as Projects from "@tracklog/core/Projects"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
@@ -55,6 +56,16 @@ const limitOf = (query: URLSearchParams, max: number, fallback: number) => {
     : Effect.fail(ApiError.validation([{ field: "limit", code: "invalid_limit", message: `limit must be an integer from 1 to ${max}` }]))
 }
 
+const invalidCursor = Effect.fail(
+  ApiError.validation([{ field: "cursor", code: "invalid_cursor", message: "cursor must be a value returned by a previous page" }])
+)
+
+// Contact ids are UUIDs: anything else names no contact, and never reaches the store.
+const contactId = (request: Request): Effect.Effect<string, ApiError.ApiError> => {
+  const id = request.params["id"]!
+  return Ids.isUuid(id) ? Effect.succeed(id) : Effect.fail(ApiError.contactNotFound())
+}
+
 /** What the handlers need. */
 export type Services = Track.Track | Contacts.Contacts
 
@@ -84,7 +95,8 @@ export const make = Effect.gen(function*() {
       auth: "secret",
       body: false,
       handle: (request) =>
-        contacts.findById(request.grant.projectId, request.params["id"]!).pipe(
+        contactId(request).pipe(
+          Effect.flatMap((id) => contacts.findById(request.grant.projectId, id)),
           Effect.mapError(ApiError.fromDomain),
           Effect.flatMap(Option.match({
             onNone: () => Effect.fail(ApiError.contactNotFound()),
@@ -100,11 +112,15 @@ export const make = Effect.gen(function*() {
           const limit = yield* limitOf(request.query, 100, 20)
           const email = request.query.get("email")
           if (email !== null) {
-            // The same canonical form the track route stores.
-            const found = yield* contacts.findByEmail(request.grant.projectId, email.trim().toLowerCase())
+            // The same canonical form the track route stores; what it could never store matches nothing.
+            const canonical = email.trim().toLowerCase()
+            if (!TrackCommand.isEmail(canonical)) return ok({ data: [], hasMore: false })
+            const found = yield* contacts.findByEmail(request.grant.projectId, canonical)
             return ok({ data: Option.toArray(found).map(contactView), hasMore: false })
           }
-          const cursor = request.query.get("cursor") ?? undefined
+          const cursor = request.query.get("cursor") || undefined
+          // A contacts cursor is the id of the last contact of the previous page.
+          if (cursor !== undefined && !Ids.isUuid(cursor)) return yield* invalidCursor
           const page = yield* contacts.list(request.grant.projectId, { limit, cursor })
           return ok({ ...page, data: page.data.map(contactView) })
         }).pipe(Effect.mapError(ApiError.fromDomain))
@@ -115,11 +131,11 @@ export const make = Effect.gen(function*() {
       handle: (request) =>
         Effect.gen(function*() {
           const limit = yield* limitOf(request.query, 1000, 100)
-          const cursor = request.query.get("cursor") ?? undefined
-          if (cursor !== undefined && !/^\d{1,9}$/.test(cursor)) {
-            return yield* ApiError.validation([{ field: "cursor", code: "invalid_cursor", message: "cursor must be a value returned by a previous page" }])
-          }
-          const page = yield* contacts.timeline(request.grant.projectId, request.params["id"]!, { limit, cursor })
+          const id = yield* contactId(request)
+          const cursor = request.query.get("cursor") || undefined
+          // An events cursor is the version of the last event of the previous page.
+          if (cursor !== undefined && !/^[1-9]\d{0,8}$/.test(cursor)) return yield* invalidCursor
+          const page = yield* contacts.timeline(request.grant.projectId, id, { limit, cursor })
           return ok({ ...page, data: page.data.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })) })
         }).pipe(Effect.mapError(ApiError.fromDomain))
     },

@@ -18,6 +18,7 @@ import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import type { Duplex } from "node:stream"
 import * as Api from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
@@ -172,6 +173,22 @@ export const make = (
     }
 
     const server = Http.createServer({ keepAliveTimeout: 65_000 }, listener)
+    // Requests Node rejects before they reach the listener (malformed, headers too large) get the
+    // envelope too; SPEC §2 wants it on every non-2xx answer.
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+      if (error.code === "ECONNRESET" || !socket.writable) return socket.destroy()
+      const requestId = randomUUID()
+      const apiError = error.code === "HPE_HEADER_OVERFLOW"
+        ? new ApiError.ApiError({ status: 413, code: "PAYLOAD_TOO_LARGE", message: "Request headers too large" })
+        : new ApiError.ApiError({ status: 400, code: "VALIDATION_ERROR", message: "Malformed HTTP request" })
+      const body = ApiError.envelope(apiError, requestId)
+      socket.end(
+        `HTTP/1.1 ${apiError.status} ${Http.STATUS_CODES[apiError.status]}\r\n` +
+          `content-type: ${Json}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n` +
+          `connection: close\r\n\r\n${body}`
+      )
+      log.request("?", "(malformed)", apiError.status, 0, requestId)
+    })
     const running = yield* Effect.acquireRelease(
       Effect.async<Running>((resume) => {
         server.listen(options.port, options.host, () => {
