@@ -57,5 +57,44 @@ export const visibleName = (event: ContactEvent): string | undefined => {
 
 /** Encodes an event to its JSON form. */
 export const encode = Schema.encodeSync(ContactEvent)
-/** Decodes an event from its JSON form. */
-export const decode = Schema.decodeUnknownSync(ContactEvent)
+
+const decodeWithSchema = Schema.decodeUnknownSync(ContactEvent)
+
+/** Decodes an event from its JSON form; throws on anything else. */
+export const decode = (u: unknown): ContactEvent => decodeWellFormed(u) ?? decodeWithSchema(u)
+
+const Trusted = { disableValidation: true } as const
+
+/**
+ * The schema's decoding for a well-formed encoded event, without its machinery (replaying a log
+ * decodes every event: ~0.3 µs here against ~7 µs); `undefined` for anything else, which the
+ * schema then decodes or rejects. A property test holds the two to the same answers.
+ */
+export const decodeWellFormed = (u: unknown): ContactEvent | undefined => {
+  if (!Json.isObject(u) || typeof u["at"] !== "string") return undefined
+  const at = new Date(u["at"])
+  if (Number.isNaN(at.getTime())) return undefined
+  switch (u["_tag"]) {
+    case "EventTracked": {
+      const { data, name } = u
+      return typeof name === "string" && Json.isObject(data) ? new EventTracked({ name, data, at }, Trusted) : undefined
+    }
+    case "ContactDataChanged": {
+      const { set, unset } = u
+      return Json.isObject(set) && Array.isArray(unset) && unset.every((k) => typeof k === "string")
+        ? new ContactDataChanged({ set, unset: unset as Array<string>, at }, Trusted)
+        : undefined
+    }
+    case "SubscriptionChanged":
+      return typeof u["subscribed"] === "boolean" ? new SubscriptionChanged({ subscribed: u["subscribed"], at }, Trusted) : undefined
+    case "ContactCreated": {
+      const { contactId, email, projectId, subscribed } = u
+      return typeof contactId === "string" && typeof projectId === "string" && typeof email === "string" &&
+          typeof subscribed === "boolean"
+        ? new ContactCreated({ contactId, projectId, email, subscribed, at }, Trusted)
+        : undefined
+    }
+    default:
+      return undefined
+  }
+}

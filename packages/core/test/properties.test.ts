@@ -62,6 +62,19 @@ describe("properties", () => {
     expect(decoded).toEqual(event)
   })
 
+  it.prop("the fast event decode agrees with the schema, also on damaged encodings", [
+    ContactEvent.ContactEvent,
+    FastCheck.constantFrom("none", "_tag", "at", "name", "data", "unset", "subscribed", "email"),
+    FastCheck.jsonValue({ maxDepth: 1 })
+  ], ([event, field, value]) => {
+    const encoded: Record<string, unknown> = { ...ContactEvent.encode(event) }
+    if (field !== "none") encoded[field] = value
+    const slow = Schema.decodeUnknownEither(ContactEvent.ContactEvent)(encoded)
+    const fast = ContactEvent.decodeWellFormed(encoded)
+    if (Either.isRight(slow)) expect(fast).toEqual(slow.right)
+    else expect(fast).toBeUndefined()
+  }, { fastCheck: { numRuns: 500 } })
+
   it.prop("the merge of decide + evolve matches the reference model of SPEC §1.5", [
     FastCheck.array(Arbitraries.data, { minLength: 1, maxLength: 8 })
   ], ([patches]) => {
