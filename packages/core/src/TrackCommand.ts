@@ -88,13 +88,15 @@ export const isEmail = (s: string): boolean => {
   return at > 0 && at <= 64 && EmailPattern.test(s)
 }
 
+const Surrogate = /[\ud800-\udfff]/
 const LoneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 /**
  * True for text that can be stored and exchanged as is: no NUL (PostgreSQL text cannot hold it)
  * and no unpaired UTF-16 surrogate (not Unicode at all; it cannot be encoded as UTF-8).
  */
-export const isStorableText = (s: string): boolean => !s.includes("\u0000") && !LoneSurrogate.test(s)
+export const isStorableText = (s: string): boolean =>
+  !s.includes("\u0000") && !(Surrogate.test(s) && LoneSurrogate.test(s))
 
 // The first top-level key whose name or value (at any depth) is not storable text.
 const unstorableKey = (data: Json.JsonObject): string | undefined => {
@@ -163,14 +165,16 @@ export const Data = Json.Object.pipe(
   })
 )
 
-/** A validated track request. */
-export class TrackCommand extends Schema.Class<TrackCommand>("TrackCommand")({
+/** A validated track request: a plain object, so the hot path builds no class instance. */
+export const TrackCommand = Schema.Struct({
   email: Email,
   event: EventName,
   subscribed: Schema.optionalWith(Schema.Boolean, { exact: true }),
   preserveExistingSubscription: Schema.optionalWith(Schema.Boolean, { exact: true }),
   data: Schema.optionalWith(Data, { exact: true })
-}) {}
+}).annotations({ identifier: "TrackCommand", description: "Track an event for a contact" })
+
+export interface TrackCommand extends Schema.Schema.Type<typeof TrackCommand> {}
 
 /** The wire form of the request, as it appears in the request body. */
 export type Encoded = Schema.Schema.Encoded<typeof TrackCommand>
@@ -223,7 +227,7 @@ export const decodeValid = (body: unknown): TrackCommand | undefined => {
   if (subscribed !== undefined) props.subscribed = subscribed as boolean
   if (preserveExistingSubscription !== undefined) props.preserveExistingSubscription = preserveExistingSubscription as boolean
   if (data !== undefined) props.data = data as Json.JsonObject
-  return new TrackCommand(props as TrackCommand, { disableValidation: true })
+  return props as TrackCommand
 }
 
 /** Flattens a parse issue into field issues (one per broken rule) with dotted paths and codes. */

@@ -9,6 +9,7 @@
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -32,6 +33,11 @@ export interface Options {
   readonly host?: string | undefined
   /** Largest accepted request body, in bytes. */
   readonly bodyLimit: number
+  /**
+   * Longest a request may take, waiting included (default 10 s); past it the answer is 503. A
+   * hung store then costs each request at most this, also when requests queue on one contact.
+   */
+  readonly requestTimeoutMillis?: number | undefined
   /** How long shutdown waits for in-flight requests before closing their connections. */
   readonly shutdownTimeoutMillis?: number | undefined
 }
@@ -79,6 +85,7 @@ export const make = (
 
     let inFlight = 0
     let closing = false
+    const requestTimeout = Duration.millis(options.requestTimeoutMillis ?? 10_000)
 
     const listener = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
       const started = performance.now()
@@ -145,7 +152,7 @@ export const make = (
             query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
             body,
             grant
-          })))
+          })).pipe(Effect.disconnect, Effect.timeoutFail({ duration: requestTimeout, onTimeout: ApiError.serviceUnavailable })))
         fiber.addObserver((exit) => {
           if (Exit.isSuccess(exit)) return send(exit.value.status, exit.value.body)
           const failure = Cause.failureOption(exit.cause)

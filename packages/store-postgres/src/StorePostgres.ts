@@ -78,7 +78,7 @@ type AppendError = EventStore.ConcurrencyConflict | StoreError.StoreUnavailable
 
 /** Tuning of the store. */
 export interface Options {
-  /** Longest a store operation may take before it answers `StoreUnavailable` (default 10 s). */
+  /** Longest a store operation may take before it answers `StoreUnavailable` (default 5 s). */
   readonly timeout?: Duration.DurationInput | undefined
   /** Most appends in one group commit (default 256). */
   readonly maxBatch?: number | undefined
@@ -90,16 +90,18 @@ export interface Options {
 export const make = (options: Options = {}) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const timeout = options.timeout ?? Duration.seconds(10)
+    const timeout = options.timeout ?? Duration.seconds(5)
 
     // Every operation is bounded: a database that hangs answers `StoreUnavailable`, not never.
-    const guard = <A>(effect: Effect.Effect<A, SqlError.SqlError>) =>
-      SqlErrors.orUnavailable(effect).pipe(
+    // Disconnected, so the answer does not wait for the driver to cancel the query as well.
+    const bounded = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.disconnect(effect).pipe(
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () => new StoreError.StoreUnavailable({ reason: "database timed out" })
         })
       )
+    const guard = <A>(effect: Effect.Effect<A, SqlError.SqlError>) => bounded(SqlErrors.orUnavailable(effect))
 
     // Group commit: every append waiting while a batch is in flight goes into the next one, as
     // one statement — one round trip, one commit — that still decides each append on its own
@@ -182,10 +184,7 @@ export const make = (options: Options = {}) =>
               Exit.fail(new EventStore.ConcurrencyConflict({ streamId, expectedVersion, reason: "version" }))
             ))
             : SqlErrors.orUnavailable(Effect.fail(e))),
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => new StoreError.StoreUnavailable({ reason: "database timed out" })
-        })
+        bounded
       )
     }
 

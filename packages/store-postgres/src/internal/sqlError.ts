@@ -15,12 +15,13 @@ const UnavailableMessage = /connection terminated|connection timed out|timeout e
 
 /**
  * True when the database could not be reached or went away: class 08 (connection exception),
- * 57P01-57P03 (shutdown, crash, cannot connect now), 53 (insufficient resources), or a socket
+ * 57P01-57P03 (shutdown, crash, cannot connect now), 57014 (cancelled), 53 (insufficient resources), or a socket
  * error. Anything else is a bug, not an outage.
  */
 export const isUnavailable = (error: SqlError.SqlError): boolean => {
   const { code, message } = causeOf(error)
-  if (typeof code === "string" && (UnavailableCodes.has(code) || /^(08|53|57P0[123])/.test(code))) return true
+  // 57014: a statement cancelled (ours, after a timeout, landing late) is an outage too.
+  if (typeof code === "string" && (UnavailableCodes.has(code) || /^(08|53|57P0[123]|57014)/.test(code))) return true
   return typeof message === "string" && UnavailableMessage.test(message)
 }
 
