@@ -9,7 +9,6 @@
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as Cause from "effect/Cause"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -85,7 +84,20 @@ export const make = (
 
     let inFlight = 0
     let closing = false
-    const requestTimeout = Duration.millis(options.requestTimeoutMillis ?? 10_000)
+
+    // Request deadlines, swept by one timer: a timer per request would cost more than the request.
+    const requestTimeout = options.requestTimeoutMillis ?? 10_000
+    const overdue = new Set<{ readonly at: number; readonly expire: () => void }>()
+    const sweeper = setInterval(() => {
+      const now = Date.now()
+      for (const deadline of overdue) {
+        if (deadline.at <= now) {
+          overdue.delete(deadline)
+          deadline.expire()
+        }
+      }
+    }, Math.min(250, Math.max(10, requestTimeout / 4)))
+    sweeper.unref()
 
     const listener = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
       const started = performance.now()
@@ -152,8 +164,12 @@ export const make = (
             query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
             body,
             grant
-          })).pipe(Effect.disconnect, Effect.timeoutFail({ duration: requestTimeout, onTimeout: ApiError.serviceUnavailable })))
+          })))
+        const deadline = { at: Date.now() + requestTimeout, expire: () => fiber.unsafeInterruptAsFork(fiber.id()) }
+        overdue.add(deadline)
         fiber.addObserver((exit) => {
+          overdue.delete(deadline)
+          if (Exit.isInterrupted(exit)) return fail(ApiError.serviceUnavailable())
           if (Exit.isSuccess(exit)) return send(exit.value.status, exit.value.body)
           const failure = Cause.failureOption(exit.cause)
           if (Option.isSome(failure)) return fail(failure.value)
@@ -207,6 +223,7 @@ export const make = (
         Effect.async<void>((resume) => {
           // Stop accepting, answer what is in flight, then close what is left.
           closing = true
+          clearInterval(sweeper)
           server.close(() => resume(Effect.void))
           server.closeIdleConnections()
           const deadline = Date.now() + (options.shutdownTimeoutMillis ?? 10_000)

@@ -18,14 +18,19 @@ export const projectB = { publicKey: "pk_test_b", secretKey: "sk_test_b" }
 /** Starts a server over the store layer; resolves to its base URL. */
 export const start = <E>(
   store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
-  options: { readonly bodyLimit?: number } = {}
+  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number } = {}
 ) =>
   Effect.gen(function*() {
     // Built into the caller's scope: the store lives as long as the server.
     const context = yield* Layer.build(Track.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer)))
     return yield* Effect.gen(function*() {
       yield* Bootstrap.run([projectA, projectB])
-      const running = yield* Server.make({ port: 0, host: "127.0.0.1", bodyLimit: options.bodyLimit ?? 1024 * 1024 })
+      const running = yield* Server.make({
+        port: 0,
+        host: "127.0.0.1",
+        bodyLimit: options.bodyLimit ?? 1024 * 1024,
+        requestTimeoutMillis: options.requestTimeoutMillis
+      })
       return { url: running.url }
     }).pipe(Effect.provide(context))
   })

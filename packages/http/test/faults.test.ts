@@ -22,11 +22,11 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
     return StoreMemory.context({ contacts, eventStore, projects })
   }))
 
-const serve = (failure: Effect.Effect<never, StoreError.StoreUnavailable>) => {
+const serve = (failure: Effect.Effect<never, StoreError.StoreUnavailable>, options: { readonly requestTimeoutMillis?: number } = {}) => {
   const scope = Effect.runSync(Scope.make())
   let base = ""
   beforeAll(async () => {
-    base = (await Effect.runPromise(Scope.extend(start(brokenStore(failure)), scope))).url
+    base = (await Effect.runPromise(Scope.extend(start(brokenStore(failure), options), scope))).url
   })
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
   return () => base
@@ -64,5 +64,22 @@ describe("a defect", () => {
     expect(answer.text).not.toContain("secret internals")
     expect(answer.text).not.toContain("app.ts")
     expect(answer.headers.get("x-request-id")).toBe(answer.body.error.requestId)
+  })
+})
+
+describe("a store that hangs", () => {
+  const base = serve(Effect.never, { requestTimeoutMillis: 400 })
+
+  it("answers 503 once the request deadline passes, also for requests queued on one contact", async () => {
+    const started = Date.now()
+    const answers = await Promise.all(Array.from({ length: 5 }, () =>
+      request(base(), "POST", "/v1/track", { key: projectA.publicKey, body: { email: "hang@example.com", event: "e" } })))
+    const took = Date.now() - started
+    for (const answer of answers) {
+      expect(answer.status).toBe(503)
+      expect(answer.body).toMatchObject({ success: false, error: { code: "SERVICE_UNAVAILABLE" } })
+    }
+    // One deadline for all of them, not one per request in the queue.
+    expect(took).toBeLessThan(2_000)
   })
 })
