@@ -1,30 +1,45 @@
-// Latency at a fixed offered load of half the measured maximum (open model: requests are sent on
-// schedule whatever the answers, latency counts from the scheduled time).
-import { fixedRate, freshDatabase, startServer, wrk } from "./lib/common.mjs"
+// Latency at a fixed offered load of half the measured maximum. The maximum comes from wrk; the
+// fixed-rate load from scripts/stress/load.mjs (open model: requests go out on schedule whatever
+// the answers, latency counts from the scheduled time, a warm-up is left out).
+import { execFileSync } from "node:child_process"
+import { freshDatabase, root, startServer, wrk } from "./lib/common.mjs"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 
-const measure = async (name, server) => {
-  const max = wrk({ base: server.base, key: "pk_bench", seconds }).rps
-  const rate = Math.floor(max / 2)
-  const r = await fixedRate({ base: server.base, key: "pk_bench", rate, seconds: Math.max(seconds, 5) })
-  console.log(`${name}: max ${max.toFixed(0)} req/s; at ${rate} req/s p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms → p99/p50 ${(r.p99 / r.p50).toFixed(2)}× (failures ${r.failures}/${r.sent})`)
-  return r
+const maxRate = async (env) => {
+  const server = await startServer(["packages/http/dist/main.js"], { TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench", ...env })
+  try {
+    wrk({ base: server.base, key: "pk_bench", seconds: 2 })
+    return wrk({ base: server.base, key: "pk_bench", seconds }).rps
+  } finally {
+    await server.stop()
+  }
+}
+
+const atRate = (store, rate) => {
+  const out = execFileSync(process.execPath, ["scripts/stress/load.mjs", String(Math.max(seconds, 10)), String(rate)], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, LOAD_STORE: store, LOAD_WARMUP_SECONDS: "2", LOAD_CONTACTS: "1000" }
+  })
+  const line = out.split("\n").find((l) => l.startsWith("STRESS_RESULT "))
+  return JSON.parse(line.slice("STRESS_RESULT ".length)).figures.load
 }
 
 export const run = async () => {
-  const memory = await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" })
-  try {
-    await measure("latency, memory store", memory)
-  } finally {
-    await memory.stop()
-  }
-  const db = await freshDatabase("latency")
-  const pgServer = await startServer(["packages/http/dist/main.js"], { DATABASE_URL: db.url, TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" })
-  try {
-    await measure("latency, Postgres store", pgServer)
-  } finally {
-    await pgServer.stop()
-    await db.drop()
+  for (const [name, store, env] of [["memory", "memory", { TRACKLOG_STORE: "memory" }], ["Postgres", "postgres", null]]) {
+    let db
+    if (env === null) db = await freshDatabase("latency")
+    try {
+      const max = await maxRate(env ?? { DATABASE_URL: db.url })
+      const rate = Math.floor(max / 2)
+      const f = atRate(store, rate)
+      console.log(
+        `latency, ${name} store: max ${max.toFixed(0)} req/s; at ${rate} req/s p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms ` +
+          `→ p99/p50 ${(f.p99Ms / f.p50Ms).toFixed(2)}×`
+      )
+    } finally {
+      await db?.drop()
+    }
   }
 }
