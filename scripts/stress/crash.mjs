@@ -43,16 +43,21 @@ const runBackend = async (backend, report, defer) => {
   let sent = 0
   let kills = 0
   const restartMs = []
-
-  for (const [round, killAfter] of killPoints.entries()) {
+  // (Re)starts the server on the same data; false (and a violation) when it does not come up.
+  const restart = async () => {
     const t0 = performance.now()
     try {
       server = await startServer(env)
     } catch (error) {
       report.violation(`${backend}: restart after ${kills} kill(s) failed: ${error.message.slice(0, 2000)}`)
-      return
+      return false
     }
     restartMs.push(performance.now() - t0)
+    return true
+  }
+
+  for (const [round, killAfter] of killPoints.entries()) {
+    if (!(await restart())) return
     const next = (i) => {
       const repeated = Math.random() < 0.6
       const email = repeated
@@ -99,14 +104,7 @@ const runBackend = async (backend, report, defer) => {
   }
 
   // Restart once more: the server must come up on the crashed data and keep serving.
-  const t0 = performance.now()
-  try {
-    server = await startServer(env)
-  } catch (error) {
-    report.violation(`${backend}: restart after ${kills} kill(s) failed: ${error.message.slice(0, 2000)}`)
-    return
-  }
-  restartMs.push(performance.now() - t0)
+  if (!(await restart())) return
   const after = await Promise.all(
     Array.from({ length: 20 }, (_, i) => track(server.base, { email: `r${i % repeatEmails}-${tag}@crash.test`, event: `after-${i}` }))
   )

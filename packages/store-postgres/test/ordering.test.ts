@@ -4,11 +4,10 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, layer } from "@effect/vitest"
-import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
-import { readAllFrom, readAllUntil } from "@tracklog/core/testing/StoreContract"
+import { createContact, readAllFrom, readAllUntil, tracked } from "@tracklog/core/testing/StoreContract"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -16,19 +15,7 @@ import * as Layer from "effect/Layer"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 
 const appendNew = (email: string) =>
-  Effect.gen(function*() {
-    const ids = yield* Ids.Ids
-    const store = yield* EventStore.EventStore
-    const contactId = yield* ids.next
-    const events = [
-      ContactEvent.ContactCreated.make({ contactId, projectId: "ordering", email, subscribed: true, at: new Date() }),
-      ContactEvent.EventTracked.make({ name: email, data: {}, at: new Date() })
-    ]
-    const newEvents: Array<EventStore.NewEvent> = []
-    for (const event of events) newEvents.push({ id: yield* ids.next, event })
-    yield* store.append({ streamId: contactId, expectedVersion: 0, events: newEvents, contact: Contact.fold(events)! })
-    return contactId
-  })
+  Effect.map(createContact("ordering", email, [tracked(email)]), ({ contactId }) => contactId)
 
 // A writer's transaction, by hand: it takes its transaction id and positions now and commits
 // (or rolls back) when the test says. The store's own appends commit at once.

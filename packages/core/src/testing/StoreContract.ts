@@ -30,7 +30,7 @@ const Either_getOrThrow = <A, E>(e: import("effect/Either").Either<A, E>): A => 
 const newProject = Effect.map(Ids.Ids, (ids) => ids.next).pipe(Effect.flatten)
 
 /** Appends a `ContactCreated` stream for a fresh contact, returning its id and events. */
-const createContact = (projectId: string, email: string, extra: ReadonlyArray<ContactEvent.ContactEvent> = []) =>
+export const createContact = (projectId: string, email: string, extra: ReadonlyArray<ContactEvent.ContactEvent> = []) =>
   Effect.gen(function*() {
     const ids = yield* Ids.Ids
     const store = yield* EventStore.EventStore
@@ -46,7 +46,8 @@ const createContact = (projectId: string, email: string, extra: ReadonlyArray<Co
     return { contactId, events }
   })
 
-const tracked = (name: string, data: Record<string, unknown> = {}) =>
+/** An `EventTracked` at the current time. */
+export const tracked = (name: string, data: Record<string, unknown> = {}) =>
   ContactEvent.EventTracked.make({ name, data: data as never, at: new Date() })
 
 /** Reads the whole log from the start, page by page. */
