@@ -206,24 +206,22 @@ export const make = (options: Options = {}) =>
       // commits later can then never land behind a checkpoint (Emmett PR #336). ORDER BY names
       // the table's columns: the bare names would sort by the `::text` output columns.
       readAll: (after, limit) =>
-        guard(sql<{ page: Array<[string, string, number, string, string, ContactEvent.Encoded]> }>`
-          SELECT coalesce(json_agg(json_build_array(id, stream_id, version, transaction_id::text, global_position::text, data)
-            ORDER BY e.transaction_id, e.global_position), '[]') AS page
-          FROM (
-            SELECT * FROM events
-            WHERE (transaction_id, global_position) > (${after.transactionId.toString()}::xid8, ${after.position.toString()}::bigint)
-              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY events.transaction_id, events.global_position
-            LIMIT ${limit}
-          ) e`).pipe(Effect.map(([row]) => {
-          // One JSON document per page: parsing it at once costs a fraction of one row per event.
-          const events = (row?.page ?? []).map(([id, streamId, version, transactionId, position, data]) => ({
-            id,
-            streamId,
-            version,
-            transactionId: BigInt(transactionId),
-            position: BigInt(position),
-            event: ContactEvent.decode(data)
+        guard(sql`
+          SELECT id, stream_id, version, transaction_id::text, global_position::text, data::text
+          FROM events
+          WHERE (transaction_id, global_position) > (${after.transactionId.toString()}::xid8, ${after.position.toString()}::bigint)
+            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY events.transaction_id, events.global_position
+          LIMIT ${limit}`.values).pipe(Effect.map((rows) => {
+          // Rows as arrays and the payload as text, parsed here: a third of the driver's cost per
+          // row with named columns and its own json parsing, which bounds replay speed.
+          const events = rows.map((row): EventStore.RecordedEvent => ({
+            id: row[0] as string,
+            streamId: row[1] as string,
+            version: row[2] as number,
+            transactionId: BigInt(row[3] as string),
+            position: BigInt(row[4] as string),
+            event: ContactEvent.decode(JSON.parse(row[5] as string))
           }))
           const last = events[events.length - 1]
           return { events, checkpoint: last === undefined ? after : { transactionId: last.transactionId, position: last.position } }
