@@ -76,6 +76,9 @@ const VisibleTypes = ["EventTracked", "SubscriptionChanged"]
 
 type AppendError = EventStore.ConcurrencyConflict | StoreError.StoreUnavailable
 
+// Beyond this many operations waiting on a database that does not keep up, answer at once.
+const MaxQueued = 10_000
+
 /** Tuning of the store. */
 export interface Options {
   /** Longest a store operation may take before it answers `StoreUnavailable` (default 5 s). */
@@ -188,9 +191,13 @@ export const make = (options: Options = {}) =>
       )
     }
 
+    const overflow = () => new StoreError.StoreUnavailable({ reason: "too many operations waiting for the database" })
+
     const append = Batcher.make<EventStore.Append, void, AppendError>({
       maxSize: options.maxBatch ?? 256,
       maxInFlight: options.maxInFlight ?? 2,
+      maxQueued: MaxQueued,
+      overflow,
       run: appendBatch,
       // One statement cannot move a stream twice, nor claim one email for two new contacts.
       keyOf: (a) => [a.streamId, `${a.contact.projectId}\u0000${a.contact.email}`]
@@ -234,6 +241,8 @@ export const make = (options: Options = {}) =>
     const findByEmail = Batcher.make<{ readonly projectId: string; readonly email: string }, Option.Option<Contact.Contact>, StoreError.StoreUnavailable>({
       maxSize: options.maxBatch ?? 256,
       maxInFlight: options.maxInFlight ?? 2,
+      maxQueued: MaxQueued,
+      overflow,
       run: (batch) =>
         guard(sql<ContactRow>`
           SELECT ${contactColumns} FROM contacts
