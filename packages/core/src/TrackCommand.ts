@@ -35,6 +35,7 @@ export type IssueCode =
   | "too_deep"
   | "too_large"
   | "invalid_string"
+  | "invalid_number"
 
 /** One broken rule: `field` is the dotted path (`data.locale`). */
 export interface FieldIssue {
@@ -111,6 +112,18 @@ const unstorableKey = (data: Json.JsonObject): string | undefined => {
   return undefined
 }
 
+// JSON.parse reads 1e400 as Infinity, which JSON cannot write back (it would become null, and
+// null means "delete"): the first top-level key holding a non-finite number at any depth.
+const nonFiniteKey = (data: Json.JsonObject): string | undefined => {
+  const bad = (value: Json.Json): boolean => {
+    if (typeof value === "number") return !Number.isFinite(value)
+    if (typeof value !== "object" || value === null) return false
+    return (Array.isArray(value) ? value : Object.values(value)).some(bad)
+  }
+  for (const [k, v] of Object.entries(data)) if (bad(v)) return k
+  return undefined
+}
+
 /** The canonical email: trimmed, lowercased (Plunk issue #403), then validated. */
 export const Email = Schema.compose(Schema.Trim, Schema.Lowercase).pipe(
   rule("too_long", `Email must be at most ${MaxEmailLength} characters`, (s: string) => s.length <= MaxEmailLength),
@@ -156,6 +169,10 @@ export const Data = Json.Object.pipe(
       { path: [key], message: "Data keys and strings must not contain NUL or unpaired surrogates" }
   }, { [IssueAnnotationId]: { code: "invalid_string" } }),
   Schema.filter((d: Json.JsonObject) => {
+    const key = nonFiniteKey(d)
+    return key === undefined || { path: [key], message: "Numbers must be finite" }
+  }, { [IssueAnnotationId]: { code: "invalid_number" } }),
+  Schema.filter((d: Json.JsonObject) => {
     const locale = Object.hasOwn(d, "locale") ? d["locale"] : null
     return typeof locale === "string" || locale === null ||
       { path: ["locale"], message: "locale must be a string or null" }
@@ -185,7 +202,70 @@ const decodeEither = Schema.decodeUnknownEither(TrackCommand, { errors: "all", o
 export const decode = (body: unknown): Either.Either<TrackCommand, InvalidTrackCommand> => {
   const fast = decodeValid(body)
   if (fast !== undefined) return Either.right(fast)
+  const broken = check(body)
+  if (broken.length > 0) return Either.left(new InvalidTrackCommand({ issues: broken }))
+  // The checks and the schema agree (a property test holds them to it); should they not, the
+  // schema decides.
   return Either.mapLeft(decodeEither(body), (error) => new InvalidTrackCommand({ issues: issuesOf(error.issue) }))
+}
+
+const issue = (field: string, code: IssueCode, message: string): FieldIssue => ({ field, code, message })
+
+/**
+ * Every rule the body breaks, one issue each, with the schema's predicates and messages. The
+ * schema's own filters stop at a field's first failure; SPEC §1.2 wants them all.
+ */
+export const check = (body: unknown): Array<FieldIssue> => {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return [issue("body", "invalid_type", "Expected an object")]
+  const b = body as Record<string, unknown>
+  const out: Array<FieldIssue> = []
+  const present = (key: string) => Object.hasOwn(b, key) && b[key] !== undefined
+  if (!present("email")) out.push(issue("email", "required", "email is required"))
+  else if (typeof b["email"] !== "string") out.push(issue("email", "invalid_type", "Expected a string"))
+  else {
+    const canonical = b["email"].trim().toLowerCase()
+    if (canonical.length > MaxEmailLength) out.push(issue("email", "too_long", `Email must be at most ${MaxEmailLength} characters`))
+    if (!isEmail(canonical)) out.push(issue("email", "invalid_email", "Invalid email"))
+  }
+  if (!present("event")) out.push(issue("event", "required", "event is required"))
+  else if (typeof b["event"] !== "string") out.push(issue("event", "invalid_type", "Expected a string"))
+  else {
+    const event = b["event"]
+    if (event.length === 0) out.push(issue("event", "too_short", "Event name must not be empty"))
+    else {
+      if (event.length > MaxEventLength) out.push(issue("event", "too_long", `Event name must be at most ${MaxEventLength} characters`))
+      if (event.trim().length === 0) out.push(issue("event", "blank", "Event name must not be blank"))
+      if (!isStorableText(event)) out.push(issue("event", "invalid_string", "Event name must not contain NUL or unpaired surrogates"))
+      if (isReservedEventName(event)) out.push(issue("event", "reserved_event", "Event name is reserved for system events"))
+    }
+  }
+  for (const key of ["subscribed", "preserveExistingSubscription"]) {
+    if (Object.hasOwn(b, key) && typeof b[key] !== "boolean") out.push(issue(key, "invalid_type", "Expected a boolean"))
+  }
+  if (Object.hasOwn(b, "data")) {
+    const data = b["data"]
+    if (!Json.isObject(data)) out.push(issue("data", "invalid_type", "Expected an object"))
+    else {
+      if (Object.keys(data).length > MaxDataKeys) out.push(issue("data", "too_many_keys", `Data must have at most ${MaxDataKeys} keys`))
+      const long = keyTooLong(data)
+      if (long !== undefined) out.push(issue(`data.${long}`, "key_too_long", `Data keys must be at most ${MaxDataKeyLength} characters`))
+      const deep = depthExceeds(data, MaxDataDepth + 1)
+      if (deep) out.push(issue("data", "too_deep", `Data must not nest deeper than ${MaxDataDepth} levels`))
+      // Only measured when bounded in depth: stringify recurses.
+      if (!deep && JSON.stringify(data).length > MaxDataSize) {
+        out.push(issue("data", "too_large", `Data must be at most ${MaxDataSize} characters of JSON`))
+      }
+      const unstorable = deep ? undefined : unstorableKey(data)
+      if (unstorable !== undefined) {
+        out.push(issue(`data.${unstorable}`, "invalid_string", "Data keys and strings must not contain NUL or unpaired surrogates"))
+      }
+      const nonFinite = deep ? undefined : nonFiniteKey(data)
+      if (nonFinite !== undefined) out.push(issue(`data.${nonFinite}`, "invalid_number", "Numbers must be finite"))
+      const locale = Object.hasOwn(data, "locale") ? data["locale"] : null
+      if (typeof locale !== "string" && locale !== null) out.push(issue("data.locale", "invalid_type", "locale must be a string or null"))
+    }
+  }
+  return out
 }
 
 const isOptionalBoolean = (u: unknown) => u === undefined || typeof u === "boolean"
@@ -193,7 +273,7 @@ const isOptionalBoolean = (u: unknown) => u === undefined || typeof u === "boole
 const isValidData = (d: Json.JsonObject): boolean => {
   const keys = Object.keys(d)
   if (keys.length > MaxDataKeys || keyTooLong(d) !== undefined || depthExceeds(d, MaxDataDepth + 1)) return false
-  if (unstorableKey(d) !== undefined) return false
+  if (unstorableKey(d) !== undefined || nonFiniteKey(d) !== undefined) return false
   if (JSON.stringify(d).length > MaxDataSize) return false
   const locale = Object.hasOwn(d, "locale") ? d["locale"] : null
   return typeof locale === "string" || locale === null

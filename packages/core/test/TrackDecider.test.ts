@@ -206,6 +206,27 @@ describe("validation (SPEC §1.2, §1.3)", () => {
     given([]).when({ ...ok, event: "😀 \u200f\ud83d\ude00" }).then([newContact(), tracked("😀 \u200f\ud83d\ude00")])
   })
 
+  it("every broken rule of a field is reported, not only the first", () => {
+    given([]).when({ ...ok, event: "email." + "x".repeat(300) }).thenRejects([
+      { field: "event", code: "too_long" },
+      { field: "event", code: "reserved_event" }
+    ])
+    given([]).when({ ...ok, event: " ".repeat(300) }).thenRejects([
+      { field: "event", code: "too_long" },
+      { field: "event", code: "blank" }
+    ])
+    given([]).when({ ...ok, data: { k: "\u0000", locale: 1 } }).thenRejects([
+      { field: "data.k", code: "invalid_string" },
+      { field: "data.locale", code: "invalid_type" }
+    ])
+  })
+
+  it("numbers must be finite: 1e400 parses to Infinity, which JSON cannot keep", () => {
+    const data = JSON.parse('{"n":1e400,"m":{"x":[-1e999]}}')
+    given([]).when({ ...ok, data }).thenRejects([{ field: "data.n", code: "invalid_number" }])
+    given([]).when({ ...ok, data: { m: [1.5e300] } }).then([newContact(), dataChanged({ m: [1.5e300] }), tracked("e", { m: [1.5e300] })])
+  })
+
   it("data limits: key count, key length, nesting depth, size", () => {
     const many = Object.fromEntries(Array.from({ length: 513 }, (_, i) => [`k${i}`, i]))
     given([]).when({ ...ok, data: many }).thenRejects([{ field: "data", code: "too_many_keys" }])

@@ -43,7 +43,10 @@ const edgyBody = FastCheck.tuple(
   FastCheck.constantFrom("email", "event", "subscribed", "preserveExistingSubscription", "data", "none"),
   FastCheck.oneof(
     FastCheck.jsonValue({ maxDepth: 2 }),
-    FastCheck.constantFrom("", " ", "email.x", "segment.a.exit", "x".repeat(257), "a@b.co", { locale: 1 }, { locale: null }, undefined)
+    FastCheck.constantFrom(
+      "", " ", "email.x", "segment.a.exit", "x".repeat(257), " ".repeat(300), "a\u0000b", "\ud800", "a@b.co",
+      { locale: 1 }, { locale: null }, { n: Infinity }, { "k\u0000": 1, locale: 2 }, undefined
+    )
   )
 ).map(([body, field, value]) => (field === "none" ? body : { ...body, [field]: value }))
 
@@ -61,6 +64,11 @@ describe("properties", () => {
     expect(ContactEvent.encode(decoded)).toEqual(encoded)
     expect(decoded).toEqual(event)
   })
+
+  it.prop("the rule checks agree with the schema: no issue exactly when the schema accepts", [edgyBody], ([body]) => {
+    const accepted = Either.isRight(Schema.decodeUnknownEither(TrackCommand.TrackCommand, { onExcessProperty: "ignore" })(body))
+    expect(TrackCommand.check(body).length === 0).toBe(accepted)
+  }, { fastCheck: { numRuns: 500 } })
 
   it.prop("the fast event decode agrees with the schema, also on damaged encodings", [
     ContactEvent.ContactEvent,

@@ -81,6 +81,8 @@ const isReservedEvent = (name: string) =>
 // NUL and unpaired surrogates are rejected (docs/decisions/0006-http-edge-cases.md).
 const isStorableText = (s: string) => !s.includes("\u0000") && !LoneSurrogate.test(s)
 const hasUnstorableText = (value: unknown): boolean => {
+  // Non-finite numbers (1e400 parses to Infinity) are rejected as well (invalid_number).
+  if (typeof value === "number") return !Number.isFinite(value)
   if (typeof value === "string") return !isStorableText(value)
   if (Array.isArray(value)) return value.some(hasUnstorableText)
   if (isPlainObject(value)) return Object.entries(value).some(([k, v]) => !isStorableText(k) || hasUnstorableText(v))
@@ -861,7 +863,8 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Ports, E>) =>
 
       it("huge strings: over-long email and event → 422 too_long; long values and unknown fields are fine", async () => {
         const email = `${"a".repeat(60_000)}@example.com`
-        expect(fieldsOf(await attemptJson(small, { email, event: "e" }))).toEqual([["email", "too_long"]])
+        // Too long, and no address either (a local part is at most 64 characters): two broken rules.
+        expect(fieldsOf(await attemptJson(small, { email, event: "e" }))).toEqual([["email", "too_long"], ["email", "invalid_email"]])
         expect(fieldsOf(await attemptJson(small, { email: freshEmail("huge"), event: "x".repeat(60_000) }))).toEqual([["event", "too_long"]])
         expect(fieldsOf(await attemptJson(small, { email: freshEmail("huge"), event: "e", data: { ["k".repeat(60_000)]: 1 } }))[0]![1]).toBe("key_too_long")
         expect((await attemptJson(small, { email: freshEmail("huge"), event: "e", data: { v: "x".repeat(60_000) } })).status).toBe(200)
@@ -870,7 +873,9 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Ports, E>) =>
         const at254 = `${"a".repeat(64)}@${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(57)}.com`
         expect(at254.length).toBe(254)
         expect((await attemptJson(small, { email: at254, event: "x".repeat(256) })).status).toBe(200)
-        expect(fieldsOf(await attemptJson(small, { email: at254.replace("@", "@e"), event: "e" }))).toEqual([["email", "too_long"]])
+        // 255 characters, and its first domain label is now 64 long: two broken rules.
+        expect(fieldsOf(await attemptJson(small, { email: at254.replace("@", "@e"), event: "e" }))).toEqual([["email", "too_long"], ["email", "invalid_email"]])
+        expect(fieldsOf(await attemptJson(small, { email: at254.replace(".com", ".coma"), event: "e" }))).toEqual([["email", "too_long"]])
         expect((await attemptJson(small, { email: freshEmail("emoji"), event: "😀".repeat(128) })).status).toBe(200)
         expect(fieldsOf(await attemptJson(small, { email: freshEmail("emoji"), event: "😀".repeat(129) }))).toEqual([["event", "too_long"]])
       })
@@ -897,7 +902,8 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Ports, E>) =>
         const keys = Array.from({ length: 60_000 }, (_, i) => `"k${i}":${i}`).join(",")
         expect((await attempt(big, trackText(freshEmail("many"), `,${keys}`))).status).toBe(200)
         expect((await attempt(big, trackText(freshEmail("many"), `,"junk":{${keys}}`))).status).toBe(200)
-        expect(fieldsOf(await attempt(big, trackText(freshEmail("many"), `,"data":{${keys}}`)))).toEqual([["data", "too_many_keys"]])
+        // Every broken rule is reported: these keys are also too large together.
+        expect(fieldsOf(await attempt(big, trackText(freshEmail("many"), `,"data":{${keys}}`)))).toContainEqual(["data", "too_many_keys"])
       })
 
       it("data limits of TrackCommand: too_many_keys, key_too_long (field data.<key>), too_deep, too_large, at their boundaries", async () => {
@@ -930,7 +936,7 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Ports, E>) =>
         const largeEmail = freshEmail("large")
         expect((await attemptJson(big, { email: largeEmail, event: "e", data: { b: "x".repeat(at) } })).status).toBe(200)
         expect(fieldsOf(await attemptJson(big, { email: largeEmail, event: "e", data: { b: "y".repeat(at + 1) } }))).toEqual([["data", "too_large"]])
-        expect(fieldsOf(await attemptJson(big, { email: largeEmail, event: "e", data: { b: "\u0000".repeat(100_000) } }))).toEqual([["data", "too_large"]])
+        expect(fieldsOf(await attemptJson(big, { email: largeEmail, event: "e", data: { b: "\u0000".repeat(100_000) } }))).toEqual([["data", "too_large"], ["data.b", "invalid_string"]])
         // Over the body limit, 413 comes first.
         expectEnvelope(await attemptJson(big, { email: largeEmail, event: "e", data: { b: "x".repeat(BigLimit) } }), 413, "PAYLOAD_TOO_LARGE")
         expectEnvelope(await attemptJson(small, { email: largeEmail, event: "e", data: { b: "x".repeat(at + 1) } }), 413, "PAYLOAD_TOO_LARGE")
