@@ -2,6 +2,7 @@
  * Projects and their keys: the port that turns a bearer key into a project (SPEC §1.1).
  */
 import * as Context from "effect/Context"
+import * as Schema from "effect/Schema"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as ApiKey from "./ApiKey.js"
@@ -13,12 +14,32 @@ export interface Grant {
   readonly kind: ApiKey.Kind
 }
 
+/** The outcome of `ensure` for what the store already holds under the pair's two hashes. */
+export const resolveEnsure = (
+  keys: ProjectKeys,
+  existing: { readonly public: Grant | undefined; readonly secret: Grant | undefined }
+): { readonly _tag: "Create" } | { readonly _tag: "Exists"; readonly projectId: string } | ProjectKeysConflict => {
+  const { public: pk, secret: sk } = existing
+  if (pk === undefined && sk === undefined) return { _tag: "Create" }
+  if (pk !== undefined && sk !== undefined && pk.projectId === sk.projectId && pk.kind === "public" && sk.kind === "secret") {
+    return { _tag: "Exists", projectId: pk.projectId }
+  }
+  return new ProjectKeysConflict({
+    message: "A configured key pair half matches an existing project: each key must be new, or both must be that project's keys"
+  })
+}
+
 /** A project with the hashes of its two keys. */
 export interface ProjectKeys {
   readonly projectId: string
   readonly publicKeyHash: string
   readonly secretKeyHash: string
 }
+
+/** One of the keys already belongs to another project, or to this one with another partner key. */
+export class ProjectKeysConflict extends Schema.TaggedError<ProjectKeysConflict>()("ProjectKeysConflict", {
+  message: Schema.String
+}) {}
 
 /** Projects and key hashes. */
 export class Projects extends Context.Tag("@tracklog/core/Projects")<Projects, {
@@ -29,9 +50,10 @@ export class Projects extends Context.Tag("@tracklog/core/Projects")<Projects, {
   readonly findByKeyHash: (hash: string) => Effect.Effect<Option.Option<Grant>, StoreError.StoreUnavailable>
   /**
    * Ensures a project with exactly these keys exists; returns its id. Idempotent: the same pair
-   * always names the same project, also when several processes ensure it at once.
+   * always names the same project, also when several processes ensure it at once. A pair that
+   * half matches an existing project is a `ProjectKeysConflict`, never a silent merge.
    */
-  readonly ensure: (keys: ProjectKeys) => Effect.Effect<string, StoreError.StoreUnavailable>
+  readonly ensure: (keys: ProjectKeys) => Effect.Effect<string, StoreError.StoreUnavailable | ProjectKeysConflict>
   /** How many projects exist. */
   readonly count: Effect.Effect<number, StoreError.StoreUnavailable>
 }>() {}

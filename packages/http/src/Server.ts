@@ -105,7 +105,9 @@ export const make = (
       const method = req.method ?? "GET"
       const url = req.url ?? "/"
       const q = url.indexOf("?")
-      const path = q === -1 ? url : url.slice(0, q)
+      const raw = q === -1 ? url : url.slice(0, q)
+      // A trailing slash names the same resource (CORS included).
+      const path = raw.length > 1 && raw.endsWith("/") ? raw.slice(0, -1) : raw
       let pattern = "(unmatched)"
       inFlight++
       res.once("close", () => inFlight--)
@@ -139,10 +141,16 @@ export const make = (
       if (method === "GET" && path === "/docs") {
         pattern = path
         if (docs !== undefined) return send(200, docs, "text/html; charset=utf-8")
-        return void Effect.runPromise(docsPage).then((html) => {
-          docs = html
-          send(200, html, "text/html; charset=utf-8")
-        })
+        return void Effect.runPromise(docsPage).then(
+          (html) => {
+            docs = html
+            send(200, html, "text/html; charset=utf-8")
+          },
+          (cause: unknown) => {
+            log.defect(requestId, Cause.die(cause))
+            fail(ApiError.internal())
+          }
+        )
       }
 
       const found = match(method, path)

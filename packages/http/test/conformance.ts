@@ -355,6 +355,11 @@ export const conformance = <E>(
         expect(preflight.headers.get("access-control-allow-methods")).toContain("POST")
         const answer = await request(base, "POST", "/v1/track", { key: projectA.publicKey, body: { email: freshEmail("cors"), event: "e" }, headers: { origin: "https://shop.example" } })
         expect(answer.headers.get("access-control-allow-origin")).toBe("*")
+        // With a trailing slash, the same route and the same CORS.
+        const slashed = await request(base, "POST", "/v1/track/", { key: projectA.publicKey, body: { email: freshEmail("cors"), event: "e" } })
+        expect(slashed.status).toBe(200)
+        expect(slashed.headers.get("access-control-allow-origin")).toBe("*")
+        expect((await fetch(`${base}/v1/track/`, { method: "OPTIONS" })).status).toBe(204)
       })
     })
 

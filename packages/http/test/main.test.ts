@@ -94,6 +94,8 @@ describe("pnpm start", () => {
 
   it("a bad TRACKLOG_PROJECT_KEYS stops the start with a clear error", async () => {
     await expect(startProcess({ TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "sk_a:pk_a" })).rejects.toThrow(/TRACKLOG_PROJECT_KEYS/)
+    // A key reused with another partner would silently not work: refused instead.
+    await expect(startProcess({ TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "pk_a:sk_a,pk_a:sk_c" })).rejects.toThrow(/half matches/)
   })
 
   describe("on PostgreSQL (DATABASE_URL)", () => {

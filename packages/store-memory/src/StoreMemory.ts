@@ -163,14 +163,20 @@ export const make = Effect.gen(function*() {
   const projects = Projects.Projects.of({
     findByKeyHash: (hash) => read((state) => Option.fromNullable(state.grants.get(hash))),
     ensure: (keys) =>
-      read((state) => {
-        const existing = state.grants.get(keys.publicKeyHash) ?? state.grants.get(keys.secretKeyHash)
-        if (existing !== undefined) return existing.projectId
-        state.projects.add(keys.projectId)
-        state.grants.set(keys.publicKeyHash, { projectId: keys.projectId, kind: "public" })
-        state.grants.set(keys.secretKeyHash, { projectId: keys.projectId, kind: "secret" })
-        return keys.projectId
-      }),
+      Effect.flatMap(
+        read((state) => {
+          const outcome = Projects.resolveEnsure(keys, {
+            public: state.grants.get(keys.publicKeyHash),
+            secret: state.grants.get(keys.secretKeyHash)
+          })
+          if (outcome._tag !== "Create") return outcome
+          state.projects.add(keys.projectId)
+          state.grants.set(keys.publicKeyHash, { projectId: keys.projectId, kind: "public" })
+          state.grants.set(keys.secretKeyHash, { projectId: keys.projectId, kind: "secret" })
+          return { _tag: "Exists" as const, projectId: keys.projectId }
+        }),
+        (outcome) => (outcome._tag === "Exists" ? Effect.succeed(outcome.projectId) : Effect.fail(outcome))
+      ),
     count: read((state) => state.projects.size)
   })
 

@@ -292,14 +292,21 @@ export const make = (options: Options = {}) =>
       ensure: (keys) =>
         guard(sql.withTransaction(Effect.gen(function*() {
           yield* sql`SELECT pg_advisory_xact_lock(hashtext('tracklog.projects'))`
-          const existing = yield* sql<{ project_id: string }>`
-            SELECT project_id FROM api_keys WHERE hash IN (${keys.publicKeyHash}, ${keys.secretKeyHash}) LIMIT 1`
-          if (existing[0] !== undefined) return existing[0].project_id
+          const rows = yield* sql<{ hash: string; project_id: string; kind: "public" | "secret" }>`
+            SELECT hash, project_id, kind FROM api_keys WHERE hash IN (${keys.publicKeyHash}, ${keys.secretKeyHash})`
+          const grant = (hash: string) => {
+            const row = rows.find((r) => r.hash === hash)
+            return row === undefined ? undefined : { projectId: row.project_id, kind: row.kind }
+          }
+          const outcome = Projects.resolveEnsure(keys, { public: grant(keys.publicKeyHash), secret: grant(keys.secretKeyHash) })
+          if (outcome._tag !== "Create") return outcome
           yield* sql`INSERT INTO projects (id) VALUES (${keys.projectId})`
           yield* sql`INSERT INTO api_keys (hash, project_id, kind) VALUES
             (${keys.publicKeyHash}, ${keys.projectId}, 'public'), (${keys.secretKeyHash}, ${keys.projectId}, 'secret')`
-          return keys.projectId
-        }))),
+          return { _tag: "Exists" as const, projectId: keys.projectId }
+        }))).pipe(
+          Effect.flatMap((outcome) => (outcome._tag === "Exists" ? Effect.succeed(outcome.projectId) : Effect.fail(outcome)))
+        ),
       count: guard(sql<{ count: string }>`SELECT count(*)::text AS count FROM projects`).pipe(
         Effect.map((rows) => Number(rows[0]?.count ?? 0))
       )

@@ -325,6 +325,18 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           expect(yield* projects.findByKeyHash(keys.secretKeyHash)).toEqual(Option.some({ projectId, kind: "secret" }))
           expect(Option.isNone(yield* projects.findByKeyHash(yield* ApiKey.hash("pk_unknown")))).toBe(true)
           expect(yield* projects.count).toBeGreaterThan(0)
+          // A pair that half matches an existing project is refused, whichever half.
+          const other = ApiKey.generate("secret")
+          const otherHash = yield* ApiKey.hash(other)
+          for (const pair of [
+            { ...keys, secretKeyHash: otherHash },
+            { ...keys, publicKeyHash: otherHash },
+            { ...keys, publicKeyHash: keys.secretKeyHash, secretKeyHash: keys.publicKeyHash }
+          ]) {
+            const error = yield* Effect.flip(projects.ensure({ ...pair, projectId: yield* newProject }))
+            expect(error._tag).toBe("ProjectKeysConflict")
+          }
+          expect(Option.isNone(yield* projects.findByKeyHash(otherHash))).toBe(true)
         }))
     })
   })

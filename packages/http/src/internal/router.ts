@@ -27,8 +27,6 @@ export type Match<A> =
 /** Matches method + path against routes with `:param` segments. */
 export const matcher = <A>(routes: ReadonlyArray<Route & { readonly value: A }>) => (method: string, path: string): Match<A> => {
   const parts = path.split("/").slice(1)
-  // A trailing slash names the same resource.
-  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop()
   outer: for (const route of routes) {
     if (route.method !== method || route.segments.length !== parts.length) continue
     const params: Record<string, string> = {}
