@@ -196,17 +196,29 @@ export interface TrackCommand extends Schema.Schema.Type<typeof TrackCommand> {}
 /** The wire form of the request, as it appears in the request body. */
 export type Encoded = Schema.Schema.Encoded<typeof TrackCommand>
 
-const decodeEither = Schema.decodeUnknownEither(TrackCommand, { errors: "all", onExcessProperty: "ignore" })
-
-/** Decodes a parsed JSON body, or fails with one issue per broken rule. */
+/**
+ * Decodes a parsed JSON body, or fails with one issue per broken rule. The rules are `check`'s,
+ * the schema's predicates applied without its machinery (this is every request's path); a
+ * property test holds `check` and the schema to the same answers.
+ */
 export const decode = (body: unknown): Either.Either<TrackCommand, InvalidTrackCommand> => {
-  const fast = decodeValid(body)
-  if (fast !== undefined) return Either.right(fast)
   const broken = check(body)
-  if (broken.length > 0) return Either.left(new InvalidTrackCommand({ issues: broken }))
-  // The checks and the schema agree (a property test holds them to it); should they not, the
-  // schema decides.
-  return Either.mapLeft(decodeEither(body), (error) => new InvalidTrackCommand({ issues: issuesOf(error.issue) }))
+  return broken.length === 0 ? Either.right(build(body as Record<string, unknown>)) : Either.left(new InvalidTrackCommand({ issues: broken }))
+}
+
+/** The command of a body that breaks no rule, as the schema decodes it; `undefined` for any other. */
+export const decodeValid = (body: unknown): TrackCommand | undefined =>
+  check(body).length === 0 ? build(body as Record<string, unknown>) : undefined
+
+const build = (b: Record<string, unknown>): TrackCommand => {
+  const props: { -readonly [K in keyof TrackCommand]?: TrackCommand[K] } = {
+    email: (b["email"] as string).trim().toLowerCase(),
+    event: b["event"] as string
+  }
+  if (b["subscribed"] !== undefined) props.subscribed = b["subscribed"] as boolean
+  if (b["preserveExistingSubscription"] !== undefined) props.preserveExistingSubscription = b["preserveExistingSubscription"] as boolean
+  if (b["data"] !== undefined) props.data = b["data"] as Json.JsonObject
+  return props as TrackCommand
 }
 
 const issue = (field: string, code: IssueCode, message: string): FieldIssue => ({ field, code, message })
@@ -219,7 +231,8 @@ export const check = (body: unknown): Array<FieldIssue> => {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return [issue("body", "invalid_type", "Expected an object")]
   const b = body as Record<string, unknown>
   const out: Array<FieldIssue> = []
-  const present = (key: string) => Object.hasOwn(b, key) && b[key] !== undefined
+  // As the schema: a key holding `undefined` is present (and of the wrong type), not missing.
+  const present = (key: string) => Object.hasOwn(b, key)
   if (!present("email")) out.push(issue("email", "required", "email is required"))
   else if (typeof b["email"] !== "string") out.push(issue("email", "invalid_type", "Expected a string"))
   else {
@@ -268,49 +281,10 @@ export const check = (body: unknown): Array<FieldIssue> => {
   return out
 }
 
-const isOptionalBoolean = (u: unknown) => u === undefined || typeof u === "boolean"
-
-const isValidData = (d: Json.JsonObject): boolean => {
-  const keys = Object.keys(d)
-  if (keys.length > MaxDataKeys || keyTooLong(d) !== undefined || depthExceeds(d, MaxDataDepth + 1)) return false
-  if (unstorableKey(d) !== undefined || nonFiniteKey(d) !== undefined) return false
-  if (JSON.stringify(d).length > MaxDataSize) return false
-  const locale = Object.hasOwn(d, "locale") ? d["locale"] : null
-  return typeof locale === "string" || locale === null
-}
-
 /**
- * The schema's decoding for a body that breaks no rule, with the schema's own predicates but none
- * of its machinery; `undefined` for anything else, which the schema then decodes to its issues.
- * A property test holds the two to the same answers.
+ * Flattens the schema's parse issue into field issues with dotted paths and codes, for callers
+ * that decode with the schema itself (it stops at a field's first broken rule; `check` does not).
  */
-export const decodeValid = (body: unknown): TrackCommand | undefined => {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined
-  const b = body as Record<string, unknown>
-  const { data, email, event, preserveExistingSubscription, subscribed } = b
-  if (typeof email !== "string" || typeof event !== "string") return undefined
-  // An optional field may be absent, not present as `undefined` (as the schema's exact optionals).
-  for (const key of ["subscribed", "preserveExistingSubscription", "data"]) {
-    if (Object.hasOwn(b, key) && b[key] === undefined) return undefined
-  }
-  if (!isOptionalBoolean(subscribed) || !isOptionalBoolean(preserveExistingSubscription)) return undefined
-  if (data !== undefined && (!Json.isObject(data) || !isValidData(data))) return undefined
-  const canonical = email.trim().toLowerCase()
-  if (canonical.length > MaxEmailLength || !isEmail(canonical)) return undefined
-  if (
-    event.length === 0 || event.length > MaxEventLength || event.trim().length === 0 || !isStorableText(event) ||
-    isReservedEventName(event)
-  ) {
-    return undefined
-  }
-  const props: { -readonly [K in keyof TrackCommand]?: TrackCommand[K] } = { email: canonical, event }
-  if (subscribed !== undefined) props.subscribed = subscribed as boolean
-  if (preserveExistingSubscription !== undefined) props.preserveExistingSubscription = preserveExistingSubscription as boolean
-  if (data !== undefined) props.data = data as Json.JsonObject
-  return props as TrackCommand
-}
-
-/** Flattens a parse issue into field issues (one per broken rule) with dotted paths and codes. */
 export const issuesOf = (issue: ParseResult.ParseIssue): Array<FieldIssue> => {
   const out: Array<FieldIssue> = []
   collect(issue, [], out)
