@@ -14,9 +14,8 @@ export interface Grant {
   readonly kind: ApiKey.Kind
 }
 
-/** The outcome of `ensure` for what the store already holds under the pair's two hashes. */
+/** The outcome of `ensure`, from what the store already holds under the pair's two hashes. */
 export const resolveEnsure = (
-  keys: ProjectKeys,
   existing: { readonly public: Grant | undefined; readonly secret: Grant | undefined }
 ): { readonly _tag: "Create" } | { readonly _tag: "Exists"; readonly projectId: string } | ProjectKeysConflict => {
   const { public: pk, secret: sk } = existing

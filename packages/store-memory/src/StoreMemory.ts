@@ -165,7 +165,7 @@ export const make = Effect.gen(function*() {
     ensure: (keys) =>
       Effect.flatMap(
         read((state) => {
-          const outcome = Projects.resolveEnsure(keys, {
+          const outcome = Projects.resolveEnsure({
             public: state.grants.get(keys.publicKeyHash),
             secret: state.grants.get(keys.secretKeyHash)
           })

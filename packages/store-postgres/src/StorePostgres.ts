@@ -298,7 +298,7 @@ export const make = (options: Options = {}) =>
             const row = rows.find((r) => r.hash === hash)
             return row === undefined ? undefined : { projectId: row.project_id, kind: row.kind }
           }
-          const outcome = Projects.resolveEnsure(keys, { public: grant(keys.publicKeyHash), secret: grant(keys.secretKeyHash) })
+          const outcome = Projects.resolveEnsure({ public: grant(keys.publicKeyHash), secret: grant(keys.secretKeyHash) })
           if (outcome._tag !== "Create") return outcome
           yield* sql`INSERT INTO projects (id) VALUES (${keys.projectId})`
           yield* sql`INSERT INTO api_keys (hash, project_id, kind) VALUES
