@@ -206,10 +206,6 @@ export const decode = (body: unknown): Either.Either<TrackCommand, InvalidTrackC
   return broken.length === 0 ? Either.right(build(body as Record<string, unknown>)) : Either.left(new InvalidTrackCommand({ issues: broken }))
 }
 
-/** The command of a body that breaks no rule, as the schema decodes it; `undefined` for any other. */
-export const decodeValid = (body: unknown): TrackCommand | undefined =>
-  check(body).length === 0 ? build(body as Record<string, unknown>) : undefined
-
 const build = (b: Record<string, unknown>): TrackCommand => {
   const props: { -readonly [K in keyof TrackCommand]?: TrackCommand[K] } = {
     email: (b["email"] as string).trim().toLowerCase(),
