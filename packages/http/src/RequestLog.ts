@@ -5,17 +5,9 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 
-/** Where lines go; stdout by default. */
-export interface Sink {
-  readonly write: (text: string) => void
-}
-
 // Lines are batched and written once per event-loop turn: one syscall for many requests.
-export const make = Effect.sync(() => makeUnsafe())
-
-/** The logger, outside Effect. */
-export const makeUnsafe = () => {
-  const sink: Sink = process.stdout
+export const make = Effect.sync(() => {
+  const sink = process.stdout
   // TRACKLOG_LOG=off silences the per-request lines only: start-up and defects are always told.
   const requests = process.env["TRACKLOG_LOG"] !== "off"
   let buffer: Array<string> = []
@@ -42,4 +34,4 @@ export const makeUnsafe = () => {
     info: (msg: string, fields: Record<string, unknown> = {}) => line({ level: "info", msg, ...fields }),
     flush: Effect.sync(flushNow)
   }
-}
+})
