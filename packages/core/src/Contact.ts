@@ -56,10 +56,16 @@ export const fold = (events: Iterable<ContactEvent.ContactEvent>, state: State =
   return current
 }
 
-// A Map keeps a replaced key where it was and appends new keys, which is the order SPEC §1.5 promises.
+// Spread copies own keys as data properties (a `__proto__` key stays plain data) and keeps their
+// order; a replaced key keeps its place and new keys are appended, the order SPEC §1.5 promises.
 const patch = (data: Json.JsonObject, set: Json.JsonObject, unset: ReadonlyArray<string>): Json.JsonObject => {
-  const next = new Map(Object.entries(data))
-  for (const [key, value] of Object.entries(set)) next.set(key, value)
-  for (const key of unset) next.delete(key)
-  return Json.fromEntries(next)
+  const next: Record<string, Json.Json> = { ...data }
+  for (const key in set) {
+    if (!Object.hasOwn(set, key)) continue
+    // Assigning `__proto__` would set the prototype instead of a key.
+    if (key === "__proto__") Object.defineProperty(next, key, { value: set[key], writable: true, enumerable: true, configurable: true })
+    else next[key] = set[key]!
+  }
+  for (const key of unset) delete next[key]
+  return next
 }

@@ -7,9 +7,6 @@ import * as ContactEvent from "./ContactEvent.js"
 import * as Json from "./Json.js"
 import * as TrackCommand from "./TrackCommand.js"
 
-// The command was validated by decoding and the rest is built here: checking again would only cost.
-const Trusted = { disableValidation: true } as const
-
 /** What `decide` needs besides the command and the state. */
 export interface Context {
   readonly projectId: string
@@ -31,19 +28,19 @@ export const decide = (
   const at = context.now
   const events: Array<ContactEvent.ContactEvent> = []
   if (state === null) {
-    events.push(new ContactEvent.ContactCreated({
+    events.push(ContactEvent.trusted.ContactCreated({
       contactId: context.contactId,
       projectId: context.projectId,
       email: command.email,
       subscribed: command.subscribed ?? true,
       at
-    }, Trusted))
+    }))
   } else if (flipsSubscription(command, state)) {
-    events.push(new ContactEvent.SubscriptionChanged({ subscribed: !state.subscribed, at }, Trusted))
+    events.push(ContactEvent.trusted.SubscriptionChanged({ subscribed: !state.subscribed, at }))
   }
   const change = dataChange(command.data ?? {}, state?.data ?? {})
-  if (change !== undefined) events.push(new ContactEvent.ContactDataChanged({ ...change, at }, Trusted))
-  events.push(new ContactEvent.EventTracked({ name: command.event, data: command.data ?? {}, at }, Trusted))
+  if (change !== undefined) events.push(ContactEvent.trusted.ContactDataChanged({ ...change, at }))
+  events.push(ContactEvent.trusted.EventTracked({ name: command.event, data: command.data ?? {}, at }))
   return events
 }
 

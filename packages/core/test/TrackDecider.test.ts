@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import { context, given } from "@tracklog/core/testing/DeciderSpecification"
 
@@ -237,5 +238,23 @@ describe("validation (SPEC §1.2, §1.3)", () => {
     given([]).when({ ...ok, data: { deep } }).then([newContact(), dataChanged({ deep }), tracked("e", { deep })])
     given([]).when({ ...ok, data: { deep: [deep] } }).thenRejects([{ field: "data", code: "too_deep" }])
     given([]).when({ ...ok, data: { big: "x".repeat(600 * 1024) } }).thenRejects([{ field: "data", code: "too_large" }])
+  })
+})
+
+describe("evolve: the contact's data", () => {
+  it("a __proto__ key is plain data: set, replaced in place, unset, and never a prototype", () => {
+    const json = (text: string) => JSON.parse(text) as never
+    let state = Contact.fold([
+      created(),
+      ContactEvent.ContactDataChanged.make({ set: json(`{"a":1,"__proto__":{"polluted":true},"b":2}`), unset: [], at })
+    ])!
+    expect(Object.getPrototypeOf(state.data)).toBe(Object.prototype)
+    expect(JSON.stringify(state.data)).toBe(`{"a":1,"__proto__":{"polluted":true},"b":2}`)
+    state = Contact.evolve(state, ContactEvent.ContactDataChanged.make({ set: json(`{"__proto__":3,"c":4}`), unset: ["a"], at }))!
+    expect(JSON.stringify(state.data)).toBe(`{"__proto__":3,"b":2,"c":4}`)
+    expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined()
+    state = Contact.evolve(state, ContactEvent.ContactDataChanged.make({ set: json(`{}`), unset: ["__proto__"], at }))!
+    expect(JSON.stringify(state.data)).toBe(`{"b":2,"c":4}`)
+    expect(Object.getPrototypeOf(state.data)).toBe(Object.prototype)
   })
 })

@@ -7,6 +7,7 @@ import { context } from "@tracklog/core/testing/DeciderSpecification"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as TrackDecider from "@tracklog/core/TrackDecider"
 import * as Either from "effect/Either"
+import * as Equal from "effect/Equal"
 import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 
@@ -89,6 +90,16 @@ describe("properties", () => {
     if (Either.isRight(slow)) expect(fast).toEqual(slow.right)
     else expect(fast).toBeUndefined()
   }, { fastCheck: { numRuns: 500 } })
+
+  it.prop("the trusted constructors build what the class constructors build", [ContactEvent.ContactEvent], ([event]) => {
+    const { _tag, ...fields } = event
+    const made: ContactEvent.ContactEvent = (ContactEvent.trusted[_tag] as (f: typeof fields) => ContactEvent.ContactEvent)(fields)
+    const constructed = Schema.decodeUnknownSync(ContactEvent.ContactEvent)(ContactEvent.encode(event))
+    expect(Object.getPrototypeOf(made)).toBe(Object.getPrototypeOf(constructed))
+    expect(made).toEqual(constructed)
+    expect(Equal.equals(made, event)).toBe(true)
+    expect(ContactEvent.encode(made)).toEqual(ContactEvent.encode(constructed))
+  })
 
   it.prop("the merge of decide + evolve matches the reference model of SPEC §1.5", [
     FastCheck.array(Arbitraries.data, { minLength: 1, maxLength: 8 })
