@@ -2,7 +2,6 @@
  * The track command handler: find the contact → decide → append, and on a conflict decide
  * again on fresh state.
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -60,6 +59,10 @@ export const make = Effect.gen(function*() {
   const store = yield* EventStore.EventStore
   const contacts = yield* Contacts.Contacts
   const ids = yield* Ids.Ids
+  // The clock of the environment that builds the service (a `TestClock` in tests), read directly
+  // per command instead of looked up in the fiber's services each time.
+  const clock = yield* Effect.clock
+  const now = Effect.sync(() => clock.unsafeCurrentTimeMillis())
   const serialized = KeyedLock.make()
   const known = new Map<string, Contact.Contact>()
 
@@ -71,52 +74,59 @@ export const make = Effect.gen(function*() {
     if (known.size >= MaxKnownContacts) known.delete(known.keys().next().value!)
     known.set(key, contact)
   }
-  const load = (key: string, projectId: string, email: string) => {
-    const cached = known.get(key)
-    return cached !== undefined ? Effect.succeed(Option.some(cached)) : contacts.findByEmail(projectId, email)
-  }
 
-  // Plain flatMaps, not a generator: this is the hot path of every track.
-  const attempt = (key: string, projectId: string, command: TrackCommand.TrackCommand) =>
-    Effect.flatMap(load(key, projectId, command.email), (found) =>
-      Effect.flatMap(Clock.currentTimeMillis, (millis) => {
-        const state = Option.getOrNull(found)
-        const now = new Date(millis)
-        const contactId = state === null ? ids.make(millis) : state.id
-        const events = TrackDecider.decide(command, state, { projectId, contactId, now })
-        const newEvents = events.map((event) => ({ id: ids.make(millis), event }))
-        const result: TrackResult = { contact: contactId, event: newEvents[newEvents.length - 1]!.id, timestamp: now }
-        const contact = Contact.fold(events, state)!
-        return store.append({ streamId: contactId, expectedVersion: state?.version ?? 0, events: newEvents, contact }).pipe(
-          Effect.matchEffect({
-            onFailure: (error) => {
-              // Lost a race, or an outage that may or may not have committed: read afresh next time.
-              known.delete(key)
-              return Effect.fail(error)
-            },
-            onSuccess: () => {
-              remember(key, contact)
-              return Effect.succeed(result)
-            }
-          })
-        )
-      }))
-
-  const retrying = (
+  // Plain flatMaps, not a generator, and one failure handler for both outcomes of an append:
+  // this is the hot path of every track.
+  const attempt = (
     key: string,
     projectId: string,
     command: TrackCommand.TrackCommand,
     attempts: number
   ): Effect.Effect<TrackResult, TrackRetriesExhausted | StoreError.StoreUnavailable> =>
-    Effect.catchTag(attempt(key, projectId, command), "ConcurrencyConflict", () =>
-      attempts >= MaxAttempts
-        ? Effect.fail(new TrackRetriesExhausted({ attempts }))
-        : Effect.zipRight(backoff(attempts), retrying(key, projectId, command, attempts + 1)))
+    Effect.flatMap(now, (millis) => {
+      const cached = known.get(key)
+      return cached !== undefined
+        ? write(key, projectId, command, attempts, cached, millis)
+        : Effect.flatMap(
+          contacts.findByEmail(projectId, command.email),
+          (found) => write(key, projectId, command, attempts, Option.getOrNull(found), millis)
+        )
+    })
+
+  const write = (
+    key: string,
+    projectId: string,
+    command: TrackCommand.TrackCommand,
+    attempts: number,
+    state: Contact.State,
+    millis: number
+  ): Effect.Effect<TrackResult, TrackRetriesExhausted | StoreError.StoreUnavailable> => {
+    const at = new Date(millis)
+    const contactId = state === null ? ids.make(millis) : state.id
+    const events = TrackDecider.decide(command, state, { projectId, contactId, now: at })
+    const newEvents = events.map((event) => ({ id: ids.make(millis), event }))
+    const result: TrackResult = { contact: contactId, event: newEvents[newEvents.length - 1]!.id, timestamp: at }
+    const contact = Contact.fold(events, state)!
+    return Effect.matchEffect(store.append({ streamId: contactId, expectedVersion: state?.version ?? 0, events: newEvents, contact }), {
+      onFailure: (error) => {
+        // Lost a race, or an outage that may or may not have committed: read afresh next time.
+        known.delete(key)
+        if (error._tag !== "ConcurrencyConflict") return Effect.fail(error)
+        return attempts >= MaxAttempts
+          ? Effect.fail(new TrackRetriesExhausted({ attempts }))
+          : Effect.zipRight(backoff(attempts), attempt(key, projectId, command, attempts + 1))
+      },
+      onSuccess: () => {
+        remember(key, contact)
+        return Effect.succeed(result)
+      }
+    })
+  }
 
   // Conflicts then only come from other processes sharing the store; the retry handles those.
   const track = (projectId: string, command: TrackCommand.TrackCommand) => {
     const key = `${projectId}\u0000${command.email}`
-    return serialized(key, retrying(key, projectId, command, 1))
+    return serialized(key, attempt(key, projectId, command, 1))
   }
 
   return Track.of({ track })

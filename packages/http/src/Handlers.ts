@@ -78,18 +78,15 @@ export const make = Effect.gen(function*() {
     track: {
       auth: "any",
       body: true,
-      handle: (request) =>
-        Effect.flatMap(
-          Either.match(TrackCommand.decode(request.body), {
-            onLeft: (error) => Effect.fail(ApiError.fromDomain(error)),
-            onRight: (command) => Effect.mapError(track.track(request.grant.projectId, command), ApiError.fromDomain)
-          }),
-          (result) =>
-            Effect.succeed(ok({
-              success: true,
-              data: { contact: result.contact, event: result.event, timestamp: result.timestamp.toISOString() }
-            }))
-        )
+      handle: (request) => {
+        const command = TrackCommand.decode(request.body)
+        if (Either.isLeft(command)) return Effect.fail(ApiError.fromDomain(command.left))
+        return Effect.mapBoth(track.track(request.grant.projectId, command.right), {
+          onFailure: ApiError.fromDomain,
+          onSuccess: (result) =>
+            ok({ success: true, data: { contact: result.contact, event: result.event, timestamp: result.timestamp.toISOString() } })
+        })
+      }
     },
     getContact: {
       auth: "secret",

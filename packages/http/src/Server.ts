@@ -19,6 +19,7 @@ import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
+import * as Answers from "./internal/answers.js"
 import * as Api from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
@@ -82,6 +83,7 @@ export const make = (
     const openApi = JSON.stringify(Api.openApi())
     let docs: string | undefined
 
+    const answers = Answers.make()
     let inFlight = 0
     let closing = false
 
@@ -121,10 +123,12 @@ export const make = (
         if (path === TrackPath) Object.assign(headers, corsHeaders)
         if (closing) headers["connection"] = "close"
         if (status === 503 || status === 429) headers["retry-after"] = "1"
-        res.writeHead(status, headers)
-        res.end(body)
-        // The route pattern, never the raw path or query: those may hold emails or keys.
-        log.request(method, pattern, status, performance.now() - started, requestId)
+        answers.write(() => {
+          res.writeHead(status, headers)
+          res.end(body)
+          // The route pattern, never the raw path or query: those may hold emails or keys.
+          log.request(method, pattern, status, performance.now() - started, requestId)
+        })
       }
       const fail = (error: ApiError.ApiError) => send(error.status, ApiError.envelope(error, requestId))
 

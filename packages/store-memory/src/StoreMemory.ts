@@ -1,5 +1,5 @@
 /**
- * The in-memory store: the log, the inline contact projection and the projects, in one `Ref`.
+ * The in-memory store: the log, the inline contact projection and the projects, in one state.
  * For embedding, tests and benchmarks; nothing survives the process.
  */
 import * as Contact from "@tracklog/core/Contact"
@@ -11,7 +11,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 
 interface State {
   readonly streams: Map<string, Array<EventStore.RecordedEvent>>
@@ -51,8 +50,8 @@ const firstAbove = (ids: ReadonlyArray<string>, cursor: string) => {
   return lo
 }
 
-// Each operation is one synchronous `Ref.modify`: no other fiber runs between the version check
-// and the write, which is what makes check-and-append atomic here.
+// Each operation is one synchronous step: no other fiber runs between the version check and the
+// write, which is what makes check-and-append atomic here.
 const appendTo = (state: State, input: EventStore.Append): EventStore.ConcurrencyConflict | undefined => {
   const stream = state.streams.get(input.streamId)
   const version = stream?.length ?? 0
@@ -99,8 +98,8 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
 }
 
 /** Builds both ports and `Projects` over one fresh in-memory state. */
-export const make = Effect.gen(function*() {
-  const ref = yield* Ref.make<State>({
+export const make = Effect.sync(() => {
+  const state: State = {
     streams: new Map(),
     log: [],
     contacts: new Map(),
@@ -109,13 +108,15 @@ export const make = Effect.gen(function*() {
     grants: new Map(),
     projects: new Set(),
     transactions: 0n
-  })
-  const read = <A>(f: (state: State) => A) => Ref.modify(ref, (state) => [f(state), state] as const)
+  }
+  const read = <A>(f: (state: State) => A) => Effect.sync(() => f(state))
 
   const eventStore = EventStore.EventStore.of({
     append: (input) =>
-      Effect.flatMap(read((state) => appendTo(state, input)), (conflict) =>
-        conflict === undefined ? Effect.void : Effect.fail(conflict)),
+      Effect.suspend(() => {
+        const conflict = appendTo(state, input)
+        return conflict === undefined ? Effect.void : Effect.fail(conflict)
+      }),
     readStream: (streamId) => read((state) => (state.streams.get(streamId) ?? []).slice()),
     readAll: (after, limit) =>
       read((state) => {

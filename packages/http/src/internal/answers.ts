@@ -1,0 +1,28 @@
+/**
+ * Answers are written together at the end of the event-loop turn, not one by one as handlers
+ * finish. A client reading many connections (a load balancer, a benchmark, a busy SDK) then wakes
+ * once for a batch instead of once per answer; on a small machine that wake-up is the largest
+ * cost of a small answer (docs/decisions/0008-answers-written-per-loop-turn.md). The wait is at
+ * most the rest of the current turn.
+ */
+export const make = () => {
+  let queued: Array<() => void> = []
+
+  const flush = () => {
+    const batch = queued
+    queued = []
+    for (const write of batch) {
+      try {
+        write()
+      } catch {
+        // A connection that broke meanwhile; the others still get their answers.
+      }
+    }
+  }
+
+  return {
+    write: (write: () => void) => {
+      if (queued.push(write) === 1) setImmediate(flush)
+    }
+  }
+}
