@@ -1,54 +1,61 @@
-// Latency at a fixed offered load of half the measured maximum. The maximum comes from wrk; the
-// fixed-rate load from scripts/stress/load.mjs (open model: requests go out on schedule whatever
-// the answers, latency counts from the scheduled time, a warm-up is left out).
-import { execFileSync } from "node:child_process"
-import { freshDatabase, root, startServer, wrk } from "./lib/common.mjs"
+// Latency at a fixed offered load of half the measured maximum, ours and the baseline side by
+// side. The maximum comes from wrk; the fixed-rate load from bench/lib/openload.c (open model:
+// requests go out on schedule whatever the answers, latency counts from the time a request was
+// due, a warm-up is left out), compiled on first use with the system C compiler.
+import { freshDatabase, openload, startServer, wrk } from "./lib/common.mjs"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 
-const maxRate = async (env) => {
-  const server = await startServer(["packages/http/dist/main.js"], { TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench", ...env })
-  try {
-    wrk({ base: server.base, key: "pk_bench", seconds: 2 })
-    return wrk({ base: server.base, key: "pk_bench", seconds }).rps
-  } finally {
-    await server.stop()
-  }
+const maxRate = (server) => {
+  wrk({ base: server.base, key: "pk_bench", seconds: 2 })
+  return wrk({ base: server.base, key: "pk_bench", seconds }).rps
 }
 
-const atRate = (store, rate) => {
-  let out
-  try {
-    out = execFileSync(process.execPath, ["scripts/stress/load.mjs", String(Math.max(seconds, 10)), String(rate)], {
-      cwd: root,
-      encoding: "utf8",
-      env: { ...process.env, LOAD_STORE: store, LOAD_WARMUP_SECONDS: "2", LOAD_CONTACTS: "1000" }
-    })
-  } catch (error) {
-    // The load script fails its own run when the rate is not held; the figures are still wanted here.
-    out = error.stdout ?? ""
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+
+// Rounds alternate between the two servers; each figure is the median of its rounds.
+const measure = async (name, ours, baseline) => {
+  const rates = { ours: Math.floor(maxRate(ours) / 2), baseline: Math.floor(maxRate(baseline) / 2) }
+  const runs = { ours: [], baseline: [] }
+  for (let r = 0; r < rounds; r++) {
+    for (const who of ["ours", "baseline"]) {
+      const server = who === "ours" ? ours : baseline
+      runs[who].push(openload({ base: server.base, key: "pk_bench", rate: rates[who], seconds: Math.max(seconds, 8), warmup: 2 }))
+    }
   }
-  const line = out.split("\n").find((l) => l.startsWith("STRESS_RESULT "))
-  if (line === undefined) throw new Error(`no result from the load script:\n${out}`)
-  const result = JSON.parse(line.slice("STRESS_RESULT ".length))
-  return { ...result.figures.load, violations: result.violations }
+  const line = (who) => {
+    const p50 = median(runs[who].map((x) => x.p50_us)) / 1000
+    const p99 = median(runs[who].map((x) => x.p99_us)) / 1000
+    const p999 = median(runs[who].map((x) => x.p999_us)) / 1000
+    return { text: `at ${rates[who]} req/s p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, p99.9 ${p999.toFixed(1)} ms → p99/p50 ${(p99 / p50).toFixed(2)}×`, ratio: p99 / p50 }
+  }
+  const a = line("ours")
+  const b = line("baseline")
+  console.log(`latency, ${name}: tracklog ${a.text}; baseline ${b.text}`)
 }
 
 export const run = async () => {
-  for (const [name, store, env] of [["memory", "memory", { TRACKLOG_STORE: "memory" }], ["Postgres", "postgres", null]]) {
-    let db
-    if (env === null) db = await freshDatabase("latency")
+  {
+    const ours = await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" })
+    const baseline = await startServer(["bench/baselines/bare-http.mjs"])
     try {
-      const max = await maxRate(env ?? { DATABASE_URL: db.url })
-      const rate = Math.floor(max / 2)
-      const f = atRate(store, rate)
-      console.log(
-        `latency, ${name} store: max ${max.toFixed(0)} req/s; at ${rate} req/s p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms ` +
-          `→ p99/p50 ${(f.p99Ms / f.p50Ms).toFixed(2)}×` +
-          (f.violations.length > 0 ? ` (load script: ${f.violations.join("; ")})` : "")
-      )
+      await measure("memory store vs bare node:http", ours, baseline)
     } finally {
-      await db?.drop()
+      await ours.stop()
+      await baseline.stop()
     }
+  }
+  const dbA = await freshDatabase("lat_ours")
+  const dbB = await freshDatabase("lat_base")
+  const ours = await startServer(["packages/http/dist/main.js"], { DATABASE_URL: dbA.url, TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" })
+  const baseline = await startServer(["bench/baselines/pg-http.mjs"], { DATABASE_URL: dbB.url })
+  try {
+    await measure("Postgres store vs node:http + pg", ours, baseline)
+  } finally {
+    await ours.stop()
+    await baseline.stop()
+    await dbA.drop()
+    await dbB.drop()
   }
 }

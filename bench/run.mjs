@@ -1,7 +1,7 @@
 // `pnpm bench [in-process|append|http-memory|http-postgres|replay|latency]…`: every benchmark prints a ratio
 // against a baseline measured in the same run. BENCH_ROUNDS / BENCH_SECONDS tune the rounds.
 import { execFileSync } from "node:child_process"
-import { ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
+import { ensureOpenload, ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
 
 const all = ["in-process", "append", "http-memory", "http-postgres", "replay", "latency"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
@@ -20,6 +20,7 @@ if (chosen.some((c) => c.startsWith("http") || c === "latency")) {
   }
   ensureServerBundle()
 }
+if (chosen.includes("latency")) ensureOpenload()
 const http = await import("./http.mjs")
 const latency = await import("./latency.mjs")
 

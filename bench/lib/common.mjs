@@ -1,9 +1,9 @@
 // Shared by the benchmarks: processes, load from wrk, statistics, throwaway databases.
 import { spawn, execFileSync } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const root = fileURLToPath(new URL("../..", import.meta.url))
@@ -83,38 +83,28 @@ export const wrk = ({ base, key, emails = 1000, connections = 50, seconds = 5 })
   return { rps, non2xx, errors, out }
 }
 
-/** Open-model load at a fixed rate from this process; latency is measured from the scheduled send time. */
-export const fixedRate = async ({ base, key, rate, seconds, emails = 1000 }) => {
-  const { Agent, request } = await import("undici")
-  const agent = new Agent({ connections: 256, pipelining: 1 })
-  const latencies = []
-  let failures = 0
-  const total = Math.floor(rate * seconds)
-  const start = performance.now()
-  const inflight = []
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate
-    const wait = due - performance.now()
-    if (wait > 1) await sleep(wait)
-    const body = JSON.stringify({ email: `user${i % emails}@example.com`, event: "purchase", data: { plan: "pro", amount: i % 100 } })
-    inflight.push(
-      request(`${base}/v1/track`, {
-        method: "POST",
-        dispatcher: agent,
-        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-        body
-      }).then(async (res) => {
-        await res.body.text()
-        if (res.statusCode !== 200) failures++
-        latencies.push(performance.now() - due)
-      }, () => failures++)
-    )
+const openloadBinary = join(root, "bench/.build/openload")
+
+/** Compiles bench/lib/openload.c when the binary is missing or older than its source. */
+export const ensureOpenload = () => {
+  const source = join(root, "bench/lib/openload.c")
+  if (existsSync(openloadBinary) && statSync(openloadBinary).mtimeMs >= statSync(source).mtimeMs) return
+  mkdirSync(dirname(openloadBinary), { recursive: true })
+  execFileSync("cc", ["-O2", "-o", openloadBinary, source], { stdio: "inherit" })
+}
+
+/** Open-model load at a fixed rate (bench/lib/openload.c); latencies in µs, counted from when each request was due. */
+export const openload = ({ base, key, rate, seconds, warmup = 2, connections = 64, emails = 1000 }) => {
+  const url = new URL(base)
+  let out
+  try {
+    out = execFileSync(openloadBinary, [url.hostname, url.port, String(rate), String(seconds), String(warmup), String(connections), key, String(emails)], {
+      encoding: "utf8"
+    })
+  } catch (error) {
+    throw new Error(`openload failed (errors or non-2xx answers): ${error.stdout ?? ""}${error.stderr ?? ""}`)
   }
-  await Promise.all(inflight)
-  await agent.close()
-  latencies.sort((a, b) => a - b)
-  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]
-  return { p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1], failures, sent: total }
+  return JSON.parse(out)
 }
 
 /** A fresh database on the local server; `drop()` removes it. */
