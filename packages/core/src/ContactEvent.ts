@@ -55,8 +55,32 @@ export const visibleName = (event: ContactEvent): string | undefined => {
   }
 }
 
-/** Encodes an event to its JSON form. */
-export const encode = Schema.encodeSync(ContactEvent)
+/**
+ * Encodes an event to its JSON form: the schema's encoding written out (every append encodes its
+ * events: ~0.2 µs here against ~1.8 µs through the schema). A property test holds the two to the
+ * same answers.
+ */
+export const encode = (event: ContactEvent): Encoded => {
+  const at = event.at.toISOString()
+  // Keys in the schema's order (`_tag` last), so the stored text is what it always was.
+  switch (event._tag) {
+    case "ContactCreated":
+      return {
+        contactId: event.contactId,
+        projectId: event.projectId,
+        email: event.email,
+        subscribed: event.subscribed,
+        at,
+        _tag: event._tag
+      }
+    case "SubscriptionChanged":
+      return { subscribed: event.subscribed, at, _tag: event._tag }
+    case "ContactDataChanged":
+      return { set: event.set, unset: event.unset, at, _tag: event._tag }
+    case "EventTracked":
+      return { name: event.name, data: event.data, at, _tag: event._tag }
+  }
+}
 
 const decodeWithSchema = Schema.decodeUnknownSync(ContactEvent)
 

@@ -91,6 +91,13 @@ describe("properties", () => {
     else expect(fast).toBeUndefined()
   }, { fastCheck: { numRuns: 500 } })
 
+  it.prop("encode agrees with the schema's encoding, key order included", [ContactEvent.ContactEvent], ([event]) => {
+    const fast = ContactEvent.encode(event)
+    const slow = Schema.encodeSync(ContactEvent.ContactEvent)(event)
+    expect(fast).toEqual(slow)
+    expect(JSON.stringify(fast)).toBe(JSON.stringify(slow))
+  })
+
   it.prop("the trusted constructors build what the class constructors build", [ContactEvent.ContactEvent], ([event]) => {
     const { _tag, ...fields } = event
     const made: ContactEvent.ContactEvent = (ContactEvent.trusted[_tag] as (f: typeof fields) => ContactEvent.ContactEvent)(fields)
