@@ -57,7 +57,7 @@ export const visibleName = (event: ContactEvent): string | undefined => {
 
 /**
  * Encodes an event to its JSON form: the schema's encoding written out (every append encodes its
- * events: ~0.2 µs here against ~1.8 µs through the schema). A property test holds the two to the
+ * events: ~0.5 µs here against ~1.8 µs through the schema). A property test holds the two to the
  * same answers.
  */
 export const encode = (event: ContactEvent): Encoded => {
