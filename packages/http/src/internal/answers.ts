@@ -1,3 +1,5 @@
+import * as PerTurn from "./perTurn.js"
+
 /**
  * Answers are written together at the end of the event-loop turn, not one by one as handlers
  * finish. A client reading many connections (a load balancer, a benchmark, a busy SDK) then wakes
@@ -6,23 +8,14 @@
  * most the rest of the current turn.
  */
 export const make = () => {
-  let queued: Array<() => void> = []
-
-  const flush = () => {
-    const batch = queued
-    queued = []
-    for (const write of batch) {
+  const batches = PerTurn.make<() => void>((writes) => {
+    for (const write of writes) {
       try {
         write()
       } catch {
         // A connection that broke meanwhile; the others still get their answers.
       }
     }
-  }
-
-  return {
-    write: (write: () => void) => {
-      if (queued.push(write) === 1) setImmediate(flush)
-    }
-  }
+  })
+  return { write: batches.add }
 }
