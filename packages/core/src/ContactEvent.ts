@@ -95,8 +95,9 @@ const instance = <A extends object>(Class: { readonly prototype: A }, fields: No
 type Fields<A> = Omit<A, "_tag">
 
 /**
- * Builds events from fields that are valid by construction, as `decide` has them: the same
- * instances as `new`, without its checks. Anything else should use the class constructors.
+ * Builds events from fields already known to be valid (`decide` makes them so, `decodeWellFormed`
+ * checks them): the same instances as `new`, without its checks. Anything else should use the
+ * class constructors.
  */
 export const trusted = {
   ContactCreated: (fields: Fields<ContactCreated>): ContactCreated =>
@@ -121,24 +122,24 @@ export const decodeWellFormed = (u: unknown): ContactEvent | undefined => {
     case "EventTracked": {
       const { data, name } = u
       return typeof name === "string" && Json.isObject(data)
-        ? instance(EventTracked, { _tag: "EventTracked", name, data, at })
+        ? trusted.EventTracked({ name, data, at })
         : undefined
     }
     case "ContactDataChanged": {
       const { set, unset } = u
       return Json.isObject(set) && Array.isArray(unset) && unset.every((k) => typeof k === "string")
-        ? instance(ContactDataChanged, { _tag: "ContactDataChanged", set, unset, at })
+        ? trusted.ContactDataChanged({ set, unset, at })
         : undefined
     }
     case "SubscriptionChanged":
       return typeof u["subscribed"] === "boolean"
-        ? instance(SubscriptionChanged, { _tag: "SubscriptionChanged", subscribed: u["subscribed"], at })
+        ? trusted.SubscriptionChanged({ subscribed: u["subscribed"], at })
         : undefined
     case "ContactCreated": {
       const { contactId, email, projectId, subscribed } = u
       return typeof contactId === "string" && typeof projectId === "string" && typeof email === "string" &&
           typeof subscribed === "boolean"
-        ? instance(ContactCreated, { _tag: "ContactCreated", contactId, projectId, email, subscribed, at })
+        ? trusted.ContactCreated({ contactId, projectId, email, subscribed, at })
         : undefined
     }
     default:
