@@ -209,6 +209,7 @@ export const make = (options: Options = {}) =>
       // transaction, so what passes is still a prefix of the log with no gap. In one WHERE, a
       // table whose statistics lag behind (a fresh or bulk-loaded log) got a bitmap scan of every
       // remaining row and a sort on disk per page, ~20× slower than walking the index in order.
+      // The outer ORDER BY names the columns: the bare names would sort by the `::text` outputs.
       readAll: (after, limit) =>
         guard(sql`
           SELECT ${sql.literal(eventColumns)}
