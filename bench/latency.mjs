@@ -2,7 +2,7 @@
 // side. The maximum comes from wrk; the fixed-rate load from bench/lib/openload.c (open model:
 // requests go out on schedule whatever the answers, latency counts from the time a request was
 // due, a warm-up is left out), compiled on first use with the system C compiler.
-import { freshDatabase, openload, startServer, wrk } from "./lib/common.mjs"
+import { freshDatabase, median, openload, startServer, wrk } from "./lib/common.mjs"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -11,8 +11,6 @@ const maxRate = (server) => {
   wrk({ base: server.base, key: "pk_bench", seconds: 2 })
   return wrk({ base: server.base, key: "pk_bench", seconds }).rps
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
 
 // Rounds alternate between the two servers; each figure is the median of its rounds.
 const measure = async (name, ours, baseline) => {

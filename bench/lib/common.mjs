@@ -18,8 +18,6 @@ export const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
 /** Starts a server process that logs a `"msg":"listening","url":"http://…:PORT"` line. */
 export const startServer = (args, env = {}) =>
   new Promise((resolve, reject) => {
