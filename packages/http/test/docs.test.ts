@@ -38,8 +38,10 @@ it("GET /docs renders the POST /v1/track operation with no network but our serve
     const operation = page.locator(".opblock-post .opblock-summary-path", { hasText: "/v1/track" })
     await operation.waitFor({ timeout: 20_000 })
     await operation.click()
-    await page.locator(".opblock-post.is-open").waitFor()
-    expect(await page.locator(".opblock-post.is-open").innerText()).toContain("email")
+    // The block opens first and renders its body after: under load, reading at once raced it.
+    const opened = page.locator(".opblock-post.is-open")
+    await opened.waitFor()
+    await expect.poll(() => opened.innerText(), { timeout: 20_000 }).toContain("email")
     expect(await page.locator(".opblock-summary-path").allInnerTexts()).toEqual(
       expect.arrayContaining(["/contacts", "/contacts/{id}", "/contacts/{id}/events"])
     )
