@@ -5,6 +5,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Bootstrap from "./Bootstrap.js"
 import * as RequestLog from "./RequestLog.js"
 import * as Server from "./Server.js"
@@ -35,5 +36,8 @@ const program = Effect.gen(function*() {
 
 program.pipe(
   Effect.provide(Logger.json),
+  // Nothing reads the runtime's fiber metrics. Recording them costs each request's fiber ~0.7 µs,
+  // close to what running a small fiber costs: a tagged histogram looks its key up afresh each time.
+  Effect.provide(RuntimeFlags.disableRuntimeMetrics),
   NodeRuntime.runMain({ disablePrettyLogger: true })
 )
