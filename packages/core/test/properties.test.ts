@@ -91,11 +91,14 @@ describe("properties", () => {
     else expect(fast).toBeUndefined()
   }, { fastCheck: { numRuns: 500 } })
 
-  it.prop("encode agrees with the schema's encoding, key order included", [ContactEvent.ContactEvent], ([event]) => {
-    const fast = ContactEvent.encode(event)
-    const slow = Schema.encodeSync(ContactEvent.ContactEvent)(event)
-    expect(fast).toEqual(slow)
-    expect(JSON.stringify(fast)).toBe(JSON.stringify(slow))
+  it.prop("encode agrees with the schema's encoding, key order included", [Schema.Array(ContactEvent.ContactEvent)], ([events]) => {
+    // In a row, as appends encode them: each time follows itself, then comes back after others.
+    for (const event of [...events, ...events].flatMap((e) => [e, e])) {
+      const fast = ContactEvent.encode(event)
+      const slow = Schema.encodeSync(ContactEvent.ContactEvent)(event)
+      expect(fast).toEqual(slow)
+      expect(JSON.stringify(fast)).toBe(JSON.stringify(slow))
+    }
   })
 
   it.prop("the trusted constructors build what the class constructors build", [ContactEvent.ContactEvent], ([event]) => {
