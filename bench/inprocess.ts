@@ -11,6 +11,8 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { randomUUID } from "node:crypto"
+import * as V8 from "node:v8"
+import * as Vm from "node:vm"
 
 const N = Number(process.env.BENCH_COMMANDS ?? 50_000)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -32,9 +34,18 @@ const wall: Array<number> = []
 
 const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 
+V8.setFlagsFromString("--expose-gc")
+const gc = Vm.runInNewContext("gc") as () => void
+const heapUsed = () => {
+  gc()
+  return V8.getHeapStatistics().used_heap_size
+}
+let keptPerCommand = 0
+
 const ours = async () => {
   const runtime = ManagedRuntime.make(Track.layer.pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer)))
   const track = await runtime.runPromise(Track.Track)
+  const heapBefore = heapUsed()
   const start = process.cpuUsage()
   const wallStart = performance.now()
   await runtime.runPromise(Effect.forEach(bodies, (body) => {
@@ -43,6 +54,8 @@ const ours = async () => {
   }, { concurrency: Concurrency, discard: true }))
   wall.push(performance.now() - wallStart)
   const ms = cpuMillis(start)
+  // What the store (log, projection) and Track's cache keep: the heap a long run carries.
+  keptPerCommand = (heapUsed() - heapBefore) / N
   await runtime.dispose()
   return ms
 }
@@ -84,5 +97,6 @@ console.log(
   `in-process Track: ${perSecond(median(wall.slice(1))).toFixed(0)} commands/s (wall clock); ` +
   `in-process Track, memory store (${N} commands, ${Concurrency} concurrent, ${emails} contacts): ` +
     `${perSecond(median(a)).toFixed(0)} commands per CPU-second, ${((median(a) * 1000) / N).toFixed(1)} CPU-µs/command; ` +
-    `hand-written plain JS ${perSecond(median(b)).toFixed(0)} commands per CPU-second → ratio ${(median(b) / median(a)).toFixed(2)}×`
+    `hand-written plain JS ${perSecond(median(b)).toFixed(0)} commands per CPU-second → ratio ${(median(b) / median(a)).toFixed(2)}×; ` +
+    `heap kept ${keptPerCommand.toFixed(0)} bytes/command`
 )

@@ -13,8 +13,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
 interface State {
-  readonly streams: Map<string, Array<EventStore.RecordedEvent>>
-  readonly log: Array<EventStore.RecordedEvent>
+  /** streamId → the log positions of its events, in version order. */
+  readonly streams: Map<string, Array<number>>
+  /** Every event in log order (position = index + 1), each as the JSON text of a `Stored`. */
+  readonly log: Array<string>
   readonly contacts: Map<string, Contact.Contact>
   /** `projectId \0 email` → contact id: the one-contact-per-email index. */
   readonly byEmail: Map<string, string>
@@ -26,6 +28,44 @@ interface State {
 }
 
 const emailKey = (projectId: string, email: string) => `${projectId}\u0000${email}`
+
+// The log keeps each event as one flat string, not as the ~7 objects it decodes to: the garbage
+// collector copies and marks strings without looking inside, so its pauses stop growing with the
+// log (docs/decisions/0009-memory-log-as-text.md). Events also round-trip through JSON as they do
+// in Postgres, so a test on this store sees what that one would return.
+interface Stored {
+  readonly id: string
+  readonly streamId: string
+  readonly version: number
+  readonly transactionId: string
+  readonly event: ContactEvent.Encoded
+}
+
+const store = (recorded: Omit<EventStore.RecordedEvent, "position">): string => {
+  const text = JSON.stringify({
+    id: recorded.id,
+    streamId: recorded.streamId,
+    version: recorded.version,
+    transactionId: recorded.transactionId.toString(),
+    event: ContactEvent.encode(recorded.event)
+  } satisfies Stored)
+  // JSON.stringify answers a rope of its builder's parts, 7 objects for a small event. Reading it
+  // as a number flattens it in place, and the next scavenge drops the rope: 1 object, ~280 bytes.
+  Number(text)
+  return text
+}
+
+const recordedAt = (log: ReadonlyArray<string>, position: number): EventStore.RecordedEvent => {
+  const stored = JSON.parse(log[position - 1]!) as Stored
+  return {
+    id: stored.id,
+    streamId: stored.streamId,
+    version: stored.version,
+    transactionId: BigInt(stored.transactionId),
+    position: BigInt(position),
+    event: ContactEvent.decode(stored.event)
+  }
+}
 
 // Sorted insert: ids are time-ordered, so this is an append in the common case.
 const insertSorted = (ids: Array<string>, id: string) => {
@@ -73,20 +113,12 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
     })
   }
   const transactionId = ++state.transactions
-  const records = stream ?? []
+  const positions = stream ?? []
   for (const { event, id } of input.events) {
-    const recorded: EventStore.RecordedEvent = {
-      id,
-      streamId: input.streamId,
-      version: records.length + 1,
-      transactionId,
-      position: BigInt(state.log.length + 1),
-      event
-    }
-    records.push(recorded)
-    state.log.push(recorded)
+    state.log.push(store({ id, streamId: input.streamId, version: positions.length + 1, transactionId, event }))
+    positions.push(state.log.length)
   }
-  if (stream === undefined) state.streams.set(input.streamId, records)
+  if (stream === undefined) state.streams.set(input.streamId, positions)
   if (owner === undefined) {
     state.byEmail.set(key, contact.id)
     const ids = state.byProject.get(contact.projectId)
@@ -117,12 +149,14 @@ export const make = Effect.sync(() => {
         const conflict = appendTo(state, input)
         return conflict === undefined ? Effect.void : Effect.fail(conflict)
       }),
-    readStream: (streamId) => read((state) => (state.streams.get(streamId) ?? []).slice()),
+    readStream: (streamId) =>
+      read((state) => (state.streams.get(streamId) ?? []).map((position) => recordedAt(state.log, position))),
     readAll: (after, limit) =>
       read((state) => {
         // Transactions here commit in id order, so the position alone orders the log.
         const from = Number(after.position)
-        const events = state.log.slice(from, from + limit)
+        const events: Array<EventStore.RecordedEvent> = []
+        for (let p = from + 1; p <= Math.min(from + limit, state.log.length); p++) events.push(recordedAt(state.log, p))
         const last = events[events.length - 1]
         return { events, checkpoint: last === undefined ? after : last }
       })
@@ -145,12 +179,13 @@ export const make = Effect.sync(() => {
         read((state) => {
           const contact = state.contacts.get(contactId)
           if (contact === undefined || contact.projectId !== projectId) return undefined
-          const stream = state.streams.get(contactId) ?? []
+          const positions = state.streams.get(contactId) ?? []
           const before = request.cursor === undefined ? Infinity : Number(request.cursor)
           const rows: Array<EventStore.RecordedEvent> = []
-          for (let i = stream.length - 1; i >= 0 && rows.length <= request.limit; i--) {
-            const recorded = stream[i]!
-            if (recorded.version < before && ContactEvent.visibleName(recorded.event) !== undefined) rows.push(recorded)
+          // Versions are 1, 2, 3…: the cursor says where to start without decoding what is after it.
+          for (let i = Math.min(positions.length, Math.ceil(before - 1)) - 1; i >= 0 && rows.length <= request.limit; i--) {
+            const recorded = recordedAt(state.log, positions[i]!)
+            if (ContactEvent.visibleName(recorded.event) !== undefined) rows.push(recorded)
           }
           return Contacts.page(rows, request.limit, (r) => String(r.version))
         }),

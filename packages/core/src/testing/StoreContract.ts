@@ -102,6 +102,23 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions)
         }))
 
+      it.effect("reads give back the events as appended, untouched by what the caller changes afterwards", () =>
+        Effect.gen(function*() {
+          const projectId = yield* newProject
+          const data = { plan: "pro", seats: 3, tags: ["a", "b"], billing: { vat: null, country: "NL" } }
+          const event = tracked("purchase", data)
+          const expected = structuredClone(event.data)
+          const { contactId } = yield* createContact(projectId, "untouched@example.com", [event])
+          data.plan = "free"
+          data.tags.push("c")
+          data.billing.country = "BE"
+          const [, read] = yield* (yield* EventStore.EventStore).readStream(contactId)
+          expect(read!.event).toMatchObject({ _tag: "EventTracked", name: "purchase", at: event.at })
+          expect((read!.event as ContactEvent.EventTracked).data).toEqual(expected)
+          const all = yield* readAllUntil(EventStore.start, (events) => events.some((e) => e.id === read!.id))
+          expect(all.events.find((e) => e.id === read!.id)).toEqual(read)
+        }))
+
       it.effect("a wrong expected version is a ConcurrencyConflict and writes nothing", () =>
         Effect.gen(function*() {
           const store = yield* EventStore.EventStore
