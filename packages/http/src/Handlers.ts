@@ -6,6 +6,7 @@ import type * as Contact from "@tracklog/core/Contact"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as Ids from "@tracklog/core/Ids"
 import type * as Projects from "@tracklog/core/Projects"
+import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Effect from "effect/Effect"
@@ -43,8 +44,8 @@ const contactView = (contact: Contact.Contact) => ({
   email: contact.email,
   subscribed: contact.subscribed,
   data: contact.data,
-  createdAt: contact.createdAt.toISOString(),
-  updatedAt: contact.updatedAt.toISOString()
+  createdAt: Timestamp.iso(contact.createdAt),
+  updatedAt: Timestamp.iso(contact.updatedAt)
 })
 
 const limitOf = (query: URLSearchParams, max: number, fallback: number) => {
@@ -84,7 +85,7 @@ export const make = Effect.gen(function*() {
         return Effect.mapBoth(track.track(request.grant.projectId, command.right), {
           onFailure: ApiError.fromDomain,
           onSuccess: (result) =>
-            ok({ success: true, data: { contact: result.contact, event: result.event, timestamp: result.timestamp.toISOString() } })
+            ok({ success: true, data: { contact: result.contact, event: result.event, timestamp: Timestamp.iso(result.timestamp) } })
         })
       }
     },
@@ -133,7 +134,7 @@ export const make = Effect.gen(function*() {
           // An events cursor is the version of the last event of the previous page.
           if (cursor !== undefined && !/^[1-9]\d{0,8}$/.test(cursor)) return yield* invalidCursor
           const page = yield* contacts.timeline(request.grant.projectId, id, { limit, cursor })
-          return ok({ ...page, data: page.data.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })) })
+          return ok({ ...page, data: page.data.map((e) => ({ ...e, createdAt: Timestamp.iso(e.createdAt) })) })
         }).pipe(Effect.mapError(ApiError.fromDomain))
     },
     health: {

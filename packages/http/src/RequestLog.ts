@@ -2,6 +2,7 @@
  * Structured log lines, one JSON object per line: one per request (method, route pattern,
  * status, duration, request id; never a key, an email or a query string) and one per defect.
  */
+import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as PerTurn from "./internal/perTurn.js"
@@ -13,7 +14,7 @@ export const make = Effect.sync(() => {
   const requests = process.env["TRACKLOG_LOG"] !== "off"
   const lines = PerTurn.make<string>((batch) => sink.write(batch.join("")))
   const line = (fields: Record<string, unknown>) =>
-    lines.add(JSON.stringify({ time: new Date().toISOString(), ...fields }) + "\n")
+    lines.add(JSON.stringify({ time: Timestamp.iso(new Date()), ...fields }) + "\n")
   return {
     request: (method: string, route: string, status: number, durationMs: number, requestId: string) =>
       requests && line({ level: "info", msg: "request", method, route, status, durationMs: Math.round(durationMs * 1000) / 1000, requestId }),

@@ -13,6 +13,7 @@ import * as EventStore from "@tracklog/core/EventStore"
 import type * as Json from "@tracklog/core/Json"
 import * as Projects from "@tracklog/core/Projects"
 import * as StoreError from "@tracklog/core/StoreError"
+import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -113,8 +114,8 @@ export const make = (options: Options = {}) =>
         email: contact.email,
         subscribed: contact.subscribed,
         data: contact.data,
-        created_at: contact.createdAt.toISOString(),
-        updated_at: contact.updatedAt.toISOString()
+        created_at: Timestamp.iso(contact.createdAt),
+        updated_at: Timestamp.iso(contact.updatedAt)
       })))
       const rows = JSON.stringify(batch.flatMap(({ events, expectedVersion, streamId }) =>
         events.map(({ event, id }, i) => ({
@@ -123,7 +124,7 @@ export const make = (options: Options = {}) =>
           id,
           type: event._tag,
           data: ContactEvent.encode(event),
-          created_at: event.at.toISOString()
+          created_at: Timestamp.iso(event.at)
         }))
       ))
       return sql<{ stream_id: string }>`
