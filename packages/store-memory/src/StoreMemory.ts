@@ -24,7 +24,7 @@ interface State {
   readonly byProject: Map<string, Array<string>>
   readonly grants: Map<string, Projects.Grant>
   readonly projects: Set<string>
-  transactions: bigint
+  transactions: number
 }
 
 const emailKey = (projectId: string, email: string) => `${projectId}\u0000${email}`
@@ -37,17 +37,17 @@ interface Stored {
   readonly id: string
   readonly streamId: string
   readonly version: number
-  readonly transactionId: string
+  readonly transactionId: number
   readonly event: ContactEvent.Encoded
 }
 
-const store = (recorded: Omit<EventStore.RecordedEvent, "position">): string => {
+const store = (stored: Omit<Stored, "event"> & { readonly event: ContactEvent.ContactEvent }): string => {
   const text = JSON.stringify({
-    id: recorded.id,
-    streamId: recorded.streamId,
-    version: recorded.version,
-    transactionId: recorded.transactionId.toString(),
-    event: ContactEvent.encode(recorded.event)
+    id: stored.id,
+    streamId: stored.streamId,
+    version: stored.version,
+    transactionId: stored.transactionId,
+    event: ContactEvent.encode(stored.event)
   } satisfies Stored)
   // JSON.stringify answers a rope of its builder's parts, 7 objects for a small event. Reading it
   // as a number flattens it in place, and the next scavenge drops the rope: 1 object, ~280 bytes.
@@ -103,9 +103,9 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
     })
   }
   const contact = input.contact
-  const key = emailKey(contact.projectId, contact.email)
-  const owner = state.byEmail.get(key)
-  if (owner !== undefined && owner !== contact.id) {
+  // A stream claims its email when it starts; events never change a contact's email.
+  const claim = stream === undefined ? emailKey(contact.projectId, contact.email) : undefined
+  if (claim !== undefined && state.byEmail.has(claim)) {
     return new EventStore.ConcurrencyConflict({
       streamId: input.streamId,
       expectedVersion: input.expectedVersion,
@@ -119,8 +119,8 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
     positions.push(state.log.length)
   }
   if (stream === undefined) state.streams.set(input.streamId, positions)
-  if (owner === undefined) {
-    state.byEmail.set(key, contact.id)
+  if (claim !== undefined) {
+    state.byEmail.set(claim, contact.id)
     const ids = state.byProject.get(contact.projectId)
     if (ids === undefined) state.byProject.set(contact.projectId, [contact.id])
     else insertSorted(ids, contact.id)
@@ -139,7 +139,7 @@ export const make = Effect.sync(() => {
     byProject: new Map(),
     grants: new Map(),
     projects: new Set(),
-    transactions: 0n
+    transactions: 0
   }
   const read = <A>(f: (state: State) => A) => Effect.sync(() => f(state))
 
