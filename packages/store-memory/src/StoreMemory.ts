@@ -11,12 +11,13 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as TextLog from "./internal/textLog.js"
 
 interface State {
   /** streamId → the log positions of its events, in version order. */
   readonly streams: Map<string, Array<number>>
   /** Every event in log order (position = index + 1), each as the JSON text of a `Stored`. */
-  readonly log: Array<string>
+  readonly log: TextLog.TextLog
   readonly contacts: Map<string, Contact.Contact>
   /** `projectId \0 email` → contact id: the one-contact-per-email index. */
   readonly byEmail: Map<string, string>
@@ -29,10 +30,10 @@ interface State {
 
 const emailKey = (projectId: string, email: string) => `${projectId}\u0000${email}`
 
-// The log keeps each event as one flat string, not as the ~7 objects it decodes to: the garbage
-// collector copies and marks strings without looking inside, so its pauses stop growing with the
-// log (docs/decisions/0009-memory-log-as-text.md). Events also round-trip through JSON as they do
-// in Postgres, so a test on this store sees what that one would return.
+// The log keeps each event as JSON text in buffers outside the heap, not as the ~7 objects it
+// decodes to, which the garbage collector would copy and mark again and again as the log grows
+// (docs/decisions/0009-memory-log-as-text.md). Events also round-trip through JSON as they do in
+// Postgres, so a test on this store sees what that one would return.
 interface Stored {
   readonly id: string
   readonly streamId: string
@@ -41,22 +42,17 @@ interface Stored {
   readonly event: ContactEvent.Encoded
 }
 
-const store = (stored: Omit<Stored, "event"> & { readonly event: ContactEvent.ContactEvent }): string => {
-  const text = JSON.stringify({
+const store = (stored: Omit<Stored, "event"> & { readonly event: ContactEvent.ContactEvent }): string =>
+  JSON.stringify({
     id: stored.id,
     streamId: stored.streamId,
     version: stored.version,
     transactionId: stored.transactionId,
     event: ContactEvent.encode(stored.event)
   } satisfies Stored)
-  // JSON.stringify answers a rope of its builder's parts, 7 objects for a small event. Reading it
-  // as a number flattens it in place, and the next scavenge drops the rope: 1 object, ~280 bytes.
-  Number(text)
-  return text
-}
 
-const recordedAt = (log: ReadonlyArray<string>, position: number): EventStore.RecordedEvent => {
-  const stored = JSON.parse(log[position - 1]!) as Stored
+const recordedAt = (log: TextLog.TextLog, position: number): EventStore.RecordedEvent => {
+  const stored = JSON.parse(log.get(position - 1)) as Stored
   return {
     id: stored.id,
     streamId: stored.streamId,
@@ -115,8 +111,8 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
   const transactionId = ++state.transactions
   const positions = stream ?? []
   for (const { event, id } of input.events) {
-    state.log.push(store({ id, streamId: input.streamId, version: positions.length + 1, transactionId, event }))
-    positions.push(state.log.length)
+    state.log.append(store({ id, streamId: input.streamId, version: positions.length + 1, transactionId, event }))
+    positions.push(state.log.size())
   }
   if (stream === undefined) state.streams.set(input.streamId, positions)
   if (claim !== undefined) {
@@ -133,7 +129,7 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
 export const make = Effect.sync(() => {
   const state: State = {
     streams: new Map(),
-    log: [],
+    log: TextLog.make(),
     contacts: new Map(),
     byEmail: new Map(),
     byProject: new Map(),
@@ -156,7 +152,7 @@ export const make = Effect.sync(() => {
         // Transactions here commit in id order, so the position alone orders the log.
         const from = Number(after.position)
         const events: Array<EventStore.RecordedEvent> = []
-        for (let p = from + 1; p <= Math.min(from + limit, state.log.length); p++) events.push(recordedAt(state.log, p))
+        for (let p = from + 1; p <= Math.min(from + limit, state.log.size()); p++) events.push(recordedAt(state.log, p))
         const last = events[events.length - 1]
         return { events, checkpoint: last === undefined ? after : last }
       })

@@ -1,0 +1,31 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
+import * as TextLog from "../src/internal/textLog.js"
+
+describe("TextLog", () => {
+  it.prop("reads back every JSON text as appended, across chunks", [
+    FastCheck.array(FastCheck.oneof(FastCheck.fullUnicodeString(), FastCheck.string({ unit: "binary" }), FastCheck.json()), { maxLength: 200 }),
+    FastCheck.integer({ min: 1, max: 400 })
+  ], ([values, repeat]) => {
+    // Repeated so that the texts fill several 1 MiB chunks; lone surrogates arrive escaped, as
+    // JSON.stringify writes them.
+    const texts = Array.from({ length: repeat }, (_, i) => values.map((v) => JSON.stringify([i, v.repeat(1 + (i % 50))]))).flat()
+    const log = TextLog.make()
+    for (const text of texts) log.append(text)
+    expect(log.size()).toBe(texts.length)
+    texts.forEach((text, i) => expect(log.get(i)).toBe(text))
+  }, { fastCheck: { numRuns: 30 } })
+
+  it("a text larger than a chunk gets a chunk of its own, between ordinary ones", () => {
+    const log = TextLog.make()
+    const large = JSON.stringify("é€𝄞".repeat(400_000))
+    for (const text of ["[1]", large, "[2]", large, "[3]"]) log.append(text)
+    expect([0, 1, 2, 3, 4].map(log.get)).toEqual(["[1]", large, "[2]", large, "[3]"])
+  })
+
+  it("an index it does not hold is a RangeError", () => {
+    const log = TextLog.make()
+    log.append("a")
+    for (const index of [-1, 1, 0.5, NaN]) expect(() => log.get(index)).toThrow(RangeError)
+  })
+})
