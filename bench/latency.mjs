@@ -2,7 +2,7 @@
 // side. The maximum comes from wrk; the fixed-rate load from bench/lib/openload.c (open model:
 // requests go out on schedule whatever the answers, latency counts from the time a request was
 // due, a warm-up is left out), compiled on first use with the system C compiler.
-import { freshDatabase, median, openload, startServer, wrk } from "./lib/common.mjs"
+import { cpuMillis, freshDatabase, median, openload, startServer, wrk } from "./lib/common.mjs"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -19,14 +19,20 @@ const measure = async (name, ours, baseline) => {
   for (let r = 0; r < rounds; r++) {
     for (const who of ["ours", "baseline"]) {
       const server = who === "ours" ? ours : baseline
-      runs[who].push(openload({ base: server.base, key: "pk_bench", rate: rates[who], seconds: Math.max(seconds, 8), warmup: 2 }))
+      const cpu = cpuMillis(server.pid)
+      const started = performance.now()
+      const run = openload({ base: server.base, key: "pk_bench", rate: rates[who], seconds: Math.max(seconds, 8), warmup: 2 })
+      // How busy the rate kept the server (all its threads): near 100%, p99 is mostly queueing.
+      run.busy = cpu === undefined ? undefined : (cpuMillis(server.pid) - cpu) / (performance.now() - started)
+      runs[who].push(run)
     }
   }
   const line = (who) => {
     const p50 = median(runs[who].map((x) => x.p50_us)) / 1000
     const p99 = median(runs[who].map((x) => x.p99_us)) / 1000
     const p999 = median(runs[who].map((x) => x.p999_us)) / 1000
-    return { text: `at ${rates[who]} req/s p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, p99.9 ${p999.toFixed(1)} ms → p99/p50 ${(p99 / p50).toFixed(2)}×`, ratio: p99 / p50 }
+    const busy = runs[who][0].busy === undefined ? "" : ` (server busy ${(100 * median(runs[who].map((x) => x.busy))).toFixed(0)}% of a core)`
+    return { text: `at ${rates[who]} req/s${busy}: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, p99.9 ${p999.toFixed(1)} ms → p99/p50 ${(p99 / p50).toFixed(2)}×`, ratio: p99 / p50 }
   }
   const a = line("ours")
   const b = line("baseline")

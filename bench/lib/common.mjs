@@ -1,6 +1,6 @@
 // Shared by the benchmarks: processes, load from wrk, statistics, throwaway databases.
 import { spawn, execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -103,6 +103,17 @@ export const openload = ({ base, key, rate, seconds, warmup = 2, connections = 6
     throw new Error(`openload failed (errors or non-2xx answers): ${error.stdout ?? ""}${error.stderr ?? ""}`)
   }
   return JSON.parse(out)
+}
+
+/** CPU time a process has used so far, all its threads, in ms (Linux /proc; undefined elsewhere). */
+export const cpuMillis = (pid) => {
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100/s).
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return undefined
+  }
 }
 
 /** A fresh database on the local server; `drop()` removes it. */

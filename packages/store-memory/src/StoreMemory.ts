@@ -150,7 +150,7 @@ export const make = Effect.sync(() => {
     readAll: (after, limit) =>
       read((state) => {
         // Transactions here commit in id order, so the position alone orders the log.
-        const from = Number(after.position)
+        const from = Math.max(0, Number(after.position))
         const events: Array<EventStore.RecordedEvent> = []
         for (let p = from + 1; p <= Math.min(from + limit, state.log.size()); p++) events.push(recordedAt(state.log, p))
         const last = events[events.length - 1]
