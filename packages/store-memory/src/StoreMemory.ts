@@ -32,8 +32,8 @@ const emailKey = (projectId: string, email: string) => `${projectId}\u0000${emai
 
 // The log keeps each event as JSON text in buffers outside the heap, not as the ~7 objects it
 // decodes to, which the garbage collector would copy and mark again and again as the log grows
-// (docs/decisions/0009-memory-log-as-text.md). Events also round-trip through JSON as they do in
-// Postgres, so a test on this store sees what that one would return.
+// (docs/decisions/0009-memory-log-as-text.md). Events round-trip through JSON as they do in
+// Postgres; the projection keeps the contact object the caller folded.
 interface Stored {
   readonly id: string
   readonly streamId: string
@@ -42,7 +42,7 @@ interface Stored {
   readonly event: ContactEvent.Encoded
 }
 
-const store = (stored: Omit<Stored, "event"> & { readonly event: ContactEvent.ContactEvent }): string =>
+const encodeRecord = (stored: Omit<Stored, "event"> & { readonly event: ContactEvent.ContactEvent }): string =>
   JSON.stringify({
     id: stored.id,
     streamId: stored.streamId,
@@ -108,10 +108,16 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
       reason: "email"
     })
   }
-  const transactionId = ++state.transactions
+  // Every text is made before any is written: an event that cannot be encoded (a BigInt in its
+  // data, an invalid date) fails the append with nothing written.
+  const transactionId = state.transactions + 1
+  const texts = input.events.map(({ event, id }, i) =>
+    encodeRecord({ id, streamId: input.streamId, version: input.expectedVersion + i + 1, transactionId, event })
+  )
+  state.transactions = transactionId
   const positions = stream ?? []
-  for (const { event, id } of input.events) {
-    state.log.append(store({ id, streamId: input.streamId, version: positions.length + 1, transactionId, event }))
+  for (const text of texts) {
+    state.log.append(text)
     positions.push(state.log.size())
   }
   if (stream === undefined) state.streams.set(input.streamId, positions)
@@ -178,7 +184,8 @@ export const make = Effect.sync(() => {
           const positions = state.streams.get(contactId) ?? []
           const before = request.cursor === undefined ? Infinity : Number(request.cursor)
           const rows: Array<EventStore.RecordedEvent> = []
-          // Versions are 1, 2, 3…: the cursor says where to start without decoding what is after it.
+          // Versions are 1, 2, 3… at indexes 0, 1, 2…: the ones below the cursor are the first
+          // ⌈cursor − 1⌉, so nothing after it is decoded.
           for (let i = Math.min(positions.length, Math.ceil(before - 1)) - 1; i >= 0 && rows.length <= request.limit; i--) {
             const recorded = recordedAt(state.log, positions[i]!)
             if (ContactEvent.visibleName(recorded.event) !== undefined) rows.push(recorded)

@@ -119,6 +119,41 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           expect(all.events.find((e) => e.id === read!.id)).toEqual(read)
         }))
 
+      it.effect("an append with an event that cannot be stored fails and writes nothing, not even its valid events", () =>
+        Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          const contacts = yield* Contacts.Contacts
+          const ids = yield* Ids.Ids
+          const projectId = yield* newProject
+          const unstorable = tracked("bad", { n: 1n } as never)
+          const { contactId, events } = yield* createContact(projectId, "atomic@example.com")
+          const later = [tracked("good"), unstorable]
+          const exit = yield* Effect.exit(store.append({
+            streamId: contactId,
+            expectedVersion: 1,
+            events: [{ id: yield* ids.next, event: later[0]! }, { id: yield* ids.next, event: later[1]! }],
+            contact: Contact.fold([...events, ...later])!
+          }))
+          expect(exit._tag).toBe("Failure")
+          expect(yield* store.readStream(contactId)).toHaveLength(1)
+
+          // A new stream: no event written, and its email not claimed.
+          const newId = yield* ids.next
+          const created = ContactEvent.ContactCreated.make({ contactId: newId, projectId, email: "fresh@example.com", subscribed: true, at: new Date() })
+          const failed = yield* Effect.exit(store.append({
+            streamId: newId,
+            expectedVersion: 0,
+            events: [{ id: yield* ids.next, event: created }, { id: yield* ids.next, event: unstorable }],
+            contact: Contact.fold([created, unstorable])!
+          }))
+          expect(failed._tag).toBe("Failure")
+          expect(yield* store.readStream(newId)).toHaveLength(0)
+          expect(Option.isNone(yield* contacts.findByEmail(projectId, "fresh@example.com"))).toBe(true)
+          yield* createContact(projectId, "fresh@example.com")
+          const logged = yield* readAllUntil(EventStore.start, (all) => all.some((e) => e.streamId === contactId))
+          expect(logged.events.filter((e) => e.streamId === contactId || e.streamId === newId)).toHaveLength(1)
+        }))
+
       it.effect("a wrong expected version is a ConcurrencyConflict and writes nothing", () =>
         Effect.gen(function*() {
           const store = yield* EventStore.EventStore
