@@ -23,6 +23,12 @@ describe("TextLog", () => {
     expect([0, 1, 2, 3, 4].map(log.get)).toEqual(["[1]", large, "[2]", large, "[3]"])
   })
 
+  it("texts that start or end with a byte order mark keep it", () => {
+    const log = TextLog.make()
+    for (const text of ["\ufeff[1]", "\ufeff", "[2]\ufeff"]) log.append(text)
+    expect([0, 1, 2].map(log.get)).toEqual(["\ufeff[1]", "\ufeff", "[2]\ufeff"])
+  })
+
   it("an index it does not hold is a RangeError", () => {
     const log = TextLog.make()
     log.append("a")

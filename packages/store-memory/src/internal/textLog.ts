@@ -9,8 +9,10 @@
 const ChunkBytes = 1 << 20
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
+// `ignoreBOM`: a text that starts with U+FEFF keeps it.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
 
+/** Texts in the order appended, read by index. */
 export interface TextLog {
   /** How many texts the log holds. */
   readonly size: () => number
@@ -20,6 +22,7 @@ export interface TextLog {
   readonly get: (index: number) => string
 }
 
+/** An empty log. */
 export const make = (): TextLog => {
   const chunks: Array<Uint8Array> = [new Uint8Array(ChunkBytes)]
   let used = 0
