@@ -108,7 +108,8 @@ export const openload = ({ base, key, rate, seconds, warmup = 2, connections = 6
 /** CPU time a process has used so far, all its threads, in ms (Linux /proc; undefined elsewhere). */
 export const cpuMillis = (pid) => {
   try {
-    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100/s).
+    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks
+    // (USER_HZ, 100 per second on Linux).
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
     return (Number(fields[11]) + Number(fields[12])) * 10
   } catch {

@@ -1,5 +1,6 @@
 /**
- * The ISO-8601 text of an instant, as the log, the answers and the log lines write it.
+ * The ISO-8601 text of an instant, as the log, the answers and the log lines write it. Public
+ * because the stores and the server write times too, and should share the cache.
  */
 
 let lastMillis = NaN
