@@ -72,6 +72,41 @@ const VisibleTypes = ["EventTracked", "SubscriptionChanged"]
 
 type AppendError = EventStore.ConcurrencyConflict | StoreError.StoreUnavailable
 
+// An append as the group commit sends it: its contact row and its event rows, as JSON text.
+interface EncodedAppend {
+  readonly input: EventStore.Append
+  readonly head: string
+  readonly rows: ReadonlyArray<string>
+}
+
+const encodeAppend = (input: EventStore.Append): EncodedAppend => {
+  const { contact, events, expectedVersion, streamId } = input
+  return {
+    input,
+    head: JSON.stringify({
+      stream_id: streamId,
+      expected: expectedVersion,
+      version: expectedVersion + events.length,
+      project_id: contact.projectId,
+      email: contact.email,
+      subscribed: contact.subscribed,
+      data: contact.data,
+      created_at: Timestamp.iso(contact.createdAt),
+      updated_at: Timestamp.iso(contact.updatedAt)
+    }),
+    rows: events.map(({ event, id }, i) =>
+      JSON.stringify({
+        stream_id: streamId,
+        version: expectedVersion + i + 1,
+        id,
+        type: event._tag,
+        data: ContactEvent.encode(event),
+        created_at: Timestamp.iso(event.at)
+      })
+    )
+  }
+}
+
 // Beyond this many operations waiting on a database that does not keep up, answer at once.
 const MaxQueued = 10_000
 
@@ -105,28 +140,9 @@ export const make = (options: Options = {}) =>
     // Group commit: every append waiting while a batch is in flight goes into the next one, as
     // one statement — one round trip, one commit — that still decides each append on its own
     // (docs/decisions/0007-group-commit.md).
-    const appendBatch = (batch: ReadonlyArray<EventStore.Append>) => {
-      const heads = JSON.stringify(batch.map(({ contact, events, expectedVersion, streamId }) => ({
-        stream_id: streamId,
-        expected: expectedVersion,
-        version: expectedVersion + events.length,
-        project_id: contact.projectId,
-        email: contact.email,
-        subscribed: contact.subscribed,
-        data: contact.data,
-        created_at: Timestamp.iso(contact.createdAt),
-        updated_at: Timestamp.iso(contact.updatedAt)
-      })))
-      const rows = JSON.stringify(batch.flatMap(({ events, expectedVersion, streamId }) =>
-        events.map(({ event, id }, i) => ({
-          stream_id: streamId,
-          version: expectedVersion + i + 1,
-          id,
-          type: event._tag,
-          data: ContactEvent.encode(event),
-          created_at: Timestamp.iso(event.at)
-        }))
-      ))
+    const appendBatch = (batch: ReadonlyArray<EncodedAppend>) => {
+      const heads = `[${batch.map((a) => a.head).join(",")}]`
+      const rows = `[${batch.flatMap((a) => a.rows).join(",")}]`
       return sql<{ stream_id: string }>`
         WITH input AS (
           SELECT * FROM json_to_recordset(${heads}::json) AS i(
@@ -165,7 +181,7 @@ export const make = (options: Options = {}) =>
         SELECT stream_id FROM ok`.pipe(
         Effect.map((okRows) => {
           const ok = new Set(okRows.map((r) => r.stream_id))
-          return batch.map(({ expectedVersion, streamId }) =>
+          return batch.map(({ input: { expectedVersion, streamId } }) =>
             ok.has(streamId)
               ? Exit.void
               : Exit.fail(new EventStore.ConcurrencyConflict({
@@ -179,7 +195,7 @@ export const make = (options: Options = {}) =>
         // nothing of it was written, so each of its appends is decided again.
         Effect.catchTag("SqlError", (e): Effect.Effect<ReadonlyArray<Exit.Exit<void, AppendError>>, StoreError.StoreUnavailable> =>
           SqlErrors.isRetryable(e)
-            ? Effect.succeed(batch.map(({ expectedVersion, streamId }) =>
+            ? Effect.succeed(batch.map(({ input: { expectedVersion, streamId } }) =>
               Exit.fail(new EventStore.ConcurrencyConflict({ streamId, expectedVersion, reason: "version" }))
             ))
             : SqlErrors.orUnavailable(Effect.fail(e))),
@@ -189,15 +205,18 @@ export const make = (options: Options = {}) =>
 
     const overflow = () => new StoreError.StoreUnavailable({ reason: "too many operations waiting for the database" })
 
-    const append = Batcher.make<EventStore.Append, void, AppendError>({
+    const batched = Batcher.make<EncodedAppend, void, AppendError>({
       maxSize: options.maxBatch ?? 256,
       maxInFlight: options.maxInFlight ?? 2,
       maxQueued: MaxQueued,
       overflow,
       run: appendBatch,
       // One statement cannot move a stream twice, nor claim one email for two new contacts.
-      keyOf: (a) => [a.streamId, `${a.contact.projectId}\u0000${a.contact.email}`]
+      keyOf: ({ input }) => [input.streamId, `${input.contact.projectId}\u0000${input.contact.email}`]
     })
+    // Encoded by its caller, before it joins a batch: an append that cannot be encoded (a BigInt
+    // in its data) fails alone, and its batch goes on without it.
+    const append = (input: EventStore.Append) => Effect.flatMap(Effect.sync(() => encodeAppend(input)), batched)
 
     const eventStore = EventStore.EventStore.of({
       append,

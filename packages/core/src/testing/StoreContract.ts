@@ -154,6 +154,26 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           expect(logged.events.filter((e) => e.streamId === contactId || e.streamId === newId)).toHaveLength(1)
         }))
 
+      it.effect("an append that cannot be stored fails alone: the appends sent with it commit", () =>
+        Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          const ids = yield* Ids.Ids
+          const projectId = yield* newProject
+          const streams = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) => createContact(projectId, `mate${i}@example.com`))
+          const appendOne = (streamId: string, events: ReadonlyArray<ContactEvent.ContactEvent>, event: ContactEvent.ContactEvent) =>
+            Effect.flatMap(ids.next, (id) =>
+              Effect.exit(store.append({ streamId, expectedVersion: events.length, events: [{ id, event }], contact: Contact.fold([...events, event])! })))
+          // Sent together, the bad one in the middle, so that a store batching appends puts it in
+          // one batch with others.
+          const bad = 10
+          const exits = yield* Effect.all(
+            streams.map((s, i) => appendOne(s.contactId, s.events, i === bad ? tracked("bad", { n: 1n } as never) : tracked("good"))),
+            { concurrency: "unbounded" }
+          )
+          expect(exits.map((e) => e._tag)).toEqual(streams.map((_, i) => (i === bad ? "Failure" : "Success")))
+          for (const [i, s] of streams.entries()) expect(yield* store.readStream(s.contactId)).toHaveLength(i === bad ? 1 : 2)
+        }))
+
       it.effect("a wrong expected version is a ConcurrencyConflict and writes nothing", () =>
         Effect.gen(function*() {
           const store = yield* EventStore.EventStore
