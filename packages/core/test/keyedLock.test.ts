@@ -9,6 +9,19 @@ import * as KeyedLock from "../src/internal/keyedLock.js"
 const traced = (log: Array<string>, name: string, effect: Effect.Effect<void> = Effect.yieldNow()) =>
   Effect.sync(() => log.push(`${name}+`)).pipe(Effect.zipRight(effect), Effect.zipRight(Effect.sync(() => log.push(`${name}-`))))
 
+// `a` holds "k" until `gate` opens; `b`, then `c`, queue behind it.
+const oneHolderTwoWaiters = Effect.gen(function*() {
+  const lock = KeyedLock.make()
+  const log: Array<string> = []
+  const gate = yield* Deferred.make<void>()
+  const a = yield* Effect.fork(lock("k", traced(log, "a", Deferred.await(gate))))
+  yield* Effect.yieldNow()
+  const b = yield* Effect.fork(lock("k", traced(log, "b")))
+  const c = yield* Effect.fork(lock("k", traced(log, "c")))
+  yield* Effect.yieldNow()
+  return { log, gate, a, b, c }
+})
+
 describe("keyedLock", () => {
   it.live("runs holders of one key one at a time, in arrival order", () =>
     Effect.gen(function*() {
@@ -46,40 +59,26 @@ describe("keyedLock", () => {
 
   it.effect("a waiter interrupted in the queue leaves it; the others still get the key in order", () =>
     Effect.gen(function*() {
-      const lock = KeyedLock.make()
-      const log: Array<string> = []
-      const gate = yield* Deferred.make<void>()
-      const holder = yield* Effect.fork(lock("k", traced(log, "a", Deferred.await(gate))))
-      yield* Effect.yieldNow()
-      const quitter = yield* Effect.fork(lock("k", traced(log, "b")))
-      const waiter = yield* Effect.fork(lock("k", traced(log, "c")))
-      yield* Effect.yieldNow()
-      yield* Fiber.interrupt(quitter)
+      const { a, b, c, gate, log } = yield* oneHolderTwoWaiters
+      yield* Fiber.interrupt(b)
       yield* Deferred.succeed(gate, undefined)
-      yield* Fiber.join(holder)
-      yield* Fiber.join(waiter)
+      yield* Fiber.join(a)
+      yield* Fiber.join(c)
       expect(log).toEqual(["a+", "a-", "c+", "c-"])
     }))
 
   it.live("a waiter interrupted just as the key is handed to it passes the key on", () =>
     Effect.gen(function*() {
-      const lock = KeyedLock.make()
-      const log: Array<string> = []
-      const gate = yield* Deferred.make<void>()
-      const holder = yield* Effect.fork(lock("k", traced(log, "a", Deferred.await(gate))))
-      yield* Effect.yieldNow()
-      const handedOver = yield* Effect.fork(lock("k", traced(log, "b")))
-      const last = yield* Effect.fork(lock("k", traced(log, "c")))
-      yield* Effect.yieldNow()
+      const { a, b, c, gate, log } = yield* oneHolderTwoWaiters
       // Let a finish, and interrupt b in the same step: a hands the key to b before b has seen
       // the interruption.
       yield* Effect.sync(() => {
         Deferred.unsafeDone(gate, Effect.void)
-        handedOver.unsafeInterruptAsFork(FiberId.none)
+        b.unsafeInterruptAsFork(FiberId.none)
       })
-      yield* Fiber.join(holder)
-      yield* Fiber.await(handedOver)
-      yield* Fiber.join(last).pipe(Effect.timeoutFail({ duration: "1 second", onTimeout: () => "c never got the key" }))
+      yield* Fiber.join(a)
+      yield* Fiber.await(b)
+      yield* Fiber.join(c).pipe(Effect.timeoutFail({ duration: "1 second", onTimeout: () => "c never got the key" }))
       expect(log).toEqual(["a+", "a-", "c+", "c-"])
     }))
 
