@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
-  ackOf, checkAcknowledged, checkInvariants, closedLoad, createDatabase, ensureBuilt, envInt, envList, getJson, isAck,
-  logFor, PK, pgConnect, pgliteOpen, rand, runScript, SK, sleep, startServer, track, uid
+  ackOf, closedLoad, createDatabase, ensureBuilt, envInt, envList, getJson, isAck,
+  logFor, PK, pgConnect, pgliteOpen, rand, runScript, SK, sleep, startServer, track, uid, verifyLog
 } from "./lib.mjs"
 
 const backends = envList("CRASH_BACKENDS", ["postgres", "embedded"])
@@ -147,11 +147,7 @@ const runBackend = async (backend, report, defer) => {
   // The log itself.
   const db = await openDb()
   try {
-    const { counts, problems } = await checkInvariants(db)
-    for (const p of problems) report.violation(`${backend}: ${p}`)
-    const { found, missing } = await checkAcknowledged(db, acks)
-    for (const m of missing.slice(0, 10)) report.violation(`${backend}: acknowledged track lost: ${JSON.stringify(m)}`)
-    if (missing.length > 10) report.violation(`${backend}: … ${missing.length} acknowledged tracks lost in all`)
+    const { counts, found } = await verifyLog(db, acks, report, backend)
     report.figures[backend] = {
       kills,
       sent,

@@ -13,8 +13,8 @@
 //      (all-200 stretch that counts as recovered)
 import { createCluster } from "./cluster.mjs"
 import {
-  ackOf, checkAcknowledged, checkInvariants, closedLoad, ensureBuilt, envInt, envList, fmt, isAck, isUnavailableEnvelope,
-  logFor, PK, pgConnect, rand, runScript, SK, sleep, startServer, track, uid
+  ackOf, closedLoad, ensureBuilt, envInt, envList, fmt, isAck, isUnavailableEnvelope,
+  logFor, PK, pgConnect, rand, runScript, SK, sleep, startServer, track, uid, verifyLog
 } from "./lib.mjs"
 
 const modes = envList("FAULT_MODES", ["fast", "immediate", "freeze"])
@@ -174,10 +174,7 @@ runScript("db-faults", async (report, defer) => {
   // Nothing acknowledged lost; the log is whole.
   const db = await pgConnect(cluster.url)
   try {
-    const { counts, problems } = await checkInvariants(db)
-    for (const p of problems) report.violation(p)
-    const { found, missing } = await checkAcknowledged(db, acks)
-    for (const m of missing.slice(0, 10)) report.violation(`acknowledged track lost: ${JSON.stringify(m)}`)
+    const { counts, found } = await verifyLog(db, acks, report)
     report.figures.acknowledged = acks.length
     report.figures.foundInLog = found
     report.figures.log = counts

@@ -518,6 +518,20 @@ export const checkAcknowledged = async (db, acks) => {
   return { missing, found }
 }
 
+/**
+ * Both checks on the log, their findings reported as violations (`label` prefixes each).
+ * Returns { counts, found } for the script's own figures.
+ */
+export const verifyLog = async (db, acks, report, label = "") => {
+  const prefix = label === "" ? "" : `${label}: `
+  const { counts, problems } = await checkInvariants(db)
+  for (const p of problems) report.violation(`${prefix}${p}`)
+  const { found, missing } = await checkAcknowledged(db, acks)
+  for (const m of missing.slice(0, 10)) report.violation(`${prefix}acknowledged track lost: ${JSON.stringify(m)}`)
+  if (missing.length > 10) report.violation(`${prefix}… ${missing.length} acknowledged tracks lost in all`)
+  return { counts, found }
+}
+
 /** Acknowledgement record from a closedLoad/openLoad record that got a 200. */
 export const ackOf = (record) => ({
   event: record.body.data.event,

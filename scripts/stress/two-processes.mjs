@@ -7,8 +7,8 @@
 // env: TWO_EMAILS=50  TWO_REQUESTS=1000  TWO_ROUNDS=1 (each round: fresh emails, all requests at once)
 //      DATABASE_URL (admin url of the local server)
 import {
-  ackOf, checkAcknowledged, checkInvariants, createDatabase, ensureBuilt, envInt, fmt, isAck, percentile, PK, pgConnect,
-  logFor, runScript, SK, startServer, track, uid
+  ackOf, createDatabase, ensureBuilt, envInt, fmt, isAck, percentile, PK, pgConnect,
+  logFor, runScript, SK, startServer, track, uid, verifyLog
 } from "./lib.mjs"
 
 const emails = envInt("TWO_EMAILS", 50)
@@ -61,10 +61,7 @@ runScript("two-processes", async (report, defer) => {
 
   const db = await pgConnect(database.url)
   try {
-    const { counts, problems } = await checkInvariants(db)
-    for (const p of problems) report.violation(p)
-    const { found, missing } = await checkAcknowledged(db, acks)
-    for (const m of missing.slice(0, 10)) report.violation(`acknowledged track lost: ${JSON.stringify(m)}`)
+    const { counts, found } = await verifyLog(db, acks, report)
     report.check(counts.contacts === emails * rounds, `expected ${emails * rounds} contacts, found ${counts.contacts}`)
     report.check(counts.tracked === requests * rounds, `expected ${requests * rounds} EventTracked rows, found ${counts.tracked}`)
     const fiveXX = Object.entries(statuses).filter(([s]) => Number(s) >= 500).reduce((n, [, c]) => n + c, 0)
