@@ -203,13 +203,16 @@ export const make = (options: Options = {}) =>
       )
     }
 
-    const overflow = () => new StoreError.StoreUnavailable({ reason: "too many operations waiting for the database" })
-
-    const batched = Batcher.make<EncodedAppend, void, AppendError>({
+    // How both batchers (appends, and the track path's reads) group their calls.
+    const batching = {
       maxSize: options.maxBatch ?? 256,
       maxInFlight: options.maxInFlight ?? 2,
       maxQueued: MaxQueued,
-      overflow,
+      overflow: () => new StoreError.StoreUnavailable({ reason: "too many operations waiting for the database" })
+    }
+
+    const batched = Batcher.make<EncodedAppend, void, AppendError>({
+      ...batching,
       run: appendBatch,
       // One statement cannot move a stream twice, nor claim one email for two new contacts.
       keyOf: ({ input }) => [input.streamId, `${input.contact.projectId}\u0000${input.contact.email}`]
@@ -251,10 +254,7 @@ export const make = (options: Options = {}) =>
 
     // The track path's read, batched like the appends: one query for every lookup waiting.
     const findByEmail = Batcher.make<{ readonly projectId: string; readonly email: string }, Option.Option<Contact.Contact>, StoreError.StoreUnavailable>({
-      maxSize: options.maxBatch ?? 256,
-      maxInFlight: options.maxInFlight ?? 2,
-      maxQueued: MaxQueued,
-      overflow,
+      ...batching,
       run: (batch) =>
         guard(sql<ContactRow>`
           SELECT ${contactColumns} FROM contacts
