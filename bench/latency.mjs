@@ -32,11 +32,9 @@ const measure = async (name, ours, baseline) => {
     const p99 = median(runs[who].map((x) => x.p99_us)) / 1000
     const p999 = median(runs[who].map((x) => x.p999_us)) / 1000
     const busy = runs[who][0].busy === undefined ? "" : ` (server busy ${(100 * median(runs[who].map((x) => x.busy))).toFixed(0)}% of a core)`
-    return { text: `at ${rates[who]} req/s${busy}: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, p99.9 ${p999.toFixed(1)} ms → p99/p50 ${(p99 / p50).toFixed(2)}×`, ratio: p99 / p50 }
+    return `at ${rates[who]} req/s${busy}: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, p99.9 ${p999.toFixed(1)} ms → p99/p50 ${(p99 / p50).toFixed(2)}×`
   }
-  const a = line("ours")
-  const b = line("baseline")
-  console.log(`latency, ${name}: tracklog ${a.text}; baseline ${b.text}`)
+  console.log(`latency, ${name}: tracklog ${line("ours")}; baseline ${line("baseline")}`)
 }
 
 export const run = async () => {
