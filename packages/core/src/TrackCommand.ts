@@ -55,6 +55,24 @@ export class InvalidTrackCommand extends Schema.TaggedError<InvalidTrackCommand>
 
 const IssueAnnotationId = Symbol.for("@tracklog/core/TrackCommand/Issue")
 
+// What each broken rule says, shared by the schema's filters and `check`.
+const Messages = {
+  emailTooLong: `Email must be at most ${MaxEmailLength} characters`,
+  invalidEmail: "Invalid email",
+  eventEmpty: "Event name must not be empty",
+  eventTooLong: `Event name must be at most ${MaxEventLength} characters`,
+  eventBlank: "Event name must not be blank",
+  eventUnstorable: "Event name must not contain NUL or unpaired surrogates",
+  eventReserved: "Event name is reserved for system events",
+  dataTooManyKeys: `Data must have at most ${MaxDataKeys} keys`,
+  dataKeyTooLong: `Data keys must be at most ${MaxDataKeyLength} characters`,
+  dataTooDeep: `Data must not nest deeper than ${MaxDataDepth} levels`,
+  dataTooLarge: `Data must be at most ${MaxDataSize} characters of JSON`,
+  dataUnstorable: "Data keys and strings must not contain NUL or unpaired surrogates",
+  dataNonFinite: "Numbers must be finite",
+  localeType: "locale must be a string or null"
+} as const
+
 const rule = <A>(code: IssueCode, message: string, predicate: (a: A) => boolean) =>
   Schema.filter<Schema.Schema<A, any, never>>(predicate, { [IssueAnnotationId]: { code, message } })
 
@@ -126,18 +144,18 @@ const nonFiniteKey = (data: Json.JsonObject): string | undefined => {
 
 /** The canonical email: trimmed, lowercased (Plunk issue #403), then validated. */
 export const Email = Schema.compose(Schema.Trim, Schema.Lowercase).pipe(
-  rule("too_long", `Email must be at most ${MaxEmailLength} characters`, (s: string) => s.length <= MaxEmailLength),
-  rule("invalid_email", "Invalid email", isEmail),
+  rule("too_long", Messages.emailTooLong, (s: string) => s.length <= MaxEmailLength),
+  rule("invalid_email", Messages.invalidEmail, isEmail),
   Schema.annotations({ description: "Contact email; trimmed and lowercased", format: "email" } as const)
 )
 
 /** An event name: 1–256 characters, not all whitespace, not reserved; stored verbatim. */
 export const EventName = Schema.String.pipe(
-  rule("too_short", "Event name must not be empty", (s: string) => s.length > 0),
-  rule("too_long", `Event name must be at most ${MaxEventLength} characters`, (s: string) => s.length <= MaxEventLength),
-  rule("blank", "Event name must not be blank", (s: string) => s.trim().length > 0),
-  rule("invalid_string", "Event name must not contain NUL or unpaired surrogates", isStorableText),
-  rule("reserved_event", "Event name is reserved for system events", (s: string) => !isReservedEventName(s)),
+  rule("too_short", Messages.eventEmpty, (s: string) => s.length > 0),
+  rule("too_long", Messages.eventTooLong, (s: string) => s.length <= MaxEventLength),
+  rule("blank", Messages.eventBlank, (s: string) => s.trim().length > 0),
+  rule("invalid_string", Messages.eventUnstorable, isStorableText),
+  rule("reserved_event", Messages.eventReserved, (s: string) => !isReservedEventName(s)),
   Schema.annotations({ description: "Event name; case-sensitive, stored verbatim" })
 )
 
@@ -155,27 +173,27 @@ const keyTooLong = (data: Json.JsonObject): string | undefined =>
 
 /** The `data` object: a shallow patch of the contact plus one-shot variables (SPEC §1.5). */
 export const Data = Json.Object.pipe(
-  rule("too_many_keys", `Data must have at most ${MaxDataKeys} keys`, (d: Json.JsonObject) => Object.keys(d).length <= MaxDataKeys),
+  rule("too_many_keys", Messages.dataTooManyKeys, (d: Json.JsonObject) => Object.keys(d).length <= MaxDataKeys),
   Schema.filter((d: Json.JsonObject) => {
     const key = keyTooLong(d)
     return key === undefined ||
-      { path: [key], message: `Data keys must be at most ${MaxDataKeyLength} characters` }
+      { path: [key], message: Messages.dataKeyTooLong }
   }, { [IssueAnnotationId]: { code: "key_too_long" } }),
-  rule("too_deep", `Data must not nest deeper than ${MaxDataDepth} levels`, (d: Json.JsonObject) => !depthExceeds(d, MaxDataDepth + 1)),
-  rule("too_large", `Data must be at most ${MaxDataSize} characters of JSON`, (d: Json.JsonObject) => JSON.stringify(d).length <= MaxDataSize),
+  rule("too_deep", Messages.dataTooDeep, (d: Json.JsonObject) => !depthExceeds(d, MaxDataDepth + 1)),
+  rule("too_large", Messages.dataTooLarge, (d: Json.JsonObject) => JSON.stringify(d).length <= MaxDataSize),
   Schema.filter((d: Json.JsonObject) => {
     const key = unstorableKey(d)
     return key === undefined ||
-      { path: [key], message: "Data keys and strings must not contain NUL or unpaired surrogates" }
+      { path: [key], message: Messages.dataUnstorable }
   }, { [IssueAnnotationId]: { code: "invalid_string" } }),
   Schema.filter((d: Json.JsonObject) => {
     const key = nonFiniteKey(d)
-    return key === undefined || { path: [key], message: "Numbers must be finite" }
+    return key === undefined || { path: [key], message: Messages.dataNonFinite }
   }, { [IssueAnnotationId]: { code: "invalid_number" } }),
   Schema.filter((d: Json.JsonObject) => {
     const locale = Object.hasOwn(d, "locale") ? d["locale"] : null
     return typeof locale === "string" || locale === null ||
-      { path: ["locale"], message: "locale must be a string or null" }
+      { path: ["locale"], message: Messages.localeType }
   }, { [IssueAnnotationId]: { code: "invalid_type" } }),
   Schema.annotations({
     description: "Contact data and one-shot event variables ({ value, persistent: false })"
@@ -233,19 +251,19 @@ export const check = (body: unknown): Array<FieldIssue> => {
   else if (typeof b["email"] !== "string") out.push(issue("email", "invalid_type", "Expected a string"))
   else {
     const canonical = b["email"].trim().toLowerCase()
-    if (canonical.length > MaxEmailLength) out.push(issue("email", "too_long", `Email must be at most ${MaxEmailLength} characters`))
-    if (!isEmail(canonical)) out.push(issue("email", "invalid_email", "Invalid email"))
+    if (canonical.length > MaxEmailLength) out.push(issue("email", "too_long", Messages.emailTooLong))
+    if (!isEmail(canonical)) out.push(issue("email", "invalid_email", Messages.invalidEmail))
   }
   if (!present("event")) out.push(issue("event", "required", "event is required"))
   else if (typeof b["event"] !== "string") out.push(issue("event", "invalid_type", "Expected a string"))
   else {
     const event = b["event"]
-    if (event.length === 0) out.push(issue("event", "too_short", "Event name must not be empty"))
+    if (event.length === 0) out.push(issue("event", "too_short", Messages.eventEmpty))
     else {
-      if (event.length > MaxEventLength) out.push(issue("event", "too_long", `Event name must be at most ${MaxEventLength} characters`))
-      if (event.trim().length === 0) out.push(issue("event", "blank", "Event name must not be blank"))
-      if (!isStorableText(event)) out.push(issue("event", "invalid_string", "Event name must not contain NUL or unpaired surrogates"))
-      if (isReservedEventName(event)) out.push(issue("event", "reserved_event", "Event name is reserved for system events"))
+      if (event.length > MaxEventLength) out.push(issue("event", "too_long", Messages.eventTooLong))
+      if (event.trim().length === 0) out.push(issue("event", "blank", Messages.eventBlank))
+      if (!isStorableText(event)) out.push(issue("event", "invalid_string", Messages.eventUnstorable))
+      if (isReservedEventName(event)) out.push(issue("event", "reserved_event", Messages.eventReserved))
     }
   }
   for (const key of ["subscribed", "preserveExistingSubscription"]) {
@@ -255,23 +273,23 @@ export const check = (body: unknown): Array<FieldIssue> => {
     const data = b["data"]
     if (!Json.isObject(data)) out.push(issue("data", "invalid_type", "Expected an object"))
     else {
-      if (Object.keys(data).length > MaxDataKeys) out.push(issue("data", "too_many_keys", `Data must have at most ${MaxDataKeys} keys`))
+      if (Object.keys(data).length > MaxDataKeys) out.push(issue("data", "too_many_keys", Messages.dataTooManyKeys))
       const long = keyTooLong(data)
-      if (long !== undefined) out.push(issue(`data.${long}`, "key_too_long", `Data keys must be at most ${MaxDataKeyLength} characters`))
+      if (long !== undefined) out.push(issue(`data.${long}`, "key_too_long", Messages.dataKeyTooLong))
       const deep = depthExceeds(data, MaxDataDepth + 1)
-      if (deep) out.push(issue("data", "too_deep", `Data must not nest deeper than ${MaxDataDepth} levels`))
+      if (deep) out.push(issue("data", "too_deep", Messages.dataTooDeep))
       // Only measured when bounded in depth: stringify recurses.
       if (!deep && JSON.stringify(data).length > MaxDataSize) {
-        out.push(issue("data", "too_large", `Data must be at most ${MaxDataSize} characters of JSON`))
+        out.push(issue("data", "too_large", Messages.dataTooLarge))
       }
       const unstorable = deep ? undefined : unstorableKey(data)
       if (unstorable !== undefined) {
-        out.push(issue(`data.${unstorable}`, "invalid_string", "Data keys and strings must not contain NUL or unpaired surrogates"))
+        out.push(issue(`data.${unstorable}`, "invalid_string", Messages.dataUnstorable))
       }
       const nonFinite = deep ? undefined : nonFiniteKey(data)
-      if (nonFinite !== undefined) out.push(issue(`data.${nonFinite}`, "invalid_number", "Numbers must be finite"))
+      if (nonFinite !== undefined) out.push(issue(`data.${nonFinite}`, "invalid_number", Messages.dataNonFinite))
       const locale = Object.hasOwn(data, "locale") ? data["locale"] : null
-      if (typeof locale !== "string" && locale !== null) out.push(issue("data.locale", "invalid_type", "locale must be a string or null"))
+      if (typeof locale !== "string" && locale !== null) out.push(issue("data.locale", "invalid_type", Messages.localeType))
     }
   }
   return out
