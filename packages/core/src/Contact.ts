@@ -38,7 +38,8 @@ export const evolve = (state: State, event: ContactEvent.ContactEvent): State =>
       version: (state?.version ?? 0) + 1
     }
   }
-  if (state === null) return state
+  // Nothing of an erased contact survives it, also when its log is replayed (SPEC §7).
+  if (event._tag === "ContactErased" || state === null) return null
   switch (event._tag) {
     case "SubscriptionChanged":
       return { ...state, subscribed: event.subscribed, updatedAt: event.at, version: state.version + 1 }

@@ -35,8 +35,17 @@ export class EventTracked extends Schema.TaggedClass<EventTracked>()("EventTrack
   at: Schema.Date
 }) {}
 
+/**
+ * The contact was erased (SPEC §7): the only trace its stream keeps in the log. It carries no
+ * personal data, only the contact's id and the time.
+ */
+export class ContactErased extends Schema.TaggedClass<ContactErased>()("ContactErased", {
+  contactId: Schema.String,
+  at: Schema.Date
+}) {}
+
 /** Any event of a contact stream. */
-export const ContactEvent = Schema.Union(ContactCreated, SubscriptionChanged, ContactDataChanged, EventTracked)
+export const ContactEvent = Schema.Union(ContactCreated, SubscriptionChanged, ContactDataChanged, EventTracked, ContactErased)
 export type ContactEvent = typeof ContactEvent.Type
 export type Encoded = typeof ContactEvent.Encoded
 
@@ -52,9 +61,13 @@ export const visibleName = (event: ContactEvent): string | undefined => {
       return event.subscribed ? "contact.subscribed" : "contact.unsubscribed"
     case "ContactCreated":
     case "ContactDataChanged":
+    case "ContactErased":
       return undefined
   }
 }
+
+/** The types `visibleName` shows: what a contact's event list (SPEC §3) holds. */
+export const visibleTypes: ReadonlyArray<Type> = ["EventTracked", "SubscriptionChanged"]
 
 /**
  * Encodes an event to its JSON form: the schema's encoding written out (every append encodes its
@@ -80,6 +93,8 @@ export const encode = (event: ContactEvent): Encoded => {
       return { set: event.set, unset: event.unset, at, _tag: event._tag }
     case "EventTracked":
       return { name: event.name, data: event.data, at, _tag: event._tag }
+    case "ContactErased":
+      return { contactId: event.contactId, at, _tag: event._tag }
   }
 }
 
@@ -107,7 +122,8 @@ export const trusted = {
     instance(SubscriptionChanged, { _tag: "SubscriptionChanged", ...fields }),
   ContactDataChanged: (fields: Fields<ContactDataChanged>): ContactDataChanged =>
     instance(ContactDataChanged, { _tag: "ContactDataChanged", ...fields }),
-  EventTracked: (fields: Fields<EventTracked>): EventTracked => instance(EventTracked, { _tag: "EventTracked", ...fields })
+  EventTracked: (fields: Fields<EventTracked>): EventTracked => instance(EventTracked, { _tag: "EventTracked", ...fields }),
+  ContactErased: (fields: Fields<ContactErased>): ContactErased => instance(ContactErased, { _tag: "ContactErased", ...fields })
 }
 
 /**
@@ -142,6 +158,10 @@ export const decodeWellFormed = (u: unknown): ContactEvent | undefined => {
           typeof subscribed === "boolean"
         ? trusted.ContactCreated({ contactId, projectId, email, subscribed, at })
         : undefined
+    }
+    case "ContactErased": {
+      const { contactId } = u
+      return typeof contactId === "string" ? trusted.ContactErased({ contactId, at }) : undefined
     }
     default:
       return undefined

@@ -18,6 +18,8 @@ export interface NewEvent {
 export interface RecordedEvent {
   readonly id: string
   readonly streamId: string
+  /** The project of the stream's contact: a project's log is a range of the log, not a join. */
+  readonly projectId: string
   /** 1, 2, 3… within the stream, no gaps. */
   readonly version: number
   /** The writing transaction; commit order is only guaranteed below the oldest running one. */

@@ -37,6 +37,7 @@ const emailKey = (projectId: string, email: string) => `${projectId}\u0000${emai
 interface Stored {
   readonly id: string
   readonly streamId: string
+  readonly projectId: string
   readonly version: number
   readonly transactionId: number
   readonly event: ContactEvent.Encoded
@@ -46,6 +47,7 @@ const encodeRecord = (stored: Omit<Stored, "event"> & { readonly event: ContactE
   JSON.stringify({
     id: stored.id,
     streamId: stored.streamId,
+    projectId: stored.projectId,
     version: stored.version,
     transactionId: stored.transactionId,
     event: ContactEvent.encode(stored.event)
@@ -56,6 +58,7 @@ const recordedAt = (log: TextLog.TextLog, position: number): EventStore.Recorded
   return {
     id: stored.id,
     streamId: stored.streamId,
+    projectId: stored.projectId,
     version: stored.version,
     transactionId: BigInt(stored.transactionId),
     position: BigInt(position),
@@ -112,7 +115,7 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
   // data, an invalid date) fails the append with nothing written.
   const transactionId = state.transactions + 1
   const texts = input.events.map(({ event, id }, i) =>
-    encodeRecord({ id, streamId: input.streamId, version: input.expectedVersion + i + 1, transactionId, event })
+    encodeRecord({ id, streamId: input.streamId, projectId: contact.projectId, version: input.expectedVersion + i + 1, transactionId, event })
   )
   state.transactions = transactionId
   const positions = stream ?? []

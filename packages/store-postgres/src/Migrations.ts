@@ -57,6 +57,15 @@ export const migrations = {
       global_position bigint NOT NULL,
       updated_at timestamptz NOT NULL DEFAULT now()
     )`
+  }),
+  // Every event carries its project, so a project's log is an index range (SPEC §5), not a join;
+  // existing rows take it from their contact.
+  "0002_events_project": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE events ADD COLUMN project_id text`
+    yield* sql`UPDATE events e SET project_id = c.project_id FROM contacts c WHERE c.id = e.stream_id`
+    yield* sql`ALTER TABLE events ALTER COLUMN project_id SET NOT NULL`
+    yield* sql`CREATE INDEX events_project_log_order ON events (project_id, transaction_id, global_position)`
   })
 }
 

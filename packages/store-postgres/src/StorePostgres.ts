@@ -57,18 +57,17 @@ const toContact = (row: ContactRow): Contact.Contact => ({
 // Event rows are read as arrays with the payload as text, parsed here: a third of the driver's
 // cost with named columns and its own json parsing, which bounds replay speed. int8 and xid8
 // arrive as text too, decoded explicitly to bigint.
-const eventColumns = "id, stream_id, version, transaction_id::text, global_position::text, data::text"
+const eventColumns = "id, stream_id, project_id, version, transaction_id::text, global_position::text, data::text"
 
 const toRecorded = (row: ReadonlyArray<unknown>): EventStore.RecordedEvent => ({
   id: row[0] as string,
   streamId: row[1] as string,
-  version: row[2] as number,
-  transactionId: BigInt(row[3] as string),
-  position: BigInt(row[4] as string),
-  event: ContactEvent.decode(JSON.parse(row[5] as string))
+  projectId: row[2] as string,
+  version: row[3] as number,
+  transactionId: BigInt(row[4] as string),
+  position: BigInt(row[5] as string),
+  event: ContactEvent.decode(JSON.parse(row[6] as string))
 })
-
-const VisibleTypes = ["EventTracked", "SubscriptionChanged"]
 
 type AppendError = EventStore.ConcurrencyConflict | StoreError.StoreUnavailable
 
@@ -97,6 +96,7 @@ const encodeAppend = (input: EventStore.Append): EncodedAppend => {
     rows: events.map(({ event, id }, i) =>
       JSON.stringify({
         stream_id: streamId,
+        project_id: contact.projectId,
         version: expectedVersion + i + 1,
         id,
         type: event._tag,
@@ -172,9 +172,9 @@ export const make = (options: Options = {}) =>
         ), ok AS (
           SELECT stream_id FROM started UNION ALL SELECT stream_id FROM moved
         ), appended AS (
-          INSERT INTO events (stream_id, version, id, type, data, created_at)
-          SELECT e.stream_id, e.version, e.id, e.type, e.data, e.created_at
-          FROM json_to_recordset(${rows}::json) AS e(stream_id text, version integer, id text, type text, data json, created_at timestamptz)
+          INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
+          SELECT e.stream_id, e.project_id, e.version, e.id, e.type, e.data, e.created_at
+          FROM json_to_recordset(${rows}::json) AS e(stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz)
           JOIN ok ON ok.stream_id = e.stream_id
           ORDER BY e.stream_id, e.version
         )
@@ -288,7 +288,7 @@ export const make = (options: Options = {}) =>
           const rows = yield* guard(sql`
             SELECT ${sql.literal(eventColumns)}
             FROM events
-            WHERE stream_id = ${contactId} AND type IN ${sql.in(VisibleTypes)}
+            WHERE stream_id = ${contactId} AND type IN ${sql.in(ContactEvent.visibleTypes)}
               ${before === null ? sql`` : sql`AND version < ${before}`}
             ORDER BY version DESC LIMIT ${request.limit + 1}`.values)
           const page = Contacts.page(rows.map(toRecorded), request.limit, (r) => String(r.version))

@@ -31,8 +31,8 @@ const insertInTransaction = (email: string) =>
     ]
     yield* sql`INSERT INTO streams (stream_id, version) VALUES (${contactId}, 2)`
     for (const [i, event] of events.entries()) {
-      yield* sql`INSERT INTO events (stream_id, version, id, type, data, created_at)
-        VALUES (${contactId}, ${i + 1}, ${yield* ids.next}, ${event._tag}, ${JSON.stringify(ContactEvent.encode(event))}::json, ${at.toISOString()}::timestamptz)`
+      yield* sql`INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
+        VALUES (${contactId}, 'ordering', ${i + 1}, ${yield* ids.next}, ${event._tag}, ${JSON.stringify(ContactEvent.encode(event))}::json, ${at.toISOString()}::timestamptz)`
     }
   })
 
