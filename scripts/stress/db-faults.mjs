@@ -2,7 +2,7 @@
 // Database faults: the server on a throwaway PostgreSQL cluster of our own; under load the
 // cluster is stopped (`pg_ctl stop -m fast`, `-m immediate`) or frozen (SIGSTOP), then brought
 // back. While it is down every request must answer within a bound with 503 SERVICE_UNAVAILABLE
-// in the SPEC §2 envelope (never 500, never a hang); once it is back the server must recover by
+// in the behaviour §2 envelope (never 500, never a hang); once it is back the server must recover by
 // itself (200s again, no restart); nothing acknowledged may be lost.
 //
 //   node scripts/stress/db-faults.mjs
@@ -135,7 +135,7 @@ runScript("db-faults", async (report, defer) => {
       } else if (r.status === 503) {
         unavailable++
         max503Ms = Math.max(max503Ms, r.ms)
-        if (!isUnavailableEnvelope(r)) report.violation(`${mode}: 503 not in the SPEC §2 envelope: ${r.text.slice(0, 300)}`)
+        if (!isUnavailableEnvelope(r)) report.violation(`${mode}: 503 not in the behaviour §2 envelope: ${r.text.slice(0, 300)}`)
         if (end < t.faultStart) report.violation(`${mode}: 503 before the fault: ${r.text.slice(0, 200)}`)
       } else {
         report.violation(

@@ -287,12 +287,12 @@ export const getJson = async (base, path, { key = SK, timeoutMs = 30_000 } = {})
   return { status: res.status, body: await res.json() }
 }
 
-/** True when `r` is a 200 in the SPEC §1.7 shape. */
+/** True when `r` is a 200 in the behaviour §1.7 shape. */
 export const isAck = (r) =>
   r.status === 200 && r.body?.success === true && typeof r.body?.data?.event === "string" &&
   typeof r.body?.data?.contact === "string"
 
-/** True when `r` is a 503 SERVICE_UNAVAILABLE in the SPEC §2 envelope. */
+/** True when `r` is a 503 SERVICE_UNAVAILABLE in the behaviour §2 envelope. */
 export const isUnavailableEnvelope = (r) => {
   const e = r.body?.error
   return r.status === 503 && r.body?.success === false && e?.code === "SERVICE_UNAVAILABLE" && e?.statusCode === 503 &&
@@ -417,7 +417,7 @@ export const freePort = () =>
 // the guarantees, checked in SQL
 
 /**
- * The log's structural invariants (SPEC §4): every events row belongs to a stream row; each
+ * The log's structural invariants (behaviour §4): every events row belongs to a stream row; each
  * stream's versions are exactly 1..streams.version and it starts with ContactCreated; each
  * stream has its contact row with contacts.version = streams.version, and no contact lacks its
  * stream; one contact per (project, email); event ids unique; global positions unique.

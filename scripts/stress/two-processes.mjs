@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Two server processes on one fresh PostgreSQL database: many concurrent first tracks for a few
 // new emails, spread across both → exactly one contact per email, every track recorded, no 5xx,
-// contiguous versions (SPEC §1.4, Plunk PR #469).
+// contiguous versions (behaviour §1.4, Plunk PR #469).
 //
 //   node scripts/stress/two-processes.mjs
 // env: TWO_EMAILS=50  TWO_REQUESTS=1000  TWO_ROUNDS=1 (each round: fresh emails, all requests at once)
@@ -32,7 +32,7 @@ runScript("two-processes", async (report, defer) => {
   for (let round = 0; round < rounds; round++) {
     const started = performance.now()
     const answers = await Promise.all(Array.from({ length: requests }, (_, i) => {
-      // Email casing and spacing vary: they are one contact once canonical (SPEC §1.2).
+      // Email casing and spacing vary: they are one contact once canonical (behaviour §1.2).
       const n = i % emails
       const email = i % 3 === 0 ? ` E${n}-${round}-${tag}@Two.Test ` : `e${n}-${round}-${tag}@two.test`
       const req = { email, event: `two-${round}-${i}`, data: { i, [`k${i % 5}`]: i } }

@@ -38,7 +38,7 @@ export const evolve = (state: State, event: ContactEvent.ContactEvent): State =>
       version: (state?.version ?? 0) + 1
     }
   }
-  // Nothing of an erased contact survives it, also when its log is replayed (SPEC §7).
+  // Nothing of an erased contact survives it, also when its log is replayed (behaviour §7).
   if (event._tag === "ContactErased" || state === null) return null
   switch (event._tag) {
     case "SubscriptionChanged":
@@ -58,7 +58,7 @@ export const fold = (events: Iterable<ContactEvent.ContactEvent>, state: State =
 }
 
 // Spread copies own keys as data properties (a `__proto__` key stays plain data) and keeps their
-// order; a replaced key keeps its place and new keys are appended, the order SPEC §1.5 promises.
+// order; a replaced key keeps its place and new keys are appended, the order behaviour §1.5 promises.
 const patch = (data: Json.JsonObject, set: Json.JsonObject, unset: ReadonlyArray<string>): Json.JsonObject => {
   const next: Record<string, Json.Json> = { ...data }
   for (const key in set) {

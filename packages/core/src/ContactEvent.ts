@@ -36,7 +36,7 @@ export class EventTracked extends Schema.TaggedClass<EventTracked>()("EventTrack
 }) {}
 
 /**
- * The contact was erased (SPEC §7): the only trace its stream keeps in the log. It carries no
+ * The contact was erased (behaviour §7): the only trace its stream keeps in the log. It carries no
  * personal data, only the contact's id and the time.
  */
 export class ContactErased extends Schema.TaggedClass<ContactErased>()("ContactErased", {
@@ -66,7 +66,7 @@ export const visibleName = (event: ContactEvent): string | undefined => {
   }
 }
 
-/** The types `visibleName` shows: what a contact's event list (SPEC §3) holds. */
+/** The types `visibleName` shows: what a contact's event list (behaviour §3) holds. */
 export const visibleTypes: ReadonlyArray<Type> = ["EventTracked", "SubscriptionChanged"]
 
 /**

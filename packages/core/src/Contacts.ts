@@ -1,5 +1,5 @@
 /**
- * Reads of the contact projection (SPEC §3): the port every store implements. Every read is
+ * Reads of the contact projection (behaviour §3): the port every store implements. Every read is
  * scoped to a project, so one project never sees another's contacts.
  */
 import * as Context from "effect/Context"

@@ -1,5 +1,5 @@
 /**
- * The append-only log of contact events (SPEC §4): the port every store implements.
+ * The append-only log of contact events (behaviour §4): the port every store implements.
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"

@@ -1,5 +1,5 @@
 /**
- * Projects and their keys: the port that turns a bearer key into a project (SPEC §1.1).
+ * Projects and their keys: the port that turns a bearer key into a project (behaviour §1.1).
  */
 import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"

@@ -18,7 +18,7 @@ import type * as StoreError from "./StoreError.js"
 import * as TrackCommand from "./TrackCommand.js"
 import * as TrackDecider from "./TrackDecider.js"
 
-/** What a track answers (SPEC §1.7). */
+/** What a track answers (behaviour §1.7). */
 export interface TrackResult {
   readonly contact: string
   readonly event: string

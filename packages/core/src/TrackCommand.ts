@@ -1,5 +1,5 @@
 /**
- * The track request (SPEC §1.2, §1.3, §1.5 `locale`) as an Effect Schema: decoding is validation,
+ * The track request (behaviour §1.2, §1.3, §1.5 `locale`) as an Effect Schema: decoding is validation,
  * and every broken rule becomes one field-level issue with a path, a message and a code.
  */
 import * as Either from "effect/Either"
@@ -44,7 +44,7 @@ export interface FieldIssue {
   readonly code: IssueCode
 }
 
-/** A request that breaks one or more rules of SPEC §1.2; nothing was changed. */
+/** A request that breaks one or more rules of behaviour §1.2; nothing was changed. */
 export class InvalidTrackCommand extends Schema.TaggedError<InvalidTrackCommand>()("InvalidTrackCommand", {
   issues: Schema.Array(Schema.Struct({ field: Schema.String, message: Schema.String, code: Schema.String }))
 }) {
@@ -76,7 +76,7 @@ const Messages = {
 const rule = <A>(code: IssueCode, message: string, predicate: (a: A) => boolean) =>
   Schema.filter<Schema.Schema<A, any, never>>(predicate, { [IssueAnnotationId]: { code, message } })
 
-/** Data keys the system owns; an incoming value for one of them is dropped silently (SPEC §1.5). */
+/** Data keys the system owns; an incoming value for one of them is dropped silently (behaviour §1.5). */
 export const ReservedDataKeys: ReadonlySet<string> = new Set([
   "id",
   "email",
@@ -90,7 +90,7 @@ export const ReservedDataKeys: ReadonlySet<string> = new Set([
   "manageUrl"
 ])
 
-/** Event names the system emits itself (SPEC §1.3); case-sensitive, as Plunk. */
+/** Event names the system emits itself (behaviour §1.3); case-sensitive, as Plunk. */
 export const isReservedEventName = (name: string): boolean =>
   name.startsWith("email.") ||
   name === "contact.subscribed" ||
@@ -171,7 +171,7 @@ const depthExceeds = (value: Json.Json, budget: number): boolean => {
 const keyTooLong = (data: Json.JsonObject): string | undefined =>
   Object.keys(data).find((k) => k.length > MaxDataKeyLength)
 
-/** The `data` object: a shallow patch of the contact plus one-shot variables (SPEC §1.5). */
+/** The `data` object: a shallow patch of the contact plus one-shot variables (behaviour §1.5). */
 export const Data = Json.Object.pipe(
   rule("too_many_keys", Messages.dataTooManyKeys, (d: Json.JsonObject) => Object.keys(d).length <= MaxDataKeys),
   Schema.filter((d: Json.JsonObject) => {
@@ -239,7 +239,7 @@ const issue = (field: string, code: IssueCode, message: string): FieldIssue => (
 
 /**
  * Every rule the body breaks, one issue each, with the schema's predicates and messages. The
- * schema's own filters stop at a field's first failure; SPEC §1.2 wants them all.
+ * schema's own filters stop at a field's first failure; behaviour §1.2 wants them all.
  */
 export const check = (body: unknown): Array<FieldIssue> => {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return [issue("body", "invalid_type", "Expected an object")]

@@ -1,5 +1,5 @@
 /**
- * `decide`: every rule of SPEC §1.4–§1.6, pure. Given a valid command and the contact's current
+ * `decide`: every rule of behaviour §1.4–§1.6, pure. Given a valid command and the contact's current
  * state, returns the events to append. Time and ids are inputs.
  */
 import type * as Contact from "./Contact.js"
@@ -57,7 +57,7 @@ export const isWrapped = (value: Json.Json): value is { readonly value: Json.Jso
   return keys.length === 2 && Object.hasOwn(value, "value") && typeof value["persistent"] === "boolean"
 }
 
-/** The merge table of SPEC §1.5 against the current data; `undefined` when nothing changes. */
+/** The merge table of behaviour §1.5 against the current data; `undefined` when nothing changes. */
 export const dataChange = (
   incoming: Json.JsonObject,
   current: Json.JsonObject

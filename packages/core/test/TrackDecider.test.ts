@@ -14,7 +14,7 @@ const tracked = (name: string, data: Record<string, unknown> = {}) =>
 const newContact = (subscribed = true, email = "ada@example.com") =>
   ContactEvent.ContactCreated.make({ contactId: context.contactId, projectId: context.projectId, email, subscribed, at })
 
-describe("decide: contact upsert and subscription (SPEC §1.4)", () => {
+describe("decide: contact upsert and subscription (behaviour §1.4)", () => {
   it("a new contact is created, subscribed by default", () =>
     given([]).when({ email: "ada@example.com", event: "signup" }).then([newContact(true), tracked("signup")]))
 
@@ -58,7 +58,7 @@ describe("decide: contact upsert and subscription (SPEC §1.4)", () => {
       .then([ContactEvent.SubscriptionChanged.make({ subscribed: true, at }), tracked("e")]))
 })
 
-describe("decide: data merge (SPEC §1.5)", () => {
+describe("decide: data merge (behaviour §1.5)", () => {
   const withData = (data: Record<string, unknown>) => [created(), ContactEvent.ContactDataChanged.make({ set: data as never, unset: [], at: earlier })]
 
   it("reserved keys are dropped silently", () => {
@@ -118,7 +118,7 @@ describe("decide: data merge (SPEC §1.5)", () => {
   })
 })
 
-describe("decide: the tracked event (SPEC §1.6)", () => {
+describe("decide: the tracked event (behaviour §1.6)", () => {
   it("every call records a new event, even one identical to the last", () =>
     given([created(), tracked("e", { a: 1 })]).when({ email: "ada@example.com", event: "e", data: { a: 1 } })
       .then([dataChanged({ a: 1 }), tracked("e", { a: 1 })]))
@@ -132,7 +132,7 @@ describe("decide: the tracked event (SPEC §1.6)", () => {
   })
 })
 
-describe("validation (SPEC §1.2, §1.3)", () => {
+describe("validation (behaviour §1.2, §1.3)", () => {
   const ok = { email: "ada@example.com", event: "e" }
 
   it("email is required, must be a string and a valid address", () => {

@@ -11,7 +11,7 @@ import * as Equal from "effect/Equal"
 import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 
-// The merge table of SPEC §1.5, written as plainly as possible, as the model `decide` + `evolve` must match.
+// The merge table of behaviour §1.5, written as plainly as possible, as the model `decide` + `evolve` must match.
 const referenceMerge = (current: Map<string, unknown>, incoming: Record<string, unknown>) => {
   for (const [key, value] of Object.entries(incoming)) {
     if (TrackCommand.ReservedDataKeys.has(key)) continue
@@ -111,7 +111,7 @@ describe("properties", () => {
     expect(ContactEvent.encode(made)).toEqual(ContactEvent.encode(constructed))
   })
 
-  it.prop("the merge of decide + evolve matches the reference model of SPEC §1.5", [
+  it.prop("the merge of decide + evolve matches the reference model of behaviour §1.5", [
     FastCheck.array(Arbitraries.data, { minLength: 1, maxLength: 8 })
   ], ([patches]) => {
     const { state } = run(patches.map((data) => ({ email: "ada@example.com", event: "e", data })))

@@ -20,7 +20,7 @@ export const FieldError = Schema.Struct({
   code: Schema.String
 }).annotations({ identifier: "FieldError" })
 
-/** The envelope of every non-2xx answer (SPEC §2). */
+/** The envelope of every non-2xx answer (behaviour §2). */
 export const ErrorEnvelope = Schema.Struct({
   success: Schema.Literal(false),
   error: Schema.Struct({
@@ -37,7 +37,7 @@ export const ErrorEnvelope = Schema.Struct({
 const error = (status: number, description: string) =>
   [ErrorEnvelope.annotations({ description }), { status }] as const
 
-/** The answer to a track (SPEC §1.7). */
+/** The answer to a track (behaviour §1.7). */
 export const TrackResponse = Schema.Struct({
   success: Schema.Literal(true),
   data: Schema.Struct({

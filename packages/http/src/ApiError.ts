@@ -1,5 +1,5 @@
 /**
- * Every failure an HTTP client can see, with its status and code (SPEC §2). Domain errors get
+ * Every failure an HTTP client can see, with its status and code (behaviour §2). Domain errors get
  * their statuses here, at the edge, in `fromDomain`.
  */
 import type * as Contacts from "@tracklog/core/Contacts"
@@ -8,7 +8,7 @@ import type * as Track from "@tracklog/core/Track"
 import type * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Schema from "effect/Schema"
 
-/** The machine-readable codes of SPEC §2. */
+/** The machine-readable codes of behaviour §2. */
 export type Code =
   | "VALIDATION_ERROR"
   | "MISSING_AUTH"
@@ -97,7 +97,7 @@ export const fromDomain = (
   }
 }
 
-/** The error envelope of SPEC §2, as JSON text. */
+/** The error envelope of behaviour §2, as JSON text. */
 export const envelope = (error: ApiError, requestId: string): string =>
   JSON.stringify({
     success: false,

@@ -1,5 +1,5 @@
 /**
- * Bearer key authentication (SPEC §1.1): header → key → hash → project grant.
+ * Bearer key authentication (behaviour §1.1): header → key → hash → project grant.
  */
 import * as ApiKey from "@tracklog/core/ApiKey"
 import * as Projects from "@tracklog/core/Projects"
@@ -36,7 +36,7 @@ export const make = Effect.gen(function*() {
       )
     )
 
-  /** The grant of the request's key, or the error SPEC §1.1 names. */
+  /** The grant of the request's key, or the error behaviour §1.1 names. */
   const authenticate = (header: string | undefined, requirement: Requirement) => {
     const match = header === undefined ? null : Bearer.exec(header)
     if (match === null) return Effect.fail(ApiError.missingAuth())

@@ -1,6 +1,6 @@
 /**
  * The HTTP server: a lean `node:http` adapter that serves exactly the endpoints of `Api`, with
- * the SPEC §2 envelope for every failure, request ids, CORS on the track route, a body limit
+ * the behaviour §2 envelope for every failure, request ids, CORS on the track route, a body limit
  * and one log line per request. Handlers run on the Effect runtime that built the server.
  *
  * Why not `HttpApiBuilder`: it costs ~5× the per-request time of this adapter on the track route
@@ -209,7 +209,7 @@ export const make = (
 
     const server = Http.createServer({ keepAliveTimeout: 65_000 }, listener)
     // Requests Node rejects before they reach the listener (malformed, headers too large) get the
-    // envelope too; SPEC §2 wants it on every non-2xx answer.
+    // envelope too; behaviour §2 wants it on every non-2xx answer.
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
       if (error.code === "ECONNRESET" || !socket.writable) return socket.destroy()
       const requestId = randomUUID()

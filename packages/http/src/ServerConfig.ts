@@ -1,5 +1,5 @@
 /**
- * The server's configuration, from the environment (DESIGN.md "HTTP server").
+ * The server's configuration, from the environment (the README's "Configuration" table).
  */
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"

@@ -1,5 +1,5 @@
 /**
- * SPEC §1–§3 over real HTTP, row by row: status, envelope, field paths, stored state after the
+ * behaviour §1–§3 over real HTTP, row by row: status, envelope, field paths, stored state after the
  * call, and unchanged state after a rejected one. Run against each store.
  */
 import type * as Contacts from "@tracklog/core/Contacts"

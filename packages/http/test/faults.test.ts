@@ -1,6 +1,6 @@
 /**
  * Failures that are not the client's: a store that cannot be reached answers 503, a defect
- * answers 500 without internals, both in the SPEC §2 envelope.
+ * answers 500 without internals, both in the behaviour §2 envelope.
  */
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"

@@ -2,9 +2,9 @@
  * Hostile input over real HTTP, on each store: fuzzed and hand-picked bodies, content types,
  * encodings, sizes, nesting, keys and read-route parameters. For every answer:
  * - never 5xx;
- * - a non-2xx answer is the SPEC §2 envelope, its `X-Request-ID` equal to `error.requestId`;
+ * - a non-2xx answer is the behaviour §2 envelope, its `X-Request-ID` equal to `error.requestId`;
  * - a rejected request changes nothing (contacts of the project, events of the contacts concerned);
- * - an accepted request was valid per SPEC §1.2 (judged by an oracle written from the SPEC, not
+ * - an accepted request was valid per behaviour §1.2 (judged by an oracle written from the behaviour doc, not
  *   from `TrackCommand`), and round-trips exactly through `GET /contacts/:id` and its events
  *   (email canonical, `subscribed` and the §1.5 data merge, the event's name and data verbatim);
  * - nothing pollutes the prototypes of the server's process, which is this one.
@@ -42,8 +42,8 @@ afterAll(() => {
 })
 
 // ---------------------------------------------------------------------------------------------
-// The oracle: SPEC §1.2, §1.3, §1.5 (locale) and the data limits of ADR 0006, written here again.
-// "unknown" is for inputs the SPEC does not decide (an address that is neither plainly valid nor
+// The oracle: behaviour §1.2, §1.3, §1.5 (locale) and the data limits of ADR 0006, written here again.
+// "unknown" is for inputs the behaviour doc does not decide (an address that is neither plainly valid nor
 // plainly invalid, a body that is not well-formed UTF-8): either answer is fine, but never a 5xx,
 // and an accepted one must round-trip.
 // ---------------------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ const eventVerdict = (event: unknown): Verdict => {
   if (typeof event !== "string") return "invalid"
   if (event.length < 1 || event.length > 256 || event.trim().length === 0 || isReservedEvent(event)) return "invalid"
   if (!isStorableText(event)) return "invalid"
-  // Only characters that some definition of "whitespace" or "invisible" counts: the SPEC does not say.
+  // Only characters that some definition of "whitespace" or "invisible" counts: the behaviour doc does not say.
   if (/^[\s\u0085\u180e\u200b-\u200d\u2060\ufeff]*$/.test(event)) return "unknown"
   return "valid"
 }
@@ -131,7 +131,7 @@ const ReservedDataKeys = [
   "id", "email", "subscribed", "createdAt", "updatedAt", "plunk_id", "plunk_email", "unsubscribeUrl", "subscribeUrl", "manageUrl"
 ]
 
-/** SPEC §1.5: the contact's data after the patch, keys in order (a replaced key keeps its place). */
+/** behaviour §1.5: the contact's data after the patch, keys in order (a replaced key keeps its place). */
 const mergedData = (current: Record<string, unknown>, incoming: unknown): Record<string, unknown> => {
   const next = new Map(Object.entries(current))
   for (const [key, raw] of Object.entries(isPlainObject(incoming) ? incoming : {})) {
@@ -167,7 +167,7 @@ const CodesByStatus: Record<number, ReadonlyArray<string>> = {
 
 const preview = (text: string) => JSON.stringify(text.length > 160 ? `${text.slice(0, 160)}…(${text.length} chars)` : text)
 
-/** A 4xx answer in the SPEC §2 envelope; `status` and `code` when given. */
+/** A 4xx answer in the behaviour §2 envelope; `status` and `code` when given. */
 const expectEnvelope = (answer: Answer, status?: number, code?: string) => {
   expect(answer.status, `expected a 4xx, got ${answer.status}: ${preview(answer.text)}`).toBeGreaterThanOrEqual(400)
   expect(answer.status, `expected a 4xx, got ${answer.status}: ${preview(answer.text)}`).toBeLessThan(500)
@@ -345,7 +345,7 @@ const stateOf = async (target: Target, email: unknown) => {
   return { text: JSON.stringify({ contacts, events }), prior }
 }
 
-/** An accepted track: the answer, and what the read API shows now, against the SPEC. */
+/** An accepted track: the answer, and what the read API shows now, against the behaviour doc. */
 const expectTracked = async (target: Target, body: Record<string, unknown>, answer: Answer, prior: ContactView | undefined) => {
   expect(answer.body?.success, preview(answer.text)).toBe(true)
   expect(Object.keys(answer.body).sort()).toEqual(["data", "success"])

@@ -1,5 +1,5 @@
 /**
- * Tenant isolation over real HTTP, on each store, with two projects (SPEC §1.1, §3): no key of one
+ * Tenant isolation over real HTTP, on each store, with two projects (behaviour §1.1, §3): no key of one
  * project reads, lists, finds by email, pages into or writes anything of the other, on every route.
  * Also: keys are stored only as hashes (the whole Postgres database is searched for them), and
  * neither a key nor an email reaches the request log (captured from `RequestLog`'s sink, stdout,
@@ -171,7 +171,7 @@ export const isolation = <E>(name: string, store: () => Layer.Layer<Ports, E>, o
       const a = await track(projectA.publicKey, { email, event: "a-1", subscribed: false, data: { plan: "a", keep: null } })
       await track(projectA.secretKey, { email: email.toUpperCase(), event: "a-2", subscribed: true, data: { plan: { value: "x", persistent: true } } })
       await track(projectA.publicKey, { email, event: "a-3", preserveExistingSubscription: true, subscribed: false, data: { keep: "a" } })
-      // Fields naming B's contact or another project are unknown fields (SPEC §1.2): ignored.
+      // Fields naming B's contact or another project are unknown fields (behaviour §1.2): ignored.
       const smuggled = await track(projectA.publicKey, {
         email,
         event: "a-4",

@@ -16,7 +16,7 @@ export const migrations = {
       version integer NOT NULL CHECK (version > 0)
     )`
     yield* sql`CREATE SEQUENCE events_global_position AS bigint`
-    // `json`, not `jsonb`: it keeps the payload's key order, which SPEC §1.5 promises to readers.
+    // `json`, not `jsonb`: it keeps the payload's key order, which behaviour §1.5 promises to readers.
     yield* sql`CREATE TABLE events (
       stream_id text NOT NULL,
       version integer NOT NULL,
@@ -58,7 +58,7 @@ export const migrations = {
       updated_at timestamptz NOT NULL DEFAULT now()
     )`
   }),
-  // Every event carries its project, so a project's log is an index range (SPEC §5), not a join;
+  // Every event carries its project, so a project's log is an index range (behaviour §5), not a join;
   // existing rows take it from their contact.
   "0002_events_project": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient

@@ -1,5 +1,5 @@
 /**
- * Catch-up reading under concurrent writers (SPEC §4), after Emmett's ordering scenarios: a
+ * Catch-up reading under concurrent writers (behaviour §4), after Emmett's ordering scenarios: a
  * reader that resumes from a checkpoint sees every committed event exactly once, in order.
  */
 import * as SqlClient from "@effect/sql/SqlClient"

@@ -1,5 +1,5 @@
 /**
- * Generators of track requests that hit every row of the merge table (SPEC §1.5): reserved keys,
+ * Generators of track requests that hit every row of the merge table (behaviour §1.5): reserved keys,
  * empty strings, nulls, one-shot and persistent wrappers, nested values, `locale`.
  */
 import * as FastCheck from "effect/FastCheck"

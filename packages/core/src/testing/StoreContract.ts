@@ -1,6 +1,6 @@
 /**
  * The store contract: one suite every store package runs against its own Layer, so the memory
- * and Postgres stores make the same promises (SPEC §1.4, §3, §4).
+ * and Postgres stores make the same promises (behaviour §1.4, §3, §4).
  */
 import { describe, expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
