@@ -2,7 +2,7 @@
  * Replay: rebuild every contact projection from the log (catch-up reads from the start, folding
  * each stream), memory store against Postgres, events per second.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as EventStore from "@tracklog/core/EventStore"

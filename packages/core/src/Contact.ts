@@ -3,7 +3,7 @@
  * the rules live in `TrackDecider.decide`.
  */
 import type * as ContactEvent from "./ContactEvent.js"
-import * as Json from "./Json.js"
+import type * as Json from "./Json.js"
 
 /** The state of a contact after `version` events. */
 export interface Contact {

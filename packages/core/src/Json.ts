@@ -2,7 +2,7 @@
  * JSON values as they arrive on the wire and as they are stored: the payload of contact data and
  * of tracked events.
  */
-import * as Arbitrary from "effect/Arbitrary"
+import type * as Arbitrary from "effect/Arbitrary"
 import * as Schema from "effect/Schema"
 
 /** Any JSON value. */

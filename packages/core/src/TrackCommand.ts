@@ -3,7 +3,7 @@
  * and every broken rule becomes one field-level issue with a path, a message and a code.
  */
 import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
 import * as Json from "./Json.js"

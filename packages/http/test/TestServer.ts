@@ -2,7 +2,7 @@
  * A real server on a random port for the tests, over a given store, with two projects whose
  * keys the tests know.
  */
-import * as Contacts from "@tracklog/core/Contacts"
+import type * as Contacts from "@tracklog/core/Contacts"
 import type * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
 import type * as Projects from "@tracklog/core/Projects"

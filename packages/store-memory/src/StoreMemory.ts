@@ -2,7 +2,7 @@
  * The in-memory store: the log, the inline contact projection and the projects, in one state.
  * For embedding, tests and benchmarks; nothing survives the process.
  */
-import * as Contact from "@tracklog/core/Contact"
+import type * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
