@@ -1,32 +1,56 @@
-// HTTP benchmarks: our server against a hand-written baseline, alternating A/B, medians of rounds.
-import { freshDatabase, median, startServer, wrk } from "./lib/common.mjs"
+// HTTP benchmarks: our server against a baseline, alternating A/B, medians of rounds. Every line
+// gives req/s and the CPU µs per request of the server process and of its PostgreSQL backends
+// (from /proc): on this shared machine CPU per request is far steadier than req/s.
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { cpuMeter, describeRun, freshDatabase, median, startServer, warm, wrk } from "./lib/common.mjs"
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 
-const compare = async ({ name, ours, baseline, key }) => {
-  // Warm both (JIT, pools, first contacts), then alternate so drift hits both alike.
-  wrk({ base: ours.base, key, seconds: 2 })
-  wrk({ base: baseline.base, key, seconds: 2 })
-  const a = []
-  const b = []
+const medianRun = (runs) => ({
+  rps: median(runs.map((r) => r.rps)),
+  p50: median(runs.map((r) => r.p50)),
+  p99: median(runs.map((r) => r.p99)),
+  serverUs: runs[0].serverUs === undefined ? undefined : median(runs.map((r) => r.serverUs)),
+  dbUs: runs[0].dbUs === undefined ? undefined : median(runs.map((r) => r.dbUs))
+})
+
+/** `a` and `b`: `{ label, server, database? }`. Warms both, then alternates rounds. */
+export const compare = ({ name, a, b, key = "pk_bench", emails = 1000, connections = 50, keyB = key }) => {
+  const load = (side, k) => ({ base: side.server.base, key: k, emails, connections, cpu: cpuMeter({ pid: side.server.pid, database: side.database }) })
+  const warmA = warm(load(a, key))
+  const warmB = warm(load(b, keyB))
+  const ra = []
+  const rb = []
   for (let i = 0; i < rounds; i++) {
-    const ra = wrk({ base: ours.base, key, seconds })
-    const rb = wrk({ base: baseline.base, key, seconds })
-    if (ra.non2xx > 0 || rb.non2xx > 0) throw new Error(`${name}: non-2xx answers (ours ${ra.non2xx}, baseline ${rb.non2xx})`)
-    a.push(ra.rps)
-    b.push(rb.rps)
+    ra.push(wrk({ ...load(a, key), seconds }))
+    rb.push(wrk({ ...load(b, keyB), seconds }))
+    const bad = ra[i].non2xx + rb[i].non2xx
+    if (bad > 0) throw new Error(`${name}: non-2xx answers (${a.label} ${ra[i].non2xx}, ${b.label} ${rb[i].non2xx})`)
   }
-  const result = { name, ours: median(a), baseline: median(b), ratio: median(a) / median(b), rounds: { ours: a, baseline: b } }
-  console.log(`${name}: tracklog ${result.ours.toFixed(0)} req/s, baseline ${result.baseline.toFixed(0)} req/s → ratio ${result.ratio.toFixed(2)}×`)
-  return result
+  const ma = medianRun(ra)
+  const mb = medianRun(rb)
+  const ratio = ma.rps / mb.rps
+  console.log(
+    `${name} [${emails === "new" ? "new emails" : `${emails} emails`}, wrk -t1 -c${connections}, warm-up ${warmA}×2 s / ${warmB}×2 s]: ` +
+      `${a.label} ${describeRun(ma)}, p50 ${ma.p50.toFixed(2)} ms; ${b.label} ${describeRun(mb)}, p50 ${mb.p50.toFixed(2)} ms → ratio ${ratio.toFixed(2)}×`
+  )
+  return { name, emails, connections, a: ma, b: mb, ratio }
 }
 
+const keys = { TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" }
+
 export const memory = async () => {
-  const ours = await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" })
+  const ours = await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "memory", ...keys })
   const baseline = await startServer(["bench/baselines/bare-http.mjs"])
   try {
-    return await compare({ name: "HTTP, memory store vs bare node:http (wrk -t1 -c50)", ours, baseline, key: "pk_bench" })
+    return compare({
+      name: "HTTP, memory store vs bare node:http",
+      a: { label: "tracklog", server: ours },
+      b: { label: "baseline", server: baseline }
+    })
   } finally {
     await ours.stop()
     await baseline.stop()
@@ -36,14 +60,43 @@ export const memory = async () => {
 export const postgres = async () => {
   const dbA = await freshDatabase("ours")
   const dbB = await freshDatabase("base")
-  const ours = await startServer(["packages/http/dist/main.js"], { DATABASE_URL: dbA.url, TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" })
+  const ours = await startServer(["packages/http/dist/main.js"], { DATABASE_URL: dbA.url, ...keys })
   const baseline = await startServer(["bench/baselines/pg-http.mjs"], { DATABASE_URL: dbB.url })
+  const a = { label: "tracklog", server: ours, database: dbA.name }
+  const b = { label: "node+pg", server: baseline, database: dbB.name }
+  const name = "HTTP, Postgres store vs node:http + pg, one transaction per request"
   try {
-    return await compare({ name: "HTTP, Postgres store vs node:http + pg, one transaction per request (wrk -t1 -c50)", ours, baseline, key: "pk_bench" })
+    return [1000, 10_000, "new"].map((emails) => compare({ name, a, b, emails }))
   } finally {
     await ours.stop()
     await baseline.stop()
     await dbA.drop()
     await dbB.drop()
+  }
+}
+
+// The default store (`pnpm start` with no configuration) against the PostgreSQL store, same run.
+export const embedded = async () => {
+  const dbB = await freshDatabase("pgstore")
+  const dir = mkdtempSync(join(tmpdir(), "tracklog-bench-embedded-"))
+  const ours = await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "embedded", TRACKLOG_DATA_DIR: dir, ...keys })
+  const pgStore = await startServer(["packages/http/dist/main.js"], { DATABASE_URL: dbB.url, ...keys })
+  const a = { label: "embedded", server: ours }
+  const b = { label: "postgres", server: pgStore, database: dbB.name }
+  const name = "HTTP, embedded store vs PostgreSQL store"
+  try {
+    const results = [50, 4, 1].map((connections) => compare({ name, a, b, emails: 10_000, connections }))
+    const [c50, c4, c1] = results
+    console.log(
+      `embedded targets: throughput at 50 connections ${c50.ratio.toFixed(2)}× postgres (target ≥ 0.5); ` +
+        `p50 at 1 connection ${(c1.a.p50 / c1.b.p50).toFixed(2)}× postgres (target ≤ 2); ` +
+        `4 connections ${(c4.a.rps / c1.a.rps).toFixed(2)}× its 1-connection throughput (target ≥ 1)`
+    )
+    return results
+  } finally {
+    await ours.stop()
+    await pgStore.stop()
+    await dbB.drop()
+    rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -1,9 +1,9 @@
-// `pnpm bench [in-process|append|http-memory|http-postgres|replay|latency]…`: every benchmark prints a ratio
+// `pnpm bench [in-process|append|http-memory|http-postgres|http-embedded|growth|emmett|replay|latency]…`: every benchmark prints a ratio
 // against a baseline measured in the same run. BENCH_ROUNDS / BENCH_SECONDS tune the rounds.
 import { execFileSync } from "node:child_process"
 import { ensureOpenload, ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
 
-const all = ["in-process", "append", "http-memory", "http-postgres", "replay", "latency"]
+const all = ["in-process", "append", "http-memory", "http-postgres", "http-embedded", "growth", "emmett", "replay", "latency"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
 
 const tsx = (file) =>
@@ -13,7 +13,7 @@ const tsx = (file) =>
     env: process.env
   })
 
-if (chosen.some((c) => c.startsWith("http") || c === "latency")) {
+if (chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett"].includes(c))) {
   if (!hasWrk()) {
     console.error("The HTTP benchmarks need wrk: apt-get install wrk")
     process.exit(1)
@@ -41,6 +41,15 @@ for (const name of chosen) {
       break
     case "http-postgres":
       await http.postgres()
+      break
+    case "http-embedded":
+      await http.embedded()
+      break
+    case "growth":
+      await (await import("./growth.mjs")).run()
+      break
+    case "emmett":
+      await (await import("./emmett.mjs")).run()
       break
     case "latency":
       await latency.run()

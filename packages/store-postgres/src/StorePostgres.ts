@@ -162,13 +162,16 @@ export const make = (options: Options = {}) =>
         ), moved AS (
           -- The compare-and-set of existing streams; under READ COMMITTED a concurrent writer's
           -- commit is re-checked against the expected version.
+          -- The streams are found by their key from an array: an index lookup whatever the
+          -- statistics, where a join on the input may be planned as a scan of every stream.
           UPDATE streams s SET version = i.version FROM input i
-          WHERE i.expected > 0 AND s.stream_id = i.stream_id AND s.version = i.expected
+          WHERE s.stream_id = ANY (ARRAY(SELECT stream_id FROM input WHERE expected > 0))
+            AND i.expected > 0 AND s.stream_id = i.stream_id AND s.version = i.expected
           RETURNING s.stream_id
         ), projected AS (
           UPDATE contacts c SET subscribed = i.subscribed, data = i.data, updated_at = i.updated_at, version = i.version
           FROM input i JOIN moved m ON m.stream_id = i.stream_id
-          WHERE c.id = i.stream_id
+          WHERE c.id = ANY (ARRAY(SELECT stream_id FROM moved)) AND c.id = i.stream_id
         ), ok AS (
           SELECT stream_id FROM started UNION ALL SELECT stream_id FROM moved
         ), appended AS (
@@ -257,10 +260,14 @@ export const make = (options: Options = {}) =>
       ...batching,
       run: (batch) =>
         guard(sql<ContactRow>`
-          SELECT ${contactColumns} FROM contacts
-          WHERE (project_id, email) IN (
-            SELECT k.project_id, k.email FROM json_to_recordset(${JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email: k.email })))}::json)
-              AS k(project_id text, email text))`).pipe(
+          SELECT c.* FROM json_to_recordset(${JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email: k.email })))}::json)
+            AS k(project_id text, email text)
+          -- One index probe per key, whatever the statistics: an IN (or a plain join) over the
+          -- function's fixed 100-row estimate was planned as a scan of every contact. LIMIT
+          -- keeps the planner from flattening the subquery back into such a join.
+          CROSS JOIN LATERAL (
+            SELECT ${contactColumns} FROM contacts WHERE project_id = k.project_id AND email = k.email LIMIT 1
+          ) c`).pipe(
           Effect.map((rows) => {
             const found = new Map(rows.map((row) => [`${row.project_id}\u0000${row.email}`, toContact(row)]))
             return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(`${k.projectId}\u0000${k.email}`))))

@@ -1,0 +1,128 @@
+/**
+ * Every query the store sends on the track path and its reads is an index lookup by
+ * construction: none may scan contacts, events or streams, on a database never analyzed (the
+ * embedded store never is) nor right after ANALYZE. A plan that depends on statistics makes
+ * the cost of a track grow with the store (issue 14). The store is run over a client that
+ * records each statement it builds; each is then EXPLAINed with its own parameters.
+ */
+import type * as Statement from "@effect/sql/Statement"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
+import * as Contact from "@tracklog/core/Contact"
+import * as ContactEvent from "@tracklog/core/ContactEvent"
+import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as StorePostgres from "../src/StorePostgres.js"
+
+const Contacts = 3000
+const project = "plans"
+
+// The client the store sees: the real one, noting every statement built with the template tag.
+const recording = (sql: SqlClient.SqlClient, seen: Array<Statement.Statement<unknown>>): SqlClient.SqlClient =>
+  new Proxy(sql, {
+    apply: (target, self, args) => {
+      const statement = Reflect.apply(target, self, args)
+      if (Array.isArray(args[0]) && "raw" in args[0]) seen.push(statement)
+      return statement
+    }
+  })
+
+interface PlanNode {
+  readonly "Node Type": string
+  readonly "Relation Name"?: string
+  readonly Plans?: ReadonlyArray<PlanNode>
+}
+
+const nodes = (node: PlanNode): Array<PlanNode> => [node, ...(node.Plans ?? []).flatMap(nodes)]
+
+const hotTables = new Set(["contacts", "events", "streams"])
+
+// Many contacts, each with a short stream, written directly: the store is not what is measured.
+const seed = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  for (const table of ["contacts", "events", "streams"]) {
+    // Kept never analyzed on the server too, whatever autovacuum would do meanwhile.
+    yield* sql.unsafe(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`)
+  }
+  yield* sql.unsafe(`
+    INSERT INTO contacts (id, project_id, email, subscribed, data, created_at, updated_at, version)
+    SELECT 'c' || g, '${project}', 'user' || g || '@example.com', true, '{}'::json, now(), now(), 2
+    FROM generate_series(1, ${Contacts}) g`)
+  yield* sql.unsafe(`INSERT INTO streams (stream_id, version) SELECT 'c' || g, 2 FROM generate_series(1, ${Contacts}) g`)
+  yield* sql.unsafe(`
+    INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
+    SELECT 'c' || g, '${project}', v, 'e' || g || '-' || v, 'EventTracked',
+      json_build_object('_tag', 'EventTracked', 'name', 'seeded', 'data', '{}'::json, 'at', now()), now()
+    FROM generate_series(1, ${Contacts}) g, generate_series(1, 2) v`)
+})
+
+// The operations of a track and of the reads, on existing and new contacts, one at a time and
+// several at once (the batched statements).
+const exercise = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const seen: Array<Statement.Statement<unknown>> = []
+  const store = yield* StorePostgres.make({}).pipe(Effect.provideService(SqlClient.SqlClient, recording(sql, seen)))
+  const { contacts, eventStore } = store
+  const found = yield* contacts.findByEmail(project, "user42@example.com")
+  expect(found._tag).toBe("Some")
+  yield* contacts.findByEmail(project, "nobody@example.com")
+  yield* Effect.all(
+    Array.from({ length: 6 }, (_, i) => contacts.findByEmail(project, `user${i * 7 + 1}@example.com`)),
+    { concurrency: "unbounded" }
+  )
+  const at = new Date()
+  const existing = found._tag === "Some" ? found.value : undefined
+  const next = ContactEvent.EventTracked.make({ name: "plan", data: {}, at })
+  yield* eventStore.append({
+    streamId: existing!.id,
+    expectedVersion: existing!.version,
+    events: [{ id: "plan-e1", event: next }],
+    contact: Contact.evolve(existing!, next)!
+  })
+  const created = ContactEvent.ContactCreated.make({ contactId: "plan-new", projectId: project, email: "new@example.com", subscribed: true, at })
+  yield* eventStore.append({ streamId: "plan-new", expectedVersion: 0, events: [{ id: "plan-e2", event: created }], contact: Contact.fold([created])! })
+  yield* contacts.findById(project, "c7")
+  yield* contacts.timeline(project, "c7", { limit: 10 })
+  yield* eventStore.readStream("c7")
+  const last = yield* sql<{ transaction_id: string; global_position: string }>`
+    SELECT transaction_id::text, global_position::text FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1 OFFSET 5`
+  yield* eventStore.readAll({ transactionId: BigInt(last[0]!.transaction_id), position: BigInt(last[0]!.global_position) }, 100)
+  return seen
+})
+
+// Each statement (not the fragments) with the relations it scans sequentially.
+const seqScans = (statements: ReadonlyArray<Statement.Statement<unknown>>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const out: Array<{ readonly query: string; readonly seqScans: ReadonlyArray<string> }> = []
+    for (const statement of statements) {
+      const [text, params] = statement.compile()
+      if (!/^\s*(SELECT|WITH|UPDATE|INSERT)\b/i.test(text)) continue
+      const [row] = yield* sql.unsafe<{ "QUERY PLAN": ReadonlyArray<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${text}`, params)
+      const plan = row!["QUERY PLAN"][0]!.Plan
+      const scanned = nodes(plan).filter((n) => n["Node Type"] === "Seq Scan" && hotTables.has(n["Relation Name"] ?? ""))
+      out.push({ query: text.replace(/\s+/g, " ").trim(), seqScans: scanned.map((n) => n["Relation Name"]!) })
+    }
+    return out
+  })
+
+for (const backend of TestDatabase.backends) {
+  describe(`hot-path plans: ${backend.name}`, () => {
+    it.scopedLive(`no sequential scan of contacts, events or streams at ${Contacts} contacts, before and after ANALYZE`, () =>
+      Effect.gen(function*() {
+        yield* seed
+        const sql = yield* SqlClient.SqlClient
+        const statements = yield* exercise
+        const before = yield* seqScans(statements)
+        // Every kind of statement was seen: the lookup, the append, and the reads.
+        expect(before.some((s) => s.query.includes("CROSS JOIN LATERAL"))).toBe(true)
+        expect(before.some((s) => s.query.startsWith("WITH input AS"))).toBe(true)
+        expect(before.length).toBeGreaterThanOrEqual(7)
+        expect(before.filter((s) => s.seqScans.length > 0)).toEqual([])
+        yield* sql`ANALYZE`
+        const after = yield* seqScans(statements)
+        expect(after.filter((s) => s.seqScans.length > 0)).toEqual([])
+      }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))), 120_000)
+  })
+}
