@@ -92,7 +92,7 @@ export const fromDomain = (
     case "StoreUnavailable":
       return serviceUnavailable()
     // Only a contact written to without pause by several processes gets here.
-    case "TrackRetriesExhausted":
+    case "RetriesExhausted":
       return make(429, "RATE_LIMIT_EXCEEDED", "Too many concurrent updates to this contact", "Retry after a short pause")
   }
 }
