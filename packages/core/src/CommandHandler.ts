@@ -95,7 +95,7 @@ export class CommandHandler extends Context.Tag("@tracklog/core/CommandHandler")
     projectId: string,
     commands: ReadonlyArray<Command>,
     finish: (decided: ReadonlyArray<Decided>) => R,
-    idempotency?: Idempotency.Request<R>
+    idempotency?: Idempotency.Request<R> | undefined
   ) => Effect.Effect<Outcome<R>, RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable>
   /** What the contact cache holds now. */
   readonly cacheStats: () => { readonly entries: number; readonly bytes: number }
@@ -300,7 +300,7 @@ export const make = (options: Options = {}) =>
       projectId: string,
       commands: ReadonlyArray<Command>,
       finish: (decided: ReadonlyArray<Decided>) => R,
-      idempotency?: Idempotency.Request<R>
+      idempotency?: Idempotency.Request<R> | undefined
     ) => {
       const keys = commands.map((command) => handling.keyOf(projectId, command))
       // Every contact's lock, taken in one global order so two batches cannot wait on each other;

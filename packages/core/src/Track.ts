@@ -59,7 +59,7 @@ export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
   readonly trackBatch: (
     projectId: string,
     items: ReadonlyArray<TrackBatch.Item>,
-    idempotency?: Idempotency.Request<TrackBatch.Result>
+    idempotency?: Idempotency.Request<TrackBatch.Result> | undefined
   ) => Effect.Effect<Idempotency.Outcome<TrackBatch.Result>, Failure | Idempotency.IdempotencyKeyReused>
 }>() {}
 
@@ -93,7 +93,7 @@ export const make = Effect.gen(function*() {
   const trackBatch = (
     projectId: string,
     items: ReadonlyArray<TrackBatch.Item>,
-    idempotency?: Idempotency.Request<TrackBatch.Result>
+    idempotency?: Idempotency.Request<TrackBatch.Result> | undefined
   ) => {
     const commands = items.filter(Either.isRight).map((item) => item.right)
     return handler.handleAll(handling, projectId, commands, (decided): TrackBatch.Result => {
