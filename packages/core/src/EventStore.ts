@@ -3,9 +3,11 @@
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Contact from "./Contact.js"
 import type * as ContactEvent from "./ContactEvent.js"
+import type * as Idempotency from "./Idempotency.js"
 import type * as StoreError from "./StoreError.js"
 
 /** An event to append, with the id it will be known by. */
@@ -63,8 +65,19 @@ export interface Append {
 export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>()("ConcurrencyConflict", {
   streamId: Schema.String,
   expectedVersion: Schema.Number,
-  reason: Schema.Literal("version", "email")
+  reason: Schema.Literal("version", "email", "idempotency")
 }) {}
+
+/**
+ * Appends to several streams as one atomic step, with an optional idempotency record (SPEC §6,
+ * §8): every stream moves and the record is stored, or nothing is written and the whole is a
+ * `ConcurrencyConflict` (reason `idempotency` when the key was stored meanwhile).
+ */
+export interface AppendAll {
+  /** At most one append per stream. */
+  readonly appends: ReadonlyArray<Append>
+  readonly idempotency?: Idempotency.Record | undefined
+}
 
 /** A page of the whole log, after a checkpoint. */
 export interface Batch {
@@ -79,6 +92,21 @@ export class EventStore extends Context.Tag("@tracklog/core/EventStore")<EventSt
   readonly append: (
     input: Append
   ) => Effect.Effect<void, ConcurrencyConflict | StoreError.StoreUnavailable>
+  /** Several streams and an idempotency record, all or nothing (see `AppendAll`). */
+  readonly appendAll: (
+    input: AppendAll
+  ) => Effect.Effect<void, ConcurrencyConflict | StoreError.StoreUnavailable>
+  /**
+   * The record stored for a project's key, if one made after `notBefore` is; an older one has
+   * expired and is removed.
+   */
+  readonly findIdempotency: (
+    projectId: string,
+    key: string,
+    notBefore: Date
+  ) => Effect.Effect<Option.Option<Idempotency.Record>, StoreError.StoreUnavailable>
+  /** Removes records made before `before`; answers how many. Never blocks appends. */
+  readonly expireIdempotency: (before: Date) => Effect.Effect<number, StoreError.StoreUnavailable>
   /** One stream, from version 1. */
   readonly readStream: (
     streamId: string

@@ -1,21 +1,20 @@
 /**
- * The track command handler: find the contact → decide → append, and on a conflict decide
- * again on fresh state.
+ * The track command: `TrackDecider` run by the `CommandHandler` — one track, a batch of tracks
+ * (SPEC §8), each optionally with an idempotency key (SPEC §6).
  */
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Random from "effect/Random"
-import * as Schema from "effect/Schema"
+import * as CommandHandler from "./CommandHandler.js"
 import * as Contact from "./Contact.js"
 import * as Contacts from "./Contacts.js"
-import * as EventStore from "./EventStore.js"
-import * as Ids from "./Ids.js"
-import * as KeyedLock from "./internal/keyedLock.js"
+import type * as EventStore from "./EventStore.js"
+import type * as Idempotency from "./Idempotency.js"
+import type * as Ids from "./Ids.js"
 import type * as StoreError from "./StoreError.js"
-import * as TrackCommand from "./TrackCommand.js"
+import type * as TrackBatch from "./TrackBatch.js"
+import type * as TrackCommand from "./TrackCommand.js"
 import * as TrackDecider from "./TrackDecider.js"
 
 /** What a track answers (behaviour §1.7). */
@@ -26,114 +25,99 @@ export interface TrackResult {
 }
 
 /** Every attempt lost a race; the command was not applied. */
-export class TrackRetriesExhausted extends Schema.TaggedError<TrackRetriesExhausted>()("TrackRetriesExhausted", {
-  attempts: Schema.Number
-}) {}
+export const TrackRetriesExhausted = CommandHandler.RetriesExhausted
+export type TrackRetriesExhausted = CommandHandler.RetriesExhausted
 
-/**
- * How often a command is decided again after a conflict. A conflict means another command on
- * the same contact committed in between, so each retry is progress for someone; the bound only
- * guards against a pathological hot contact.
- */
-export const MaxAttempts = 32
+/** See `CommandHandler.MaxAttempts`. */
+export const MaxAttempts = CommandHandler.MaxAttempts
 
-/** How many contacts' last committed states a `Track` service keeps to skip a read. */
-export const MaxKnownContacts = 10_000
+/** See `CommandHandler.MaxKnownContacts`. */
+export const MaxKnownContacts = CommandHandler.MaxKnownContacts
 
-// Jittered, capped exponential backoff (0.5 ms × 1.5ⁿ, at most 20 ms): racers on one contact
-// spread out instead of colliding again at once.
-const backoff = (attempt: number) =>
-  Effect.flatMap(Random.nextRange(0.5, 1.5), (jitter) =>
-    Effect.sleep(Duration.millis(Math.min(20, 0.5 * 1.5 ** (attempt - 1)) * jitter)))
+/** The track decider: `TrackDecider.decide` over `Contact`'s fold. */
+export const decider = {
+  decide: TrackDecider.decide,
+  evolve: Contact.evolve,
+  initialState: Contact.initialState
+}
+
+type Failure = CommandHandler.RetriesExhausted | StoreError.StoreUnavailable
 
 /** Tracks events for contacts. */
 export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
   readonly track: (
     projectId: string,
     command: TrackCommand.TrackCommand
-  ) => Effect.Effect<TrackResult, TrackRetriesExhausted | StoreError.StoreUnavailable>
+  ) => Effect.Effect<TrackResult, Failure>
+  /** One track with an idempotency key: done now, or the stored answer of the first time. */
+  readonly trackIdempotent: (
+    projectId: string,
+    command: TrackCommand.TrackCommand,
+    idempotency: Idempotency.Request<TrackResult>
+  ) => Effect.Effect<Idempotency.Outcome<TrackResult>, Failure | Idempotency.IdempotencyKeyReused>
+  /** The valid items of a batch, applied in order and committed together; the invalid ones rejected alone. */
+  readonly trackBatch: (
+    projectId: string,
+    items: ReadonlyArray<TrackBatch.Item>,
+    idempotency?: Idempotency.Request<TrackBatch.Result> | undefined
+  ) => Effect.Effect<Idempotency.Outcome<TrackBatch.Result>, Failure | Idempotency.IdempotencyKeyReused>
 }>() {}
 
-/** Builds the handler over the store ports. */
-export const make = Effect.gen(function*() {
-  const store = yield* EventStore.EventStore
-  const contacts = yield* Contacts.Contacts
-  const ids = yield* Ids.Ids
-  // The clock of the environment that builds the service (a `TestClock` in tests), read directly
-  // per command instead of looked up in the fiber's services each time.
-  const clock = yield* Effect.clock
-  const now = Effect.sync(() => clock.unsafeCurrentTimeMillis())
-  const serialized = KeyedLock.make()
-  const known = new Map<string, Contact.Contact>()
-
-  // The state this process last committed for a contact. Commands on one contact run one at a
-  // time here, so it is exact unless another process wrote since — and then the append's
-  // version check fails and the retry reads the store. It saves a read per command.
-  const remember = (key: string, contact: Contact.Contact) => {
-    known.delete(key)
-    if (known.size >= MaxKnownContacts) known.delete(known.keys().next().value!)
-    known.set(key, contact)
-  }
-
-  // Plain flatMaps, not a generator, and one failure handler for both outcomes of an append:
-  // this is the hot path of every track.
-  const attempt = (
-    key: string,
-    projectId: string,
-    command: TrackCommand.TrackCommand,
-    attempts: number
-  ): Effect.Effect<TrackResult, TrackRetriesExhausted | StoreError.StoreUnavailable> =>
-    Effect.flatMap(now, (millis) => {
-      const cached = known.get(key)
-      return cached !== undefined
-        ? write(key, projectId, command, attempts, cached, millis)
-        : Effect.flatMap(
-          contacts.findByEmail(projectId, command.email),
-          (found) => write(key, projectId, command, attempts, Option.getOrNull(found), millis)
-        )
-    })
-
-  const write = (
-    key: string,
-    projectId: string,
-    command: TrackCommand.TrackCommand,
-    attempts: number,
-    state: Contact.State,
-    millis: number
-  ): Effect.Effect<TrackResult, TrackRetriesExhausted | StoreError.StoreUnavailable> => {
-    const at = new Date(millis)
-    const contactId = state === null ? ids.make(millis) : state.id
-    const events = TrackDecider.decide(command, state, { projectId, contactId, now: at })
-    const newEvents = events.map((event) => ({ id: ids.make(millis), event }))
-    const result: TrackResult = { contact: contactId, event: newEvents[newEvents.length - 1]!.id, timestamp: at }
-    const contact = Contact.fold(events, state)!
-    return Effect.matchEffect(store.append({ streamId: contactId, expectedVersion: state?.version ?? 0, events: newEvents, contact }), {
-      onFailure: (error) => {
-        // Lost a race, or an outage that may or may not have committed: read afresh next time.
-        known.delete(key)
-        if (error._tag !== "ConcurrencyConflict") return Effect.fail(error)
-        return attempts >= MaxAttempts
-          ? Effect.fail(new TrackRetriesExhausted({ attempts }))
-          : Effect.zipRight(backoff(attempts), attempt(key, projectId, command, attempts + 1))
-      },
-      onSuccess: () => {
-        remember(key, contact)
-        return Effect.succeed(result)
-      }
-    })
-  }
-
-  // Conflicts then only come from other processes sharing the store; the retry handles those.
-  const track = (projectId: string, command: TrackCommand.TrackCommand) => {
-    const key = `${projectId}\u0000${command.email}`
-    return serialized(key, attempt(key, projectId, command, 1))
-  }
-
-  return Track.of({ track })
+const resultOf = (decided: CommandHandler.Decided): TrackResult => ({
+  contact: decided.streamId,
+  event: decided.events[decided.events.length - 1]!.id,
+  timestamp: decided.at
 })
 
-/** The handler, needing a store and ids. */
-export const layer: Layer.Layer<Track, never, EventStore.EventStore | Contacts.Contacts | Ids.Ids> = Layer.effect(
-  Track,
-  make
-)
+/** Builds the service over the command handler. */
+export const make = Effect.gen(function*() {
+  const handler = yield* CommandHandler.CommandHandler
+  const contacts = yield* Contacts.Contacts
+
+  const handling: CommandHandler.Handling<TrackCommand.TrackCommand, TrackDecider.Context> = {
+    decider,
+    keyOf: (projectId, command) => `${projectId}\u0000${command.email}`,
+    find: (projectId, command) => contacts.findByEmail(projectId, command.email),
+    context: (projectId, state, now, newId) => ({ projectId, contactId: state === null ? newId() : state.id, now })
+  }
+
+  const track = (projectId: string, command: TrackCommand.TrackCommand) =>
+    Effect.map(handler.handle(handling, projectId, command), resultOf)
+
+  const trackIdempotent = (
+    projectId: string,
+    command: TrackCommand.TrackCommand,
+    idempotency: Idempotency.Request<TrackResult>
+  ) => handler.handleAll(handling, projectId, [command], (decided) => resultOf(decided[0]!), idempotency)
+
+  const trackBatch = (
+    projectId: string,
+    items: ReadonlyArray<TrackBatch.Item>,
+    idempotency?: Idempotency.Request<TrackBatch.Result> | undefined
+  ) => {
+    const commands = items.filter(Either.isRight).map((item) => item.right)
+    return handler.handleAll(handling, projectId, commands, (decided): TrackBatch.Result => {
+      let next = 0
+      const results = items.map((item): TrackBatch.ItemResult => {
+        if (Either.isLeft(item)) return { _tag: "Rejected", error: item.left }
+        return { _tag: "Accepted", ...resultOf(decided[next++]!) }
+      })
+      return { accepted: commands.length, rejected: items.length - commands.length, items: results }
+    }, idempotency)
+  }
+
+  return Track.of({ track, trackIdempotent, trackBatch })
+})
+
+/** The service and the command handler it runs on, with default options. */
+export const layer: Layer.Layer<
+  Track | CommandHandler.CommandHandler,
+  never,
+  EventStore.EventStore | Contacts.Contacts | Ids.Ids
+> = Layer.effect(Track, make).pipe(Layer.provideMerge(CommandHandler.layer))
+
+/** The same with the handler's options (cache budget, idempotency TTL). */
+export const layerWith = (
+  options: CommandHandler.Options
+): Layer.Layer<Track | CommandHandler.CommandHandler, never, EventStore.EventStore | Contacts.Contacts | Ids.Ids> =>
+  Layer.effect(Track, make).pipe(Layer.provideMerge(CommandHandler.layerWith(options)))

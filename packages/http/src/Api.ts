@@ -10,6 +10,7 @@ import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Json from "@tracklog/core/Json"
+import * as TrackBatch from "@tracklog/core/TrackBatch"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Schema from "effect/Schema"
 
@@ -46,6 +47,45 @@ export const TrackResponse = Schema.Struct({
     timestamp: Schema.String.annotations({ description: "The event time, ISO-8601" })
   })
 }).annotations({ identifier: "TrackResponse" })
+
+/** One item's answer in a batch: the track answer, or its validation errors. */
+export const BatchItemResult = Schema.Union(
+  TrackResponse,
+  Schema.Struct({
+    success: Schema.Literal(false),
+    error: Schema.Struct({ code: Schema.Literal("VALIDATION_ERROR"), errors: Schema.Array(FieldError) })
+  })
+).annotations({ identifier: "BatchItemResult" })
+
+/** The answer to a batch (SPEC §8). */
+export const TrackBatchResponse = Schema.Struct({
+  success: Schema.Literal(true),
+  data: Schema.Struct({
+    accepted: Schema.Number.annotations({ description: "Items applied" }),
+    rejected: Schema.Number.annotations({ description: "Items refused for their validation errors" }),
+    results: Schema.Array(BatchItemResult).annotations({ description: "One per item, in the request's order" })
+  })
+}).annotations({ identifier: "TrackBatchResponse" })
+
+/** The body of a batch (SPEC §8): 1–1000 track bodies. */
+export const TrackBatchRequest = Schema.Struct({
+  events: Schema.Array(TrackCommand.TrackCommand).pipe(Schema.minItems(1), Schema.maxItems(TrackBatch.MaxItems))
+}).annotations({ identifier: "TrackBatchRequest" })
+
+/** The optional `Idempotency-Key` header of the write routes (SPEC §6). */
+export const IdempotencyHeaders = Schema.Struct({
+  "idempotency-key": Schema.optional(Schema.String.annotations({
+    description:
+      "1–255 visible ASCII characters, optionally quoted. A retry with the same key and body gets the first answer again (header Idempotent-Replayed: true) and appends nothing; kept at least 24 h."
+  }))
+})
+
+const idempotencyErrors = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E): E =>
+  (endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps)
+    .setHeaders(IdempotencyHeaders)
+    .addError(...error(400, "VALIDATION_ERROR: a malformed Idempotency-Key, or the header twice (errors[].code invalid_idempotency_key)"))
+    .addError(...error(409, "IDEMPOTENCY_KEY_IN_PROGRESS: a request with this key is still running; retry after Retry-After"))
+    .addError(...error(422, "IDEMPOTENCY_KEY_REUSED: this key was used with a different body; nothing was appended")) as unknown as E
 
 /** A contact as the read API shows it. */
 export const ContactView = Schema.Struct({
@@ -109,6 +149,19 @@ export const track = HttpApiEndpoint.post("track", "/v1/track")
     "Creates the contact if absent (one per project and canonical email), applies `subscribed` and `data`, and records a new event. Public and secret keys both work."
   )
 
+/** `POST /v1/track/batch`. */
+export const trackBatch = HttpApiEndpoint.post("trackBatch", "/v1/track/batch")
+  .setPayload(TrackBatchRequest)
+  .addSuccess(TrackBatchResponse)
+  .addError(...error(400, "VALIDATION_ERROR: the body is not JSON"))
+  .addError(...error(413, "PAYLOAD_TOO_LARGE: over TRACKLOG_BATCH_BODY_LIMIT (default 10 MiB)"))
+  .addError(...error(422, "VALIDATION_ERROR: no events array, empty, or over 1000 items"))
+  .annotate(OpenApi.Summary, "Track up to 1000 events at once")
+  .annotate(
+    OpenApi.Description,
+    "Each item follows every rule of /v1/track, in array order. Invalid items are rejected alone; the valid ones commit together, all or none (503 when they cannot). Public and secret keys both work."
+  )
+
 /** `GET /contacts/:id`. */
 export const getContact = HttpApiEndpoint.get("getContact", "/contacts/:id")
   .setPath(Schema.Struct({ id: Schema.String }))
@@ -141,7 +194,11 @@ export const health = HttpApiEndpoint.get("health", "/health")
   .addError(...error(503, "SERVICE_UNAVAILABLE"))
   .annotate(OpenApi.Summary, "Liveness and store reachability")
 
-export class TrackGroup extends HttpApiGroup.make("track").add(authErrors(track)).middleware(Authorization) {}
+export class TrackGroup extends HttpApiGroup.make("track")
+  .add(idempotencyErrors(authErrors(track)))
+  .add(idempotencyErrors(authErrors(trackBatch)))
+  .middleware(Authorization)
+{}
 
 export class ContactsGroup extends HttpApiGroup.make("contacts")
   .add(authErrors(getContact))

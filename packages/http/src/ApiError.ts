@@ -3,8 +3,10 @@
  * their statuses here, at the edge, in `fromDomain`.
  */
 import type * as Contacts from "@tracklog/core/Contacts"
+import type * as Idempotency from "@tracklog/core/Idempotency"
 import type * as StoreError from "@tracklog/core/StoreError"
 import type * as Track from "@tracklog/core/Track"
+import type * as TrackBatch from "@tracklog/core/TrackBatch"
 import type * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Schema from "effect/Schema"
 
@@ -20,6 +22,8 @@ export type Code =
   | "RATE_LIMIT_EXCEEDED"
   | "SERVICE_UNAVAILABLE"
   | "INTERNAL_SERVER_ERROR"
+  | "IDEMPOTENCY_KEY_REUSED"
+  | "IDEMPOTENCY_KEY_IN_PROGRESS"
 
 /** A failure answered with the error envelope. */
 export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
@@ -73,6 +77,25 @@ export const serviceUnavailable = () =>
 
 export const internal = () => make(500, "INTERNAL_SERVER_ERROR", "Internal server error")
 
+/** A malformed `Idempotency-Key` header, or the header sent twice (SPEC §6). */
+export const invalidIdempotencyKey = (message: string) =>
+  new ApiError({
+    status: 400,
+    code: "VALIDATION_ERROR",
+    message: "Request validation failed",
+    errors: [{ field: "Idempotency-Key", code: "invalid_idempotency_key", message }],
+    suggestion: "Send one Idempotency-Key of 1–255 visible ASCII characters, e.g. a UUID"
+  })
+
+/** The key was used before with another body (SPEC §6). */
+export const idempotencyKeyReused = () =>
+  make(
+    422,
+    "IDEMPOTENCY_KEY_REUSED",
+    "This Idempotency-Key was used with a different request body",
+    "Use a new key for a new request; resend the same body to get the first answer again"
+  )
+
 /** The HTTP face of a domain error. */
 export const fromDomain = (
   error:
@@ -80,6 +103,9 @@ export const fromDomain = (
     | Contacts.ContactNotFound
     | StoreError.StoreUnavailable
     | Track.TrackRetriesExhausted
+    | Idempotency.IdempotencyKeyReused
+    | Idempotency.InvalidIdempotencyKey
+    | TrackBatch.InvalidTrackBatch
     | ApiError
 ): ApiError => {
   switch (error._tag) {
@@ -92,8 +118,14 @@ export const fromDomain = (
     case "StoreUnavailable":
       return serviceUnavailable()
     // Only a contact written to without pause by several processes gets here.
-    case "TrackRetriesExhausted":
+    case "RetriesExhausted":
       return make(429, "RATE_LIMIT_EXCEEDED", "Too many concurrent updates to this contact", "Retry after a short pause")
+    case "IdempotencyKeyReused":
+      return idempotencyKeyReused()
+    case "InvalidIdempotencyKey":
+      return invalidIdempotencyKey(error.message)
+    case "InvalidTrackBatch":
+      return validation(error.issues)
   }
 }
 

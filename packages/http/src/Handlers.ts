@@ -4,10 +4,12 @@
  */
 import type * as Contact from "@tracklog/core/Contact"
 import * as Contacts from "@tracklog/core/Contacts"
+import * as Idempotency from "@tracklog/core/Idempotency"
 import * as Ids from "@tracklog/core/Ids"
 import type * as Projects from "@tracklog/core/Projects"
 import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Track from "@tracklog/core/Track"
+import * as TrackBatch from "@tracklog/core/TrackBatch"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -22,18 +24,24 @@ export interface Request {
   readonly query: URLSearchParams
   readonly body: unknown
   readonly grant: Projects.Grant
+  /** Request headers by lowercase name, each value as sent (a header sent twice has two). */
+  readonly headers?: Readonly<Record<string, ReadonlyArray<string> | undefined>> | undefined
 }
 
 /** A JSON reply. */
 export interface Reply {
   readonly status: number
   readonly body: string
+  /** Headers of this reply besides the server's own. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
 /** A handler, with what it needs from the request. */
 export interface Handler {
   readonly auth: Auth.Requirement | "none"
   readonly body: boolean
+  /** Which body limit applies: the batch route's larger one, or the server's (default). */
+  readonly bodyLimit?: "batch" | undefined
   readonly handle: (request: Request) => Effect.Effect<Reply, ApiError.ApiError>
 }
 
@@ -67,6 +75,44 @@ const contactId = (request: Request): Effect.Effect<string, ApiError.ApiError> =
   return Ids.isUuid(id) ? Effect.succeed(id) : Effect.fail(ApiError.contactNotFound())
 }
 
+// SPEC §6: no header, one valid key, or a 400 (a malformed key, or the header twice).
+const idempotencyKeyOf = (request: Request): Either.Either<Option.Option<string>, ApiError.ApiError> => {
+  const values = request.headers?.["idempotency-key"]
+  if (values === undefined || values.length === 0) return Either.right(Option.none())
+  if (values.length > 1) return Either.left(ApiError.invalidIdempotencyKey("Send the Idempotency-Key header once"))
+  return Either.mapBoth(Idempotency.parseKey(values[0]!), { onLeft: ApiError.fromDomain, onRight: Option.some })
+}
+
+// The answer of an idempotent request, first time or replayed; a replay says so.
+const replyOf = <R>(outcome: Idempotency.Outcome<R>): Reply =>
+  outcome._tag === "Replayed"
+    ? { ...outcome.answer, headers: { "idempotent-replayed": "true" } }
+    : outcome.answer!
+
+const trackView = (result: Track.TrackResult) => ({
+  contact: result.contact,
+  event: result.event,
+  timestamp: Timestamp.iso(result.timestamp)
+})
+
+/** The answer to a track (SPEC §1.7): what is sent, and stored with an idempotency key. */
+export const trackAnswer = (result: Track.TrackResult): Reply => ok({ success: true, data: trackView(result) })
+
+/** The answer to a batch (SPEC §8). */
+export const batchAnswer = (result: TrackBatch.Result): Reply =>
+  ok({
+    success: true,
+    data: {
+      accepted: result.accepted,
+      rejected: result.rejected,
+      results: result.items.map((item) =>
+        item._tag === "Accepted"
+          ? { success: true, data: trackView(item) }
+          : { success: false, error: { code: "VALIDATION_ERROR", errors: item.error.issues } }
+      )
+    }
+  })
+
 /** What the handlers need. */
 export type Services = Track.Track | Contacts.Contacts
 
@@ -80,13 +126,46 @@ export const make = Effect.gen(function*() {
       auth: "any",
       body: true,
       handle: (request) => {
+        const key = idempotencyKeyOf(request)
+        if (Either.isLeft(key)) return Effect.fail(key.left)
         const command = TrackCommand.decode(request.body)
         if (Either.isLeft(command)) return Effect.fail(ApiError.fromDomain(command.left))
+        const given = key.right
+        if (Option.isSome(given)) {
+          return Idempotency.fingerprint(request.body).pipe(
+            Effect.flatMap((fingerprint) =>
+              track.trackIdempotent(request.grant.projectId, command.right, { key: given.value, fingerprint, render: trackAnswer })
+            ),
+            Effect.mapBoth({ onFailure: ApiError.fromDomain, onSuccess: replyOf })
+          )
+        }
         return Effect.mapBoth(track.track(request.grant.projectId, command.right), {
           onFailure: ApiError.fromDomain,
           onSuccess: (result) =>
             ok({ success: true, data: { contact: result.contact, event: result.event, timestamp: Timestamp.iso(result.timestamp) } })
         })
+      }
+    },
+    trackBatch: {
+      auth: "any",
+      body: true,
+      bodyLimit: "batch",
+      handle: (request) => {
+        const key = idempotencyKeyOf(request)
+        if (Either.isLeft(key)) return Effect.fail(key.left)
+        const items = TrackBatch.decode(request.body)
+        if (Either.isLeft(items)) return Effect.fail(ApiError.fromDomain(items.left))
+        const given = key.right
+        const idempotency: Effect.Effect<Idempotency.Request<TrackBatch.Result> | undefined> = Option.isNone(given)
+          ? Effect.succeed(undefined)
+          : Effect.map(Idempotency.fingerprint(request.body), (fingerprint) => ({ key: given.value, fingerprint, render: batchAnswer }))
+        return idempotency.pipe(
+          Effect.flatMap((idempotency) => track.trackBatch(request.grant.projectId, items.right, idempotency)),
+          Effect.mapBoth({
+            onFailure: ApiError.fromDomain,
+            onSuccess: (outcome) => outcome._tag === "Done" && outcome.answer === undefined ? batchAnswer(outcome.result) : replyOf(outcome)
+          })
+        )
       }
     },
     getContact: {

@@ -19,6 +19,7 @@ import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
+import * as TrackBatch from "@tracklog/core/TrackBatch"
 import * as Answers from "./internal/answers.js"
 import * as Api from "./Api.js"
 import * as ApiError from "./ApiError.js"
@@ -38,6 +39,8 @@ export interface Options {
    * hung store then costs each request at most this, also when requests queue on one contact.
    */
   readonly requestTimeoutMillis?: number | undefined
+  /** Largest accepted body of `POST /v1/track/batch`, in bytes (default 10 MiB). */
+  readonly batchBodyLimit?: number | undefined
   /** How long shutdown waits for in-flight requests before closing their connections. */
   readonly shutdownTimeoutMillis?: number | undefined
 }
@@ -51,6 +54,9 @@ export interface Running {
 
 const Json = "application/json; charset=utf-8"
 const TrackPath = "/v1/track"
+const BatchPath = "/v1/track/batch"
+// The routes a browser may call with a public key, so CORS applies to them.
+const isCorsPath = (path: string) => path === TrackPath || path === BatchPath
 const NoGrant = { projectId: "", kind: "public" } as const
 
 const docsPage = Effect.promise(async () => {
@@ -114,15 +120,16 @@ export const make = (
       inFlight++
       res.once("close", () => inFlight--)
 
-      const send = (status: number, body: string, contentType = Json) => {
+      const send = (status: number, body: string, contentType = Json, extra?: Readonly<Record<string, string>>) => {
         const headers: Http.OutgoingHttpHeaders = {
           "content-type": contentType,
           "content-length": Buffer.byteLength(body),
           "x-request-id": requestId
         }
-        if (path === TrackPath) Object.assign(headers, corsHeaders)
+        if (extra !== undefined) Object.assign(headers, extra)
+        if (isCorsPath(path)) Object.assign(headers, corsHeaders)
         if (closing) headers["connection"] = "close"
-        if (status === 503 || status === 429) headers["retry-after"] = "1"
+        if (status === 503 || status === 429 || status === 409) headers["retry-after"] = "1"
         answers.write(() => {
           res.writeHead(status, headers)
           res.end(body)
@@ -132,8 +139,8 @@ export const make = (
       }
       const fail = (error: ApiError.ApiError) => send(error.status, ApiError.envelope(error, requestId))
 
-      if (method === "OPTIONS" && path === TrackPath) {
-        pattern = TrackPath
+      if (method === "OPTIONS" && isCorsPath(path)) {
+        pattern = path
         res.writeHead(204, { ...corsHeaders, "access-control-max-age": "86400", "x-request-id": requestId, "content-length": 0 })
         res.end()
         return log.request(method, pattern, 204, performance.now() - started, requestId)
@@ -175,14 +182,15 @@ export const make = (
             params: found.params,
             query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
             body,
-            grant
+            grant,
+            headers: req.headersDistinct
           })))
         const deadline = { at: Date.now() + requestTimeout, expire: () => fiber.unsafeInterruptAsFork(fiber.id()) }
         overdue.add(deadline)
         fiber.addObserver((exit) => {
           overdue.delete(deadline)
           if (Exit.isInterrupted(exit)) return fail(ApiError.serviceUnavailable())
-          if (Exit.isSuccess(exit)) return send(exit.value.status, exit.value.body)
+          if (Exit.isSuccess(exit)) return send(exit.value.status, exit.value.body, Json, exit.value.headers)
           const failure = Cause.failureOption(exit.cause)
           if (Option.isSome(failure)) return fail(failure.value)
           log.defect(requestId, exit.cause)
@@ -194,8 +202,9 @@ export const make = (
         req.resume()
         return run(undefined)
       }
-      readBody(req, options.bodyLimit, (result) => {
-        if (result._tag === "TooLarge") return fail(ApiError.payloadTooLarge(options.bodyLimit))
+      const bodyLimit = handler.bodyLimit === "batch" ? options.batchBodyLimit ?? TrackBatch.DefaultBodyLimit : options.bodyLimit
+      readBody(req, bodyLimit, (result) => {
+        if (result._tag === "TooLarge") return fail(ApiError.payloadTooLarge(bodyLimit))
         if (result.text.length === 0) return run({})
         let body: unknown
         try {
@@ -253,8 +262,8 @@ export const make = (
 const corsHeaders = {
   "access-control-allow-origin": "*",
   "access-control-allow-methods": "POST, OPTIONS",
-  "access-control-allow-headers": "Authorization, Content-Type",
-  "access-control-expose-headers": "X-Request-ID"
+  "access-control-allow-headers": "Authorization, Content-Type, Idempotency-Key",
+  "access-control-expose-headers": "X-Request-ID, Idempotent-Replayed, Retry-After"
 }
 
 type BodyResult = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: "TooLarge" }

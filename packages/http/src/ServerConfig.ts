@@ -74,7 +74,22 @@ export const ServerConfig = Config.all({
     Config.validate({ message: "TRACKLOG_BODY_LIMIT must be a positive number of bytes", validation: (n) => n > 0 })
   ),
   store,
-  keys: keyPairs
+  keys: keyPairs,
+  // SPEC §8: a batch of up to 1000 tracks needs more room than one track.
+  batchBodyLimit: Config.integer("TRACKLOG_BATCH_BODY_LIMIT").pipe(
+    Config.withDefault(10 * 1024 * 1024),
+    Config.validate({ message: "TRACKLOG_BATCH_BODY_LIMIT must be a positive number of bytes", validation: (n) => n > 0 })
+  ),
+  // SPEC §6: how long an Idempotency-Key and its answer are kept, at least 24 h by default.
+  idempotencyTtl: Config.integer("TRACKLOG_IDEMPOTENCY_TTL").pipe(
+    Config.withDefault(86_400),
+    Config.validate({ message: "TRACKLOG_IDEMPOTENCY_TTL must be a positive number of seconds", validation: (n) => n > 0 })
+  ),
+  // The per-process cache of contacts (CommandHandler): bounded by bytes so big contacts cannot grow it without end.
+  contactCacheBytes: Config.integer("TRACKLOG_CONTACT_CACHE_BYTES").pipe(
+    Config.withDefault(64 * 1024 * 1024),
+    Config.validate({ message: "TRACKLOG_CONTACT_CACHE_BYTES must be 0 or more bytes", validation: (n) => n >= 0 })
+  )
 })
 
 export type ServerConfig = Config.Config.Success<typeof ServerConfig>

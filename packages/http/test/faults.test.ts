@@ -17,7 +17,14 @@ import { projectA, request, start } from "./TestServer.js"
 const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>) =>
   Layer.effectContext(Effect.gen(function*() {
     const { projects } = yield* StoreMemory.make
-    const eventStore = EventStore.EventStore.of({ append: () => failure, readStream: () => failure, readAll: () => failure })
+    const eventStore = EventStore.EventStore.of({
+      append: () => failure,
+      appendAll: () => failure,
+      findIdempotency: () => failure,
+      expireIdempotency: () => failure,
+      readStream: () => failure,
+      readAll: () => failure
+    })
     const contacts = Contacts.Contacts.of({ findById: () => failure, findByEmail: () => failure, list: () => failure, timeline: () => failure })
     return StoreMemory.context({ contacts, eventStore, projects })
   }))

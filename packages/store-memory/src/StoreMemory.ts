@@ -6,6 +6,7 @@ import type * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
+import type * as Idempotency from "@tracklog/core/Idempotency"
 import * as Projects from "@tracklog/core/Projects"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -25,6 +26,8 @@ interface State {
   readonly byProject: Map<string, Array<string>>
   readonly grants: Map<string, Projects.Grant>
   readonly projects: Set<string>
+  /** `projectId \0 key` → the idempotency record stored with its request's events (SPEC §6). */
+  readonly idempotency: Map<string, Idempotency.Record>
   transactions: number
 }
 
@@ -134,6 +137,31 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
   return undefined
 }
 
+// Several streams and an idempotency record in one synchronous step: every check first, then
+// every event encoded (one that cannot be fails the whole with nothing written), then the writes.
+const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.ConcurrencyConflict | undefined => {
+  const record = input.idempotency
+  if (record !== undefined && state.idempotency.has(emailKey(record.projectId, record.key))) {
+    return new EventStore.ConcurrencyConflict({ streamId: input.appends[0]?.streamId ?? "", expectedVersion: input.appends[0]?.expectedVersion ?? 0, reason: "idempotency" })
+  }
+  const claims = new Set<string>()
+  for (const append of input.appends) {
+    const version = state.streams.get(append.streamId)?.length ?? 0
+    const conflict = (reason: "version" | "email") =>
+      new EventStore.ConcurrencyConflict({ streamId: append.streamId, expectedVersion: append.expectedVersion, reason })
+    if (version !== append.expectedVersion) return conflict("version")
+    if (version === 0) {
+      const claim = emailKey(append.contact.projectId, append.contact.email)
+      if (state.byEmail.has(claim) || claims.has(claim)) return conflict("email")
+      claims.add(claim)
+    }
+  }
+  for (const append of input.appends) for (const { event } of append.events) JSON.stringify(ContactEvent.encode(event))
+  for (const append of input.appends) appendTo(state, append)
+  if (record !== undefined) state.idempotency.set(emailKey(record.projectId, record.key), record)
+  return undefined
+}
+
 /** Builds both ports and `Projects` over one fresh in-memory state. */
 export const make = Effect.sync(() => {
   const state: State = {
@@ -144,6 +172,7 @@ export const make = Effect.sync(() => {
     byProject: new Map(),
     grants: new Map(),
     projects: new Set(),
+    idempotency: new Map(),
     transactions: 0
   }
   const read = <A>(f: (state: State) => A) => Effect.sync(() => f(state))
@@ -153,6 +182,31 @@ export const make = Effect.sync(() => {
       Effect.suspend(() => {
         const conflict = appendTo(state, input)
         return conflict === undefined ? Effect.void : Effect.fail(conflict)
+      }),
+    appendAll: (input) =>
+      Effect.suspend(() => {
+        const conflict = appendAllTo(state, input)
+        return conflict === undefined ? Effect.void : Effect.fail(conflict)
+      }),
+    findIdempotency: (projectId, key, notBefore) =>
+      read((state) => {
+        const at = emailKey(projectId, key)
+        const record = state.idempotency.get(at)
+        if (record === undefined) return Option.none()
+        if (record.createdAt >= notBefore) return Option.some(record)
+        state.idempotency.delete(at)
+        return Option.none()
+      }),
+    expireIdempotency: (before) =>
+      read((state) => {
+        let removed = 0
+        for (const [at, record] of state.idempotency) {
+          if (record.createdAt < before) {
+            state.idempotency.delete(at)
+            removed++
+          }
+        }
+        return removed
       }),
     readStream: (streamId) =>
       read((state) => (state.streams.get(streamId) ?? []).map((position) => recordedAt(state.log, position))),

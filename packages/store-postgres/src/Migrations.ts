@@ -66,6 +66,24 @@ export const migrations = {
     yield* sql`UPDATE events e SET project_id = c.project_id FROM contacts c WHERE c.id = e.stream_id`
     yield* sql`ALTER TABLE events ALTER COLUMN project_id SET NOT NULL`
     yield* sql`CREATE INDEX events_project_log_order ON events (project_id, transaction_id, global_position)`
+  }),
+  // Idempotency records (SPEC §6), written in the same statement as their request's events; the
+  // primary key decides between two processes using one key. `contact_ids` lets erasure remove a
+  // contact's records (SPEC §7); `created_at` drives expiry.
+  "0004_idempotency": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE idempotency_keys (
+      project_id text NOT NULL,
+      key text NOT NULL,
+      fingerprint text NOT NULL,
+      status integer NOT NULL,
+      body text NOT NULL,
+      contact_ids text[] NOT NULL,
+      created_at timestamptz NOT NULL,
+      PRIMARY KEY (project_id, key)
+    )`
+    yield* sql`CREATE INDEX idempotency_keys_contacts ON idempotency_keys USING gin (contact_ids)`
+    yield* sql`CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)`
   })
 }
 

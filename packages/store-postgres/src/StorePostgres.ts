@@ -10,6 +10,7 @@ import type * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
+import type * as Idempotency from "@tracklog/core/Idempotency"
 import type * as Json from "@tracklog/core/Json"
 import * as Projects from "@tracklog/core/Projects"
 import * as StoreError from "@tracklog/core/StoreError"
@@ -76,12 +77,48 @@ interface EncodedAppend {
   readonly input: EventStore.Append
   readonly head: string
   readonly rows: ReadonlyArray<string>
+  /** The idempotency record stored with this append, if any (SPEC §6). */
+  readonly key?: { readonly id: string; readonly row: string } | undefined
 }
 
-const encodeAppend = (input: EventStore.Append): EncodedAppend => {
+const encodeKey = (record: Idempotency.Record, streamId: string) => ({
+  id: `${record.projectId}\u0001${record.key}`,
+  row: JSON.stringify({
+    stream_id: streamId,
+    project_id: record.projectId,
+    key: record.key,
+    fingerprint: record.fingerprint,
+    status: record.answer.status,
+    body: record.answer.body,
+    contact_ids: record.contactIds,
+    created_at: Timestamp.iso(record.createdAt)
+  })
+})
+
+interface IdempotencyRow {
+  readonly project_id: string
+  readonly key: string
+  readonly fingerprint: string
+  readonly status: number
+  readonly body: string
+  readonly contact_ids: ReadonlyArray<string>
+  readonly created_at: Date
+}
+
+const toRecord = (row: IdempotencyRow): Idempotency.Record => ({
+  projectId: row.project_id,
+  key: row.key,
+  fingerprint: row.fingerprint,
+  answer: { status: row.status, body: row.body },
+  contactIds: row.contact_ids,
+  createdAt: row.created_at
+})
+
+const encodeAppend = (input: EventStore.Append, record?: Idempotency.Record): EncodedAppend => {
   const { contact, events, expectedVersion, streamId } = input
   return {
     input,
+    key: record === undefined ? undefined : encodeKey(record, streamId),
     head: JSON.stringify({
       stream_id: streamId,
       expected: expectedVersion,
@@ -140,9 +177,21 @@ export const make = (options: Options = {}) =>
     // Group commit: every append waiting while a batch is in flight goes into the next one, as
     // one statement — one round trip, one commit — that still decides each append on its own
     // (docs/decisions/0007-group-commit.md).
-    const appendBatch = (batch: ReadonlyArray<EncodedAppend>) => {
+    // The statement of a group commit; also run alone, in a transaction, for a multi-stream append.
+    const appendStatement = (batch: ReadonlyArray<EncodedAppend>) => {
       const heads = `[${batch.map((a) => a.head).join(",")}]`
       const rows = `[${batch.flatMap((a) => a.rows).join(",")}]`
+      const keys = batch.flatMap((a) => (a.key === undefined ? [] : [a.key.row]))
+      // An append's idempotency record goes in only with its events. A key another transaction
+      // stored first is a unique violation that fails the whole statement: its appends are then
+      // decided again, and the retry finds the stored answer.
+      const keyed = keys.length === 0 ? sql`` : sql`, keyed AS (
+          INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
+          SELECT k.project_id, k.key, k.fingerprint, k.status, k.body, k.contact_ids, k.created_at
+          FROM json_to_recordset(${`[${keys.join(",")}]`}::json) AS k(stream_id text, project_id text, key text,
+            fingerprint text, status integer, body text, contact_ids text[], created_at timestamptz)
+          JOIN ok ON ok.stream_id = k.stream_id
+        )`
       return sql<{ stream_id: string }>`
         WITH input AS (
           SELECT * FROM json_to_recordset(${heads}::json) AS i(
@@ -180,8 +229,12 @@ export const make = (options: Options = {}) =>
           FROM json_to_recordset(${rows}::json) AS e(stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz)
           JOIN ok ON ok.stream_id = e.stream_id
           ORDER BY e.stream_id, e.version
-        )
-        SELECT stream_id FROM ok`.pipe(
+        )${keyed}
+        SELECT stream_id FROM ok`
+    }
+
+    const appendBatch = (batch: ReadonlyArray<EncodedAppend>) => {
+      return appendStatement(batch).pipe(
         Effect.map((okRows) => {
           const ok = new Set(okRows.map((r) => r.stream_id))
           return batch.map(({ input: { expectedVersion, streamId } }) =>
@@ -197,7 +250,7 @@ export const make = (options: Options = {}) =>
         // Two batches locking the same streams in different orders: one is chosen to fail, and
         // nothing of it was written, so each of its appends is decided again.
         Effect.catchTag("SqlError", (e): Effect.Effect<ReadonlyArray<Exit.Exit<void, AppendError>>, StoreError.StoreUnavailable> =>
-          SqlErrors.isRetryable(e)
+          SqlErrors.isRetryable(e) || SqlErrors.isIdempotencyTaken(e)
             ? Effect.succeed(batch.map(({ input: { expectedVersion, streamId } }) =>
               Exit.fail(new EventStore.ConcurrencyConflict({ streamId, expectedVersion, reason: "version" }))
             ))
@@ -218,14 +271,74 @@ export const make = (options: Options = {}) =>
       ...batching,
       run: appendBatch,
       // One statement cannot move a stream twice, nor claim one email for two new contacts.
-      keyOf: ({ input }) => [input.streamId, `${input.contact.projectId}\u0000${input.contact.email}`]
+      keyOf: ({ input, key }) =>
+        key === undefined
+          ? [input.streamId, `${input.contact.projectId}\u0000${input.contact.email}`]
+          : [input.streamId, `${input.contact.projectId}\u0000${input.contact.email}`, key.id]
     })
     // Encoded by its caller, before it joins a batch: an append that cannot be encoded (a BigInt
     // in its data) fails alone, and its batch goes on without it.
     const append = (input: EventStore.Append) => Effect.flatMap(Effect.sync(() => encodeAppend(input)), batched)
 
+    // Several streams at once cannot share a group commit, which decides each append on its own:
+    // they go in one transaction of their own, committed only when every stream moved.
+    const appendTogether = (input: EventStore.AppendAll): Effect.Effect<void, AppendError> => {
+      const conflict = (reason: "version" | "idempotency") =>
+        new EventStore.ConcurrencyConflict({
+          streamId: input.appends[0]?.streamId ?? "",
+          expectedVersion: input.appends[0]?.expectedVersion ?? 0,
+          reason
+        })
+      const record = input.idempotency
+      return Effect.flatMap(Effect.sync(() => input.appends.map((a) => encodeAppend(a))), (encoded) =>
+        sql.withTransaction(Effect.gen(function*() {
+          if (encoded.length > 0) {
+            const ok = yield* appendStatement(encoded)
+            if (ok.length !== encoded.length) return yield* conflict("version")
+          }
+          if (record !== undefined) {
+            yield* sql`INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
+              SELECT k.project_id, k.key, k.fingerprint, k.status, k.body, k.contact_ids, k.created_at
+              FROM json_populate_record(null::idempotency_keys, ${encodeKey(record, "").row}::json) AS k`
+          }
+        })).pipe(
+          Effect.catchTag("SqlError", (e): Effect.Effect<never, AppendError> =>
+            SqlErrors.isIdempotencyTaken(e)
+              ? Effect.fail(conflict("idempotency"))
+              : SqlErrors.isRetryable(e)
+              ? Effect.fail(conflict("version"))
+              : SqlErrors.orUnavailable(Effect.fail(e))),
+          bounded
+        ))
+    }
+
+    const appendAll = (input: EventStore.AppendAll): Effect.Effect<void, AppendError> =>
+      input.appends.length === 1
+        ? Effect.flatMap(Effect.sync(() => encodeAppend(input.appends[0]!, input.idempotency)), batched)
+        : appendTogether(input)
+
     const eventStore = EventStore.EventStore.of({
       append,
+      appendAll,
+      // An expired record is removed in the same statement that looks for it, so its key is free.
+      findIdempotency: (projectId, key, notBefore) =>
+        guard(sql<IdempotencyRow>`
+          WITH expired AS (
+            DELETE FROM idempotency_keys WHERE project_id = ${projectId} AND key = ${key} AND created_at < ${notBefore}
+          )
+          SELECT project_id, key, fingerprint, status, body, contact_ids, created_at FROM idempotency_keys
+          WHERE project_id = ${projectId} AND key = ${key} AND created_at >= ${notBefore}`).pipe(
+          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord))
+        ),
+      // In bounded slices by the created_at index: old rows only, so appends never wait on it.
+      expireIdempotency: (before) =>
+        guard(sql<{ count: string }>`
+          WITH gone AS (
+            DELETE FROM idempotency_keys WHERE (project_id, key) IN (
+              SELECT project_id, key FROM idempotency_keys WHERE created_at < ${before} LIMIT 10000)
+            RETURNING 1
+          )
+          SELECT count(*)::text AS count FROM gone`).pipe(Effect.map((rows) => Number(rows[0]?.count ?? 0))),
       readStream: (streamId) =>
         guard(sql`SELECT ${sql.literal(eventColumns)} FROM events WHERE stream_id = ${streamId} ORDER BY version`.values)
           .pipe(Effect.map((rows) => rows.map(toRecorded))),

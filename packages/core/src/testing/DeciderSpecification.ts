@@ -1,11 +1,14 @@
 /**
- * Given/when/then for the track decider, in the style of Emmett's `DeciderSpecification`:
- * given(past events).when(request body).then(new events) or .thenRejects(issues).
+ * Given/when/then for deciders, in the style of Emmett's `DeciderSpecification`:
+ * `DeciderSpecification.for(decider, context).given(past events).when(command).then(new events)`
+ * for any decider, and for the track decider `given(past events).when(request body)`, which
+ * decodes the body first and can `.thenRejects(issues)`.
  */
 import { expect } from "vitest"
 import * as Either from "effect/Either"
 import * as Contact from "../Contact.js"
 import type * as ContactEvent from "../ContactEvent.js"
+import * as Decider from "../Decider.js"
 import * as TrackCommand from "../TrackCommand.js"
 import * as TrackDecider from "../TrackDecider.js"
 
@@ -37,3 +40,40 @@ export const given = (events: ReadonlyArray<ContactEvent.ContactEvent>) => ({
     }
   }
 })
+
+/** A specification for any decider, deciding in `context` unless a `when` says otherwise. */
+const forDecider = <Command, Event, State, Context>(
+  decider: Decider.Decider<Command, Event, State, Context>,
+  context: Context
+) => ({
+  /** Starts from the events already in the stream. */
+  given: (events: ReadonlyArray<Event>) => ({
+    /** Decides `command` on the fold of the given events. */
+    when: (command: Command, ctx: Context = context) => {
+      const decide = () => decider.decide(command, Decider.fold(decider, events), ctx)
+      return {
+        /** The command decides exactly these events. */
+        then: (expected: ReadonlyArray<Event>) => {
+          expect(decide()).toEqual(expected)
+        },
+        /** The state after the given and the decided events. */
+        thenState: (expected: State) => {
+          expect(Decider.fold(decider, decide(), Decider.fold(decider, events))).toEqual(expected)
+        },
+        /** The decider refuses the command by throwing (an error matching `expected`, when given). */
+        thenThrows: (expected?: (error: unknown) => boolean) => {
+          let thrown: { readonly error: unknown } | undefined
+          try {
+            decide()
+          } catch (error) {
+            thrown = { error }
+          }
+          if (thrown === undefined) throw new Error("expected the decider to refuse the command")
+          if (expected !== undefined) expect(expected(thrown.error)).toBe(true)
+        }
+      }
+    }
+  })
+})
+
+export { forDecider as for }

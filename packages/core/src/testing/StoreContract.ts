@@ -15,6 +15,7 @@ import * as Ids from "../Ids.js"
 import * as Projects from "../Projects.js"
 import * as Track from "../Track.js"
 import * as Arbitraries from "./Arbitraries.js"
+import * as IdempotencyContract from "./IdempotencyContract.js"
 import * as FastCheck from "effect/FastCheck"
 import * as TrackCommand from "../TrackCommand.js"
 
@@ -411,4 +412,6 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           expect(Option.isNone(yield* projects.findByKeyHash(otherHash))).toBe(true)
         }))
     })
+
+    IdempotencyContract.tests(it)
   })

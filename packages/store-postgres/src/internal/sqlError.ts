@@ -10,6 +10,12 @@ export const isRetryable = (error: SqlError.SqlError): boolean => {
   return code === "40P01" || code === "40001"
 }
 
+/** A unique violation of the idempotency key: another transaction stored the key first. */
+export const isIdempotencyTaken = (error: SqlError.SqlError): boolean => {
+  const { code, constraint } = causeOf(error) as { code?: unknown; constraint?: unknown }
+  return code === "23505" && constraint === "idempotency_keys_pkey"
+}
+
 const UnavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "EAI_AGAIN"])
 const UnavailableMessage = /connection terminated|connection timed out|timeout exceeded when trying to connect|connection error|not queryable|terminating connection|the database system is (starting up|shutting down)/i
 
