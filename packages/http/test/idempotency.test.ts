@@ -12,6 +12,7 @@ import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Net from "node:net"
@@ -143,6 +144,25 @@ const suite = (name: string, store: () => Layer.Layer<Store, unknown>) =>
         expect(await trackedOf(url(), ok.body.data.contact)).toHaveLength(1)
       })
 
+      it("fuzzed header values: 200 exactly for a valid key, else 400 invalid_idempotency_key, never a 5xx", async () => {
+        const email = freshEmail("fuzzkey")
+        const value = FastCheck.string({ unit: FastCheck.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 })
+        await FastCheck.assert(
+          FastCheck.asyncProperty(value, async (raw) => {
+            // `fetch` trims header values, as every HTTP stack does.
+            const sent = raw.trim()
+            // One body for every run: a key drawn twice then replays instead of being "reused".
+            const answer = await track(url(), { email, event: "e" }, { "idempotency-key": sent })
+            const unquoted = sent.length >= 2 && sent.startsWith("\"") && sent.endsWith("\"") ? sent.slice(1, -1) : sent
+            const valid = unquoted.length >= 1 && unquoted.length <= 255 && !unquoted.includes(" ")
+            if (sent.length === 0) return answer.status === 200 || answer.status === 400
+            expect(answer.status, JSON.stringify(sent)).toBe(valid ? 200 : 400)
+            if (!valid) expect(answer.body.error.errors[0].code).toBe("invalid_idempotency_key")
+          }),
+          { numRuns: 60 }
+        )
+      })
+
       it("50 concurrent requests with one key append once; the others replay the same answer", async () => {
         const email = freshEmail("burst")
         const key = freshKey("k")
@@ -219,6 +239,18 @@ const suite = (name: string, store: () => Layer.Layer<Store, unknown>) =>
         })
         expect(big.status).toBe(413)
         expect(await contactOf(url(), email)).toBeUndefined()
+      })
+
+      it("fuzzed items of any JSON: 200 with one result per item, never a 5xx", async () => {
+        await FastCheck.assert(
+          FastCheck.asyncProperty(FastCheck.array(FastCheck.jsonValue({ maxDepth: 3 }), { minLength: 1, maxLength: 20 }), async (items) => {
+            const answer = await batch(url(), { events: items })
+            expect(answer.status).toBe(200)
+            expect(answer.body.data.results).toHaveLength(items.length)
+            expect(answer.body.data.accepted + answer.body.data.rejected).toBe(items.length)
+          }),
+          { numRuns: 30 }
+        )
       })
 
       it("a batch with a key replays byte for byte; another body under the key is refused", async () => {
