@@ -1,9 +1,9 @@
-// `pnpm bench [in-process|append|http-memory|http-postgres|http-embedded|growth|emmett|replay|latency]…`: every benchmark prints a ratio
+// `pnpm bench [in-process|append|http-memory|http-postgres|http-embedded|growth|emmett|replay|latency|idempotency]…`: every benchmark prints a ratio
 // against a baseline measured in the same run. BENCH_ROUNDS / BENCH_SECONDS tune the rounds.
 import { execFileSync } from "node:child_process"
 import { ensureOpenload, ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
 
-const all = ["in-process", "append", "http-memory", "http-postgres", "http-embedded", "growth", "emmett", "replay", "latency"]
+const all = ["in-process", "append", "http-memory", "http-postgres", "http-embedded", "growth", "emmett", "replay", "latency", "idempotency"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
 
 const tsx = (file) =>
@@ -35,6 +35,9 @@ for (const name of chosen) {
       break
     case "append":
       tsx("bench/append.ts")
+      break
+    case "idempotency":
+      tsx("bench/idempotency.ts")
       break
     case "http-memory":
       await http.memory()

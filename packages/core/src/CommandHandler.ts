@@ -228,10 +228,25 @@ export const make = (options: Options = {}) =>
     ): Effect.Effect<Outcome<R>, RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable> =>
       Effect.gen(function*() {
         const millis = yield* now
+        // Each contact's state once (the cache, else one batched read each), read at the same time
+        // as the idempotency record: a round trip less for a request with a key.
+        const initial = new Map<string, Contact.State>()
+        const firstOf = new Map<string, Command>()
+        commands.forEach((command, i) => {
+          if (!firstOf.has(keys[i]!)) firstOf.set(keys[i]!, command)
+        })
+        const states = Effect.forEach(firstOf, ([key, command]) => {
+          const cached = known.get(key)
+          if (cached !== undefined) return Effect.sync(() => initial.set(key, cached))
+          return Effect.map(handling.find(projectId, command), (found) => initial.set(key, Option.getOrNull(found)))
+        }, { concurrency: "unbounded", discard: true })
         if (idempotency !== undefined) {
           // Read under the key's lock: a request with the same key in this process has finished,
           // and one in another process either committed (then it is found) or will conflict.
-          const found = yield* store.findIdempotency(projectId, idempotency.key, new Date(millis - ttlSeconds * 1000))
+          const [found] = yield* Effect.all([
+            store.findIdempotency(projectId, idempotency.key, new Date(millis - ttlSeconds * 1000)),
+            states
+          ], { concurrency: 2 })
           if (Option.isSome(found)) {
             if (found.value.fingerprint !== idempotency.fingerprint) {
               return yield* new Idempotency.IdempotencyKeyReused({ key: idempotency.key })
@@ -239,19 +254,10 @@ export const make = (options: Options = {}) =>
             return { _tag: "Replayed", answer: found.value.answer } as const
           }
           yield* sweep(millis)
+        } else {
+          yield* states
         }
-        // Each contact's state once (the cache, else one batched read each), then every command
-        // decided in order on its contact's running state.
-        const initial = new Map<string, Contact.State>()
-        const firstOf = new Map<string, Command>()
-        commands.forEach((command, i) => {
-          if (!firstOf.has(keys[i]!)) firstOf.set(keys[i]!, command)
-        })
-        yield* Effect.forEach(firstOf, ([key, command]) => {
-          const cached = known.get(key)
-          if (cached !== undefined) return Effect.sync(() => initial.set(key, cached))
-          return Effect.map(handling.find(projectId, command), (found) => initial.set(key, Option.getOrNull(found)))
-        }, { concurrency: "unbounded", discard: true })
+        // Every command decided in order on its contact's running state.
         const current = new Map(initial)
         const events = new Map<string, Array<EventStore.NewEvent>>()
         const decided = commands.map((command, i) => {

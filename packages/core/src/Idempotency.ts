@@ -68,8 +68,7 @@ export const parseKey = (value: string): Either.Either<string, InvalidIdempotenc
   }
   for (let i = 0; i < key.length; i++) {
     const c = key.charCodeAt(i)
-    // Inside quotes a bare quote would end the string early.
-    if (c < 0x21 || c > 0x7e || (quoted && c === 0x22)) {
+    if (c < 0x21 || c > 0x7e) {
       return Either.left(new InvalidIdempotencyKey({ message: "Idempotency-Key may only hold visible ASCII characters (! to ~)" }))
     }
   }

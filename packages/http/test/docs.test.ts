@@ -35,7 +35,7 @@ it("GET /docs renders the POST /v1/track operation with no network but our serve
     })
     const response = await page.goto(`${base}/docs`)
     expect(response?.status()).toBe(200)
-    const operation = page.locator(".opblock-post .opblock-summary-path", { hasText: "/v1/track" })
+    const operation = page.locator(".opblock-post .opblock-summary-path", { hasText: /^\/v1\/track$/ })
     await operation.waitFor({ timeout: 20_000 })
     await operation.click()
     // The block opens first and renders its body after: under load, reading at once raced it.

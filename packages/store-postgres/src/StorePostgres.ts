@@ -317,19 +317,38 @@ export const make = (options: Options = {}) =>
         ? Effect.flatMap(Effect.sync(() => encodeAppend(input.appends[0]!, input.idempotency)), batched)
         : appendTogether(input)
 
+    // Batched like the track path's contact reads: one query for every key looked up meanwhile.
+    // An expired record is removed in the same statement that looks for it, so its key is free.
+    const findIdempotency = Batcher.make<
+      { readonly projectId: string; readonly key: string; readonly notBefore: Date },
+      Option.Option<Idempotency.Record>,
+      StoreError.StoreUnavailable
+    >({
+      ...batching,
+      run: (batch) =>
+        guard(sql<IdempotencyRow>`
+          WITH k AS (
+            SELECT * FROM json_to_recordset(${
+          JSON.stringify(batch.map((k) => ({ project_id: k.projectId, key: k.key, not_before: Timestamp.iso(k.notBefore) })))
+        }::json) AS k(project_id text, key text, not_before timestamptz)
+          ), expired AS (
+            DELETE FROM idempotency_keys i USING k
+            WHERE i.project_id = k.project_id AND i.key = k.key AND i.created_at < k.not_before
+          )
+          SELECT i.project_id, i.key, i.fingerprint, i.status, i.body, i.contact_ids, i.created_at
+          FROM idempotency_keys i JOIN k ON i.project_id = k.project_id AND i.key = k.key AND i.created_at >= k.not_before`).pipe(
+          Effect.map((rows) => {
+            const found = new Map(rows.map((row) => [`${row.project_id}\u0000${row.key}`, toRecord(row)]))
+            return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(`${k.projectId}\u0000${k.key}`))))
+          })
+        )
+    })
+
     const eventStore = EventStore.EventStore.of({
       append,
       appendAll,
       // An expired record is removed in the same statement that looks for it, so its key is free.
-      findIdempotency: (projectId, key, notBefore) =>
-        guard(sql<IdempotencyRow>`
-          WITH expired AS (
-            DELETE FROM idempotency_keys WHERE project_id = ${projectId} AND key = ${key} AND created_at < ${notBefore}
-          )
-          SELECT project_id, key, fingerprint, status, body, contact_ids, created_at FROM idempotency_keys
-          WHERE project_id = ${projectId} AND key = ${key} AND created_at >= ${notBefore}`).pipe(
-          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord))
-        ),
+      findIdempotency: (projectId, key, notBefore) => findIdempotency({ projectId, key, notBefore }),
       // In bounded slices by the created_at index: old rows only, so appends never wait on it.
       expireIdempotency: (before) =>
         guard(sql<{ count: string }>`

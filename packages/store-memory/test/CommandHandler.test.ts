@@ -1,0 +1,93 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as CommandHandler from "@tracklog/core/CommandHandler"
+import * as ContactEvent from "@tracklog/core/ContactEvent"
+import * as Decider from "@tracklog/core/Decider"
+import * as Idempotency from "@tracklog/core/Idempotency"
+import * as Ids from "@tracklog/core/Ids"
+import * as Track from "@tracklog/core/Track"
+import * as TrackCommand from "@tracklog/core/TrackCommand"
+import * as DeciderSpecification from "@tracklog/core/testing/DeciderSpecification"
+import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+
+const handlerWith = (options: CommandHandler.Options) =>
+  Track.layerWith(options).pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer))
+
+const command = (body: TrackCommand.Encoded) => Either.getOrThrow(TrackCommand.decode(body))
+
+describe("CommandHandler: the contact cache is bounded by bytes (issue 15)", () => {
+  it.effect("big contacts never hold more than the budget; small ones are all kept", () =>
+    Effect.gen(function*() {
+      const track = yield* Track.Track
+      const handler = yield* CommandHandler.CommandHandler
+      const budget = 300 * 1024
+      const big = "x".repeat(50 * 1024)
+      for (let i = 0; i < 50; i++) {
+        yield* track.track("p", command({ email: `big${i}@example.com`, event: "e", data: { big } }))
+        expect(handler.cacheStats().bytes).toBeLessThanOrEqual(budget)
+      }
+      // About six 50 KB contacts fit in 300 KiB, not fifty.
+      expect(handler.cacheStats().entries).toBeGreaterThan(0)
+      expect(handler.cacheStats().entries).toBeLessThanOrEqual(6)
+      // A contact bigger than the whole budget is not kept at all.
+      yield* track.track("p", command({ email: "huge@example.com", event: "e", data: { huge: "y".repeat(400 * 1024) } }))
+      expect(handler.cacheStats().bytes).toBeLessThanOrEqual(budget)
+      for (let i = 0; i < 100; i++) yield* track.track("q", command({ email: `small${i}@example.com`, event: "e" }))
+      expect(handler.cacheStats().entries).toBeGreaterThanOrEqual(100)
+    }).pipe(Effect.provide(handlerWith({ cacheBytes: 300 * 1024 }))))
+
+  it.effect("the entry bound still holds", () =>
+    Effect.gen(function*() {
+      const track = yield* Track.Track
+      const handler = yield* CommandHandler.CommandHandler
+      for (let i = 0; i < 30; i++) yield* track.track("p", command({ email: `n${i}@example.com`, event: "e" }))
+      expect(handler.cacheStats().entries).toBe(8)
+    }).pipe(Effect.provide(handlerWith({ cacheEntries: 8 }))))
+})
+
+// A decider that is not the track decider: a counter that refuses to go below zero.
+type CounterEvent = { readonly _tag: "Added"; readonly n: number }
+const counter: Decider.Decider<number, CounterEvent, number, { readonly max: number }> = {
+  initialState: 0,
+  evolve: (state, event) => state + event.n,
+  decide: (n, state, context) => {
+    if (state + n < 0) throw new Error("below zero")
+    return [{ _tag: "Added", n: Math.min(n, context.max - state) }]
+  }
+}
+
+describe("DeciderSpecification.for works for any decider", () => {
+  const spec = DeciderSpecification.for(counter, { max: 10 })
+  it("given/when/then", () => spec.given([{ _tag: "Added", n: 3 }]).when(4).then([{ _tag: "Added", n: 4 }]))
+  it("thenState folds the given and decided events", () => spec.given([{ _tag: "Added", n: 8 }]).when(5).thenState(10))
+  it("thenThrows", () => spec.given([]).when(-1).thenThrows((e) => (e as Error).message === "below zero"))
+  it("the track decider too", () =>
+    DeciderSpecification.for(Track.decider, DeciderSpecification.context).given([]).when(command({ email: "a@b.co", event: "e" })).then([
+      ContactEvent.ContactCreated.make({
+        contactId: DeciderSpecification.context.contactId,
+        projectId: DeciderSpecification.context.projectId,
+        email: "a@b.co",
+        subscribed: true,
+        at: DeciderSpecification.context.now
+      }),
+      ContactEvent.EventTracked.make({ name: "e", data: {}, at: DeciderSpecification.context.now })
+    ]))
+})
+
+describe("Idempotency", () => {
+  it("parseKey: 1–255 visible ASCII, optionally quoted", () => {
+    expect(Idempotency.parseKey("abc")).toEqual(Either.right("abc"))
+    expect(Idempotency.parseKey("\"abc\"")).toEqual(Either.right("abc"))
+    expect(Idempotency.parseKey("!~")).toEqual(Either.right("!~"))
+    expect(Idempotency.parseKey("k".repeat(255))).toEqual(Either.right("k".repeat(255)))
+    for (const bad of ["", "\"\"", "a b", "k".repeat(256), "é", "a\u0000", "a\u007f"]) expect(Either.isLeft(Idempotency.parseKey(bad)), bad).toBe(true)
+  })
+
+  it("canonical text ignores key order and spacing, not values", () => {
+    expect(Idempotency.canonical(JSON.parse(`{"b": [1, {"y":2,"x":1}], "a": "s"}`))).toBe(`{"a":"s","b":[1,{"x":1,"y":2}]}`)
+    expect(Idempotency.canonical({ a: 1 })).not.toBe(Idempotency.canonical({ a: "1" }))
+    expect(Idempotency.canonical({ a: [1, 2] })).not.toBe(Idempotency.canonical({ a: [2, 1] }))
+  })
+})
