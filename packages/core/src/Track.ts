@@ -15,6 +15,7 @@ import * as EventStore from "./EventStore.js"
 import * as Ids from "./Ids.js"
 import * as KeyedLock from "./internal/keyedLock.js"
 import type * as StoreError from "./StoreError.js"
+import * as Suppressions from "./Suppressions.js"
 import * as TrackCommand from "./TrackCommand.js"
 import * as TrackDecider from "./TrackDecider.js"
 
@@ -51,7 +52,7 @@ export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
   readonly track: (
     projectId: string,
     command: TrackCommand.TrackCommand
-  ) => Effect.Effect<TrackResult, TrackRetriesExhausted | StoreError.StoreUnavailable>
+  ) => Effect.Effect<TrackResult, TrackRetriesExhausted | Suppressions.EmailSuppressed | StoreError.StoreUnavailable>
 }>() {}
 
 /** Builds the handler over the store ports. */
@@ -59,6 +60,7 @@ export const make = Effect.gen(function*() {
   const store = yield* EventStore.EventStore
   const contacts = yield* Contacts.Contacts
   const ids = yield* Ids.Ids
+  const suppressions = yield* Suppressions.Suppressions
   // The clock of the environment that builds the service (a `TestClock` in tests), read directly
   // per command instead of looked up in the fiber's services each time.
   const clock = yield* Effect.clock
@@ -82,14 +84,21 @@ export const make = Effect.gen(function*() {
     projectId: string,
     command: TrackCommand.TrackCommand,
     attempts: number
-  ): Effect.Effect<TrackResult, TrackRetriesExhausted | StoreError.StoreUnavailable> =>
+  ): Effect.Effect<TrackResult, TrackRetriesExhausted | Suppressions.EmailSuppressed | StoreError.StoreUnavailable> =>
     Effect.flatMap(now, (millis) => {
       const cached = known.get(key)
       return cached !== undefined
         ? write(key, projectId, command, attempts, cached, millis)
         : Effect.flatMap(
           contacts.findByEmail(projectId, command.email),
-          (found) => write(key, projectId, command, attempts, Option.getOrNull(found), millis)
+          (found) =>
+            Option.isSome(found)
+              ? write(key, projectId, command, attempts, found.value, millis)
+              // Only a track that would create the contact asks the suppression list (SPEC §7).
+              : Effect.flatMap(suppressions.isSuppressed(projectId, command.email), (suppressed) =>
+                suppressed
+                  ? Effect.fail(new Suppressions.EmailSuppressed())
+                  : write(key, projectId, command, attempts, null, millis))
         )
     })
 
@@ -100,7 +109,7 @@ export const make = Effect.gen(function*() {
     attempts: number,
     state: Contact.State,
     millis: number
-  ): Effect.Effect<TrackResult, TrackRetriesExhausted | StoreError.StoreUnavailable> => {
+  ): Effect.Effect<TrackResult, TrackRetriesExhausted | Suppressions.EmailSuppressed | StoreError.StoreUnavailable> => {
     const at = new Date(millis)
     const contactId = state === null ? ids.make(millis) : state.id
     const events = TrackDecider.decide(command, state, { projectId, contactId, now: at })
@@ -133,7 +142,7 @@ export const make = Effect.gen(function*() {
 })
 
 /** The handler, needing a store and ids. */
-export const layer: Layer.Layer<Track, never, EventStore.EventStore | Contacts.Contacts | Ids.Ids> = Layer.effect(
+export const layer: Layer.Layer<Track, never, EventStore.EventStore | Contacts.Contacts | Suppressions.Suppressions | Ids.Ids> = Layer.effect(
   Track,
   make
 )

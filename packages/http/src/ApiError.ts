@@ -3,7 +3,9 @@
  * their statuses here, at the edge, in `fromDomain`.
  */
 import type * as Contacts from "@tracklog/core/Contacts"
+import type * as EraseContact from "@tracklog/core/EraseContact"
 import type * as StoreError from "@tracklog/core/StoreError"
+import type * as Suppressions from "@tracklog/core/Suppressions"
 import type * as Track from "@tracklog/core/Track"
 import type * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Schema from "effect/Schema"
@@ -80,6 +82,8 @@ export const fromDomain = (
     | Contacts.ContactNotFound
     | StoreError.StoreUnavailable
     | Track.TrackRetriesExhausted
+    | EraseContact.EraseRetriesExhausted
+    | Suppressions.NotSuppressed
     | ApiError
 ): ApiError => {
   switch (error._tag) {
@@ -94,6 +98,10 @@ export const fromDomain = (
     // Only a contact written to without pause by several processes gets here.
     case "TrackRetriesExhausted":
       return make(429, "RATE_LIMIT_EXCEEDED", "Too many concurrent updates to this contact", "Retry after a short pause")
+    case "EraseRetriesExhausted":
+      return make(429, "RATE_LIMIT_EXCEEDED", "Too many concurrent updates to this contact", "Retry after a short pause")
+    case "NotSuppressed":
+      return make(404, "NOT_FOUND", "This email is not suppressed")
   }
 }
 

@@ -2,6 +2,7 @@
  * The store the configuration names, with the `Track` service over it. Composition happens
  * here, once, at the edge.
  */
+import * as EraseContact from "@tracklog/core/EraseContact"
 import * as Ids from "@tracklog/core/Ids"
 import * as Track from "@tracklog/core/Track"
 import * as EmbeddedPostgres from "@tracklog/store-postgres/EmbeddedPostgres"
@@ -26,6 +27,6 @@ const storeOf = (store: ServerConfig.Store) => {
   }
 }
 
-/** Store ports, `Track` and `Ids` for the configured store. */
+/** Store ports, `Track`, `EraseContact` and `Ids` for the configured store. */
 export const layer = (store: ServerConfig.Store) =>
-  Track.layer.pipe(Layer.provideMerge(storeOf(store)), Layer.provideMerge(Ids.layer))
+  Layer.merge(Track.layer, EraseContact.layer).pipe(Layer.provideMerge(storeOf(store)), Layer.provideMerge(Ids.layer))
