@@ -332,7 +332,15 @@ export const make = Effect.sync(() => {
         state.suppressed.delete(emailKey(projectId, hash)) ? Effect.void : Effect.fail(new Suppressions.NotSuppressed()))
   })
 
-  return { eventStore, contacts, projects, erasure, suppressions }
+  return {
+    eventStore,
+    contacts,
+    projects,
+    erasure,
+    suppressions,
+    /** The raw bytes the log holds, for checking what the process still keeps after an erasure. */
+    logBuffers: () => state.log.buffers()
+  }
 })
 
 /** The three ports as one context. */
