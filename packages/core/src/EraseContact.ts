@@ -13,6 +13,7 @@ import * as EraseDecider from "./EraseDecider.js"
 import * as Erasure from "./Erasure.js"
 import * as Ids from "./Ids.js"
 import type * as StoreError from "./StoreError.js"
+import * as Track from "./Track.js"
 
 /** Every attempt lost a race with tracks on the same contact; nothing was erased. */
 export class EraseRetriesExhausted extends Schema.TaggedError<EraseRetriesExhausted>()("EraseRetriesExhausted", {
@@ -35,6 +36,7 @@ export const make = Effect.gen(function*() {
   const contacts = yield* Contacts.Contacts
   const erasure = yield* Erasure.Erasure
   const ids = yield* Ids.Ids
+  const track = yield* Track.Track
   const clock = yield* Effect.clock
 
   const attempt = (
@@ -54,7 +56,8 @@ export const make = Effect.gen(function*() {
         marker: { id: ids.make(millis), event: decided.right[0]! },
         suppress: command.suppress
       }))
-      if (Either.isRight(result)) return
+      // The track handler's memory of the contact goes too: the data was in it.
+      if (Either.isRight(result)) return yield* track.forget(projectId, state!.email)
       if (result.left._tag !== "ConcurrencyConflict") return yield* result.left
       if (attempts >= MaxAttempts) return yield* new EraseRetriesExhausted({ attempts })
       yield* Effect.sleep(`${Math.min(20, attempts)} millis`)
@@ -64,8 +67,8 @@ export const make = Effect.gen(function*() {
   return EraseContact.of({ erase: (projectId, command) => attempt(projectId, command, 1) })
 })
 
-/** The handler, needing the projection reads, the erasure port and ids. */
-export const layer: Layer.Layer<EraseContact, never, Contacts.Contacts | Erasure.Erasure | Ids.Ids> = Layer.effect(
+/** The handler, needing the projection reads, the erasure port, the track handler and ids. */
+export const layer: Layer.Layer<EraseContact, never, Contacts.Contacts | Erasure.Erasure | Track.Track | Ids.Ids> = Layer.effect(
   EraseContact,
   make
 )

@@ -53,6 +53,11 @@ export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
     projectId: string,
     command: TrackCommand.TrackCommand
   ) => Effect.Effect<TrackResult, TrackRetriesExhausted | Suppressions.EmailSuppressed | StoreError.StoreUnavailable>
+  /**
+   * Drops what this process remembers of a contact, after it was erased (SPEC §7): nothing of
+   * it stays in the process. Waits for a track of that email in flight here.
+   */
+  readonly forget: (projectId: string, email: string) => Effect.Effect<void>
 }>() {}
 
 /** Builds the handler over the store ports. */
@@ -138,7 +143,12 @@ export const make = Effect.gen(function*() {
     return serialized(key, attempt(key, projectId, command, 1))
   }
 
-  return Track.of({ track })
+  const forget = (projectId: string, email: string) => {
+    const key = `${projectId}\u0000${email}`
+    return serialized(key, Effect.sync(() => void known.delete(key)))
+  }
+
+  return Track.of({ track, forget })
 })
 
 /** The handler, needing a store and ids. */

@@ -29,4 +29,4 @@ const storeOf = (store: ServerConfig.Store) => {
 
 /** Store ports, `Track`, `EraseContact` and `Ids` for the configured store. */
 export const layer = (store: ServerConfig.Store) =>
-  Layer.merge(Track.layer, EraseContact.layer).pipe(Layer.provideMerge(storeOf(store)), Layer.provideMerge(Ids.layer))
+  EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provideMerge(storeOf(store)), Layer.provideMerge(Ids.layer))

@@ -28,7 +28,7 @@ export const start = <E>(
     // name only the three they were written against.
     const ports = store as Layer.Layer<StoreContract.Store, E>
     const context = yield* Layer.build(
-      Layer.merge(Track.layer, EraseContact.layer).pipe(Layer.provideMerge(ports), Layer.provideMerge(Ids.layer))
+      EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provideMerge(ports), Layer.provideMerge(Ids.layer))
     )
     return yield* Effect.gen(function*() {
       yield* Bootstrap.run([projectA, projectB])

@@ -90,7 +90,7 @@ export const readAllUntil = (
 
 /** Runs the contract suite against a store layer. */
 export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
-  layer(Layer.mergeAll(Ids.layer, Track.layer.pipe(Layer.provide(Ids.layer)), EraseContact.layer.pipe(Layer.provide(Ids.layer))).pipe(Layer.provideMerge(store)), {
+  layer(Layer.mergeAll(Ids.layer, EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provide(Ids.layer))).pipe(Layer.provideMerge(store)), {
     excludeTestServices: true
   })(`store contract: ${name}`, (it) => {
     describe("append", () => {
