@@ -187,7 +187,8 @@ const eraseFrom = (state: State, input: Erasure.Erase, emailHash: string | undef
     if (ids[at] === contact.id) ids.splice(at, 1)
   }
   if (emailHash !== undefined) state.suppressed.add(emailKey(contact.projectId, emailHash))
-  // The idempotency records of the contact's tracks go here too, in this same step.
+  // The idempotency records of the contact's tracks (SPEC §6) are removed here, in this same
+  // step, once the store keeps them: every record of the project whose contact ids hold this one.
   return undefined
 }
 
