@@ -94,11 +94,11 @@ export const make = Effect.gen(function*() {
       handle: (request) => {
         const command = TrackCommand.decode(request.body)
         if (Either.isLeft(command)) return Effect.fail(ApiError.fromDomain(command.left))
-        return Effect.mapBoth(track.track(request.grant.projectId, command.right), {
-          onFailure: (error) => (error._tag === "EmailSuppressed" ? error : ApiError.fromDomain(error)),
+        return Effect.matchEffect(track.track(request.grant.projectId, command.right), {
+          onFailure: (error) => (error._tag === "EmailSuppressed" ? suppressedReply : Effect.fail(ApiError.fromDomain(error))),
           onSuccess: (result) =>
-            ok({ success: true, data: { contact: result.contact, event: result.event, timestamp: Timestamp.iso(result.timestamp) } })
-        }).pipe(Effect.catchTag("EmailSuppressed", () => suppressedReply))
+            Effect.succeed(ok({ success: true, data: { contact: result.contact, event: result.event, timestamp: Timestamp.iso(result.timestamp) } }))
+        })
       }
     },
     getContact: {
