@@ -24,6 +24,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Batcher from "./internal/batcher.js"
+import * as EmailHash from "./internal/emailHash.js"
 import * as SqlErrors from "./internal/sqlError.js"
 import * as Migrations from "./Migrations.js"
 
@@ -344,7 +345,7 @@ export const make = (options: Options = {}) =>
     const hashOf = (projectId: string, email: string) =>
       Effect.flatMap(secretOf(projectId), Option.match({
         onNone: () => Effect.succeedNone,
-        onSome: (secret) => Effect.asSome(Suppressions.emailHash(secret, email))
+        onSome: (secret) => Effect.succeedSome(EmailHash.emailHash(secret, email))
       }))
 
     // Idempotency records (SPEC §6) live in a table another migration adds; when it is there,
