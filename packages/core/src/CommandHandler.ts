@@ -51,7 +51,7 @@ export interface Options {
 }
 
 /** How one kind of command reaches its contact stream. */
-export interface Handling<Command, DecideContext> {
+export interface Handling<Command, DecideContext, FindError = never> {
   readonly decider: Decider.Decider<Command, ContactEvent.ContactEvent, Contact.State, DecideContext>
   /** The command's contact within this process: its lock and cache key. */
   readonly keyOf: (projectId: string, command: Command) => string
@@ -59,7 +59,7 @@ export interface Handling<Command, DecideContext> {
   readonly find: (
     projectId: string,
     command: Command
-  ) => Effect.Effect<Option.Option<Contact.Contact>, StoreError.StoreUnavailable>
+  ) => Effect.Effect<Option.Option<Contact.Contact>, StoreError.StoreUnavailable | FindError>
   /** The decider's context; `newId` makes an id for something created now. */
   readonly context: (projectId: string, state: Contact.State, at: Date, newId: () => string) => DecideContext
 }
@@ -80,23 +80,28 @@ export type Outcome<R> = Idempotency.Outcome<R>
 /** Runs commands over the store ports. */
 export class CommandHandler extends Context.Tag("@tracklog/core/CommandHandler")<CommandHandler, {
   /** One command, on the hot path. */
-  readonly handle: <Command, DecideContext>(
-    handling: Handling<Command, DecideContext>,
+  readonly handle: <Command, DecideContext, FindError>(
+    handling: Handling<Command, DecideContext, FindError>,
     projectId: string,
     command: Command
-  ) => Effect.Effect<Decided, RetriesExhausted | StoreError.StoreUnavailable>
+  ) => Effect.Effect<Decided, RetriesExhausted | StoreError.StoreUnavailable | FindError>
   /**
    * Commands applied in order and committed together (all or none), decided again as a whole on
    * a conflict; `finish` makes the result of the decisions. With `idempotency`, the key and the
    * answer are stored in the same append, and a key already stored replays its answer.
    */
-  readonly handleAll: <Command, DecideContext, R>(
-    handling: Handling<Command, DecideContext>,
+  readonly handleAll: <Command, DecideContext, FindError, R>(
+    handling: Handling<Command, DecideContext, FindError>,
     projectId: string,
     commands: ReadonlyArray<Command>,
     finish: (decided: ReadonlyArray<Decided>) => R,
     idempotency?: Idempotency.Request<R> | undefined
-  ) => Effect.Effect<Outcome<R>, RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable>
+  ) => Effect.Effect<Outcome<R>, RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable | FindError>
+  /**
+   * Drops what this process remembers of a contact (after it was erased, SPEC §7: its cached
+   * state holds its email and data); waits for a command on that key in flight here.
+   */
+  readonly forget: (key: string) => Effect.Effect<void>
   /** What the contact cache holds now. */
   readonly cacheStats: () => { readonly entries: number; readonly bytes: number }
 }>() {}
@@ -131,8 +136,8 @@ export const make = (options: Options = {}) =>
       maxBytes: options.cacheBytes ?? DefaultCacheBytes
     })
 
-    const decideOne = <Command, DecideContext>(
-      handling: Handling<Command, DecideContext>,
+    const decideOne = <Command, DecideContext, FindError>(
+      handling: Handling<Command, DecideContext, FindError>,
       projectId: string,
       command: Command,
       state: Contact.State,
@@ -151,13 +156,13 @@ export const make = (options: Options = {}) =>
 
     // Plain flatMaps, not a generator, and one failure handler for both outcomes of an append:
     // this is the hot path of every track.
-    const attempt = <Command, DecideContext>(
-      handling: Handling<Command, DecideContext>,
+    const attempt = <Command, DecideContext, FindError>(
+      handling: Handling<Command, DecideContext, FindError>,
       key: string,
       projectId: string,
       command: Command,
       attempts: number
-    ): Effect.Effect<Decided, RetriesExhausted | StoreError.StoreUnavailable> =>
+    ): Effect.Effect<Decided, RetriesExhausted | StoreError.StoreUnavailable | FindError> =>
       Effect.flatMap(now, (millis) => {
         const cached = known.get(key)
         return cached !== undefined
@@ -168,15 +173,15 @@ export const make = (options: Options = {}) =>
           )
       })
 
-    const write = <Command, DecideContext>(
-      handling: Handling<Command, DecideContext>,
+    const write = <Command, DecideContext, FindError>(
+      handling: Handling<Command, DecideContext, FindError>,
       key: string,
       projectId: string,
       command: Command,
       attempts: number,
       state: Contact.State,
       millis: number
-    ): Effect.Effect<Decided, RetriesExhausted | StoreError.StoreUnavailable> => {
+    ): Effect.Effect<Decided, RetriesExhausted | StoreError.StoreUnavailable | FindError> => {
       const decided = decideOne(handling, projectId, command, state, millis)
       if (decided.events.length === 0) return Effect.succeed(decided)
       const contact = decided.state
@@ -201,8 +206,8 @@ export const make = (options: Options = {}) =>
     }
 
     // Conflicts then only come from other processes sharing the store; the retry handles those.
-    const handle = <Command, DecideContext>(
-      handling: Handling<Command, DecideContext>,
+    const handle = <Command, DecideContext, FindError>(
+      handling: Handling<Command, DecideContext, FindError>,
       projectId: string,
       command: Command
     ) => {
@@ -217,15 +222,15 @@ export const make = (options: Options = {}) =>
       return Effect.asVoid(Effect.forkDaemon(Effect.ignore(store.expireIdempotency(new Date(millis - ttlSeconds * 1000)))))
     }
 
-    const attemptAll = <Command, DecideContext, R>(
-      handling: Handling<Command, DecideContext>,
+    const attemptAll = <Command, DecideContext, FindError, R>(
+      handling: Handling<Command, DecideContext, FindError>,
       projectId: string,
       commands: ReadonlyArray<Command>,
       keys: ReadonlyArray<string>,
       finish: (decided: ReadonlyArray<Decided>) => R,
       idempotency: Idempotency.Request<R> | undefined,
       attempts: number
-    ): Effect.Effect<Outcome<R>, RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable> =>
+    ): Effect.Effect<Outcome<R>, RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable | FindError> =>
       Effect.gen(function*() {
         const millis = yield* now
         // Each contact's state once (the cache, else one batched read each), read at the same time
@@ -301,8 +306,8 @@ export const make = (options: Options = {}) =>
         return { _tag: "Done", result, answer } as const
       })
 
-    const handleAll = <Command, DecideContext, R>(
-      handling: Handling<Command, DecideContext>,
+    const handleAll = <Command, DecideContext, FindError, R>(
+      handling: Handling<Command, DecideContext, FindError>,
       projectId: string,
       commands: ReadonlyArray<Command>,
       finish: (decided: ReadonlyArray<Decided>) => R,
@@ -318,7 +323,9 @@ export const make = (options: Options = {}) =>
       return idempotency === undefined ? locked : serialized(`\u0001${projectId}\u0000${idempotency.key}`, locked)
     }
 
-    return CommandHandler.of({ handle, handleAll, cacheStats: known.stats })
+    const forget = (key: string) => serialized(key, Effect.sync(() => known.forget(key)))
+
+    return CommandHandler.of({ handle, handleAll, forget, cacheStats: known.stats })
   })
 
 /** The handler over the store ports, with default options. */

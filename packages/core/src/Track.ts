@@ -13,6 +13,7 @@ import type * as EventStore from "./EventStore.js"
 import type * as Idempotency from "./Idempotency.js"
 import type * as Ids from "./Ids.js"
 import type * as StoreError from "./StoreError.js"
+import * as Suppressions from "./Suppressions.js"
 import type * as TrackBatch from "./TrackBatch.js"
 import type * as TrackCommand from "./TrackCommand.js"
 import * as TrackDecider from "./TrackDecider.js"
@@ -48,19 +49,24 @@ export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
   readonly track: (
     projectId: string,
     command: TrackCommand.TrackCommand
-  ) => Effect.Effect<TrackResult, Failure>
+  ) => Effect.Effect<TrackResult, Failure | Suppressions.EmailSuppressed>
   /** One track with an idempotency key: done now, or the stored answer of the first time. */
   readonly trackIdempotent: (
     projectId: string,
     command: TrackCommand.TrackCommand,
     idempotency: Idempotency.Request<TrackResult>
-  ) => Effect.Effect<Idempotency.Outcome<TrackResult>, Failure | Idempotency.IdempotencyKeyReused>
+  ) => Effect.Effect<Idempotency.Outcome<TrackResult>, Failure | Suppressions.EmailSuppressed | Idempotency.IdempotencyKeyReused>
   /** The valid items of a batch, applied in order and committed together; the invalid ones rejected alone. */
   readonly trackBatch: (
     projectId: string,
     items: ReadonlyArray<TrackBatch.Item>,
     idempotency?: Idempotency.Request<TrackBatch.Result> | undefined
   ) => Effect.Effect<Idempotency.Outcome<TrackBatch.Result>, Failure | Idempotency.IdempotencyKeyReused>
+  /**
+   * Drops what this process remembers of a contact, after it was erased (SPEC §7): nothing of
+   * it stays in the process. Waits for a track of that email in flight here.
+   */
+  readonly forget: (projectId: string, email: string) => Effect.Effect<void>
 }>() {}
 
 const resultOf = (decided: CommandHandler.Decided): TrackResult => ({
@@ -73,12 +79,33 @@ const resultOf = (decided: CommandHandler.Decided): TrackResult => ({
 export const make = Effect.gen(function*() {
   const handler = yield* CommandHandler.CommandHandler
   const contacts = yield* Contacts.Contacts
+  const suppressions = yield* Suppressions.Suppressions
+  const clock = yield* Effect.clock
 
-  const handling: CommandHandler.Handling<TrackCommand.TrackCommand, TrackDecider.Context> = {
+  const keyOf = (projectId: string, email: string) => `${projectId}\u0000${email}`
+  const base = {
     decider,
-    keyOf: (projectId, command) => `${projectId}\u0000${command.email}`,
-    find: (projectId, command) => contacts.findByEmail(projectId, command.email),
-    context: (projectId, state, now, newId) => ({ projectId, contactId: state === null ? newId() : state.id, now })
+    keyOf: (projectId: string, command: TrackCommand.TrackCommand) => keyOf(projectId, command.email),
+    context: (projectId: string, state: Contact.State, now: Date, newId: () => string) => ({
+      projectId,
+      contactId: state === null ? newId() : state.id,
+      now
+    })
+  }
+  // Only a track that would create the contact asks the suppression list (SPEC §7).
+  const handling: CommandHandler.Handling<TrackCommand.TrackCommand, TrackDecider.Context, Suppressions.EmailSuppressed> = {
+    ...base,
+    find: (projectId, command) =>
+      Effect.flatMap(contacts.findByEmail(projectId, command.email), (found) =>
+        found._tag === "Some"
+          ? Effect.succeed(found)
+          : Effect.flatMap(suppressions.isSuppressed(projectId, command.email), (suppressed) =>
+            suppressed ? Effect.fail(new Suppressions.EmailSuppressed()) : Effect.succeed(found)))
+  }
+  // A batch asks the list for its emails first, and answers their items alone.
+  const unchecked: CommandHandler.Handling<TrackCommand.TrackCommand, TrackDecider.Context> = {
+    ...base,
+    find: (projectId, command) => contacts.findByEmail(projectId, command.email)
   }
 
   const track = (projectId: string, command: TrackCommand.TrackCommand) =>
@@ -95,29 +122,44 @@ export const make = Effect.gen(function*() {
     items: ReadonlyArray<TrackBatch.Item>,
     idempotency?: Idempotency.Request<TrackBatch.Result> | undefined
   ) => {
-    const commands = items.filter(Either.isRight).map((item) => item.right)
-    return handler.handleAll(handling, projectId, commands, (decided): TrackBatch.Result => {
-      let next = 0
-      const results = items.map((item): TrackBatch.ItemResult => {
-        if (Either.isLeft(item)) return { _tag: "Rejected", error: item.left }
-        return { _tag: "Accepted", ...resultOf(decided[next++]!) }
+    const valid = items.filter(Either.isRight).map((item) => item.right)
+    const emails = [...new Set(valid.map((command) => command.email))]
+    return Effect.forEach(emails, (email) => suppressions.isSuppressed(projectId, email), { concurrency: 8 }).pipe(
+      Effect.flatMap((flags) => {
+        const suppressed = new Set(emails.filter((_, i) => flags[i]))
+        const commands = valid.filter((command) => !suppressed.has(command.email))
+        const timestamp = new Date(clock.unsafeCurrentTimeMillis())
+        return handler.handleAll(unchecked, projectId, commands, (decided): TrackBatch.Result => {
+          let next = 0
+          const results = items.map((item): TrackBatch.ItemResult => {
+            if (Either.isLeft(item)) return { _tag: "Rejected", error: item.left }
+            if (suppressed.has(item.right.email)) return { _tag: "Suppressed", timestamp }
+            return { _tag: "Accepted", ...resultOf(decided[next++]!) }
+          })
+          return { accepted: valid.length, rejected: items.length - valid.length, items: results }
+        }, idempotency)
       })
-      return { accepted: commands.length, rejected: items.length - commands.length, items: results }
-    }, idempotency)
+    )
   }
 
-  return Track.of({ track, trackIdempotent, trackBatch })
+  const forget = (projectId: string, email: string) => handler.forget(keyOf(projectId, email))
+
+  return Track.of({ track, trackIdempotent, trackBatch, forget })
 })
 
 /** The service and the command handler it runs on, with default options. */
 export const layer: Layer.Layer<
   Track | CommandHandler.CommandHandler,
   never,
-  EventStore.EventStore | Contacts.Contacts | Ids.Ids
+  EventStore.EventStore | Contacts.Contacts | Suppressions.Suppressions | Ids.Ids
 > = Layer.effect(Track, make).pipe(Layer.provideMerge(CommandHandler.layer))
 
 /** The same with the handler's options (cache budget, idempotency TTL). */
 export const layerWith = (
   options: CommandHandler.Options
-): Layer.Layer<Track | CommandHandler.CommandHandler, never, EventStore.EventStore | Contacts.Contacts | Ids.Ids> =>
+): Layer.Layer<
+  Track | CommandHandler.CommandHandler,
+  never,
+  EventStore.EventStore | Contacts.Contacts | Suppressions.Suppressions | Ids.Ids
+> =>
   Layer.effect(Track, make).pipe(Layer.provideMerge(CommandHandler.layerWith(options)))

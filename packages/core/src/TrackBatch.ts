@@ -39,6 +39,8 @@ export const decode = (body: unknown): Either.Either<ReadonlyArray<Item>, Invali
 export type ItemResult =
   | { readonly _tag: "Accepted"; readonly contact: string; readonly event: string; readonly timestamp: Date }
   | { readonly _tag: "Rejected"; readonly error: TrackCommand.InvalidTrackCommand }
+  /** Its email is suppressed and has no contact: nothing stored for it (SPEC §7). */
+  | { readonly _tag: "Suppressed"; readonly timestamp: Date }
 
 /** What a batch answers. */
 export interface Result {

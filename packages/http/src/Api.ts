@@ -86,6 +86,16 @@ const idempotencyErrors = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoi
     .addError(...error(400, "VALIDATION_ERROR: a malformed Idempotency-Key, or the header twice (errors[].code invalid_idempotency_key)"))
     .addError(...error(409, "IDEMPOTENCY_KEY_IN_PROGRESS: a request with this key is still running; retry after Retry-After"))
     .addError(...error(422, "IDEMPOTENCY_KEY_REUSED: this key was used with a different body; nothing was appended")) as unknown as E
+/** The answer to a track for a suppressed email that has no contact: nothing was stored (SPEC §7). */
+export const TrackSuppressedResponse = Schema.Struct({
+  success: Schema.Literal(true),
+  data: Schema.Struct({
+    contact: Schema.Null,
+    event: Schema.Null,
+    timestamp: Schema.String.annotations({ description: "The server's time, ISO-8601" }),
+    suppressed: Schema.Literal(true)
+  })
+}).annotations({ identifier: "TrackSuppressedResponse", description: "The email is suppressed: nothing was stored" })
 
 /** A contact as the read API shows it. */
 export const ContactView = Schema.Struct({
@@ -140,6 +150,7 @@ const PageParams = (maxLimit: number, defaultLimit: number) =>
 export const track = HttpApiEndpoint.post("track", "/v1/track")
   .setPayload(TrackCommand.TrackCommand)
   .addSuccess(TrackResponse)
+  .addSuccess(TrackSuppressedResponse)
   .addError(...error(400, "VALIDATION_ERROR: the body is not JSON"))
   .addError(...error(413, "PAYLOAD_TOO_LARGE"))
   .addError(...error(422, "VALIDATION_ERROR: a field rule is broken; see errors[]"))
@@ -188,6 +199,32 @@ export const contactEvents = HttpApiEndpoint.get("contactEvents", "/contacts/:id
   .addError(...error(422, "VALIDATION_ERROR: bad limit or cursor"))
   .annotate(OpenApi.Summary, "A contact's events, newest first")
 
+/** `DELETE /contacts/:id`: 204, no body. */
+export const eraseContact = HttpApiEndpoint.del("eraseContact", "/contacts/:id")
+  .setPath(Schema.Struct({ id: Schema.String }))
+  .setUrlParams(Schema.Struct({
+    suppress: Schema.optional(Schema.Literal("true", "false")).annotations({
+      description: "`true`: also put the email on the project's suppression list (as a keyed hash), so tracks for it store nothing"
+    })
+  }))
+  .addError(...error(403, "FORBIDDEN: a public key"))
+  .addError(...error(404, "CONTACT_NOT_FOUND: unknown, another project's, or already erased"))
+  .addError(...error(422, "VALIDATION_ERROR: suppress is not true or false"))
+  .annotate(OpenApi.Summary, "Erase a contact")
+  .annotate(
+    OpenApi.Description,
+    "Removes the contact, all its events and the idempotency records of its tracks from the store. The log keeps a `contact.erased` marker with the contact id and the time only. A later track for the email creates a new contact, unless `suppress=true`."
+  )
+
+/** `DELETE /suppressions?email=`: 204, no body. */
+export const liftSuppression = HttpApiEndpoint.del("liftSuppression", "/suppressions")
+  .setUrlParams(Schema.Struct({ email: Schema.String }))
+  .addError(...error(403, "FORBIDDEN: a public key"))
+  .addError(...error(404, "NOT_FOUND: the email is not suppressed"))
+  .addError(...error(422, "VALIDATION_ERROR: email missing or invalid"))
+  .annotate(OpenApi.Summary, "Lift the suppression of an email")
+  .annotate(OpenApi.Description, "The email (trimmed, lowercased) may be tracked again; a track then creates a new contact.")
+
 /** `GET /health`. */
 export const health = HttpApiEndpoint.get("health", "/health")
   .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
@@ -204,8 +241,11 @@ export class ContactsGroup extends HttpApiGroup.make("contacts")
   .add(authErrors(getContact))
   .add(authErrors(listContacts))
   .add(authErrors(contactEvents))
+  .add(authErrors(eraseContact))
   .middleware(Authorization)
 {}
+
+export class SuppressionsGroup extends HttpApiGroup.make("suppressions").add(authErrors(liftSuppression)).middleware(Authorization) {}
 
 export class HealthGroup extends HttpApiGroup.make("health").add(health) {}
 
@@ -213,6 +253,7 @@ export class HealthGroup extends HttpApiGroup.make("health").add(health) {}
 export class Api extends HttpApi.make("tracklog")
   .add(TrackGroup)
   .add(ContactsGroup)
+  .add(SuppressionsGroup)
   .add(HealthGroup)
   .addError(...error(404, "NOT_FOUND: unknown route"))
   .addError(...error(500, "INTERNAL_SERVER_ERROR"))

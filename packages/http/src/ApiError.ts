@@ -4,7 +4,9 @@
  */
 import type * as Contacts from "@tracklog/core/Contacts"
 import type * as Idempotency from "@tracklog/core/Idempotency"
+import type * as EraseContact from "@tracklog/core/EraseContact"
 import type * as StoreError from "@tracklog/core/StoreError"
+import type * as Suppressions from "@tracklog/core/Suppressions"
 import type * as Track from "@tracklog/core/Track"
 import type * as TrackBatch from "@tracklog/core/TrackBatch"
 import type * as TrackCommand from "@tracklog/core/TrackCommand"
@@ -106,6 +108,8 @@ export const fromDomain = (
     | Idempotency.IdempotencyKeyReused
     | Idempotency.InvalidIdempotencyKey
     | TrackBatch.InvalidTrackBatch
+    | EraseContact.EraseRetriesExhausted
+    | Suppressions.NotSuppressed
     | ApiError
 ): ApiError => {
   switch (error._tag) {
@@ -126,6 +130,10 @@ export const fromDomain = (
       return invalidIdempotencyKey(error.message)
     case "InvalidTrackBatch":
       return validation(error.issues)
+    case "EraseRetriesExhausted":
+      return make(429, "RATE_LIMIT_EXCEEDED", "Too many concurrent updates to this contact", "Retry after a short pause")
+    case "NotSuppressed":
+      return make(404, "NOT_FOUND", "This email is not suppressed")
   }
 }
 

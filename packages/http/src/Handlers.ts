@@ -4,13 +4,16 @@
  */
 import type * as Contact from "@tracklog/core/Contact"
 import * as Contacts from "@tracklog/core/Contacts"
+import * as EraseContact from "@tracklog/core/EraseContact"
 import * as Idempotency from "@tracklog/core/Idempotency"
 import * as Ids from "@tracklog/core/Ids"
 import type * as Projects from "@tracklog/core/Projects"
+import * as Suppressions from "@tracklog/core/Suppressions"
 import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Track from "@tracklog/core/Track"
 import * as TrackBatch from "@tracklog/core/TrackBatch"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -46,6 +49,13 @@ export interface Handler {
 }
 
 const ok = (body: unknown): Reply => ({ status: 200, body: JSON.stringify(body) })
+
+/** A `204 No Content` reply: the server sends no body and no content headers. */
+const noContent: Reply = { status: 204, body: "" }
+
+// SPEC §7: a suppressed email with no contact is answered 200, with nothing stored.
+const suppressedReply = Effect.map(Clock.currentTimeMillis, (millis) =>
+  ok({ success: true, data: { contact: null, event: null, timestamp: Timestamp.iso(new Date(millis)), suppressed: true } }))
 
 const contactView = (contact: Contact.Contact) => ({
   id: contact.id,
@@ -108,18 +118,22 @@ export const batchAnswer = (result: TrackBatch.Result): Reply =>
       results: result.items.map((item) =>
         item._tag === "Accepted"
           ? { success: true, data: trackView(item) }
+          : item._tag === "Suppressed"
+          ? { success: true, data: { contact: null, event: null, timestamp: Timestamp.iso(item.timestamp), suppressed: true } }
           : { success: false, error: { code: "VALIDATION_ERROR", errors: item.error.issues } }
       )
     }
   })
 
 /** What the handlers need. */
-export type Services = Track.Track | Contacts.Contacts
+export type Services = Track.Track | Contacts.Contacts | EraseContact.EraseContact | Suppressions.Suppressions
 
 /** The handlers of every endpoint, by endpoint name. */
 export const make = Effect.gen(function*() {
   const track = yield* Track.Track
   const contacts = yield* Contacts.Contacts
+  const erasure = yield* EraseContact.EraseContact
+  const suppressions = yield* Suppressions.Suppressions
 
   const handlers: Record<string, Handler> = {
     track: {
@@ -131,18 +145,20 @@ export const make = Effect.gen(function*() {
         const command = TrackCommand.decode(request.body)
         if (Either.isLeft(command)) return Effect.fail(ApiError.fromDomain(command.left))
         const given = key.right
+        // A suppressed email with no contact is answered, not refused: nothing was stored (SPEC §7).
+        const onFailure = (error: Parameters<typeof ApiError.fromDomain>[0] | Suppressions.EmailSuppressed) =>
+          error._tag === "EmailSuppressed" ? suppressedReply : Effect.fail(ApiError.fromDomain(error))
         if (Option.isSome(given)) {
           return Idempotency.fingerprint(request.body).pipe(
             Effect.flatMap((fingerprint) =>
               track.trackIdempotent(request.grant.projectId, command.right, { key: given.value, fingerprint, render: trackAnswer })
             ),
-            Effect.mapBoth({ onFailure: ApiError.fromDomain, onSuccess: replyOf })
+            Effect.matchEffect({ onFailure, onSuccess: (outcome) => Effect.succeed(replyOf(outcome)) })
           )
         }
-        return Effect.mapBoth(track.track(request.grant.projectId, command.right), {
-          onFailure: ApiError.fromDomain,
-          onSuccess: (result) =>
-            ok({ success: true, data: { contact: result.contact, event: result.event, timestamp: Timestamp.iso(result.timestamp) } })
+        return Effect.matchEffect(track.track(request.grant.projectId, command.right), {
+          onFailure,
+          onSuccess: (result) => Effect.succeed(trackAnswer(result))
         })
       }
     },
@@ -214,6 +230,35 @@ export const make = Effect.gen(function*() {
           if (cursor !== undefined && !/^[1-9]\d{0,8}$/.test(cursor)) return yield* invalidCursor
           const page = yield* contacts.timeline(request.grant.projectId, id, { limit, cursor })
           return ok({ ...page, data: page.data.map((e) => ({ ...e, createdAt: Timestamp.iso(e.createdAt) })) })
+        }).pipe(Effect.mapError(ApiError.fromDomain))
+    },
+    eraseContact: {
+      auth: "secret",
+      body: false,
+      handle: (request) =>
+        Effect.gen(function*() {
+          const raw = request.query.get("suppress")
+          if (raw !== null && raw !== "true" && raw !== "false") {
+            return yield* ApiError.validation([{ field: "suppress", code: "invalid_suppress", message: "suppress must be true or false" }])
+          }
+          const id = yield* contactId(request)
+          yield* erasure.erase(request.grant.projectId, { contactId: id, suppress: raw === "true" })
+          return noContent
+        }).pipe(Effect.mapError(ApiError.fromDomain))
+    },
+    liftSuppression: {
+      auth: "secret",
+      body: false,
+      handle: (request) =>
+        Effect.gen(function*() {
+          const email = request.query.get("email")
+          // The canonical form the track route stores (SPEC §1.2).
+          const canonical = email?.trim().toLowerCase() ?? ""
+          if (!TrackCommand.isEmail(canonical)) {
+            return yield* ApiError.validation([{ field: "email", code: "invalid_email", message: "email must be a valid email address" }])
+          }
+          yield* suppressions.lift(request.grant.projectId, canonical)
+          return noContent
         }).pipe(Effect.mapError(ApiError.fromDomain))
     },
     health: {

@@ -130,6 +130,11 @@ export const make = (
         if (isCorsPath(path)) Object.assign(headers, corsHeaders)
         if (closing) headers["connection"] = "close"
         if (status === 503 || status === 429 || status === 409) headers["retry-after"] = "1"
+        // A 204 has no content, so no content headers either (RFC 9110 §8.6).
+        if (status === 204) {
+          delete headers["content-type"]
+          delete headers["content-length"]
+        }
         answers.write(() => {
           res.writeHead(status, headers)
           res.end(body)

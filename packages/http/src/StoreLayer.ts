@@ -3,6 +3,7 @@
  * here, once, at the edge.
  */
 import type * as CommandHandler from "@tracklog/core/CommandHandler"
+import * as EraseContact from "@tracklog/core/EraseContact"
 import * as Ids from "@tracklog/core/Ids"
 import * as Track from "@tracklog/core/Track"
 import * as EmbeddedPostgres from "@tracklog/store-postgres/EmbeddedPostgres"
@@ -27,6 +28,10 @@ const storeOf = (store: ServerConfig.Store) => {
   }
 }
 
-/** Store ports, `Track` and `Ids` for the configured store; `handler` tunes the command handler. */
+/** Store ports, `Track`, `EraseContact` and `Ids` for the configured store; `handler` tunes the command handler. */
 export const layer = (store: ServerConfig.Store, handler: CommandHandler.Options = {}) =>
-  Track.layerWith(handler).pipe(Layer.provideMerge(storeOf(store)), Layer.provideMerge(Ids.layer))
+  EraseContact.layer.pipe(
+    Layer.provideMerge(Track.layerWith(handler)),
+    Layer.provideMerge(storeOf(store)),
+    Layer.provideMerge(Ids.layer)
+  )

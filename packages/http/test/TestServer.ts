@@ -3,9 +3,11 @@
  * keys the tests know.
  */
 import type * as Contacts from "@tracklog/core/Contacts"
+import * as EraseContact from "@tracklog/core/EraseContact"
 import type * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
 import type * as Projects from "@tracklog/core/Projects"
+import type * as StoreContract from "@tracklog/core/testing/StoreContract"
 import * as Track from "@tracklog/core/Track"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -22,7 +24,12 @@ export const start = <E>(
 ) =>
   Effect.gen(function*() {
     // Built into the caller's scope: the store lives as long as the server.
-    const context = yield* Layer.build(Track.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer)))
+    // Every store layer provides all of a store's ports (`StoreContract.Store`); the suites
+    // name only the three they were written against.
+    const ports = store as Layer.Layer<StoreContract.Store, E>
+    const context = yield* Layer.build(
+      EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provideMerge(ports), Layer.provideMerge(Ids.layer))
+    )
     return yield* Effect.gen(function*() {
       yield* Bootstrap.run([projectA, projectB])
       const running = yield* Server.make({

@@ -3,8 +3,10 @@
  * answers 500 without internals, both in the behaviour §2 envelope.
  */
 import * as Contacts from "@tracklog/core/Contacts"
+import * as Erasure from "@tracklog/core/Erasure"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as StoreError from "@tracklog/core/StoreError"
+import * as Suppressions from "@tracklog/core/Suppressions"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -26,7 +28,9 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
       readAll: () => failure
     })
     const contacts = Contacts.Contacts.of({ findById: () => failure, findByEmail: () => failure, list: () => failure, timeline: () => failure })
-    return StoreMemory.context({ contacts, eventStore, projects })
+    const erasure = Erasure.Erasure.of({ erase: () => failure })
+    const suppressions = Suppressions.Suppressions.of({ isSuppressed: () => failure, lift: () => failure })
+    return StoreMemory.context({ contacts, eventStore, projects, erasure, suppressions })
   }))
 
 const serve = (failure: Effect.Effect<never, StoreError.StoreUnavailable>, options: { readonly requestTimeoutMillis?: number } = {}) => {

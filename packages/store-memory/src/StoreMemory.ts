@@ -5,9 +5,11 @@
 import type * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
+import * as Erasure from "@tracklog/core/Erasure"
 import * as EventStore from "@tracklog/core/EventStore"
 import type * as Idempotency from "@tracklog/core/Idempotency"
 import * as Projects from "@tracklog/core/Projects"
+import * as Suppressions from "@tracklog/core/Suppressions"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -28,6 +30,10 @@ interface State {
   readonly projects: Set<string>
   /** `projectId \0 key` → the idempotency record stored with its request's events (SPEC §6). */
   readonly idempotency: Map<string, Idempotency.Record>
+  /** projectId → the secret its suppression hashes are keyed with. */
+  readonly secrets: Map<string, string>
+  /** projectId → the email hashes on its suppression list. */
+  readonly suppressed: Map<string, Set<string>>
   transactions: number
 }
 
@@ -56,8 +62,23 @@ const encodeRecord = (stored: Omit<Stored, "event"> & { readonly event: ContactE
     event: ContactEvent.encode(stored.event)
   } satisfies Stored)
 
+// What an erased event's text is overwritten with: its transaction, so a reader can still move
+// its checkpoint past it, and nothing else.
+interface Tombstone {
+  readonly erased: number
+}
+
+const tombstone = (transactionId: number): string => JSON.stringify({ erased: transactionId } satisfies Tombstone)
+
+const storedAt = (log: TextLog.TextLog, position: number): Stored | Tombstone => JSON.parse(log.get(position - 1))
+
 const recordedAt = (log: TextLog.TextLog, position: number): EventStore.RecordedEvent => {
-  const stored = JSON.parse(log.get(position - 1)) as Stored
+  const stored = storedAt(log, position)
+  if ("erased" in stored) throw new Error(`the event at ${position} was erased`)
+  return toRecorded(stored, position)
+}
+
+const toRecorded = (stored: Stored, position: number): EventStore.RecordedEvent => {
   return {
     id: stored.id,
     streamId: stored.streamId,
@@ -162,6 +183,50 @@ const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.Conc
   return undefined
 }
 
+// Erasure (SPEC §7) in one synchronous step, like an append: every event of the stream is
+// overwritten in the log's buffers with a tombstone, the projection and its indexes forget the
+// contact, and the marker takes the stream's next version.
+const eraseFrom = (state: State, input: Erasure.Erase, emailHash: string | undefined): EventStore.ConcurrencyConflict | undefined => {
+  const stream = state.streams.get(input.streamId)
+  const contact = state.contacts.get(input.streamId)
+  if (stream === undefined || stream.length !== input.expectedVersion || contact === undefined || contact.projectId !== input.projectId) {
+    return new EventStore.ConcurrencyConflict({ streamId: input.streamId, expectedVersion: input.expectedVersion, reason: "version" })
+  }
+  const text = encodeRecord({
+    id: input.marker.id,
+    streamId: input.streamId,
+    projectId: contact.projectId,
+    version: input.expectedVersion + 1,
+    transactionId: state.transactions + 1,
+    event: input.marker.event
+  })
+  state.transactions++
+  for (const position of stream) {
+    const stored = storedAt(state.log, position)
+    if (!("erased" in stored)) state.log.overwrite(position - 1, tombstone(stored.transactionId))
+  }
+  state.log.append(text)
+  stream.push(state.log.size())
+  state.contacts.delete(contact.id)
+  state.byEmail.delete(emailKey(contact.projectId, contact.email))
+  const ids = state.byProject.get(contact.projectId)
+  if (ids !== undefined) {
+    const at = firstAbove(ids, contact.id) - 1
+    if (ids[at] === contact.id) ids.splice(at, 1)
+  }
+  if (emailHash !== undefined) {
+    const hashes = state.suppressed.get(contact.projectId)
+    if (hashes === undefined) state.suppressed.set(contact.projectId, new Set([emailHash]))
+    else hashes.add(emailHash)
+  }
+  // The idempotency records of the contact's tracks (SPEC §6) go in this same step: every record
+  // of the project whose contact ids hold this one.
+  for (const [at, record] of state.idempotency) {
+    if (record.projectId === contact.projectId && record.contactIds.includes(contact.id)) state.idempotency.delete(at)
+  }
+  return undefined
+}
+
 /** Builds both ports and `Projects` over one fresh in-memory state. */
 export const make = Effect.sync(() => {
   const state: State = {
@@ -173,6 +238,8 @@ export const make = Effect.sync(() => {
     grants: new Map(),
     projects: new Set(),
     idempotency: new Map(),
+    secrets: new Map(),
+    suppressed: new Map(),
     transactions: 0
   }
   const read = <A>(f: (state: State) => A) => Effect.sync(() => f(state))
@@ -209,15 +276,32 @@ export const make = Effect.sync(() => {
         return removed
       }),
     readStream: (streamId) =>
-      read((state) => (state.streams.get(streamId) ?? []).map((position) => recordedAt(state.log, position))),
+      read((state) => {
+        const events: Array<EventStore.RecordedEvent> = []
+        for (const position of state.streams.get(streamId) ?? []) {
+          const stored = storedAt(state.log, position)
+          if (!("erased" in stored)) events.push(toRecorded(stored, position))
+        }
+        return events
+      }),
     readAll: (after, limit) =>
       read((state) => {
         // Transactions here commit in id order, so the position alone orders the log.
         const from = Math.max(0, Number(after.position))
         const events: Array<EventStore.RecordedEvent> = []
-        for (let p = from + 1; p <= Math.min(from + limit, state.log.size()); p++) events.push(recordedAt(state.log, p))
-        const last = events[events.length - 1]
-        return { events, checkpoint: last === undefined ? after : last }
+        let checkpoint = after
+        for (let p = from + 1; p <= Math.min(from + limit, state.log.size()); p++) {
+          const stored = storedAt(state.log, p)
+          // An erased event is skipped, but the checkpoint moves past it: a page of them is progress.
+          if ("erased" in stored) {
+            checkpoint = { transactionId: BigInt(stored.erased), position: BigInt(p) }
+            continue
+          }
+          const recorded = toRecorded(stored, p)
+          events.push(recorded)
+          checkpoint = recorded
+        }
+        return { events, checkpoint }
       })
   })
 
@@ -267,6 +351,7 @@ export const make = Effect.sync(() => {
           })
           if (outcome._tag !== "Create") return outcome
           state.projects.add(keys.projectId)
+          state.secrets.set(keys.projectId, Suppressions.newSecret())
           state.grants.set(keys.publicKeyHash, { projectId: keys.projectId, kind: "public" })
           state.grants.set(keys.secretKeyHash, { projectId: keys.projectId, kind: "secret" })
           return { _tag: "Exists" as const, projectId: keys.projectId }
@@ -276,7 +361,54 @@ export const make = Effect.sync(() => {
     count: read((state) => state.projects.size)
   })
 
-  return { eventStore, contacts, projects }
+  // A project gets its secret when created; one known only by id (tests, embedders that skip
+  // `Projects`) gets it on first use.
+  const secretOf = (projectId: string) => {
+    let secret = state.secrets.get(projectId)
+    if (secret === undefined) {
+      secret = Suppressions.newSecret()
+      state.secrets.set(projectId, secret)
+    }
+    return secret
+  }
+  const hashOf = (projectId: string, email: string) =>
+    Effect.flatMap(Effect.sync(() => secretOf(projectId)), (secret) => Suppressions.emailHash(secret, email))
+
+  const erasure = Erasure.Erasure.of({
+    erase: (input) =>
+      Effect.gen(function*() {
+        // The hash is made first (Web Crypto is asynchronous); the email of a contact id never
+        // changes, and the step below checks again that the contact is there.
+        const contact = state.contacts.get(input.streamId)
+        const hash = input.suppress && contact !== undefined ? yield* hashOf(contact.projectId, contact.email) : undefined
+        const conflict = eraseFrom(state, input, hash)
+        if (conflict !== undefined) return yield* conflict
+      })
+  })
+
+  const suppressions = Suppressions.Suppressions.of({
+    // A project with an empty list answers without hashing: Web Crypto's HMAC costs ~100 µs.
+    isSuppressed: (projectId, email) =>
+      Effect.suspend(() => {
+        const hashes = state.suppressed.get(projectId)
+        return hashes === undefined || hashes.size === 0
+          ? Effect.succeed(false)
+          : Effect.map(hashOf(projectId, email), (hash) => hashes.has(hash))
+      }),
+    lift: (projectId, email) =>
+      Effect.flatMap(hashOf(projectId, email), (hash) =>
+        state.suppressed.get(projectId)?.delete(hash) === true ? Effect.void : Effect.fail(new Suppressions.NotSuppressed()))
+  })
+
+  return {
+    eventStore,
+    contacts,
+    projects,
+    erasure,
+    suppressions,
+    /** The raw bytes the log holds, for checking what the process still keeps after an erasure. */
+    logBuffers: () => state.log.buffers()
+  }
 })
 
 /** The three ports as one context. */
@@ -284,13 +416,19 @@ export const context = (ports: {
   readonly eventStore: EventStore.EventStore["Type"]
   readonly contacts: Contacts.Contacts["Type"]
   readonly projects: Projects.Projects["Type"]
+  readonly erasure: Erasure.Erasure["Type"]
+  readonly suppressions: Suppressions.Suppressions["Type"]
 }) =>
   Context.make(EventStore.EventStore, ports.eventStore).pipe(
     Context.add(Contacts.Contacts, ports.contacts),
-    Context.add(Projects.Projects, ports.projects)
+    Context.add(Projects.Projects, ports.projects),
+    Context.add(Erasure.Erasure, ports.erasure),
+    Context.add(Suppressions.Suppressions, ports.suppressions)
   )
 
-/** `EventStore`, `Contacts` and `Projects` over one shared in-memory state. */
-export const layer: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects> = Layer.effectContext(
+/** `EventStore`, `Contacts`, `Projects`, `Erasure` and `Suppressions` over one shared in-memory state. */
+export const layer: Layer.Layer<
+  EventStore.EventStore | Contacts.Contacts | Projects.Projects | Erasure.Erasure | Suppressions.Suppressions
+> = Layer.effectContext(
   Effect.map(make, context)
 )

@@ -84,6 +84,20 @@ export const migrations = {
     )`
     yield* sql`CREATE INDEX idempotency_keys_contacts ON idempotency_keys USING gin (contact_ids)`
     yield* sql`CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)`
+  }),
+  // The suppression list keeps only HMAC-SHA-256(email) under a secret per project (SPEC §7).
+  // The secret is a column default, so every way a project is made gets one without code; a
+  // volatile default is evaluated per row, so existing projects each get their own here.
+  "0005_suppressions": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE projects ADD COLUMN hmac_secret text NOT NULL
+      DEFAULT encode(sha256((gen_random_uuid()::text || gen_random_uuid()::text)::bytea), 'hex')`
+    yield* sql`CREATE TABLE suppressions (
+      project_id text NOT NULL,
+      email_hash text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (project_id, email_hash)
+    )`
   })
 }
 

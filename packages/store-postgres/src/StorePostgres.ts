@@ -9,11 +9,13 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
+import * as Erasure from "@tracklog/core/Erasure"
 import * as EventStore from "@tracklog/core/EventStore"
 import type * as Idempotency from "@tracklog/core/Idempotency"
 import type * as Json from "@tracklog/core/Json"
 import * as Projects from "@tracklog/core/Projects"
 import * as StoreError from "@tracklog/core/StoreError"
+import * as Suppressions from "@tracklog/core/Suppressions"
 import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -23,6 +25,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Batcher from "./internal/batcher.js"
+import * as EmailHash from "./internal/emailHash.js"
 import * as SqlErrors from "./internal/sqlError.js"
 import * as Migrations from "./Migrations.js"
 
@@ -463,19 +466,127 @@ export const make = (options: Options = {}) =>
       )
     })
 
-    return { eventStore, contacts, projects }
+    // Erasure and suppression (SPEC §7).
+    // A project's secret never changes: read once per process.
+    const secrets = new Map<string, string>()
+    const secretOf = (projectId: string): Effect.Effect<Option.Option<string>, SqlError.SqlError> => {
+      const known = secrets.get(projectId)
+      if (known !== undefined) return Effect.succeed(Option.some(known))
+      return sql<{ hmac_secret: string }>`SELECT hmac_secret FROM projects WHERE id = ${projectId}`.pipe(
+        Effect.map((rows) => {
+          const secret = rows[0]?.hmac_secret
+          if (secret !== undefined) secrets.set(projectId, secret)
+          return Option.fromNullable(secret)
+        })
+      )
+    }
+    // `None` for a project the database does not hold: nothing of it can be suppressed.
+    const hashOf = (projectId: string, email: string) =>
+      Effect.flatMap(secretOf(projectId), Option.match({
+        onNone: () => Effect.succeedNone,
+        onSome: (secret) => Effect.succeedSome(EmailHash.emailHash(secret, email))
+      }))
+
+    // Idempotency records (SPEC §6) live in a table another migration adds; when it is there,
+    // erasure deletes the records of the contact's tracks in its transaction.
+    // Asked once: the migrations have run before the store is made.
+    const idempotencyTable = yield* sql<{ present: boolean }>`SELECT to_regclass('idempotency_keys') IS NOT NULL AS present`.pipe(
+      Effect.map((rows) => rows[0]?.present === true),
+      Effect.orDie
+    )
+
+    const conflict = (input: Erasure.Erase) =>
+      new EventStore.ConcurrencyConflict({ streamId: input.streamId, expectedVersion: input.expectedVersion, reason: "version" })
+
+    const erasure = Erasure.Erasure.of({
+      // One transaction: the compare-and-set moves the stream past the old contact first, so a
+      // track decided on it conflicts whether it commits before (it is then erased with it, as its
+      // row lock makes this wait) or after.
+      erase: (input) =>
+        sql.withTransaction(Effect.gen(function*() {
+          const moved = yield* sql`
+            UPDATE streams SET version = ${input.expectedVersion + 1}
+            WHERE stream_id = ${input.streamId} AND version = ${input.expectedVersion}
+            RETURNING stream_id`
+          if (moved.length === 0) return yield* conflict(input)
+          const erased = yield* sql<{ email: string }>`
+            DELETE FROM contacts WHERE id = ${input.streamId} AND project_id = ${input.projectId} RETURNING email`
+          if (erased.length === 0) return yield* conflict(input)
+          yield* sql`DELETE FROM events WHERE stream_id = ${input.streamId}`
+          if (idempotencyTable) {
+            yield* sql`DELETE FROM idempotency_keys WHERE project_id = ${input.projectId} AND ${input.streamId} = ANY (contact_ids)`
+          }
+          if (input.suppress) {
+            const hash = yield* Effect.flatMap(
+              hashOf(input.projectId, erased[0]!.email),
+              Option.match({
+                onNone: () => Effect.dieMessage(`no project ${input.projectId}: its suppression list needs the project's secret`),
+                onSome: Effect.succeed
+              })
+            )
+            yield* sql`INSERT INTO suppressions (project_id, email_hash) VALUES (${input.projectId}, ${hash}) ON CONFLICT DO NOTHING`
+          }
+          const { event, id } = input.marker
+          yield* sql`
+            INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
+            VALUES (${input.streamId}, ${input.projectId}, ${input.expectedVersion + 1}, ${id}, ${event._tag},
+              ${JSON.stringify(ContactEvent.encode(event))}::json, ${Timestamp.iso(event.at)}::timestamptz)`
+        })).pipe(
+          // A deadlock with a group commit: nothing was written; decide again.
+          Effect.catchTag("SqlError", (e): Effect.Effect<never, EventStore.ConcurrencyConflict | StoreError.StoreUnavailable> =>
+            SqlErrors.isRetryable(e) ? Effect.fail(conflict(input)) : SqlErrors.orUnavailable(Effect.fail(e))),
+          bounded
+        )
+    })
+
+    // The track path asks only before creating a contact; batched like its other read.
+    const isSuppressed = Batcher.make<{ readonly projectId: string; readonly hash: string }, boolean, StoreError.StoreUnavailable>({
+      ...batching,
+      run: (batch) =>
+        guard(sql<{ project_id: string; email_hash: string }>`
+          SELECT project_id, email_hash FROM suppressions
+          WHERE (project_id, email_hash) IN (
+            SELECT k.project_id, k.email_hash FROM json_to_recordset(${JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email_hash: k.hash })))}::json)
+              AS k(project_id text, email_hash text))`).pipe(
+          Effect.map((rows) => {
+            const found = new Set(rows.map((row) => `${row.project_id}\u0000${row.email_hash}`))
+            return batch.map((k) => Exit.succeed(found.has(`${k.projectId}\u0000${k.hash}`)))
+          })
+        )
+    })
+
+    const suppressions = Suppressions.Suppressions.of({
+      isSuppressed: (projectId, email) =>
+        Effect.flatMap(guard(hashOf(projectId, email)), Option.match({
+          onNone: () => Effect.succeed(false),
+          onSome: (hash) => isSuppressed({ projectId, hash })
+        })),
+      lift: (projectId, email) =>
+        Effect.flatMap(guard(hashOf(projectId, email)), Option.match({
+          onNone: () => Effect.succeed([]),
+          onSome: (hash) => guard(sql`DELETE FROM suppressions WHERE project_id = ${projectId} AND email_hash = ${hash} RETURNING project_id`)
+        })).pipe(Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(new Suppressions.NotSuppressed()) : Effect.void))
+    })
+
+    return { eventStore, contacts, projects, erasure, suppressions }
   })
 
 /** The ports over the `SqlClient` in context; runs the migrations first. */
 export const layerFromClient = (
   options: Options = {}
-): Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, SqlError.SqlError | import("@effect/sql/Migrator").MigrationError, SqlClient.SqlClient> =>
+): Layer.Layer<
+  EventStore.EventStore | Contacts.Contacts | Projects.Projects | Erasure.Erasure | Suppressions.Suppressions,
+  SqlError.SqlError | import("@effect/sql/Migrator").MigrationError,
+  SqlClient.SqlClient
+> =>
   Layer.effectContext(Effect.gen(function*() {
     yield* Migrations.run
-    const { contacts, eventStore, projects } = yield* make(options)
+    const { contacts, erasure, eventStore, projects, suppressions } = yield* make(options)
     return Context.make(EventStore.EventStore, eventStore).pipe(
       Context.add(Contacts.Contacts, contacts),
-      Context.add(Projects.Projects, projects)
+      Context.add(Projects.Projects, projects),
+      Context.add(Erasure.Erasure, erasure),
+      Context.add(Suppressions.Suppressions, suppressions)
     )
   }))
 

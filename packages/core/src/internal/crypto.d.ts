@@ -4,7 +4,17 @@ declare global {
   // eslint-disable-next-line no-var
   var crypto: {
     getRandomValues<T extends Uint8Array>(array: T): T
-    subtle: { digest(algorithm: "SHA-256", data: Uint8Array): Promise<ArrayBuffer> }
+    subtle: {
+      digest(algorithm: "SHA-256", data: Uint8Array): Promise<ArrayBuffer>
+      importKey(
+        format: "raw",
+        keyData: Uint8Array,
+        algorithm: { name: "HMAC"; hash: "SHA-256" },
+        extractable: false,
+        usages: ReadonlyArray<"sign">
+      ): Promise<object>
+      sign(algorithm: "HMAC", key: object, data: Uint8Array): Promise<ArrayBuffer>
+    }
   }
   class TextEncoder {
     encode(input: string): Uint8Array

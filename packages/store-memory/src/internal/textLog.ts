@@ -20,6 +20,13 @@ export interface TextLog {
   readonly append: (text: string) => void
   /** The text at an index from 0. */
   readonly get: (index: number) => string
+  /**
+   * Replaces the text at an index with a text no longer than it, zeroing every byte of the old
+   * one first: what it held can no longer be read from the buffers (erasure, SPEC §7).
+   */
+  readonly overwrite: (index: number, text: string) => void
+  /** The raw buffers, for checking what the process still holds. */
+  readonly buffers: () => ReadonlyArray<Uint8Array>
 }
 
 /** An empty log. */
@@ -56,5 +63,16 @@ export const make = (): TextLog => {
     return decoder.decode(chunks[entries[3 * index]!]!.subarray(offset, offset + entries[3 * index + 2]!))
   }
 
-  return { size: () => size, append, get }
+  const overwrite = (index: number, text: string) => {
+    if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError(`no text at ${index}; the log holds ${size}`)
+    const offset = entries[3 * index + 1]!
+    const bytes = chunks[entries[3 * index]!]!.subarray(offset, offset + entries[3 * index + 2]!)
+    const encoded = encoder.encode(text)
+    if (encoded.length > bytes.length) throw new RangeError(`a text of ${encoded.length} bytes does not fit in ${bytes.length}`)
+    bytes.fill(0)
+    bytes.set(encoded)
+    entries[3 * index + 2] = encoded.length
+  }
+
+  return { size: () => size, append, get, overwrite, buffers: () => chunks }
 }
