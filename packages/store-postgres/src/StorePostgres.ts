@@ -499,9 +499,10 @@ export const make = (options: Options = {}) =>
       new EventStore.ConcurrencyConflict({ streamId: input.streamId, expectedVersion: input.expectedVersion, reason: "version" })
 
     const erasure = Erasure.Erasure.of({
-      // One transaction: the compare-and-set moves the stream past the old contact first, so a
-      // track decided on it conflicts whether it commits before (it is then erased with it, as its
-      // row lock makes this wait) or after.
+      // One transaction, opened by the compare-and-set of the stream, whose row lock orders it
+      // with any append to the contact: a track that commits first moves the version, so this
+      // erasure conflicts and is decided again (erasing that track too); one that commits after
+      // conflicts itself, and is decided again on no contact.
       erase: (input) =>
         sql.withTransaction(Effect.gen(function*() {
           const moved = yield* sql`

@@ -49,13 +49,14 @@ export const newProject = Effect.gen(function*() {
 })
 
 /**
- * Every event of the log visible so far, read again until `done` holds (or 10 s pass): a store
- * may hold back committed events while an older transaction anywhere on its server runs.
+ * Every event of the log visible so far, read again until `done` holds (or 30 s pass): a store
+ * may hold back committed events while an older transaction anywhere on its server runs, and a
+ * shared test server can have those.
  */
 const wholeLog = (done: (events: ReadonlyArray<EventStore.RecordedEvent>) => boolean) =>
   Effect.gen(function*() {
     const store = yield* EventStore.EventStore
-    const deadline = Date.now() + 10_000
+    const deadline = Date.now() + 30_000
     while (true) {
       const all: Array<EventStore.RecordedEvent> = []
       let at = EventStore.start
