@@ -210,6 +210,16 @@ export const cpuMillis = (pid) => {
   }
 }
 
+/** Resident memory of a process, in MB (Linux /proc; undefined elsewhere). */
+export const rssMb = (pid) => {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1])
+    return kb / 1024
+  } catch {
+    return undefined
+  }
+}
+
 /** A fresh database on the local server; `drop()` removes it. */
 export const freshDatabase = async (tag) => {
   const name = `tracklog_bench_${tag}_${process.pid}_${Date.now().toString(36)}`
