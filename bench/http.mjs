@@ -46,11 +46,9 @@ export const memory = async () => {
   const ours = await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "memory", ...keys })
   const baseline = await startServer(["bench/baselines/bare-http.mjs"])
   try {
-    return compare({
-      name: "HTTP, memory store vs bare node:http",
-      a: { label: "tracklog", server: ours },
-      b: { label: "baseline", server: baseline }
-    })
+    const a = { label: "tracklog", server: ours }
+    const b = { label: "baseline", server: baseline }
+    return [1000, 10_000].map((emails) => compare({ name: "HTTP, memory store vs bare node:http", a, b, emails }))
   } finally {
     await ours.stop()
     await baseline.stop()
