@@ -1,6 +1,6 @@
 // Flat cost as the store grows (issue 14): first tracks of new emails at one connection, p50, on
-// a store holding ~1k, ~10k and ~100k contacts (GROWTH_SIZES to change), on the PostgreSQL store
-// and on the embedded one. The server is restarted on each size, as a user restarting on a
+// a store holding ~1k, ~10k, ~100k and ~1M contacts on the PostgreSQL store (GROWTH_SIZES to
+// change) and ~1k, ~10k and ~100k on the embedded one (GROWTH_SIZES_EMBEDDED). The server is restarted on each size, as a user restarting on a
 // grown store would; the contacts are bulk-loaded between runs. Target: worst ≤ 1.3× the first.
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -8,7 +8,9 @@ import { join } from "node:path"
 import { cpuMeter, freshDatabase, median, startServer, warm, wrk } from "./lib/common.mjs"
 import { seedEmbedded, seedServer } from "./lib/seed.mjs"
 
-const sizes = (process.env.GROWTH_SIZES ?? "1000,10000,100000").split(",").map(Number)
+const sizesOf = (text) => text.split(",").map(Number)
+const sizes = sizesOf(process.env.GROWTH_SIZES ?? "1000,10000,100000,1000000")
+const embeddedSizes = sizesOf(process.env.GROWTH_SIZES_EMBEDDED ?? "1000,10000,100000")
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const keys = { TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" }
@@ -31,7 +33,7 @@ const report = (store, results) => {
   console.log(`growth, ${store}: worst ${worst.toFixed(2)}× the first size (target ≤ 1.3×)`)
 }
 
-const grow = async (store, start, seed) => {
+const grow = async (store, sizes, start, seed) => {
   const results = []
   let have = 0
   for (const size of sizes) {
@@ -53,7 +55,7 @@ export const run = async () => {
     // Started once first: the migrations and the bench project exist before the first seed.
     const start = async () => ({ server: await startServer(["packages/http/dist/main.js"], { DATABASE_URL: db.url, ...keys }), database: db.name })
     await (await start()).server.stop()
-    await grow("PostgreSQL store", start, (from, to) => seedServer(db.url, from, to))
+    await grow("PostgreSQL store", sizes, start, (from, to) => seedServer(db.url, from, to))
   } finally {
     await db.drop()
   }
@@ -61,7 +63,7 @@ export const run = async () => {
   try {
     const start = async () => ({ server: await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "embedded", TRACKLOG_DATA_DIR: dir, ...keys }) })
     await (await start()).server.stop()
-    await grow("embedded store", start, (from, to) => seedEmbedded(dir, from, to))
+    await grow("embedded store", embeddedSizes, start, (from, to) => seedEmbedded(dir, from, to))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

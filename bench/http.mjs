@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { cpuMeter, describeRun, freshDatabase, median, startServer, warm, wrk } from "./lib/common.mjs"
+import { cpuMeter, describeRun, freshDatabase, median, rssMb, startServer, warm, wrk } from "./lib/common.mjs"
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
@@ -46,11 +46,9 @@ export const memory = async () => {
   const ours = await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "memory", ...keys })
   const baseline = await startServer(["bench/baselines/bare-http.mjs"])
   try {
-    return compare({
-      name: "HTTP, memory store vs bare node:http",
-      a: { label: "tracklog", server: ours },
-      b: { label: "baseline", server: baseline }
-    })
+    const a = { label: "tracklog", server: ours }
+    const b = { label: "baseline", server: baseline }
+    return [1000, 10_000].map((emails) => compare({ name: "HTTP, memory store vs bare node:http", a, b, emails }))
   } finally {
     await ours.stop()
     await baseline.stop()
@@ -90,7 +88,8 @@ export const embedded = async () => {
     console.log(
       `embedded targets: throughput at 50 connections ${c50.ratio.toFixed(2)}× postgres (target ≥ 0.5); ` +
         `p50 at 1 connection ${(c1.a.p50 / c1.b.p50).toFixed(2)}× postgres (target ≤ 2); ` +
-        `4 connections ${(c4.a.rps / c1.a.rps).toFixed(2)}× its 1-connection throughput (target ≥ 1)`
+        `4 connections ${(c4.a.rps / c1.a.rps).toFixed(2)}× its 1-connection throughput (target ≥ 1); ` +
+        `RSS ${rssMb(ours.pid)?.toFixed(0)} MB after these runs (target ≤ 300 MB after 100k tracks)`
     )
     return results
   } finally {

@@ -35,6 +35,9 @@ const measure = async (name, ours, baseline) => {
     return `at ${rates[who]} req/s${busy}: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, p99.9 ${p999.toFixed(1)} ms → p99/p50 ${(p99 / p50).toFixed(2)}×`
   }
   console.log(`latency, ${name}: tracklog ${line("ours")}; baseline ${line("baseline")}`)
+  // The target (issue 14): at half of each one's maximum, our p99 no higher than the baseline's.
+  const p99 = (who) => median(runs[who].map((x) => x.p99_us)) / 1000
+  console.log(`latency, ${name}: p99 ${(p99("ours") / p99("baseline")).toFixed(2)}× the baseline's (target ≤ 1)`)
 }
 
 export const run = async () => {

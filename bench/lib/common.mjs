@@ -130,8 +130,9 @@ export const warm = (options, max = 10) => {
   return max
 }
 
+// The backends' pids, or undefined when they cannot be listed (no psql): then no db figure.
 const backendPids = (database) => {
-  if (database === undefined) return []
+  if (database === undefined) return undefined
   const url = new URL(adminUrl)
   url.pathname = "/postgres"
   try {
@@ -141,7 +142,7 @@ const backendPids = (database) => {
     })
     return out.split("\n").filter(Boolean).map(Number)
   } catch {
-    return []
+    return undefined
   }
 }
 
@@ -154,15 +155,16 @@ const backendPids = (database) => {
  */
 export const cpuMeter = ({ pid, database }) => ({
   sample: () => {
-    const backends = new Map(backendPids(database).map((p) => [p, cpuMillis(p) ?? 0]))
-    return { server: cpuMillis(pid), backends }
+    const pids = backendPids(database)
+    return { server: cpuMillis(pid), backends: pids && new Map(pids.map((p) => [p, cpuMillis(p) ?? 0])) }
   },
   diff: (before, after) => {
     if (before.server === undefined || after.server === undefined) return undefined
-    const again = new Map(backendPids(database).map((p) => [p, cpuMillis(p) ?? 0]))
+    const server = after.server - before.server
+    if (before.backends === undefined || after.backends === undefined) return { server, db: undefined }
     let db = 0
-    for (const [p, ms] of after.backends) db += (again.get(p) ?? ms) - (before.backends.get(p) ?? 0)
-    return { server: after.server - before.server, db: database === undefined ? undefined : db }
+    for (const [p, ms] of after.backends) db += ms - (before.backends.get(p) ?? 0)
+    return { server, db }
   }
 })
 
@@ -205,6 +207,16 @@ export const cpuMillis = (pid) => {
     // (USER_HZ, 100 per second on Linux).
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
     return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return undefined
+  }
+}
+
+/** Resident memory of a process, in MB (Linux /proc; undefined elsewhere). */
+export const rssMb = (pid) => {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1])
+    return kb / 1024
   } catch {
     return undefined
   }
