@@ -6,6 +6,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
 import * as CommandHandler from "./CommandHandler.js"
 import * as Contact from "./Contact.js"
 import * as Contacts from "./Contacts.js"
@@ -96,7 +97,10 @@ export const make = Effect.gen(function*() {
   const handling: CommandHandler.Handling<TrackCommand.TrackCommand, TrackDecider.Context, Suppressions.EmailSuppressed> = {
     ...base,
     find: (projectId, command) =>
-      Effect.flatMap(contacts.findByEmail(projectId, command.email), (found) =>
+      Effect.flatMap(contacts.findByEmail(projectId, command.email), (found): Effect.Effect<
+        Option.Option<Contact.Contact>,
+        StoreError.StoreUnavailable | Suppressions.EmailSuppressed
+      > =>
         found._tag === "Some"
           ? Effect.succeed(found)
           : Effect.flatMap(suppressions.isSuppressed(projectId, command.email), (suppressed) =>
