@@ -6,8 +6,12 @@ import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
+import * as LogStream from "@tracklog/core/LogStream"
+import * as Processor from "@tracklog/core/Processor"
 import * as Projects from "@tracklog/core/Projects"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -25,6 +29,10 @@ interface State {
   readonly byProject: Map<string, Array<string>>
   readonly grants: Map<string, Projects.Grant>
   readonly projects: Set<string>
+  /** projectId → the log positions of its events, in log order: a project's log without a scan. */
+  readonly projectLog: Map<string, Array<number>>
+  /** Processor checkpoints and leases, by name. */
+  readonly processors: Map<string, { checkpoint: EventStore.Checkpoint; owner: string | undefined; leaseUntil: number }>
   transactions: number
 }
 
@@ -119,9 +127,12 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
   )
   state.transactions = transactionId
   const positions = stream ?? []
+  let projectLog = state.projectLog.get(contact.projectId)
+  if (projectLog === undefined) state.projectLog.set(contact.projectId, projectLog = [])
   for (const text of texts) {
     state.log.append(text)
     positions.push(state.log.size())
+    projectLog.push(state.log.size())
   }
   if (stream === undefined) state.streams.set(input.streamId, positions)
   if (claim !== undefined) {
@@ -144,15 +155,21 @@ export const make = Effect.sync(() => {
     byProject: new Map(),
     grants: new Map(),
     projects: new Set(),
+    projectLog: new Map(),
+    processors: new Map(),
     transactions: 0
   }
+  const signal = LogStream.makeSignal()
   const read = <A>(f: (state: State) => A) => Effect.sync(() => f(state))
 
   const eventStore = EventStore.EventStore.of({
     append: (input) =>
       Effect.suspend(() => {
         const conflict = appendTo(state, input)
-        return conflict === undefined ? Effect.void : Effect.fail(conflict)
+        if (conflict !== undefined) return Effect.fail(conflict)
+        // Readers of this process wake at once (docs/decisions/0010-log-wake-up.md).
+        signal.notify()
+        return Effect.void
       }),
     readStream: (streamId) =>
       read((state) => (state.streams.get(streamId) ?? []).map((position) => recordedAt(state.log, position))),
@@ -165,6 +182,96 @@ export const make = Effect.sync(() => {
         const last = events[events.length - 1]
         return { events, checkpoint: last === undefined ? after : last }
       })
+  })
+
+  // The positions after `after` of a project's log (or of the whole log), from the first index.
+  const positionsAfter = (state: State, after: EventStore.Checkpoint, projectId: string | undefined) => {
+    const from = Math.max(0, Number(after.position))
+    if (projectId === undefined) {
+      return { count: Math.max(0, state.log.size() - from), at: (i: number) => from + 1 + i }
+    }
+    const list = state.projectLog.get(projectId) ?? []
+    let lo = 0
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (list[mid]! <= from) lo = mid + 1
+      else hi = mid
+    }
+    return { count: list.length - lo, at: (i: number) => list[lo + i]! }
+  }
+
+  const logSource = LogStream.LogSource.of({
+    read: (after, limit, projectId) =>
+      read((state) => {
+        const range = positionsAfter(state, after, projectId)
+        const events: Array<EventStore.RecordedEvent> = []
+        for (let i = 0; i < Math.min(limit, range.count); i++) events.push(recordedAt(state.log, range.at(i)))
+        const last = events[events.length - 1]
+        return { events, checkpoint: last === undefined ? after : LogStream.checkpointOf(last) }
+      }),
+    head: (projectId) =>
+      read((state) => {
+        const list = projectId === undefined ? undefined : state.projectLog.get(projectId) ?? []
+        const position = list === undefined ? state.log.size() : list[list.length - 1] ?? 0
+        return position === 0 ? EventStore.start : LogStream.checkpointOf(recordedAt(state.log, position))
+      }),
+    lag: (after, projectId) =>
+      read((state) => {
+        const range = positionsAfter(state, after, projectId)
+        return {
+          events: range.count,
+          oldestAt: range.count === 0 ? Option.none() : Option.some(recordedAt(state.log, range.at(0)).event.at)
+        }
+      }),
+    signal,
+    pollInterval: LogStream.DefaultPollInterval
+  })
+
+  // No transactions here: `work` runs, then the checkpoint moves if it still can. The memory store
+  // is for one process, where the lease is only ever contended by fibers.
+  const processors = Processor.ProcessorStore.of({
+    claim: (name, owner, ttl) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        read((state) => {
+          const row = state.processors.get(name)
+          if (row === undefined) {
+            state.processors.set(name, { checkpoint: EventStore.start, owner, leaseUntil: now + Duration.toMillis(ttl) })
+            return Option.some(EventStore.start)
+          }
+          if (row.owner !== undefined && row.owner !== owner && row.leaseUntil > now) return Option.none()
+          row.owner = owner
+          row.leaseUntil = now + Duration.toMillis(ttl)
+          return Option.some(row.checkpoint)
+        })),
+    release: (name, owner) =>
+      read((state) => {
+        const row = state.processors.get(name)
+        if (row !== undefined && row.owner === owner) row.owner = undefined
+      }),
+    commit: (name, owner, from, to, work) =>
+      Effect.flatMap(work, (a) =>
+        Effect.flatMap(
+          read((state) => {
+            const row = state.processors.get(name)
+            if (
+              row === undefined || row.owner !== owner || row.checkpoint.transactionId !== from.transactionId ||
+              row.checkpoint.position !== from.position
+            ) return false
+            row.checkpoint = to
+            return true
+          }),
+          (moved) => (moved ? Effect.succeed(a) : Effect.fail(new Processor.CheckpointConflict({ name })))
+        )),
+    status: (name) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        read((state) => {
+          const row = state.processors.get(name)
+          return row === undefined ? Option.none() : Option.some({
+            checkpoint: row.checkpoint,
+            owner: row.owner !== undefined && row.leaseUntil > now ? Option.some(row.owner) : Option.none<string>()
+          })
+        }))
   })
 
   const contacts = Contacts.Contacts.of({
@@ -222,7 +329,7 @@ export const make = Effect.sync(() => {
     count: read((state) => state.projects.size)
   })
 
-  return { eventStore, contacts, projects }
+  return { eventStore, contacts, projects, logSource, processors }
 })
 
 /** The three ports as one context. */
@@ -237,6 +344,12 @@ export const context = (ports: {
   )
 
 /** `EventStore`, `Contacts` and `Projects` over one shared in-memory state. */
-export const layer: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects> = Layer.effectContext(
-  Effect.map(make, context)
+export const layer: Layer.Layer<
+  EventStore.EventStore | Contacts.Contacts | Projects.Projects | LogStream.LogSource | Processor.ProcessorStore
+> = Layer.effectContext(
+  Effect.map(make, (ports) =>
+    context(ports).pipe(
+      Context.add(LogStream.LogSource, ports.logSource),
+      Context.add(Processor.ProcessorStore, ports.processors)
+    ))
 )

@@ -21,7 +21,10 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as LogStream from "@tracklog/core/LogStream"
+import * as Processor from "@tracklog/core/Processor"
 import * as Batcher from "./internal/batcher.js"
+import * as LiveLog from "./internal/liveLog.js"
 import * as SqlErrors from "./internal/sqlError.js"
 import * as Migrations from "./Migrations.js"
 
@@ -118,6 +121,8 @@ export interface Options {
   readonly maxBatch?: number | undefined
   /** Group commits in flight at once (default 2). */
   readonly maxInFlight?: number | undefined
+  /** How often an idle live reader reads again, for other processes' appends (default 200 ms). */
+  readonly pollInterval?: Duration.DurationInput | undefined
 }
 
 /** Builds the ports over a `SqlClient` whose database has been migrated. */
@@ -219,7 +224,12 @@ export const make = (options: Options = {}) =>
     })
     // Encoded by its caller, before it joins a batch: an append that cannot be encoded (a BigInt
     // in its data) fails alone, and its batch goes on without it.
-    const append = (input: EventStore.Append) => Effect.flatMap(Effect.sync(() => encodeAppend(input)), batched)
+    const signal = LogStream.makeSignal()
+    const append = (input: EventStore.Append) =>
+      Effect.flatMap(Effect.sync(() => encodeAppend(input)), batched).pipe(
+        // Committed: this process's live readers wake at once (docs/decisions/0010-log-wake-up.md).
+        Effect.tap(() => signal.notify())
+      )
 
     const eventStore = EventStore.EventStore.of({
       append,
@@ -324,19 +334,26 @@ export const make = (options: Options = {}) =>
       )
     })
 
-    return { eventStore, contacts, projects }
+    const logSource = LiveLog.makeLogSource({ sql, guard, signal, pollInterval: options.pollInterval })
+    const processors = LiveLog.makeProcessorStore({ sql, guard })
+
+    return { eventStore, contacts, projects, logSource, processors }
   })
 
 /** The ports over the `SqlClient` in context; runs the migrations first. */
 export const layerFromClient = (
   options: Options = {}
-): Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, SqlError.SqlError | import("@effect/sql/Migrator").MigrationError, SqlClient.SqlClient> =>
+): Layer.Layer<
+  EventStore.EventStore | Contacts.Contacts | Projects.Projects | LogStream.LogSource | Processor.ProcessorStore,
+  SqlError.SqlError | import("@effect/sql/Migrator").MigrationError, SqlClient.SqlClient> =>
   Layer.effectContext(Effect.gen(function*() {
     yield* Migrations.run
-    const { contacts, eventStore, projects } = yield* make(options)
+    const { contacts, eventStore, logSource, processors, projects } = yield* make(options)
     return Context.make(EventStore.EventStore, eventStore).pipe(
       Context.add(Contacts.Contacts, contacts),
-      Context.add(Projects.Projects, projects)
+      Context.add(Projects.Projects, projects),
+      Context.add(LogStream.LogSource, logSource),
+      Context.add(Processor.ProcessorStore, processors)
     )
   }))
 
