@@ -7,6 +7,7 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Json from "@tracklog/core/Json"
@@ -109,13 +110,19 @@ export const track = HttpApiEndpoint.post("track", "/v1/track")
     "Creates the contact if absent (one per project and canonical email), applies `subscribed` and `data`, and records a new event. Public and secret keys both work."
   )
 
-/** `GET /contacts/:id`. */
+/** `GET /contacts/:id`, and `?at=` for the contact as it was (SPEC §5.2). */
 export const getContact = HttpApiEndpoint.get("getContact", "/contacts/:id")
   .setPath(Schema.Struct({ id: Schema.String }))
+  .setUrlParams(Schema.Struct({
+    at: Schema.optional(Schema.String).annotations({
+      description: "An ISO-8601 instant: the contact as it was then, its events up to that time folded"
+    })
+  }))
   .addSuccess(ContactView)
   .addError(...error(403, "FORBIDDEN: a public key"))
-  .addError(...error(404, "CONTACT_NOT_FOUND"))
-  .annotate(OpenApi.Summary, "Get a contact")
+  .addError(...error(404, "CONTACT_NOT_FOUND, also when it did not exist yet at `at`"))
+  .addError(...error(422, "VALIDATION_ERROR: `at` is not an ISO-8601 time (code invalid_timestamp)"))
+  .annotate(OpenApi.Summary, "Get a contact, now or as it was at a time")
 
 /** `GET /contacts`. */
 export const listContacts = HttpApiEndpoint.get("listContacts", "/contacts")
@@ -135,6 +142,29 @@ export const contactEvents = HttpApiEndpoint.get("contactEvents", "/contacts/:id
   .addError(...error(422, "VALIDATION_ERROR: bad limit or cursor"))
   .annotate(OpenApi.Summary, "A contact's events, newest first")
 
+/** `GET /events/stream`: the project's log as Server-Sent Events (SPEC §5.1). */
+export const eventsStream = HttpApiEndpoint.get("eventsStream", "/events/stream")
+  .setUrlParams(Schema.Struct({
+    after: Schema.optional(Schema.String).annotations({
+      description: "Resume strictly after this event `id` (as the `Last-Event-ID` header does; the header wins)"
+    }),
+    from: Schema.optional(Schema.Literal("start", "now")).annotations({
+      description: "Without a cursor: `start` (default) for the project's whole log, `now` for what is appended after the stream opens"
+    })
+  }))
+  .setHeaders(Schema.Struct({
+    "last-event-id": Schema.optional(Schema.String).annotations({ description: "The `id` of the last event received" })
+  }))
+  .addSuccess(
+    HttpApiSchema.Text({ contentType: "text/event-stream" }).annotations({
+      description: "`retry: 1000`, then per event `id: <cursor>` / `event: <type>` / `data: <JSON>`: contact.created, " +
+        "contact.subscribed, contact.unsubscribed, contact.updated, event.tracked, contact.erased; `: ping` every 15 s when idle"
+    })
+  )
+  .addError(...error(400, "VALIDATION_ERROR: a malformed cursor or an unknown `from` (code invalid_cursor)"))
+  .addError(...error(403, "FORBIDDEN: a public key"))
+  .annotate(OpenApi.Summary, "Follow the project's log live (Server-Sent Events)")
+
 /** `GET /health`. */
 export const health = HttpApiEndpoint.get("health", "/health")
   .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
@@ -150,12 +180,15 @@ export class ContactsGroup extends HttpApiGroup.make("contacts")
   .middleware(Authorization)
 {}
 
+export class EventsGroup extends HttpApiGroup.make("events").add(authErrors(eventsStream)).middleware(Authorization) {}
+
 export class HealthGroup extends HttpApiGroup.make("health").add(health) {}
 
 /** The whole API. */
 export class Api extends HttpApi.make("tracklog")
   .add(TrackGroup)
   .add(ContactsGroup)
+  .add(EventsGroup)
   .add(HealthGroup)
   .addError(...error(404, "NOT_FOUND: unknown route"))
   .addError(...error(500, "INTERNAL_SERVER_ERROR"))

@@ -31,7 +31,7 @@ export const start = <E>(
         bodyLimit: options.bodyLimit ?? 1024 * 1024,
         requestTimeoutMillis: options.requestTimeoutMillis
       })
-      return { url: running.url }
+      return { url: running.url, running }
     }).pipe(Effect.provide(context))
   })
 

@@ -56,11 +56,15 @@ export const makeLogSource = (options: {
         const last = events[events.length - 1]
         return { events, checkpoint: last === undefined ? checkpoint : LogStream.checkpointOf(last) }
       })),
-    // The last event no open transaction can overtake: what commits later comes after it.
+    // The last committed event: what commits after this moment gets a larger transaction id and
+    // comes after it. Transactions in flight at this very moment are concurrent with "now" and
+    // count as before it (docs/decisions/0010-log-wake-up.md); waiting for the xmin horizon
+    // instead would replay events committed before the stream opened whenever any transaction
+    // anywhere on the server is open.
     head: (projectId) =>
       guard(sql<{ transaction_id: string; global_position: string }>`
         SELECT transaction_id::text, global_position::text FROM events
-        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${inProject(projectId)}
+        WHERE true ${inProject(projectId)}
         ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1`).pipe(
         Effect.map((rows) =>
           rows[0] === undefined
