@@ -149,7 +149,7 @@ export const make = (
       // client that stops reading is dropped after `streamStall`, one that goes away stops it.
       const serveStream = (stream: Stream.Stream<string>) => {
         res.writeHead(200, {
-          "content-type": "text/event-stream; charset=utf-8",
+          "content-type": "text/event-stream",
           "cache-control": "no-cache",
           "x-accel-buffering": "no",
           "x-request-id": requestId

@@ -18,7 +18,7 @@ export const projectB = { publicKey: "pk_test_b", secretKey: "sk_test_b" }
 /** Starts a server over the store layer; resolves to its base URL. */
 export const start = <E>(
   store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
-  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number } = {}
+  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number; readonly streamStallMillis?: number } = {}
 ) =>
   Effect.gen(function*() {
     // Built into the caller's scope: the store lives as long as the server.
@@ -29,7 +29,8 @@ export const start = <E>(
         port: 0,
         host: "127.0.0.1",
         bodyLimit: options.bodyLimit ?? 1024 * 1024,
-        requestTimeoutMillis: options.requestTimeoutMillis
+        requestTimeoutMillis: options.requestTimeoutMillis,
+        streamStallMillis: options.streamStallMillis
       })
       return { url: running.url, running }
     }).pipe(Effect.provide(context))
