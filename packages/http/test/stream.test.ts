@@ -4,11 +4,13 @@
 import type * as Contacts from "@tracklog/core/Contacts"
 import type * as EventStore from "@tracklog/core/EventStore"
 import type * as Projects from "@tracklog/core/Projects"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
+import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Http from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -227,3 +229,39 @@ const waitFor = async (done: () => boolean) => {
 
 suite("memory", () => StoreMemory.layer)
 for (const backend of TestDatabase.backends) suite(backend.name, () => TestDatabase.layer(backend.database))
+
+describe("events stream: two server processes on one PostgreSQL", () => {
+  it("a subscriber on one sees every event written through both, once, in log order", async () => {
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const { a, b, logOrder } = await Effect.runPromise(Scope.extend(Effect.gen(function*() {
+        const db = yield* TestDatabase.server
+        // Each server its own store: its own pool and its own wake-up, as two processes have.
+        const a = yield* start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
+        const b = yield* start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
+        const client = yield* Layer.build(StorePostgres.layerClient({ url: db.url, maxConnections: 1 }))
+        const logOrder = () => Effect.runPromise(
+          Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ id: string }>`SELECT id FROM events ORDER BY transaction_id, global_position`).pipe(
+            Effect.map((rows) => rows.map((r) => r.id)),
+            Effect.provide(client)
+          )
+        )
+        return { a: a.url, b: b.url, logOrder }
+      }), scope))
+      const stream = await open(b, "/events/stream?from=start")
+      const answers = await Promise.all(Array.from({ length: 120 }, (_, i) =>
+        request(i % 2 === 0 ? a : b, "POST", "/v1/track", {
+          key: projectA.publicKey,
+          body: { email: `two-${i % 15}@example.com`, event: "e", data: { i } }
+        })))
+      expect(answers.every((x) => x.status === 200)).toBe(true)
+      const wanted = new Set(answers.map((x) => x.body.data.event))
+      const frames = await stream.until((f) => events(f).filter((x) => wanted.has(x.data.id)).length === wanted.size)
+      stream.close()
+      const ids = events(frames).map((f) => f.data.id)
+      expect(ids).toEqual(await logOrder())
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }, 60_000)
+})

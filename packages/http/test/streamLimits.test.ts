@@ -2,7 +2,10 @@
  * SPEC §5.1 limits of the event stream: pings when idle, and a client that never reads does not
  * make the server buffer without bound (it is dropped once its socket stops taking data).
  */
+import * as Contact from "@tracklog/core/Contact"
+import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
+import * as EventStore from "@tracklog/core/EventStore"
 import * as LogStream from "@tracklog/core/LogStream"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as Chunk from "effect/Chunk"
@@ -51,3 +54,28 @@ it("a client that never reads is dropped once its socket is full, and the stream
     await Effect.runPromise(Scope.close(scope, Exit.void))
   }
 }, 60_000)
+
+it("a contact.erased marker is sent with its id, contact and time only", async () => {
+  const pieces = await Effect.runPromise(Effect.gen(function*() {
+    const store = yield* EventStore.EventStore
+    const source = yield* LogStream.LogSource
+    const contacts = yield* Contacts.Contacts
+    const contactId = "0190a000-0000-7000-8000-000000000001"
+    const at = new Date("2026-01-02T03:04:05.678Z")
+    const created = ContactEvent.ContactCreated.make({ contactId, projectId: "erasing", email: "gone@example.com", subscribed: true, at })
+    const contact = Contact.fold([created])!
+    yield* store.append({ streamId: contactId, expectedVersion: 0, events: [{ id: "e1", event: created }], contact })
+    // The marker as the erase command appends it (SPEC §7); the projection row is not what is read here.
+    const erased = ContactEvent.ContactErased.make({ contactId, at })
+    yield* store.append({ streamId: contactId, expectedVersion: 1, events: [{ id: "e2", event: erased }], contact })
+    const stream = yield* EventStream.make(source, contacts, "erasing", { _tag: "After", checkpoint: { transactionId: 0n, position: 0n } })
+    return Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(stream, 2)))
+  }).pipe(Effect.provide(StoreMemory.layer), Effect.timeout("5 seconds")))
+  const frames = pieces[1]!.split("\n\n").filter((f) => f.length > 0)
+  expect(frames).toHaveLength(2)
+  const [, marker] = frames
+  expect(marker!.split("\n").slice(1)).toEqual([
+    "event: contact.erased",
+    `data: {"id":"e2","contact":"0190a000-0000-7000-8000-000000000001","timestamp":"2026-01-02T03:04:05.678Z"}`
+  ])
+})
