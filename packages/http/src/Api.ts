@@ -7,6 +7,7 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Json from "@tracklog/core/Json"
@@ -173,13 +174,19 @@ export const trackBatch = HttpApiEndpoint.post("trackBatch", "/v1/track/batch")
     "Each item follows every rule of /v1/track, in array order. Invalid items are rejected alone; the valid ones commit together, all or none (503 when they cannot). Public and secret keys both work."
   )
 
-/** `GET /contacts/:id`. */
+/** `GET /contacts/:id`, and `?at=` for the contact as it was (SPEC §5.2). */
 export const getContact = HttpApiEndpoint.get("getContact", "/contacts/:id")
   .setPath(Schema.Struct({ id: Schema.String }))
+  .setUrlParams(Schema.Struct({
+    at: Schema.optional(Schema.String).annotations({
+      description: "An ISO-8601 instant: the contact as it was then, its events up to that time folded"
+    })
+  }))
   .addSuccess(ContactView)
   .addError(...error(403, "FORBIDDEN: a public key"))
-  .addError(...error(404, "CONTACT_NOT_FOUND"))
-  .annotate(OpenApi.Summary, "Get a contact")
+  .addError(...error(404, "CONTACT_NOT_FOUND, also when it did not exist yet at `at`"))
+  .addError(...error(422, "VALIDATION_ERROR: `at` is not an ISO-8601 time (code invalid_timestamp)"))
+  .annotate(OpenApi.Summary, "Get a contact, now or as it was at a time")
 
 /** `GET /contacts`. */
 export const listContacts = HttpApiEndpoint.get("listContacts", "/contacts")
@@ -224,6 +231,28 @@ export const liftSuppression = HttpApiEndpoint.del("liftSuppression", "/suppress
   .addError(...error(422, "VALIDATION_ERROR: email missing or invalid"))
   .annotate(OpenApi.Summary, "Lift the suppression of an email")
   .annotate(OpenApi.Description, "The email (trimmed, lowercased) may be tracked again; a track then creates a new contact.")
+/** `GET /events/stream`: the project's log as Server-Sent Events (SPEC §5.1). */
+export const eventsStream = HttpApiEndpoint.get("eventsStream", "/events/stream")
+  .setUrlParams(Schema.Struct({
+    after: Schema.optional(Schema.String).annotations({
+      description: "Resume strictly after this event `id` (as the `Last-Event-ID` header does; the header wins)"
+    }),
+    from: Schema.optional(Schema.Literal("start", "now")).annotations({
+      description: "Without a cursor: `start` (default) for the project's whole log, `now` for what is appended after the stream opens"
+    })
+  }))
+  .setHeaders(Schema.Struct({
+    "last-event-id": Schema.optional(Schema.String).annotations({ description: "The `id` of the last event received" })
+  }))
+  .addSuccess(
+    HttpApiSchema.Text({ contentType: "text/event-stream" }).annotations({
+      description: "`retry: 1000`, then per event `id: <cursor>` / `event: <type>` / `data: <JSON>`: contact.created, " +
+        "contact.subscribed, contact.unsubscribed, contact.updated, event.tracked, contact.erased; `: ping` every 15 s when idle"
+    })
+  )
+  .addError(...error(400, "VALIDATION_ERROR: a malformed cursor or an unknown `from` (code invalid_cursor)"))
+  .addError(...error(403, "FORBIDDEN: a public key"))
+  .annotate(OpenApi.Summary, "Follow the project's log live (Server-Sent Events)")
 
 /** `GET /health`. */
 export const health = HttpApiEndpoint.get("health", "/health")
@@ -246,6 +275,7 @@ export class ContactsGroup extends HttpApiGroup.make("contacts")
 {}
 
 export class SuppressionsGroup extends HttpApiGroup.make("suppressions").add(authErrors(liftSuppression)).middleware(Authorization) {}
+export class EventsGroup extends HttpApiGroup.make("events").add(authErrors(eventsStream)).middleware(Authorization) {}
 
 export class HealthGroup extends HttpApiGroup.make("health").add(health) {}
 
@@ -254,6 +284,7 @@ export class Api extends HttpApi.make("tracklog")
   .add(TrackGroup)
   .add(ContactsGroup)
   .add(SuppressionsGroup)
+  .add(EventsGroup)
   .add(HealthGroup)
   .addError(...error(404, "NOT_FOUND: unknown route"))
   .addError(...error(500, "INTERNAL_SERVER_ERROR"))

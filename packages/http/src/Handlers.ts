@@ -2,11 +2,13 @@
  * What each endpoint of `Api` does, over the core's ports: plain Effects from a parsed request
  * to a JSON reply. The server decides nothing about the domain.
  */
-import type * as Contact from "@tracklog/core/Contact"
+import * as Contact from "@tracklog/core/Contact"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EraseContact from "@tracklog/core/EraseContact"
 import * as Idempotency from "@tracklog/core/Idempotency"
+import * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
+import * as LogStream from "@tracklog/core/LogStream"
 import type * as Projects from "@tracklog/core/Projects"
 import * as Suppressions from "@tracklog/core/Suppressions"
 import * as Timestamp from "@tracklog/core/Timestamp"
@@ -17,8 +19,10 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import type * as Stream from "effect/Stream"
 import * as ApiError from "./ApiError.js"
 import type * as Auth from "./Auth.js"
+import * as EventStream from "./EventStream.js"
 
 /** A request as handlers see it: already routed, its body parsed, its key checked. */
 export interface Request {
@@ -31,12 +35,13 @@ export interface Request {
   readonly headers?: Readonly<Record<string, ReadonlyArray<string> | undefined>> | undefined
 }
 
-/** A JSON reply. */
+/** A JSON reply; or, with `stream`, a Server-Sent Events reply whose text the server writes as it comes. */
 export interface Reply {
   readonly status: number
   readonly body: string
   /** Headers of this reply besides the server's own. */
   readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly stream?: Stream.Stream<string> | undefined
 }
 
 /** A handler, with what it needs from the request. */
@@ -125,8 +130,40 @@ export const batchAnswer = (result: TrackBatch.Result): Reply =>
     }
   })
 
+const invalidTimestamp = ApiError.validation([
+  { field: "at", code: "invalid_timestamp", message: "at must be an ISO-8601 time, e.g. 2024-05-01T12:00:00Z" }
+])
+
+// ISO-8601 date or date-time; without an offset it is read as UTC, not the server's local time.
+const IsoTime = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/
+
+/** The instant an ISO-8601 text names, or none. */
+export const parseInstant = (text: string): Option.Option<Date> => {
+  const m = IsoTime.exec(text)
+  if (m === null) return Option.none()
+  const [, y, mo, d, h = "00", mi = "00", s = "00", frac = "", zone = "Z"] = m
+  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
+    return Option.none()
+  }
+  const offset = zone === "Z" ? "Z" : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone
+  const millis = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}.${frac.padEnd(3, "0").slice(0, 3)}${offset}`)
+  // A day past the month's end (02-30) is no date, not the next month's.
+  if (Number.isNaN(millis) || new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))).getUTCDate() !== Number(d)) return Option.none()
+  return Option.some(new Date(millis))
+}
+
+const headerOf = (request: Request, name: string): string | undefined => {
+  const value = request.headers?.[name]
+  return typeof value === "string" ? value : value?.[0]
+}
+
 /** What the handlers need. */
-export type Services = Track.Track | Contacts.Contacts | EraseContact.EraseContact | Suppressions.Suppressions
+export type Services =
+  | Track.Track
+  | Contacts.Contacts
+  | EraseContact.EraseContact
+  | Suppressions.Suppressions
+  | EventStore.EventStore
 
 /** The handlers of every endpoint, by endpoint name. */
 export const make = Effect.gen(function*() {
@@ -134,6 +171,16 @@ export const make = Effect.gen(function*() {
   const contacts = yield* Contacts.Contacts
   const erasure = yield* EraseContact.EraseContact
   const suppressions = yield* Suppressions.Suppressions
+  const eventStore = yield* EventStore.EventStore
+  // A store that cannot be read live answers the stream route 503.
+  const logSource = yield* Effect.serviceOption(LogStream.LogSource)
+
+  // SPEC §5.2: the contact's own stream, folded up to `at`; another project's is not found.
+  const contactAt = (projectId: string, id: string, at: Date) =>
+    Effect.map(eventStore.readStream(id), (recorded) => {
+      if (recorded.length === 0 || recorded[0]!.projectId !== projectId) return Option.none<Contact.Contact>()
+      return Option.fromNullable(Contact.fold(recorded.flatMap((r) => (r.event.at.getTime() <= at.getTime() ? [r.event] : []))))
+    })
 
   const handlers: Record<string, Handler> = {
     track: {
@@ -187,15 +234,32 @@ export const make = Effect.gen(function*() {
     getContact: {
       auth: "secret",
       body: false,
-      handle: (request) =>
-        contactId(request).pipe(
-          Effect.flatMap((id) => contacts.findById(request.grant.projectId, id)),
+      handle: (request) => {
+        const atText = request.query.get("at")
+        const at = atText === null ? undefined : parseInstant(atText)
+        if (at !== undefined && Option.isNone(at)) return Effect.fail(invalidTimestamp)
+        return contactId(request).pipe(
+          Effect.flatMap((id) =>
+            at === undefined ? contacts.findById(request.grant.projectId, id) : contactAt(request.grant.projectId, id, at.value)
+          ),
           Effect.mapError(ApiError.fromDomain),
           Effect.flatMap(Option.match({
             onNone: () => Effect.fail(ApiError.contactNotFound()),
             onSome: (contact) => Effect.succeed(ok(contactView(contact)))
           }))
         )
+      }
+    },
+    eventsStream: {
+      auth: "secret",
+      body: false,
+      handle: (request) =>
+        Effect.gen(function*() {
+          const start = yield* EventStream.startOf(headerOf(request, "last-event-id"), request.query)
+          if (Option.isNone(logSource)) return yield* ApiError.serviceUnavailable()
+          const stream = yield* EventStream.make(logSource.value, contacts, request.grant.projectId, start)
+          return { status: 200, body: "", stream }
+        })
     },
     listContacts: {
       auth: "secret",

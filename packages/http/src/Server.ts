@@ -13,8 +13,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -43,6 +45,11 @@ export interface Options {
   readonly batchBodyLimit?: number | undefined
   /** How long shutdown waits for in-flight requests before closing their connections. */
   readonly shutdownTimeoutMillis?: number | undefined
+  /**
+   * How long an event stream waits for a client that does not read before it closes the
+   * connection (default 30 s): the server never buffers without bound for it.
+   */
+  readonly streamStallMillis?: number | undefined
 }
 
 /** A running server. */
@@ -50,6 +57,8 @@ export interface Running {
   readonly server: Http.Server
   readonly port: number
   readonly url: string
+  /** Event streams open now: each one a fiber that ends when its client goes away. */
+  readonly openStreams?: () => number
 }
 
 const Json = "application/json; charset=utf-8"
@@ -90,6 +99,9 @@ export const make = (
     let docs: string | undefined
 
     const answers = Answers.make()
+    // Open event streams, ended at shutdown: they would otherwise hold it for its whole timeout.
+    const streams = new Set<Fiber.RuntimeFiber<void, unknown>>()
+    const streamStall = options.streamStallMillis ?? 30_000
     let inFlight = 0
     let closing = false
 
@@ -144,6 +156,46 @@ export const make = (
       }
       const fail = (error: ApiError.ApiError) => send(error.status, ApiError.envelope(error, requestId))
 
+      // A Server-Sent Events reply: each piece written as it comes, the next one pulled only once
+      // the socket has taken the last (its buffer bounded by the socket's high-water mark); a
+      // client that stops reading is dropped after `streamStall`, one that goes away stops it.
+      const serveStream = (stream: Stream.Stream<string>) => {
+        res.writeHead(200, {
+          "content-type": "text/event-stream",
+          "cache-control": "no-cache",
+          "x-accel-buffering": "no",
+          "x-request-id": requestId
+        })
+        log.request(method, pattern, 200, performance.now() - started, requestId)
+        const write = (text: string) =>
+          Effect.async<void, "stalled">((resume) => {
+            if (res.write(text)) return resume(Effect.void)
+            const timer = setTimeout(() => {
+              res.off("drain", drained)
+              resume(Effect.fail("stalled"))
+            }, streamStall)
+            const drained = () => {
+              clearTimeout(timer)
+              resume(Effect.void)
+            }
+            res.once("drain", drained)
+            return Effect.sync(() => {
+              clearTimeout(timer)
+              res.off("drain", drained)
+            })
+          })
+        const fiber = runFork(Stream.runForEach(stream, write))
+        streams.add(fiber)
+        res.once("close", () => fiber.unsafeInterruptAsFork(fiber.id()))
+        fiber.addObserver((exit) => {
+          streams.delete(fiber)
+          if (res.destroyed) return
+          // A stalled client's unread buffer is dropped with its socket; it resumes from its last id.
+          if (Exit.isFailure(exit)) res.destroy()
+          else res.end()
+        })
+      }
+
       if (method === "OPTIONS" && isCorsPath(path)) {
         pattern = path
         res.writeHead(204, { ...corsHeaders, "access-control-max-age": "86400", "x-request-id": requestId, "content-length": 0 })
@@ -195,7 +247,11 @@ export const make = (
         fiber.addObserver((exit) => {
           overdue.delete(deadline)
           if (Exit.isInterrupted(exit)) return fail(ApiError.serviceUnavailable())
-          if (Exit.isSuccess(exit)) return send(exit.value.status, exit.value.body, Json, exit.value.headers)
+          if (Exit.isSuccess(exit)) {
+            return exit.value.stream === undefined
+              ? send(exit.value.status, exit.value.body, Json, exit.value.headers)
+              : serveStream(exit.value.stream)
+          }
           const failure = Cause.failureOption(exit.cause)
           if (Option.isSome(failure)) return fail(failure.value)
           log.defect(requestId, exit.cause)
@@ -242,7 +298,7 @@ export const make = (
       Effect.async<Running>((resume) => {
         server.listen(options.port, options.host, () => {
           const { port } = server.address() as AddressInfo
-          resume(Effect.succeed({ server, port, url: `http://${options.host ?? "localhost"}:${port}` }))
+          resume(Effect.succeed({ server, port, url: `http://${options.host ?? "localhost"}:${port}`, openStreams: () => streams.size }))
         })
       }),
       () =>
@@ -250,6 +306,7 @@ export const make = (
           // Stop accepting, answer what is in flight, then close what is left.
           closing = true
           clearInterval(sweeper)
+          for (const fiber of streams) fiber.unsafeInterruptAsFork(fiber.id())
           server.close(() => resume(Effect.void))
           server.closeIdleConnections()
           const deadline = Date.now() + (options.shutdownTimeoutMillis ?? 10_000)

@@ -20,7 +20,12 @@ export const projectB = { publicKey: "pk_test_b", secretKey: "sk_test_b" }
 /** Starts a server over the store layer; resolves to its base URL. */
 export const start = <E>(
   store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
-  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number; readonly batchBodyLimit?: number } = {}
+  options: {
+    readonly bodyLimit?: number
+    readonly requestTimeoutMillis?: number
+    readonly batchBodyLimit?: number
+    readonly streamStallMillis?: number
+  } = {}
 ) =>
   Effect.gen(function*() {
     // Built into the caller's scope: the store lives as long as the server.
@@ -37,9 +42,10 @@ export const start = <E>(
         host: "127.0.0.1",
         bodyLimit: options.bodyLimit ?? 1024 * 1024,
         requestTimeoutMillis: options.requestTimeoutMillis,
-        batchBodyLimit: options.batchBodyLimit
+        batchBodyLimit: options.batchBodyLimit,
+        streamStallMillis: options.streamStallMillis
       })
-      return { url: running.url }
+      return { url: running.url, running }
     }).pipe(Effect.provide(context))
   })
 

@@ -10,7 +10,11 @@ import * as EventStore from "@tracklog/core/EventStore"
 import type * as Idempotency from "@tracklog/core/Idempotency"
 import * as Projects from "@tracklog/core/Projects"
 import * as Suppressions from "@tracklog/core/Suppressions"
+import * as LogStream from "@tracklog/core/LogStream"
+import * as Processor from "@tracklog/core/Processor"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -34,6 +38,10 @@ interface State {
   readonly secrets: Map<string, string>
   /** projectId → the email hashes on its suppression list. */
   readonly suppressed: Map<string, Set<string>>
+  /** projectId → the log positions of its events, in log order: a project's log without a scan. */
+  readonly projectLog: Map<string, Array<number>>
+  /** Processor checkpoints and leases, by name. */
+  readonly processors: Map<string, { checkpoint: EventStore.Checkpoint; owner: string | undefined; leaseUntil: number }>
   transactions: number
 }
 
@@ -143,9 +151,12 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
   )
   state.transactions = transactionId
   const positions = stream ?? []
+  let projectLog = state.projectLog.get(contact.projectId)
+  if (projectLog === undefined) state.projectLog.set(contact.projectId, projectLog = [])
   for (const text of texts) {
     state.log.append(text)
     positions.push(state.log.size())
+    projectLog.push(state.log.size())
   }
   if (stream === undefined) state.streams.set(input.streamId, positions)
   if (claim !== undefined) {
@@ -240,20 +251,28 @@ export const make = Effect.sync(() => {
     idempotency: new Map(),
     secrets: new Map(),
     suppressed: new Map(),
+    projectLog: new Map(),
+    processors: new Map(),
     transactions: 0
   }
+  const signal = LogStream.makeSignal()
   const read = <A>(f: (state: State) => A) => Effect.sync(() => f(state))
 
   const eventStore = EventStore.EventStore.of({
     append: (input) =>
       Effect.suspend(() => {
         const conflict = appendTo(state, input)
-        return conflict === undefined ? Effect.void : Effect.fail(conflict)
+        if (conflict !== undefined) return Effect.fail(conflict)
+        // Readers of this process wake at once (docs/decisions/0010-log-wake-up.md).
+        signal.notify()
+        return Effect.void
       }),
     appendAll: (input) =>
       Effect.suspend(() => {
         const conflict = appendAllTo(state, input)
-        return conflict === undefined ? Effect.void : Effect.fail(conflict)
+        if (conflict !== undefined) return Effect.fail(conflict)
+        signal.notify()
+        return Effect.void
       }),
     findIdempotency: (projectId, key, notBefore) =>
       read((state) => {
@@ -303,6 +322,96 @@ export const make = Effect.sync(() => {
         }
         return { events, checkpoint }
       })
+  })
+
+  // The positions after `after` of a project's log (or of the whole log), from the first index.
+  const positionsAfter = (state: State, after: EventStore.Checkpoint, projectId: string | undefined) => {
+    const from = Math.max(0, Number(after.position))
+    if (projectId === undefined) {
+      return { count: Math.max(0, state.log.size() - from), at: (i: number) => from + 1 + i }
+    }
+    const list = state.projectLog.get(projectId) ?? []
+    let lo = 0
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (list[mid]! <= from) lo = mid + 1
+      else hi = mid
+    }
+    return { count: list.length - lo, at: (i: number) => list[lo + i]! }
+  }
+
+  const logSource = LogStream.LogSource.of({
+    read: (after, limit, projectId) =>
+      read((state) => {
+        const range = positionsAfter(state, after, projectId)
+        const events: Array<EventStore.RecordedEvent> = []
+        for (let i = 0; i < Math.min(limit, range.count); i++) events.push(recordedAt(state.log, range.at(i)))
+        const last = events[events.length - 1]
+        return { events, checkpoint: last === undefined ? after : LogStream.checkpointOf(last) }
+      }),
+    head: (projectId) =>
+      read((state) => {
+        const list = projectId === undefined ? undefined : state.projectLog.get(projectId) ?? []
+        const position = list === undefined ? state.log.size() : list[list.length - 1] ?? 0
+        return position === 0 ? EventStore.start : LogStream.checkpointOf(recordedAt(state.log, position))
+      }),
+    lag: (after, projectId) =>
+      read((state) => {
+        const range = positionsAfter(state, after, projectId)
+        return {
+          events: range.count,
+          oldestAt: range.count === 0 ? Option.none() : Option.some(recordedAt(state.log, range.at(0)).event.at)
+        }
+      }),
+    signal,
+    pollInterval: LogStream.DefaultPollInterval
+  })
+
+  // No transactions here: `work` runs, then the checkpoint moves if it still can. The memory store
+  // is for one process, where the lease is only ever contended by fibers.
+  const processors = Processor.ProcessorStore.of({
+    claim: (name, owner, ttl) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        read((state) => {
+          const row = state.processors.get(name)
+          if (row === undefined) {
+            state.processors.set(name, { checkpoint: EventStore.start, owner, leaseUntil: now + Duration.toMillis(ttl) })
+            return Option.some(EventStore.start)
+          }
+          if (row.owner !== undefined && row.owner !== owner && row.leaseUntil > now) return Option.none()
+          row.owner = owner
+          row.leaseUntil = now + Duration.toMillis(ttl)
+          return Option.some(row.checkpoint)
+        })),
+    release: (name, owner) =>
+      read((state) => {
+        const row = state.processors.get(name)
+        if (row !== undefined && row.owner === owner) row.owner = undefined
+      }),
+    commit: (name, owner, from, to, work) =>
+      Effect.flatMap(work, (a) =>
+        Effect.flatMap(
+          read((state) => {
+            const row = state.processors.get(name)
+            if (
+              row === undefined || row.owner !== owner || row.checkpoint.transactionId !== from.transactionId ||
+              row.checkpoint.position !== from.position
+            ) return false
+            row.checkpoint = to
+            return true
+          }),
+          (moved) => (moved ? Effect.succeed(a) : Effect.fail(new Processor.CheckpointConflict({ name })))
+        )),
+    status: (name) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        read((state) => {
+          const row = state.processors.get(name)
+          return row === undefined ? Option.none() : Option.some({
+            checkpoint: row.checkpoint,
+            owner: row.owner !== undefined && row.leaseUntil > now ? Option.some(row.owner) : Option.none<string>()
+          })
+        }))
   })
 
   const contacts = Contacts.Contacts.of({
@@ -383,6 +492,8 @@ export const make = Effect.sync(() => {
         const hash = input.suppress && contact !== undefined ? yield* hashOf(contact.projectId, contact.email) : undefined
         const conflict = eraseFrom(state, input, hash)
         if (conflict !== undefined) return yield* conflict
+        // The marker is in the log: live readers wake for it as for any append.
+        signal.notify()
       })
   })
 
@@ -407,7 +518,9 @@ export const make = Effect.sync(() => {
     erasure,
     suppressions,
     /** The raw bytes the log holds, for checking what the process still keeps after an erasure. */
-    logBuffers: () => state.log.buffers()
+    logBuffers: () => state.log.buffers(),
+    logSource,
+    processors
   }
 })
 
@@ -426,9 +539,19 @@ export const context = (ports: {
     Context.add(Suppressions.Suppressions, ports.suppressions)
   )
 
-/** `EventStore`, `Contacts`, `Projects`, `Erasure` and `Suppressions` over one shared in-memory state. */
+/** Every port of the store over one shared in-memory state. */
 export const layer: Layer.Layer<
-  EventStore.EventStore | Contacts.Contacts | Projects.Projects | Erasure.Erasure | Suppressions.Suppressions
+  | EventStore.EventStore
+  | Contacts.Contacts
+  | Projects.Projects
+  | Erasure.Erasure
+  | Suppressions.Suppressions
+  | LogStream.LogSource
+  | Processor.ProcessorStore
 > = Layer.effectContext(
-  Effect.map(make, context)
+  Effect.map(make, (ports) =>
+    context(ports).pipe(
+      Context.add(LogStream.LogSource, ports.logSource),
+      Context.add(Processor.ProcessorStore, ports.processors)
+    ))
 )

@@ -1,4 +1,6 @@
 import * as StoreContract from "@tracklog/core/testing/StoreContract"
+import * as LogStreamContract from "@tracklog/core/testing/LogStreamContract"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 
 StoreContract.run("memory", StoreMemory.layer)
+LogStreamContract.run("memory", StoreMemory.layer)

@@ -67,6 +67,21 @@ export const migrations = {
     yield* sql`ALTER TABLE events ALTER COLUMN project_id SET NOT NULL`
     yield* sql`CREATE INDEX events_project_log_order ON events (project_id, transaction_id, global_position)`
   }),
+  // Durable processors (SPEC §5.3): a checkpoint and a lease per name
+  // (docs/decisions/0011-processor-checkpoints-and-instances.md). They replace the never-used
+  // `checkpoints` table of 0001.
+  "0003_processors": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE processors (
+      name text PRIMARY KEY,
+      transaction_id xid8 NOT NULL DEFAULT '0',
+      global_position bigint NOT NULL DEFAULT 0,
+      owner text,
+      lease_until timestamptz,
+      updated_at timestamptz NOT NULL DEFAULT now()
+    )`
+    yield* sql`DROP TABLE IF EXISTS checkpoints`
+  }),
   // Idempotency records (SPEC §6), written in the same statement as their request's events; the
   // primary key decides between two processes using one key. `contact_ids` lets erasure remove a
   // contact's records (SPEC §7); `created_at` drives expiry.

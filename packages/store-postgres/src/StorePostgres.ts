@@ -24,8 +24,11 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as LogStream from "@tracklog/core/LogStream"
+import * as Processor from "@tracklog/core/Processor"
 import * as Batcher from "./internal/batcher.js"
 import * as EmailHash from "./internal/emailHash.js"
+import * as LiveLog from "./internal/liveLog.js"
 import * as SqlErrors from "./internal/sqlError.js"
 import * as Migrations from "./Migrations.js"
 
@@ -158,6 +161,8 @@ export interface Options {
   readonly maxBatch?: number | undefined
   /** Group commits in flight at once (default 2). */
   readonly maxInFlight?: number | undefined
+  /** How often an idle live reader reads again, for other processes' appends (default 200 ms). */
+  readonly pollInterval?: Duration.DurationInput | undefined
 }
 
 /** Builds the ports over a `SqlClient` whose database has been migrated. */
@@ -281,7 +286,12 @@ export const make = (options: Options = {}) =>
     })
     // Encoded by its caller, before it joins a batch: an append that cannot be encoded (a BigInt
     // in its data) fails alone, and its batch goes on without it.
-    const append = (input: EventStore.Append) => Effect.flatMap(Effect.sync(() => encodeAppend(input)), batched)
+    const signal = LogStream.makeSignal()
+    const append = (input: EventStore.Append) =>
+      Effect.flatMap(Effect.sync(() => encodeAppend(input)), batched).pipe(
+        // Committed: this process's live readers wake at once (docs/decisions/0010-log-wake-up.md).
+        Effect.tap(() => signal.notify())
+      )
 
     // Several streams at once cannot share a group commit, which decides each append on its own:
     // they go in one transaction of their own, committed only when every stream moved.
@@ -316,9 +326,9 @@ export const make = (options: Options = {}) =>
     }
 
     const appendAll = (input: EventStore.AppendAll): Effect.Effect<void, AppendError> =>
-      input.appends.length === 1
+      (input.appends.length === 1
         ? Effect.flatMap(Effect.sync(() => encodeAppend(input.appends[0]!, input.idempotency)), batched)
-        : appendTogether(input)
+        : appendTogether(input)).pipe(Effect.tap(() => signal.notify()))
 
     // Batched like the track path's contact reads: one query for every key looked up meanwhile.
     // An expired record is removed in the same statement that looks for it, so its key is free.
@@ -339,7 +349,11 @@ export const make = (options: Options = {}) =>
             WHERE i.project_id = k.project_id AND i.key = k.key AND i.created_at < k.not_before
           )
           SELECT i.project_id, i.key, i.fingerprint, i.status, i.body, i.contact_ids, i.created_at
-          FROM idempotency_keys i JOIN k ON i.project_id = k.project_id AND i.key = k.key AND i.created_at >= k.not_before`).pipe(
+          FROM k CROSS JOIN LATERAL (
+            -- One index probe per key whatever the statistics, as the contact lookup.
+            SELECT * FROM idempotency_keys
+            WHERE project_id = k.project_id AND key = k.key AND created_at >= k.not_before LIMIT 1
+          ) i`).pipe(
           Effect.map((rows) => {
             const found = new Map(rows.map((row) => [`${row.project_id}\u0000${row.key}`, toRecord(row)]))
             return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(`${k.projectId}\u0000${k.key}`))))
@@ -536,7 +550,9 @@ export const make = (options: Options = {}) =>
           // A deadlock with a group commit: nothing was written; decide again.
           Effect.catchTag("SqlError", (e): Effect.Effect<never, EventStore.ConcurrencyConflict | StoreError.StoreUnavailable> =>
             SqlErrors.isRetryable(e) ? Effect.fail(conflict(input)) : SqlErrors.orUnavailable(Effect.fail(e))),
-          bounded
+          bounded,
+          // The marker is in the log: live readers wake for it as for any append.
+          Effect.tap(() => signal.notify())
         )
     })
 
@@ -545,10 +561,14 @@ export const make = (options: Options = {}) =>
       ...batching,
       run: (batch) =>
         guard(sql<{ project_id: string; email_hash: string }>`
-          SELECT project_id, email_hash FROM suppressions
-          WHERE (project_id, email_hash) IN (
-            SELECT k.project_id, k.email_hash FROM json_to_recordset(${JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email_hash: k.hash })))}::json)
-              AS k(project_id text, email_hash text))`).pipe(
+          SELECT s.project_id, s.email_hash
+          FROM json_to_recordset(${JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email_hash: k.hash })))}::json)
+            AS k(project_id text, email_hash text)
+          -- One index probe per key whatever the statistics, as the contact lookup.
+          CROSS JOIN LATERAL (
+            SELECT project_id, email_hash FROM suppressions
+            WHERE project_id = k.project_id AND email_hash = k.email_hash LIMIT 1
+          ) s`).pipe(
           Effect.map((rows) => {
             const found = new Set(rows.map((row) => `${row.project_id}\u0000${row.email_hash}`))
             return batch.map((k) => Exit.succeed(found.has(`${k.projectId}\u0000${k.hash}`)))
@@ -569,25 +589,36 @@ export const make = (options: Options = {}) =>
         })).pipe(Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(new Suppressions.NotSuppressed()) : Effect.void))
     })
 
-    return { eventStore, contacts, projects, erasure, suppressions }
+    const logSource = LiveLog.makeLogSource({ sql, guard, signal, pollInterval: options.pollInterval })
+    const processors = LiveLog.makeProcessorStore({ sql, guard })
+
+    return { eventStore, contacts, projects, erasure, suppressions, logSource, processors }
   })
 
 /** The ports over the `SqlClient` in context; runs the migrations first. */
 export const layerFromClient = (
   options: Options = {}
 ): Layer.Layer<
-  EventStore.EventStore | Contacts.Contacts | Projects.Projects | Erasure.Erasure | Suppressions.Suppressions,
+  | EventStore.EventStore
+  | Contacts.Contacts
+  | Projects.Projects
+  | Erasure.Erasure
+  | Suppressions.Suppressions
+  | LogStream.LogSource
+  | Processor.ProcessorStore,
   SqlError.SqlError | import("@effect/sql/Migrator").MigrationError,
   SqlClient.SqlClient
 > =>
   Layer.effectContext(Effect.gen(function*() {
     yield* Migrations.run
-    const { contacts, erasure, eventStore, projects, suppressions } = yield* make(options)
+    const { contacts, erasure, eventStore, logSource, processors, projects, suppressions } = yield* make(options)
     return Context.make(EventStore.EventStore, eventStore).pipe(
       Context.add(Contacts.Contacts, contacts),
       Context.add(Projects.Projects, projects),
       Context.add(Erasure.Erasure, erasure),
-      Context.add(Suppressions.Suppressions, suppressions)
+      Context.add(Suppressions.Suppressions, suppressions),
+      Context.add(LogStream.LogSource, logSource),
+      Context.add(Processor.ProcessorStore, processors)
     )
   }))
 

@@ -1,0 +1,170 @@
+/**
+ * `GET /events/stream` (SPEC §5.1): where to begin, and the project's log as Server-Sent Events
+ * text. The server writes the text with backpressure (see `Server`).
+ */
+import type * as Contacts from "@tracklog/core/Contacts"
+import type * as EventStore from "@tracklog/core/EventStore"
+import * as LogStream from "@tracklog/core/LogStream"
+import * as Timestamp from "@tracklog/core/Timestamp"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import * as ApiError from "./ApiError.js"
+
+/** Sent first: how long a client waits before it reconnects. */
+export const preamble = "retry: 1000\n\n"
+
+/** A comment line, so idle connections are seen alive (and proxies keep them). */
+export const ping = ": ping\n\n"
+
+const invalidCursor = (field: string, message: string) =>
+  new ApiError.ApiError({
+    status: 400,
+    code: "VALIDATION_ERROR",
+    message: "Invalid stream position",
+    errors: [{ field, code: "invalid_cursor", message }],
+    suggestion: "Resume with the `id` of the last event received, or use from=start or from=now"
+  })
+
+/** Where a stream begins: after a cursor, at the start, or at the head ("now"). */
+export type Start =
+  | { readonly _tag: "After"; readonly checkpoint: EventStore.Checkpoint }
+  | { readonly _tag: "Now" }
+
+/**
+ * The start a request asks for: `Last-Event-ID`, else `?after=`, else `?from=`. A cursor that is
+ * not one this server made, or an unknown `from`, is a 400, never a silent replay from zero.
+ */
+export const startOf = (
+  lastEventId: string | undefined,
+  query: URLSearchParams
+): Effect.Effect<Start, ApiError.ApiError> => {
+  const from = query.get("from")
+  if (from !== null && from !== "start" && from !== "now") {
+    return Effect.fail(invalidCursor("from", "from must be start or now"))
+  }
+  const [field, cursor] = lastEventId !== undefined && lastEventId !== ""
+    ? ["Last-Event-ID", lastEventId]
+    : ["after", query.get("after")]
+  if (cursor !== null) {
+    return Option.match(LogStream.decodeCursor(cursor), {
+      onNone: () => Effect.fail(invalidCursor(field, `${field} must be the id of an event this stream sent`)),
+      onSome: (checkpoint) => Effect.succeed({ _tag: "After" as const, checkpoint })
+    })
+  }
+  return Effect.succeed(from === "now" ? { _tag: "Now" as const } : { _tag: "After" as const, checkpoint: EventStore_start })
+}
+
+const EventStore_start: EventStore.Checkpoint = { transactionId: 0n, position: 0n }
+
+// Emails of the contacts a connection has seen: a contact's email never changes, and its
+// `contact.created` usually comes first. Bounded; cleared when full.
+const MaxEmails = 10_000
+
+/** The `event:` and `data:` of a recorded event; none for an event the project cannot show. */
+const frame = (recorded: EventStore.RecordedEvent, email: string | undefined): string | undefined => {
+  const event = recorded.event
+  const base = { id: recorded.id, contact: recorded.streamId }
+  const timestamp = Timestamp.iso(event.at)
+  let type: string
+  let data: object
+  switch (event._tag) {
+    case "ContactCreated":
+      type = "contact.created"
+      data = { ...base, email: event.email, subscribed: event.subscribed, timestamp }
+      break
+    case "SubscriptionChanged":
+      if (email === undefined) return undefined
+      type = event.subscribed ? "contact.subscribed" : "contact.unsubscribed"
+      data = { ...base, email, timestamp }
+      break
+    case "ContactDataChanged":
+      if (email === undefined) return undefined
+      type = "contact.updated"
+      data = { ...base, email, set: event.set, unset: event.unset, timestamp }
+      break
+    case "EventTracked":
+      if (email === undefined) return undefined
+      type = "event.tracked"
+      data = { ...base, email, name: event.name, data: event.data, timestamp }
+      break
+    case "ContactErased":
+      type = "contact.erased"
+      data = { id: recorded.id, contact: event.contactId, timestamp }
+      break
+  }
+  // JSON.stringify escapes line breaks: the data is one line.
+  return `id: ${LogStream.encodeCursor(recorded)}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`
+}
+
+/** How the stream behaves. */
+export interface Options {
+  /** How often `: ping` is sent (default 15 s). */
+  readonly pingInterval?: Duration.DurationInput | undefined
+}
+
+/**
+ * The project's log from `start` as SSE text, one piece per page read, pings between; ends when
+ * the store fails (the client reconnects with its last id).
+ */
+export const make = (
+  source: LogStream.LogSource["Type"],
+  contacts: Contacts.Contacts["Type"],
+  projectId: string,
+  start: Start,
+  options: Options = {}
+): Effect.Effect<Stream.Stream<string>, ApiError.ApiError> =>
+  Effect.gen(function*() {
+    const after = start._tag === "Now"
+      ? yield* Effect.mapError(source.head(projectId), () => ApiError.serviceUnavailable())
+      : start.checkpoint
+    const emails = new Map<string, string>()
+    const emailOf = (recorded: EventStore.RecordedEvent): Effect.Effect<string | undefined> => {
+      const event = recorded.event
+      if (event._tag === "ContactCreated") {
+        if (emails.size >= MaxEmails) emails.clear()
+        emails.set(recorded.streamId, event.email)
+        return Effect.succeed(event.email)
+      }
+      if (event._tag === "ContactErased") {
+        emails.delete(recorded.streamId)
+        return Effect.succeed(undefined)
+      }
+      const known = emails.get(recorded.streamId)
+      if (known !== undefined) return Effect.succeed(known)
+      // A contact whose creation came before the cursor; one erased since has no events to show.
+      return contacts.findById(projectId, recorded.streamId).pipe(
+        Effect.map(Option.match({
+          onNone: () => undefined,
+          onSome: (contact) => {
+            if (emails.size >= MaxEmails) emails.clear()
+            emails.set(recorded.streamId, contact.email)
+            return contact.email
+          }
+        })),
+        Effect.orElseSucceed(() => undefined)
+      )
+    }
+    const events = LogStream.events({ projectId, after, batchSize: 500 }).pipe(
+      Stream.mapChunksEffect((chunk) =>
+        Effect.map(
+          Effect.forEach(chunk, (recorded) => Effect.map(emailOf(recorded), (email) => frame(recorded, email) ?? "")),
+          (frames) => Chunk.of(frames.join(""))
+        )
+      ),
+      Stream.filter((text) => text.length > 0),
+      Stream.catchAll(() => Stream.empty),
+      Stream.provideService(LogStream.LogSource, source)
+    )
+    const pings = Stream.repeatEffectWithSchedule(
+      Effect.succeed(ping),
+      Schedule.spaced(options.pingInterval ?? Duration.seconds(15))
+    ).pipe(Stream.drop(1))
+    return Stream.concat(
+      Stream.make(preamble),
+      Stream.merge(events, pings, { haltStrategy: "left" })
+    )
+  })

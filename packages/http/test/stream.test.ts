@@ -1,0 +1,267 @@
+/**
+ * SPEC §5.1 (`GET /events/stream`) and §5.2 (`GET /contacts/:id?at=`) over real HTTP, on each store.
+ */
+import type * as Contacts from "@tracklog/core/Contacts"
+import type * as EventStore from "@tracklog/core/EventStore"
+import type * as Projects from "@tracklog/core/Projects"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
+import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
+import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Http from "node:http"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type * as Server from "../src/Server.js"
+import { projectA, projectB, request, start } from "./TestServer.js"
+
+interface Frame {
+  readonly id?: string
+  readonly event?: string
+  readonly data?: any
+  readonly comment?: string
+  readonly retry?: string
+}
+
+/** An open SSE connection read frame by frame (node:http: closing it closes the socket). */
+const open = async (base: string, path: string, options: { key?: string; headers?: Record<string, string> } = {}) => {
+  let buffer = ""
+  const frames: Array<Frame> = []
+  let wake = () => {}
+  let ended = false
+  const parse = (block: string): Frame => {
+    const frame: Record<string, string> = {}
+    for (const line of block.split("\n")) {
+      if (line.startsWith(":")) frame["comment"] = line.slice(1).trim()
+      else {
+        const i = line.indexOf(":")
+        frame[line.slice(0, i)] = line.slice(i + 1).replace(/^ /, "")
+      }
+    }
+    return frame["data"] === undefined ? frame : { ...frame, data: JSON.parse(frame["data"]) }
+  }
+  const { request, response } = await new Promise<{ request: Http.ClientRequest; response: Http.IncomingMessage }>((resolve, reject) => {
+    const request = Http.get(base + path, {
+      headers: { authorization: `Bearer ${options.key ?? projectA.secretKey}`, ...options.headers }
+    }, (response) => resolve({ request, response }))
+    request.on("error", reject)
+  })
+  response.setEncoding("utf8")
+  response.on("data", (text: string) => {
+    buffer += text
+    let end: number
+    while ((end = buffer.indexOf("\n\n")) !== -1) {
+      frames.push(parse(buffer.slice(0, end)))
+      buffer = buffer.slice(end + 2)
+    }
+    wake()
+  })
+  response.on("close", () => {
+    ended = true
+    wake()
+  })
+  /** Reads until `done` holds for the frames so far (10 s at most). */
+  const until = async (done: (frames: ReadonlyArray<Frame>) => boolean) => {
+    const deadline = Date.now() + 10_000
+    while (!done(frames)) {
+      if (ended) throw new Error("stream ended")
+      if (Date.now() > deadline) throw new Error(`condition not met; frames: ${JSON.stringify(frames.slice(-5))}`)
+      await new Promise<void>((resolve) => {
+        wake = resolve
+        setTimeout(resolve, 100)
+      })
+    }
+    return frames
+  }
+  return { response, frames, until, close: () => request.destroy() }
+}
+
+let counter = 0
+const freshEmail = (tag: string) => `${tag}-${Date.now().toString(36)}-${counter++}@example.com`
+
+const events = (frames: ReadonlyArray<Frame>) => frames.filter((f) => f.event !== undefined)
+
+const suite = <E>(
+  name: string,
+  store: () => Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>
+) =>
+  describe(`events stream: ${name}`, () => {
+    let base = ""
+    let running: Server.Running
+    const scope = Effect.runSync(Scope.make())
+    beforeAll(async () => {
+      const started = await Effect.runPromise(Scope.extend(start(store()), scope))
+      base = started.url
+      running = started.running
+    }, 60_000)
+    afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+
+    const track = (body: unknown, key = projectA.publicKey) => request(base, "POST", "/v1/track", { key, body })
+
+    it("a public key is 403; a malformed cursor or an unknown `from` is a 400 envelope with invalid_cursor", async () => {
+      const forbidden = await request(base, "GET", "/events/stream", { key: projectA.publicKey })
+      expect(forbidden.status).toBe(403)
+      expect(forbidden.body.error.code).toBe("FORBIDDEN")
+      const bad = [
+        ["/events/stream?after=nope", {}, "after"],
+        ["/events/stream?after=", {}, "after"],
+        ["/events/stream?from=yesterday", {}, "from"],
+        ["/events/stream", { "last-event-id": "12" }, "Last-Event-ID"],
+        ["/events/stream?after=1-1", { "last-event-id": "0001-1" }, "Last-Event-ID"]
+      ] as const
+      for (const [path, headers, field] of bad) {
+        const answer = await request(base, "GET", path, { key: projectA.secretKey, headers })
+        expect(answer.status).toBe(400)
+        expect(answer.body).toMatchObject({
+          success: false,
+          error: { code: "VALIDATION_ERROR", statusCode: 400, errors: [{ field, code: "invalid_cursor" }] }
+        })
+        expect(answer.headers.get("x-request-id")).toBe(answer.body.error.requestId)
+      }
+    })
+
+    it("streams the project's log from the start, each type in its §5.1 shape, then resumes exactly after Last-Event-ID", async () => {
+      const email = freshEmail("stream")
+      const first = await track({ email, event: "signup", data: { plan: "pro", once: { value: 1, persistent: false } } })
+      await track({ email, event: "churn", subscribed: false, data: { plan: null } }, projectA.secretKey)
+      const other = await track({ email: freshEmail("other"), event: "secret" }, projectB.publicKey)
+      const last = await track({ email, event: "marker" })
+      expect(last.status).toBe(200)
+
+      const stream = await open(base, "/events/stream")
+      expect(stream.response.statusCode).toBe(200)
+      expect(stream.response.headers["content-type"]).toBe("text/event-stream")
+      expect(stream.response.headers["cache-control"]).toBe("no-cache")
+      const frames = await stream.until((f) => f.some((x) => x.data?.id === last.body.data.event))
+      stream.close()
+      expect(frames[0]).toEqual({ retry: "1000" })
+      const all = events(frames)
+      expect(all.every((f) => f.data.contact !== other.body.data.contact)).toBe(true)
+      const mine = all.filter((f) => f.data.contact === first.body.data.contact)
+      expect(mine.map((f) => f.event)).toEqual([
+        "contact.created",
+        "contact.updated",
+        "event.tracked",
+        "contact.unsubscribed",
+        "contact.updated",
+        "event.tracked",
+        "event.tracked"
+      ])
+      const contact = first.body.data.contact
+      expect(mine[0]!.data).toEqual({ id: mine[0]!.data.id, contact, email, subscribed: true, timestamp: first.body.data.timestamp })
+      expect(mine[1]!.data).toEqual({ id: mine[1]!.data.id, contact, email, set: { plan: "pro" }, unset: [], timestamp: first.body.data.timestamp })
+      expect(mine[2]!.data).toEqual({
+        id: first.body.data.event,
+        contact,
+        email,
+        name: "signup",
+        data: { plan: "pro", once: { value: 1, persistent: false } },
+        timestamp: first.body.data.timestamp
+      })
+      expect(mine[3]!.data).toMatchObject({ contact, email })
+      expect(Object.keys(mine[3]!.data).sort()).toEqual(["contact", "email", "id", "timestamp"])
+      expect(mine[4]!.data).toMatchObject({ set: {}, unset: ["plan"] })
+      // Ids are unique and opaque cursors; resuming from the middle gives exactly the rest.
+      const ids = all.map((f) => f.id!)
+      expect(new Set(ids).size).toBe(ids.length)
+      const middle = Math.floor(all.length / 2)
+      for (const resume of [{ headers: { "last-event-id": ids[middle]! } }, { path: `?after=${ids[middle]}` }]) {
+        const again = await open(base, `/events/stream${"path" in resume ? resume.path : ""}`, "headers" in resume ? { headers: resume.headers } : {})
+        const rest = await again.until((f) => f.some((x) => x.data?.id === last.body.data.event))
+        again.close()
+        expect(events(rest).map((f) => f.id)).toEqual(ids.slice(middle + 1))
+      }
+    })
+
+    it("from=now delivers only new events, live; closing the client ends the server's work for it", async () => {
+      // The earlier tests' streams, closed by their clients, end first.
+      await waitFor(() => running.openStreams!() === 0)
+      const before = 0
+      const email = freshEmail("live")
+      await track({ email, event: "old" })
+      const stream = await open(base, "/events/stream?from=now")
+      await stream.until((f) => f.length >= 1)
+      await waitFor(() => running.openStreams!() === before + 1)
+      const answer = await track({ email, event: "new", data: { n: 1 } })
+      const frames = await stream.until((f) => events(f).some((x) => x.data.id === answer.body.data.event))
+      expect(events(frames).map((f) => f.event)).toEqual(["contact.updated", "event.tracked"])
+      expect(events(frames).every((f) => f.data.name !== "old")).toBe(true)
+      stream.close()
+      await waitFor(() => running.openStreams!() === before)
+    })
+
+    it("GET /contacts/:id?at= gives the contact as it was; 404 before it existed; 422 invalid_timestamp", async () => {
+      const email = freshEmail("at")
+      const created = await track({ email, event: "e", data: { plan: "free" } })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      const between = new Date().toISOString()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      await track({ email, event: "e", subscribed: false, data: { plan: "pro" } })
+      const id = created.body.data.contact
+      const get = (path: string, key = projectA.secretKey) => request(base, "GET", path, { key })
+      const then = await get(`/contacts/${id}?at=${encodeURIComponent(between)}`)
+      expect(then.status).toBe(200)
+      expect(then.body).toMatchObject({ id, email, subscribed: true, data: { plan: "free" }, createdAt: created.body.data.timestamp })
+      const now = await get(`/contacts/${id}`)
+      expect(now.body).toMatchObject({ subscribed: false, data: { plan: "pro" } })
+      expect((await get(`/contacts/${id}?at=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).body).toEqual(now.body)
+      const early = await get(`/contacts/${id}?at=2000-01-01T00:00:00Z`)
+      expect(early.status).toBe(404)
+      expect(early.body.error.code).toBe("CONTACT_NOT_FOUND")
+      expect((await get(`/contacts/${id}?at=${encodeURIComponent(between)}`, projectB.secretKey)).status).toBe(404)
+      for (const bad of ["yesterday", "", "2024-13-01", "2024-02-30T00:00:00Z", "1700000000"]) {
+        const answer = await get(`/contacts/${id}?at=${encodeURIComponent(bad)}`)
+        expect(answer.status).toBe(422)
+        expect(answer.body.error.errors).toEqual([expect.objectContaining({ field: "at", code: "invalid_timestamp" })])
+      }
+    })
+  })
+
+const waitFor = async (done: () => boolean) => {
+  const deadline = Date.now() + 5_000
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("condition not met within 5 s")
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+suite("memory", () => StoreMemory.layer)
+for (const backend of TestDatabase.backends) suite(backend.name, () => TestDatabase.layer(backend.database))
+
+describe("events stream: two server processes on one PostgreSQL", () => {
+  it("a subscriber on one sees every event written through both, once, in log order", async () => {
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const { a, b, logOrder } = await Effect.runPromise(Scope.extend(Effect.gen(function*() {
+        const db = yield* TestDatabase.server
+        // Each server its own store: its own pool and its own wake-up, as two processes have.
+        const a = yield* start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
+        const b = yield* start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
+        const client = yield* Layer.build(StorePostgres.layerClient({ url: db.url, maxConnections: 1 }))
+        const logOrder = () => Effect.runPromise(
+          Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ id: string }>`SELECT id FROM events ORDER BY transaction_id, global_position`).pipe(
+            Effect.map((rows) => rows.map((r) => r.id)),
+            Effect.provide(client)
+          )
+        )
+        return { a: a.url, b: b.url, logOrder }
+      }), scope))
+      const stream = await open(b, "/events/stream?from=start")
+      const answers = await Promise.all(Array.from({ length: 120 }, (_, i) =>
+        request(i % 2 === 0 ? a : b, "POST", "/v1/track", {
+          key: projectA.publicKey,
+          body: { email: `two-${i % 15}@example.com`, event: "e", data: { i } }
+        })))
+      expect(answers.every((x) => x.status === 200)).toBe(true)
+      const wanted = new Set(answers.map((x) => x.body.data.event))
+      const frames = await stream.until((f) => events(f).filter((x) => wanted.has(x.data.id)).length === wanted.size)
+      stream.close()
+      const ids = events(frames).map((f) => f.data.id)
+      expect(ids).toEqual(await logOrder())
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }, 60_000)
+})

@@ -1,0 +1,140 @@
+/**
+ * The log read live and the processors' checkpoints and leases, on PostgreSQL (SPEC §5.3).
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlError from "@effect/sql/SqlError"
+import * as ContactEvent from "@tracklog/core/ContactEvent"
+import * as EventStore from "@tracklog/core/EventStore"
+import * as LogStream from "@tracklog/core/LogStream"
+import * as Processor from "@tracklog/core/Processor"
+import type * as StoreError from "@tracklog/core/StoreError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as SqlErrors from "./sqlError.js"
+
+type Guard = <A>(effect: Effect.Effect<A, SqlError.SqlError>) => Effect.Effect<A, StoreError.StoreUnavailable>
+
+const columns = "id, stream_id, project_id, version, transaction_id::text, global_position::text, data::text"
+
+const toRecorded = (row: ReadonlyArray<unknown>): EventStore.RecordedEvent => ({
+  id: row[0] as string,
+  streamId: row[1] as string,
+  projectId: row[2] as string,
+  version: row[3] as number,
+  transactionId: BigInt(row[4] as string),
+  position: BigInt(row[5] as string),
+  event: ContactEvent.decode(JSON.parse(row[6] as string))
+})
+
+/** The `LogSource` of a Postgres store; `signal` is notified by its appends. */
+export const makeLogSource = (options: {
+  readonly sql: SqlClient.SqlClient
+  readonly guard: Guard
+  readonly signal: LogStream.Signal
+  readonly pollInterval?: Duration.DurationInput | undefined
+}) => {
+  const { guard, sql } = options
+  const inProject = (projectId: string | undefined) => (projectId === undefined ? sql`` : sql`AND project_id = ${projectId}`)
+  const after = (checkpoint: EventStore.Checkpoint) =>
+    sql`(transaction_id, global_position) > (${checkpoint.transactionId.toString()}::xid8, ${checkpoint.position.toString()}::bigint)`
+  return LogStream.LogSource.of({
+    // As `readAll` (StorePostgres): the next page in log order first, the xmin filter after it,
+    // so what passes is a prefix with no gap; a project's page is a range of its index.
+    read: (checkpoint, limit, projectId) =>
+      guard(sql`
+        SELECT ${sql.literal(columns)}
+        FROM (
+          SELECT * FROM events
+          WHERE ${after(checkpoint)} ${inProject(projectId)}
+          ORDER BY transaction_id, global_position
+          LIMIT ${limit}
+        ) AS events
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY events.transaction_id, events.global_position`.values).pipe(Effect.map((rows) => {
+        const events = rows.map(toRecorded)
+        const last = events[events.length - 1]
+        return { events, checkpoint: last === undefined ? checkpoint : LogStream.checkpointOf(last) }
+      })),
+    // The last committed event: what commits after this moment gets a larger transaction id and
+    // comes after it. Transactions in flight at this very moment are concurrent with "now" and
+    // count as before it (docs/decisions/0010-log-wake-up.md); waiting for the xmin horizon
+    // instead would replay events committed before the stream opened whenever any transaction
+    // anywhere on the server is open.
+    head: (projectId) =>
+      guard(sql<{ transaction_id: string; global_position: string }>`
+        SELECT transaction_id::text, global_position::text FROM events
+        WHERE true ${inProject(projectId)}
+        ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1`).pipe(
+        Effect.map((rows) =>
+          rows[0] === undefined
+            ? EventStore.start
+            : { transactionId: BigInt(rows[0].transaction_id), position: BigInt(rows[0].global_position) }
+        )
+      ),
+    // Counts what is held back behind an open transaction too: that is the stall to see.
+    lag: (checkpoint, projectId) =>
+      guard(sql<{ events: string; oldest: Date | null }>`
+        SELECT count(*)::text AS events, min(created_at) AS oldest FROM events
+        WHERE ${after(checkpoint)} ${inProject(projectId)}`).pipe(
+        Effect.map((rows) => ({ events: Number(rows[0]?.events ?? 0), oldestAt: Option.fromNullable(rows[0]?.oldest ?? null) }))
+      ),
+    signal: options.signal,
+    pollInterval: Duration.decode(options.pollInterval ?? LogStream.DefaultPollInterval)
+  })
+}
+
+/**
+ * The `ProcessorStore` of a Postgres store: one `processors` row per name holding the checkpoint
+ * and a lease (owner, expiry by the database's clock, renewed by heartbeat). No advisory locks:
+ * the embedded Postgres serves one connection, which a session lock would pin.
+ */
+export const makeProcessorStore = (options: { readonly sql: SqlClient.SqlClient; readonly guard: Guard }) => {
+  const { guard, sql } = options
+  return Processor.ProcessorStore.of({
+    claim: (name, owner, ttl) =>
+      guard(sql<{ transaction_id: string; global_position: string }>`
+        INSERT INTO processors (name, owner, lease_until)
+        VALUES (${name}, ${owner}, clock_timestamp() + ${Duration.toMillis(ttl)} * interval '1 millisecond')
+        ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
+        WHERE processors.owner = EXCLUDED.owner OR processors.owner IS NULL OR processors.lease_until < clock_timestamp()
+        RETURNING transaction_id::text, global_position::text`).pipe(
+        Effect.map((rows) =>
+          Option.map(Option.fromNullable(rows[0]), (r) => ({ transactionId: BigInt(r.transaction_id), position: BigInt(r.global_position) }))
+        )
+      ),
+    release: (name, owner) =>
+      guard(sql`UPDATE processors SET owner = NULL, lease_until = NULL WHERE name = ${name} AND owner = ${owner}`).pipe(Effect.asVoid),
+    // The handler's writes through this `SqlClient` join the transaction: a failed compare-and-set
+    // fails it, and they roll back with it.
+    commit: (name, owner, from, to, work) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const a = yield* work
+        const moved = yield* SqlErrors.orUnavailable(sql`
+          UPDATE processors SET transaction_id = ${to.transactionId.toString()}::xid8, global_position = ${to.position.toString()}::bigint,
+            updated_at = now()
+          WHERE name = ${name} AND owner = ${owner}
+            AND transaction_id = ${from.transactionId.toString()}::xid8 AND global_position = ${from.position.toString()}::bigint
+          RETURNING name`)
+        if (moved.length === 0) return yield* new Processor.CheckpointConflict({ name })
+        return a
+      })).pipe(
+        Effect.catchIf(
+          (e): e is SqlError.SqlError => e instanceof SqlError.SqlError,
+          (e) => SqlErrors.orUnavailable(Effect.fail(e))
+        )
+      ),
+    status: (name) =>
+      guard(sql<{ transaction_id: string; global_position: string; owner: string | null }>`
+        SELECT transaction_id::text, global_position::text,
+          CASE WHEN lease_until > clock_timestamp() THEN owner END AS owner
+        FROM processors WHERE name = ${name}`).pipe(
+        Effect.map((rows) =>
+          Option.map(Option.fromNullable(rows[0]), (r) => ({
+            checkpoint: { transactionId: BigInt(r.transaction_id), position: BigInt(r.global_position) },
+            owner: Option.fromNullable(r.owner)
+          }))
+        )
+      )
+  })
+}
