@@ -218,6 +218,7 @@ const eraseFrom = (state: State, input: Erasure.Erase, emailHash: string | undef
   }
   state.log.append(text)
   stream.push(state.log.size())
+  state.projectLog.get(contact.projectId)?.push(state.log.size())
   state.contacts.delete(contact.id)
   state.byEmail.delete(emailKey(contact.projectId, contact.email))
   const ids = state.byProject.get(contact.projectId)
@@ -341,28 +342,44 @@ export const make = Effect.sync(() => {
     return { count: list.length - lo, at: (i: number) => list[lo + i]! }
   }
 
+  // Where a reader is after the event at `position`, erased or not: an erased event is skipped,
+  // but the checkpoint moves past it (SPEC §7), so a page of them is progress.
+  const checkpointAt = (state: State, position: number): EventStore.Checkpoint => {
+    const stored = storedAt(state.log, position)
+    return "erased" in stored
+      ? { transactionId: BigInt(stored.erased), position: BigInt(position) }
+      : { transactionId: BigInt(stored.transactionId), position: BigInt(position) }
+  }
+
   const logSource = LogStream.LogSource.of({
     read: (after, limit, projectId) =>
       read((state) => {
         const range = positionsAfter(state, after, projectId)
         const events: Array<EventStore.RecordedEvent> = []
-        for (let i = 0; i < Math.min(limit, range.count); i++) events.push(recordedAt(state.log, range.at(i)))
-        const last = events[events.length - 1]
-        return { events, checkpoint: last === undefined ? after : LogStream.checkpointOf(last) }
+        let checkpoint = after
+        for (let i = 0; i < Math.min(limit, range.count); i++) {
+          const position = range.at(i)
+          const stored = storedAt(state.log, position)
+          if (!("erased" in stored)) events.push(toRecorded(stored, position))
+          checkpoint = checkpointAt(state, position)
+        }
+        return { events, checkpoint }
       }),
     head: (projectId) =>
       read((state) => {
         const list = projectId === undefined ? undefined : state.projectLog.get(projectId) ?? []
         const position = list === undefined ? state.log.size() : list[list.length - 1] ?? 0
-        return position === 0 ? EventStore.start : LogStream.checkpointOf(recordedAt(state.log, position))
+        return position === 0 ? EventStore.start : checkpointAt(state, position)
       }),
     lag: (after, projectId) =>
       read((state) => {
         const range = positionsAfter(state, after, projectId)
-        return {
-          events: range.count,
-          oldestAt: range.count === 0 ? Option.none() : Option.some(recordedAt(state.log, range.at(0)).event.at)
+        let oldestAt = Option.none<Date>()
+        for (let i = 0; i < range.count && Option.isNone(oldestAt); i++) {
+          const stored = storedAt(state.log, range.at(i))
+          if (!("erased" in stored)) oldestAt = Option.some(toRecorded(stored, range.at(i)).event.at)
         }
+        return { events: range.count, oldestAt }
       }),
     signal,
     pollInterval: LogStream.DefaultPollInterval

@@ -529,7 +529,7 @@ export const make = (options: Options = {}) =>
           if (erased.length === 0) return yield* conflict(input)
           yield* sql`DELETE FROM events WHERE stream_id = ${input.streamId}`
           if (idempotencyTable) {
-            yield* sql`DELETE FROM idempotency_keys WHERE project_id = ${input.projectId} AND ${input.streamId} = ANY (contact_ids)`
+            yield* sql`DELETE FROM idempotency_keys WHERE project_id = ${input.projectId} AND contact_ids @> ARRAY[${input.streamId}]::text[]`
           }
           if (input.suppress) {
             const hash = yield* Effect.flatMap(
