@@ -70,7 +70,7 @@ for (const backend of TestDatabase.backends) {
         const tables = yield* sql<{ table_name: string }>`
           SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`
         expect(tables.map((t) => t.table_name)).toEqual(
-          ["api_keys", "checkpoints", "contacts", "events", "projects", "streams", "tracklog_migrations"]
+          ["api_keys", "checkpoints", "contacts", "events", "idempotency_keys", "projects", "streams", "tracklog_migrations"]
         )
       }), { timeout: 60_000 })
   })
