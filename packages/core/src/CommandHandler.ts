@@ -240,7 +240,12 @@ export const make = (options: Options = {}) =>
           if (cached !== undefined) return Effect.sync(() => initial.set(key, cached))
           return Effect.map(handling.find(projectId, command), (found) => initial.set(key, Option.getOrNull(found)))
         }, { concurrency: "unbounded", discard: true })
-        if (idempotency !== undefined) {
+        if (idempotency !== undefined && attempts === 1) {
+          // Optimistic: a fresh key is the common case, so the first attempt appends at once and
+          // the store refuses a key already stored (a conflict). Only a retry looks the key up.
+          yield* sweep(millis)
+          yield* states
+        } else if (idempotency !== undefined) {
           // Read under the key's lock: a request with the same key in this process has finished,
           // and one in another process either committed (then it is found) or will conflict.
           const [found] = yield* Effect.all([
@@ -253,7 +258,6 @@ export const make = (options: Options = {}) =>
             }
             return { _tag: "Replayed", answer: found.value.answer } as const
           }
-          yield* sweep(millis)
         } else {
           yield* states
         }
