@@ -239,7 +239,7 @@ export const make = (options: Options = {}) =>
           const cached = known.get(key)
           if (cached !== undefined) return Effect.sync(() => initial.set(key, cached))
           return Effect.map(handling.find(projectId, command), (found) => initial.set(key, Option.getOrNull(found)))
-        }, { concurrency: "unbounded", discard: true })
+        }, { concurrency: firstOf.size > 1 ? "unbounded" : 1, discard: true })
         if (idempotency !== undefined && attempts === 1) {
           // Optimistic: a fresh key is the common case, so the first attempt appends at once and
           // the store refuses a key already stored (a conflict). Only a retry looks the key up.
