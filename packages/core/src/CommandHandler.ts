@@ -244,8 +244,13 @@ export const make = (options: Options = {}) =>
           const cached = known.get(key)
           if (cached !== undefined) return Effect.sync(() => initial.set(key, cached))
           return Effect.map(handling.find(projectId, command), (found) => initial.set(key, Option.getOrNull(found)))
-        }, { concurrency: "unbounded", discard: true })
-        if (idempotency !== undefined) {
+        }, { concurrency: firstOf.size > 1 ? "unbounded" : 1, discard: true })
+        if (idempotency !== undefined && attempts === 1) {
+          // Optimistic: a fresh key is the common case, so the first attempt appends at once and
+          // the store refuses a key already stored (a conflict). Only a retry looks the key up.
+          yield* sweep(millis)
+          yield* states
+        } else if (idempotency !== undefined) {
           // Read under the key's lock: a request with the same key in this process has finished,
           // and one in another process either committed (then it is found) or will conflict.
           const [found] = yield* Effect.all([
@@ -258,7 +263,6 @@ export const make = (options: Options = {}) =>
             }
             return { _tag: "Replayed", answer: found.value.answer } as const
           }
-          yield* sweep(millis)
         } else {
           yield* states
         }

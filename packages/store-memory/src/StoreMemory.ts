@@ -188,7 +188,8 @@ const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.Conc
       claims.add(claim)
     }
   }
-  for (const append of input.appends) for (const { event } of append.events) JSON.stringify(ContactEvent.encode(event))
+  // One append encodes every event before it writes any (see `appendTo`); several are checked here.
+  if (input.appends.length > 1) for (const append of input.appends) for (const { event } of append.events) JSON.stringify(ContactEvent.encode(event))
   for (const append of input.appends) appendTo(state, append)
   if (record !== undefined) state.idempotency.set(emailKey(record.projectId, record.key), record)
   return undefined

@@ -190,21 +190,43 @@ export const make = (options: Options = {}) =>
       const heads = `[${batch.map((a) => a.head).join(",")}]`
       const rows = `[${batch.flatMap((a) => a.rows).join(",")}]`
       const keys = batch.flatMap((a) => (a.key === undefined ? [] : [a.key.row]))
-      // An append's idempotency record goes in only with its events. A key another transaction
-      // stored first is a unique violation that fails the whole statement: its appends are then
-      // decided again, and the retry finds the stored answer.
-      const keyed = keys.length === 0 ? sql`` : sql`, keyed AS (
-          INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
-          SELECT k.project_id, k.key, k.fingerprint, k.status, k.body, k.contact_ids, k.created_at
-          FROM json_to_recordset(${`[${keys.join(",")}]`}::json) AS k(stream_id text, project_id text, key text,
+      // An append's idempotency key is claimed first (SPEC §6): an append whose key is already
+      // stored writes nothing and is answered as a conflict, so its caller finds the stored answer,
+      // and the rest of the group commit goes on. A key claimed for a stream whose compare-and-set
+      // then fails would be stored without its events: the guard fails the whole statement instead
+      // (a race of two processes on one stream; every append of it is decided again).
+      const keyed = keys.length > 0
+      const claim = keyed
+        ? sql`keys AS (
+          SELECT * FROM json_to_recordset(${`[${keys.join(",")}]`}::json) AS k(stream_id text, project_id text, key text,
             fingerprint text, status integer, body text, contact_ids text[], created_at timestamptz)
-          JOIN ok ON ok.stream_id = k.stream_id
-        )`
+        ), claimed AS (
+          INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
+          SELECT project_id, key, fingerprint, status, body, contact_ids, created_at FROM keys
+          ON CONFLICT DO NOTHING
+          RETURNING project_id, key
+        ), blocked AS (
+          SELECT k.stream_id FROM keys k
+          WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.project_id = k.project_id AND c.key = k.key)
+        ), `
+        : sql``
+      const unblocked = keyed ? sql`WHERE i.stream_id NOT IN (SELECT stream_id FROM blocked)` : sql``
+      // UNION ALL runs both branches, so the guard is evaluated even when nothing moved.
+      const result = keyed
+        ? sql`, guard AS (
+          SELECT 1 / (CASE WHEN EXISTS (
+            SELECT 1 FROM keys k JOIN claimed c ON c.project_id = k.project_id AND c.key = k.key
+            WHERE k.stream_id NOT IN (SELECT stream_id FROM ok)) THEN 0 ELSE 1 END) AS pass
+        )
+        SELECT stream_id FROM ok UNION ALL SELECT NULL FROM guard WHERE pass = 0`
+        : sql`
+        SELECT stream_id FROM ok`
       return sql<{ stream_id: string }>`
-        WITH input AS (
+        WITH ${claim}input AS (
           SELECT * FROM json_to_recordset(${heads}::json) AS i(
             stream_id text, expected integer, version integer, project_id text, email text,
             subscribed boolean, data json, created_at timestamptz, updated_at timestamptz)
+          ${unblocked}
         ), created AS (
           -- A new contact first claims its (project_id, email); a taken one claims nothing.
           INSERT INTO contacts (id, project_id, email, subscribed, data, created_at, updated_at, version)
@@ -237,28 +259,27 @@ export const make = (options: Options = {}) =>
           FROM json_to_recordset(${rows}::json) AS e(stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz)
           JOIN ok ON ok.stream_id = e.stream_id
           ORDER BY e.stream_id, e.version
-        )${keyed}
-        SELECT stream_id FROM ok`
+        )${result}`
     }
 
     const appendBatch = (batch: ReadonlyArray<EncodedAppend>) => {
       return appendStatement(batch).pipe(
         Effect.map((okRows) => {
           const ok = new Set(okRows.map((r) => r.stream_id))
-          return batch.map(({ input: { expectedVersion, streamId } }) =>
+          return batch.map(({ input: { expectedVersion, streamId }, key }) =>
             ok.has(streamId)
               ? Exit.void
               : Exit.fail(new EventStore.ConcurrencyConflict({
                 streamId,
                 expectedVersion,
-                reason: expectedVersion === 0 ? "email" : "version"
+                reason: key !== undefined ? "idempotency" : expectedVersion === 0 ? "email" : "version"
               }))
           )
         }),
         // Two batches locking the same streams in different orders: one is chosen to fail, and
         // nothing of it was written, so each of its appends is decided again.
         Effect.catchTag("SqlError", (e): Effect.Effect<ReadonlyArray<Exit.Exit<void, AppendError>>, StoreError.StoreUnavailable> =>
-          SqlErrors.isRetryable(e) || SqlErrors.isIdempotencyTaken(e)
+          SqlErrors.isRetryable(e) || SqlErrors.isIdempotencyTaken(e) || SqlErrors.isGuardTripped(e)
             ? Effect.succeed(batch.map(({ input: { expectedVersion, streamId } }) =>
               Exit.fail(new EventStore.ConcurrencyConflict({ streamId, expectedVersion, reason: "version" }))
             ))

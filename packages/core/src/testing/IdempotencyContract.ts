@@ -99,6 +99,11 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
         expect(yield* store.readStream(a.contactId)).toEqual([])
         expect(Option.isNone(yield* contacts.findByEmail(projectId, "stale-a@example.com"))).toBe(true)
         expect(Option.isNone(yield* store.findIdempotency(projectId, "stale", new Date(0)))).toBe(true)
+        // One stale stream alone (the group-commit path): its key is not stored either.
+        const alone = yield* Effect.flip(store.appendAll({ appends: [b.append], idempotency: record(projectId, "stale-one", [b.contactId]) }))
+        expect(alone._tag).toBe("ConcurrencyConflict")
+        expect(Option.isNone(yield* store.findIdempotency(projectId, "stale-one", new Date(0)))).toBe(true)
+        expect((yield* store.readStream(b.contactId)).map((r) => r.version)).toEqual([1, 2])
       }))
 
     it.effect("a key already stored fails the append with reason idempotency and writes none of its events", () =>

@@ -16,6 +16,9 @@ export const isIdempotencyTaken = (error: SqlError.SqlError): boolean => {
   return code === "23505" && constraint === "idempotency_keys_pkey"
 }
 
+/** The append statement's guard (a division by zero, 22012): nothing was written; decide again. */
+export const isGuardTripped = (error: SqlError.SqlError): boolean => causeOf(error).code === "22012"
+
 const UnavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "EAI_AGAIN"])
 const UnavailableMessage = /connection terminated|connection timed out|timeout exceeded when trying to connect|connection error|not queryable|terminating connection|the database system is (starting up|shutting down)/i
 
