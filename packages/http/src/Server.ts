@@ -6,26 +6,19 @@
  * Why not `HttpApiBuilder`: it costs ~5× the per-request time of this adapter on the track route
  * (docs/decisions/0003-lean-http-adapter.md); `Api` stays the one definition of the API.
  */
-import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
-import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import * as Answers from "./internal/answers.js"
-import * as Api from "./Api.js"
 import * as ApiError from "./ApiError.js"
-import * as Auth from "./Auth.js"
-import * as Handlers from "./Handlers.js"
-import * as Router from "./internal/router.js"
-import * as RequestLog from "./RequestLog.js"
+import type * as Auth from "./Auth.js"
+import type * as Handlers from "./Handlers.js"
+import * as Pipeline from "./Pipeline.js"
 
 /** How the server listens. */
 export interface Options {
@@ -49,67 +42,26 @@ export interface Running {
   readonly url: string
 }
 
-const Json = "application/json; charset=utf-8"
-const TrackPath = "/v1/track"
-const NoGrant = { projectId: "", kind: "public" } as const
-
-const docsPage = Effect.promise(async () => {
-  const { dispose, handler } = HttpLayerRouter.toWebHandler(
-    HttpApiSwagger.layerHttpLayerRouter({ api: Api.Api, path: "/docs" }),
-    { disableLogger: true }
-  )
-  const html = await (await handler(new Request("http://localhost/docs"))).text()
-  await dispose()
-  return html
-})
+const { Json, TrackPath, corsHeaders } = Pipeline
 
 /** Starts the server for the scope; closing the scope drains it gracefully. */
 export const make = (
   options: Options
 ): Effect.Effect<Running, never, Scope.Scope | Handlers.Services | Auth.Services> =>
   Effect.gen(function*() {
-    const handlers = yield* Handlers.make
-    const auth = yield* Auth.make
-    const runtime = yield* Effect.runtime<never>()
-    const runFork = Runtime.runFork(runtime)
-    const log = yield* RequestLog.make
-
-    const routes = Router.fromApi(Api.Api).map((route) => {
-      const handler = handlers[route.name]
-      if (handler === undefined) throw new Error(`no handler for endpoint ${route.name}`)
-      return { ...route, value: { handler, pattern: "/" + route.segments.join("/") } }
-    })
-    const match = Router.matcher(routes)
-    const openApi = JSON.stringify(Api.openApi())
-    let docs: string | undefined
+    const pipeline = yield* Pipeline.make(options)
+    const { log, match, openApi, run } = pipeline
 
     const answers = Answers.make()
     let inFlight = 0
     let closing = false
-
-    // Request deadlines, swept by one timer: a timer per request would cost more than the request.
-    const requestTimeout = options.requestTimeoutMillis ?? 10_000
-    const overdue = new Set<{ readonly at: number; readonly expire: () => void }>()
-    const sweeper = setInterval(() => {
-      const now = Date.now()
-      for (const deadline of overdue) {
-        if (deadline.at <= now) {
-          overdue.delete(deadline)
-          deadline.expire()
-        }
-      }
-    }, Math.min(250, Math.max(10, requestTimeout / 4)))
-    sweeper.unref()
 
     const listener = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
       const started = performance.now()
       const requestId = randomUUID()
       const method = req.method ?? "GET"
       const url = req.url ?? "/"
-      const q = url.indexOf("?")
-      const raw = q === -1 ? url : url.slice(0, q)
-      // A trailing slash names the same resource (CORS included).
-      const path = raw.length > 1 && raw.endsWith("/") ? raw.slice(0, -1) : raw
+      const { path, query } = Pipeline.splitUrl(url)
       let pattern = "(unmatched)"
       inFlight++
       res.once("close", () => inFlight--)
@@ -134,7 +86,7 @@ export const make = (
 
       if (method === "OPTIONS" && path === TrackPath) {
         pattern = TrackPath
-        res.writeHead(204, { ...corsHeaders, "access-control-max-age": "86400", "x-request-id": requestId, "content-length": 0 })
+        res.writeHead(204, { ...Pipeline.preflightHeaders, "x-request-id": requestId, "content-length": 0 })
         res.end()
         return log.request(method, pattern, 204, performance.now() - started, requestId)
       }
@@ -144,12 +96,8 @@ export const make = (
       }
       if (method === "GET" && path === "/docs") {
         pattern = path
-        if (docs !== undefined) return send(200, docs, "text/html; charset=utf-8")
-        return void Effect.runPromise(docsPage).then(
-          (html) => {
-            docs = html
-            send(200, html, "text/html; charset=utf-8")
-          },
+        return void pipeline.docs().then(
+          (html) => send(200, html, Pipeline.Html),
           (cause: unknown) => {
             log.defect(requestId, Cause.die(cause))
             fail(ApiError.internal())
@@ -162,48 +110,21 @@ export const make = (
         req.resume()
         return fail(ApiError.notFound())
       }
-      const { handler } = found.value
-      pattern = found.value.pattern
+      const endpoint = found.value
+      pattern = endpoint.pattern
 
-      const run = (body: unknown) => {
-        const authenticated = handler.auth === "none"
-          ? Effect.succeed<Handlers.Request["grant"]>(NoGrant)
-          : auth.authenticate(req.headers.authorization, handler.auth)
-        const fiber = runFork(Effect.flatMap(authenticated, (grant) =>
-          handler.handle({
-            requestId,
-            params: found.params,
-            query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
-            body,
-            grant
-          })))
-        const deadline = { at: Date.now() + requestTimeout, expire: () => fiber.unsafeInterruptAsFork(fiber.id()) }
-        overdue.add(deadline)
-        fiber.addObserver((exit) => {
-          overdue.delete(deadline)
-          if (Exit.isInterrupted(exit)) return fail(ApiError.serviceUnavailable())
-          if (Exit.isSuccess(exit)) return send(exit.value.status, exit.value.body)
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure)) return fail(failure.value)
-          log.defect(requestId, exit.cause)
-          fail(ApiError.internal())
-        })
-      }
+      const respond = (body: unknown) =>
+        run(endpoint, { requestId, authorization: req.headers.authorization, params: found.params, query, body }, send)
 
-      if (!handler.body) {
+      if (!endpoint.handler.body) {
         req.resume()
-        return run(undefined)
+        return respond(undefined)
       }
       readBody(req, options.bodyLimit, (result) => {
         if (result._tag === "TooLarge") return fail(ApiError.payloadTooLarge(options.bodyLimit))
-        if (result.text.length === 0) return run({})
-        let body: unknown
-        try {
-          body = JSON.parse(result.text)
-        } catch {
-          return fail(ApiError.invalidJson())
-        }
-        run(body)
+        const parsed = Pipeline.parseBody(result.text)
+        if (!parsed.ok) return fail(ApiError.invalidJson())
+        respond(parsed.body)
       })
     }
 
@@ -235,7 +156,6 @@ export const make = (
         Effect.async<void>((resume) => {
           // Stop accepting, answer what is in flight, then close what is left.
           closing = true
-          clearInterval(sweeper)
           server.close(() => resume(Effect.void))
           server.closeIdleConnections()
           const deadline = Date.now() + (options.shutdownTimeoutMillis ?? 10_000)
@@ -249,13 +169,6 @@ export const make = (
     )
     return running
   })
-
-const corsHeaders = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-methods": "POST, OPTIONS",
-  "access-control-allow-headers": "Authorization, Content-Type",
-  "access-control-expose-headers": "X-Request-ID"
-}
 
 type BodyResult = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: "TooLarge" }
 
