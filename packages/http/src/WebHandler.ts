@@ -1,0 +1,199 @@
+/**
+ * The whole API as a web-standard handler, `(request: Request) => Promise<Response>`, for Hono,
+ * Bun, Deno, Next.js route handlers and the like: the same pipeline as the `node:http` server
+ * (`Pipeline`): routes, envelope, auth, request ids, CORS, body limit, OpenAPI document and docs.
+ *
+ * Built eagerly: `fromLayer` / `fromEnv` resolve once the store is up, before any request.
+ * `HttpApiBuilder.toWebHandler` builds inside the first request instead, and an aborted first
+ * request wedges every later one there (Effect-TS/effect#6319).
+ */
+import type * as Contacts from "@tracklog/core/Contacts"
+import type * as EventStore from "@tracklog/core/EventStore"
+import * as Ids from "@tracklog/core/Ids"
+import type * as Projects from "@tracklog/core/Projects"
+import * as Track from "@tracklog/core/Track"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as ApiError from "./ApiError.js"
+import * as Bootstrap from "./Bootstrap.js"
+import * as Pipeline from "./Pipeline.js"
+import * as ServerConfig from "./ServerConfig.js"
+import * as StoreLayer from "./StoreLayer.js"
+
+/** A request handler of the whole API. */
+export type Handler = (request: Request) => Promise<Response>
+
+/** A built web handler and the way to release its store. */
+export interface WebHandler {
+  readonly handler: Handler
+  /** Stops answering (503 from then on) and closes the store: its pool, the embedded Postgres. */
+  readonly dispose: () => Promise<void>
+  /** The key pair generated for an empty store when none was configured (see `Bootstrap`). */
+  readonly created?: { readonly projectId: string; readonly publicKey: string; readonly secretKey: string } | undefined
+}
+
+/** How the handler behaves. */
+export interface Options extends Pipeline.Options {}
+
+type Body = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: "TooLarge" } | { readonly _tag: "Unreadable" }
+
+// Reads at most `limit` bytes; past it the rest is not read at all.
+const readBody = async (request: Request, limit: number): Promise<Body> => {
+  if (Number(request.headers.get("content-length")) > limit) {
+    await request.body?.cancel().catch(() => {})
+    return { _tag: "TooLarge" }
+  }
+  if (request.body === null) return { _tag: "Body", text: "" }
+  const reader = request.body.getReader()
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      size += value.byteLength
+      if (size > limit) {
+        await reader.cancel().catch(() => {})
+        return { _tag: "TooLarge" }
+      }
+      chunks.push(value)
+    }
+  } catch {
+    return { _tag: "Unreadable" }
+  }
+  const bytes = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return { _tag: "Body", text: new TextDecoder().decode(bytes) }
+}
+
+/** The handler over the pipeline, for the scope (for Effect users composing their own runtime). */
+export const make = (options: Options): Effect.Effect<{ readonly handler: Handler; readonly stop: () => void }, never, Pipeline.Services> =>
+  Effect.gen(function*() {
+    const pipeline = yield* Pipeline.make(options)
+    const { log, match, openApi, run } = pipeline
+    let stopped = false
+
+    const handler: Handler = async (request) => {
+      const started = performance.now()
+      const requestId = crypto.randomUUID()
+      const method = request.method
+      const url = new URL(request.url)
+      const { path, query } = Pipeline.splitUrl(url.pathname + url.search)
+      let pattern = "(unmatched)"
+
+      const send = (status: number, body: string, contentType = Pipeline.Json): Response => {
+        const headers: Record<string, string> = { "content-type": contentType, "x-request-id": requestId }
+        if (path === Pipeline.TrackPath) Object.assign(headers, Pipeline.corsHeaders)
+        if (status === 503 || status === 429) headers["retry-after"] = "1"
+        // The route pattern, never the raw path or query: those may hold emails or keys.
+        log.request(method, pattern, status, performance.now() - started, requestId)
+        return new Response(body, { status, headers })
+      }
+      const fail = (error: ApiError.ApiError) => send(error.status, ApiError.envelope(error, requestId))
+
+      if (stopped) return fail(ApiError.serviceUnavailable())
+      if (method === "OPTIONS" && path === Pipeline.TrackPath) {
+        pattern = Pipeline.TrackPath
+        log.request(method, pattern, 204, performance.now() - started, requestId)
+        return new Response(null, { status: 204, headers: { ...Pipeline.preflightHeaders, "x-request-id": requestId } })
+      }
+      if (method === "GET" && path === "/openapi.json") {
+        pattern = path
+        return send(200, openApi)
+      }
+      if (method === "GET" && path === "/docs") {
+        pattern = path
+        try {
+          return send(200, await pipeline.docs(), Pipeline.Html)
+        } catch (cause) {
+          log.defect(requestId, Cause.die(cause))
+          return fail(ApiError.internal())
+        }
+      }
+
+      const found = match(method, path)
+      if (found._tag === "NotFound") {
+        await request.body?.cancel().catch(() => {})
+        return fail(ApiError.notFound())
+      }
+      const endpoint = found.value
+      pattern = endpoint.pattern
+
+      let body: unknown = undefined
+      if (endpoint.handler.body) {
+        const read = await readBody(request, options.bodyLimit)
+        if (read._tag === "TooLarge") return fail(ApiError.payloadTooLarge(options.bodyLimit))
+        if (read._tag === "Unreadable") {
+          return fail(new ApiError.ApiError({ status: 400, code: "VALIDATION_ERROR", message: "The request body could not be read" }))
+        }
+        const parsed = Pipeline.parseBody(read.text)
+        if (!parsed.ok) return fail(ApiError.invalidJson())
+        body = parsed.body
+      } else {
+        await request.body?.cancel().catch(() => {})
+      }
+      return new Promise<Response>((resolve) =>
+        run(endpoint, {
+          requestId,
+          authorization: request.headers.get("authorization") ?? undefined,
+          params: found.params,
+          query,
+          body
+        }, (status, text) => resolve(send(status, text)))
+      )
+    }
+    return { handler, stop: () => (stopped = true) }
+  })
+
+/** What a store layer must provide. */
+export type StorePorts = EventStore.EventStore | Contacts.Contacts | Projects.Projects
+
+/**
+ * Builds the handler over a store layer, now: resolves once the store is up and the projects of
+ * `keys` exist, rejects if that fails.
+ */
+export const fromLayer = async <E>(
+  store: Layer.Layer<StorePorts, E>,
+  options: Partial<Options> & { readonly keys?: ReadonlyArray<ServerConfig.KeyPair> | undefined } = {}
+): Promise<WebHandler> => {
+  const scope = Effect.runSync(Scope.make())
+  const build = Effect.gen(function*() {
+    const context = yield* Layer.build(Track.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer)))
+    return yield* Effect.gen(function*() {
+      const created = yield* Bootstrap.run(options.keys ?? [])
+      const built = yield* make({ bodyLimit: options.bodyLimit ?? 1024 * 1024, requestTimeoutMillis: options.requestTimeoutMillis })
+      return { ...built, created }
+    }).pipe(Effect.provide(context))
+  })
+  const exit = await Effect.runPromiseExit(Scope.extend(build, scope))
+  if (Exit.isFailure(exit)) {
+    await Effect.runPromise(Scope.close(scope, exit))
+    throw Cause.squash(exit.cause)
+  }
+  const { created, handler, stop } = exit.value
+  let disposed: Promise<void> | undefined
+  return {
+    handler,
+    created,
+    dispose: () => {
+      stop()
+      return disposed ??= Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }
+}
+
+/**
+ * Builds the handler from the environment, as the server reads it: `TRACKLOG_STORE`,
+ * `DATABASE_URL`, `TRACKLOG_DATA_DIR`, `TRACKLOG_PROJECT_KEYS`, `TRACKLOG_BODY_LIMIT`.
+ */
+export const fromEnv = async (): Promise<WebHandler> => {
+  const config = await Effect.runPromise(ServerConfig.ServerConfig)
+  return fromLayer(StoreLayer.layer(config.store), { bodyLimit: config.bodyLimit, keys: config.keys })
+}
