@@ -32,7 +32,7 @@ const expectEnvelope = (answer: Answer, status: number, code: string) => {
 export type Start = <E>(
   store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
   options: { readonly bodyLimit: number }
-) => Effect.Effect<{ readonly url: string }, E, Scope.Scope>
+) => Effect.Effect<{ readonly url: string }, unknown, Scope.Scope>
 
 export const conformance = <E>(
   name: string,

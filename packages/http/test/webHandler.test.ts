@@ -41,7 +41,7 @@ describe("web handler", () => {
       const first = await web.handler(track(stream, { signal: controller.signal }))
       controller.abort()
       expect(first.status).toBe(400)
-      expect((await first.json()).error.code).toBe("VALIDATION_ERROR")
+      expect(((await first.json()) as any).error.code).toBe("VALIDATION_ERROR")
       const later = await Promise.all([1, 2, 3].map(() => web.handler(track(ok))))
       expect(later.map((r) => r.status)).toEqual([200, 200, 200])
     } finally {
@@ -61,7 +61,7 @@ describe("web handler", () => {
       const answer = await web.handler(track(ok))
       expect(answer.status).toBe(200)
       expect(answer.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/)
-      expect((await answer.json()).success).toBe(true)
+      expect(((await answer.json()) as any).success).toBe(true)
     } finally {
       await web.dispose()
     }
@@ -93,7 +93,7 @@ describe("web handler", () => {
       if (db.backend === "postgres") expect(await sessions()).toBe(0)
       const after = await web.handler(track(ok))
       expect(after.status).toBe(503)
-      expect((await after.json()).error.code).toBe("SERVICE_UNAVAILABLE")
+      expect(((await after.json()) as any).error.code).toBe("SERVICE_UNAVAILABLE")
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
