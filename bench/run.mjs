@@ -1,9 +1,9 @@
-// `pnpm bench [in-process|append|http-memory|http-postgres|replay|latency]…`: every benchmark prints a ratio
+// `pnpm bench [in-process|append|http-memory|http-postgres|replay|latency|hono]…`: every benchmark prints a ratio
 // against a baseline measured in the same run. BENCH_ROUNDS / BENCH_SECONDS tune the rounds.
 import { execFileSync } from "node:child_process"
 import { ensureOpenload, ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
 
-const all = ["in-process", "append", "http-memory", "http-postgres", "replay", "latency"]
+const all = ["in-process", "append", "http-memory", "http-postgres", "replay", "latency", "hono"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
 
 const tsx = (file) =>
@@ -13,7 +13,7 @@ const tsx = (file) =>
     env: process.env
   })
 
-if (chosen.some((c) => c.startsWith("http") || c === "latency")) {
+if (chosen.some((c) => c.startsWith("http") || c === "latency" || c === "hono")) {
   if (!hasWrk()) {
     console.error("The HTTP benchmarks need wrk: apt-get install wrk")
     process.exit(1)
@@ -23,6 +23,7 @@ if (chosen.some((c) => c.startsWith("http") || c === "latency")) {
 if (chosen.includes("latency")) ensureOpenload()
 const http = await import("./http.mjs")
 const latency = await import("./latency.mjs")
+const hono = await import("./hono.mjs")
 
 for (const name of chosen) {
   console.log(`\n== ${name}`)
@@ -44,6 +45,9 @@ for (const name of chosen) {
       break
     case "latency":
       await latency.run()
+      break
+    case "hono":
+      await hono.run()
       break
     default:
       console.error(`unknown benchmark ${name}; choose from ${all.join(", ")}`)

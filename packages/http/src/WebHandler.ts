@@ -38,13 +38,30 @@ export interface WebHandler {
 /** How the handler behaves. */
 export interface Options extends Pipeline.Options {}
 
+// Touching `request.body` can be costly (Hono on Node builds a whole undici Request for it):
+// only a request that declares a body gets its body discarded.
+const discardBody = (request: Request) =>
+  request.headers.has("content-length") || request.headers.has("transfer-encoding")
+    ? request.body?.cancel().catch(() => {})
+    : undefined
+
 type Body = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: "TooLarge" } | { readonly _tag: "Unreadable" }
 
 // Reads at most `limit` bytes; past it the rest is not read at all.
 const readBody = async (request: Request, limit: number): Promise<Body> => {
-  if (Number(request.headers.get("content-length")) > limit) {
+  const declared = request.headers.get("content-length")
+  if (Number(declared) > limit) {
     await request.body?.cancel().catch(() => {})
     return { _tag: "TooLarge" }
+  }
+  // A declared length within the limit is held to by the transport's framing: read it whole.
+  // Reading `request.body` chunk by chunk instead costs Hono on Node ~10× the request.
+  if (declared !== null && declared !== "") {
+    try {
+      return { _tag: "Body", text: await request.text() }
+    } catch {
+      return { _tag: "Unreadable" }
+    }
   }
   if (request.body === null) return { _tag: "Body", text: "" }
   const reader = request.body.getReader()
@@ -120,7 +137,7 @@ export const make = (options: Options): Effect.Effect<{ readonly handler: Handle
 
       const found = match(method, path)
       if (found._tag === "NotFound") {
-        await request.body?.cancel().catch(() => {})
+        await discardBody(request)
         return fail(ApiError.notFound())
       }
       const endpoint = found.value
@@ -137,7 +154,7 @@ export const make = (options: Options): Effect.Effect<{ readonly handler: Handle
         if (!parsed.ok) return fail(ApiError.invalidJson())
         body = parsed.body
       } else {
-        await request.body?.cancel().catch(() => {})
+        await discardBody(request)
       }
       return new Promise<Response>((resolve) =>
         run(endpoint, {
