@@ -80,13 +80,22 @@ const routedFetch: typeof fetch = (input, init) => {
 /** The web handler over the store, called directly with `Request` objects through `fetch`. */
 export const startWebHandler = <E>(
   store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
-  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number } = {}
+  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number } = {},
+  /** Sees every request and a clone of its answer. */
+  observe?: (request: Request, response: Response) => void
 ) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       const web = await WebHandler.fromLayer(store, { ...options, keys: [projectA, projectB] })
       const url = `http://web-handler-${inProcess.size}-${Math.random().toString(36).slice(2, 8)}.test`
-      inProcess.set(url, web.handler)
+      inProcess.set(
+        url,
+        observe === undefined ? web.handler : async (request) => {
+          const response = await web.handler(request)
+          observe(request, response.clone())
+          return response
+        }
+      )
       globalThis.fetch = routedFetch
       return { url, web }
     }),
