@@ -4,7 +4,9 @@
  * - the `400 HttpApiDecodeError` the generator adds to each endpoint goes: the server never
  *   sends that shape (a 400 it does send is declared by the endpoint, with the envelope);
  * - Effect's own schemas (`Trim`, `PropertyKey`, `Issue`, …) are inlined or dropped, so the
- *   public schemas are ours.
+ *   public schemas are ours;
+ * - an object schema that names no properties says `additionalProperties: true` out loud: client
+ *   generators read a bare `{ type: "object" }` as an empty object (openapi-typescript does).
  */
 import type * as OpenApi from "@effect/platform/OpenApi"
 import * as OpenApiJsonSchema from "@effect/platform/OpenApiJsonSchema"
@@ -27,6 +29,17 @@ const mapRefs = (node: Json, f: (ref: string, node: Json) => Json): Json => {
   if (typeof node.$ref === "string") return f(node.$ref, node)
   const out: Record<string, Json> = {}
   for (const [k, v] of Object.entries(node)) out[k] = mapRefs(v, f)
+  return out
+}
+
+const openObjects = (node: Json): Json => {
+  if (Array.isArray(node)) return node.map(openObjects)
+  if (node === null || typeof node !== "object") return node
+  const out: Record<string, Json> = {}
+  for (const [k, v] of Object.entries(node)) out[k] = openObjects(v)
+  if (out.type === "object" && out.properties === undefined && out.additionalProperties === undefined && out.patternProperties === undefined) {
+    out.additionalProperties = true
+  }
   return out
 }
 
@@ -89,5 +102,7 @@ export const fix = (
   for (const name of Object.keys(schemas)) {
     if (!reached.has(defsPath + name)) delete schemas[name]
   }
+  doc.components.schemas = openObjects(schemas)
+  doc.paths = openObjects(doc.paths)
   return doc
 }
