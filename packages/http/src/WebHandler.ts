@@ -50,10 +50,9 @@ type Body = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: 
 // Reads at most `limit` bytes; past it the rest is not read at all.
 const readBody = async (request: Request, limit: number): Promise<Body> => {
   const declared = request.headers.get("content-length")
-  if (Number(declared) > limit) {
-    await request.body?.cancel().catch(() => {})
-    return { _tag: "TooLarge" }
-  }
+  // Over the limit: the body is left unread, not cancelled; the transport drains or closes it
+  // (cancelling resets the connection under some, before the client reads the 413).
+  if (Number(declared) > limit) return { _tag: "TooLarge" }
   // A declared length within the limit is held to by the transport's framing: read it whole.
   // Reading `request.body` chunk by chunk instead costs Hono on Node ~10× the request.
   if (declared !== null && declared !== "") {
