@@ -18,6 +18,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as ApiError from "./ApiError.js"
+import * as Answers from "./internal/answers.js"
 import * as Bootstrap from "./Bootstrap.js"
 import * as Pipeline from "./Pipeline.js"
 import * as ServerConfig from "./ServerConfig.js"
@@ -94,6 +95,9 @@ export const make = (options: Options): Effect.Effect<{ readonly handler: Handle
   Effect.gen(function*() {
     const pipeline = yield* Pipeline.make(options)
     const { log, match, openApi, run } = pipeline
+    // Answers are handed back together at the end of the loop turn, as the node server writes
+    // them (docs/decisions/0008): the transport then writes a batch, and the client wakes once.
+    const answers = Answers.make()
     let stopped = false
 
     const handler: Handler = async (request) => {
@@ -162,7 +166,7 @@ export const make = (options: Options): Effect.Effect<{ readonly handler: Handle
           params: found.params,
           query,
           body
-        }, (status, text) => resolve(send(status, text)))
+        }, (status, text) => answers.write(() => resolve(send(status, text))))
       )
     }
     return { handler, stop: () => (stopped = true) }
