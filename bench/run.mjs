@@ -1,9 +1,9 @@
-// `pnpm bench [in-process|append|http-memory|http-postgres|http-embedded|growth|emmett|replay|latency|idempotency|catchup|sse]…`: every benchmark prints a ratio
+// `pnpm bench [in-process|append|http-memory|http-postgres|http-embedded|growth|emmett|replay|latency|idempotency|catchup|sse|hono]…`: every benchmark prints a ratio
 // against a baseline measured in the same run. BENCH_ROUNDS / BENCH_SECONDS tune the rounds.
 import { execFileSync } from "node:child_process"
 import { ensureOpenload, ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
 
-const all = ["in-process", "append", "http-memory", "http-postgres", "http-embedded", "growth", "emmett", "replay", "latency", "idempotency", "catchup", "sse"]
+const all = ["in-process", "append", "http-memory", "http-postgres", "http-embedded", "growth", "emmett", "replay", "latency", "idempotency", "catchup", "sse", "hono"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
 
 const tsx = (file) =>
@@ -13,8 +13,8 @@ const tsx = (file) =>
     env: process.env
   })
 
-if (chosen.includes("sse") && !chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett"].includes(c))) ensureServerBundle()
-if (chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett"].includes(c))) {
+if (chosen.includes("sse") && !chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))) ensureServerBundle()
+if (chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))) {
   if (!hasWrk()) {
     console.error("The HTTP benchmarks need wrk: apt-get install wrk")
     process.exit(1)
@@ -25,6 +25,7 @@ if (chosen.includes("latency")) ensureOpenload()
 const http = await import("./http.mjs")
 const latency = await import("./latency.mjs")
 const sse = await import("./sse.mjs")
+const hono = await import("./hono.mjs")
 
 for (const name of chosen) {
   console.log(`\n== ${name}`)
@@ -64,6 +65,9 @@ for (const name of chosen) {
       break
     case "sse":
       await sse.run()
+      break
+    case "hono":
+      await hono.run()
       break
     default:
       console.error(`unknown benchmark ${name}; choose from ${all.join(", ")}`)

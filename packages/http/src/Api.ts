@@ -14,6 +14,7 @@ import * as Json from "@tracklog/core/Json"
 import * as TrackBatch from "@tracklog/core/TrackBatch"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Schema from "effect/Schema"
+import * as OpenApiFix from "./internal/openApi.js"
 
 /** One broken rule of a request, in `error.errors[]`. */
 export const FieldError = Schema.Struct({
@@ -293,5 +294,8 @@ export class Api extends HttpApi.make("tracklog")
   .annotate(OpenApi.Description, "Plunk's track API, event-sourced. Errors use the envelope of ErrorEnvelope.")
 {}
 
-/** The OpenAPI document of `Api`. */
-export const openApi = () => OpenApi.fromApi(Api, { additionalPropertiesStrategy: "allow" })
+/** The OpenAPI document of `Api`: every error answer is the `ErrorEnvelope` component. */
+export const openApi = () =>
+  OpenApiFix.fix(OpenApi.fromApi(Api, { additionalPropertiesStrategy: "allow" }), ErrorEnvelope, {
+    additionalPropertiesStrategy: "allow"
+  })

@@ -6,29 +6,22 @@
  * Why not `HttpApiBuilder`: it costs ~5× the per-request time of this adapter on the track route
  * (docs/decisions/0003-lean-http-adapter.md); `Api` stays the one definition of the API.
  */
-import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
-import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Fiber from "effect/Fiber"
-import * as Runtime from "effect/Runtime"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
-import * as TrackBatch from "@tracklog/core/TrackBatch"
 import * as Answers from "./internal/answers.js"
-import * as Api from "./Api.js"
 import * as ApiError from "./ApiError.js"
-import * as Auth from "./Auth.js"
-import * as Handlers from "./Handlers.js"
-import * as Router from "./internal/router.js"
-import * as RequestLog from "./RequestLog.js"
+import type * as Auth from "./Auth.js"
+import type * as Handlers from "./Handlers.js"
+import * as Pipeline from "./Pipeline.js"
 
 /** How the server listens. */
 export interface Options {
@@ -61,42 +54,15 @@ export interface Running {
   readonly openStreams?: () => number
 }
 
-const Json = "application/json; charset=utf-8"
-const TrackPath = "/v1/track"
-const BatchPath = "/v1/track/batch"
-// The routes a browser may call with a public key, so CORS applies to them.
-const isCorsPath = (path: string) => path === TrackPath || path === BatchPath
-const NoGrant = { projectId: "", kind: "public" } as const
-
-const docsPage = Effect.promise(async () => {
-  const { dispose, handler } = HttpLayerRouter.toWebHandler(
-    HttpApiSwagger.layerHttpLayerRouter({ api: Api.Api, path: "/docs" }),
-    { disableLogger: true }
-  )
-  const html = await (await handler(new Request("http://localhost/docs"))).text()
-  await dispose()
-  return html
-})
+const { Json } = Pipeline
 
 /** Starts the server for the scope; closing the scope drains it gracefully. */
 export const make = (
   options: Options
 ): Effect.Effect<Running, never, Scope.Scope | Handlers.Services | Auth.Services> =>
   Effect.gen(function*() {
-    const handlers = yield* Handlers.make
-    const auth = yield* Auth.make
-    const runtime = yield* Effect.runtime<never>()
-    const runFork = Runtime.runFork(runtime)
-    const log = yield* RequestLog.make
-
-    const routes = Router.fromApi(Api.Api).map((route) => {
-      const handler = handlers[route.name]
-      if (handler === undefined) throw new Error(`no handler for endpoint ${route.name}`)
-      return { ...route, value: { handler, pattern: "/" + route.segments.join("/") } }
-    })
-    const match = Router.matcher(routes)
-    const openApi = JSON.stringify(Api.openApi())
-    let docs: string | undefined
+    const pipeline = yield* Pipeline.make(options)
+    const { bodyLimitOf, log, match, openApi, run } = pipeline
 
     const answers = Answers.make()
     // Open event streams, ended at shutdown: they would otherwise hold it for its whole timeout.
@@ -105,29 +71,12 @@ export const make = (
     let inFlight = 0
     let closing = false
 
-    // Request deadlines, swept by one timer: a timer per request would cost more than the request.
-    const requestTimeout = options.requestTimeoutMillis ?? 10_000
-    const overdue = new Set<{ readonly at: number; readonly expire: () => void }>()
-    const sweeper = setInterval(() => {
-      const now = Date.now()
-      for (const deadline of overdue) {
-        if (deadline.at <= now) {
-          overdue.delete(deadline)
-          deadline.expire()
-        }
-      }
-    }, Math.min(250, Math.max(10, requestTimeout / 4)))
-    sweeper.unref()
-
     const listener = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
       const started = performance.now()
       const requestId = randomUUID()
       const method = req.method ?? "GET"
       const url = req.url ?? "/"
-      const q = url.indexOf("?")
-      const raw = q === -1 ? url : url.slice(0, q)
-      // A trailing slash names the same resource (CORS included).
-      const path = raw.length > 1 && raw.endsWith("/") ? raw.slice(0, -1) : raw
+      const { path, query } = Pipeline.splitUrl(url)
       let pattern = "(unmatched)"
       inFlight++
       res.once("close", () => inFlight--)
@@ -138,10 +87,9 @@ export const make = (
           "content-length": Buffer.byteLength(body),
           "x-request-id": requestId
         }
+        Object.assign(headers, Pipeline.answerHeaders(path, status))
         if (extra !== undefined) Object.assign(headers, extra)
-        if (isCorsPath(path)) Object.assign(headers, corsHeaders)
         if (closing) headers["connection"] = "close"
-        if (status === 503 || status === 429 || status === 409) headers["retry-after"] = "1"
         // A 204 has no content, so no content headers either (RFC 9110 §8.6).
         if (status === 204) {
           delete headers["content-type"]
@@ -184,7 +132,7 @@ export const make = (
               res.off("drain", drained)
             })
           })
-        const fiber = runFork(Stream.runForEach(stream, write))
+        const fiber = Effect.runFork(Stream.runForEach(stream, write))
         streams.add(fiber)
         res.once("close", () => fiber.unsafeInterruptAsFork(fiber.id()))
         fiber.addObserver((exit) => {
@@ -196,9 +144,9 @@ export const make = (
         })
       }
 
-      if (method === "OPTIONS" && isCorsPath(path)) {
+      if (method === "OPTIONS" && Pipeline.isCorsPath(path)) {
         pattern = path
-        res.writeHead(204, { ...corsHeaders, "access-control-max-age": "86400", "x-request-id": requestId, "content-length": 0 })
+        res.writeHead(204, { ...Pipeline.preflightHeaders, "x-request-id": requestId, "content-length": 0 })
         res.end()
         return log.request(method, pattern, 204, performance.now() - started, requestId)
       }
@@ -208,12 +156,8 @@ export const make = (
       }
       if (method === "GET" && path === "/docs") {
         pattern = path
-        if (docs !== undefined) return send(200, docs, "text/html; charset=utf-8")
-        return void Effect.runPromise(docsPage).then(
-          (html) => {
-            docs = html
-            send(200, html, "text/html; charset=utf-8")
-          },
+        return void pipeline.docs().then(
+          (html) => send(200, html, Pipeline.Html),
           (cause: unknown) => {
             log.defect(requestId, Cause.die(cause))
             fail(ApiError.internal())
@@ -226,54 +170,29 @@ export const make = (
         req.resume()
         return fail(ApiError.notFound())
       }
-      const { handler } = found.value
-      pattern = found.value.pattern
+      const endpoint = found.value
+      pattern = endpoint.pattern
 
-      const run = (body: unknown) => {
-        const authenticated = handler.auth === "none"
-          ? Effect.succeed<Handlers.Request["grant"]>(NoGrant)
-          : auth.authenticate(req.headers.authorization, handler.auth)
-        const fiber = runFork(Effect.flatMap(authenticated, (grant) =>
-          handler.handle({
-            requestId,
-            params: found.params,
-            query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
-            body,
-            grant,
-            headers: req.headersDistinct
-          })))
-        const deadline = { at: Date.now() + requestTimeout, expire: () => fiber.unsafeInterruptAsFork(fiber.id()) }
-        overdue.add(deadline)
-        fiber.addObserver((exit) => {
-          overdue.delete(deadline)
-          if (Exit.isInterrupted(exit)) return fail(ApiError.serviceUnavailable())
-          if (Exit.isSuccess(exit)) {
-            return exit.value.stream === undefined
-              ? send(exit.value.status, exit.value.body, Json, exit.value.headers)
-              : serveStream(exit.value.stream)
-          }
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure)) return fail(failure.value)
-          log.defect(requestId, exit.cause)
-          fail(ApiError.internal())
-        })
-      }
+      const respond = (body: unknown) =>
+        run(endpoint, {
+          requestId,
+          authorization: req.headers.authorization,
+          params: found.params,
+          query,
+          body,
+          headers: req.headersDistinct
+        }, (reply) => reply.stream === undefined ? send(reply.status, reply.body, Json, reply.headers) : serveStream(reply.stream))
 
-      if (!handler.body) {
+      if (!endpoint.handler.body) {
         req.resume()
-        return run(undefined)
+        return respond(undefined)
       }
-      const bodyLimit = handler.bodyLimit === "batch" ? options.batchBodyLimit ?? TrackBatch.DefaultBodyLimit : options.bodyLimit
+      const bodyLimit = bodyLimitOf(endpoint)
       readBody(req, bodyLimit, (result) => {
         if (result._tag === "TooLarge") return fail(ApiError.payloadTooLarge(bodyLimit))
-        if (result.text.length === 0) return run({})
-        let body: unknown
-        try {
-          body = JSON.parse(result.text)
-        } catch {
-          return fail(ApiError.invalidJson())
-        }
-        run(body)
+        const parsed = Pipeline.parseBody(result.text)
+        if (!parsed.ok) return fail(ApiError.invalidJson())
+        respond(parsed.body)
       })
     }
 
@@ -305,7 +224,6 @@ export const make = (
         Effect.async<void>((resume) => {
           // Stop accepting, answer what is in flight, then close what is left.
           closing = true
-          clearInterval(sweeper)
           for (const fiber of streams) fiber.unsafeInterruptAsFork(fiber.id())
           server.close(() => resume(Effect.void))
           server.closeIdleConnections()
@@ -320,13 +238,6 @@ export const make = (
     )
     return running
   })
-
-const corsHeaders = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-methods": "POST, OPTIONS",
-  "access-control-allow-headers": "Authorization, Content-Type, Idempotency-Key",
-  "access-control-expose-headers": "X-Request-ID, Idempotent-Replayed, Retry-After"
-}
 
 type BodyResult = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: "TooLarge" }
 

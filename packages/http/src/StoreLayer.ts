@@ -28,10 +28,13 @@ const storeOf = (store: ServerConfig.Store) => {
   }
 }
 
-/** Store ports, `Track`, `EraseContact` and `Ids` for the configured store; `handler` tunes the command handler. */
-export const layer = (store: ServerConfig.Store, handler: CommandHandler.Options = {}) =>
+/** The command services (`Track`, `EraseContact`) and `Ids` over a store's ports. */
+export const services = <A, E, R>(store: Layer.Layer<A, E, R>, handler: CommandHandler.Options = {}) =>
   EraseContact.layer.pipe(
     Layer.provideMerge(Track.layerWith(handler)),
-    Layer.provideMerge(storeOf(store)),
+    Layer.provideMerge(store),
     Layer.provideMerge(Ids.layer)
   )
+
+/** Store ports, `Track`, `EraseContact` and `Ids` for the configured store; `handler` tunes the command handler. */
+export const layer = (store: ServerConfig.Store, handler: CommandHandler.Options = {}) => services(storeOf(store), handler)

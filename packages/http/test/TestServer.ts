@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Bootstrap from "../src/Bootstrap.js"
 import * as Server from "../src/Server.js"
+import * as WebHandler from "../src/WebHandler.js"
 
 export const projectA = { publicKey: "pk_test_a", secretKey: "sk_test_a" }
 export const projectB = { publicKey: "pk_test_b", secretKey: "sk_test_b" }
@@ -80,3 +81,41 @@ export const request = async (
   }
   return { status: response.status, headers: response.headers, body: parsed, text }
 }
+
+// Handlers called in-process: `fetch` to one of these origins calls the handler with the Request.
+const inProcess = new Map<string, WebHandler.Handler>()
+const realFetch = globalThis.fetch
+const routedFetch: typeof fetch = (input, init) => {
+  const url = input instanceof Request ? input.url : String(input)
+  const handler = inProcess.get(new URL(url).origin)
+  return handler === undefined ? realFetch(input, init) : handler(new Request(input, init))
+}
+
+/** The web handler over the store, called directly with `Request` objects through `fetch`. */
+export const startWebHandler = <E>(
+  store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
+  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number } = {},
+  /** Sees every request and a clone of its answer. */
+  observe?: (request: Request, response: Response) => void
+) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const web = await WebHandler.fromLayer(store, { ...options, keys: [projectA, projectB] })
+      const url = `http://web-handler-${inProcess.size}-${Math.random().toString(36).slice(2, 8)}.test`
+      inProcess.set(
+        url,
+        observe === undefined ? web.handler : async (request) => {
+          const response = await web.handler(request)
+          observe(request, response.clone())
+          return response
+        }
+      )
+      globalThis.fetch = routedFetch
+      return { url, web }
+    }),
+    ({ url, web }) =>
+      Effect.promise(async () => {
+        inProcess.delete(url)
+        await web.dispose()
+      })
+  )

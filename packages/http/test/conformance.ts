@@ -10,7 +10,7 @@ import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Answer, projectA, projectB, request, start } from "./TestServer.js"
+import { type Answer, projectA, projectB, request, start as startServer } from "./TestServer.js"
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -28,9 +28,16 @@ const expectEnvelope = (answer: Answer, status: number, code: string) => {
   if (code !== "VALIDATION_ERROR" || status === 400) expect(answer.body.error.errors).toBeUndefined()
 }
 
+/** How a target under test starts over a store: the node server unless told otherwise. */
+export type Start = <E>(
+  store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
+  options: { readonly bodyLimit: number }
+) => Effect.Effect<{ readonly url: string }, unknown, Scope.Scope>
+
 export const conformance = <E>(
   name: string,
-  store: () => Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>
+  store: () => Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
+  start: Start = startServer
 ) =>
   describe(`HTTP conformance: ${name}`, () => {
     let base = ""

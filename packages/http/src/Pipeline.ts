@@ -1,0 +1,191 @@
+/**
+ * The request pipeline every transport shares: routing over `Api`, the static routes (preflight,
+ * OpenAPI document, docs page), authentication, running a handler under a deadline, and the
+ * SPEC §2 envelope for every failure. The `node:http` server (`Server`) and the web handler
+ * (`WebHandler`) only read bodies and write answers in their own way around it.
+ */
+import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import * as TrackBatch from "@tracklog/core/TrackBatch"
+import * as Api from "./Api.js"
+import * as ApiError from "./ApiError.js"
+import * as Auth from "./Auth.js"
+import * as Handlers from "./Handlers.js"
+import * as Router from "./internal/router.js"
+import * as RequestLog from "./RequestLog.js"
+
+/** What the pipeline needs to know of the transport's limits. */
+export interface Options {
+  /** Largest accepted request body, in bytes. */
+  readonly bodyLimit: number
+  /**
+   * Longest a request may take, waiting included (default 10 s); past it the answer is 503. A
+   * hung store then costs each request at most this, also when requests queue on one contact.
+   */
+  readonly requestTimeoutMillis?: number | undefined
+  /** Largest accepted body of `POST /v1/track/batch`, in bytes (default 10 MiB). */
+  readonly batchBodyLimit?: number | undefined
+}
+
+/** A routed endpoint: its handler and its path pattern (for the log; never the raw path). */
+export interface Endpoint {
+  readonly handler: Handlers.Handler
+  readonly pattern: string
+}
+
+/** What the handler run needs from the request, whatever its transport. */
+export interface Input {
+  readonly requestId: string
+  readonly authorization: string | undefined
+  readonly params: Readonly<Record<string, string>>
+  /** The query string, without its `?`. */
+  readonly query: string
+  readonly body: unknown
+  /** Request headers by lowercase name, each value as sent (a header sent twice has two). */
+  readonly headers?: Handlers.Request["headers"]
+}
+
+export const Json = "application/json; charset=utf-8"
+export const Html = "text/html; charset=utf-8"
+export const TrackPath = "/v1/track"
+export const BatchPath = "/v1/track/batch"
+/** The routes a browser may call with a public key, so CORS applies to them. */
+export const isCorsPath = (path: string) => path === TrackPath || path === BatchPath
+const NoGrant = { projectId: "", kind: "public" } as const
+
+export const corsHeaders = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "POST, OPTIONS",
+  "access-control-allow-headers": "Authorization, Content-Type, Idempotency-Key",
+  "access-control-expose-headers": "X-Request-ID, Idempotent-Replayed, Retry-After"
+}
+
+/** The headers every transport adds to an answer of `status`: CORS, `Retry-After`. */
+export const answerHeaders = (path: string, status: number): Record<string, string> => {
+  const headers: Record<string, string> = isCorsPath(path) ? { ...corsHeaders } : {}
+  if (status === 503 || status === 429 || status === 409) headers["retry-after"] = "1"
+  return headers
+}
+
+/** The preflight answer's headers, without the request id. */
+export const preflightHeaders = { ...corsHeaders, "access-control-max-age": "86400" }
+
+export const docsPage = Effect.promise(async () => {
+  const { dispose, handler } = HttpLayerRouter.toWebHandler(
+    HttpApiSwagger.layerHttpLayerRouter({ api: Api.Api, path: "/docs" }),
+    { disableLogger: true }
+  )
+  const html = await (await handler(new Request("http://localhost/docs"))).text()
+  await dispose()
+  return html
+})
+
+/** Splits a request target into its path (a trailing slash dropped) and query string. */
+export const splitUrl = (url: string): { readonly path: string; readonly query: string } => {
+  const q = url.indexOf("?")
+  const raw = q === -1 ? url : url.slice(0, q)
+  // A trailing slash names the same resource (CORS included).
+  const path = raw.length > 1 && raw.endsWith("/") ? raw.slice(0, -1) : raw
+  return { path, query: q === -1 ? "" : url.slice(q + 1) }
+}
+
+/** A body as the handlers see it: `{}` when empty, the parsed JSON, or the 400 of SPEC §1.2. */
+export const parseBody = (text: string): { readonly ok: true; readonly body: unknown } | { readonly ok: false } => {
+  if (text.length === 0) return { ok: true, body: {} }
+  try {
+    return { ok: true, body: JSON.parse(text) }
+  } catch {
+    return { ok: false }
+  }
+}
+
+/** Builds the pipeline for the scope: closing it stops the deadline timer. */
+export const make = (options: Options) =>
+  Effect.gen(function*() {
+    const handlers = yield* Handlers.make
+    const auth = yield* Auth.make
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
+    const log = yield* RequestLog.make
+
+    const routes = Router.fromApi(Api.Api).map((route) => {
+      const handler = handlers[route.name]
+      if (handler === undefined) throw new Error(`no handler for endpoint ${route.name}`)
+      return { ...route, value: { handler, pattern: "/" + route.segments.join("/") } }
+    })
+    const match: (method: string, path: string) => Router.Match<Endpoint> = Router.matcher(routes)
+    const openApi = JSON.stringify(Api.openApi())
+    let docsHtml: string | undefined
+    const docs = (): Promise<string> =>
+      docsHtml !== undefined ? Promise.resolve(docsHtml) : Effect.runPromise(docsPage).then((html) => (docsHtml = html))
+
+    // Request deadlines, swept by one timer: a timer per request would cost more than the request.
+    const requestTimeout = options.requestTimeoutMillis ?? 10_000
+    const overdue = new Set<{ readonly at: number; readonly expire: () => void }>()
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const timer = setInterval(() => {
+          const now = Date.now()
+          for (const deadline of overdue) {
+            if (deadline.at <= now) {
+              overdue.delete(deadline)
+              deadline.expire()
+            }
+          }
+        }, Math.min(250, Math.max(10, requestTimeout / 4)))
+        timer.unref()
+        return timer
+      }),
+      (timer) => Effect.sync(() => clearInterval(timer))
+    )
+
+    /**
+     * Authenticates and runs the endpoint's handler; `done` gets the status and JSON body, the
+     * envelope on failure (503 past the deadline, 500 for a defect, which is logged).
+     */
+    const run = (endpoint: Endpoint, input: Input, done: (reply: Handlers.Reply) => void) => {
+      const { handler } = endpoint
+      const authenticated = handler.auth === "none"
+        ? Effect.succeed<Handlers.Request["grant"]>(NoGrant)
+        : auth.authenticate(input.authorization, handler.auth)
+      const fiber = runFork(Effect.flatMap(authenticated, (grant) =>
+        handler.handle({
+          requestId: input.requestId,
+          params: input.params,
+          query: new URLSearchParams(input.query),
+          body: input.body,
+          grant,
+          headers: input.headers
+        })))
+      const fail = (error: ApiError.ApiError) => done({ status: error.status, body: ApiError.envelope(error, input.requestId) })
+      const deadline = { at: Date.now() + requestTimeout, expire: () => fiber.unsafeInterruptAsFork(fiber.id()) }
+      overdue.add(deadline)
+      fiber.addObserver((exit) => {
+        overdue.delete(deadline)
+        if (Exit.isInterrupted(exit)) return fail(ApiError.serviceUnavailable())
+        if (Exit.isSuccess(exit)) return done(exit.value)
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isSome(failure)) return fail(failure.value)
+        log.defect(input.requestId, exit.cause)
+        fail(ApiError.internal())
+      })
+    }
+
+    /** The body limit of an endpoint: the batch route has its own. */
+    const bodyLimitOf = (endpoint: Endpoint) =>
+      endpoint.handler.bodyLimit === "batch" ? options.batchBodyLimit ?? TrackBatch.DefaultBodyLimit : options.bodyLimit
+
+    return { match, run, openApi, docs, log, bodyLimitOf }
+  })
+
+/** A built pipeline. */
+export type Pipeline = Effect.Effect.Success<ReturnType<typeof make>>
+
+/** What building a pipeline needs. */
+export type Services = Scope.Scope | Handlers.Services | Auth.Services
