@@ -6,6 +6,7 @@ import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
+import * as FieldIssue from "./FieldIssue.js"
 import * as Json from "./Json.js"
 
 /** Longest canonical email accepted (RFC 5321 path limit). */
@@ -37,16 +38,12 @@ export type IssueCode =
   | "invalid_string"
   | "invalid_number"
 
-/** One broken rule: `field` is the dotted path (`data.locale`). */
-export interface FieldIssue {
-  readonly field: string
-  readonly message: string
-  readonly code: IssueCode
-}
+// Named here too for callers that reach it through the track command; defined in `FieldIssue`.
+export type { FieldIssue } from "./FieldIssue.js"
 
 /** A request that breaks one or more rules of behaviour §1.2; nothing was changed. */
 export class InvalidTrackCommand extends Schema.TaggedError<InvalidTrackCommand>()("InvalidTrackCommand", {
-  issues: Schema.Array(Schema.Struct({ field: Schema.String, message: Schema.String, code: Schema.String }))
+  issues: Schema.Array(FieldIssue.FieldIssue)
 }) {
   override get message() {
     return this.issues.map((i) => `${i.field}: ${i.message}`).join("; ")
@@ -85,7 +82,7 @@ const refined = <A, I>(schema: Schema.Schema<A, I, never>, rules: ReadonlyArray<
   rules.reduce((s, rule) => s.pipe(filterOf(rule)), schema)
 
 // Every broken rule of a table, one issue each: unlike the schema, `check` goes on after one.
-const apply = <A>(rules: ReadonlyArray<Rule<A>>, value: A, field: string, out: Array<FieldIssue>): void => {
+const apply = <A>(rules: ReadonlyArray<Rule<A>>, value: A, field: string, out: Array<FieldIssue.FieldIssue>): void => {
   let unbounded = false
   for (const rule of rules) {
     if (unbounded && rule.recurses) continue
@@ -260,16 +257,16 @@ const build = (b: Record<string, unknown>): TrackCommand => {
   return props as TrackCommand
 }
 
-const issue = (field: string, code: IssueCode, message: string): FieldIssue => ({ field, code, message })
+const issue = (field: string, code: IssueCode, message: string): FieldIssue.FieldIssue => ({ field, code, message })
 
 /**
  * Every rule the body breaks, one issue each, with the schema's predicates and messages. The
  * schema's own filters stop at a field's first failure; behaviour §1.2 wants them all.
  */
-export const check = (body: unknown): Array<FieldIssue> => {
+export const check = (body: unknown): Array<FieldIssue.FieldIssue> => {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return [issue("body", "invalid_type", "Expected an object")]
   const b = body as Record<string, unknown>
-  const out: Array<FieldIssue> = []
+  const out: Array<FieldIssue.FieldIssue> = []
   // As the schema: a key holding `undefined` is present (and of the wrong type), not missing.
   const present = (key: string) => Object.hasOwn(b, key)
   if (!present("email")) out.push(issue("email", "required", "email is required"))
@@ -293,15 +290,15 @@ export const check = (body: unknown): Array<FieldIssue> => {
  * Flattens the schema's parse issue into field issues with dotted paths and codes, for callers
  * that decode with the schema itself (it stops at a field's first broken rule; `check` does not).
  */
-export const issuesOf = (issue: ParseResult.ParseIssue): Array<FieldIssue> => {
-  const out: Array<FieldIssue> = []
+export const issuesOf = (issue: ParseResult.ParseIssue): Array<FieldIssue.FieldIssue> => {
+  const out: Array<FieldIssue.FieldIssue> = []
   collect(issue, [], out)
   return out
 }
 
 const fieldOf = (path: ReadonlyArray<PropertyKey>) => path.length === 0 ? "body" : path.map(String).join(".")
 
-const collect = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, out: Array<FieldIssue>): void => {
+const collect = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, out: Array<FieldIssue.FieldIssue>): void => {
   switch (issue._tag) {
     case "Pointer": {
       const next = Array.isArray(issue.path) ? [...path, ...issue.path] : [...path, issue.path as PropertyKey]

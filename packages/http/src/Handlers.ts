@@ -12,6 +12,7 @@ import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Api from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import type * as Auth from "./Auth.js"
 
@@ -48,13 +49,14 @@ const contactView = (contact: Contact.Contact) => ({
   updatedAt: Timestamp.iso(contact.updatedAt)
 })
 
-const limitOf = (query: URLSearchParams, max: number, fallback: number) => {
+// The page sizes are `Api`'s, the one statement of them.
+const limitOf = (query: URLSearchParams, size: { readonly max: number; readonly default: number }) => {
   const raw = query.get("limit")
-  if (raw === null) return Effect.succeed(fallback)
+  if (raw === null) return Effect.succeed(size.default)
   const n = /^\d{1,7}$/.test(raw) ? Number(raw) : NaN
-  return n >= 1 && n <= max
+  return n >= 1 && n <= size.max
     ? Effect.succeed(n)
-    : Effect.fail(ApiError.validation([{ field: "limit", code: "invalid_limit", message: `limit must be an integer from 1 to ${max}` }]))
+    : Effect.fail(ApiError.validation([{ field: "limit", code: "invalid_limit", message: `limit must be an integer from 1 to ${size.max}` }]))
 }
 
 const invalidCursor = Effect.fail(
@@ -70,14 +72,18 @@ const contactId = (request: Request): Effect.Effect<string, ApiError.ApiError> =
 /** What the handlers need. */
 export type Services = Track.Track | Contacts.Contacts
 
-/** The handlers of every endpoint, by endpoint name. */
+/**
+ * The handlers of every endpoint, by endpoint name: one for each endpoint of `Api`, checked by the
+ * compiler. Which key each wants is `Api`'s statement (`KeyRequirement`).
+ */
 export const make = Effect.gen(function*() {
   const track = yield* Track.Track
   const contacts = yield* Contacts.Contacts
+  const keys = Api.keyRequirements()
 
-  const handlers: Record<string, Handler> = {
+  const handlers = {
     track: {
-      auth: "any",
+      auth: keys.track,
       body: true,
       handle: (request) => {
         const command = TrackCommand.decode(request.body)
@@ -90,7 +96,7 @@ export const make = Effect.gen(function*() {
       }
     },
     getContact: {
-      auth: "secret",
+      auth: keys.getContact,
       body: false,
       handle: (request) =>
         contactId(request).pipe(
@@ -103,11 +109,11 @@ export const make = Effect.gen(function*() {
         )
     },
     listContacts: {
-      auth: "secret",
+      auth: keys.listContacts,
       body: false,
       handle: (request) =>
         Effect.gen(function*() {
-          const limit = yield* limitOf(request.query, 100, 20)
+          const limit = yield* limitOf(request.query, Api.ContactsPage)
           const email = request.query.get("email")
           if (email !== null) {
             // The same canonical form the track route stores; what it could never store matches nothing.
@@ -124,11 +130,11 @@ export const make = Effect.gen(function*() {
         }).pipe(Effect.mapError(ApiError.fromDomain))
     },
     contactEvents: {
-      auth: "secret",
+      auth: keys.contactEvents,
       body: false,
       handle: (request) =>
         Effect.gen(function*() {
-          const limit = yield* limitOf(request.query, 1000, 100)
+          const limit = yield* limitOf(request.query, Api.EventsPage)
           const id = yield* contactId(request)
           const cursor = request.query.get("cursor") || undefined
           // An events cursor is the version of the last event of the previous page.
@@ -138,7 +144,7 @@ export const make = Effect.gen(function*() {
         }).pipe(Effect.mapError(ApiError.fromDomain))
     },
     health: {
-      auth: "none",
+      auth: keys.health,
       body: false,
       handle: () =>
         contacts.list("", { limit: 1 }).pipe(
@@ -146,6 +152,6 @@ export const make = Effect.gen(function*() {
           Effect.mapError(ApiError.fromDomain)
         )
     }
-  }
-  return handlers
+  } satisfies { readonly [Name in Api.EndpointName]: Handler }
+  return handlers as Readonly<Record<string, Handler>>
 })

@@ -2,10 +2,8 @@
  * A real server on a random port for the tests, over a given store, with two projects whose
  * keys the tests know.
  */
-import type * as Contacts from "@tracklog/core/Contacts"
-import type * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
-import type * as Projects from "@tracklog/core/Projects"
+import type * as Store from "@tracklog/core/Store"
 import * as Track from "@tracklog/core/Track"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -17,7 +15,7 @@ export const projectB = { publicKey: "pk_test_b", secretKey: "sk_test_b" }
 
 /** Starts a server over the store layer; resolves to its base URL. */
 export const start = <E>(
-  store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
+  store: Layer.Layer<Store.Ports, E>,
   options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number } = {}
 ) =>
   Effect.gen(function*() {

@@ -4,6 +4,7 @@
  */
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
+import * as Store from "@tracklog/core/Store"
 import * as StoreError from "@tracklog/core/StoreError"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as Effect from "effect/Effect"
@@ -19,7 +20,7 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
     const { projects } = yield* StoreMemory.make
     const eventStore = EventStore.EventStore.of({ append: () => failure, readStream: () => failure, readAll: () => failure })
     const contacts = Contacts.Contacts.of({ findById: () => failure, findByEmail: () => failure, list: () => failure, timeline: () => failure })
-    return StoreMemory.context({ contacts, eventStore, projects })
+    return Store.context({ contacts, eventStore, projects })
   }))
 
 const serve = (failure: Effect.Effect<never, StoreError.StoreUnavailable>, options: { readonly requestTimeoutMillis?: number } = {}) => {

@@ -2,12 +2,12 @@
  * The in-memory store: the log, the inline contact projection and the projects, in one state.
  * For embedding, tests and benchmarks; nothing survives the process.
  */
-import type * as Contact from "@tracklog/core/Contact"
+import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Projects from "@tracklog/core/Projects"
-import * as Context from "effect/Context"
+import * as Store from "@tracklog/core/Store"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -27,8 +27,6 @@ interface State {
   readonly projects: Set<string>
   transactions: number
 }
-
-const emailKey = (projectId: string, email: string) => `${projectId}\u0000${email}`
 
 // The log keeps each event as JSON text in buffers outside the heap, not as the ~7 objects it
 // decodes to, which the garbage collector would copy and mark again and again as the log grows
@@ -103,7 +101,7 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
   }
   const contact = input.contact
   // A stream claims its email when it starts; events never change a contact's email.
-  const claim = stream === undefined ? emailKey(contact.projectId, contact.email) : undefined
+  const claim = stream === undefined ? Contact.emailKey(contact.projectId, contact.email) : undefined
   if (claim !== undefined && state.byEmail.has(claim)) {
     return new EventStore.ConcurrencyConflict({
       streamId: input.streamId,
@@ -171,7 +169,7 @@ export const make = Effect.sync(() => {
     findById: (projectId, contactId) =>
       read((state) => Option.filter(Option.fromNullable(state.contacts.get(contactId)), (c) => c.projectId === projectId)),
     findByEmail: (projectId, email) =>
-      read((state) => Option.map(Option.fromNullable(state.byEmail.get(emailKey(projectId, email))), (id) => state.contacts.get(id)!)),
+      read((state) => Option.map(Option.fromNullable(state.byEmail.get(Contact.emailKey(projectId, email))), (id) => state.contacts.get(id)!)),
     list: (projectId, request) =>
       read((state) => {
         const ids = state.byProject.get(projectId) ?? []
@@ -225,18 +223,5 @@ export const make = Effect.sync(() => {
   return { eventStore, contacts, projects }
 })
 
-/** The three ports as one context. */
-export const context = (ports: {
-  readonly eventStore: EventStore.EventStore["Type"]
-  readonly contacts: Contacts.Contacts["Type"]
-  readonly projects: Projects.Projects["Type"]
-}) =>
-  Context.make(EventStore.EventStore, ports.eventStore).pipe(
-    Context.add(Contacts.Contacts, ports.contacts),
-    Context.add(Projects.Projects, ports.projects)
-  )
-
 /** `EventStore`, `Contacts` and `Projects` over one shared in-memory state. */
-export const layer: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects> = Layer.effectContext(
-  Effect.map(make, context)
-)
+export const layer: Layer.Layer<Store.Ports> = Layer.effectContext(Effect.map(make, Store.context))

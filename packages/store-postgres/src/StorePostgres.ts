@@ -6,15 +6,15 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as Contact from "@tracklog/core/Contact"
+import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
 import type * as Json from "@tracklog/core/Json"
 import * as Projects from "@tracklog/core/Projects"
+import * as Store from "@tracklog/core/Store"
 import * as StoreError from "@tracklog/core/StoreError"
 import * as Timestamp from "@tracklog/core/Timestamp"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -215,7 +215,7 @@ export const make = (options: Options = {}) =>
       ...batching,
       run: appendBatch,
       // One statement cannot move a stream twice, nor claim one email for two new contacts.
-      keyOf: ({ input }) => [input.streamId, `${input.contact.projectId}\u0000${input.contact.email}`]
+      keyOf: ({ input }) => [input.streamId, Contact.emailKey(input.contact.projectId, input.contact.email)]
     })
     // Encoded by its caller, before it joins a batch: an append that cannot be encoded (a BigInt
     // in its data) fails alone, and its batch goes on without it.
@@ -262,8 +262,8 @@ export const make = (options: Options = {}) =>
             SELECT k.project_id, k.email FROM json_to_recordset(${JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email: k.email })))}::json)
               AS k(project_id text, email text))`).pipe(
           Effect.map((rows) => {
-            const found = new Map(rows.map((row) => [`${row.project_id}\u0000${row.email}`, toContact(row)]))
-            return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(`${k.projectId}\u0000${k.email}`))))
+            const found = new Map(rows.map((row) => [Contact.emailKey(row.project_id, row.email), toContact(row)]))
+            return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(Contact.emailKey(k.projectId, k.email)))))
           })
         )
     })
@@ -330,14 +330,10 @@ export const make = (options: Options = {}) =>
 /** The ports over the `SqlClient` in context; runs the migrations first. */
 export const layerFromClient = (
   options: Options = {}
-): Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, SqlError.SqlError | import("@effect/sql/Migrator").MigrationError, SqlClient.SqlClient> =>
+): Layer.Layer<Store.Ports, SqlError.SqlError | import("@effect/sql/Migrator").MigrationError, SqlClient.SqlClient> =>
   Layer.effectContext(Effect.gen(function*() {
     yield* Migrations.run
-    const { contacts, eventStore, projects } = yield* make(options)
-    return Context.make(EventStore.EventStore, eventStore).pipe(
-      Context.add(Contacts.Contacts, contacts),
-      Context.add(Projects.Projects, projects)
-    )
+    return Store.context(yield* make(options))
   }))
 
 /** A `pg` pool for the store. */
