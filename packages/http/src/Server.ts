@@ -40,6 +40,8 @@ export interface Options {
   readonly requestTimeoutMillis?: number | undefined
   /** How long shutdown waits for in-flight requests before closing their connections. */
   readonly shutdownTimeoutMillis?: number | undefined
+  /** Whether each request writes a log line (default true; `TRACKLOG_LOG=off` in `ServerConfig`). */
+  readonly requestLog?: boolean | undefined
 }
 
 /** A running server. */
@@ -72,7 +74,7 @@ export const make = (
     const auth = yield* Auth.make
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
-    const log = yield* RequestLog.make
+    const log = yield* RequestLog.make({ requests: options.requestLog ?? true })
 
     const routes = Router.fromApi(Api.Api).map((route) => {
       const handler = handlers[route.name]

@@ -74,7 +74,9 @@ export const ServerConfig = Config.all({
     Config.validate({ message: "TRACKLOG_BODY_LIMIT must be a positive number of bytes", validation: (n) => n > 0 })
   ),
   store,
-  keys: keyPairs
+  keys: keyPairs,
+  // TRACKLOG_LOG=off silences the per-request log lines; any other value leaves them on.
+  requestLog: Config.string("TRACKLOG_LOG").pipe(Config.withDefault("on"), Config.map((value) => value !== "off"))
 })
 
 export type ServerConfig = Config.Config.Success<typeof ServerConfig>

@@ -16,7 +16,7 @@ export const projectB = { publicKey: "pk_test_b", secretKey: "sk_test_b" }
 /** Starts a server over the store layer; resolves to its base URL. */
 export const start = <E>(
   store: Layer.Layer<Store.Ports, E>,
-  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number } = {}
+  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number; readonly requestLog?: boolean } = {}
 ) =>
   Effect.gen(function*() {
     // Built into the caller's scope: the store lives as long as the server.
@@ -27,7 +27,9 @@ export const start = <E>(
         port: 0,
         host: "127.0.0.1",
         bodyLimit: options.bodyLimit ?? 1024 * 1024,
-        requestTimeoutMillis: options.requestTimeoutMillis
+        requestTimeoutMillis: options.requestTimeoutMillis,
+        // In-process test servers stay quiet unless a test reads the log.
+        requestLog: options.requestLog ?? false
       })
       return { url: running.url }
     }).pipe(Effect.provide(context))

@@ -59,8 +59,7 @@ export const isolation = <E>(name: string, store: () => Layer.Layer<Store.Ports,
     let stdout: MockInstance | undefined
 
     beforeAll(async () => {
-      // RequestLog picks its sink when the server is made: stdout unless TRACKLOG_LOG=off, which the
-      // vitest config sets. Switch it on for this server only, and capture the lines it writes.
+      // Test servers log nothing unless asked: this one logs its requests to stdout, captured here.
       const write = process.stdout.write.bind(process.stdout)
       stdout = vi.spyOn(process.stdout, "write").mockImplementation(((chunk: string | Uint8Array, ...rest: Array<any>) => {
         const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8")
@@ -70,15 +69,9 @@ export const isolation = <E>(name: string, store: () => Layer.Layer<Store.Ports,
         }
         return (write as any)(chunk, ...rest)
       }) as any)
-      const previous = process.env["TRACKLOG_LOG"]
-      delete process.env["TRACKLOG_LOG"]
-      try {
-        context = await Effect.runPromise(Scope.extend(Layer.build(store()), scope)) as Context.Context<never>
-        base = (await Effect.runPromise(Scope.extend(start(Layer.succeedContext(context as Context.Context<Store.Ports>)), scope))).url
-      } finally {
-        if (previous === undefined) delete process.env["TRACKLOG_LOG"]
-        else process.env["TRACKLOG_LOG"] = previous
-      }
+      context = await Effect.runPromise(Scope.extend(Layer.build(store()), scope)) as Context.Context<never>
+      const server = start(Layer.succeedContext(context as Context.Context<Store.Ports>), { requestLog: true })
+      base = (await Effect.runPromise(Scope.extend(server, scope))).url
     })
     afterAll(async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
