@@ -5,9 +5,8 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as Ids from "@tracklog/core/Ids"
-import * as Track from "@tracklog/core/Track"
 import * as Bootstrap from "@tracklog/http/Bootstrap"
+import * as StoreLayer from "@tracklog/http/StoreLayer"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -19,7 +18,7 @@ import * as App from "../src/App.js"
 
 const startApp: Parameters<typeof conformance>[2] = (store, options) =>
   Effect.gen(function*() {
-    const ports = Track.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer))
+    const ports = StoreLayer.services(store)
     const projects = Layer.effectDiscard(Bootstrap.run([projectA, projectB]))
     const server = HttpLayerRouter.serve(App.routes(options), { disableLogger: true, disableListenLog: true }).pipe(
       Layer.provide(projects),

@@ -7,10 +7,6 @@ import * as Effect from "effect/Effect"
 /** The two kinds of key a project has. */
 export type Kind = "public" | "secret"
 
-/** The kind a key's prefix announces, if any. */
-export const kindOf = (key: string): Kind | undefined =>
-  key.startsWith("pk_") ? "public" : key.startsWith("sk_") ? "secret" : undefined
-
 const hex = (bytes: Uint8Array): string => {
   let s = ""
   for (const b of bytes) s += b.toString(16).padStart(2, "0")

@@ -18,6 +18,12 @@ export interface Contact {
   readonly version: number
 }
 
+/**
+ * The key of the one contact a project may have per canonical email (behaviour §1.4), for maps
+ * and locks: `projectId \0 email` (neither can hold a NUL).
+ */
+export const emailKey = (projectId: string, email: string): string => `${projectId}\u0000${email}`
+
 /** A stream that has not started yet has no contact. */
 export type State = Contact | null
 

@@ -68,17 +68,3 @@ export const layer: Layer.Layer<Ids> = Layer.sync(Ids, () => {
 })
 
 const fromMake = (make: (millis: number) => string) => ({ make, next: Effect.map(Clock.currentTimeMillis, make) })
-
-/** Deterministic ids for tests: UUIDv7 shaped, time from the `Clock`, a counter for the rest. */
-export const layerTest: Layer.Layer<Ids> = Layer.sync(Ids, () => {
-  let counter = 0
-  return fromMake((millis) => {
-    const bytes = new Uint8Array(10)
-    let n = ++counter
-    for (let i = 9; i >= 2; i--) {
-      bytes[i] = n % 256
-      n = Math.floor(n / 256)
-    }
-    return uuidv7(millis, bytes)
-  })
-})

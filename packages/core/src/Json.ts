@@ -43,12 +43,6 @@ export const Object: Schema.Schema<JsonObject> = Schema.declare(isObject, {
     )
 })
 
-/** Any JSON value, checked but not copied. */
-export const Value: Schema.Schema<Json> = Schema.declare(
-  (u: unknown): u is Json => u !== undefined,
-  { identifier: "Json", description: "Any JSON value", jsonSchema: {}, arbitrary: () => jsonValueArbitrary }
-)
-
 /** Structural equality of two JSON values; key order is not significant. */
 export const equals = (a: Json, b: Json): boolean => {
   if (a === b) return true

@@ -6,6 +6,7 @@ import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
+import * as FieldIssue from "./FieldIssue.js"
 import * as Json from "./Json.js"
 
 /** Longest canonical email accepted (RFC 5321 path limit). */
@@ -37,16 +38,12 @@ export type IssueCode =
   | "invalid_string"
   | "invalid_number"
 
-/** One broken rule: `field` is the dotted path (`data.locale`). */
-export interface FieldIssue {
-  readonly field: string
-  readonly message: string
-  readonly code: IssueCode
-}
+// Named here too for callers that reach it through the track command; defined in `FieldIssue`.
+export type { FieldIssue } from "./FieldIssue.js"
 
 /** A request that breaks one or more rules of behaviour §1.2; nothing was changed. */
 export class InvalidTrackCommand extends Schema.TaggedError<InvalidTrackCommand>()("InvalidTrackCommand", {
-  issues: Schema.Array(Schema.Struct({ field: Schema.String, message: Schema.String, code: Schema.String }))
+  issues: Schema.Array(FieldIssue.FieldIssue)
 }) {
   override get message() {
     return this.issues.map((i) => `${i.field}: ${i.message}`).join("; ")
@@ -55,26 +52,46 @@ export class InvalidTrackCommand extends Schema.TaggedError<InvalidTrackCommand>
 
 const IssueAnnotationId = Symbol.for("@tracklog/core/TrackCommand/Issue")
 
-// What each broken rule says, shared by the schema's filters and `check`.
-const Messages = {
-  emailTooLong: `Email must be at most ${MaxEmailLength} characters`,
-  invalidEmail: "Invalid email",
-  eventEmpty: "Event name must not be empty",
-  eventTooLong: `Event name must be at most ${MaxEventLength} characters`,
-  eventBlank: "Event name must not be blank",
-  eventUnstorable: "Event name must not contain NUL or unpaired surrogates",
-  eventReserved: "Event name is reserved for system events",
-  dataTooManyKeys: `Data must have at most ${MaxDataKeys} keys`,
-  dataKeyTooLong: `Data keys must be at most ${MaxDataKeyLength} characters`,
-  dataTooDeep: `Data must not nest deeper than ${MaxDataDepth} levels`,
-  dataTooLarge: `Data must be at most ${MaxDataSize} characters of JSON`,
-  dataUnstorable: "Data keys and strings must not contain NUL or unpaired surrogates",
-  dataNonFinite: "Numbers must be finite",
-  localeType: "locale must be a string or null"
-} as const
+/**
+ * One rule of one field, written once: the schema's filters and the fast `check` are both built
+ * from it. `find` answers `undefined` when the value keeps the rule; when it breaks it, `true` (the
+ * issue is at the field) or the key below the field that breaks it (the issue is at `data.<key>`).
+ */
+export interface Rule<A> {
+  readonly code: IssueCode
+  readonly message: string
+  readonly find: (value: A) => true | string | undefined
+  /** Bounds the value's depth: once it is broken, the `recurses` rules after it are not checked. */
+  readonly bounds?: true
+  /** Walks the whole value, so it is only checked on a value of bounded depth. */
+  readonly recurses?: true
+}
 
-const rule = <A>(code: IssueCode, message: string, predicate: (a: A) => boolean) =>
-  Schema.filter<Schema.Schema<A, any, never>>(predicate, { [IssueAnnotationId]: { code, message } })
+const holds = <A>(predicate: (value: A) => boolean) => (value: A): true | undefined =>
+  predicate(value) ? undefined : true
+
+// The schema's filter for a rule: fails at the field, or at the key `find` names.
+const filterOf = <A>(rule: Rule<A>) =>
+  Schema.filter<Schema.Schema<A, any, never>>((value) => {
+    const at = rule.find(value)
+    return at === undefined || (at === true ? false : { path: [at], message: rule.message })
+  }, { [IssueAnnotationId]: { code: rule.code, message: rule.message } })
+
+// A schema refined by every rule of a table, in order: the first broken rule stops it.
+const refined = <A, I>(schema: Schema.Schema<A, I, never>, rules: ReadonlyArray<Rule<A>>): Schema.Schema<A, I, never> =>
+  rules.reduce((s, rule) => s.pipe(filterOf(rule)), schema)
+
+// Every broken rule of a table, one issue each: unlike the schema, `check` goes on after one.
+const apply = <A>(rules: ReadonlyArray<Rule<A>>, value: A, field: string, out: Array<FieldIssue.FieldIssue>): void => {
+  let unbounded = false
+  for (const rule of rules) {
+    if (unbounded && rule.recurses) continue
+    const at = rule.find(value)
+    if (at === undefined) continue
+    out.push({ field: at === true ? field : `${field}.${at}`, code: rule.code, message: rule.message })
+    if (rule.bounds) unbounded = true
+  }
+}
 
 /** Data keys the system owns; an incoming value for one of them is dropped silently (behaviour §1.5). */
 export const ReservedDataKeys: ReadonlySet<string> = new Set([
@@ -142,22 +159,31 @@ const nonFiniteKey = (data: Json.JsonObject): string | undefined => {
   return undefined
 }
 
+/** The rules of the canonical email (behaviour §1.2), in the order they are reported. */
+export const EmailRules: ReadonlyArray<Rule<string>> = [
+  { code: "too_long", message: `Email must be at most ${MaxEmailLength} characters`, find: holds((s) => s.length <= MaxEmailLength) },
+  { code: "invalid_email", message: "Invalid email", find: holds(isEmail) }
+]
+
+/** The rules of an event name (behaviour §1.2, §1.3). The empty name breaks `too_short` only. */
+export const EventNameRules: ReadonlyArray<Rule<string>> = [
+  { code: "too_short", message: "Event name must not be empty", find: holds((s) => s.length > 0) },
+  { code: "too_long", message: `Event name must be at most ${MaxEventLength} characters`, find: holds((s) => s.length <= MaxEventLength) },
+  { code: "blank", message: "Event name must not be blank", find: holds((s) => s.length === 0 || s.trim().length > 0) },
+  { code: "invalid_string", message: "Event name must not contain NUL or unpaired surrogates", find: holds(isStorableText) },
+  { code: "reserved_event", message: "Event name is reserved for system events", find: holds((s) => !isReservedEventName(s)) }
+]
+
 /** The canonical email: trimmed, lowercased (Plunk issue #403), then validated. */
-export const Email = Schema.compose(Schema.Trim, Schema.Lowercase).pipe(
-  rule("too_long", Messages.emailTooLong, (s: string) => s.length <= MaxEmailLength),
-  rule("invalid_email", Messages.invalidEmail, isEmail),
-  Schema.annotations({ description: "Contact email; trimmed and lowercased", format: "email" } as const)
-)
+export const Email = refined(Schema.compose(Schema.Trim, Schema.Lowercase), EmailRules).annotations({
+  description: "Contact email; trimmed and lowercased",
+  format: "email"
+} as const)
 
 /** An event name: 1–256 characters, not all whitespace, not reserved; stored verbatim. */
-export const EventName = Schema.String.pipe(
-  rule("too_short", Messages.eventEmpty, (s: string) => s.length > 0),
-  rule("too_long", Messages.eventTooLong, (s: string) => s.length <= MaxEventLength),
-  rule("blank", Messages.eventBlank, (s: string) => s.trim().length > 0),
-  rule("invalid_string", Messages.eventUnstorable, isStorableText),
-  rule("reserved_event", Messages.eventReserved, (s: string) => !isReservedEventName(s)),
-  Schema.annotations({ description: "Event name; case-sensitive, stored verbatim" })
-)
+export const EventName = refined(Schema.String, EventNameRules).annotations({
+  description: "Event name; case-sensitive, stored verbatim"
+})
 
 const depthExceeds = (value: Json.Json, budget: number): boolean => {
   if (typeof value !== "object" || value === null) return false
@@ -171,34 +197,30 @@ const depthExceeds = (value: Json.Json, budget: number): boolean => {
 const keyTooLong = (data: Json.JsonObject): string | undefined =>
   Object.keys(data).find((k) => k.length > MaxDataKeyLength)
 
+// The key holding a `locale` that is neither a string nor null (behaviour §1.5).
+const badLocale = (data: Json.JsonObject): string | undefined => {
+  const locale = Object.hasOwn(data, "locale") ? data["locale"] : null
+  return typeof locale === "string" || locale === null ? undefined : "locale"
+}
+
+/**
+ * The rules of `data` (behaviour §1.2, §1.5 `locale`; the limits of decision 0006). The ones that
+ * walk the whole value are not checked on a value too deep: stringify and the walks recurse.
+ */
+export const DataRules: ReadonlyArray<Rule<Json.JsonObject>> = [
+  { code: "too_many_keys", message: `Data must have at most ${MaxDataKeys} keys`, find: holds((d) => Object.keys(d).length <= MaxDataKeys) },
+  { code: "key_too_long", message: `Data keys must be at most ${MaxDataKeyLength} characters`, find: keyTooLong },
+  { code: "too_deep", message: `Data must not nest deeper than ${MaxDataDepth} levels`, find: holds((d) => !depthExceeds(d, MaxDataDepth + 1)), bounds: true },
+  { code: "too_large", message: `Data must be at most ${MaxDataSize} characters of JSON`, find: holds((d) => JSON.stringify(d).length <= MaxDataSize), recurses: true },
+  { code: "invalid_string", message: "Data keys and strings must not contain NUL or unpaired surrogates", find: unstorableKey, recurses: true },
+  { code: "invalid_number", message: "Numbers must be finite", find: nonFiniteKey, recurses: true },
+  { code: "invalid_type", message: "locale must be a string or null", find: badLocale }
+]
+
 /** The `data` object: a shallow patch of the contact plus one-shot variables (behaviour §1.5). */
-export const Data = Json.Object.pipe(
-  rule("too_many_keys", Messages.dataTooManyKeys, (d: Json.JsonObject) => Object.keys(d).length <= MaxDataKeys),
-  Schema.filter((d: Json.JsonObject) => {
-    const key = keyTooLong(d)
-    return key === undefined ||
-      { path: [key], message: Messages.dataKeyTooLong }
-  }, { [IssueAnnotationId]: { code: "key_too_long" } }),
-  rule("too_deep", Messages.dataTooDeep, (d: Json.JsonObject) => !depthExceeds(d, MaxDataDepth + 1)),
-  rule("too_large", Messages.dataTooLarge, (d: Json.JsonObject) => JSON.stringify(d).length <= MaxDataSize),
-  Schema.filter((d: Json.JsonObject) => {
-    const key = unstorableKey(d)
-    return key === undefined ||
-      { path: [key], message: Messages.dataUnstorable }
-  }, { [IssueAnnotationId]: { code: "invalid_string" } }),
-  Schema.filter((d: Json.JsonObject) => {
-    const key = nonFiniteKey(d)
-    return key === undefined || { path: [key], message: Messages.dataNonFinite }
-  }, { [IssueAnnotationId]: { code: "invalid_number" } }),
-  Schema.filter((d: Json.JsonObject) => {
-    const locale = Object.hasOwn(d, "locale") ? d["locale"] : null
-    return typeof locale === "string" || locale === null ||
-      { path: ["locale"], message: Messages.localeType }
-  }, { [IssueAnnotationId]: { code: "invalid_type" } }),
-  Schema.annotations({
-    description: "Contact data and one-shot event variables ({ value, persistent: false })"
-  })
-)
+export const Data = refined(Json.Object, DataRules).annotations({
+  description: "Contact data and one-shot event variables ({ value, persistent: false })"
+})
 
 /** A validated track request: a plain object, so the hot path builds no class instance. */
 export const TrackCommand = Schema.Struct({
@@ -235,62 +257,31 @@ const build = (b: Record<string, unknown>): TrackCommand => {
   return props as TrackCommand
 }
 
-const issue = (field: string, code: IssueCode, message: string): FieldIssue => ({ field, code, message })
+const issue = (field: string, code: IssueCode, message: string): FieldIssue.FieldIssue => ({ field, code, message })
 
 /**
  * Every rule the body breaks, one issue each, with the schema's predicates and messages. The
  * schema's own filters stop at a field's first failure; behaviour §1.2 wants them all.
  */
-export const check = (body: unknown): Array<FieldIssue> => {
+export const check = (body: unknown): Array<FieldIssue.FieldIssue> => {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return [issue("body", "invalid_type", "Expected an object")]
   const b = body as Record<string, unknown>
-  const out: Array<FieldIssue> = []
+  const out: Array<FieldIssue.FieldIssue> = []
   // As the schema: a key holding `undefined` is present (and of the wrong type), not missing.
   const present = (key: string) => Object.hasOwn(b, key)
   if (!present("email")) out.push(issue("email", "required", "email is required"))
   else if (typeof b["email"] !== "string") out.push(issue("email", "invalid_type", "Expected a string"))
-  else {
-    const canonical = b["email"].trim().toLowerCase()
-    if (canonical.length > MaxEmailLength) out.push(issue("email", "too_long", Messages.emailTooLong))
-    if (!isEmail(canonical)) out.push(issue("email", "invalid_email", Messages.invalidEmail))
-  }
+  else apply(EmailRules, b["email"].trim().toLowerCase(), "email", out)
   if (!present("event")) out.push(issue("event", "required", "event is required"))
   else if (typeof b["event"] !== "string") out.push(issue("event", "invalid_type", "Expected a string"))
-  else {
-    const event = b["event"]
-    if (event.length === 0) out.push(issue("event", "too_short", Messages.eventEmpty))
-    else {
-      if (event.length > MaxEventLength) out.push(issue("event", "too_long", Messages.eventTooLong))
-      if (event.trim().length === 0) out.push(issue("event", "blank", Messages.eventBlank))
-      if (!isStorableText(event)) out.push(issue("event", "invalid_string", Messages.eventUnstorable))
-      if (isReservedEventName(event)) out.push(issue("event", "reserved_event", Messages.eventReserved))
-    }
-  }
+  else apply(EventNameRules, b["event"], "event", out)
   for (const key of ["subscribed", "preserveExistingSubscription"]) {
     if (Object.hasOwn(b, key) && typeof b[key] !== "boolean") out.push(issue(key, "invalid_type", "Expected a boolean"))
   }
   if (Object.hasOwn(b, "data")) {
     const data = b["data"]
     if (!Json.isObject(data)) out.push(issue("data", "invalid_type", "Expected an object"))
-    else {
-      if (Object.keys(data).length > MaxDataKeys) out.push(issue("data", "too_many_keys", Messages.dataTooManyKeys))
-      const long = keyTooLong(data)
-      if (long !== undefined) out.push(issue(`data.${long}`, "key_too_long", Messages.dataKeyTooLong))
-      const deep = depthExceeds(data, MaxDataDepth + 1)
-      if (deep) out.push(issue("data", "too_deep", Messages.dataTooDeep))
-      // Only measured when bounded in depth: stringify recurses.
-      if (!deep && JSON.stringify(data).length > MaxDataSize) {
-        out.push(issue("data", "too_large", Messages.dataTooLarge))
-      }
-      const unstorable = deep ? undefined : unstorableKey(data)
-      if (unstorable !== undefined) {
-        out.push(issue(`data.${unstorable}`, "invalid_string", Messages.dataUnstorable))
-      }
-      const nonFinite = deep ? undefined : nonFiniteKey(data)
-      if (nonFinite !== undefined) out.push(issue(`data.${nonFinite}`, "invalid_number", Messages.dataNonFinite))
-      const locale = Object.hasOwn(data, "locale") ? data["locale"] : null
-      if (typeof locale !== "string" && locale !== null) out.push(issue("data.locale", "invalid_type", Messages.localeType))
-    }
+    else apply(DataRules, data, "data", out)
   }
   return out
 }
@@ -299,15 +290,15 @@ export const check = (body: unknown): Array<FieldIssue> => {
  * Flattens the schema's parse issue into field issues with dotted paths and codes, for callers
  * that decode with the schema itself (it stops at a field's first broken rule; `check` does not).
  */
-export const issuesOf = (issue: ParseResult.ParseIssue): Array<FieldIssue> => {
-  const out: Array<FieldIssue> = []
+export const issuesOf = (issue: ParseResult.ParseIssue): Array<FieldIssue.FieldIssue> => {
+  const out: Array<FieldIssue.FieldIssue> = []
   collect(issue, [], out)
   return out
 }
 
 const fieldOf = (path: ReadonlyArray<PropertyKey>) => path.length === 0 ? "body" : path.map(String).join(".")
 
-const collect = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, out: Array<FieldIssue>): void => {
+const collect = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, out: Array<FieldIssue.FieldIssue>): void => {
   switch (issue._tag) {
     case "Pointer": {
       const next = Array.isArray(issue.path) ? [...path, ...issue.path] : [...path, issue.path as PropertyKey]

@@ -10,18 +10,17 @@ import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
+import * as FieldIssue from "@tracklog/core/FieldIssue"
 import * as Json from "@tracklog/core/Json"
 import * as TrackBatch from "@tracklog/core/TrackBatch"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
+import * as Context from "effect/Context"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as OpenApiFix from "./internal/openApi.js"
 
-/** One broken rule of a request, in `error.errors[]`. */
-export const FieldError = Schema.Struct({
-  field: Schema.String.annotations({ description: "Dotted path of the field, e.g. data.locale" }),
-  message: Schema.String,
-  code: Schema.String
-}).annotations({ identifier: "FieldError" })
+/** One broken rule of a request, in `error.errors[]` (the core's `FieldIssue`). */
+export const FieldError = FieldIssue.FieldIssue.annotations({ identifier: "FieldError" })
 
 /** The envelope of every non-2xx answer (behaviour §2). */
 export const ErrorEnvelope = Schema.Struct({
@@ -134,16 +133,26 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("Autho
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
+/**
+ * The key an endpoint behind `Authorization` wants (behaviour §1.1): `any` key of the project, or
+ * only its `secret` key. Set on a group, it holds for each of its endpoints; unset, it is `secret`.
+ */
+export class KeyRequirement extends Context.Tag("@tracklog/http/Api/KeyRequirement")<KeyRequirement, "any" | "secret">() {}
+
+/** Page sizes of the list endpoints (behaviour §3), for their URL parameters and their handlers. */
+export const ContactsPage = { max: 100, default: 20 } as const
+export const EventsPage = { max: 1000, default: 100 } as const
+
 const authErrors = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E): E =>
   (endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps)
     .addError(...error(401, "MISSING_AUTH or INVALID_API_KEY"))
     .addError(...error(429, "RATE_LIMIT_EXCEEDED"))
     .addError(...error(503, "SERVICE_UNAVAILABLE: the store cannot be reached")) as unknown as E
 
-const PageParams = (maxLimit: number, defaultLimit: number) =>
+const PageParams = (size: { readonly max: number; readonly default: number }) =>
   Schema.Struct({
-    limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, maxLimit))).annotations({
-      description: `Page size, 1–${maxLimit}, default ${defaultLimit}`
+    limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, size.max))).annotations({
+      description: `Page size, 1–${size.max}, default ${size.default}`
     }),
     cursor: Schema.optional(Schema.String)
   })
@@ -191,7 +200,7 @@ export const getContact = HttpApiEndpoint.get("getContact", "/contacts/:id")
 
 /** `GET /contacts`. */
 export const listContacts = HttpApiEndpoint.get("listContacts", "/contacts")
-  .setUrlParams(Schema.extend(PageParams(100, 20), Schema.Struct({ email: Schema.optional(Schema.String) })))
+  .setUrlParams(Schema.extend(PageParams(ContactsPage), Schema.Struct({ email: Schema.optional(Schema.String) })))
   .addSuccess(ContactList)
   .addError(...error(403, "FORBIDDEN: a public key"))
   .addError(...error(422, "VALIDATION_ERROR: bad limit"))
@@ -200,7 +209,7 @@ export const listContacts = HttpApiEndpoint.get("listContacts", "/contacts")
 /** `GET /contacts/:id/events`. */
 export const contactEvents = HttpApiEndpoint.get("contactEvents", "/contacts/:id/events")
   .setPath(Schema.Struct({ id: Schema.String }))
-  .setUrlParams(PageParams(1000, 100))
+  .setUrlParams(PageParams(EventsPage))
   .addSuccess(EventList)
   .addError(...error(403, "FORBIDDEN: a public key"))
   .addError(...error(404, "CONTACT_NOT_FOUND"))
@@ -265,6 +274,7 @@ export class TrackGroup extends HttpApiGroup.make("track")
   .add(idempotencyErrors(authErrors(track)))
   .add(idempotencyErrors(authErrors(trackBatch)))
   .middleware(Authorization)
+  .annotate(KeyRequirement, "any")
 {}
 
 export class ContactsGroup extends HttpApiGroup.make("contacts")
@@ -293,6 +303,27 @@ export class Api extends HttpApi.make("tracklog")
   .annotate(OpenApi.Version, "0.1.0")
   .annotate(OpenApi.Description, "Plunk's track API, event-sourced. Errors use the envelope of ErrorEnvelope.")
 {}
+
+/** The name of every endpoint of `Api`. */
+export type EndpointName = typeof Api extends HttpApi.HttpApi<any, infer Groups, any, any>
+  ? HttpApiEndpoint.HttpApiEndpoint.Name<HttpApiGroup.HttpApiGroup.Endpoints<Groups>>
+  : never
+
+/** The key each endpoint wants, by name: `none` for an endpoint outside `Authorization`. */
+export const keyRequirements = (): Readonly<Record<EndpointName, "any" | "secret" | "none">> => {
+  const out: Record<string, "any" | "secret" | "none"> = {}
+  HttpApi.reflect(Api as unknown as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint, group, mergedAnnotations }) => {
+      const auth = Authorization as unknown as HttpApiMiddleware.TagClassAny
+      const guarded = group.middlewares.has(auth) || endpoint.middlewares.has(auth)
+      out[endpoint.name] = guarded
+        ? Option.getOrElse(Context.getOption(mergedAnnotations as Context.Context<KeyRequirement>, KeyRequirement), () => "secret" as const)
+        : "none"
+    }
+  })
+  return out as Record<EndpointName, "any" | "secret" | "none">
+}
 
 /** The OpenAPI document of `Api`: every error answer is the `ErrorEnvelope` component. */
 export const openApi = () =>

@@ -5,6 +5,7 @@
 import type * as Contacts from "@tracklog/core/Contacts"
 import type * as Idempotency from "@tracklog/core/Idempotency"
 import type * as EraseContact from "@tracklog/core/EraseContact"
+import * as FieldIssue from "@tracklog/core/FieldIssue"
 import type * as StoreError from "@tracklog/core/StoreError"
 import type * as Suppressions from "@tracklog/core/Suppressions"
 import type * as Track from "@tracklog/core/Track"
@@ -32,7 +33,7 @@ export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
   status: Schema.Number,
   code: Schema.String,
   message: Schema.String,
-  errors: Schema.optionalWith(Schema.Array(Schema.Struct({ field: Schema.String, message: Schema.String, code: Schema.String })), { exact: true }),
+  errors: Schema.optionalWith(Schema.Array(FieldIssue.FieldIssue), { exact: true }),
   suggestion: Schema.optionalWith(Schema.String, { exact: true })
 }) {}
 
@@ -42,14 +43,8 @@ const make = (status: number, code: Code, message: string, suggestion?: string) 
 export const invalidJson = () =>
   make(400, "VALIDATION_ERROR", "Invalid JSON in request body", "Send a JSON object with Content-Type: application/json")
 
-/** One broken rule; the track route's codes are `TrackCommand.IssueCode`s. */
-export interface FieldError {
-  readonly field: string
-  readonly message: string
-  readonly code: string
-}
-
-export const validation = (errors: ReadonlyArray<FieldError>) =>
+/** A 422 listing the broken rules; the track route's codes are `TrackCommand.IssueCode`s. */
+export const validation = (errors: ReadonlyArray<FieldIssue.FieldIssue>) =>
   new ApiError({
     status: 422,
     code: "VALIDATION_ERROR",

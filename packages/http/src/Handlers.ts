@@ -20,6 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
+import * as Api from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import type * as Auth from "./Auth.js"
 import * as EventStream from "./EventStream.js"
@@ -71,13 +72,14 @@ const contactView = (contact: Contact.Contact) => ({
   updatedAt: Timestamp.iso(contact.updatedAt)
 })
 
-const limitOf = (query: URLSearchParams, max: number, fallback: number) => {
+// The page sizes are `Api`'s, the one statement of them.
+const limitOf = (query: URLSearchParams, size: { readonly max: number; readonly default: number }) => {
   const raw = query.get("limit")
-  if (raw === null) return Effect.succeed(fallback)
+  if (raw === null) return Effect.succeed(size.default)
   const n = /^\d{1,7}$/.test(raw) ? Number(raw) : NaN
-  return n >= 1 && n <= max
+  return n >= 1 && n <= size.max
     ? Effect.succeed(n)
-    : Effect.fail(ApiError.validation([{ field: "limit", code: "invalid_limit", message: `limit must be an integer from 1 to ${max}` }]))
+    : Effect.fail(ApiError.validation([{ field: "limit", code: "invalid_limit", message: `limit must be an integer from 1 to ${size.max}` }]))
 }
 
 const invalidCursor = Effect.fail(
@@ -165,7 +167,10 @@ export type Services =
   | Suppressions.Suppressions
   | EventStore.EventStore
 
-/** The handlers of every endpoint, by endpoint name. */
+/**
+ * The handlers of every endpoint, by endpoint name: one for each endpoint of `Api`, checked by the
+ * compiler. Which key each wants is `Api`'s statement (`KeyRequirement`).
+ */
 export const make = Effect.gen(function*() {
   const track = yield* Track.Track
   const contacts = yield* Contacts.Contacts
@@ -181,10 +186,11 @@ export const make = Effect.gen(function*() {
       if (recorded.length === 0 || recorded[0]!.projectId !== projectId) return Option.none<Contact.Contact>()
       return Option.fromNullable(Contact.fold(recorded.flatMap((r) => (r.event.at.getTime() <= at.getTime() ? [r.event] : []))))
     })
+  const keys = Api.keyRequirements()
 
-  const handlers: Record<string, Handler> = {
+  const handlers = {
     track: {
-      auth: "any",
+      auth: keys.track,
       body: true,
       handle: (request) => {
         const key = idempotencyKeyOf(request)
@@ -210,7 +216,7 @@ export const make = Effect.gen(function*() {
       }
     },
     trackBatch: {
-      auth: "any",
+      auth: keys.trackBatch,
       body: true,
       bodyLimit: "batch",
       handle: (request) => {
@@ -232,7 +238,7 @@ export const make = Effect.gen(function*() {
       }
     },
     getContact: {
-      auth: "secret",
+      auth: keys.getContact,
       body: false,
       handle: (request) => {
         const atText = request.query.get("at")
@@ -251,7 +257,7 @@ export const make = Effect.gen(function*() {
       }
     },
     eventsStream: {
-      auth: "secret",
+      auth: keys.eventsStream,
       body: false,
       handle: (request) =>
         Effect.gen(function*() {
@@ -262,11 +268,11 @@ export const make = Effect.gen(function*() {
         })
     },
     listContacts: {
-      auth: "secret",
+      auth: keys.listContacts,
       body: false,
       handle: (request) =>
         Effect.gen(function*() {
-          const limit = yield* limitOf(request.query, 100, 20)
+          const limit = yield* limitOf(request.query, Api.ContactsPage)
           const email = request.query.get("email")
           if (email !== null) {
             // The same canonical form the track route stores; what it could never store matches nothing.
@@ -283,11 +289,11 @@ export const make = Effect.gen(function*() {
         }).pipe(Effect.mapError(ApiError.fromDomain))
     },
     contactEvents: {
-      auth: "secret",
+      auth: keys.contactEvents,
       body: false,
       handle: (request) =>
         Effect.gen(function*() {
-          const limit = yield* limitOf(request.query, 1000, 100)
+          const limit = yield* limitOf(request.query, Api.EventsPage)
           const id = yield* contactId(request)
           const cursor = request.query.get("cursor") || undefined
           // An events cursor is the version of the last event of the previous page.
@@ -297,7 +303,7 @@ export const make = Effect.gen(function*() {
         }).pipe(Effect.mapError(ApiError.fromDomain))
     },
     eraseContact: {
-      auth: "secret",
+      auth: keys.eraseContact,
       body: false,
       handle: (request) =>
         Effect.gen(function*() {
@@ -311,7 +317,7 @@ export const make = Effect.gen(function*() {
         }).pipe(Effect.mapError(ApiError.fromDomain))
     },
     liftSuppression: {
-      auth: "secret",
+      auth: keys.liftSuppression,
       body: false,
       handle: (request) =>
         Effect.gen(function*() {
@@ -326,7 +332,7 @@ export const make = Effect.gen(function*() {
         }).pipe(Effect.mapError(ApiError.fromDomain))
     },
     health: {
-      auth: "none",
+      auth: keys.health,
       body: false,
       handle: () =>
         contacts.list("", { limit: 1 }).pipe(
@@ -334,6 +340,6 @@ export const make = Effect.gen(function*() {
           Effect.mapError(ApiError.fromDomain)
         )
     }
-  }
-  return handlers
+  } satisfies { readonly [Name in Api.EndpointName]: Handler }
+  return handlers as Readonly<Record<string, Handler>>
 })

@@ -31,6 +31,8 @@ export interface Options {
   readonly requestTimeoutMillis?: number | undefined
   /** Largest accepted body of `POST /v1/track/batch`, in bytes (default 10 MiB). */
   readonly batchBodyLimit?: number | undefined
+  /** Whether each request writes a log line (default true; `TRACKLOG_LOG=off` in `ServerConfig`). */
+  readonly requestLog?: boolean | undefined
 }
 
 /** A routed endpoint: its handler and its path pattern (for the log; never the raw path). */
@@ -112,7 +114,7 @@ export const make = (options: Options) =>
     const auth = yield* Auth.make
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
-    const log = yield* RequestLog.make
+    const log = yield* RequestLog.make({ requests: options.requestLog ?? true })
 
     const routes = Router.fromApi(Api.Api).map((route) => {
       const handler = handlers[route.name]

@@ -7,11 +7,15 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as PerTurn from "./internal/perTurn.js"
 
+/** What to log: `requests: false` (`TRACKLOG_LOG=off`) silences the per-request lines only. */
+export interface Options {
+  readonly requests: boolean
+}
+
 // Lines are batched and written once per event-loop turn: one syscall for many requests.
-export const make = Effect.sync(() => {
+// Start-up and defects are always told.
+export const make = ({ requests }: Options) => Effect.sync(() => {
   const sink = process.stdout
-  // TRACKLOG_LOG=off silences the per-request lines only: start-up and defects are always told.
-  const requests = process.env["TRACKLOG_LOG"] !== "off"
   const lines = PerTurn.make<string>((batch) => sink.write(batch.join("")))
   const line = (fields: Record<string, unknown>) =>
     lines.add(JSON.stringify({ time: Timestamp.iso(new Date()), ...fields }) + "\n")

@@ -43,6 +43,8 @@ export interface Options {
    * connection (default 30 s): the server never buffers without bound for it.
    */
   readonly streamStallMillis?: number | undefined
+  /** Whether each request writes a log line (default true; `TRACKLOG_LOG=off` in `ServerConfig`). */
+  readonly requestLog?: boolean | undefined
 }
 
 /** A running server. */

@@ -89,7 +89,9 @@ export const ServerConfig = Config.all({
   contactCacheBytes: Config.integer("TRACKLOG_CONTACT_CACHE_BYTES").pipe(
     Config.withDefault(64 * 1024 * 1024),
     Config.validate({ message: "TRACKLOG_CONTACT_CACHE_BYTES must be 0 or more bytes", validation: (n) => n >= 0 })
-  )
+  ),
+  // TRACKLOG_LOG=off silences the per-request log lines; any other value leaves them on.
+  requestLog: Config.string("TRACKLOG_LOG").pipe(Config.withDefault("on"), Config.map((value) => value !== "off"))
 })
 
 export type ServerConfig = Config.Config.Success<typeof ServerConfig>

@@ -20,7 +20,8 @@ const program = Effect.gen(function*() {
       port: config.port,
       host: config.host._tag === "Some" ? config.host.value : undefined,
       bodyLimit: config.bodyLimit,
-      batchBodyLimit: config.batchBodyLimit
+      batchBodyLimit: config.batchBodyLimit,
+      requestLog: config.requestLog
     })
     if (created !== undefined) {
       // The one time a key is ever printed: nothing else could tell the operator what it is.
@@ -29,7 +30,7 @@ const program = Effect.gen(function*() {
           `  public key: ${created.publicKey}\n  secret key: ${created.secretKey}\n\n`
       )
     }
-    const log = yield* RequestLog.make
+    const log = yield* RequestLog.make({ requests: config.requestLog })
     log.info("listening", { url: running.url, store: config.store._tag })
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(StoreLayer.layer(config.store, {

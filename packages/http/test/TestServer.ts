@@ -2,12 +2,9 @@
  * A real server on a random port for the tests, over a given store, with two projects whose
  * keys the tests know.
  */
-import type * as Contacts from "@tracklog/core/Contacts"
 import * as EraseContact from "@tracklog/core/EraseContact"
-import type * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
-import type * as Projects from "@tracklog/core/Projects"
-import type * as StoreContract from "@tracklog/core/testing/StoreContract"
+import type * as Store from "@tracklog/core/Store"
 import * as Track from "@tracklog/core/Track"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -20,21 +17,19 @@ export const projectB = { publicKey: "pk_test_b", secretKey: "sk_test_b" }
 
 /** Starts a server over the store layer; resolves to its base URL. */
 export const start = <E>(
-  store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
+  store: Layer.Layer<Store.Ports, E>,
   options: {
     readonly bodyLimit?: number
     readonly requestTimeoutMillis?: number
     readonly batchBodyLimit?: number
     readonly streamStallMillis?: number
+    readonly requestLog?: boolean
   } = {}
 ) =>
   Effect.gen(function*() {
     // Built into the caller's scope: the store lives as long as the server.
-    // Every store layer provides all of a store's ports (`StoreContract.Store`); the suites
-    // name only the three they were written against.
-    const ports = store as Layer.Layer<StoreContract.Store, E>
     const context = yield* Layer.build(
-      EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provideMerge(ports), Layer.provideMerge(Ids.layer))
+      EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provideMerge(store), Layer.provideMerge(Ids.layer))
     )
     return yield* Effect.gen(function*() {
       yield* Bootstrap.run([projectA, projectB])
@@ -44,7 +39,9 @@ export const start = <E>(
         bodyLimit: options.bodyLimit ?? 1024 * 1024,
         requestTimeoutMillis: options.requestTimeoutMillis,
         batchBodyLimit: options.batchBodyLimit,
-        streamStallMillis: options.streamStallMillis
+        streamStallMillis: options.streamStallMillis,
+        // In-process test servers stay quiet unless a test reads the log.
+        requestLog: options.requestLog ?? false
       })
       return { url: running.url, running }
     }).pipe(Effect.provide(context))
@@ -93,7 +90,7 @@ const routedFetch: typeof fetch = (input, init) => {
 
 /** The web handler over the store, called directly with `Request` objects through `fetch`. */
 export const startWebHandler = <E>(
-  store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
+  store: Layer.Layer<Store.Ports, E>,
   options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number } = {},
   /** Sees every request and a clone of its answer. */
   observe?: (request: Request, response: Response) => void

@@ -2,9 +2,7 @@
  * behaviour §1–§3 over real HTTP, row by row: status, envelope, field paths, stored state after the
  * call, and unchanged state after a rejected one. Run against each store.
  */
-import type * as Contacts from "@tracklog/core/Contacts"
-import type * as EventStore from "@tracklog/core/EventStore"
-import type * as Projects from "@tracklog/core/Projects"
+import type * as Store from "@tracklog/core/Store"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
@@ -30,13 +28,13 @@ const expectEnvelope = (answer: Answer, status: number, code: string) => {
 
 /** How a target under test starts over a store: the node server unless told otherwise. */
 export type Start = <E>(
-  store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
+  store: Layer.Layer<Store.Ports, E>,
   options: { readonly bodyLimit: number }
 ) => Effect.Effect<{ readonly url: string }, unknown, Scope.Scope>
 
 export const conformance = <E>(
   name: string,
-  store: () => Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
+  store: () => Layer.Layer<Store.Ports, E>,
   start: Start = startServer
 ) =>
   describe(`HTTP conformance: ${name}`, () => {

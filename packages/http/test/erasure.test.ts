@@ -2,8 +2,8 @@
  * SPEC §7 over real HTTP, on every store: erasure, suppression and what a dump of the database
  * still holds afterwards. Each test uses fresh emails and unique marker strings.
  */
+import * as Store from "@tracklog/core/Store"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type * as StoreContract from "@tracklog/core/testing/StoreContract"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Context from "effect/Context"
@@ -31,14 +31,14 @@ const expectNoContent = (answer: Answer) => {
   expect(answer.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/)
 }
 
-const erasure = <E>(name: string, store: () => Layer.Layer<StoreContract.Store, E>, options: { readonly database?: boolean } = {}) =>
+const erasure = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, options: { readonly database?: boolean } = {}) =>
   describe(`erasure and suppression (SPEC §7): ${name}`, () => {
     const scope = Effect.runSync(Scope.make())
     let base = ""
     let context: Context.Context<never> = Context.empty()
     beforeAll(async () => {
       context = await Effect.runPromise(Scope.extend(Layer.build(store()), scope)) as Context.Context<never>
-      const ports = Layer.succeedContext(context as Context.Context<StoreContract.Store>)
+      const ports = Layer.succeedContext(context as Context.Context<Store.Ports>)
       base = (await Effect.runPromise(Scope.extend(start(ports), scope))).url
     })
     afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
@@ -216,7 +216,7 @@ describe("erasure in the memory store's log buffers", () => {
     const other = marker("memkeep")
     const held = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const ports = yield* StoreMemory.make
-      const url = (yield* start(Layer.succeedContext(StoreMemory.context(ports)))).url
+      const url = (yield* start(Layer.succeedContext(Store.context(ports)))).url
       const id = (yield* Effect.promise(() => trackAt(url, { email, event: value, data: { v: value } }))).body.data.contact
       yield* Effect.promise(() => trackAt(url, { email: `${other}@example.com`, event: "e", data: { v: other } }))
       const before = text(ports.logBuffers())

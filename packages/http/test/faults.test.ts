@@ -5,6 +5,7 @@
 import * as Contacts from "@tracklog/core/Contacts"
 import * as Erasure from "@tracklog/core/Erasure"
 import * as EventStore from "@tracklog/core/EventStore"
+import * as Store from "@tracklog/core/Store"
 import * as StoreError from "@tracklog/core/StoreError"
 import * as Suppressions from "@tracklog/core/Suppressions"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
@@ -30,7 +31,7 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
     const contacts = Contacts.Contacts.of({ findById: () => failure, findByEmail: () => failure, list: () => failure, timeline: () => failure })
     const erasure = Erasure.Erasure.of({ erase: () => failure })
     const suppressions = Suppressions.Suppressions.of({ isSuppressed: () => failure, lift: () => failure })
-    return StoreMemory.context({ contacts, eventStore, projects, erasure, suppressions })
+    return Store.context({ contacts, eventStore, projects, erasure, suppressions })
   }))
 
 const serve = (failure: Effect.Effect<never, StoreError.StoreUnavailable>, options: { readonly requestTimeoutMillis?: number } = {}) => {

@@ -9,9 +9,7 @@
  *   (email canonical, `subscribed` and the §1.5 data merge, the event's name and data verbatim);
  * - nothing pollutes the prototypes of the server's process, which is this one.
  */
-import type * as Contacts from "@tracklog/core/Contacts"
-import type * as EventStore from "@tracklog/core/EventStore"
-import type * as Projects from "@tracklog/core/Projects"
+import type * as Store from "@tracklog/core/Store"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Effect from "effect/Effect"
@@ -24,8 +22,6 @@ import * as Http from "node:http"
 import * as Net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Answer, projectA, projectB, request, start } from "./TestServer.js"
-
-type Ports = EventStore.EventStore | Contacts.Contacts | Projects.Projects
 
 /** Runs per property; raise with TRACKLOG_FUZZ_RUNS for a longer hunt. */
 const NumRuns = Math.max(1, Number(process.env["TRACKLOG_FUZZ_RUNS"] ?? 25))
@@ -629,7 +625,7 @@ const nestedArrays = (n: number, inner = "1") => "[".repeat(n) + inner + "]".rep
 const nestedObjects = (n: number, inner = "1") => "{\"a\":".repeat(n) + inner + "}".repeat(n)
 const trackText = (email: string, rest = "") => `{"email":${JSON.stringify(email)},"event":"e"${rest}}`
 
-export const hostile = <E>(name: string, store: () => Layer.Layer<Ports, E>) =>
+export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>) =>
   describe(`hostile input: ${name}`, () => {
     const scope = Effect.runSync(Scope.make())
     let small: Target = { url: "", limit: SmallLimit, knownId: "" }

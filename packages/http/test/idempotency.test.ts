@@ -3,9 +3,8 @@
  * store and on PostgreSQL — there also with two servers (each its own locks and cache, as two
  * processes have) sharing one database.
  */
-import type * as Contacts from "@tracklog/core/Contacts"
+import * as StorePorts from "@tracklog/core/Store"
 import * as EventStore from "@tracklog/core/EventStore"
-import type * as Projects from "@tracklog/core/Projects"
 import * as StoreError from "@tracklog/core/StoreError"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
@@ -19,7 +18,7 @@ import * as Net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { projectA, request, start } from "./TestServer.js"
 
-type Store = EventStore.EventStore | Contacts.Contacts | Projects.Projects
+type Store = StorePorts.Ports
 
 let counter = 0
 const freshEmail = (tag: string) => `${tag}-${Date.now().toString(36)}-${counter++}@example.com`
@@ -285,7 +284,7 @@ const faultyStore = (mode: "after-commit" | "before-commit", faults: { remaining
         return mode === "after-commit" ? Effect.zipRight(ports.eventStore.appendAll(input), fault) : fault
       }
     })
-    return StoreMemory.context({ ...ports, eventStore })
+    return StorePorts.context({ ...ports, eventStore })
   }))
 
 describe("faults around the commit", () => {

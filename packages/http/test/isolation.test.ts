@@ -6,9 +6,7 @@
  * with the log switched on for this file's servers).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type * as Contacts from "@tracklog/core/Contacts"
-import type * as EventStore from "@tracklog/core/EventStore"
-import type * as Projects from "@tracklog/core/Projects"
+import type * as Store from "@tracklog/core/Store"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Context from "effect/Context"
@@ -21,8 +19,6 @@ import * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from "vitest"
 import { type Answer, projectA, projectB, request, start } from "./TestServer.js"
-
-type Ports = EventStore.EventStore | Contacts.Contacts | Projects.Projects
 
 const NumRuns = Math.max(1, Number(process.env["TRACKLOG_FUZZ_RUNS"] ?? 10))
 let fuzzCases = 0
@@ -50,7 +46,7 @@ let counter = 0
 const freshEmail = (tag: string) => `iso-${tag}-${Date.now().toString(36)}-${counter++}@example.com`
 
 /** `database`: the store keeps its rows in the SQL database it provides (`SqlClient`), which is then searched for keys. */
-export const isolation = <E>(name: string, store: () => Layer.Layer<Ports, E>, options: { readonly database?: boolean } = {}) =>
+export const isolation = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, options: { readonly database?: boolean } = {}) =>
   describe(`tenant isolation: ${name}`, () => {
     const scope = Effect.runSync(Scope.make())
     let base = ""
@@ -63,8 +59,7 @@ export const isolation = <E>(name: string, store: () => Layer.Layer<Ports, E>, o
     let stdout: MockInstance | undefined
 
     beforeAll(async () => {
-      // RequestLog picks its sink when the server is made: stdout unless TRACKLOG_LOG=off, which the
-      // vitest config sets. Switch it on for this server only, and capture the lines it writes.
+      // Test servers log nothing unless asked: this one logs its requests to stdout, captured here.
       const write = process.stdout.write.bind(process.stdout)
       stdout = vi.spyOn(process.stdout, "write").mockImplementation(((chunk: string | Uint8Array, ...rest: Array<any>) => {
         const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8")
@@ -74,15 +69,9 @@ export const isolation = <E>(name: string, store: () => Layer.Layer<Ports, E>, o
         }
         return (write as any)(chunk, ...rest)
       }) as any)
-      const previous = process.env["TRACKLOG_LOG"]
-      delete process.env["TRACKLOG_LOG"]
-      try {
-        context = await Effect.runPromise(Scope.extend(Layer.build(store()), scope)) as Context.Context<never>
-        base = (await Effect.runPromise(Scope.extend(start(Layer.succeedContext(context as Context.Context<Ports>)), scope))).url
-      } finally {
-        if (previous === undefined) delete process.env["TRACKLOG_LOG"]
-        else process.env["TRACKLOG_LOG"] = previous
-      }
+      context = await Effect.runPromise(Scope.extend(Layer.build(store()), scope)) as Context.Context<never>
+      const server = start(Layer.succeedContext(context as Context.Context<Store.Ports>), { requestLog: true })
+      base = (await Effect.runPromise(Scope.extend(server, scope))).url
     })
     afterAll(async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))

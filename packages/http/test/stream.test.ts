@@ -1,9 +1,7 @@
 /**
  * SPEC §5.1 (`GET /events/stream`) and §5.2 (`GET /contacts/:id?at=`) over real HTTP, on each store.
  */
-import type * as Contacts from "@tracklog/core/Contacts"
-import type * as EventStore from "@tracklog/core/EventStore"
-import type * as Projects from "@tracklog/core/Projects"
+import * as Store from "@tracklog/core/Store"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
@@ -85,7 +83,7 @@ const events = (frames: ReadonlyArray<Frame>) => frames.filter((f) => f.event !=
 
 const suite = <E>(
   name: string,
-  store: () => Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>
+  store: () => Layer.Layer<Store.Ports, E>
 ) =>
   describe(`events stream: ${name}`, () => {
     let base = ""

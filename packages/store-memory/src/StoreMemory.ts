@@ -2,7 +2,7 @@
  * The in-memory store: the log, the inline contact projection and the projects, in one state.
  * For embedding, tests and benchmarks; nothing survives the process.
  */
-import type * as Contact from "@tracklog/core/Contact"
+import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as Erasure from "@tracklog/core/Erasure"
@@ -15,6 +15,7 @@ import * as Processor from "@tracklog/core/Processor"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
+import * as Store from "@tracklog/core/Store"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -44,8 +45,6 @@ interface State {
   readonly processors: Map<string, { checkpoint: EventStore.Checkpoint; owner: string | undefined; leaseUntil: number }>
   transactions: number
 }
-
-const emailKey = (projectId: string, email: string) => `${projectId}\u0000${email}`
 
 // The log keeps each event as JSON text in buffers outside the heap, not as the ~7 objects it
 // decodes to, which the garbage collector would copy and mark again and again as the log grows
@@ -135,7 +134,7 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
   }
   const contact = input.contact
   // A stream claims its email when it starts; events never change a contact's email.
-  const claim = stream === undefined ? emailKey(contact.projectId, contact.email) : undefined
+  const claim = stream === undefined ? Contact.emailKey(contact.projectId, contact.email) : undefined
   if (claim !== undefined && state.byEmail.has(claim)) {
     return new EventStore.ConcurrencyConflict({
       streamId: input.streamId,
@@ -173,7 +172,7 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
 // every event encoded (one that cannot be fails the whole with nothing written), then the writes.
 const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.ConcurrencyConflict | undefined => {
   const record = input.idempotency
-  if (record !== undefined && state.idempotency.has(emailKey(record.projectId, record.key))) {
+  if (record !== undefined && state.idempotency.has(Contact.emailKey(record.projectId, record.key))) {
     return new EventStore.ConcurrencyConflict({ streamId: input.appends[0]?.streamId ?? "", expectedVersion: input.appends[0]?.expectedVersion ?? 0, reason: "idempotency" })
   }
   const claims = new Set<string>()
@@ -183,7 +182,7 @@ const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.Conc
       new EventStore.ConcurrencyConflict({ streamId: append.streamId, expectedVersion: append.expectedVersion, reason })
     if (version !== append.expectedVersion) return conflict("version")
     if (version === 0) {
-      const claim = emailKey(append.contact.projectId, append.contact.email)
+      const claim = Contact.emailKey(append.contact.projectId, append.contact.email)
       if (state.byEmail.has(claim) || claims.has(claim)) return conflict("email")
       claims.add(claim)
     }
@@ -191,7 +190,7 @@ const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.Conc
   // One append encodes every event before it writes any (see `appendTo`); several are checked here.
   if (input.appends.length > 1) for (const append of input.appends) for (const { event } of append.events) JSON.stringify(ContactEvent.encode(event))
   for (const append of input.appends) appendTo(state, append)
-  if (record !== undefined) state.idempotency.set(emailKey(record.projectId, record.key), record)
+  if (record !== undefined) state.idempotency.set(Contact.emailKey(record.projectId, record.key), record)
   return undefined
 }
 
@@ -221,7 +220,7 @@ const eraseFrom = (state: State, input: Erasure.Erase, emailHash: string | undef
   stream.push(state.log.size())
   state.projectLog.get(contact.projectId)?.push(state.log.size())
   state.contacts.delete(contact.id)
-  state.byEmail.delete(emailKey(contact.projectId, contact.email))
+  state.byEmail.delete(Contact.emailKey(contact.projectId, contact.email))
   const ids = state.byProject.get(contact.projectId)
   if (ids !== undefined) {
     const at = firstAbove(ids, contact.id) - 1
@@ -278,7 +277,7 @@ export const make = Effect.sync(() => {
       }),
     findIdempotency: (projectId, key, notBefore) =>
       read((state) => {
-        const at = emailKey(projectId, key)
+        const at = Contact.emailKey(projectId, key)
         const record = state.idempotency.get(at)
         if (record === undefined) return Option.none()
         if (record.createdAt >= notBefore) return Option.some(record)
@@ -436,7 +435,7 @@ export const make = Effect.sync(() => {
     findById: (projectId, contactId) =>
       read((state) => Option.filter(Option.fromNullable(state.contacts.get(contactId)), (c) => c.projectId === projectId)),
     findByEmail: (projectId, email) =>
-      read((state) => Option.map(Option.fromNullable(state.byEmail.get(emailKey(projectId, email))), (id) => state.contacts.get(id)!)),
+      read((state) => Option.map(Option.fromNullable(state.byEmail.get(Contact.emailKey(projectId, email))), (id) => state.contacts.get(id)!)),
     list: (projectId, request) =>
       read((state) => {
         const ids = state.byProject.get(projectId) ?? []
@@ -542,33 +541,10 @@ export const make = Effect.sync(() => {
   }
 })
 
-/** The three ports as one context. */
-export const context = (ports: {
-  readonly eventStore: EventStore.EventStore["Type"]
-  readonly contacts: Contacts.Contacts["Type"]
-  readonly projects: Projects.Projects["Type"]
-  readonly erasure: Erasure.Erasure["Type"]
-  readonly suppressions: Suppressions.Suppressions["Type"]
-}) =>
-  Context.make(EventStore.EventStore, ports.eventStore).pipe(
-    Context.add(Contacts.Contacts, ports.contacts),
-    Context.add(Projects.Projects, ports.projects),
-    Context.add(Erasure.Erasure, ports.erasure),
-    Context.add(Suppressions.Suppressions, ports.suppressions)
-  )
-
 /** Every port of the store over one shared in-memory state. */
-export const layer: Layer.Layer<
-  | EventStore.EventStore
-  | Contacts.Contacts
-  | Projects.Projects
-  | Erasure.Erasure
-  | Suppressions.Suppressions
-  | LogStream.LogSource
-  | Processor.ProcessorStore
-> = Layer.effectContext(
+export const layer: Layer.Layer<Store.Ports | LogStream.LogSource | Processor.ProcessorStore> = Layer.effectContext(
   Effect.map(make, (ports) =>
-    context(ports).pipe(
+    Store.context(ports).pipe(
       Context.add(LogStream.LogSource, ports.logSource),
       Context.add(Processor.ProcessorStore, ports.processors)
     ))

@@ -6,7 +6,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as Contact from "@tracklog/core/Contact"
+import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as Erasure from "@tracklog/core/Erasure"
@@ -14,6 +14,7 @@ import * as EventStore from "@tracklog/core/EventStore"
 import type * as Idempotency from "@tracklog/core/Idempotency"
 import type * as Json from "@tracklog/core/Json"
 import * as Projects from "@tracklog/core/Projects"
+import * as Store from "@tracklog/core/Store"
 import * as StoreError from "@tracklog/core/StoreError"
 import * as Suppressions from "@tracklog/core/Suppressions"
 import * as Timestamp from "@tracklog/core/Timestamp"
@@ -302,8 +303,8 @@ export const make = (options: Options = {}) =>
       // One statement cannot move a stream twice, nor claim one email for two new contacts.
       keyOf: ({ input, key }) =>
         key === undefined
-          ? [input.streamId, `${input.contact.projectId}\u0000${input.contact.email}`]
-          : [input.streamId, `${input.contact.projectId}\u0000${input.contact.email}`, key.id]
+          ? [input.streamId, Contact.emailKey(input.contact.projectId, input.contact.email)]
+          : [input.streamId, Contact.emailKey(input.contact.projectId, input.contact.email), key.id]
     })
     // Encoded by its caller, before it joins a batch: an append that cannot be encoded (a BigInt
     // in its data) fails alone, and its batch goes on without it.
@@ -439,8 +440,8 @@ export const make = (options: Options = {}) =>
             SELECT ${contactColumns} FROM contacts WHERE project_id = k.project_id AND email = k.email LIMIT 1
           ) c`).pipe(
           Effect.map((rows) => {
-            const found = new Map(rows.map((row) => [`${row.project_id}\u0000${row.email}`, toContact(row)]))
-            return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(`${k.projectId}\u0000${k.email}`))))
+            const found = new Map(rows.map((row) => [Contact.emailKey(row.project_id, row.email), toContact(row)]))
+            return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(Contact.emailKey(k.projectId, k.email)))))
           })
         )
     })
@@ -620,26 +621,16 @@ export const make = (options: Options = {}) =>
 export const layerFromClient = (
   options: Options = {}
 ): Layer.Layer<
-  | EventStore.EventStore
-  | Contacts.Contacts
-  | Projects.Projects
-  | Erasure.Erasure
-  | Suppressions.Suppressions
-  | LogStream.LogSource
-  | Processor.ProcessorStore,
+  Store.Ports | LogStream.LogSource | Processor.ProcessorStore,
   SqlError.SqlError | import("@effect/sql/Migrator").MigrationError,
   SqlClient.SqlClient
 > =>
   Layer.effectContext(Effect.gen(function*() {
     yield* Migrations.run
-    const { contacts, erasure, eventStore, logSource, processors, projects, suppressions } = yield* make(options)
-    return Context.make(EventStore.EventStore, eventStore).pipe(
-      Context.add(Contacts.Contacts, contacts),
-      Context.add(Projects.Projects, projects),
-      Context.add(Erasure.Erasure, erasure),
-      Context.add(Suppressions.Suppressions, suppressions),
-      Context.add(LogStream.LogSource, logSource),
-      Context.add(Processor.ProcessorStore, processors)
+    const ports = yield* make(options)
+    return Store.context(ports).pipe(
+      Context.add(LogStream.LogSource, ports.logSource),
+      Context.add(Processor.ProcessorStore, ports.processors)
     )
   }))
 

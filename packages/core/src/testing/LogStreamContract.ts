@@ -15,10 +15,11 @@ import * as Ids from "../Ids.js"
 import * as LogStream from "../LogStream.js"
 import * as Processor from "../Processor.js"
 import * as Track from "../Track.js"
+import type * as StorePorts from "../Store.js"
 import * as StoreContract from "./StoreContract.js"
 
 /** What a store package provides for live reads. */
-export type Store = StoreContract.Store | LogStream.LogSource | Processor.ProcessorStore
+export type Store = StorePorts.Ports | LogStream.LogSource | Processor.ProcessorStore
 
 const newProject = Effect.flatten(Effect.map(Ids.Ids, (ids) => ids.next))
 

@@ -11,20 +11,16 @@ import * as Contact from "../Contact.js"
 import * as ContactEvent from "../ContactEvent.js"
 import * as Contacts from "../Contacts.js"
 import * as EraseContact from "../EraseContact.js"
-import type * as Erasure from "../Erasure.js"
 import * as EventStore from "../EventStore.js"
 import * as Ids from "../Ids.js"
 import * as Projects from "../Projects.js"
-import type * as Suppressions from "../Suppressions.js"
+import type * as Store from "../Store.js"
 import * as Track from "../Track.js"
 import * as Arbitraries from "./Arbitraries.js"
 import * as IdempotencyContract from "./IdempotencyContract.js"
 import * as ErasureContract from "./ErasureContract.js"
 import * as FastCheck from "effect/FastCheck"
 import * as TrackCommand from "../TrackCommand.js"
-
-/** What a store package provides. */
-export type Store = EventStore.EventStore | Contacts.Contacts | Projects.Projects | Erasure.Erasure | Suppressions.Suppressions
 
 const command = (body: TrackCommand.Encoded) => Either_getOrThrow(TrackCommand.decode(body))
 const Either_getOrThrow = <A, E>(e: import("effect/Either").Either<A, E>): A => {
@@ -90,7 +86,7 @@ export const readAllUntil = (
   })
 
 /** Runs the contract suite against a store layer. */
-export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
+export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
   layer(Layer.mergeAll(Ids.layer, EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provide(Ids.layer))).pipe(Layer.provideMerge(store)), {
     excludeTestServices: true
   })(`store contract: ${name}`, (it) => {

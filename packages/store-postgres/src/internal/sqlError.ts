@@ -40,5 +40,5 @@ export const orUnavailable = <A, R>(
 ): Effect.Effect<A, StoreError.StoreUnavailable, R> =>
   Effect.catchAll(effect, (error) =>
     isUnavailable(error)
-      ? Effect.fail(new StoreError.StoreUnavailable({ reason: String(causeOf(error).message ?? error.message) }))
+      ? Effect.fail(new StoreError.StoreUnavailable({ reason: String(causeOf(error).message ?? error.message), cause: error }))
       : Effect.die(error))

@@ -1,0 +1,38 @@
+/**
+ * A store: the ports every backend provides together, over one shared state (`StoreMemory`,
+ * `StorePostgres`). The store contract suite (`testing/StoreContract`) holds each to the same
+ * promises. The live-log ports (`LogStream.LogSource`, `Processor.ProcessorStore`) come on top,
+ * from the stores that can be read live.
+ */
+import * as Context from "effect/Context"
+import * as Contacts from "./Contacts.js"
+import * as Erasure from "./Erasure.js"
+import * as EventStore from "./EventStore.js"
+import * as Projects from "./Projects.js"
+import * as Suppressions from "./Suppressions.js"
+
+/** The services a store layer provides. */
+export type Ports =
+  | EventStore.EventStore
+  | Contacts.Contacts
+  | Projects.Projects
+  | Erasure.Erasure
+  | Suppressions.Suppressions
+
+/** A backend's implementations of the ports. */
+export interface Implementations {
+  readonly eventStore: EventStore.EventStore["Type"]
+  readonly contacts: Contacts.Contacts["Type"]
+  readonly projects: Projects.Projects["Type"]
+  readonly erasure: Erasure.Erasure["Type"]
+  readonly suppressions: Suppressions.Suppressions["Type"]
+}
+
+/** The context a store layer provides, from its implementations. */
+export const context = (ports: Implementations): Context.Context<Ports> =>
+  Context.make(EventStore.EventStore, ports.eventStore).pipe(
+    Context.add(Contacts.Contacts, ports.contacts),
+    Context.add(Projects.Projects, ports.projects),
+    Context.add(Erasure.Erasure, ports.erasure),
+    Context.add(Suppressions.Suppressions, ports.suppressions)
+  )
