@@ -166,5 +166,5 @@ const parse36 = (digits: string): bigint => {
   return n
 }
 
-/** A shorthand for `Duration.millis`, for stores choosing their poll interval. */
+/** The poll interval of a store that is not told otherwise (docs/decisions/0010-log-wake-up.md). */
 export const DefaultPollInterval = Duration.millis(200)

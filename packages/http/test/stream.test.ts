@@ -178,13 +178,14 @@ const suite = <E>(
       await waitFor(() => running.openStreams!() === 0)
       const before = 0
       const email = freshEmail("live")
-      await track({ email, event: "old" })
+      // Created by this first track: the later one only updates it.
+      expect((await track({ email, event: "old" })).status).toBe(200)
       const stream = await open(base, "/events/stream?from=now")
       await stream.until((f) => f.length >= 1)
       await waitFor(() => running.openStreams!() === before + 1)
       const answer = await track({ email, event: "new", data: { n: 1 } })
       const frames = await stream.until((f) => events(f).some((x) => x.data.id === answer.body.data.event))
-      expect(events(frames).map((f) => f.event)).toEqual(["contact.updated", "event.tracked"])
+      expect(events(frames).map((f) => `${f.event} ${f.data.name ?? ""} ${f.data.email === email}`)).toEqual(["contact.updated  true", "event.tracked new true"])
       expect(events(frames).every((f) => f.data.name !== "old")).toBe(true)
       stream.close()
       await waitFor(() => running.openStreams!() === before)

@@ -81,6 +81,15 @@ export const migrations = {
       updated_at timestamptz NOT NULL DEFAULT now()
     )`
     yield* sql`DROP TABLE IF EXISTS checkpoints`
+    // A project's next page, always by walking its index in order: on a freshly loaded log, whose
+    // statistics still say "few rows", the planner otherwise picks a bitmap scan of every
+    // remaining row and a sort, per page (quadratic over a catch-up). The function's own settings
+    // rule that out whatever the statistics.
+    yield* sql`CREATE FUNCTION tracklog_project_page(p text, t xid8, pos bigint, n integer) RETURNS SETOF events
+      LANGUAGE sql STABLE SET enable_bitmapscan = off SET enable_sort = off AS $$
+        SELECT * FROM events WHERE project_id = p AND (transaction_id, global_position) > (t, pos)
+        ORDER BY transaction_id, global_position LIMIT n
+      $$`
   }),
   // Idempotency records (SPEC §6), written in the same statement as their request's events; the
   // primary key decides between two processes using one key. `contact_ids` lets erasure remove a

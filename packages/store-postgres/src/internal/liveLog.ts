@@ -41,21 +41,27 @@ export const makeLogSource = (options: {
   return LogStream.LogSource.of({
     // As `readAll` (StorePostgres): the next page in log order first, the xmin filter after it,
     // so what passes is a prefix with no gap; a project's page is a range of its index.
-    read: (checkpoint, limit, projectId) =>
-      guard(sql`
-        SELECT ${sql.literal(columns)}
-        FROM (
+    read: (checkpoint, limit, projectId) => {
+      const t = checkpoint.transactionId.toString()
+      const p = checkpoint.position.toString()
+      const page = projectId === undefined
+        ? sql`(
           SELECT * FROM events
-          WHERE ${after(checkpoint)} ${inProject(projectId)}
+          WHERE ${after(checkpoint)}
           ORDER BY transaction_id, global_position
           LIMIT ${limit}
-        ) AS events
+        )`
+        : sql`tracklog_project_page(${projectId}, ${t}::xid8, ${p}::bigint, ${limit})`
+      return guard(sql`
+        SELECT ${sql.literal(columns)}
+        FROM ${page} AS events
         WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY events.transaction_id, events.global_position`.values).pipe(Effect.map((rows) => {
         const events = rows.map(toRecorded)
         const last = events[events.length - 1]
         return { events, checkpoint: last === undefined ? checkpoint : LogStream.checkpointOf(last) }
-      })),
+      }))
+    },
     // The last committed event: what commits after this moment gets a larger transaction id and
     // comes after it. Transactions in flight at this very moment are concurrent with "now" and
     // count as before it (docs/decisions/0010-log-wake-up.md); waiting for the xmin horizon
