@@ -25,6 +25,8 @@ import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
 import * as Handlers from "./Handlers.js"
 import * as Router from "./internal/router.js"
+import * as Metrics from "./Metrics.js"
+import * as RateLimiter from "./RateLimiter.js"
 import * as RequestLog from "./RequestLog.js"
 
 /** How the server listens. */
@@ -40,6 +42,10 @@ export interface Options {
   readonly requestTimeoutMillis?: number | undefined
   /** How long shutdown waits for in-flight requests before closing their connections. */
   readonly shutdownTimeoutMillis?: number | undefined
+  /** Serve `GET /metrics` and record request metrics (default true; SPEC §9). */
+  readonly metrics?: boolean | undefined
+  /** Per-key token bucket (SPEC §9); none when undefined. */
+  readonly rateLimit?: RateLimiter.Limit | undefined
 }
 
 /** A running server. */
@@ -51,6 +57,9 @@ export interface Running {
 
 const Json = "application/json; charset=utf-8"
 const TrackPath = "/v1/track"
+const MetricsPath = "/metrics"
+// The paths the server answers itself, outside `Api`, and their methods (for 405 + Allow).
+const ownPaths: Record<string, string> = { "/openapi.json": "GET", "/docs": "GET", [MetricsPath]: "GET" }
 const NoGrant = { projectId: "", kind: "public" } as const
 
 const docsPage = Effect.promise(async () => {
@@ -73,6 +82,9 @@ export const make = (
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
     const log = yield* RequestLog.make
+    const metricsOn = options.metrics ?? true
+    const recordRequest = metricsOn ? Metrics.makeRequestRecorder() : undefined
+    const limiter = options.rateLimit === undefined ? undefined : RateLimiter.make(options.rateLimit)
 
     const routes = Router.fromApi(Api.Api).map((route) => {
       const handler = handlers[route.name]
@@ -114,7 +126,7 @@ export const make = (
       inFlight++
       res.once("close", () => inFlight--)
 
-      const send = (status: number, body: string, contentType = Json) => {
+      const send = (status: number, body: string, contentType = Json, retryAfter = 1) => {
         const headers: Http.OutgoingHttpHeaders = {
           "content-type": contentType,
           "content-length": Buffer.byteLength(body),
@@ -122,15 +134,20 @@ export const make = (
         }
         if (path === TrackPath) Object.assign(headers, corsHeaders)
         if (closing) headers["connection"] = "close"
-        if (status === 503 || status === 429) headers["retry-after"] = "1"
+        if (status === 503 || status === 429) headers["retry-after"] = String(retryAfter)
+        if (allow !== undefined) headers["allow"] = allow
         answers.write(() => {
           res.writeHead(status, headers)
           res.end(body)
           // The route pattern, never the raw path or query: those may hold emails or keys.
-          log.request(method, pattern, status, performance.now() - started, requestId)
+          const millis = performance.now() - started
+          log.request(method, pattern, status, millis, requestId)
+          recordRequest?.(method, pattern, status, millis)
         })
       }
-      const fail = (error: ApiError.ApiError) => send(error.status, ApiError.envelope(error, requestId))
+      let allow: string | undefined
+      const fail = (error: ApiError.ApiError, retryAfter?: number) =>
+        send(error.status, ApiError.envelope(error, requestId), Json, retryAfter)
 
       if (method === "OPTIONS" && path === TrackPath) {
         pattern = TrackPath
@@ -141,6 +158,18 @@ export const make = (
       if (method === "GET" && path === "/openapi.json") {
         pattern = path
         return send(200, openApi)
+      }
+      if (method === "GET" && path === MetricsPath && metricsOn) {
+        pattern = path
+        req.resume()
+        if (limiter !== undefined) Metrics.rateLimitBuckets.unsafeUpdate(limiter.buckets(), noTags)
+        return void Effect.runPromise(Metrics.render).then(
+          (text) => send(200, text, Metrics.contentType),
+          (cause: unknown) => {
+            log.defect(requestId, Cause.die(cause))
+            fail(ApiError.internal())
+          }
+        )
       }
       if (method === "GET" && path === "/docs") {
         pattern = path
@@ -160,10 +189,37 @@ export const make = (
       const found = match(method, path)
       if (found._tag === "NotFound") {
         req.resume()
+        const own = ownPaths[path]
+        if (own !== undefined && (path !== MetricsPath || metricsOn)) {
+          pattern = path
+          allow = own
+          return fail(ApiError.methodNotAllowed([own]))
+        }
         return fail(ApiError.notFound())
+      }
+      if (found._tag === "MethodNotAllowed") {
+        req.resume()
+        pattern = "(method not allowed)"
+        // The track route also answers CORS preflights.
+        const methods = path === TrackPath ? [...found.allow, "OPTIONS"] : found.allow
+        allow = methods.join(", ")
+        return fail(ApiError.methodNotAllowed(methods))
       }
       const { handler } = found.value
       pattern = found.value.pattern
+
+      // Before the key is looked up: guesses at keys are throttled too (RateLimiter.ts).
+      if (limiter !== undefined && handler.auth !== "none") {
+        const key = Auth.keyOf(req.headers.authorization)
+        if (key !== undefined) {
+          const decision = limiter.take(Auth.hashOf(key))
+          if (!decision.allowed) {
+            req.resume()
+            Metrics.rateLimited.unsafeUpdate(1, noTags)
+            return fail(ApiError.rateLimited(), decision.retryAfterSeconds)
+          }
+        }
+      }
 
       const run = (body: unknown) => {
         const authenticated = handler.auth === "none"
@@ -249,6 +305,8 @@ export const make = (
     )
     return running
   })
+
+const noTags: ReadonlyArray<never> = []
 
 const corsHeaders = {
   "access-control-allow-origin": "*",

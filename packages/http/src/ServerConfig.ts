@@ -5,6 +5,7 @@ import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as RateLimiter from "./RateLimiter.js"
 
 /** Which store backs the server. */
 export type Store =
@@ -74,7 +75,20 @@ export const ServerConfig = Config.all({
     Config.validate({ message: "TRACKLOG_BODY_LIMIT must be a positive number of bytes", validation: (n) => n > 0 })
   ),
   store,
-  keys: keyPairs
+  keys: keyPairs,
+  // `GET /metrics` and request metrics; `off` disables both (SPEC §9).
+  metrics: Config.literal("on", "off")("TRACKLOG_METRICS").pipe(
+    Config.withDefault("on" as const),
+    Config.map((value) => value === "on")
+  ),
+  // `<requests per second>[:<burst>]` per key, per process; off when unset (SPEC §9).
+  rateLimit: Config.option(
+    Config.string("TRACKLOG_RATE_LIMIT").pipe(
+      Config.mapOrFail((text) =>
+        Either.mapLeft(RateLimiter.parse(text), (message) => ConfigError.InvalidData(["TRACKLOG_RATE_LIMIT"], message))
+      )
+    )
+  )
 })
 
 export type ServerConfig = Config.Config.Success<typeof ServerConfig>

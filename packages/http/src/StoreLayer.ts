@@ -9,6 +9,7 @@ import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metrics from "./Metrics.js"
 import type * as ServerConfig from "./ServerConfig.js"
 
 const storeOf = (store: ServerConfig.Store) => {
@@ -29,3 +30,10 @@ const storeOf = (store: ServerConfig.Store) => {
 /** Store ports, `Track` and `Ids` for the configured store. */
 export const layer = (store: ServerConfig.Store) =>
   Track.layer.pipe(Layer.provideMerge(storeOf(store)), Layer.provideMerge(Ids.layer))
+
+/** As `layer`, with every store operation timed into the metrics (`TRACKLOG_METRICS`). */
+export const instrumented = (store: ServerConfig.Store) =>
+  Track.layer.pipe(Layer.provideMerge(Metrics.instrumentStore(storeOf(store))), Layer.provideMerge(Ids.layer))
+
+/** The store ports alone, without `Track`: for tools such as the CLI. */
+export const storeLayer = (store: ServerConfig.Store) => storeOf(store)

@@ -19,7 +19,9 @@ const program = Effect.gen(function*() {
     const running = yield* Server.make({
       port: config.port,
       host: config.host._tag === "Some" ? config.host.value : undefined,
-      bodyLimit: config.bodyLimit
+      bodyLimit: config.bodyLimit,
+      metrics: config.metrics,
+      rateLimit: config.rateLimit._tag === "Some" ? config.rateLimit.value : undefined
     })
     if (created !== undefined) {
       // The one time a key is ever printed: nothing else could tell the operator what it is.
@@ -31,7 +33,10 @@ const program = Effect.gen(function*() {
     const log = yield* RequestLog.make
     log.info("listening", { url: running.url, store: config.store._tag })
     return yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(StoreLayer.layer(config.store)))
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(config.metrics ? StoreLayer.instrumented(config.store) : StoreLayer.layer(config.store))
+  )
 })
 
 program.pipe(

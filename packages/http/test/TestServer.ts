@@ -10,6 +10,8 @@ import * as Track from "@tracklog/core/Track"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Bootstrap from "../src/Bootstrap.js"
+import * as Metrics from "../src/Metrics.js"
+import type * as RateLimiter from "../src/RateLimiter.js"
 import * as Server from "../src/Server.js"
 
 export const projectA = { publicKey: "pk_test_a", secretKey: "sk_test_a" }
@@ -18,18 +20,26 @@ export const projectB = { publicKey: "pk_test_b", secretKey: "sk_test_b" }
 /** Starts a server over the store layer; resolves to its base URL. */
 export const start = <E>(
   store: Layer.Layer<EventStore.EventStore | Contacts.Contacts | Projects.Projects, E>,
-  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number } = {}
+  options: {
+    readonly bodyLimit?: number
+    readonly requestTimeoutMillis?: number
+    readonly metrics?: boolean
+    readonly rateLimit?: RateLimiter.Limit
+  } = {}
 ) =>
   Effect.gen(function*() {
     // Built into the caller's scope: the store lives as long as the server.
-    const context = yield* Layer.build(Track.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer)))
+    const ports = options.metrics === true ? Metrics.instrumentStore(store) : store
+    const context = yield* Layer.build(Track.layer.pipe(Layer.provideMerge(ports), Layer.provideMerge(Ids.layer)))
     return yield* Effect.gen(function*() {
       yield* Bootstrap.run([projectA, projectB])
       const running = yield* Server.make({
         port: 0,
         host: "127.0.0.1",
         bodyLimit: options.bodyLimit ?? 1024 * 1024,
-        requestTimeoutMillis: options.requestTimeoutMillis
+        requestTimeoutMillis: options.requestTimeoutMillis,
+        metrics: options.metrics,
+        rateLimit: options.rateLimit
       })
       return { url: running.url }
     }).pipe(Effect.provide(context))

@@ -24,6 +24,7 @@ import * as Redacted from "effect/Redacted"
 import * as Batcher from "./internal/batcher.js"
 import * as SqlErrors from "./internal/sqlError.js"
 import * as Migrations from "./Migrations.js"
+import * as StoreMetrics from "./StoreMetrics.js"
 
 /** How the store reaches its database. */
 export interface Config extends Options {
@@ -214,6 +215,7 @@ export const make = (options: Options = {}) =>
     const batched = Batcher.make<EncodedAppend, void, AppendError>({
       ...batching,
       run: appendBatch,
+      onBatch: StoreMetrics.batchSizeOf("append"),
       // One statement cannot move a stream twice, nor claim one email for two new contacts.
       keyOf: ({ input }) => [input.streamId, `${input.contact.projectId}\u0000${input.contact.email}`]
     })
@@ -255,6 +257,7 @@ export const make = (options: Options = {}) =>
     // The track path's read, batched like the appends: one query for every lookup waiting.
     const findByEmail = Batcher.make<{ readonly projectId: string; readonly email: string }, Option.Option<Contact.Contact>, StoreError.StoreUnavailable>({
       ...batching,
+      onBatch: StoreMetrics.batchSizeOf("find_by_email"),
       run: (batch) =>
         guard(sql<ContactRow>`
           SELECT ${contactColumns} FROM contacts
