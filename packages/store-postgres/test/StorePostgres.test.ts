@@ -1,6 +1,8 @@
+import * as OperationsContract from "@tracklog/core/testing/OperationsContract"
 import * as StoreContract from "@tracklog/core/testing/StoreContract"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 
 for (const backend of TestDatabase.backends) {
   StoreContract.run(backend.name, TestDatabase.layer(backend.database))
+  OperationsContract.run(backend.name, () => TestDatabase.layer(backend.database))
 }
