@@ -62,6 +62,9 @@ const store = Config.all({
   }
 }))
 
+/** The store part alone: what tools on the same store (the CLI) read, from the same variables. */
+export const StoreConfig = store
+
 /** Everything the server reads from the environment. */
 export const ServerConfig = Config.all({
   // 0 asks the OS for a free port; the "listening" log line tells which.
