@@ -147,15 +147,15 @@ export const command = (output: Output) => {
     ))
 
   const importCommand = Command.make("import", { file: Args.text({ name: "file" }) }, ({ file }) =>
-    run(Effect.gen(function*() {
-      if (!Fs.existsSync(file)) return yield* new CliError({ message: `no such file: ${file}` })
+    // The file is checked before the store is opened: a typo creates no data directory.
+    Effect.suspend(() => Fs.existsSync(file) ? Effect.void : Effect.fail(new CliError({ message: `no such file: ${file}` }))).pipe(Effect.zipRight(run(Effect.gen(function*() {
       const backup = yield* Backup.Backup
       const summary = yield* backup.import(lines(file))
       yield* output.out(
         `Imported ${summary.projects} projects, ${summary.keys} keys, ${summary.events} events, ` +
           `${summary.contacts} contacts, ${summary.rows} other rows.\n`
       )
-    }))).pipe(Command.withDescription(
+    }))))).pipe(Command.withDescription(
       "Load an export (NDJSON) into an EMPTY store, in log order, and rebuild the contacts by folding the log. Refuses a store that holds anything."
     ))
 
