@@ -47,3 +47,17 @@ export const postgres = async () => {
     await dbB.drop()
   }
 }
+
+// The cost of metrics on the track path (SPEC §9, ≤ 3 %): the same server with TRACKLOG_METRICS on
+// against off. A ratio of 0.97 or more meets the target.
+export const metrics = async () => {
+  const env = { TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" }
+  const ours = await startServer(["packages/http/dist/main.js"], { ...env, TRACKLOG_METRICS: "on" })
+  const baseline = await startServer(["packages/http/dist/main.js"], { ...env, TRACKLOG_METRICS: "off" })
+  try {
+    return await compare({ name: "HTTP, memory store, metrics on vs off (wrk -t1 -c50)", ours, baseline, key: "pk_bench" })
+  } finally {
+    await ours.stop()
+    await baseline.stop()
+  }
+}

@@ -17,6 +17,9 @@ const Bearer = /^Bearer ([^\s]+)$/i
 // process (`pnpm tracklog keys …`) must stop working on the next request, so every request
 // looks its hash up in the store (docs/decisions/0015-operating.md).
 const MaxCached = 10_000
+// Generated keys are 67 characters; longer tokens are hashed but not kept, so the cache holds at
+// most MaxCached × ~200 bytes whatever callers send.
+const MaxCachedKeyLength = 128
 
 /** The bearer token of an `Authorization` header, or undefined when there is none. */
 export const keyOf = (header: string | undefined): string | undefined => {
@@ -31,6 +34,7 @@ export const hashOf = (key: string): string => {
   let hash = hashes.get(key)
   if (hash === undefined) {
     hash = createHash("sha256").update(key, "utf8").digest("hex")
+    if (key.length > MaxCachedKeyLength) return hash
     if (hashes.size >= MaxCached) hashes.clear()
     hashes.set(key, hash)
   }
