@@ -230,5 +230,5 @@ describe("tracklog CLI", () => {
         }
       }).pipe(Effect.provide(context))
     })))
-  }, 900_000)
+  }, 1_800_000)
 })
