@@ -99,15 +99,28 @@ const instrument = <S extends object>(port: string, service: S): S => {
     const duration = Metric.fromMetricKey(
       MetricKey.tagged(MetricKey.tagged(storeDurationKey, "port", port), "operation", name)
     )
-    const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.suspend(() => {
-        const started = performance.now()
-        return Effect.ensuring(effect, Effect.sync(() => duration.unsafeUpdate((performance.now() - started) / 1000, none)))
+    // One continuation, no finalizer (`ensuring` masks interruption and costs more); an
+    // interrupted operation is simply not timed. A method's clock starts when it is called: its
+    // Effect runs at once, and a retry calls the method again.
+    const timedFrom = <A, E, R>(started: number, effect: Effect.Effect<A, E, R>) => {
+      const done = () => duration.unsafeUpdate((performance.now() - started) / 1000, none)
+      return Effect.matchCauseEffect(effect, {
+        onFailure: (cause) => {
+          done()
+          return Effect.failCause(cause)
+        },
+        onSuccess: (value) => {
+          done()
+          return Effect.succeed(value)
+        }
       })
+    }
+    const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.suspend(() => timedFrom(performance.now(), effect))
     if (typeof value === "function") {
       wrapped[name] = (...args: Array<unknown>) => {
+        const started = performance.now()
         const result = value.apply(service, args)
-        return Effect.isEffect(result) ? timed(result) : result
+        return Effect.isEffect(result) ? timedFrom(started, result) : result
       }
     } else wrapped[name] = Effect.isEffect(value) ? timed(value) : value
   }
