@@ -3,12 +3,15 @@
  * per-key rate limit, 405 with `Allow`, and the case-insensitive `Bearer` scheme.
  */
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as RateLimiter from "../src/RateLimiter.js"
+import * as ServerConfig from "../src/ServerConfig.js"
 import { projectA, projectB, request, start } from "./TestServer.js"
 
 const serve = (options: Parameters<typeof start>[1]) => {
@@ -218,5 +221,21 @@ describe("405 and the Bearer scheme", () => {
     }
     const bad = await request(base(), "POST", "/v1/track", { headers: { authorization: `Basic ${projectA.publicKey}` }, body: { email: "b@example.com", event: "e" } })
     expect(bad.body.error.code).toBe("MISSING_AUTH")
+  })
+})
+
+describe("configuration", () => {
+  const read = (env: Record<string, string>) =>
+    Effect.runSync(Effect.either(Effect.withConfigProvider(ServerConfig.ServerConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))))
+
+  it("TRACKLOG_METRICS is on by default and off when asked; TRACKLOG_RATE_LIMIT is off by default and parsed when set", () => {
+    const defaults = Either.getOrThrow(read({ TRACKLOG_STORE: "memory" }))
+    expect(defaults.metrics).toBe(true)
+    expect(defaults.rateLimit._tag).toBe("None")
+    const set = Either.getOrThrow(read({ TRACKLOG_STORE: "memory", TRACKLOG_METRICS: "off", TRACKLOG_RATE_LIMIT: "5:10" }))
+    expect(set.metrics).toBe(false)
+    expect(set.rateLimit).toEqual(Option.some({ perSecond: 5, burst: 10 }))
+    expect(Either.isLeft(read({ TRACKLOG_STORE: "memory", TRACKLOG_RATE_LIMIT: "lots" }))).toBe(true)
+    expect(Either.isLeft(read({ TRACKLOG_STORE: "memory", TRACKLOG_METRICS: "maybe" }))).toBe(true)
   })
 })
