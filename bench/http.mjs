@@ -99,3 +99,21 @@ export const embedded = async () => {
     rmSync(dir, { recursive: true, force: true })
   }
 }
+
+// The cost of metrics on the track path (SPEC §9, ≤ 3 %): the same server with TRACKLOG_METRICS on
+// against off. A ratio of 0.97 or more meets the target.
+export const metrics = async () => {
+  const env = { TRACKLOG_STORE: "memory", ...keys }
+  const on = await startServer(["packages/http/dist/main.js"], { ...env, TRACKLOG_METRICS: "on" })
+  const off = await startServer(["packages/http/dist/main.js"], { ...env, TRACKLOG_METRICS: "off" })
+  try {
+    return compare({
+      name: "HTTP, memory store, metrics on vs off",
+      a: { label: "metrics on", server: on },
+      b: { label: "metrics off", server: off }
+    })
+  } finally {
+    await on.stop()
+    await off.stop()
+  }
+}

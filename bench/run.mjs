@@ -4,6 +4,8 @@ import { execFileSync } from "node:child_process"
 import { ensureOpenload, ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
 
 const all = ["in-process", "append", "http-memory", "http-postgres", "http-embedded", "growth", "emmett", "replay", "latency", "idempotency", "catchup", "sse", "hono"]
+// Run only when named: `pnpm bench http-metrics`.
+const extra = ["http-metrics"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
 
 const tsx = (file) =>
@@ -69,8 +71,11 @@ for (const name of chosen) {
     case "hono":
       await hono.run()
       break
+    case "http-metrics":
+      await http.metrics()
+      break
     default:
-      console.error(`unknown benchmark ${name}; choose from ${all.join(", ")}`)
+      console.error(`unknown benchmark ${name}; choose from ${[...all, ...extra].join(", ")}`)
       process.exit(1)
   }
 }

@@ -40,6 +40,22 @@ export class ProjectKeysConflict extends Schema.TaggedError<ProjectKeysConflict>
   message: Schema.String
 }) {}
 
+/** A project as `list` shows it: never its keys, only how many of each kind it has. */
+export interface Summary {
+  readonly projectId: string
+  readonly createdAt: Date | undefined
+  readonly publicKeys: number
+  readonly secretKeys: number
+}
+
+/** No project has this id. */
+export class ProjectNotFound extends Schema.TaggedError<ProjectNotFound>()("ProjectNotFound", {
+  projectId: Schema.String
+}) {}
+
+/** No project has a key with this hash. */
+export class KeyNotFound extends Schema.TaggedError<KeyNotFound>()("KeyNotFound", {}) {}
+
 /** Projects and key hashes. */
 export class Projects extends Context.Tag("@tracklog/core/Projects")<Projects, {
   /**
@@ -55,4 +71,15 @@ export class Projects extends Context.Tag("@tracklog/core/Projects")<Projects, {
   readonly ensure: (keys: ProjectKeys) => Effect.Effect<string, StoreError.StoreUnavailable | ProjectKeysConflict>
   /** How many projects exist. */
   readonly count: Effect.Effect<number, StoreError.StoreUnavailable>
+  /** Every project, oldest first. */
+  readonly list: Effect.Effect<ReadonlyArray<Summary>, StoreError.StoreUnavailable>
+  /**
+   * Replaces all keys of a project by this new pair, atomically: from the commit on, the old
+   * keys grant nothing. A hash that already belongs to a project is a `ProjectKeysConflict`.
+   */
+  readonly rotate: (
+    keys: ProjectKeys
+  ) => Effect.Effect<void, StoreError.StoreUnavailable | ProjectNotFound | ProjectKeysConflict>
+  /** Deletes one key by its hash; returns what it granted. */
+  readonly revoke: (hash: string) => Effect.Effect<Grant, StoreError.StoreUnavailable | KeyNotFound>
 }>() {}

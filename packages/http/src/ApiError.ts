@@ -23,6 +23,7 @@ export type Code =
   | "CONTACT_NOT_FOUND"
   | "PAYLOAD_TOO_LARGE"
   | "RATE_LIMIT_EXCEEDED"
+  | "METHOD_NOT_ALLOWED"
   | "SERVICE_UNAVAILABLE"
   | "INTERNAL_SERVER_ERROR"
   | "IDEMPOTENCY_KEY_REUSED"
@@ -71,6 +72,13 @@ export const payloadTooLarge = (limit: number) =>
 
 export const serviceUnavailable = () =>
   make(503, "SERVICE_UNAVAILABLE", "The event store is unavailable", "Retry later")
+
+export const methodNotAllowed = (allow: ReadonlyArray<string>) =>
+  make(405, "METHOD_NOT_ALLOWED", "Method not allowed on this route", `Use ${allow.join(", ")}`)
+
+/** The per-key rate limit (SPEC §9); `Retry-After` carries the wait. */
+export const rateLimited = () =>
+  make(429, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded for this API key", "Retry after the number of seconds in Retry-After")
 
 export const internal = () => make(500, "INTERNAL_SERVER_ERROR", "Internal server error")
 

@@ -1,20 +1,45 @@
 /**
  * Bearer key authentication (behaviour §1.1): header → key → hash → project grant.
  */
-import * as ApiKey from "@tracklog/core/ApiKey"
 import * as Projects from "@tracklog/core/Projects"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { createHash } from "node:crypto"
 import * as ApiError from "./ApiError.js"
 
 /** What a route accepts: any key of the project, or only its secret key. */
 export type Requirement = "any" | "secret"
 
-const Bearer = /^Bearer ([^\s]+)$/
+// The scheme name is case-insensitive (RFC 9110 §11.1).
+const Bearer = /^Bearer ([^\s]+)$/i
 
-// Bounded caches: a hash per key seen and the grant of each valid key. Keys never change once
-// issued, so a cached grant stays true; unknown keys are not cached.
+// Hashes of keys seen, bounded. Grants are not cached: a key rotated or revoked by another
+// process (`pnpm tracklog keys …`) must stop working on the next request, so every request
+// looks its hash up in the store (docs/decisions/0015-operating.md).
 const MaxCached = 10_000
+// Generated keys are 67 characters; longer tokens are hashed but not kept, so the cache holds at
+// most MaxCached × ~200 bytes whatever callers send.
+const MaxCachedKeyLength = 128
+
+/** The bearer token of an `Authorization` header, or undefined when there is none. */
+export const keyOf = (header: string | undefined): string | undefined => {
+  const match = header === undefined ? null : Bearer.exec(header)
+  return match === null ? undefined : match[1]!
+}
+
+const hashes = new Map<string, string>()
+
+/** The stored form of a key: hex SHA-256, as `ApiKey.hash`, computed synchronously and cached. */
+export const hashOf = (key: string): string => {
+  let hash = hashes.get(key)
+  if (hash === undefined) {
+    hash = createHash("sha256").update(key, "utf8").digest("hex")
+    if (key.length > MaxCachedKeyLength) return hash
+    if (hashes.size >= MaxCached) hashes.clear()
+    hashes.set(key, hash)
+  }
+  return hash
+}
 
 /** What authentication needs. */
 export type Services = Projects.Projects
@@ -22,31 +47,21 @@ export type Services = Projects.Projects
 /** Builds the authenticator over the `Projects` port. */
 export const make = Effect.gen(function*() {
   const projects = yield* Projects.Projects
-  const grants = new Map<string, Projects.Grant>()
-
-  const lookup = (key: string) =>
-    Effect.flatMap(ApiKey.hash(key), (hash) => projects.findByKeyHash(hash)).pipe(
-      Effect.mapError(ApiError.fromDomain),
-      Effect.tap((grant) =>
-        Effect.sync(() => {
-          if (Option.isNone(grant)) return
-          if (grants.size >= MaxCached) grants.clear()
-          grants.set(key, grant.value)
-        })
-      )
-    )
 
   /** The grant of the request's key, or the error behaviour §1.1 names. */
   const authenticate = (header: string | undefined, requirement: Requirement) => {
-    const match = header === undefined ? null : Bearer.exec(header)
-    if (match === null) return Effect.fail(ApiError.missingAuth())
-    const key = match[1]!
-    const cached = grants.get(key)
-    const check = (grant: Projects.Grant) =>
-      requirement === "secret" && grant.kind !== "secret" ? Effect.fail(ApiError.forbidden()) : Effect.succeed(grant)
-    if (cached !== undefined) return check(cached)
-    return Effect.flatMap(lookup(key), (grant) =>
-      Option.isNone(grant) ? Effect.fail(ApiError.invalidApiKey()) : check(grant.value))
+    const key = keyOf(header)
+    if (key === undefined) return Effect.fail(ApiError.missingAuth())
+    return projects.findByKeyHash(hashOf(key)).pipe(
+      Effect.mapError(ApiError.fromDomain),
+      Effect.flatMap((grant) =>
+        Option.isNone(grant)
+          ? Effect.fail(ApiError.invalidApiKey())
+          : requirement === "secret" && grant.value.kind !== "secret"
+          ? Effect.fail(ApiError.forbidden())
+          : Effect.succeed(grant.value)
+      )
+    )
   }
 
   return { authenticate }

@@ -19,9 +19,11 @@ import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import * as Answers from "./internal/answers.js"
 import * as ApiError from "./ApiError.js"
-import type * as Auth from "./Auth.js"
+import * as Auth from "./Auth.js"
 import type * as Handlers from "./Handlers.js"
+import * as Metrics from "./Metrics.js"
 import * as Pipeline from "./Pipeline.js"
+import * as RateLimiter from "./RateLimiter.js"
 
 /** How the server listens. */
 export interface Options {
@@ -45,6 +47,10 @@ export interface Options {
   readonly streamStallMillis?: number | undefined
   /** Whether each request writes a log line (default true; `TRACKLOG_LOG=off` in `ServerConfig`). */
   readonly requestLog?: boolean | undefined
+  /** Serve `GET /metrics` and record request metrics (default true; behaviour §9). */
+  readonly metrics?: boolean | undefined
+  /** Per-key token bucket (behaviour §9); none when undefined. */
+  readonly rateLimit?: RateLimiter.Limit | undefined
 }
 
 /** A running server. */
@@ -57,6 +63,10 @@ export interface Running {
 }
 
 const { Json } = Pipeline
+const MetricsPath = "/metrics"
+// The paths the server answers itself, outside `Api`, and their methods (for 405 + Allow).
+const ownPaths: Record<string, string> = { "/openapi.json": "GET", "/docs": "GET", [MetricsPath]: "GET" }
+const noTags: ReadonlyArray<never> = []
 
 /** Starts the server for the scope; closing the scope drains it gracefully. */
 export const make = (
@@ -65,6 +75,9 @@ export const make = (
   Effect.gen(function*() {
     const pipeline = yield* Pipeline.make(options)
     const { bodyLimitOf, log, match, openApi, run } = pipeline
+    const metricsOn = options.metrics ?? true
+    const recordRequest = metricsOn ? Metrics.makeRequestRecorder() : undefined
+    const limiter = options.rateLimit === undefined ? undefined : RateLimiter.make(options.rateLimit)
 
     const answers = Answers.make()
     // Open event streams, ended at shutdown: they would otherwise hold it for its whole timeout.
@@ -91,6 +104,7 @@ export const make = (
         }
         Object.assign(headers, Pipeline.answerHeaders(path, status))
         if (extra !== undefined) Object.assign(headers, extra)
+        if (allow !== undefined) headers["allow"] = allow
         if (closing) headers["connection"] = "close"
         // A 204 has no content, so no content headers either (RFC 9110 §8.6).
         if (status === 204) {
@@ -101,10 +115,19 @@ export const make = (
           res.writeHead(status, headers)
           res.end(body)
           // The route pattern, never the raw path or query: those may hold emails or keys.
-          log.request(method, pattern, status, performance.now() - started, requestId)
+          const millis = performance.now() - started
+          log.request(method, pattern, status, millis, requestId)
+          recordRequest?.(method, pattern, status, millis)
         })
       }
-      const fail = (error: ApiError.ApiError) => send(error.status, ApiError.envelope(error, requestId))
+      let allow: string | undefined
+      const fail = (error: ApiError.ApiError, retryAfter?: number) =>
+        send(
+          error.status,
+          ApiError.envelope(error, requestId),
+          Json,
+          retryAfter === undefined ? undefined : { "retry-after": String(retryAfter) }
+        )
 
       // A Server-Sent Events reply: each piece written as it comes, the next one pulled only once
       // the socket has taken the last (its buffer bounded by the socket's high-water mark); a
@@ -156,6 +179,18 @@ export const make = (
         pattern = path
         return send(200, openApi)
       }
+      if (method === "GET" && path === MetricsPath && metricsOn) {
+        pattern = path
+        req.resume()
+        if (limiter !== undefined) Metrics.rateLimitBuckets.unsafeUpdate(limiter.buckets(), noTags)
+        return void Effect.runPromise(Metrics.render).then(
+          (text) => send(200, text, Metrics.contentType),
+          (cause: unknown) => {
+            log.defect(requestId, Cause.die(cause))
+            fail(ApiError.internal())
+          }
+        )
+      }
       if (method === "GET" && path === "/docs") {
         pattern = path
         return void pipeline.docs().then(
@@ -170,10 +205,37 @@ export const make = (
       const found = match(method, path)
       if (found._tag === "NotFound") {
         req.resume()
+        const own = ownPaths[path]
+        if (own !== undefined && (path !== MetricsPath || metricsOn)) {
+          pattern = path
+          allow = own
+          return fail(ApiError.methodNotAllowed([own]))
+        }
         return fail(ApiError.notFound())
+      }
+      if (found._tag === "MethodNotAllowed") {
+        req.resume()
+        pattern = "(method not allowed)"
+        // The routes a browser calls also answer CORS preflights.
+        const methods = Pipeline.isCorsPath(path) ? [...found.allow, "OPTIONS"] : found.allow
+        allow = methods.join(", ")
+        return fail(ApiError.methodNotAllowed(methods))
       }
       const endpoint = found.value
       pattern = endpoint.pattern
+
+      // Before the key is looked up: guesses at keys are throttled too (RateLimiter.ts).
+      if (limiter !== undefined && endpoint.handler.auth !== "none") {
+        const key = Auth.keyOf(req.headers.authorization)
+        if (key !== undefined) {
+          const decision = limiter.take(Auth.hashOf(key))
+          if (!decision.allowed) {
+            req.resume()
+            Metrics.rateLimited.unsafeUpdate(1, noTags)
+            return fail(ApiError.rateLimited(), decision.retryAfterSeconds)
+          }
+        }
+      }
 
       const respond = (body: unknown) =>
         run(endpoint, {

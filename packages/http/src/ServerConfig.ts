@@ -5,6 +5,7 @@ import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as RateLimiter from "./RateLimiter.js"
 
 /** Which store backs the server. */
 export type Store =
@@ -61,6 +62,9 @@ const store = Config.all({
   }
 }))
 
+/** The store part alone: what tools on the same store (the CLI) read, from the same variables. */
+export const StoreConfig = store
+
 /** Everything the server reads from the environment. */
 export const ServerConfig = Config.all({
   // 0 asks the OS for a free port; the "listening" log line tells which.
@@ -91,7 +95,20 @@ export const ServerConfig = Config.all({
     Config.validate({ message: "TRACKLOG_CONTACT_CACHE_BYTES must be 0 or more bytes", validation: (n) => n >= 0 })
   ),
   // TRACKLOG_LOG=off silences the per-request log lines; any other value leaves them on.
-  requestLog: Config.string("TRACKLOG_LOG").pipe(Config.withDefault("on"), Config.map((value) => value !== "off"))
+  requestLog: Config.string("TRACKLOG_LOG").pipe(Config.withDefault("on"), Config.map((value) => value !== "off")),
+  // `GET /metrics` and request metrics; `off` disables both (SPEC §9).
+  metrics: Config.literal("on", "off")("TRACKLOG_METRICS").pipe(
+    Config.withDefault("on" as const),
+    Config.map((value) => value === "on")
+  ),
+  // `<requests per second>[:<burst>]` per key, per process; off when unset (SPEC §9).
+  rateLimit: Config.option(
+    Config.string("TRACKLOG_RATE_LIMIT").pipe(
+      Config.mapOrFail((text) =>
+        Either.mapLeft(RateLimiter.parse(text), (message) => ConfigError.InvalidData(["TRACKLOG_RATE_LIMIT"], message))
+      )
+    )
+  )
 })
 
 export type ServerConfig = Config.Config.Success<typeof ServerConfig>

@@ -11,6 +11,7 @@ import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metrics from "./Metrics.js"
 import type * as ServerConfig from "./ServerConfig.js"
 
 const storeOf = (store: ServerConfig.Store) => {
@@ -38,3 +39,10 @@ export const services = <A, E, R>(store: Layer.Layer<A, E, R>, handler: CommandH
 
 /** Store ports, `Track`, `EraseContact` and `Ids` for the configured store; `handler` tunes the command handler. */
 export const layer = (store: ServerConfig.Store, handler: CommandHandler.Options = {}) => services(storeOf(store), handler)
+
+/** As `layer`, with every store operation timed into the metrics (`TRACKLOG_METRICS`). */
+export const instrumented = (store: ServerConfig.Store, handler: CommandHandler.Options = {}) =>
+  services(Metrics.instrumentStore(storeOf(store)), handler)
+
+/** The store ports alone, without the command services: for tools such as the CLI. */
+export const storeLayer = (store: ServerConfig.Store) => storeOf(store)

@@ -173,6 +173,14 @@ export const make = (options: Options): Effect.Effect<{ readonly handler: Handle
         await discardBody(request)
         return fail(ApiError.notFound())
       }
+      if (found._tag === "MethodNotAllowed") {
+        await discardBody(request)
+        pattern = "(method not allowed)"
+        // The routes a browser calls also answer CORS preflights.
+        const methods = Pipeline.isCorsPath(path) ? [...found.allow, "OPTIONS"] : found.allow
+        const error = ApiError.methodNotAllowed(methods)
+        return send(error.status, ApiError.envelope(error, requestId), Pipeline.Json, { allow: methods.join(", ") })
+      }
       const endpoint = found.value
       pattern = endpoint.pattern
 

@@ -21,7 +21,9 @@ const program = Effect.gen(function*() {
       host: config.host._tag === "Some" ? config.host.value : undefined,
       bodyLimit: config.bodyLimit,
       batchBodyLimit: config.batchBodyLimit,
-      requestLog: config.requestLog
+      requestLog: config.requestLog,
+      metrics: config.metrics,
+      rateLimit: config.rateLimit._tag === "Some" ? config.rateLimit.value : undefined
     })
     if (created !== undefined) {
       // The one time a key is ever printed: nothing else could tell the operator what it is.
@@ -33,10 +35,13 @@ const program = Effect.gen(function*() {
     const log = yield* RequestLog.make({ requests: config.requestLog })
     log.info("listening", { url: running.url, store: config.store._tag })
     return yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(StoreLayer.layer(config.store, {
-    idempotencyTtlSeconds: config.idempotencyTtl,
-    cacheBytes: config.contactCacheBytes
-  })))
+  }).pipe(
+    Effect.scoped,
+    Effect.provide((config.metrics ? StoreLayer.instrumented : StoreLayer.layer)(config.store, {
+      idempotencyTtlSeconds: config.idempotencyTtl,
+      cacheBytes: config.contactCacheBytes
+    }))
+  )
 })
 
 program.pipe(

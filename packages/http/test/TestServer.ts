@@ -9,6 +9,8 @@ import * as Track from "@tracklog/core/Track"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Bootstrap from "../src/Bootstrap.js"
+import * as Metrics from "../src/Metrics.js"
+import type * as RateLimiter from "../src/RateLimiter.js"
 import * as Server from "../src/Server.js"
 import * as WebHandler from "../src/WebHandler.js"
 
@@ -24,12 +26,15 @@ export const start = <E>(
     readonly batchBodyLimit?: number
     readonly streamStallMillis?: number
     readonly requestLog?: boolean
+    readonly metrics?: boolean
+    readonly rateLimit?: RateLimiter.Limit
   } = {}
 ) =>
   Effect.gen(function*() {
     // Built into the caller's scope: the store lives as long as the server.
+    const ports = options.metrics === true ? Metrics.instrumentStore(store) : store
     const context = yield* Layer.build(
-      EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provideMerge(store), Layer.provideMerge(Ids.layer))
+      EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provideMerge(ports), Layer.provideMerge(Ids.layer))
     )
     return yield* Effect.gen(function*() {
       yield* Bootstrap.run([projectA, projectB])
@@ -41,7 +46,9 @@ export const start = <E>(
         batchBodyLimit: options.batchBodyLimit,
         streamStallMillis: options.streamStallMillis,
         // In-process test servers stay quiet unless a test reads the log.
-        requestLog: options.requestLog ?? false
+        requestLog: options.requestLog ?? false,
+        metrics: options.metrics,
+        rateLimit: options.rateLimit
       })
       return { url: running.url, running }
     }).pipe(Effect.provide(context))

@@ -57,7 +57,7 @@ export const conformance = <E>(
       })
 
       it("a header that is not exactly `Bearer <token>` → 401 MISSING_AUTH", async () => {
-        for (const header of ["Basic abc", "Bearer", "Bearer ", `bearer ${projectA.publicKey}`, `Bearer ${projectA.publicKey} x`, projectA.publicKey]) {
+        for (const header of ["Basic abc", "Bearer", "Bearer ", `Bearer ${projectA.publicKey} x`, projectA.publicKey]) {
           const answer = await request(base, "POST", "/v1/track", { body: { email: "a@b.co", event: "e" }, headers: { authorization: header } })
           expectEnvelope(answer, 401, "MISSING_AUTH")
         }
@@ -337,8 +337,23 @@ export const conformance = <E>(
     describe("§2 envelope", () => {
       it("an unknown route → 404 NOT_FOUND in the envelope, with or without a key", async () => {
         expectEnvelope(await request(base, "GET", "/nope"), 404, "NOT_FOUND")
-        expectEnvelope(await request(base, "GET", "/v1/track", { key: projectA.publicKey }), 404, "NOT_FOUND")
-        expectEnvelope(await request(base, "DELETE", "/contacts", { key: projectA.secretKey }), 404, "NOT_FOUND")
+      })
+
+      it("a known route with another method → 405 METHOD_NOT_ALLOWED in the envelope, with Allow (SPEC §9)", async () => {
+        const track = await request(base, "GET", "/v1/track", { key: projectA.publicKey })
+        expectEnvelope(track, 405, "METHOD_NOT_ALLOWED")
+        expect(track.headers.get("allow")).toBe("POST, OPTIONS")
+        const contacts = await request(base, "DELETE", "/contacts", { key: projectA.secretKey })
+        expectEnvelope(contacts, 405, "METHOD_NOT_ALLOWED")
+        expect(contacts.headers.get("allow")).toBe("GET")
+      })
+
+      it("the Bearer scheme name is case-insensitive (SPEC §9)", async () => {
+        const answer = await request(base, "POST", "/v1/track", {
+          body: { email: freshEmail("bearer"), event: "e" },
+          headers: { authorization: `bearer ${projectA.publicKey}` }
+        })
+        expect(answer.status).toBe(200)
       })
 
       it("X-Request-ID is on every response, unique per request", async () => {

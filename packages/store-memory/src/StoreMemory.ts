@@ -2,6 +2,7 @@
  * The in-memory store: the log, the inline contact projection and the projects, in one state.
  * For embedding, tests and benchmarks; nothing survives the process.
  */
+import * as Backup from "@tracklog/core/Backup"
 import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
@@ -18,7 +19,9 @@ import * as Duration from "effect/Duration"
 import * as Store from "@tracklog/core/Store"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as TextLog from "./internal/textLog.js"
 
 interface State {
@@ -43,6 +46,8 @@ interface State {
   readonly projectLog: Map<string, Array<number>>
   /** Processor checkpoints and leases, by name. */
   readonly processors: Map<string, { checkpoint: EventStore.Checkpoint; owner: string | undefined; leaseUntil: number }>
+  /** projectId → when it was created, in creation order. */
+  readonly projectCreated: Map<string, Date>
   transactions: number
 }
 
@@ -254,6 +259,7 @@ export const make = Effect.sync(() => {
     suppressed: new Map(),
     projectLog: new Map(),
     processors: new Map(),
+    projectCreated: new Map(),
     transactions: 0
   }
   const signal = LogStream.makeSignal()
@@ -478,13 +484,44 @@ export const make = Effect.sync(() => {
           if (outcome._tag !== "Create") return outcome
           state.projects.add(keys.projectId)
           state.secrets.set(keys.projectId, Suppressions.newSecret())
+          state.projectCreated.set(keys.projectId, new Date())
           state.grants.set(keys.publicKeyHash, { projectId: keys.projectId, kind: "public" })
           state.grants.set(keys.secretKeyHash, { projectId: keys.projectId, kind: "secret" })
           return { _tag: "Exists" as const, projectId: keys.projectId }
         }),
         (outcome) => (outcome._tag === "Exists" ? Effect.succeed(outcome.projectId) : Effect.fail(outcome))
       ),
-    count: read((state) => state.projects.size)
+    count: read((state) => state.projects.size),
+    list: read((state) =>
+      [...state.projects].map((projectId) => {
+        let publicKeys = 0
+        let secretKeys = 0
+        for (const grant of state.grants.values()) {
+          if (grant.projectId !== projectId) continue
+          if (grant.kind === "public") publicKeys++
+          else secretKeys++
+        }
+        return { projectId, createdAt: state.projectCreated.get(projectId), publicKeys, secretKeys }
+      })
+    ),
+    rotate: (keys) =>
+      Effect.suspend((): Effect.Effect<void, Projects.ProjectNotFound | Projects.ProjectKeysConflict> => {
+        if (!state.projects.has(keys.projectId)) return Effect.fail(new Projects.ProjectNotFound({ projectId: keys.projectId }))
+        if (state.grants.has(keys.publicKeyHash) || state.grants.has(keys.secretKeyHash) || keys.publicKeyHash === keys.secretKeyHash) {
+          return Effect.fail(new Projects.ProjectKeysConflict({ message: "A new key of the rotation is already in use" }))
+        }
+        for (const [hash, grant] of state.grants) if (grant.projectId === keys.projectId) state.grants.delete(hash)
+        state.grants.set(keys.publicKeyHash, { projectId: keys.projectId, kind: "public" })
+        state.grants.set(keys.secretKeyHash, { projectId: keys.projectId, kind: "secret" })
+        return Effect.void
+      }),
+    revoke: (hash) =>
+      Effect.suspend(() => {
+        const grant = state.grants.get(hash)
+        if (grant === undefined) return Effect.fail(new Projects.KeyNotFound())
+        state.grants.delete(hash)
+        return Effect.succeed(grant)
+      })
   })
 
   // A project gets its secret when created; one known only by id (tests, embedders that skip
@@ -528,7 +565,22 @@ export const make = Effect.sync(() => {
         state.suppressed.get(projectId)?.delete(hash) === true ? Effect.void : Effect.fail(new Suppressions.NotSuppressed()))
   })
 
+  const backup = Backup.Backup.of({
+    export: Stream.suspend(() =>
+      Stream.fromIterable(exportItems(state))
+    ),
+    import: (items) =>
+      Effect.flatMap(Stream.runCollect(items), (chunk) =>
+        Effect.suspend((): Effect.Effect<Backup.Summary, Backup.StoreNotEmpty | Backup.InvalidExport> => {
+          if (state.projects.size > 0 || state.log.size() > 0) {
+            return Effect.fail(new Backup.StoreNotEmpty({ message: "The store already holds projects or events; import needs an empty store" }))
+          }
+          return Either.match(importInto(state, chunk), { onLeft: Effect.fail, onRight: Effect.succeed })
+        }))
+  })
+
   return {
+    backup,
     eventStore,
     contacts,
     projects,
@@ -541,11 +593,119 @@ export const make = Effect.sync(() => {
   }
 })
 
+function* exportItems(state: State): Generator<Backup.Item> {
+  yield { type: "tracklog-export", version: 1, exportedAt: new Date().toISOString() }
+  for (const id of state.projects) {
+    const createdAt = state.projectCreated.get(id)
+    yield createdAt === undefined ? { type: "project", id } : { type: "project", id, createdAt: createdAt.toISOString() }
+  }
+  for (const [hash, grant] of state.grants) yield { type: "key", hash, projectId: grant.projectId, kind: grant.kind }
+  for (let p = 1; p <= state.log.size(); p++) {
+    const stored = storedAt(state.log, p)
+    // An erased event left nothing to export; its stream's marker is exported like any event.
+    if ("erased" in stored) continue
+    const recorded = toRecorded(stored, p)
+    yield {
+      type: "event",
+      id: recorded.id,
+      streamId: recorded.streamId,
+      projectId: recorded.projectId,
+      version: recorded.version,
+      position: String(recorded.position),
+      event: ContactEvent.encode(recorded.event)
+    }
+  }
+}
+
+// Checks everything before writing anything: an import that fails leaves the store empty.
+const importInto = (state: State, items: Iterable<Backup.Item>): Either.Either<Backup.Summary, Backup.InvalidExport> => {
+  const invalid = (message: string) => Either.left(new Backup.InvalidExport({ message }))
+  const projects = new Map<string, Date | undefined>()
+  const grants = new Map<string, Projects.Grant>()
+  const streams = new Map<string, { version: number; state: Contact.State }>()
+  const texts: Array<{ readonly projectId: string; readonly streamId: string; readonly text: string }> = []
+  for (const item of items) {
+    switch (item.type) {
+      case "tracklog-export":
+        break
+      case "project":
+        projects.set(item.id, item.createdAt === undefined ? undefined : new Date(item.createdAt))
+        break
+      case "key":
+        if (!projects.has(item.projectId)) return invalid(`key of unknown project ${item.projectId}`)
+        grants.set(item.hash, { projectId: item.projectId, kind: item.kind })
+        break
+      case "row":
+        return invalid(`the memory store keeps no table ${item.table}`)
+      case "event": {
+        const decoded = Backup.eventOf(item)
+        if (Either.isLeft(decoded)) return Either.left(decoded.left)
+        const stream = streams.get(item.streamId) ?? { version: 0, state: Contact.initialState }
+        // An erased stream keeps only its marker, at the version after its last erased event.
+        const contiguous = item.version === stream.version + 1 ||
+          (decoded.right._tag === "ContactErased" && item.version > stream.version)
+        if (!contiguous) return invalid(`event ${item.id}: version ${item.version} after ${stream.version}`)
+        stream.version = item.version
+        stream.state = Contact.evolve(stream.state, decoded.right)
+        streams.set(item.streamId, stream)
+        texts.push({
+          projectId: item.projectId,
+          streamId: item.streamId,
+          text: encodeRecord({
+            id: item.id,
+            streamId: item.streamId,
+            projectId: item.projectId,
+            version: item.version,
+            transactionId: texts.length + 1,
+            event: decoded.right
+          })
+        })
+      }
+    }
+  }
+  const emails = new Set<string>()
+  for (const { state: contact } of streams.values()) {
+    if (contact === null) continue
+    const key = Contact.emailKey(contact.projectId, contact.email)
+    if (emails.has(key)) return invalid(`two contacts for one email in project ${contact.projectId}`)
+    emails.add(key)
+  }
+  for (const [id, createdAt] of projects) {
+    state.projects.add(id)
+    if (createdAt !== undefined) state.projectCreated.set(id, createdAt)
+  }
+  for (const [hash, grant] of grants) state.grants.set(hash, grant)
+  for (const { projectId, streamId, text } of texts) {
+    state.log.append(text)
+    const inProject = state.projectLog.get(projectId)
+    if (inProject === undefined) state.projectLog.set(projectId, [state.log.size()])
+    else inProject.push(state.log.size())
+    const positions = state.streams.get(streamId)
+    if (positions === undefined) state.streams.set(streamId, [state.log.size()])
+    else positions.push(state.log.size())
+  }
+  state.transactions = texts.length
+  let contacts = 0
+  for (const { state: contact } of streams.values()) {
+    if (contact === null) continue
+    contacts++
+    state.contacts.set(contact.id, contact)
+    state.byEmail.set(Contact.emailKey(contact.projectId, contact.email), contact.id)
+    const ids = state.byProject.get(contact.projectId)
+    if (ids === undefined) state.byProject.set(contact.projectId, [contact.id])
+    else insertSorted(ids, contact.id)
+  }
+  return Either.right({ projects: projects.size, keys: grants.size, events: texts.length, contacts, rows: 0 })
+}
+
 /** Every port of the store over one shared in-memory state. */
-export const layer: Layer.Layer<Store.Ports | LogStream.LogSource | Processor.ProcessorStore> = Layer.effectContext(
+export const layer: Layer.Layer<
+  Store.Ports | LogStream.LogSource | Processor.ProcessorStore | Backup.Backup
+> = Layer.effectContext(
   Effect.map(make, (ports) =>
     Store.context(ports).pipe(
       Context.add(LogStream.LogSource, ports.logSource),
-      Context.add(Processor.ProcessorStore, ports.processors)
+      Context.add(Processor.ProcessorStore, ports.processors),
+      Context.add(Backup.Backup, ports.backup)
     ))
 )

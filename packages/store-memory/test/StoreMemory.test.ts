@@ -1,6 +1,8 @@
 import * as StoreContract from "@tracklog/core/testing/StoreContract"
 import * as LogStreamContract from "@tracklog/core/testing/LogStreamContract"
+import * as OperationsContract from "@tracklog/core/testing/OperationsContract"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 
 StoreContract.run("memory", StoreMemory.layer)
 LogStreamContract.run("memory", StoreMemory.layer)
+OperationsContract.run("memory", () => StoreMemory.layer)

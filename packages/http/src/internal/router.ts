@@ -23,26 +23,38 @@ export const fromApi = (api: HttpApi.HttpApi.Any): Array<Route> => {
 export type Match<A> =
   | { readonly _tag: "Found"; readonly value: A; readonly params: Record<string, string> }
   | { readonly _tag: "NotFound" }
+  | { readonly _tag: "MethodNotAllowed"; readonly allow: ReadonlyArray<string> }
 
 /** Matches method + path against routes with `:param` segments. */
 export const matcher = <A>(routes: ReadonlyArray<Route & { readonly value: A }>) => (method: string, path: string): Match<A> => {
   const parts = path.split("/").slice(1)
-  outer: for (const route of routes) {
-    if (route.method !== method || route.segments.length !== parts.length) continue
-    const params: Record<string, string> = {}
-    for (let i = 0; i < parts.length; i++) {
-      const segment = route.segments[i]!
-      const part = parts[i]!
-      if (segment.startsWith(":")) {
-        if (part === "") continue outer
-        try {
-          params[segment.slice(1)] = decodeURIComponent(part)
-        } catch {
-          continue outer
-        }
-      } else if (segment !== part) continue outer
-    }
-    return { _tag: "Found", value: route.value, params }
+  for (const route of routes) {
+    if (route.method !== method) continue
+    const params = paramsOf(route.segments, parts)
+    if (params !== undefined) return { _tag: "Found", value: route.value, params }
   }
-  return { _tag: "NotFound" }
+  // Only on a miss: the methods of the routes this path does match make it a 405 (SPEC §9).
+  const allow: Array<string> = []
+  for (const route of routes) {
+    if (!allow.includes(route.method) && paramsOf(route.segments, parts) !== undefined) allow.push(route.method)
+  }
+  return allow.length === 0 ? { _tag: "NotFound" } : { _tag: "MethodNotAllowed", allow }
+}
+
+const paramsOf = (segments: ReadonlyArray<string>, parts: ReadonlyArray<string>): Record<string, string> | undefined => {
+  if (segments.length !== parts.length) return undefined
+  const params: Record<string, string> = {}
+  for (let i = 0; i < parts.length; i++) {
+    const segment = segments[i]!
+    const part = parts[i]!
+    if (segment.startsWith(":")) {
+      if (part === "") return undefined
+      try {
+        params[segment.slice(1)] = decodeURIComponent(part)
+      } catch {
+        return undefined
+      }
+    } else if (segment !== part) return undefined
+  }
+  return params
 }

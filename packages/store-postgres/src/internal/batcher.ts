@@ -20,6 +20,8 @@ export const make = <I, O, E>(options: {
   readonly overflow: () => E
   readonly run: (batch: ReadonlyArray<I>) => Effect.Effect<Outcomes<O, E>, E>
   readonly keyOf?: (item: I) => ReadonlyArray<string>
+  /** Told the size of every batch sent (metrics). */
+  readonly onBatch?: ((size: number) => void) | undefined
 }) => {
   interface Entry {
     readonly item: I
@@ -50,6 +52,7 @@ export const make = <I, O, E>(options: {
     while (inFlight < options.maxInFlight && queue.length > 0) {
       const batch = take()
       inFlight++
+      options.onBatch?.(batch.length)
       // Suspended: a batch that throws while being built fails like any other, and still
       // releases its slot and answers its callers.
       const fiber = Effect.runFork(Effect.suspend(() => options.run(batch.map((e) => e.item))))

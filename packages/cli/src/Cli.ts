@@ -1,0 +1,186 @@
+/**
+ * `tracklog`: key management and export/import on the server's store (SPEC §9), configured by
+ * the same environment variables as the server (`ServerConfig.StoreConfig`, `StoreLayer`).
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as ApiKey from "@tracklog/core/ApiKey"
+import * as Backup from "@tracklog/core/Backup"
+import * as Ids from "@tracklog/core/Ids"
+import * as Projects from "@tracklog/core/Projects"
+import * as ServerConfig from "@tracklog/http/ServerConfig"
+import * as StoreLayer from "@tracklog/http/StoreLayer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as Readline from "node:readline"
+
+/** A failure the CLI explains in one line and exits non-zero for. */
+export class CliError extends Schema.TaggedError<CliError>()("CliError", {
+  message: Schema.String
+}) {}
+
+/** Where the CLI writes: stdout for results, stderr for notes (replaceable in tests). */
+export interface Output {
+  readonly out: (text: string) => Effect.Effect<void>
+  readonly err: (text: string) => Effect.Effect<void>
+}
+
+// Writes with backpressure: an export of a large store never buffers all of it.
+const write = (stream: NodeJS.WritableStream) => (text: string) =>
+  Effect.async<void>((resume) => {
+    if (stream.write(text)) resume(Effect.void)
+    else stream.once("drain", () => resume(Effect.void))
+  })
+
+/** The process's stdout and stderr. */
+export const processOutput: Output = { out: write(process.stdout), err: write(process.stderr) }
+
+// The store the environment names, opened only when a command runs (never for --help).
+const withStore = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(
+    Effect.mapError(ServerConfig.StoreConfig, (error) => new CliError({ message: `configuration: ${error}` })),
+    (store) => Effect.provide(effect, Layer.merge(StoreLayer.storeLayer(store), Ids.layer))
+  )
+
+const storeError = (error: unknown): CliError => {
+  if (error instanceof CliError) return error
+  const e = error as { _tag?: string; message?: string; reason?: string; projectId?: string }
+  switch (e._tag) {
+    case "EmbeddedPostgresError":
+      return new CliError({
+        message: `${e.reason ?? e.message}\nThe embedded store allows one process at a time: stop the server first, ` +
+          `or run the server on PostgreSQL (DATABASE_URL) to manage keys while it runs.`
+      })
+    case "StoreUnavailable":
+      return new CliError({ message: `the store is unavailable: ${e.reason ?? e.message}` })
+    case "ProjectNotFound":
+      return new CliError({ message: `no project with id ${e.projectId}` })
+    case "KeyNotFound":
+      return new CliError({ message: "no project has this key (already revoked, or mistyped)" })
+    case "StoreNotEmpty":
+    case "InvalidExport":
+    case "ProjectKeysConflict":
+      return new CliError({ message: e.message ?? String(e._tag) })
+    case "SqlError":
+    case "MigrationError":
+      return new CliError({ message: `database error: ${e.message}` })
+    default:
+      return new CliError({ message: e.message ?? String(error) })
+  }
+}
+
+const run = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.mapError(withStore(effect), storeError)
+
+const newKeys = Effect.gen(function*() {
+  const publicKey = ApiKey.generate("public")
+  const secretKey = ApiKey.generate("secret")
+  return { publicKey, secretKey, publicKeyHash: yield* ApiKey.hash(publicKey), secretKeyHash: yield* ApiKey.hash(secretKey) }
+})
+
+const printKeys = (output: Output, title: string, keys: { readonly publicKey: string; readonly secretKey: string }) =>
+  output.out(`${title}\n  public key: ${keys.publicKey}\n  secret key: ${keys.secretKey}\n(shown once: only their hashes are stored)\n`)
+
+/** The command tree, writing to `output`. */
+export const command = (output: Output) => {
+  const projectsCreate = Command.make("create", {}, () =>
+    run(Effect.gen(function*() {
+      const projects = yield* Projects.Projects
+      const projectId = yield* (yield* Ids.Ids).next
+      const keys = yield* newKeys
+      yield* projects.ensure({ projectId, publicKeyHash: keys.publicKeyHash, secretKeyHash: keys.secretKeyHash })
+      yield* printKeys(output, `Created project ${projectId}.`, keys)
+    }))).pipe(Command.withDescription("Create a project and print its new public and secret keys, once."))
+
+  const projectsList = Command.make("list", {}, () =>
+    run(Effect.gen(function*() {
+      const listed = yield* (yield* Projects.Projects).list
+      if (listed.length === 0) return yield* output.err("No projects.\n")
+      yield* output.out(
+        listed.map((p) =>
+          `${p.projectId}  created ${p.createdAt?.toISOString() ?? "-"}  public keys ${p.publicKeys}  secret keys ${p.secretKeys}\n`
+        ).join("")
+      )
+    }))).pipe(Command.withDescription("List projects: id, creation time, and how many keys of each kind (never the keys)."))
+
+  const projects = Command.make("projects").pipe(
+    Command.withDescription("Manage projects."),
+    Command.withSubcommands([projectsCreate, projectsList])
+  )
+
+  const rotate = Command.make("rotate", { projectId: Args.text({ name: "project id" }) }, ({ projectId }) =>
+    run(Effect.gen(function*() {
+      const keys = yield* newKeys
+      yield* (yield* Projects.Projects).rotate({ projectId, publicKeyHash: keys.publicKeyHash, secretKeyHash: keys.secretKeyHash })
+      yield* printKeys(output, `Rotated the keys of project ${projectId}; its old keys no longer work.`, keys)
+    }))).pipe(Command.withDescription("Replace both keys of a project by a new pair, printed once. The old pair stops working at once."))
+
+  const revoke = Command.make("revoke", { key: Args.text({ name: "key" }) }, ({ key }) =>
+    run(Effect.gen(function*() {
+      if (!key.startsWith("pk_") && !key.startsWith("sk_")) return yield* new CliError({ message: "a key starts with pk_ or sk_" })
+      const grant = yield* (yield* Projects.Projects).revoke(yield* ApiKey.hash(key))
+      yield* output.out(`Revoked the ${grant.kind} key of project ${grant.projectId}.\n`)
+    }))).pipe(Command.withDescription("Revoke one key (pk_… or sk_…): it stops working at once."))
+
+  const keys = Command.make("keys").pipe(
+    Command.withDescription("Rotate or revoke keys."),
+    Command.withSubcommands([rotate, revoke])
+  )
+
+  const exportCommand = Command.make("export", {}, () =>
+    run(Effect.gen(function*() {
+      const backup = yield* Backup.Backup
+      let count = 0
+      yield* Stream.runForEachChunk(backup.export, (chunk) => {
+        let text = ""
+        for (const item of chunk) text += JSON.stringify(item) + "\n"
+        count += chunk.length
+        return output.out(text)
+      })
+      yield* output.err(`Exported ${count} items.\n`)
+    }))).pipe(Command.withDescription(
+      "Write the whole store as NDJSON to stdout: projects, key hashes, the log (ids, versions, times, projects), suppressions. " +
+        "Idempotency records are not exported."
+    ))
+
+  const importCommand = Command.make("import", { file: Args.text({ name: "file" }) }, ({ file }) =>
+    // The file is checked before the store is opened: a typo creates no data directory.
+    Effect.suspend(() => Fs.existsSync(file) ? Effect.void : Effect.fail(new CliError({ message: `no such file: ${file}` }))).pipe(Effect.zipRight(run(Effect.gen(function*() {
+      const backup = yield* Backup.Backup
+      const summary = yield* backup.import(lines(file))
+      yield* output.out(
+        `Imported ${summary.projects} projects, ${summary.keys} keys, ${summary.events} events, ` +
+          `${summary.contacts} contacts, ${summary.rows} other rows.\n`
+      )
+    }))))).pipe(Command.withDescription(
+      "Load an export (NDJSON) into an EMPTY store, in log order, and rebuild the contacts by folding the log. Refuses a store that holds anything."
+    ))
+
+  return Command.make("tracklog").pipe(
+    Command.withDescription("Operate a tracklog store: the same store configuration as the server (TRACKLOG_STORE, DATABASE_URL, TRACKLOG_DATA_DIR)."),
+    Command.withSubcommands([projects, keys, exportCommand, importCommand])
+  )
+}
+
+// The file's lines as export items; a line that is not one fails the import, naming the line.
+const lines = (file: string): Stream.Stream<Backup.Item, Backup.InvalidExport | CliError> =>
+  Stream.suspend(() => {
+    let line = 0
+    return Stream.fromAsyncIterable<string, CliError>(
+      Readline.createInterface({ input: Fs.createReadStream(file), crlfDelay: Infinity }),
+      (cause) => new CliError({ message: `cannot read ${file}: ${cause instanceof Error ? cause.message : String(cause)}` })
+    ).pipe(
+      Stream.filterMap((text) => {
+        line++
+        return text.trim().length === 0 ? Option.none() : Option.some([text, line] as const)
+      }),
+      Stream.mapEffect(([text, n]) => Backup.parseLine(text, n))
+    )
+  })
+
+/** Runs the CLI on argv (as `process.argv`). */
+export const cli = (output: Output) =>
+  Command.run(command(output), { name: "tracklog", version: "0.1.0" })

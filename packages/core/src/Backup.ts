@@ -1,0 +1,112 @@
+/**
+ * The whole store as a sequence of items, and back (SPEC §9 `export` / `import`): projects, key
+ * hashes, the log in log order with ids, versions, times and projects, and any extra rows a store
+ * keeps beside them (suppressions). Contacts are not items: they are a projection, rebuilt on
+ * import by folding the log. Idempotency records are not exported (they only guard retries of
+ * recent requests, and belong to the store that answered them).
+ */
+import * as Context from "effect/Context"
+import * as Either from "effect/Either"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
+import * as ContactEvent from "./ContactEvent.js"
+import type * as StoreError from "./StoreError.js"
+
+/** The first item of every export: what the rest is. */
+export const Header = Schema.Struct({
+  type: Schema.Literal("tracklog-export"),
+  version: Schema.Literal(1),
+  exportedAt: Schema.String
+})
+
+/** A project; `extra` holds columns a store keeps beside id and time (a per-project secret, say). */
+export const ProjectItem = Schema.Struct({
+  type: Schema.Literal("project"),
+  id: Schema.String,
+  createdAt: Schema.optional(Schema.String),
+  extra: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+
+/** A key, as its SHA-256 hash: keys themselves are never stored, so never exported. */
+export const KeyItem = Schema.Struct({
+  type: Schema.Literal("key"),
+  hash: Schema.String,
+  projectId: Schema.String,
+  kind: Schema.Literal("public", "secret")
+})
+
+/** One event of the log; items come in log order, and import keeps that order. */
+export const EventItem = Schema.Struct({
+  type: Schema.Literal("event"),
+  id: Schema.String,
+  streamId: Schema.String,
+  projectId: Schema.String,
+  version: Schema.Int.pipe(Schema.positive()),
+  /** Its position in the exporting store, for reference; the importing store numbers anew. */
+  position: Schema.String,
+  event: Schema.Unknown
+})
+
+/** A row of another table the store keeps (e.g. `suppressions`), copied column by column. */
+export const RowItem = Schema.Struct({
+  type: Schema.Literal("row"),
+  table: Schema.String,
+  row: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+})
+
+/** Any line of an export. */
+export const Item = Schema.Union(Header, ProjectItem, KeyItem, EventItem, RowItem)
+export type Item = typeof Item.Type
+
+/** An export line that is not an item, or items that do not fit together. */
+export class InvalidExport extends Schema.TaggedError<InvalidExport>()("InvalidExport", {
+  message: Schema.String
+}) {}
+
+/** Import refuses a store that already holds projects or events. */
+export class StoreNotEmpty extends Schema.TaggedError<StoreNotEmpty>()("StoreNotEmpty", {
+  message: Schema.String
+}) {}
+
+const decodeItem = Schema.decodeUnknownEither(Item)
+
+/** One NDJSON line as an item; `line` (from 1) names it in the error. */
+export const parseLine = (text: string, line: number): Either.Either<Item, InvalidExport> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return Either.left(new InvalidExport({ message: `line ${line}: not JSON` }))
+  }
+  return Either.mapLeft(decodeItem(json), () => new InvalidExport({ message: `line ${line}: not an export item` }))
+}
+
+/** The event of an event item, checked. */
+export const eventOf = (item: typeof EventItem.Type): Either.Either<ContactEvent.ContactEvent, InvalidExport> =>
+  Either.try({
+    try: () => ContactEvent.decode(item.event),
+    catch: () => new InvalidExport({ message: `event ${item.id}: not a valid event` })
+  })
+
+/** What an import loaded. */
+export interface Summary {
+  readonly projects: number
+  readonly keys: number
+  readonly events: number
+  readonly contacts: number
+  readonly rows: number
+}
+
+/** Export and import of a whole store. */
+export class Backup extends Context.Tag("@tracklog/core/Backup")<Backup, {
+  /** Every item of the store: header, projects, keys, other rows, then the log in order. */
+  readonly export: Stream.Stream<Item, StoreError.StoreUnavailable>
+  /**
+   * Loads items into this store, which must be empty, and rebuilds the contact projection by
+   * folding each stream. All or nothing where the store has transactions.
+   */
+  readonly import: <E>(
+    items: Stream.Stream<Item, E>
+  ) => Effect.Effect<Summary, E | StoreError.StoreUnavailable | StoreNotEmpty | InvalidExport>
+}>() {}

@@ -1,0 +1,142 @@
+/**
+ * The server's metrics (SPEC §9), kept in Effect's metric registry and rendered at `GET /metrics`
+ * as Prometheus text. Per-request updates go to metrics resolved once per route and status, not
+ * looked up by tags on every request: the track path must stay within a few percent.
+ */
+import * as Contacts from "@tracklog/core/Contacts"
+import * as EventStore from "@tracklog/core/EventStore"
+import * as Projects from "@tracklog/core/Projects"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import * as Prometheus from "./internal/prometheus.js"
+
+const none: ReadonlyArray<never> = []
+
+// Seconds, from 0.5 ms to ~8 s.
+const durationBuckets = MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 15 })
+
+const requestsKey = MetricKey.counter("tracklog_http_requests_total", {
+  description: "HTTP requests answered, by route pattern, method and status"
+})
+const requestDurationKey = MetricKey.histogram(
+  "tracklog_http_request_duration_seconds",
+  durationBuckets,
+  "Time from request to answer, by route pattern"
+)
+const storeDurationKey = MetricKey.histogram(
+  "tracklog_store_operation_duration_seconds",
+  durationBuckets,
+  "Duration of store operations, by port and operation"
+)
+
+/** Live event streams (SSE) open now. */
+export const streamSubscribers = Metric.gauge("tracklog_stream_subscribers", {
+  description: "Event stream subscribers connected"
+})
+
+/** How many events the slowest live stream is behind the log head. */
+export const streamLagEvents = Metric.gauge("tracklog_stream_lag_events", {
+  description: "Events between the log head and the slowest stream subscriber"
+})
+
+/** Requests refused by the rate limiter. */
+export const rateLimited = Metric.counter("tracklog_rate_limited_total", {
+  description: "Requests answered 429 by the per-key rate limit",
+  incremental: true
+})
+
+/** Buckets the rate limiter holds. */
+export const rateLimitBuckets = Metric.gauge("tracklog_rate_limit_buckets", {
+  description: "Per-key token buckets held in memory"
+})
+
+/** Stream helpers for the live endpoint: one more subscriber, one fewer, the lag of one. */
+export const subscriberOpened = () => streamSubscribers.unsafeModify(1, none)
+export const subscriberClosed = () => streamSubscribers.unsafeModify(-1, none)
+export const setStreamLag = (events: number) => streamLagEvents.unsafeUpdate(events, none)
+
+type Recorder = (seconds: number) => void
+
+/** Records answered requests; one cached pair of metrics per (method, route, status). */
+export const makeRequestRecorder = () => {
+  // Gauges are in the registry only once touched: show them from the start, at 0.
+  streamSubscribers.unsafeModify(0, none)
+  streamLagEvents.unsafeModify(0, none)
+  const cache = new Map<string, Recorder>()
+  return (method: string, pattern: string, status: number, millis: number) => {
+    const id = `${method} ${pattern} ${status}`
+    let record = cache.get(id)
+    if (record === undefined) {
+      const count = Metric.fromMetricKey(
+        requestsKey.pipe(MetricKey.tagged("route", pattern), MetricKey.tagged("method", method), MetricKey.tagged("status", String(status)))
+      )
+      const duration = Metric.fromMetricKey(MetricKey.tagged(requestDurationKey, "route", pattern))
+      record = (seconds) => {
+        count.unsafeUpdate(1, none)
+        duration.unsafeUpdate(seconds, none)
+      }
+      cache.set(id, record)
+    }
+    record(millis / 1000)
+  }
+}
+
+/** The Prometheus text of every metric in the registry. */
+export const render: Effect.Effect<string> = Effect.map(Metric.snapshot, Prometheus.render)
+
+/** The Content-Type of `render`'s text. */
+export const contentType = Prometheus.contentType
+
+// Wraps every method of a port that returns an Effect (and every Effect-valued field) so its
+// duration is recorded; anything else (a Stream, a value) passes through untouched.
+const instrument = <S extends object>(port: string, service: S): S => {
+  const wrapped: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(service)) {
+    const duration = Metric.fromMetricKey(
+      MetricKey.tagged(MetricKey.tagged(storeDurationKey, "port", port), "operation", name)
+    )
+    // One continuation, no finalizer (`ensuring` masks interruption and costs more); an
+    // interrupted operation is simply not timed. A method's clock starts when it is called: its
+    // Effect runs at once, and a retry calls the method again.
+    const timedFrom = <A, E, R>(started: number, effect: Effect.Effect<A, E, R>) => {
+      const done = () => duration.unsafeUpdate((performance.now() - started) / 1000, none)
+      return Effect.matchCauseEffect(effect, {
+        onFailure: (cause) => {
+          done()
+          return Effect.failCause(cause)
+        },
+        onSuccess: (value) => {
+          done()
+          return Effect.succeed(value)
+        }
+      })
+    }
+    const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.suspend(() => timedFrom(performance.now(), effect))
+    if (typeof value === "function") {
+      wrapped[name] = (...args: Array<unknown>) => {
+        const started = performance.now()
+        const result = value.apply(service, args)
+        return Effect.isEffect(result) ? timedFrom(started, result) : result
+      }
+    } else wrapped[name] = Effect.isEffect(value) ? timed(value) : value
+  }
+  return wrapped as S
+}
+
+/** The store's three ports with their operations timed. */
+export const instrumentStore = <A, E, R>(store: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
+  Layer.map(store, (context) => {
+    const all = context as Context.Context<unknown>
+    let out = all
+    const eventStore = Context.getOption(all as Context.Context<EventStore.EventStore>, EventStore.EventStore)
+    if (eventStore._tag === "Some") out = Context.add(out, EventStore.EventStore, instrument("event_store", eventStore.value))
+    const contacts = Context.getOption(all as Context.Context<Contacts.Contacts>, Contacts.Contacts)
+    if (contacts._tag === "Some") out = Context.add(out, Contacts.Contacts, instrument("contacts", contacts.value))
+    const projects = Context.getOption(all as Context.Context<Projects.Projects>, Projects.Projects)
+    if (projects._tag === "Some") out = Context.add(out, Projects.Projects, instrument("projects", projects.value))
+    return out as Context.Context<A>
+  })

@@ -1,0 +1,241 @@
+/**
+ * SPEC §9 over real HTTP: `GET /metrics` (parsed by a strict exposition-format reader), the
+ * per-key rate limit, 405 with `Allow`, and the case-insensitive `Bearer` scheme.
+ */
+import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as RateLimiter from "../src/RateLimiter.js"
+import * as ServerConfig from "../src/ServerConfig.js"
+import { projectA, projectB, request, start } from "./TestServer.js"
+
+const serve = (options: Parameters<typeof start>[1]) => {
+  const scope = Effect.runSync(Scope.make())
+  let base = ""
+  beforeAll(async () => {
+    base = (await Effect.runPromise(Scope.extend(start(StoreMemory.layer, options), scope))).url
+  })
+  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  return () => base
+}
+
+interface Sample {
+  readonly name: string
+  readonly labels: Record<string, string>
+  readonly value: number
+}
+
+// A strict reader of text format 0.0.4: every line is a comment (HELP/TYPE), a sample, or blank;
+// every sample belongs to a family declared by TYPE before it; names and labels are well formed.
+const parsePrometheus = (text: string) => {
+  const types = new Map<string, string>()
+  const samples: Array<Sample> = []
+  const name = "[a-zA-Z_:][a-zA-Z0-9_:]*"
+  const sampleLine = new RegExp(`^(${name})(\\{(.*)\\})? (\\S+)$`)
+  const labelPair = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\[\\"n])*)"(,|$)/
+  expect(text.endsWith("\n")).toBe(true)
+  for (const line of text.slice(0, -1).split("\n")) {
+    if (line.startsWith("# HELP ")) {
+      expect(line).toMatch(new RegExp(`^# HELP ${name} .*$`))
+      continue
+    }
+    if (line.startsWith("# TYPE ")) {
+      const m = new RegExp(`^# TYPE (${name}) (counter|gauge|histogram|summary|untyped)$`).exec(line)
+      expect(m, line).not.toBeNull()
+      expect(types.has(m![1]!), `TYPE twice for ${m![1]}`).toBe(false)
+      types.set(m![1]!, m![2]!)
+      continue
+    }
+    expect(line.startsWith("#"), line).toBe(false)
+    const m = sampleLine.exec(line)
+    expect(m, line).not.toBeNull()
+    const labels: Record<string, string> = {}
+    let rest = m![3] ?? ""
+    while (rest.length > 0) {
+      const l = labelPair.exec(rest)
+      expect(l, `labels of ${line}`).not.toBeNull()
+      labels[l![1]!] = l![2]!.replace(/\\n/g, "\n").replace(/\\"/g, "\"").replace(/\\\\/g, "\\")
+      rest = rest.slice(l![0].length)
+    }
+    const value = m![4] === "+Inf" ? Infinity : m![4] === "-Inf" ? -Infinity : Number(m![4])
+    expect(Number.isNaN(value) && m![4] !== "NaN", line).toBe(false)
+    const family = [...types.keys()].find((f) =>
+      m![1] === f || (types.get(f) === "histogram" && [`${f}_bucket`, `${f}_sum`, `${f}_count`].includes(m![1]!)) ||
+      (types.get(f) === "summary" && [`${f}_sum`, `${f}_count`].includes(m![1]!))
+    )
+    expect(family, `sample ${m![1]} has no TYPE before it`).toBeDefined()
+    samples.push({ name: m![1]!, labels, value })
+  }
+  return { types, samples }
+}
+
+const valueOf = (samples: ReadonlyArray<Sample>, name: string, labels: Record<string, string>) =>
+  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0)
+
+const track = (base: string, key: string, email: string) =>
+  request(base, "POST", "/v1/track", { key, body: { email, event: "signed-up" } })
+
+describe("GET /metrics", () => {
+  const base = serve({ metrics: true })
+
+  it("is Prometheus text whose request counter, duration histogram and store timings move after tracks", async () => {
+    const before = parsePrometheus((await request(base(), "GET", "/metrics")).text)
+    for (let i = 0; i < 5; i++) expect((await track(base(), projectA.publicKey, `m${i}@example.com`)).status).toBe(200)
+    expect((await track(base(), "pk_nope", "x@example.com")).status).toBe(401)
+    const answer = await request(base(), "GET", "/metrics")
+    expect(answer.status).toBe(200)
+    expect(answer.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8")
+    const after = parsePrometheus(answer.text)
+    const ok = { route: "/v1/track", method: "POST", status: "200" }
+    expect(valueOf(after.samples, "tracklog_http_requests_total", ok) - valueOf(before.samples, "tracklog_http_requests_total", ok)).toBe(5)
+    expect(valueOf(after.samples, "tracklog_http_requests_total", { route: "/v1/track", status: "401" })).toBeGreaterThanOrEqual(1)
+    expect(after.types.get("tracklog_http_requests_total")).toBe("counter")
+    expect(after.types.get("tracklog_http_request_duration_seconds")).toBe("histogram")
+    const count = (s: ReturnType<typeof parsePrometheus>) =>
+      valueOf(s.samples, "tracklog_http_request_duration_seconds_count", { route: "/v1/track" })
+    expect(count(after) - count(before)).toBe(6)
+    const inf = valueOf(after.samples, "tracklog_http_request_duration_seconds_bucket", { route: "/v1/track", le: "+Inf" })
+    expect(inf).toBe(count(after))
+    const appends = valueOf(after.samples, "tracklog_store_operation_duration_seconds_count", { port: "event_store", operation: "append" })
+    expect(appends).toBeGreaterThanOrEqual(5)
+    expect(after.types.get("tracklog_stream_subscribers")).toBe("gauge")
+    expect(after.types.get("tracklog_stream_lag_events")).toBe("gauge")
+  })
+
+  it("needs no key, and another method on it is a 405", async () => {
+    expect((await request(base(), "GET", "/metrics")).status).toBe(200)
+    const post = await request(base(), "POST", "/metrics")
+    expect(post.status).toBe(405)
+    expect(post.headers.get("allow")).toBe("GET")
+  })
+})
+
+describe("TRACKLOG_METRICS=off", () => {
+  const base = serve({ metrics: false })
+  it("GET /metrics is a 404 NOT_FOUND", async () => {
+    const answer = await request(base(), "GET", "/metrics")
+    expect(answer.status).toBe(404)
+    expect(answer.body.error.code).toBe("NOT_FOUND")
+  })
+})
+
+describe("rate limit", () => {
+  const base = serve({ rateLimit: { perSecond: 1, burst: 3 } })
+
+  it("a burst beyond the bucket gets 429 with Retry-After, stores nothing, and leaves other keys alone", async () => {
+    const answers = []
+    for (let i = 0; i < 5; i++) answers.push(await track(base(), projectA.secretKey, `burst${i}@example.com`))
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429, 429])
+    const limited = answers[3]!
+    expect(limited.body.success).toBe(false)
+    expect(limited.body.error.code).toBe("RATE_LIMIT_EXCEEDED")
+    expect(limited.body.error.statusCode).toBe(429)
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
+    expect(limited.headers.get("x-request-id")).toBe(limited.body.error.requestId)
+    const other = await track(base(), projectB.publicKey, "other@example.com")
+    expect(other.status).toBe(200)
+  })
+
+  it("nothing of a refused request is stored", async () => {
+    // Project A's secret key is spent; its public key has its own bucket.
+    const answers = []
+    for (let i = 0; i < 3; i++) answers.push(await track(base(), projectA.publicKey, `burst${i}@example.com`))
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200])
+    // The contacts of the refused requests do not exist: wait for a token, then look them up.
+    await new Promise((r) => setTimeout(r, 1100))
+    const found = await request(base(), "GET", "/contacts?email=burst3%40example.com", { key: projectA.secretKey })
+    expect(found.status).toBe(200)
+    expect(found.body.data).toEqual([])
+  })
+})
+
+describe("RateLimiter", () => {
+  it("a flood of 100k random keys keeps the buckets bounded", () => {
+    let now = 0
+    const limiter = RateLimiter.make({ perSecond: 10, burst: 20 }, { maxBuckets: 5_000, now: () => now })
+    let most = 0
+    let refused = 0
+    for (let i = 0; i < 100_000; i++) {
+      now += 0.01
+      if (!limiter.take(`hash-${Math.random()}`).allowed) refused++
+      most = Math.max(most, limiter.buckets())
+    }
+    expect(refused).toBe(0)
+    expect(most).toBeLessThanOrEqual(5_000)
+    expect(limiter.buckets()).toBeGreaterThan(0)
+  })
+
+  it("idle buckets are dropped once refilled, and a key that waits gets its tokens back", () => {
+    let now = 0
+    const limiter = RateLimiter.make({ perSecond: 2, burst: 2 }, { maxBuckets: 10, now: () => now })
+    expect(limiter.take("a").allowed).toBe(true)
+    expect(limiter.take("a").allowed).toBe(true)
+    const refused = limiter.take("a")
+    expect(refused).toEqual({ allowed: false, retryAfterSeconds: 1 })
+    now += 600
+    expect(limiter.take("a").allowed).toBe(true)
+    for (let i = 0; i < 9; i++) limiter.take(`k${i}`)
+    now += 5_000
+    limiter.take("new")
+    expect(limiter.buckets()).toBe(1)
+  })
+
+  it("parses <rate>[:<burst>] and refuses anything else", () => {
+    expect(Either.getOrThrow(RateLimiter.parse("100"))).toEqual({ perSecond: 100, burst: 100 })
+    expect(Either.getOrThrow(RateLimiter.parse("2.5:10"))).toEqual({ perSecond: 2.5, burst: 10 })
+    expect(RateLimiter.parse("0.5:3")._tag).toBe("Right")
+    expect(RateLimiter.parse("10:0")._tag).toBe("Left")
+    expect(RateLimiter.parse("fast")._tag).toBe("Left")
+    expect(RateLimiter.parse("0")._tag).toBe("Left")
+  })
+})
+
+describe("405 and the Bearer scheme", () => {
+  const base = serve({})
+
+  it("GET /v1/track is a 405 METHOD_NOT_ALLOWED in the envelope, with Allow", async () => {
+    const answer = await request(base(), "GET", "/v1/track", { key: projectA.publicKey })
+    expect(answer.status).toBe(405)
+    expect(answer.body.error.code).toBe("METHOD_NOT_ALLOWED")
+    expect(answer.body.error.statusCode).toBe(405)
+    expect(answer.headers.get("allow")).toBe("POST, OPTIONS")
+    const contacts = await request(base(), "DELETE", "/contacts", { key: projectA.secretKey })
+    expect(contacts.status).toBe(405)
+    expect(contacts.headers.get("allow")).toContain("GET")
+    expect((await request(base(), "GET", "/no-such-route")).status).toBe(404)
+  })
+
+  it("the scheme name is case-insensitive", async () => {
+    for (const scheme of ["bearer", "BEARER", "bEaReR"]) {
+      const answer = await request(base(), "POST", "/v1/track", {
+        headers: { authorization: `${scheme} ${projectA.publicKey}` },
+        body: { email: `${scheme}@example.com`, event: "e" }
+      })
+      expect(answer.status).toBe(200)
+    }
+    const bad = await request(base(), "POST", "/v1/track", { headers: { authorization: `Basic ${projectA.publicKey}` }, body: { email: "b@example.com", event: "e" } })
+    expect(bad.body.error.code).toBe("MISSING_AUTH")
+  })
+})
+
+describe("configuration", () => {
+  const read = (env: Record<string, string>) =>
+    Effect.runSync(Effect.either(Effect.withConfigProvider(ServerConfig.ServerConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))))
+
+  it("TRACKLOG_METRICS is on by default and off when asked; TRACKLOG_RATE_LIMIT is off by default and parsed when set", () => {
+    const defaults = Either.getOrThrow(read({ TRACKLOG_STORE: "memory" }))
+    expect(defaults.metrics).toBe(true)
+    expect(defaults.rateLimit._tag).toBe("None")
+    const set = Either.getOrThrow(read({ TRACKLOG_STORE: "memory", TRACKLOG_METRICS: "off", TRACKLOG_RATE_LIMIT: "5:10" }))
+    expect(set.metrics).toBe(false)
+    expect(set.rateLimit).toEqual(Option.some({ perSecond: 5, burst: 10 }))
+    expect(Either.isLeft(read({ TRACKLOG_STORE: "memory", TRACKLOG_RATE_LIMIT: "lots" }))).toBe(true)
+    expect(Either.isLeft(read({ TRACKLOG_STORE: "memory", TRACKLOG_METRICS: "maybe" }))).toBe(true)
+  })
+})
