@@ -100,7 +100,7 @@ export const embedded = async () => {
   }
 }
 
-// The cost of metrics on the track path (SPEC §9, ≤ 3 %): the same server with TRACKLOG_METRICS on
+// The cost of metrics on the track path (behaviour §9, ≤ 3 %): the same server with TRACKLOG_METRICS on
 // against off. A ratio of 0.97 or more meets the target.
 export const metrics = async () => {
   const env = { TRACKLOG_STORE: "memory", ...keys }

@@ -2,7 +2,7 @@
 // (@event-driven-io/emmett + emmett-postgresql): a stream per contact, a pure decide/evolve,
 // CommandHandler reading the stream and appending with its expected version, Emmett's PostgreSQL
 // event store, and the contact as an inline Pongo projection (one document per stream, written
-// in the append's transaction). Served by plain node:http. The rules are SPEC §1.4–§1.6, as in
+// in the append's transaction). Served by plain node:http. The rules are behaviour §1.4–§1.6, as in
 // packages/core/src/TrackDecider.ts; validation is only what the benchmark and its tests need.
 import { CommandHandler, projections } from "@event-driven-io/emmett"
 import { getPostgreSQLEventStore, pongoSingleStreamProjection } from "@event-driven-io/emmett-postgresql"

@@ -1,5 +1,5 @@
 /**
- * `tracklog`: key management and export/import on the server's store (SPEC §9), configured by
+ * `tracklog`: key management and export/import on the server's store (behaviour §9), configured by
  * the same environment variables as the server (`ServerConfig.StoreConfig`, `StoreLayer`).
  */
 import * as Args from "@effect/cli/Args"

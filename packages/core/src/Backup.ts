@@ -1,5 +1,5 @@
 /**
- * The whole store as a sequence of items, and back (SPEC §9 `export` / `import`): projects, key
+ * The whole store as a sequence of items, and back (behaviour §9 `export` / `import`): projects, key
  * hashes, the log in log order with ids, versions, times and projects, and any extra rows a store
  * keeps beside them (suppressions). Contacts are not items: they are a projection, rebuilt on
  * import by folding the log. Idempotency records are not exported (they only guard retries of

@@ -3,7 +3,7 @@
  * streams — find the contact → decide → append, and on a conflict decide again on fresh state.
  * It owns what every command shares: one command per contact at a time in this process, the
  * cache of the states this process committed, bounded retries with jittered backoff, atomic
- * multi-stream appends (batches, SPEC §8) and idempotency records (SPEC §6).
+ * multi-stream appends (batches, behaviour §8) and idempotency records (behaviour §6).
  */
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -98,7 +98,7 @@ export class CommandHandler extends Context.Tag("@tracklog/core/CommandHandler")
     idempotency?: Idempotency.Request<R> | undefined
   ) => Effect.Effect<Outcome<R>, RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable | FindError>
   /**
-   * Drops what this process remembers of a contact (after it was erased, SPEC §7: its cached
+   * Drops what this process remembers of a contact (after it was erased, behaviour §7: its cached
    * state holds its email and data); waits for a command on that key in flight here.
    */
   readonly forget: (key: string) => Effect.Effect<void>

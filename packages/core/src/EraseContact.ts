@@ -1,5 +1,5 @@
 /**
- * The erase command handler (SPEC §7): load the contact → decide → erase, and on a conflict (a
+ * The erase command handler (behaviour §7): load the contact → decide → erase, and on a conflict (a
  * track committed in between) decide again on fresh state.
  */
 import * as Context from "effect/Context"

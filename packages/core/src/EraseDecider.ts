@@ -1,5 +1,5 @@
 /**
- * `decide` for erasure (SPEC §7), pure: given the command and the contact's current state, the
+ * `decide` for erasure (behaviour §7), pure: given the command and the contact's current state, the
  * events to append or a typed not-found. Time is an input.
  */
 import * as Either from "effect/Either"

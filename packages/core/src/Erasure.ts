@@ -1,5 +1,5 @@
 /**
- * Physical erasure of a contact (SPEC §7): the store port that forgets a person. The log is
+ * Physical erasure of a contact (behaviour §7): the store port that forgets a person. The log is
  * append-only for everything else; this is its one deletion, and it leaves a marker.
  */
 import * as Context from "effect/Context"

@@ -69,7 +69,7 @@ export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>
 }) {}
 
 /**
- * Appends to several streams as one atomic step, with an optional idempotency record (SPEC §6,
+ * Appends to several streams as one atomic step, with an optional idempotency record (behaviour §6,
  * §8): every stream moves and the record is stored, or nothing is written and the whole is a
  * `ConcurrencyConflict` (reason `idempotency` when the key was stored meanwhile).
  */

@@ -1,5 +1,5 @@
 /**
- * `Idempotency-Key` (SPEC §6): a client's key for one request, a fingerprint of its body and the
+ * `Idempotency-Key` (behaviour §6): a client's key for one request, a fingerprint of its body and the
  * answer it got, stored with the request's events in the same atomic append. A retry with the key
  * gets the stored answer again instead of a second append.
  */
@@ -25,7 +25,7 @@ export interface Record {
   readonly key: string
   readonly fingerprint: string
   readonly answer: Answer
-  /** The contacts the answer names: erasing one of them removes the record (SPEC §7). */
+  /** The contacts the answer names: erasing one of them removes the record (behaviour §7). */
   readonly contactIds: ReadonlyArray<string>
   readonly createdAt: Date
 }
@@ -51,7 +51,7 @@ export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReuse
   key: Schema.String
 }) {}
 
-/** The header value is not a key (SPEC §6). */
+/** The header value is not a key (behaviour §6). */
 export class InvalidIdempotencyKey extends Schema.TaggedError<InvalidIdempotencyKey>()("InvalidIdempotencyKey", {
   message: Schema.String
 }) {}

@@ -1,5 +1,5 @@
 /**
- * The log, read live (SPEC §5.3): a catch-up-then-live `Stream` of recorded events after a
+ * The log, read live (behaviour §5.3): a catch-up-then-live `Stream` of recorded events after a
  * checkpoint, for one project or the whole log. A store provides a `LogSource` (a gap-safe page
  * read, the head of the log, lag, and a wake-up signal); the stream itself is store-agnostic.
  */
@@ -143,7 +143,7 @@ export const checkpointOf = (event: EventStore.Checkpoint): EventStore.Checkpoin
 })
 
 /**
- * A checkpoint as an opaque cursor (SPEC §5.1): both parts, since a position alone is not a safe
+ * A checkpoint as an opaque cursor (behaviour §5.1): both parts, since a position alone is not a safe
  * resume point when transactions commit out of order.
  */
 export const encodeCursor = (checkpoint: EventStore.Checkpoint): string =>

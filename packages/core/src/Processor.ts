@@ -1,5 +1,5 @@
 /**
- * Durable named processors (SPEC §5.3): a handler run over the log from a checkpoint kept in the
+ * Durable named processors (behaviour §5.3): a handler run over the log from a checkpoint kept in the
  * store under the processor's name, by one active instance per name across processes
  * (docs/decisions/0011-processor-checkpoints-and-instances.md).
  *
@@ -190,7 +190,7 @@ const describe = (error: unknown): string => {
   return String(error)
 }
 
-/** How far a processor is behind the log (SPEC §5.3): events after its checkpoint, and the oldest's age. */
+/** How far a processor is behind the log (behaviour §5.3): events after its checkpoint, and the oldest's age. */
 export const lag = (name: string, projectId?: string) =>
   Effect.gen(function*() {
     const store = yield* ProcessorStore

@@ -1,5 +1,5 @@
 /**
- * The suppression list (SPEC §7): emails a project must never track again, kept only as a keyed
+ * The suppression list (behaviour §7): emails a project must never track again, kept only as a keyed
  * hash — HMAC-SHA-256 under a secret of the project — never in clear. The port every store
  * implements; the store holds each project's secret.
  */

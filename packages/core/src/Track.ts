@@ -1,6 +1,6 @@
 /**
  * The track command: `TrackDecider` run by the `CommandHandler` — one track, a batch of tracks
- * (SPEC §8), each optionally with an idempotency key (SPEC §6).
+ * (behaviour §8), each optionally with an idempotency key (behaviour §6).
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -64,7 +64,7 @@ export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
     idempotency?: Idempotency.Request<TrackBatch.Result> | undefined
   ) => Effect.Effect<Idempotency.Outcome<TrackBatch.Result>, Failure | Idempotency.IdempotencyKeyReused>
   /**
-   * Drops what this process remembers of a contact, after it was erased (SPEC §7): nothing of
+   * Drops what this process remembers of a contact, after it was erased (behaviour §7): nothing of
    * it stays in the process. Waits for a track of that email in flight here.
    */
   readonly forget: (projectId: string, email: string) => Effect.Effect<void>
@@ -93,7 +93,7 @@ export const make = Effect.gen(function*() {
       now
     })
   }
-  // Only a track that would create the contact asks the suppression list (SPEC §7).
+  // Only a track that would create the contact asks the suppression list (behaviour §7).
   const handling: CommandHandler.Handling<TrackCommand.TrackCommand, TrackDecider.Context, Suppressions.EmailSuppressed> = {
     ...base,
     find: (projectId, command) =>

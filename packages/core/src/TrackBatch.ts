@@ -1,5 +1,5 @@
 /**
- * The batch of track commands (SPEC §8): `{"events": [<track body>, …]}` with 1–1000 items. Each
+ * The batch of track commands (behaviour §8): `{"events": [<track body>, …]}` with 1–1000 items. Each
  * item is decoded alone (an invalid one is rejected alone); the valid ones are applied in order
  * and committed together by `Track.trackBatch`.
  */
@@ -39,7 +39,7 @@ export const decode = (body: unknown): Either.Either<ReadonlyArray<Item>, Invali
 export type ItemResult =
   | { readonly _tag: "Accepted"; readonly contact: string; readonly event: string; readonly timestamp: Date }
   | { readonly _tag: "Rejected"; readonly error: TrackCommand.InvalidTrackCommand }
-  /** Its email is suppressed and has no contact: nothing stored for it (SPEC §7). */
+  /** Its email is suppressed and has no contact: nothing stored for it (behaviour §7). */
   | { readonly _tag: "Suppressed"; readonly timestamp: Date }
 
 /** What a batch answers. */

@@ -16,7 +16,7 @@ const given = (events: ReadonlyArray<ContactEvent.ContactEvent>) => ({
     EraseDecider.decide(command, Contact.fold(events), context)
 })
 
-describe("decide: erasure (SPEC §7)", () => {
+describe("decide: erasure (behaviour §7)", () => {
   it("an existing contact is erased with one marker that carries only its id and the time", () => {
     const decided = given([created, tracked]).when({ contactId, suppress: false })
     expect(decided).toEqual(Either.right([ContactEvent.ContactErased.make({ contactId, at: now })]))

@@ -58,7 +58,7 @@ export const BatchItemResult = Schema.Union(
   })
 ).annotations({ identifier: "BatchItemResult" })
 
-/** The answer to a batch (SPEC §8). */
+/** The answer to a batch (behaviour §8). */
 export const TrackBatchResponse = Schema.Struct({
   success: Schema.Literal(true),
   data: Schema.Struct({
@@ -68,12 +68,12 @@ export const TrackBatchResponse = Schema.Struct({
   })
 }).annotations({ identifier: "TrackBatchResponse" })
 
-/** The body of a batch (SPEC §8): 1–1000 track bodies. */
+/** The body of a batch (behaviour §8): 1–1000 track bodies. */
 export const TrackBatchRequest = Schema.Struct({
   events: Schema.Array(TrackCommand.TrackCommand).pipe(Schema.minItems(1), Schema.maxItems(TrackBatch.MaxItems))
 }).annotations({ identifier: "TrackBatchRequest" })
 
-/** The optional `Idempotency-Key` header of the write routes (SPEC §6). */
+/** The optional `Idempotency-Key` header of the write routes (behaviour §6). */
 export const IdempotencyHeaders = Schema.Struct({
   "idempotency-key": Schema.optional(Schema.String.annotations({
     description:
@@ -87,7 +87,7 @@ const idempotencyErrors = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoi
     .addError(...error(400, "VALIDATION_ERROR: a malformed Idempotency-Key, or the header twice (errors[].code invalid_idempotency_key)"))
     .addError(...error(409, "IDEMPOTENCY_KEY_IN_PROGRESS: a request with this key is still running; retry after Retry-After"))
     .addError(...error(422, "IDEMPOTENCY_KEY_REUSED: this key was used with a different body; nothing was appended")) as unknown as E
-/** The answer to a track for a suppressed email that has no contact: nothing was stored (SPEC §7). */
+/** The answer to a track for a suppressed email that has no contact: nothing was stored (behaviour §7). */
 export const TrackSuppressedResponse = Schema.Struct({
   success: Schema.Literal(true),
   data: Schema.Struct({
@@ -184,7 +184,7 @@ export const trackBatch = HttpApiEndpoint.post("trackBatch", "/v1/track/batch")
     "Each item follows every rule of /v1/track, in array order. Invalid items are rejected alone; the valid ones commit together, all or none (503 when they cannot). Public and secret keys both work."
   )
 
-/** `GET /contacts/:id`, and `?at=` for the contact as it was (SPEC §5.2). */
+/** `GET /contacts/:id`, and `?at=` for the contact as it was (behaviour §5.2). */
 export const getContact = HttpApiEndpoint.get("getContact", "/contacts/:id")
   .setPath(Schema.Struct({ id: Schema.String }))
   .setUrlParams(Schema.Struct({
@@ -241,7 +241,7 @@ export const liftSuppression = HttpApiEndpoint.del("liftSuppression", "/suppress
   .addError(...error(422, "VALIDATION_ERROR: email missing or invalid"))
   .annotate(OpenApi.Summary, "Lift the suppression of an email")
   .annotate(OpenApi.Description, "The email (trimmed, lowercased) may be tracked again; a track then creates a new contact.")
-/** `GET /events/stream`: the project's log as Server-Sent Events (SPEC §5.1). */
+/** `GET /events/stream`: the project's log as Server-Sent Events (behaviour §5.1). */
 export const eventsStream = HttpApiEndpoint.get("eventsStream", "/events/stream")
   .setUrlParams(Schema.Struct({
     after: Schema.optional(Schema.String).annotations({

@@ -76,13 +76,13 @@ export const serviceUnavailable = () =>
 export const methodNotAllowed = (allow: ReadonlyArray<string>) =>
   make(405, "METHOD_NOT_ALLOWED", "Method not allowed on this route", `Use ${allow.join(", ")}`)
 
-/** The per-key rate limit (SPEC §9); `Retry-After` carries the wait. */
+/** The per-key rate limit (behaviour §9); `Retry-After` carries the wait. */
 export const rateLimited = () =>
   make(429, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded for this API key", "Retry after the number of seconds in Retry-After")
 
 export const internal = () => make(500, "INTERNAL_SERVER_ERROR", "Internal server error")
 
-/** A malformed `Idempotency-Key` header, or the header sent twice (SPEC §6). */
+/** A malformed `Idempotency-Key` header, or the header sent twice (behaviour §6). */
 export const invalidIdempotencyKey = (message: string) =>
   new ApiError({
     status: 400,
@@ -92,7 +92,7 @@ export const invalidIdempotencyKey = (message: string) =>
     suggestion: "Send one Idempotency-Key of 1–255 visible ASCII characters, e.g. a UUID"
   })
 
-/** The key was used before with another body (SPEC §6). */
+/** The key was used before with another body (behaviour §6). */
 export const idempotencyKeyReused = () =>
   make(
     422,

@@ -1,5 +1,5 @@
 /**
- * `GET /events/stream` (SPEC §5.1): where to begin, and the project's log as Server-Sent Events
+ * `GET /events/stream` (behaviour §5.1): where to begin, and the project's log as Server-Sent Events
  * text. The server writes the text with backpressure (see `Server`).
  */
 import type * as Contacts from "@tracklog/core/Contacts"

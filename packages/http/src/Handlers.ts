@@ -59,7 +59,7 @@ const ok = (body: unknown): Reply => ({ status: 200, body: JSON.stringify(body) 
 /** A `204 No Content` reply: the server sends no body and no content headers. */
 const noContent: Reply = { status: 204, body: "" }
 
-// SPEC §7: a suppressed email with no contact is answered 200, with nothing stored.
+// behaviour §7: a suppressed email with no contact is answered 200, with nothing stored.
 const suppressedReply = Effect.map(Clock.currentTimeMillis, (millis) =>
   ok({ success: true, data: { contact: null, event: null, timestamp: Timestamp.iso(new Date(millis)), suppressed: true } }))
 
@@ -92,7 +92,7 @@ const contactId = (request: Request): Effect.Effect<string, ApiError.ApiError> =
   return Ids.isUuid(id) ? Effect.succeed(id) : Effect.fail(ApiError.contactNotFound())
 }
 
-// SPEC §6: no header, one valid key, or a 400 (a malformed key, or the header twice).
+// behaviour §6: no header, one valid key, or a 400 (a malformed key, or the header twice).
 const idempotencyKeyOf = (request: Request): Either.Either<Option.Option<string>, ApiError.ApiError> => {
   const values = request.headers?.["idempotency-key"]
   if (values === undefined || values.length === 0) return Either.right(Option.none())
@@ -112,10 +112,10 @@ const trackView = (result: Track.TrackResult) => ({
   timestamp: Timestamp.iso(result.timestamp)
 })
 
-/** The answer to a track (SPEC §1.7): what is sent, and stored with an idempotency key. */
+/** The answer to a track (behaviour §1.7): what is sent, and stored with an idempotency key. */
 export const trackAnswer = (result: Track.TrackResult): Reply => ok({ success: true, data: trackView(result) })
 
-/** The answer to a batch (SPEC §8). */
+/** The answer to a batch (behaviour §8). */
 export const batchAnswer = (result: TrackBatch.Result): Reply =>
   ok({
     success: true,
@@ -180,7 +180,7 @@ export const make = Effect.gen(function*() {
   // A store that cannot be read live answers the stream route 503.
   const logSource = yield* Effect.serviceOption(LogStream.LogSource)
 
-  // SPEC §5.2: the contact's own stream, folded up to `at`; another project's is not found.
+  // behaviour §5.2: the contact's own stream, folded up to `at`; another project's is not found.
   const contactAt = (projectId: string, id: string, at: Date) =>
     Effect.map(eventStore.readStream(id), (recorded) => {
       if (recorded.length === 0 || recorded[0]!.projectId !== projectId) return Option.none<Contact.Contact>()
@@ -198,7 +198,7 @@ export const make = Effect.gen(function*() {
         const command = TrackCommand.decode(request.body)
         if (Either.isLeft(command)) return Effect.fail(ApiError.fromDomain(command.left))
         const given = key.right
-        // A suppressed email with no contact is answered, not refused: nothing was stored (SPEC §7).
+        // A suppressed email with no contact is answered, not refused: nothing was stored (behaviour §7).
         const onFailure = (error: Parameters<typeof ApiError.fromDomain>[0] | Suppressions.EmailSuppressed) =>
           error._tag === "EmailSuppressed" ? suppressedReply : Effect.fail(ApiError.fromDomain(error))
         if (Option.isSome(given)) {
@@ -322,7 +322,7 @@ export const make = Effect.gen(function*() {
       handle: (request) =>
         Effect.gen(function*() {
           const email = request.query.get("email")
-          // The canonical form the track route stores (SPEC §1.2).
+          // The canonical form the track route stores (behaviour §1.2).
           const canonical = email?.trim().toLowerCase() ?? ""
           if (!TrackCommand.isEmail(canonical)) {
             return yield* ApiError.validation([{ field: "email", code: "invalid_email", message: "email must be a valid email address" }])

@@ -1,5 +1,5 @@
 /**
- * The server's metrics (SPEC §9), kept in Effect's metric registry and rendered at `GET /metrics`
+ * The server's metrics (behaviour §9), kept in Effect's metric registry and rendered at `GET /metrics`
  * as Prometheus text. Per-request updates go to metrics resolved once per route and status, not
  * looked up by tags on every request: the track path must stay within a few percent.
  */

@@ -1,7 +1,7 @@
 /**
  * The request pipeline every transport shares: routing over `Api`, the static routes (preflight,
  * OpenAPI document, docs page), authentication, running a handler under a deadline, and the
- * SPEC §2 envelope for every failure. The `node:http` server (`Server`) and the web handler
+ * behaviour §2 envelope for every failure. The `node:http` server (`Server`) and the web handler
  * (`WebHandler`) only read bodies and write answers in their own way around it.
  */
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
@@ -97,7 +97,7 @@ export const splitUrl = (url: string): { readonly path: string; readonly query: 
   return { path, query: q === -1 ? "" : url.slice(q + 1) }
 }
 
-/** A body as the handlers see it: `{}` when empty, the parsed JSON, or the 400 of SPEC §1.2. */
+/** A body as the handlers see it: `{}` when empty, the parsed JSON, or the 400 of behaviour §1.2. */
 export const parseBody = (text: string): { readonly ok: true; readonly body: unknown } | { readonly ok: false } => {
   if (text.length === 0) return { ok: true, body: {} }
   try {

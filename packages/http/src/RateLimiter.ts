@@ -1,5 +1,5 @@
 /**
- * Per-key rate limits (SPEC §9): a token bucket per API key, in this process only. Several
+ * Per-key rate limits (behaviour §9): a token bucket per API key, in this process only. Several
  * server processes each keep their own buckets, so N processes allow up to N times the rate.
  *
  * Buckets are keyed by the key's SHA-256, never the key. Unknown keys count too (the limit is

@@ -79,12 +79,12 @@ export const ServerConfig = Config.all({
   ),
   store,
   keys: keyPairs,
-  // SPEC §8: a batch of up to 1000 tracks needs more room than one track.
+  // behaviour §8: a batch of up to 1000 tracks needs more room than one track.
   batchBodyLimit: Config.integer("TRACKLOG_BATCH_BODY_LIMIT").pipe(
     Config.withDefault(10 * 1024 * 1024),
     Config.validate({ message: "TRACKLOG_BATCH_BODY_LIMIT must be a positive number of bytes", validation: (n) => n > 0 })
   ),
-  // SPEC §6: how long an Idempotency-Key and its answer are kept, at least 24 h by default.
+  // behaviour §6: how long an Idempotency-Key and its answer are kept, at least 24 h by default.
   idempotencyTtl: Config.integer("TRACKLOG_IDEMPOTENCY_TTL").pipe(
     Config.withDefault(86_400),
     Config.validate({ message: "TRACKLOG_IDEMPOTENCY_TTL must be a positive number of seconds", validation: (n) => n > 0 })
@@ -96,12 +96,12 @@ export const ServerConfig = Config.all({
   ),
   // TRACKLOG_LOG=off silences the per-request log lines; any other value leaves them on.
   requestLog: Config.string("TRACKLOG_LOG").pipe(Config.withDefault("on"), Config.map((value) => value !== "off")),
-  // `GET /metrics` and request metrics; `off` disables both (SPEC §9).
+  // `GET /metrics` and request metrics; `off` disables both (behaviour §9).
   metrics: Config.literal("on", "off")("TRACKLOG_METRICS").pipe(
     Config.withDefault("on" as const),
     Config.map((value) => value === "on")
   ),
-  // `<requests per second>[:<burst>]` per key, per process; off when unset (SPEC §9).
+  // `<requests per second>[:<burst>]` per key, per process; off when unset (behaviour §9).
   rateLimit: Config.option(
     Config.string("TRACKLOG_RATE_LIMIT").pipe(
       Config.mapOrFail((text) =>

@@ -339,7 +339,7 @@ export const conformance = <E>(
         expectEnvelope(await request(base, "GET", "/nope"), 404, "NOT_FOUND")
       })
 
-      it("a known route with another method → 405 METHOD_NOT_ALLOWED in the envelope, with Allow (SPEC §9)", async () => {
+      it("a known route with another method → 405 METHOD_NOT_ALLOWED in the envelope, with Allow (behaviour §9)", async () => {
         const track = await request(base, "GET", "/v1/track", { key: projectA.publicKey })
         expectEnvelope(track, 405, "METHOD_NOT_ALLOWED")
         expect(track.headers.get("allow")).toBe("POST, OPTIONS")
@@ -348,7 +348,7 @@ export const conformance = <E>(
         expect(contacts.headers.get("allow")).toBe("GET")
       })
 
-      it("the Bearer scheme name is case-insensitive (SPEC §9)", async () => {
+      it("the Bearer scheme name is case-insensitive (behaviour §9)", async () => {
         const answer = await request(base, "POST", "/v1/track", {
           body: { email: freshEmail("bearer"), event: "e" },
           headers: { authorization: `bearer ${projectA.publicKey}` }

@@ -1,5 +1,5 @@
 /**
- * SPEC §7 over real HTTP, on every store: erasure, suppression and what a dump of the database
+ * behaviour §7 over real HTTP, on every store: erasure, suppression and what a dump of the database
  * still holds afterwards. Each test uses fresh emails and unique marker strings.
  */
 import * as Store from "@tracklog/core/Store"
@@ -32,7 +32,7 @@ const expectNoContent = (answer: Answer) => {
 }
 
 const erasure = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, options: { readonly database?: boolean } = {}) =>
-  describe(`erasure and suppression (SPEC §7): ${name}`, () => {
+  describe(`erasure and suppression (behaviour §7): ${name}`, () => {
     const scope = Effect.runSync(Scope.make())
     let base = ""
     let context: Context.Context<never> = Context.empty()

@@ -1,5 +1,5 @@
 /**
- * SPEC §6 (`Idempotency-Key`) and §8 (`POST /v1/track/batch`) over real HTTP, on the memory
+ * behaviour §6 (`Idempotency-Key`) and §8 (`POST /v1/track/batch`) over real HTTP, on the memory
  * store and on PostgreSQL — there also with two servers (each its own locks and cache, as two
  * processes have) sharing one database.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §9 over real HTTP: `GET /metrics` (parsed by a strict exposition-format reader), the
+ * behaviour §9 over real HTTP: `GET /metrics` (parsed by a strict exposition-format reader), the
  * per-key rate limit, 405 with `Allow`, and the case-insensitive `Bearer` scheme.
  */
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"

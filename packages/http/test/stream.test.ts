@@ -1,5 +1,5 @@
 /**
- * SPEC §5.1 (`GET /events/stream`) and §5.2 (`GET /contacts/:id?at=`) over real HTTP, on each store.
+ * behaviour §5.1 (`GET /events/stream`) and §5.2 (`GET /contacts/:id?at=`) over real HTTP, on each store.
  */
 import * as Store from "@tracklog/core/Store"
 import * as SqlClient from "@effect/sql/SqlClient"

@@ -1,5 +1,5 @@
 /**
- * SPEC §5.1 limits of the event stream: pings when idle, and a client that never reads does not
+ * behaviour §5.1 limits of the event stream: pings when idle, and a client that never reads does not
  * make the server buffer without bound (it is dropped once its socket stops taking data).
  */
 import * as Contact from "@tracklog/core/Contact"
@@ -65,7 +65,7 @@ it("a contact.erased marker is sent with its id, contact and time only", async (
     const created = ContactEvent.ContactCreated.make({ contactId, projectId: "erasing", email: "gone@example.com", subscribed: true, at })
     const contact = Contact.fold([created])!
     yield* store.append({ streamId: contactId, expectedVersion: 0, events: [{ id: "e1", event: created }], contact })
-    // The marker as the erase command appends it (SPEC §7); the projection row is not what is read here.
+    // The marker as the erase command appends it (behaviour §7); the projection row is not what is read here.
     const erased = ContactEvent.ContactErased.make({ contactId, at })
     yield* store.append({ streamId: contactId, expectedVersion: 1, events: [{ id: "e2", event: erased }], contact })
     const stream = yield* EventStream.make(source, contacts, "erasing", { _tag: "After", checkpoint: { transactionId: 0n, position: 0n } })

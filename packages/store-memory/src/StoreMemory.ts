@@ -36,7 +36,7 @@ interface State {
   readonly byProject: Map<string, Array<string>>
   readonly grants: Map<string, Projects.Grant>
   readonly projects: Set<string>
-  /** `projectId \0 key` → the idempotency record stored with its request's events (SPEC §6). */
+  /** `projectId \0 key` → the idempotency record stored with its request's events (behaviour §6). */
   readonly idempotency: Map<string, Idempotency.Record>
   /** projectId → the secret its suppression hashes are keyed with. */
   readonly secrets: Map<string, string>
@@ -199,7 +199,7 @@ const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.Conc
   return undefined
 }
 
-// Erasure (SPEC §7) in one synchronous step, like an append: every event of the stream is
+// Erasure (behaviour §7) in one synchronous step, like an append: every event of the stream is
 // overwritten in the log's buffers with a tombstone, the projection and its indexes forget the
 // contact, and the marker takes the stream's next version.
 const eraseFrom = (state: State, input: Erasure.Erase, emailHash: string | undefined): EventStore.ConcurrencyConflict | undefined => {
@@ -236,7 +236,7 @@ const eraseFrom = (state: State, input: Erasure.Erase, emailHash: string | undef
     if (hashes === undefined) state.suppressed.set(contact.projectId, new Set([emailHash]))
     else hashes.add(emailHash)
   }
-  // The idempotency records of the contact's tracks (SPEC §6) go in this same step: every record
+  // The idempotency records of the contact's tracks (behaviour §6) go in this same step: every record
   // of the project whose contact ids hold this one.
   for (const [at, record] of state.idempotency) {
     if (record.projectId === contact.projectId && record.contactIds.includes(contact.id)) state.idempotency.delete(at)
@@ -349,7 +349,7 @@ export const make = Effect.sync(() => {
   }
 
   // Where a reader is after the event at `position`, erased or not: an erased event is skipped,
-  // but the checkpoint moves past it (SPEC §7), so a page of them is progress.
+  // but the checkpoint moves past it (behaviour §7), so a page of them is progress.
   const checkpointAt = (state: State, position: number): EventStore.Checkpoint => {
     const stored = storedAt(state.log, position)
     return "erased" in stored

@@ -67,7 +67,7 @@ export const migrations = {
     yield* sql`ALTER TABLE events ALTER COLUMN project_id SET NOT NULL`
     yield* sql`CREATE INDEX events_project_log_order ON events (project_id, transaction_id, global_position)`
   }),
-  // Durable processors (SPEC §5.3): a checkpoint and a lease per name
+  // Durable processors (behaviour §5.3): a checkpoint and a lease per name
   // (docs/decisions/0011-processor-checkpoints-and-instances.md). They replace the never-used
   // `checkpoints` table of 0001.
   "0003_processors": Effect.gen(function*() {
@@ -91,9 +91,9 @@ export const migrations = {
         ORDER BY transaction_id, global_position LIMIT n
       $$`
   }),
-  // Idempotency records (SPEC §6), written in the same statement as their request's events; the
+  // Idempotency records (behaviour §6), written in the same statement as their request's events; the
   // primary key decides between two processes using one key. `contact_ids` lets erasure remove a
-  // contact's records (SPEC §7); `created_at` drives expiry.
+  // contact's records (behaviour §7); `created_at` drives expiry.
   "0004_idempotency": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`CREATE TABLE idempotency_keys (
@@ -109,7 +109,7 @@ export const migrations = {
     yield* sql`CREATE INDEX idempotency_keys_contacts ON idempotency_keys USING gin (contact_ids)`
     yield* sql`CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)`
   }),
-  // The suppression list keeps only HMAC-SHA-256(email) under a secret per project (SPEC §7).
+  // The suppression list keeps only HMAC-SHA-256(email) under a secret per project (behaviour §7).
   // The secret is a column default, so every way a project is made gets one without code; a
   // volatile default is evaluated per row, so existing projects each get their own here.
   "0005_suppressions": Effect.gen(function*() {

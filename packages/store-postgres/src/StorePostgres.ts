@@ -88,7 +88,7 @@ interface EncodedAppend {
   readonly input: EventStore.Append
   readonly head: string
   readonly rows: ReadonlyArray<string>
-  /** The idempotency record stored with this append, if any (SPEC §6). */
+  /** The idempotency record stored with this append, if any (behaviour §6). */
   readonly key?: { readonly id: string; readonly row: string } | undefined
 }
 
@@ -195,7 +195,7 @@ export const make = (options: Options = {}) =>
       const heads = `[${batch.map((a) => a.head).join(",")}]`
       const rows = `[${batch.flatMap((a) => a.rows).join(",")}]`
       const keys = batch.flatMap((a) => (a.key === undefined ? [] : [a.key.row]))
-      // An append's idempotency key is claimed first (SPEC §6): an append whose key is already
+      // An append's idempotency key is claimed first (behaviour §6): an append whose key is already
       // stored writes nothing and is answered as a conflict, so its caller finds the stored answer,
       // and the rest of the group commit goes on. A key claimed for a stream whose compare-and-set
       // then fails would be stored without its events: the guard fails the whole statement instead
@@ -553,7 +553,7 @@ export const make = (options: Options = {}) =>
         )
     })
 
-    // Erasure and suppression (SPEC §7).
+    // Erasure and suppression (behaviour §7).
     // A project's secret never changes: read once per process.
     const secrets = new Map<string, string>()
     const secretOf = (projectId: string): Effect.Effect<Option.Option<string>, SqlError.SqlError> => {
@@ -574,7 +574,7 @@ export const make = (options: Options = {}) =>
         onSome: (secret) => Effect.succeedSome(EmailHash.emailHash(secret, email))
       }))
 
-    // Idempotency records (SPEC §6) live in a table another migration adds; when it is there,
+    // Idempotency records (behaviour §6) live in a table another migration adds; when it is there,
     // erasure deletes the records of the contact's tracks in its transaction.
     // Asked once: the migrations have run before the store is made.
     const idempotencyTable = yield* sql<{ present: boolean }>`SELECT to_regclass('idempotency_keys') IS NOT NULL AS present`.pipe(
@@ -677,7 +677,7 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, "\"\"")}"`
 
 const ImportChunk = 1000
 
-// Export and import of the whole store (SPEC §9). Not bounded by the operation timeout: an
+// Export and import of the whole store (behaviour §9). Not bounded by the operation timeout: an
 // import of a large log takes as long as it takes, in one transaction.
 const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore["Type"]) => {
   const unavailable = <A, E, R>(effect: Effect.Effect<A, E | SqlError.SqlError, R>) =>

@@ -1,5 +1,5 @@
 /**
- * The live log on PostgreSQL under concurrency (SPEC §4, §5): two stores on one database stand in
+ * The live log on PostgreSQL under concurrency (behaviour §4, §5): two stores on one database stand in
  * for two processes; a subscriber on one must see every committed event of both exactly once, in
  * log order, also with a slow transaction that began first and commits last, and a rolled-back one.
  */

@@ -1,6 +1,6 @@
 /**
  * Migration 0005 on a database that already has projects: each gets its own secret, and so does
- * every project made afterwards, by any path (SPEC §7).
+ * every project made afterwards, by any path (behaviour §7).
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"

@@ -1,5 +1,5 @@
 /**
- * The erasure part of the store contract (SPEC §7), run by `StoreContract.run` on every store:
+ * The erasure part of the store contract (behaviour §7), run by `StoreContract.run` on every store:
  * what an erasure removes and keeps, the suppression list, a track racing an erasure, and a
  * replay of the whole log after it.
  */
@@ -84,7 +84,7 @@ const trackOf = (email: string, event: string, data: Record<string, unknown> = {
 
 /** The erasure suite, inside the contract's `layer(...)` block. */
 export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
-  describe("erasure and suppression (SPEC §7)", () => {
+  describe("erasure and suppression (behaviour §7)", () => {
     it.effect("erasing removes the contact, all its events and its projection; the log keeps only the marker", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track

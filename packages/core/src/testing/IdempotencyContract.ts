@@ -1,5 +1,5 @@
 /**
- * The store contract of idempotency records and multi-stream appends (SPEC §6, §8), and of the
+ * The store contract of idempotency records and multi-stream appends (behaviour §6, §8), and of the
  * track commands built on them. Part of the store contract suite (`StoreContract.run`), so every
  * store runs it.
  */

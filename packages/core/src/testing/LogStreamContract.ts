@@ -1,5 +1,5 @@
 /**
- * The live-log part of the store contract (SPEC §5.3): the catch-up-then-live stream and durable
+ * The live-log part of the store contract (behaviour §5.3): the catch-up-then-live stream and durable
  * processors, run by every store package against its own Layer, next to `StoreContract.run`.
  */
 import { describe, expect, layer } from "@effect/vitest"

@@ -1,5 +1,5 @@
 /**
- * The store contract of SPEC §9: key management on `Projects` (list, rotate, revoke) and the
+ * The store contract of behaviour §9: key management on `Projects` (list, rotate, revoke) and the
  * `Backup` round trip. Each store runs it with a way to make a fresh, empty store.
  */
 import type * as StorePorts from "../Store.js"

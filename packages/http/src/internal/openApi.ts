@@ -1,6 +1,6 @@
 /**
  * Makes the generated OpenAPI document tell what the server sends, for every endpoint alike:
- * - every non-2xx answer is the one `ErrorEnvelope` component (SPEC §2), by `$ref`;
+ * - every non-2xx answer is the one `ErrorEnvelope` component (behaviour §2), by `$ref`;
  * - the `400 HttpApiDecodeError` the generator adds to each endpoint goes: the server never
  *   sends that shape (a 400 it does send is declared by the endpoint, with the envelope);
  * - Effect's own schemas (`Trim`, `PropertyKey`, `Issue`, …) are inlined or dropped, so the

@@ -33,7 +33,7 @@ export const matcher = <A>(routes: ReadonlyArray<Route & { readonly value: A }>)
     const params = paramsOf(route.segments, parts)
     if (params !== undefined) return { _tag: "Found", value: route.value, params }
   }
-  // Only on a miss: the methods of the routes this path does match make it a 405 (SPEC §9).
+  // Only on a miss: the methods of the routes this path does match make it a 405 (behaviour §9).
   const allow: Array<string> = []
   for (const route of routes) {
     if (!allow.includes(route.method) && paramsOf(route.segments, parts) !== undefined) allow.push(route.method)

@@ -22,7 +22,7 @@ export interface TextLog {
   readonly get: (index: number) => string
   /**
    * Replaces the text at an index with a text no longer than it, zeroing every byte of the old
-   * one first: what it held can no longer be read from the buffers (erasure, SPEC §7).
+   * one first: what it held can no longer be read from the buffers (erasure, behaviour §7).
    */
   readonly overwrite: (index: number, text: string) => void
   /** The raw buffers, for checking what the process still holds. */

@@ -1,5 +1,5 @@
 /**
- * The log read live and the processors' checkpoints and leases, on PostgreSQL (SPEC §5.3).
+ * The log read live and the processors' checkpoints and leases, on PostgreSQL (behaviour §5.3).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlError from "@effect/sql/SqlError"
