@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as ApiError from "./ApiError.js"
+import * as Metrics from "./Metrics.js"
 
 /** Sent first: how long a client waits before it reconnects. */
 export const preamble = "retry: 1000\n\n"
@@ -148,7 +149,10 @@ export const make = (
         Effect.orElseSucceed(() => undefined)
       )
     }
+    // Where this stream is, for its lag (behaviour §9): the checkpoint of the last event sent.
+    let last = after
     const events = LogStream.events({ projectId, after, batchSize: 500 }).pipe(
+      Stream.tap((recorded) => Effect.sync(() => (last = LogStream.checkpointOf(recorded)))),
       Stream.mapChunksEffect((chunk) =>
         Effect.map(
           Effect.forEach(chunk, (recorded) => Effect.map(emailOf(recorded), (email) => frame(recorded, email) ?? "")),
@@ -159,12 +163,20 @@ export const make = (
       Stream.catchAll(() => Stream.empty),
       Stream.provideService(LogStream.LogSource, source)
     )
-    const pings = Stream.repeatEffectWithSchedule(
-      Effect.succeed(ping),
-      Schedule.spaced(options.pingInterval ?? Duration.seconds(15))
-    ).pipe(Stream.drop(1))
-    return Stream.concat(
-      Stream.make(preamble),
-      Stream.merge(events, pings, { haltStrategy: "left" })
-    )
+    // Counted as a subscriber, and its lag kept, from when it runs until it ends (behaviour §9).
+    const open = Effect.acquireRelease(Effect.sync(Metrics.streamLag), (lag) => Effect.sync(() => lag.close()))
+    return Stream.unwrapScoped(Effect.map(open, (lag) => {
+      const pings = Stream.repeatEffectWithSchedule(
+        // Each ping also measures how far behind the log's head this stream is.
+        Effect.as(
+          Effect.ignore(Effect.flatMap(source.lag(last, projectId), (behind) => Effect.sync(() => lag.set(behind.events)))),
+          ping
+        ),
+        Schedule.spaced(options.pingInterval ?? Duration.seconds(15))
+      ).pipe(Stream.drop(1))
+      return Stream.concat(
+        Stream.make(preamble),
+        Stream.merge(events, pings, { haltStrategy: "left" })
+      )
+    }))
   })

@@ -59,6 +59,33 @@ export const subscriberOpened = () => streamSubscribers.unsafeModify(1, none)
 export const subscriberClosed = () => streamSubscribers.unsafeModify(-1, none)
 export const setStreamLag = (events: number) => streamLagEvents.unsafeUpdate(events, none)
 
+// The lag of each open stream; the gauge shows the slowest.
+const lags = new Map<object, number>()
+const showSlowest = () => {
+  let slowest = 0
+  for (const events of lags.values()) slowest = Math.max(slowest, events)
+  setStreamLag(slowest)
+}
+
+/** An open event stream: counted in `tracklog_stream_subscribers`, its lag in `tracklog_stream_lag_events`. */
+export const streamLag = () => {
+  const key = {}
+  subscriberOpened()
+  lags.set(key, 0)
+  return {
+    set: (events: number) => {
+      lags.set(key, events)
+      showSlowest()
+    },
+    close: () => {
+      if (lags.delete(key)) {
+        subscriberClosed()
+        showSlowest()
+      }
+    }
+  }
+}
+
 type Recorder = (seconds: number) => void
 
 /** Records answered requests; one cached pair of metrics per (method, route, status). */
