@@ -52,12 +52,5 @@ export default tseslint.config(
       "prefer-const": "error",
       "no-var": "error"
     }
-  },
-  {
-    // Track.ts is being rewritten on another branch (issue 17 item 1, the generic command
-    // handler); its one finding (a type-only `TrackCommand` import) is fixed there or at merge,
-    // then this block goes.
-    files: ["packages/core/src/Track.ts"],
-    rules: { "@typescript-eslint/consistent-type-imports": "off" }
   }
 )

@@ -83,7 +83,7 @@ export const make = Effect.gen(function*() {
   const suppressions = yield* Suppressions.Suppressions
   const clock = yield* Effect.clock
 
-  const keyOf = (projectId: string, email: string) => `${projectId}\u0000${email}`
+  const keyOf = Contact.emailKey
   const base = {
     decider,
     keyOf: (projectId: string, command: TrackCommand.TrackCommand) => keyOf(projectId, command.email),

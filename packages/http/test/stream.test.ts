@@ -1,7 +1,7 @@
 /**
  * behaviour §5.1 (`GET /events/stream`) and §5.2 (`GET /contacts/:id?at=`) over real HTTP, on each store.
  */
-import * as Store from "@tracklog/core/Store"
+import type * as Store from "@tracklog/core/Store"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as CommandHandler from "@tracklog/core/CommandHandler"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
-import * as Decider from "@tracklog/core/Decider"
+import type * as Decider from "@tracklog/core/Decider"
 import * as Idempotency from "@tracklog/core/Idempotency"
 import * as Ids from "@tracklog/core/Ids"
 import * as Track from "@tracklog/core/Track"

@@ -853,7 +853,7 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
         const contactRows = []
         for (const [, { state }] of slice) {
           if (state === null) continue
-          const key = `${state.projectId}\u0000${state.email}`
+          const key = Contact.emailKey(state.projectId, state.email)
           if (emails.has(key)) return yield* invalid(`two contacts for one email in project ${state.projectId}`)
           emails.add(key)
           contactRows.push({

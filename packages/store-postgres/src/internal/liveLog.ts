@@ -1,7 +1,7 @@
 /**
  * The log read live and the processors' checkpoints and leases, on PostgreSQL (behaviour §5.3).
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlError from "@effect/sql/SqlError"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as EventStore from "@tracklog/core/EventStore"
