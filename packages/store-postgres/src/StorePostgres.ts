@@ -32,6 +32,7 @@ import * as Processor from "@tracklog/core/Processor"
 import * as Stream from "effect/Stream"
 import * as Batcher from "./internal/batcher.js"
 import * as EmailHash from "./internal/emailHash.js"
+import * as EventRow from "./internal/eventRow.js"
 import * as LiveLog from "./internal/liveLog.js"
 import * as SqlErrors from "./internal/sqlError.js"
 import * as Migrations from "./Migrations.js"
@@ -66,20 +67,8 @@ const toContact = (row: ContactRow): Contact.Contact => ({
   version: row.version
 })
 
-// Event rows are read as arrays with the payload as text, parsed here: a third of the driver's
-// cost with named columns and its own json parsing, which bounds replay speed. int8 and xid8
-// arrive as text too, decoded explicitly to bigint.
-const eventColumns = "id, stream_id, project_id, version, transaction_id::text, global_position::text, data::text"
-
-const toRecorded = (row: ReadonlyArray<unknown>): EventStore.RecordedEvent => ({
-  id: row[0] as string,
-  streamId: row[1] as string,
-  projectId: row[2] as string,
-  version: row[3] as number,
-  transactionId: BigInt(row[4] as string),
-  position: BigInt(row[5] as string),
-  event: ContactEvent.decode(JSON.parse(row[6] as string))
-})
+const eventColumns = EventRow.columns
+const toRecorded = EventRow.toRecorded
 
 type AppendError = EventStore.ConcurrencyConflict | StoreError.StoreUnavailable
 

@@ -3,7 +3,6 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlError from "@effect/sql/SqlError"
-import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as LogStream from "@tracklog/core/LogStream"
 import * as Processor from "@tracklog/core/Processor"
@@ -11,21 +10,12 @@ import type * as StoreError from "@tracklog/core/StoreError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as EventRow from "./eventRow.js"
 import * as SqlErrors from "./sqlError.js"
 
 type Guard = <A>(effect: Effect.Effect<A, SqlError.SqlError>) => Effect.Effect<A, StoreError.StoreUnavailable>
 
-const columns = "id, stream_id, project_id, version, transaction_id::text, global_position::text, data::text"
-
-const toRecorded = (row: ReadonlyArray<unknown>): EventStore.RecordedEvent => ({
-  id: row[0] as string,
-  streamId: row[1] as string,
-  projectId: row[2] as string,
-  version: row[3] as number,
-  transactionId: BigInt(row[4] as string),
-  position: BigInt(row[5] as string),
-  event: ContactEvent.decode(JSON.parse(row[6] as string))
-})
+const { columns, toRecorded } = EventRow
 
 /** The `LogSource` of a Postgres store; `signal` is notified by its appends. */
 export const makeLogSource = (options: {
