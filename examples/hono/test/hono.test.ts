@@ -15,7 +15,7 @@ import * as App from "../src/App.js"
 const startHono: Parameters<typeof conformance>[2] = (store, options) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
-      const web = await WebHandler.fromLayer(store, { ...options, keys: [projectA, projectB] })
+      const web = await WebHandler.fromLayer(store, { requestLog: false, ...options, keys: [projectA, projectB] })
       const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
         const s = serve({ fetch: App.make(web.handler).fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s))
       })

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `pnpm tracklog <command>`: exit code 0 on success, 1 when the command failed, 2 for a usage error.
  */

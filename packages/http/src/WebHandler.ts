@@ -20,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as ApiError from "./ApiError.js"
 import * as Answers from "./internal/answers.js"
+import type * as CommandHandler from "@tracklog/core/CommandHandler"
 import * as Bootstrap from "./Bootstrap.js"
 import * as Pipeline from "./Pipeline.js"
 import * as ServerConfig from "./ServerConfig.js"
@@ -229,14 +230,23 @@ export type StorePorts =
  */
 export const fromLayer = async <E>(
   store: Layer.Layer<StorePorts, E>,
-  options: Partial<Options> & { readonly keys?: ReadonlyArray<ServerConfig.KeyPair> | undefined } = {}
+  options: Partial<Options> & {
+    readonly keys?: ReadonlyArray<ServerConfig.KeyPair> | undefined
+    /** The command handler's tuning: contact cache budget, idempotency TTL. */
+    readonly handler?: CommandHandler.Options | undefined
+  } = {}
 ): Promise<WebHandler> => {
   const scope = Effect.runSync(Scope.make())
   const build = Effect.gen(function*() {
-    const context = yield* Layer.build(StoreLayer.services(store))
+    const context = yield* Layer.build(StoreLayer.services(store, options.handler))
     return yield* Effect.gen(function*() {
       const created = yield* Bootstrap.run(options.keys ?? [])
-      const built = yield* make({ bodyLimit: options.bodyLimit ?? 1024 * 1024, requestTimeoutMillis: options.requestTimeoutMillis })
+      const built = yield* make({
+        bodyLimit: options.bodyLimit ?? 1024 * 1024,
+        batchBodyLimit: options.batchBodyLimit,
+        requestTimeoutMillis: options.requestTimeoutMillis,
+        requestLog: options.requestLog
+      })
       return { ...built, created }
     }).pipe(Effect.provide(context))
   })
@@ -263,5 +273,11 @@ export const fromLayer = async <E>(
  */
 export const fromEnv = async (): Promise<WebHandler> => {
   const config = await Effect.runPromise(ServerConfig.ServerConfig)
-  return fromLayer(StoreLayer.layer(config.store), { bodyLimit: config.bodyLimit, keys: config.keys })
+  return fromLayer(StoreLayer.storeLayer(config.store), {
+    bodyLimit: config.bodyLimit,
+    batchBodyLimit: config.batchBodyLimit,
+    requestLog: config.requestLog,
+    keys: config.keys,
+    handler: { idempotencyTtlSeconds: config.idempotencyTtl, cacheBytes: config.contactCacheBytes }
+  })
 }

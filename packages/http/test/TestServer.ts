@@ -104,7 +104,7 @@ export const startWebHandler = <E>(
 ) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
-      const web = await WebHandler.fromLayer(store, { ...options, keys: [projectA, projectB] })
+      const web = await WebHandler.fromLayer(store, { requestLog: false, ...options, keys: [projectA, projectB] })
       const url = `http://web-handler-${inProcess.size}-${Math.random().toString(36).slice(2, 8)}.test`
       inProcess.set(
         url,

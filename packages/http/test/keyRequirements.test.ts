@@ -9,9 +9,13 @@ describe("Api.keyRequirements", () => {
   it("reads each endpoint's key from its group, none outside Authorization", () => {
     expect(Api.keyRequirements()).toEqual({
       track: "any",
+      trackBatch: "any",
       getContact: "secret",
       listContacts: "secret",
       contactEvents: "secret",
+      eraseContact: "secret",
+      liftSuppression: "secret",
+      eventsStream: "secret",
       health: "none"
     })
   })

@@ -154,7 +154,7 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
             expect(Contact.fold(events.map((e) => e.event))).toEqual(contact)
           }
           // The imported store goes on: a track appends after the imported log.
-          yield* track(source.pairs[0]!.keys.projectId, { email: "c0@example.com", event: "after-import" })
+          yield* track(source.pairs[0]!.keys.projectId, { email: "c0@example.com", event: "tracked-later" })
           const after = yield* logOf
           expect(after.length).toBeGreaterThan(log.length)
           expect(after.slice(0, log.length).map(strip)).toEqual(log.map(strip))

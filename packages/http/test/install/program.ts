@@ -24,7 +24,10 @@ const inCode = Effect.gen(function*() {
 
 const email = await Effect.runPromise(inCode)
 
-const web = await WebHandler.fromLayer(StoreMemory.layer, { keys: [{ publicKey: "pk_app", secretKey: "sk_app" }] })
+const web = await WebHandler.fromLayer(StoreMemory.layer, {
+  keys: [{ publicKey: "pk_app", secretKey: "sk_app" }],
+  requestLog: false
+})
 const answer = await web.handler(
   new Request("http://app.local/v1/track", {
     method: "POST",
