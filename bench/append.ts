@@ -25,9 +25,16 @@ const run = (concurrency: number) =>
       const contactId = ids.make(Date.now())
       const at = new Date()
       const events: Array<ContactEvent.ContactEvent> = [
-        ContactEvent.ContactCreated.make({ contactId, projectId: "append", email: `a${i}-${contactId}@example.com`, subscribed: true, at })
+        ContactEvent.ContactCreated.make({
+          contactId,
+          projectId: "append",
+          email: `a${i}-${contactId}@example.com`,
+          subscribed: true,
+          at
+        })
       ]
-      for (let k = 1; k < eventsPerAppend; k++) events.push(ContactEvent.EventTracked.make({ name: "e", data: { k }, at }))
+      for (let k = 1; k < eventsPerAppend; k++)
+        events.push(ContactEvent.EventTracked.make({ name: "e", data: { k }, at }))
       return store.append({
         streamId: contactId,
         expectedVersion: 0,
@@ -52,8 +59,12 @@ const program = Effect.gen(function*() {
       b.push(yield* Effect.provide(run(concurrency), single))
     }
     console.log(
-      `append, Postgres, ${concurrency} concurrent, ${eventsPerAppend} events each: group commit ${median(a).toFixed(0)} appends/s ` +
-        `(${(median(a) * eventsPerAppend).toFixed(0)} events/s), a transaction per append ${median(b).toFixed(0)} appends/s → ratio ${(median(a) / median(b)).toFixed(2)}×`
+      `append, Postgres, ${concurrency} concurrent, ${eventsPerAppend} events each: group commit ${
+        median(a).toFixed(0)
+      } appends/s ` +
+        `(${(median(a) * eventsPerAppend).toFixed(0)} events/s), a transaction per append ${
+          median(b).toFixed(0)
+        } appends/s → ratio ${(median(a) / median(b)).toFixed(2)}×`
     )
   }
 })

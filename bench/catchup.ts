@@ -28,7 +28,13 @@ const populate = Effect.gen(function*() {
     const contactId = ids.make(Date.now())
     const at = new Date()
     const events: Array<ContactEvent.ContactEvent> = [
-      ContactEvent.ContactCreated.make({ contactId, projectId: "catchup", email: `c${i}@example.com`, subscribed: true, at })
+      ContactEvent.ContactCreated.make({
+        contactId,
+        projectId: "catchup",
+        email: `c${i}@example.com`,
+        subscribed: true,
+        at
+      })
     ]
     for (let k = 1; k < perContact; k++) {
       events.push(ContactEvent.EventTracked.make({ name: "purchase", data: { plan: "pro", amount: k }, at }))
@@ -97,7 +103,9 @@ const program = Effect.gen(function*() {
   )
 }).pipe(
   Effect.provide(Layer.merge(
-    TestDatabase.layer(TestDatabase.server) as Layer.Layer<EventStore.EventStore | LogStream.LogSource | SqlClient.SqlClient>,
+    TestDatabase.layer(TestDatabase.server) as Layer.Layer<
+      EventStore.EventStore | LogStream.LogSource | SqlClient.SqlClient
+    >,
     Ids.layer
   )),
   Effect.scoped

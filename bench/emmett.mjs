@@ -23,8 +23,15 @@ const seedEmmett = async (url, n, tracked) => {
     for (let i = 0; i < n; i++) {
       const email = `user${i}@example.com`
       const at = new Date().toISOString()
-      const events = [{ type: "ContactCreated", data: { contactId: randomUUID(), projectId: "bench", email, subscribed: true, at } }]
-      for (let v = 0; v < tracked; v++) events.push({ type: "EventTracked", data: { eventId: randomUUID(), name: "signup", data: { plan: "free" }, at } })
+      const events = [{
+        type: "ContactCreated",
+        data: { contactId: randomUUID(), projectId: "bench", email, subscribed: true, at }
+      }]
+      for (let v = 0; v < tracked; v++)
+        events.push({
+          type: "EventTracked",
+          data: { eventId: randomUUID(), name: "signup", data: { plan: "free" }, at }
+        })
       await store.appendToStream(streamId(email), events)
     }
   } finally {
@@ -60,7 +67,12 @@ export const run = async () => {
   {
     const { a, b, stop } = await pair("10k")
     try {
-      const r = compare({ name: "HTTP, Postgres store vs Emmett 0.42 (stream per contact, inline Pongo projection)", a, b, emails: 10_000 })
+      const r = compare({
+        name: "HTTP, Postgres store vs Emmett 0.42 (stream per contact, inline Pongo projection)",
+        a,
+        b,
+        emails: 10_000
+      })
       console.log(`emmett target: ${r.ratio.toFixed(2)}× Emmett on the 10k-email workload (target ≥ 8×)`)
     } finally {
       await stop()
@@ -72,7 +84,12 @@ export const run = async () => {
       await seedEmmett(dbB.url, contacts, history)
     })
     try {
-      compare({ name: `HTTP, long histories (${contacts} contacts × ${history}+ events), Postgres store vs Emmett`, a, b, emails: contacts })
+      compare({
+        name: `HTTP, long histories (${contacts} contacts × ${history}+ events), Postgres store vs Emmett`,
+        a,
+        b,
+        emails: contacts
+      })
     } finally {
       await stop()
     }

@@ -16,17 +16,29 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const keys = { TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" }
 
 const measure = (server, database) => {
-  const load = { base: server.base, key: "pk_bench", emails: "new", connections: 1, cpu: cpuMeter({ pid: server.pid, database }) }
+  const load = {
+    base: server.base,
+    key: "pk_bench",
+    emails: "new",
+    connections: 1,
+    cpu: cpuMeter({ pid: server.pid, database })
+  }
   warm(load)
   const runs = Array.from({ length: rounds }, () => wrk({ ...load, seconds }))
-  return { p50: median(runs.map((r) => r.p50)), rps: median(runs.map((r) => r.rps)), serverUs: median(runs.map((r) => r.serverUs)) }
+  return {
+    p50: median(runs.map((r) => r.p50)),
+    rps: median(runs.map((r) => r.rps)),
+    serverUs: median(runs.map((r) => r.serverUs))
+  }
 }
 
 const report = (store, results) => {
   const first = results[0].p50
   for (const r of results) {
     console.log(
-      `growth, ${store}: ${r.size} contacts: first-track p50 ${r.p50.toFixed(2)} ms at 1 connection (${r.rps.toFixed(0)} req/s, server ${r.serverUs.toFixed(0)} µs CPU per request) → ${(r.p50 / first).toFixed(2)}× the first size`
+      `growth, ${store}: ${r.size} contacts: first-track p50 ${r.p50.toFixed(2)} ms at 1 connection (${
+        r.rps.toFixed(0)
+      } req/s, server ${r.serverUs.toFixed(0)} µs CPU per request) → ${(r.p50 / first).toFixed(2)}× the first size`
     )
   }
   const worst = Math.max(...results.map((r) => r.p50)) / first
@@ -53,7 +65,10 @@ export const run = async () => {
   const db = await freshDatabase("growth")
   try {
     // Started once first: the migrations and the bench project exist before the first seed.
-    const start = async () => ({ server: await startServer(["packages/http/dist/main.js"], { DATABASE_URL: db.url, ...keys }), database: db.name })
+    const start = async () => ({
+      server: await startServer(["packages/http/dist/main.js"], { DATABASE_URL: db.url, ...keys }),
+      database: db.name
+    })
     await (await start()).server.stop()
     await grow("PostgreSQL store", sizes, start, (from, to) => seedServer(db.url, from, to))
   } finally {
@@ -61,7 +76,13 @@ export const run = async () => {
   }
   const dir = mkdtempSync(join(tmpdir(), "tracklog-bench-growth-"))
   try {
-    const start = async () => ({ server: await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "embedded", TRACKLOG_DATA_DIR: dir, ...keys }) })
+    const start = async () => ({
+      server: await startServer(["packages/http/dist/main.js"], {
+        TRACKLOG_STORE: "embedded",
+        TRACKLOG_DATA_DIR: dir,
+        ...keys
+      })
+    })
     await (await start()).server.stop()
     await grow("embedded store", embeddedSizes, start, (from, to) => seedEmbedded(dir, from, to))
   } finally {

@@ -10,7 +10,7 @@ export const run = async () => {
   execFileSync(process.execPath, ["build.mjs"], { cwd: join(root, "examples/hono"), stdio: "inherit" })
   const env = { TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" }
   const node = await startServer(["packages/http/dist/main.js"], env)
-    // Bundled like the server (examples/hono/build.mjs), so both run the same kind of code.
+  // Bundled like the server (examples/hono/build.mjs), so both run the same kind of code.
   const hono = await startServer(["examples/hono/dist/main.js"], env)
   try {
     // Warm both, then alternate so drift on a shared machine hits both alike.
@@ -27,7 +27,9 @@ export const run = async () => {
     }
     const ratio = median(a) / median(b)
     console.log(
-      `HTTP, memory store: Hono + web handler ${median(a).toFixed(0)} req/s, node:http server ${median(b).toFixed(0)} req/s → ratio ${ratio.toFixed(2)}× (wrk -t1 -c50)`
+      `HTTP, memory store: Hono + web handler ${median(a).toFixed(0)} req/s, node:http server ${
+        median(b).toFixed(0)
+      } req/s → ratio ${ratio.toFixed(2)}× (wrk -t1 -c50)`
     )
     return { ratio, hono: a, node: b }
   } finally {

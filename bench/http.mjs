@@ -19,7 +19,13 @@ const medianRun = (runs) => ({
 
 /** `a` and `b`: `{ label, server, database? }`. Warms both, then alternates rounds. */
 export const compare = ({ name, a, b, key = "pk_bench", emails = 1000, connections = 50, keyB = key }) => {
-  const load = (side, k) => ({ base: side.server.base, key: k, emails, connections, cpu: cpuMeter({ pid: side.server.pid, database: side.database }) })
+  const load = (side, k) => ({
+    base: side.server.base,
+    key: k,
+    emails,
+    connections,
+    cpu: cpuMeter({ pid: side.server.pid, database: side.database })
+  })
   const warmA = warm(load(a, key))
   const warmB = warm(load(b, keyB))
   const ra = []
@@ -34,8 +40,12 @@ export const compare = ({ name, a, b, key = "pk_bench", emails = 1000, connectio
   const mb = medianRun(rb)
   const ratio = ma.rps / mb.rps
   console.log(
-    `${name} [${emails === "new" ? "new emails" : `${emails} emails`}, wrk -t1 -c${connections}, warm-up ${warmA}×2 s / ${warmB}×2 s]: ` +
-      `${a.label} ${describeRun(ma)}, p50 ${ma.p50.toFixed(2)} ms; ${b.label} ${describeRun(mb)}, p50 ${mb.p50.toFixed(2)} ms → ratio ${ratio.toFixed(2)}×`
+    `${name} [${
+      emails === "new" ? "new emails" : `${emails} emails`
+    }, wrk -t1 -c${connections}, warm-up ${warmA}×2 s / ${warmB}×2 s]: ` +
+      `${a.label} ${describeRun(ma)}, p50 ${ma.p50.toFixed(2)} ms; ${b.label} ${describeRun(mb)}, p50 ${
+        mb.p50.toFixed(2)
+      } ms → ratio ${ratio.toFixed(2)}×`
   )
   return { name, emails, connections, a: ma, b: mb, ratio }
 }
@@ -77,7 +87,11 @@ export const postgres = async () => {
 export const embedded = async () => {
   const dbB = await freshDatabase("pgstore")
   const dir = mkdtempSync(join(tmpdir(), "tracklog-bench-embedded-"))
-  const ours = await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "embedded", TRACKLOG_DATA_DIR: dir, ...keys })
+  const ours = await startServer(["packages/http/dist/main.js"], {
+    TRACKLOG_STORE: "embedded",
+    TRACKLOG_DATA_DIR: dir,
+    ...keys
+  })
   const pgStore = await startServer(["packages/http/dist/main.js"], { DATABASE_URL: dbB.url, ...keys })
   const a = { label: "embedded", server: ours }
   const b = { label: "postgres", server: pgStore, database: dbB.name }

@@ -27,7 +27,9 @@ const commands = (kind: string) => {
   const r = run++
   return Array.from({ length: N }, (_, i) => {
     const email = i % 2 === 0 ? `${kind}-old-${i}@example.com` : `${kind}-${r}-${i}@example.com`
-    return Either.getOrThrow(TrackCommand.decode({ email, event: "purchase", data: { amount: i % 100, plan: r % 2 ? "pro" : "free" } }))
+    return Either.getOrThrow(
+      TrackCommand.decode({ email, event: "purchase", data: { amount: i % 100, plan: r % 2 ? "pro" : "free" } })
+    )
   })
 }
 
@@ -58,7 +60,10 @@ const batched = Effect.gen(function*() {
   const track = yield* Track.Track
   const list = commands("batch")
   const started = performance.now()
-  const batches = Array.from({ length: Math.ceil(N / BatchSize) }, (_, b) => list.slice(b * BatchSize, (b + 1) * BatchSize).map(Either.right))
+  const batches = Array.from(
+    { length: Math.ceil(N / BatchSize) },
+    (_, b) => list.slice(b * BatchSize, (b + 1) * BatchSize).map(Either.right)
+  )
   yield* Effect.forEach(batches, (items) => track.trackBatch("bench", items), { concurrency: 2, discard: true })
   return perSecond(N, started)
 })
@@ -87,16 +92,27 @@ const rawInsert = Effect.gen(function*() {
 const program = Effect.gen(function*() {
   const db = yield* TestDatabase.server
   const context = yield* Layer.build(
-    Track.layer.pipe(Layer.provideMerge(StorePostgres.layer({ url: db.url, maxConnections: 10 })), Layer.provideMerge(Ids.layer))
+    Track.layer.pipe(
+      Layer.provideMerge(StorePostgres.layer({ url: db.url, maxConnections: 10 })),
+      Layer.provideMerge(Ids.layer)
+    )
   )
-  yield* Effect.provide(Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE TABLE bench_raw_events (stream_id text NOT NULL, version integer NOT NULL, id text NOT NULL UNIQUE,
+  yield* Effect.provide(
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE bench_raw_events (stream_id text NOT NULL, version integer NOT NULL, id text NOT NULL UNIQUE,
       type text NOT NULL, data json NOT NULL, created_at timestamptz NOT NULL, PRIMARY KEY (stream_id, version))`
-  }), context)
+    }),
+    context
+  )
   // One warm-up of each, so the "old" half of the emails exists.
   for (const e of [plain, idempotent, batched]) yield* Effect.provide(e, context)
-  const results = { plain: [] as Array<number>, idempotent: [] as Array<number>, batched: [] as Array<number>, raw: [] as Array<number> }
+  const results = {
+    plain: [] as Array<number>,
+    idempotent: [] as Array<number>,
+    batched: [] as Array<number>,
+    raw: [] as Array<number>
+  }
   for (let r = 0; r < rounds; r++) {
     results.plain.push(yield* Effect.provide(plain, context))
     results.idempotent.push(yield* Effect.provide(idempotent, context))
@@ -112,8 +128,12 @@ const program = Effect.gen(function*() {
       `with a fresh Idempotency-Key each ${i.toFixed(0)} tracks/s → ratio ${(i / p).toFixed(2)}× (target ≥ 0.8×)`
   )
   console.log(
-    `batch, Postgres, batches of ${BatchSize}: ${b.toFixed(0)} tracks/s → ${(b / p).toFixed(2)}× single tracks (target ≥ 5×); ` +
-      `plain multi-row INSERT of event rows (100 per statement) ${raw.toFixed(0)} rows/s → batch at ${(b / raw).toFixed(2)}× of it`
+    `batch, Postgres, batches of ${BatchSize}: ${b.toFixed(0)} tracks/s → ${
+      (b / p).toFixed(2)
+    }× single tracks (target ≥ 5×); ` +
+      `plain multi-row INSERT of event rows (100 per statement) ${raw.toFixed(0)} rows/s → batch at ${
+        (b / raw).toFixed(2)
+      }× of it`
   )
 })
 

@@ -44,7 +44,9 @@ const memoryKept = () => {
 let kept = { heap: 0, buffers: 0 }
 
 const ours = async () => {
-  const runtime = ManagedRuntime.make(Track.layer.pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer)))
+  const runtime = ManagedRuntime.make(
+    Track.layer.pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer))
+  )
   const track = await runtime.runPromise(Track.Track)
   const before = memoryKept()
   const start = process.cpuUsage()
@@ -97,8 +99,12 @@ for (let r = 0; r < rounds; r++) {
 const perSecond = (ms: number) => (N / ms) * 1000
 console.log(
   `in-process Track: ${perSecond(median(wall.slice(1))).toFixed(0)} commands/s (wall clock); ` +
-  `in-process Track, memory store (${N} commands, ${Concurrency} concurrent, ${emails} contacts): ` +
-    `${perSecond(median(a)).toFixed(0)} commands per CPU-second, ${((median(a) * 1000) / N).toFixed(1)} CPU-µs/command; ` +
-    `hand-written plain JS ${perSecond(median(b)).toFixed(0)} commands per CPU-second → ratio ${(median(b) / median(a)).toFixed(2)}×; ` +
+    `in-process Track, memory store (${N} commands, ${Concurrency} concurrent, ${emails} contacts): ` +
+    `${perSecond(median(a)).toFixed(0)} commands per CPU-second, ${
+      ((median(a) * 1000) / N).toFixed(1)
+    } CPU-µs/command; ` +
+    `hand-written plain JS ${perSecond(median(b)).toFixed(0)} commands per CPU-second → ratio ${
+      (median(b) / median(a)).toFixed(2)
+    }×; ` +
     `kept per command: ${kept.heap.toFixed(0)} bytes of JS heap, ${kept.buffers.toFixed(0)} in buffers`
 )

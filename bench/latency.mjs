@@ -21,7 +21,13 @@ const measure = async (name, ours, baseline) => {
       const server = who === "ours" ? ours : baseline
       const cpu = cpuMillis(server.pid)
       const started = performance.now()
-      const run = openload({ base: server.base, key: "pk_bench", rate: rates[who], seconds: Math.max(seconds, 8), warmup: 2 })
+      const run = openload({
+        base: server.base,
+        key: "pk_bench",
+        rate: rates[who],
+        seconds: Math.max(seconds, 8),
+        warmup: 2
+      })
       // How busy the rate kept the server (all its threads): near 100%, p99 is mostly queueing.
       run.busy = cpu === undefined ? undefined : (cpuMillis(server.pid) - cpu) / (performance.now() - started)
       runs[who].push(run)
@@ -31,8 +37,12 @@ const measure = async (name, ours, baseline) => {
     const p50 = median(runs[who].map((x) => x.p50_us)) / 1000
     const p99 = median(runs[who].map((x) => x.p99_us)) / 1000
     const p999 = median(runs[who].map((x) => x.p999_us)) / 1000
-    const busy = runs[who][0].busy === undefined ? "" : ` (server busy ${(100 * median(runs[who].map((x) => x.busy))).toFixed(0)}% of a core)`
-    return `at ${rates[who]} req/s${busy}: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, p99.9 ${p999.toFixed(1)} ms → p99/p50 ${(p99 / p50).toFixed(2)}×`
+    const busy = runs[who][0].busy === undefined
+      ? ""
+      : ` (server busy ${(100 * median(runs[who].map((x) => x.busy))).toFixed(0)}% of a core)`
+    return `at ${rates[who]} req/s${busy}: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, p99.9 ${
+      p999.toFixed(1)
+    } ms → p99/p50 ${(p99 / p50).toFixed(2)}×`
   }
   console.log(`latency, ${name}: tracklog ${line("ours")}; baseline ${line("baseline")}`)
   // The target (issue 14): at half of each one's maximum, our p99 no higher than the baseline's.
@@ -42,7 +52,10 @@ const measure = async (name, ours, baseline) => {
 
 export const run = async () => {
   {
-    const ours = await startServer(["packages/http/dist/main.js"], { TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" })
+    const ours = await startServer(["packages/http/dist/main.js"], {
+      TRACKLOG_STORE: "memory",
+      TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench"
+    })
     const baseline = await startServer(["bench/baselines/bare-http.mjs"])
     try {
       await measure("memory store vs bare node:http", ours, baseline)
@@ -53,7 +66,10 @@ export const run = async () => {
   }
   const dbA = await freshDatabase("lat_ours")
   const dbB = await freshDatabase("lat_base")
-  const ours = await startServer(["packages/http/dist/main.js"], { DATABASE_URL: dbA.url, TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" })
+  const ours = await startServer(["packages/http/dist/main.js"], {
+    DATABASE_URL: dbA.url,
+    TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench"
+  })
   const baseline = await startServer(["bench/baselines/pg-http.mjs"], { DATABASE_URL: dbB.url })
   try {
     await measure("Postgres store vs node:http + pg", ours, baseline)

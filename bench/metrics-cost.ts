@@ -21,7 +21,9 @@ const commands = Array.from({ length: 1000 }, (_, i) => {
 
 const run = (instrumented: boolean) =>
   Effect.gen(function*() {
-    const store = instrumented && process.env.NO_STORE === undefined ? Metrics.instrumentStore(StoreMemory.layer) : StoreMemory.layer
+    const store = instrumented && process.env.NO_STORE === undefined
+      ? Metrics.instrumentStore(StoreMemory.layer)
+      : StoreMemory.layer
     const context = yield* Layer.build(Track.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer)))
     const track = Effect.provide(Track.Track, context)
     const tracker = yield* track
@@ -46,5 +48,9 @@ for (let r = 0; r < rounds; r++) {
   on.push(await Effect.runPromise(run(true)))
 }
 const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-console.log(`per track: metrics off ${median(off).toFixed(2)} µs, on ${median(on).toFixed(2)} µs → +${(median(on) - median(off)).toFixed(2)} µs (${((median(on) / median(off) - 1) * 100).toFixed(1)} %)`)
+console.log(
+  `per track: metrics off ${median(off).toFixed(2)} µs, on ${median(on).toFixed(2)} µs → +${
+    (median(on) - median(off)).toFixed(2)
+  } µs (${((median(on) / median(off) - 1) * 100).toFixed(1)} %)`
+)
 console.log(JSON.stringify({ off, on }))

@@ -24,10 +24,18 @@ const populate = Effect.gen(function*() {
     const contactId = ids.make(Date.now())
     const at = new Date()
     const events: Array<ContactEvent.ContactEvent> = [
-      ContactEvent.ContactCreated.make({ contactId, projectId: "replay", email: `c${i}@example.com`, subscribed: true, at })
+      ContactEvent.ContactCreated.make({
+        contactId,
+        projectId: "replay",
+        email: `c${i}@example.com`,
+        subscribed: true,
+        at
+      })
     ]
     for (let k = 1; k < perContact; k++) {
-      events.push(ContactEvent.EventTracked.make({ name: "purchase", data: { plan: "pro", amount: k, note: "x".repeat(20) }, at }))
+      events.push(
+        ContactEvent.EventTracked.make({ name: "purchase", data: { plan: "pro", amount: k, note: "x".repeat(20) }, at })
+      )
     }
     return store.append({
       streamId: contactId,
@@ -54,7 +62,8 @@ const replay = Effect.gen(function*() {
     if (batch.events.length < 10_000) break
   }
   const ms = performance.now() - started
-  if (count !== contacts * perContact || states.size !== contacts) throw new Error(`replayed ${count} events, ${states.size} contacts`)
+  if (count !== contacts * perContact || states.size !== contacts)
+    throw new Error(`replayed ${count} events, ${states.size} contacts`)
   return (count / ms) * 1000
 })
 
@@ -68,7 +77,14 @@ const measure = <E>(name: string, layer: Layer.Layer<EventStore.EventStore, E>) 
   }).pipe(Effect.provide(Layer.merge(layer, Ids.layer)), Effect.scoped)
 
 const memory = await Effect.runPromise(measure("memory", StoreMemory.layer))
-const postgres = await Effect.runPromise(measure("postgres", TestDatabase.layer(TestDatabase.server).pipe(Layer.map((c) => c)) as Layer.Layer<EventStore.EventStore | SqlClient.SqlClient>))
+const postgres = await Effect.runPromise(
+  measure(
+    "postgres",
+    TestDatabase.layer(TestDatabase.server).pipe(Layer.map((c) => c)) as Layer.Layer<
+      EventStore.EventStore | SqlClient.SqlClient
+    >
+  )
+)
 console.log(
   `replay (${contacts * perContact} events, ${contacts} contacts): memory ${memory.toFixed(0)} events/s, ` +
     `Postgres ${postgres.toFixed(0)} events/s → Postgres/memory ratio ${(postgres / memory).toFixed(2)}×`

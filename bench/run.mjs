@@ -3,7 +3,21 @@
 import { execFileSync } from "node:child_process"
 import { ensureOpenload, ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
 
-const all = ["in-process", "append", "http-memory", "http-postgres", "http-embedded", "growth", "emmett", "replay", "latency", "idempotency", "catchup", "sse", "hono"]
+const all = [
+  "in-process",
+  "append",
+  "http-memory",
+  "http-postgres",
+  "http-embedded",
+  "growth",
+  "emmett",
+  "replay",
+  "latency",
+  "idempotency",
+  "catchup",
+  "sse",
+  "hono"
+]
 // Run only when named: `pnpm bench http-metrics`.
 const extra = ["http-metrics"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
@@ -15,7 +29,10 @@ const tsx = (file) =>
     env: process.env
   })
 
-if (chosen.includes("sse") && !chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))) ensureServerBundle()
+if (
+  chosen.includes("sse") &&
+  !chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))
+) ensureServerBundle()
 if (chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))) {
   if (!hasWrk()) {
     console.error("The HTTP benchmarks need wrk: apt-get install wrk")

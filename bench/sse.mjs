@@ -16,22 +16,26 @@ const percentile = (xs, p) => {
 
 const subscribe = (base, onEvent) =>
   new Promise((resolve, reject) => {
-    const req = Http.get(`${base}/events/stream?from=now`, { headers: { authorization: `Bearer ${key.sk}` } }, (res) => {
-      let buffer = ""
-      res.setEncoding("utf8")
-      res.on("data", (text) => {
-        buffer += text
-        let end
-        while ((end = buffer.indexOf("\n\n")) !== -1) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          if (!block.includes("event: event.tracked")) continue
-          const data = block.split("\n").find((l) => l.startsWith("data: "))
-          onEvent(JSON.parse(data.slice(6)).id, performance.now())
-        }
-      })
-      resolve(() => req.destroy())
-    })
+    const req = Http.get(
+      `${base}/events/stream?from=now`,
+      { headers: { authorization: `Bearer ${key.sk}` } },
+      (res) => {
+        let buffer = ""
+        res.setEncoding("utf8")
+        res.on("data", (text) => {
+          buffer += text
+          let end
+          while ((end = buffer.indexOf("\n\n")) !== -1) {
+            const block = buffer.slice(0, end)
+            buffer = buffer.slice(end + 2)
+            if (!block.includes("event: event.tracked")) continue
+            const data = block.split("\n").find((l) => l.startsWith("data: "))
+            onEvent(JSON.parse(data.slice(6)).id, performance.now())
+          }
+        })
+        resolve(() => req.destroy())
+      }
+    )
     req.on("error", reject)
   })
 
@@ -42,7 +46,11 @@ const track = (base, i) =>
     const req = Http.request(`${base}/v1/track`, {
       method: "POST",
       agent,
-      headers: { authorization: `Bearer ${key.pk}`, "content-type": "application/json", "content-length": Buffer.byteLength(body) }
+      headers: {
+        authorization: `Bearer ${key.pk}`,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body)
+      }
     }, (res) => {
       let text = ""
       res.setEncoding("utf8")
@@ -77,7 +85,9 @@ const measure = async (name, writer, reader) => {
   console.log(
     `${name}: ${answers.length} tracks at ${rate}/s; track → SSE p50 ${percentile(delivery, 50).toFixed(1)} ms, ` +
       `p99 ${percentile(delivery, 99).toFixed(1)} ms (missing ${missing}); from the track's send p50 ` +
-      `${percentile(fromSend, 50).toFixed(1)} ms, p99 ${percentile(fromSend, 99).toFixed(1)} ms; baseline track round trip ` +
+      `${percentile(fromSend, 50).toFixed(1)} ms, p99 ${
+        percentile(fromSend, 99).toFixed(1)
+      } ms; baseline track round trip ` +
       `p50 ${percentile(roundTrip, 50).toFixed(1)} ms, p99 ${percentile(roundTrip, 99).toFixed(1)} ms → p99 ratio ` +
       `${(percentile(fromSend, 99) / percentile(roundTrip, 99)).toFixed(2)}× (send → frame over send → answer)`
   )

@@ -62,8 +62,14 @@ export const decide = (command, state, { contactId, eventId, now }) => {
   const at = now.toISOString()
   const events = []
   if (state === null) {
-    events.push({ type: "ContactCreated", data: { contactId, projectId: project, email: command.email, subscribed: command.subscribed ?? true, at } })
-  } else if (command.subscribed !== undefined && command.preserveExistingSubscription !== true && command.subscribed !== state.subscribed) {
+    events.push({
+      type: "ContactCreated",
+      data: { contactId, projectId: project, email: command.email, subscribed: command.subscribed ?? true, at }
+    })
+  } else if (
+    command.subscribed !== undefined && command.preserveExistingSubscription !== true &&
+    command.subscribed !== state.subscribed
+  ) {
     events.push({ type: "SubscriptionChanged", data: { subscribed: command.subscribed, at } })
   }
   const change = dataChange(command.data ?? {}, state?.data ?? {})
@@ -95,14 +101,20 @@ export const start = (url, port = 0) => {
   const track = async (command) => {
     const eventId = randomUUID()
     const now = new Date()
-    const { newState } = await handle(eventStore, streamId(command.email), (state) =>
-      decide(command, state, { contactId: randomUUID(), eventId, now }))
+    const { newState } = await handle(
+      eventStore,
+      streamId(command.email),
+      (state) => decide(command, state, { contactId: randomUUID(), eventId, now })
+    )
     return { contact: newState.contactId, event: eventId, timestamp: now.toISOString() }
   }
 
   const answer = (res, status, body) => {
     const text = JSON.stringify(body)
-    res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) })
+    res.writeHead(status, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(text)
+    })
     res.end(text)
   }
   const error = (res, status, code) => answer(res, status, { success: false, error: { code, statusCode: status } })
@@ -121,7 +133,10 @@ export const start = (url, port = 0) => {
         return error(res, 400, "BAD_REQUEST")
       }
       const email = typeof body?.email === "string" ? body.email.trim().toLowerCase() : undefined
-      if (email === undefined || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) || typeof body.event !== "string" || body.event.trim() === "") {
+      if (
+        email === undefined || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) || typeof body.event !== "string" ||
+        body.event.trim() === ""
+      ) {
         return error(res, 422, "VALIDATION_ERROR")
       }
       const command = { ...body, email, event: body.event.trim() }

@@ -23,17 +23,26 @@ const track = async (body) => {
   const client = await pool.connect()
   try {
     await client.query("BEGIN")
-    let row = (await client.query("SELECT id FROM bench_contacts WHERE project_id = $1 AND email = $2 FOR UPDATE", [project, email])).rows[0]
+    let row = (await client.query("SELECT id FROM bench_contacts WHERE project_id = $1 AND email = $2 FOR UPDATE", [
+      project,
+      email
+    ])).rows[0]
     if (row === undefined) {
       row = (await client.query(
         "INSERT INTO bench_contacts (id, project_id, email) VALUES ($1, $2, $3) ON CONFLICT (project_id, email) DO NOTHING RETURNING id",
         [randomUUID(), project, email]
       )).rows[0]
       if (row === undefined) {
-        row = (await client.query("SELECT id FROM bench_contacts WHERE project_id = $1 AND email = $2 FOR UPDATE", [project, email])).rows[0]
+        row = (await client.query("SELECT id FROM bench_contacts WHERE project_id = $1 AND email = $2 FOR UPDATE", [
+          project,
+          email
+        ])).rows[0]
       }
     }
-    await client.query("UPDATE bench_contacts SET data = data || $2::jsonb, updated_at = now() WHERE id = $1", [row.id, JSON.stringify(body.data ?? {})])
+    await client.query("UPDATE bench_contacts SET data = data || $2::jsonb, updated_at = now() WHERE id = $1", [
+      row.id,
+      JSON.stringify(body.data ?? {})
+    ])
     const event = randomUUID()
     const at = (await client.query(
       "INSERT INTO bench_events (id, contact_id, name, data) VALUES ($1, $2, $3, $4) RETURNING created_at",
@@ -66,7 +75,10 @@ const server = Http.createServer((req, res) => {
     }
     track(body).then((data) => {
       const text = JSON.stringify({ success: true, data })
-      res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) })
+      res.writeHead(200, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": Buffer.byteLength(text)
+      })
       res.end(text)
     }, () => {
       res.writeHead(500)

@@ -36,7 +36,11 @@ export const startServer = (args, env = {}) =>
         resolve({
           base: `http://127.0.0.1:${m[1]}`,
           pid: child.pid,
-          stop: () => new Promise((done) => { child.once("exit", done); child.kill("SIGTERM") })
+          stop: () =>
+            new Promise((done) => {
+              child.once("exit", done)
+              child.kill("SIGTERM")
+            })
         })
       }
     })
@@ -62,7 +66,9 @@ const luaFor = ({ key, emails }) => {
     : `'user' .. (i % ${emails}) .. '@example.com'`
   const dir = mkdtempSync(join(tmpdir(), "tracklog-bench-"))
   const path = join(dir, "track.lua")
-  writeFileSync(path, `
+  writeFileSync(
+    path,
+    `
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer ${key}"
@@ -72,7 +78,8 @@ request = function()
   local body = '{"email":"' .. ${email} .. '","event":"purchase","data":{"plan":"pro","amount":' .. (i % 100) .. '}}'
   return wrk.format(nil, "/v1/track", nil, body)
 end
-`)
+`
+  )
   return path
 }
 
@@ -85,7 +92,15 @@ const millis = (value, unit) => Number(value) * ({ us: 0.001, ms: 1, s: 1000, m:
  */
 export const wrk = ({ base, key, emails = 1000, connections = 50, seconds = 5, cpu }) => {
   const before = cpu?.sample()
-  const out = execFileSync("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", luaFor({ key, emails }), base], {
+  const out = execFileSync("wrk", [
+    "-t1",
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--latency",
+    "-s",
+    luaFor({ key, emails }),
+    base
+  ], {
     encoding: "utf8"
   })
   const after = cpu?.sample()
@@ -122,7 +137,10 @@ export const warm = (options, max = 10) => {
   for (let i = 0; i < max; i++) {
     const run = wrk({ ...options, seconds: 2 })
     const close = (a, b) => a !== undefined && b !== undefined && Math.abs(a - b) <= 0.05 * Math.max(a, b)
-    if (i >= 2 && last !== undefined && close(run.rps, last.rps) && (run.serverUs === undefined || close(run.serverUs, last.serverUs))) {
+    if (
+      i >= 2 && last !== undefined && close(run.rps, last.rps) &&
+      (run.serverUs === undefined || close(run.serverUs, last.serverUs))
+    ) {
       return i + 1
     }
     last = run
@@ -136,7 +154,11 @@ const backendPids = (database) => {
   const url = new URL(adminUrl)
   url.pathname = "/postgres"
   try {
-    const out = execFileSync("psql", [url.toString(), "-Atc", `SELECT pid FROM pg_stat_activity WHERE datname = '${database}'`], {
+    const out = execFileSync("psql", [
+      url.toString(),
+      "-Atc",
+      `SELECT pid FROM pg_stat_activity WHERE datname = '${database}'`
+    ], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "ignore"]
     })
@@ -172,7 +194,9 @@ export const cpuMeter = ({ pid, database }) => ({
 export const describeRun = (r) => {
   const cpu = r.serverUs === undefined
     ? ""
-    : ` (CPU per request: server ${r.serverUs.toFixed(0)} µs${r.dbUs === undefined ? "" : `, db ${r.dbUs.toFixed(0)} µs`})`
+    : ` (CPU per request: server ${r.serverUs.toFixed(0)} µs${
+      r.dbUs === undefined ? "" : `, db ${r.dbUs.toFixed(0)} µs`
+    })`
   return `${r.rps.toFixed(0)} req/s${cpu}`
 }
 
@@ -191,7 +215,16 @@ export const openload = ({ base, key, rate, seconds, warmup = 2, connections = 6
   const url = new URL(base)
   let out
   try {
-    out = execFileSync(openloadBinary, [url.hostname, url.port, String(rate), String(seconds), String(warmup), String(connections), key, String(emails)], {
+    out = execFileSync(openloadBinary, [
+      url.hostname,
+      url.port,
+      String(rate),
+      String(seconds),
+      String(warmup),
+      String(connections),
+      key,
+      String(emails)
+    ], {
       encoding: "utf8"
     })
   } catch (error) {

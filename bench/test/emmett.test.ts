@@ -45,7 +45,10 @@ describe("the Emmett baseline", () => {
   it("answers 401 without a key or with a wrong one, and 422 for an invalid body, writing nothing", async () => {
     expect((await track({ email: "a@example.com", event: "e" }, null)).status).toBe(401)
     expect((await track({ email: "a@example.com", event: "e" }, "pk_other")).status).toBe(401)
-    expect((await track({ email: "not-an-email", event: "e" })).body).toMatchObject({ success: false, error: { code: "VALIDATION_ERROR" } })
+    expect((await track({ email: "not-an-email", event: "e" })).body).toMatchObject({
+      success: false,
+      error: { code: "VALIDATION_ERROR" }
+    })
     expect((await track({ email: "a@example.com" })).status).toBe(422)
     const stream = await server.eventStore.readStream(Emmett.streamId("a@example.com"))
     expect(stream.events).toEqual([])
@@ -53,9 +56,18 @@ describe("the Emmett baseline", () => {
 
   it("decides the same events as TrackDecider for each command, and projects the same contact", async () => {
     const bodies = [
-      { email: "Same@Example.com", event: "signup", data: { plan: "free", seats: 1, once: { value: 1, persistent: false } } },
+      {
+        email: "Same@Example.com",
+        event: "signup",
+        data: { plan: "free", seats: 1, once: { value: 1, persistent: false } }
+      },
       { email: "same@example.com", event: "upgrade", data: { plan: "pro", seats: 1 } },
-      { email: " same@example.com ", event: "leave", subscribed: false, data: { seats: null, kept: { value: [1, 2], persistent: true } } },
+      {
+        email: " same@example.com ",
+        event: "leave",
+        subscribed: false,
+        data: { seats: null, kept: { value: [1, 2], persistent: true } }
+      },
       { email: "same@example.com", event: "again", subscribed: false, data: { plan: "pro" } },
       { email: "same@example.com", event: "back", subscribed: true, preserveExistingSubscription: true }
     ]
@@ -69,21 +81,36 @@ describe("the Emmett baseline", () => {
       expect(answer.body.data.event).toMatch(uuid)
       contactIds.add(answer.body.data.contact)
       const command = Either.getOrThrow(TrackCommand.decode(body))
-      const ours = TrackDecider.decide(command, state, { projectId: "bench", contactId: answer.body.data.contact, now: new Date() })
+      const ours = TrackDecider.decide(command, state, {
+        projectId: "bench",
+        contactId: answer.body.data.contact,
+        now: new Date()
+      })
       const stream = await server.eventStore.readStream(Emmett.streamId("same@example.com"))
       const theirs = stream.events.slice(version)
       version = stream.events.length
       expect(theirs.map((e: any) => e.type)).toEqual(ours.map((e) => e._tag))
       const tracked = theirs[theirs.length - 1]
-      expect(tracked.data).toMatchObject({ eventId: answer.body.data.event, name: command.event, data: command.data ?? {} })
+      expect(tracked.data).toMatchObject({
+        eventId: answer.body.data.event,
+        name: command.event,
+        data: command.data ?? {}
+      })
       state = Contact.fold(ours, state)
     }
     expect(contactIds.size).toBe(1)
     const client = new pg.Client(db.url)
     await client.connect()
     try {
-      const { rows } = await client.query("SELECT data FROM contacts WHERE _id = $1", [Emmett.streamId("same@example.com")])
-      expect(rows[0].data).toMatchObject({ contactId: state!.id, email: state!.email, subscribed: state!.subscribed, data: state!.data })
+      const { rows } = await client.query("SELECT data FROM contacts WHERE _id = $1", [
+        Emmett.streamId("same@example.com")
+      ])
+      expect(rows[0].data).toMatchObject({
+        contactId: state!.id,
+        email: state!.email,
+        subscribed: state!.subscribed,
+        data: state!.data
+      })
       expect(state).toMatchObject({ subscribed: false, data: { plan: "pro", kept: [1, 2] } })
     } finally {
       await client.end()

@@ -13,6 +13,9 @@ await esbuild.build({
   conditions: ["@tracklog/source"],
   external: ["@electric-sql/pglite", "@electric-sql/pglite/*", "@electric-sql/pglite-socket", "pg-native"],
   // Bundled CommonJS dependencies (pg) still call require for Node built-ins.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  banner: {
+    js:
+      "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
+  },
   logLevel: "warning"
 })

@@ -43,7 +43,9 @@ export const createCluster = async () => {
   const logFile = join(dir, "postgres.log")
   const port = await freePort()
   const run = (tool, args, timeout = 60_000) => {
-    const [cmd, argv] = asRoot ? ["runuser", ["-u", "postgres", "--", join(bin, tool), ...args]] : [join(bin, tool), args]
+    const [cmd, argv] = asRoot
+      ? ["runuser", ["-u", "postgres", "--", join(bin, tool), ...args]]
+      : [join(bin, tool), args]
     return execFileSync(cmd, argv, { encoding: "utf8", timeout, stdio: ["ignore", "pipe", "pipe"], cwd: dir })
   }
   run("initdb", ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])

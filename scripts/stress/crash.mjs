@@ -9,8 +9,26 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
-  ackOf, closedLoad, createDatabase, ensureBuilt, envInt, envList, getJson, isAck,
-  logFor, PK, pgConnect, pgliteOpen, rand, runScript, SK, sleep, startServer, track, uid, verifyLog
+  ackOf,
+  closedLoad,
+  createDatabase,
+  ensureBuilt,
+  envInt,
+  envList,
+  getJson,
+  isAck,
+  logFor,
+  PK,
+  pgConnect,
+  pgliteOpen,
+  rand,
+  runScript,
+  SK,
+  sleep,
+  startServer,
+  track,
+  uid,
+  verifyLog
 } from "./lib.mjs"
 
 const backends = envList("CRASH_BACKENDS", ["postgres", "embedded"])
@@ -61,18 +79,33 @@ const runBackend = async (backend, report, defer) => {
     const next = (i) => {
       const repeated = Math.random() < 0.6
       const email = repeated
-        ? (Math.random() < 0.2 ? `  R${rand(repeatEmails)}-${tag}@Crash.Test ` : `r${rand(repeatEmails)}-${tag}@crash.test`)
+        ? (Math.random() < 0.2
+          ? `  R${rand(repeatEmails)}-${tag}@Crash.Test `
+          : `r${rand(repeatEmails)}-${tag}@crash.test`)
         : `n${round}-${i}-${tag}@crash.test`
-      const body = { email, event: `crash-${backend}-${round}-${i}`, data: { marker: i, round, plan: ["a", "b", "c"][rand(3)] } }
+      const body = {
+        email,
+        event: `crash-${backend}-${round}-${i}`,
+        data: { marker: i, round, plan: ["a", "b", "c"][rand(3)] }
+      }
       if (Math.random() < 0.3) body.subscribed = Math.random() < 0.5
       return body
     }
     // A short warm-up (pool connections, JIT), so even the earliest kill point lands mid-load.
     for (let w = 0; w < 5; w++) {
-      const r = await track(server.base, { email: `w${round}-${w}-${tag}@crash.test`, event: `warm-${backend}-${round}-${w}` })
+      const r = await track(server.base, {
+        email: `w${round}-${w}-${tag}@crash.test`,
+        event: `warm-${backend}-${round}-${w}`
+      })
       sent++
       statuses[r.status] = (statuses[r.status] ?? 0) + 1
-      if (isAck(r)) acks.push({ event: r.body.data.event, contact: r.body.data.contact, name: `warm-${backend}-${round}-${w}`, email: `w${round}-${w}-${tag}@crash.test` })
+      if (isAck(r))
+        acks.push({
+          event: r.body.data.event,
+          contact: r.body.data.contact,
+          name: `warm-${backend}-${round}-${w}`,
+          email: `w${round}-${w}-${tag}@crash.test`
+        })
       else report.violation(`${backend}: round ${round}: warm-up track answered ${r.status} ${r.text.slice(0, 200)}`)
     }
     const load = closedLoad({ base: server.base, concurrency, next })
@@ -106,10 +139,19 @@ const runBackend = async (backend, report, defer) => {
   // Restart once more: the server must come up on the crashed data and keep serving.
   if (!(await restart())) return
   const after = await Promise.all(
-    Array.from({ length: 20 }, (_, i) => track(server.base, { email: `r${i % repeatEmails}-${tag}@crash.test`, event: `after-${i}` }))
+    Array.from(
+      { length: 20 },
+      (_, i) => track(server.base, { email: `r${i % repeatEmails}-${tag}@crash.test`, event: `after-${i}` })
+    )
   )
   for (const [i, r] of after.entries()) {
-    if (isAck(r)) acks.push({ event: r.body.data.event, contact: r.body.data.contact, name: `after-${i}`, email: `r${i % repeatEmails}-${tag}@crash.test` })
+    if (isAck(r))
+      acks.push({
+        event: r.body.data.event,
+        contact: r.body.data.contact,
+        name: `after-${i}`,
+        email: `r${i % repeatEmails}-${tag}@crash.test`
+      })
     else report.violation(`${backend}: after the restarts a track answered ${r.status} ${r.text.slice(0, 200)}`)
   }
 
@@ -126,7 +168,9 @@ const runBackend = async (backend, report, defer) => {
     const seen = new Set()
     let cursor
     for (let page = 0; page < 100; page++) {
-      const q = `/contacts/${contact}/events?limit=1000${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`
+      const q = `/contacts/${contact}/events?limit=1000${
+        cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`
+      }`
       const events = await getJson(server.base, q)
       if (events.status !== 200) {
         report.violation(`${backend}: GET ${q} answered ${events.status}`)
@@ -138,11 +182,16 @@ const runBackend = async (backend, report, defer) => {
     }
     for (const a of list) {
       if (seen.has(`${a.event}\u0000${a.name}`)) httpFound++
-      else report.violation(`${backend}: acknowledged event ${a.event} (${a.name}) not in GET /contacts/${contact}/events`)
+      else report.violation(
+          `${backend}: acknowledged event ${a.event} (${a.name}) not in GET /contacts/${contact}/events`
+        )
     }
   }
   const stopped = await server.stop()
-  report.check(stopped.code === 0, `${backend}: SIGTERM after the crashes exited with ${stopped.code ?? stopped.signal}`)
+  report.check(
+    stopped.code === 0,
+    `${backend}: SIGTERM after the crashes exited with ${stopped.code ?? stopped.signal}`
+  )
 
   // The log itself.
   const db = await openDb()
@@ -160,7 +209,9 @@ const runBackend = async (backend, report, defer) => {
     }
     report.log(
       `${backend}: ${kills} kills survived; ${acks.length} acknowledged, ${found} found in the log, ${httpFound} via the read API; ` +
-        `${sent} requests (${JSON.stringify(statuses)}); log: ${counts.events} events in ${counts.streams} streams, ${counts.contacts} contacts; ` +
+        `${sent} requests (${
+          JSON.stringify(statuses)
+        }); log: ${counts.events} events in ${counts.streams} streams, ${counts.contacts} contacts; ` +
         `restart ${restartMs.map(Math.round).join("/")} ms`
     )
   } finally {
@@ -170,6 +221,7 @@ const runBackend = async (backend, report, defer) => {
 
 runScript("crash", async (report, defer) => {
   ensureBuilt()
-  if (killPoints.length < 1 || killPoints.some((n) => !Number.isFinite(n))) throw new Error("CRASH_KILL_MS must list numbers")
+  if (killPoints.length < 1 || killPoints.some((n) => !Number.isFinite(n)))
+    throw new Error("CRASH_KILL_MS must list numbers")
   for (const backend of backends) await runBackend(backend, report, defer)
 })

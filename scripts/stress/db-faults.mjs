@@ -13,8 +13,25 @@
 //      (all-200 stretch that counts as recovered)
 import { createCluster } from "./cluster.mjs"
 import {
-  ackOf, closedLoad, ensureBuilt, envInt, envList, fmt, isAck, isUnavailableEnvelope,
-  logFor, PK, pgConnect, rand, runScript, SK, sleep, startServer, track, uid, verifyLog
+  ackOf,
+  closedLoad,
+  ensureBuilt,
+  envInt,
+  envList,
+  fmt,
+  isAck,
+  isUnavailableEnvelope,
+  logFor,
+  PK,
+  pgConnect,
+  rand,
+  runScript,
+  SK,
+  sleep,
+  startServer,
+  track,
+  uid,
+  verifyLog
 } from "./lib.mjs"
 
 const modes = envList("FAULT_MODES", ["fast", "immediate", "freeze"])
@@ -35,7 +52,11 @@ runScript("db-faults", async (report, defer) => {
   const cluster = await createCluster()
   defer(() => cluster.destroy())
   report.log(`throwaway cluster on port ${cluster.port} in ${cluster.dir}`)
-  const server = await startServer({ DATABASE_URL: cluster.url, TRACKLOG_STORE: "postgres", TRACKLOG_PROJECT_KEYS: `${PK}:${SK}` })
+  const server = await startServer({
+    DATABASE_URL: cluster.url,
+    TRACKLOG_STORE: "postgres",
+    TRACKLOG_PROJECT_KEYS: `${PK}:${SK}`
+  })
   defer(() => server.kill("SIGKILL"))
 
   const tag = uid()
@@ -96,7 +117,9 @@ runScript("db-faults", async (report, defer) => {
         if (isAck(r)) firstOk = Math.min(firstOk ?? Infinity, end)
         else lastBad = Math.max(lastBad, end)
       }
-      if (firstOk !== undefined && performance.now() - lastBad >= steadyMs && performance.now() - t.restored >= steadyMs) {
+      if (
+        firstOk !== undefined && performance.now() - lastBad >= steadyMs && performance.now() - t.restored >= steadyMs
+      ) {
         recovered = true
         break
       }
@@ -105,11 +128,16 @@ runScript("db-faults", async (report, defer) => {
     const hotResults = await hotAnswers
     for (const [k, r] of hotResults.entries()) {
       if (isAck(r)) hotAcks.push(ackOf(r))
-      else if (!isUnavailableEnvelope(r)) report.violation(`${mode}: hot contact request #${k} answered ${r.status} ${r.error ?? ""} ${r.text.slice(0, 200)}`)
+      else if (!isUnavailableEnvelope(r))
+        report.violation(
+          `${mode}: hot contact request #${k} answered ${r.status} ${r.error ?? ""} ${r.text.slice(0, 200)}`
+        )
       if (r.ms > bound) {
         report.violation(
           `${mode}: hot contact request #${k} of ${hot} (same email, sent together right after the fault) answered ` +
-            `${r.status === 0 ? `nothing (${r.error})` : r.status} after ${fmt(r.ms, 0)} ms (> ${bound} ms; database back at ${fmt(t.restored - t.faultStart, 0)} ms)`
+            `${r.status === 0 ? `nothing (${r.error})` : r.status} after ${
+              fmt(r.ms, 0)
+            } ms (> ${bound} ms; database back at ${fmt(t.restored - t.faultStart, 0)} ms)`
         )
       }
     }
@@ -126,7 +154,9 @@ runScript("db-faults", async (report, defer) => {
       const end = r.sentAt + r.ms
       if (r.ms > bound) {
         report.violation(
-          `${mode}: an answer took ${fmt(r.ms, 0)} ms (> ${bound} ms): ${r.status} ${r.error ?? ""}, sent ${fmt(r.sentAt - t.faultStart, 0)} ms ` +
+          `${mode}: an answer took ${fmt(r.ms, 0)} ms (> ${bound} ms): ${r.status} ${r.error ?? ""}, sent ${
+            fmt(r.sentAt - t.faultStart, 0)
+          } ms ` +
             `after the fault began (database back at ${fmt(t.restored - t.faultStart, 0)} ms)`
         )
       }
@@ -135,12 +165,17 @@ runScript("db-faults", async (report, defer) => {
       } else if (r.status === 503) {
         unavailable++
         max503Ms = Math.max(max503Ms, r.ms)
-        if (!isUnavailableEnvelope(r)) report.violation(`${mode}: 503 not in the behaviour §2 envelope: ${r.text.slice(0, 300)}`)
+        if (!isUnavailableEnvelope(r))
+          report.violation(`${mode}: 503 not in the behaviour §2 envelope: ${r.text.slice(0, 300)}`)
         if (end < t.faultStart) report.violation(`${mode}: 503 before the fault: ${r.text.slice(0, 200)}`)
       } else {
         report.violation(
-          `${mode}: answer ${r.status}${r.error ? ` (${r.error})` : ""} ${r.text.slice(0, 300)}, sent ${fmt(r.sentAt - t.faultStart, 0)} ms ` +
-            `after the fault began, took ${fmt(r.ms, 0)} ms (database back at ${fmt(t.restored - t.faultStart, 0)} ms)` +
+          `${mode}: answer ${r.status}${r.error ? ` (${r.error})` : ""} ${r.text.slice(0, 300)}, sent ${
+            fmt(r.sentAt - t.faultStart, 0)
+          } ms ` +
+            `after the fault began, took ${fmt(r.ms, 0)} ms (database back at ${
+              fmt(t.restored - t.faultStart, 0)
+            } ms)` +
             (r.status >= 500 ? `\nserver log:\n${logFor(server, r.requestId)}` : "")
         )
       }
@@ -165,9 +200,13 @@ runScript("db-faults", async (report, defer) => {
     figures[mode] = f
     report.check(unavailable > 0, `${mode}: no 503 at all while the database was down (fault too short?)`)
     report.log(
-      `${mode}: ${f.requests} requests ${JSON.stringify(statuses)}; slowest answer ${f.maxAnswerMs} ms (503s ≤ ${f.max503Ms} ms); ` +
+      `${mode}: ${f.requests} requests ${
+        JSON.stringify(statuses)
+      }; slowest answer ${f.maxAnswerMs} ms (503s ≤ ${f.max503Ms} ms); ` +
         `first 200 ${f.firstOkAfterRestoreMs} ms and last non-200 ${f.recoveredAfterMs} ms after the database was back` +
-        (hotResults.length > 0 ? `; ${hot} concurrent tracks on one contact answered ${f.hotContactMs.join(", ")} (status@ms)` : "")
+        (hotResults.length > 0
+          ? `; ${hot} concurrent tracks on one contact answered ${f.hotContactMs.join(", ")} (status@ms)`
+          : "")
     )
   }
 
@@ -178,7 +217,9 @@ runScript("db-faults", async (report, defer) => {
     report.figures.acknowledged = acks.length
     report.figures.foundInLog = found
     report.figures.log = counts
-    report.log(`${acks.length} acknowledged, ${found} found in the log (${counts.tracked} EventTracked rows, ${counts.contacts} contacts)`)
+    report.log(
+      `${acks.length} acknowledged, ${found} found in the log (${counts.tracked} EventTracked rows, ${counts.contacts} contacts)`
+    )
   } finally {
     await db.close()
   }
@@ -186,7 +227,11 @@ runScript("db-faults", async (report, defer) => {
   const cancelled = cluster.log().split("\n").filter((l) => /canceling statement due to user request/.test(l))
   report.figures.cancelledStatements = cancelled.length
   if (cancelled.length > 0) {
-    report.log(`the database logged ${cancelled.length} statement(s) cancelled by pg_cancel_backend, e.g.:\n  ${cancelled.slice(0, 3).join("\n  ")}`)
+    report.log(
+      `the database logged ${cancelled.length} statement(s) cancelled by pg_cancel_backend, e.g.:\n  ${
+        cancelled.slice(0, 3).join("\n  ")
+      }`
+    )
   }
   const stopped = await server.stop()
   report.check(stopped.code === 0, `SIGTERM exited with ${stopped.code ?? stopped.signal}`)

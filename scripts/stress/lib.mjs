@@ -11,7 +11,8 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 export const root = fileURLToPath(new URL("../..", import.meta.url))
 export const httpDir = join(root, "packages", "http")
 export const entry = join(httpDir, "dist", "main.js")
-export const adminUrl = process.env["STRESS_ADMIN_URL"] ?? process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
+export const adminUrl = process.env["STRESS_ADMIN_URL"] ?? process.env["DATABASE_URL"] ??
+  "postgres://postgres@127.0.0.1:5432/test"
 export const PK = "pk_stress"
 export const SK = "sk_stress"
 
@@ -64,7 +65,11 @@ export const makeReport = (name) => {
       console.log(`[${name}] ${violations.length === 0 ? "PASS" : `FAIL (${violations.length} violation(s))`}`)
       for (const v of violations.slice(0, 20)) console.log(`[${name}]   - ${v}`)
       if (violations.length > 20) console.log(`[${name}]   … and ${violations.length - 20} more`)
-      console.log(`STRESS_RESULT ${JSON.stringify({ name, ok: violations.length === 0, violations: violations.slice(0, 50), figures })}`)
+      console.log(
+        `STRESS_RESULT ${
+          JSON.stringify({ name, ok: violations.length === 0, violations: violations.slice(0, 50), figures })
+        }`
+      )
       return violations.length === 0 ? 0 : 1
     }
   }
@@ -223,7 +228,13 @@ export const track = async (base, body, { key = PK, timeoutMs = 30_000 } = {}) =
     } catch {
       json = undefined
     }
-    return { status: res.status, body: json, text, ms: performance.now() - started, requestId: res.headers.get("x-request-id") }
+    return {
+      status: res.status,
+      body: json,
+      text,
+      ms: performance.now() - started,
+      requestId: res.headers.get("x-request-id")
+    }
   } catch (error) {
     const cause = error?.cause?.code ?? error?.name ?? "error"
     return { status: 0, body: undefined, text: "", ms: performance.now() - started, error: String(cause) }
@@ -255,7 +266,11 @@ export const makeHttpTracker = ({ maxSockets = 256 } = {}) => {
           port: url.port,
           path: url.pathname,
           method: "POST",
-          headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
+          headers: {
+            authorization: `Bearer ${key}`,
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(payload)
+          }
         },
         (res) => {
           const chunks = []
@@ -283,7 +298,10 @@ export const makeHttpTracker = ({ maxSockets = 256 } = {}) => {
 }
 
 export const getJson = async (base, path, { key = SK, timeoutMs = 30_000 } = {}) => {
-  const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(timeoutMs) })
+  const res = await fetch(`${base}${path}`, {
+    headers: { authorization: `Bearer ${key}` },
+    signal: AbortSignal.timeout(timeoutMs)
+  })
   return { status: res.status, body: await res.json() }
 }
 
@@ -361,10 +379,14 @@ export const pgConnect = async (url) => {
 
 /** PGlite opened directly on an embedded server's data directory (the server must be stopped). */
 export const pgliteOpen = async (dataDir) => {
-  const pkgDir = dirname(realpathSync(join(root, "packages/store-postgres/node_modules/@electric-sql/pglite/package.json")))
+  const pkgDir = dirname(
+    realpathSync(join(root, "packages/store-postgres/node_modules/@electric-sql/pglite/package.json"))
+  )
   const pkg = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8"))
   const exp = pkg.exports?.["."]
-  const rel = typeof exp === "string" ? exp : exp?.import?.default ?? exp?.import ?? exp?.default ?? pkg.module ?? pkg.main
+  const rel = typeof exp === "string"
+    ? exp
+    : exp?.import?.default ?? exp?.import ?? exp?.default ?? pkg.module ?? pkg.main
   const { PGlite } = await import(pathToFileURL(join(pkgDir, typeof rel === "string" ? rel : rel.default)).href)
   const db = await PGlite.create({ dataDir })
   return {
@@ -429,29 +451,56 @@ export const checkInvariants = async (db) => {
     const rows = await db.query(text)
     if (rows.length > 0) problems.push(`${label}: ${rows.length} case(s), e.g. ${JSON.stringify(rows.slice(0, 3))}`)
   }
-  await one("events without a stream row", `
-    SELECT e.stream_id, e.version FROM events e LEFT JOIN streams s USING (stream_id) WHERE s.stream_id IS NULL LIMIT 10`)
-  await one("streams whose versions are not contiguous 1..streams.version", `
+  await one(
+    "events without a stream row",
+    `
+    SELECT e.stream_id, e.version FROM events e LEFT JOIN streams s USING (stream_id) WHERE s.stream_id IS NULL LIMIT 10`
+  )
+  await one(
+    "streams whose versions are not contiguous 1..streams.version",
+    `
     SELECT s.stream_id, s.version, count(e.*)::int AS n, min(e.version) AS lo, max(e.version) AS hi
     FROM streams s LEFT JOIN events e USING (stream_id)
     GROUP BY s.stream_id, s.version
-    HAVING count(e.*) <> s.version OR min(e.version) <> 1 OR max(e.version) <> s.version LIMIT 10`)
-  await one("streams not starting with ContactCreated", `
-    SELECT stream_id, type FROM events WHERE version = 1 AND type <> 'ContactCreated' LIMIT 10`)
-  await one("ContactCreated after version 1", `
-    SELECT stream_id, version FROM events WHERE version > 1 AND type = 'ContactCreated' LIMIT 10`)
-  await one("streams without a contact row", `
-    SELECT s.stream_id FROM streams s LEFT JOIN contacts c ON c.id = s.stream_id WHERE c.id IS NULL LIMIT 10`)
-  await one("contacts without a stream", `
-    SELECT c.id FROM contacts c LEFT JOIN streams s ON s.stream_id = c.id WHERE s.stream_id IS NULL LIMIT 10`)
-  await one("contacts.version <> streams.version", `
+    HAVING count(e.*) <> s.version OR min(e.version) <> 1 OR max(e.version) <> s.version LIMIT 10`
+  )
+  await one(
+    "streams not starting with ContactCreated",
+    `
+    SELECT stream_id, type FROM events WHERE version = 1 AND type <> 'ContactCreated' LIMIT 10`
+  )
+  await one(
+    "ContactCreated after version 1",
+    `
+    SELECT stream_id, version FROM events WHERE version > 1 AND type = 'ContactCreated' LIMIT 10`
+  )
+  await one(
+    "streams without a contact row",
+    `
+    SELECT s.stream_id FROM streams s LEFT JOIN contacts c ON c.id = s.stream_id WHERE c.id IS NULL LIMIT 10`
+  )
+  await one(
+    "contacts without a stream",
+    `
+    SELECT c.id FROM contacts c LEFT JOIN streams s ON s.stream_id = c.id WHERE s.stream_id IS NULL LIMIT 10`
+  )
+  await one(
+    "contacts.version <> streams.version",
+    `
     SELECT c.id, c.version, s.version AS stream_version FROM contacts c JOIN streams s ON s.stream_id = c.id
-    WHERE c.version <> s.version LIMIT 10`)
-  await one("duplicate contacts per (project, email)", `
-    SELECT project_id, email, count(*)::int FROM contacts GROUP BY project_id, email HAVING count(*) > 1 LIMIT 10`)
+    WHERE c.version <> s.version LIMIT 10`
+  )
+  await one(
+    "duplicate contacts per (project, email)",
+    `
+    SELECT project_id, email, count(*)::int FROM contacts GROUP BY project_id, email HAVING count(*) > 1 LIMIT 10`
+  )
   await one("duplicate event ids", `SELECT id, count(*)::int FROM events GROUP BY id HAVING count(*) > 1 LIMIT 10`)
-  await one("duplicate global positions", `
-    SELECT global_position, count(*)::int FROM events GROUP BY global_position HAVING count(*) > 1 LIMIT 10`)
+  await one(
+    "duplicate global positions",
+    `
+    SELECT global_position, count(*)::int FROM events GROUP BY global_position HAVING count(*) > 1 LIMIT 10`
+  )
   // Whole commands only: a track appends (ContactCreated | SubscriptionChanged)? ContactDataChanged?
   // EventTracked, all stamped with the same time. So each stream reads as a sequence of such
   // commands, ends with an EventTracked, and within one command the times agree.
@@ -474,11 +523,16 @@ export const checkInvariants = async (db) => {
       }
       j++
     }
-    if (!/^C/.test(seq) || !grammar.test(seq) || mixed) broken.push({ stream: rows[i].stream_id, types: seq.slice(-40), mixedTimes: mixed })
+    if (!/^C/.test(seq) || !grammar.test(seq) || mixed)
+      broken.push({ stream: rows[i].stream_id, types: seq.slice(-40), mixedTimes: mixed })
     i = j
   }
   if (broken.length > 0) {
-    problems.push(`streams that are not a sequence of whole track commands: ${broken.length}, e.g. ${JSON.stringify(broken.slice(0, 3))}`)
+    problems.push(
+      `streams that are not a sequence of whole track commands: ${broken.length}, e.g. ${
+        JSON.stringify(broken.slice(0, 3))
+      }`
+    )
   }
   const [counts] = await db.query(`
     SELECT (SELECT count(*)::int FROM events) AS events, (SELECT count(*)::int FROM streams) AS streams,
@@ -508,7 +562,8 @@ export const checkAcknowledged = async (db, acks) => {
     for (const a of part) {
       const row = byId.get(a.event)
       if (row === undefined) missing.push({ ...a, why: "event id not in the log" })
-      else if (row.type !== "EventTracked" || row.name !== a.name) missing.push({ ...a, why: `event is ${row.type} ${row.name}` })
+      else if (row.type !== "EventTracked" || row.name !== a.name)
+        missing.push({ ...a, why: `event is ${row.type} ${row.name}` })
       else if (row.stream_id !== a.contact) missing.push({ ...a, why: `event in stream ${row.stream_id}` })
       else if (row.contact_id === null) missing.push({ ...a, why: "contact not in the projection" })
       else if (a.email !== undefined && row.email !== a.email) missing.push({ ...a, why: `contact email ${row.email}` })

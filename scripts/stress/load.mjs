@@ -14,8 +14,22 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
-  createDatabase, ensureBuilt, envInt, fmt, isAck, makeHttpTracker, percentile, PK, rand, rssOf, runScript, SK, sleep, startServer,
-  track as fetchTrack, uid
+  createDatabase,
+  ensureBuilt,
+  envInt,
+  fmt,
+  isAck,
+  makeHttpTracker,
+  percentile,
+  PK,
+  rand,
+  rssOf,
+  runScript,
+  SK,
+  sleep,
+  startServer,
+  track as fetchTrack,
+  uid
 } from "./lib.mjs"
 
 const seconds = Number(process.argv[2] ?? envInt("LOAD_SECONDS", 60))
@@ -105,7 +119,11 @@ runScript("load", async (report, defer) => {
   const next = (i) => ({
     email: `c${rand(contacts)}-${tag}@load.test`,
     event: events[i % events.length],
-    data: { plan: ["free", "pro", "team"][i % 3], seq: i, ...(i % 7 === 0 ? { coupon: { value: `x${i}`, persistent: false } } : {}) }
+    data: {
+      plan: ["free", "pro", "team"][i % 3],
+      seq: i,
+      ...(i % 7 === 0 ? { coupon: { value: `x${i}`, persistent: false } } : {})
+    }
   })
 
   // Warm-up at the same rate: counted for errors, not for the percentiles.
@@ -151,7 +169,10 @@ runScript("load", async (report, defer) => {
   }
   for (const [key, count] of Object.entries(errors)) report.violation(`${count} request(s) failed: ${key}`)
   const dropped = warm.dropped + run.dropped
-  report.check(dropped === 0, `${dropped} request(s) not sent: more than ${maxInflight} in flight (the server cannot hold ${rate} req/s)`)
+  report.check(
+    dropped === 0,
+    `${dropped} request(s) not sent: more than ${maxInflight} in flight (the server cannot hold ${rate} req/s)`
+  )
 
   const lat = run.results.map((r) => r.latency).sort((a, b) => a - b)
   const service = run.results.map((r) => r.ms).sort((a, b) => a - b)
@@ -175,14 +196,22 @@ runScript("load", async (report, defer) => {
     serverCpuPercent: Math.round(((cpu2 - cpu1) / (run.totalMs / 1000)) * 100),
     clientCpuPercent: Math.round(((client2.user + client2.system) / 1000 / run.totalMs) * 100),
     client: clientKind === "fetch" ? "fetch" : `node:http, ${connections} keep-alive sockets`,
-    rssMiB: { start: Math.round(rss.start), afterWarmup: Math.round(rss.afterWarmup), end: Math.round(rss.end), peak: Math.round(rss.peak), every5s: samples },
+    rssMiB: {
+      start: Math.round(rss.start),
+      afterWarmup: Math.round(rss.afterWarmup),
+      end: Math.round(rss.end),
+      peak: Math.round(rss.peak),
+      every5s: samples
+    },
     serverLog
   }
   report.figures.load = f
   if (maxP99 > 0) report.check(f.p99Ms <= maxP99, `p99 ${f.p99Ms} ms > LOAD_MAX_P99_MS ${maxP99}`)
   report.log(
     `${storeKind}, ${seconds} s at ${rate} req/s (+${warmupSeconds} s warm-up): sent ${f.sent} at ${f.achievedSendRate} req/s, ` +
-      `${JSON.stringify(statuses)}; latency from schedule p50 ${f.p50Ms} ms, p90 ${f.p90Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms; ` +
+      `${
+        JSON.stringify(statuses)
+      }; latency from schedule p50 ${f.p50Ms} ms, p90 ${f.p90Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms; ` +
       `peak in flight ${f.peakInflight}; CPU server ${f.serverCpuPercent}%, client ${f.clientCpuPercent}%; RSS ${f.rssMiB.start} → ${f.rssMiB.afterWarmup} → ${f.rssMiB.end} MiB ` +
       `(peak ${f.rssMiB.peak}; every 5 s: ${samples.join(" ")})`
   )

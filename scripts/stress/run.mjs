@@ -48,7 +48,13 @@ const runOne = (name) =>
     })
     child.on("exit", (code, signal) => {
       current = undefined
-      resolve({ name, code: code ?? signal, ok: code === 0 && result?.ok === true, seconds: (performance.now() - started) / 1000, result })
+      resolve({
+        name,
+        code: code ?? signal,
+        ok: code === 0 && result?.ok === true,
+        seconds: (performance.now() - started) / 1000,
+        result
+      })
     })
   })
 
@@ -61,6 +67,10 @@ for (const name of selected) {
 console.log("\n=== summary ===")
 for (const o of outcomes) {
   const v = o.result?.violations?.length ?? "?"
-  console.log(`${o.ok ? "PASS" : "FAIL"}  ${o.name.padEnd(14)} ${o.seconds.toFixed(1).padStart(6)} s  exit ${o.code}${o.ok ? "" : `, ${v} violation(s)`}`)
+  console.log(
+    `${o.ok ? "PASS" : "FAIL"}  ${o.name.padEnd(14)} ${o.seconds.toFixed(1).padStart(6)} s  exit ${o.code}${
+      o.ok ? "" : `, ${v} violation(s)`
+    }`
+  )
 }
 process.exit(outcomes.every((o) => o.ok) ? 0 : 1)

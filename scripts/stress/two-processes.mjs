@@ -7,8 +7,22 @@
 // env: TWO_EMAILS=50  TWO_REQUESTS=1000  TWO_ROUNDS=1 (each round: fresh emails, all requests at once)
 //      DATABASE_URL (admin url of the local server)
 import {
-  ackOf, createDatabase, ensureBuilt, envInt, fmt, isAck, percentile, PK, pgConnect,
-  logFor, runScript, SK, startServer, track, uid, verifyLog
+  ackOf,
+  createDatabase,
+  ensureBuilt,
+  envInt,
+  fmt,
+  isAck,
+  percentile,
+  PK,
+  pgConnect,
+  logFor,
+  runScript,
+  SK,
+  startServer,
+  track,
+  uid,
+  verifyLog
 } from "./lib.mjs"
 
 const emails = envInt("TWO_EMAILS", 50)
@@ -63,7 +77,10 @@ runScript("two-processes", async (report, defer) => {
   try {
     const { counts, found } = await verifyLog(db, acks, report)
     report.check(counts.contacts === emails * rounds, `expected ${emails * rounds} contacts, found ${counts.contacts}`)
-    report.check(counts.tracked === requests * rounds, `expected ${requests * rounds} EventTracked rows, found ${counts.tracked}`)
+    report.check(
+      counts.tracked === requests * rounds,
+      `expected ${requests * rounds} EventTracked rows, found ${counts.tracked}`
+    )
     const fiveXX = Object.entries(statuses).filter(([s]) => Number(s) >= 500).reduce((n, [, c]) => n + c, 0)
     latencies.sort((a, b) => a - b)
     Object.assign(report.figures, {
@@ -83,9 +100,13 @@ runScript("two-processes", async (report, defer) => {
       maxMs: Math.round(latencies[latencies.length - 1] ?? 0)
     })
     report.log(
-      `${requests * rounds} concurrent first tracks for ${emails * rounds} new emails on 2 processes: ${JSON.stringify(statuses)}, ` +
+      `${requests * rounds} concurrent first tracks for ${emails * rounds} new emails on 2 processes: ${
+        JSON.stringify(statuses)
+      }, ` +
         `${fiveXX} 5xx; ${counts.contacts} contacts, ${counts.tracked} EventTracked rows (${counts.events} events); ` +
-        `${acks.length} acknowledged, ${found} found; wall ${fmt(wall, 0)} ms, p50 ${report.figures.p50Ms} ms, p99 ${report.figures.p99Ms} ms`
+        `${acks.length} acknowledged, ${found} found; wall ${
+          fmt(wall, 0)
+        } ms, p50 ${report.figures.p50Ms} ms, p99 ${report.figures.p99Ms} ms`
     )
   } finally {
     await db.close()

@@ -19,8 +19,11 @@ class Greetings extends HttpApiGroup.make("greetings")
 /** The host app's own API. */
 export class MyApi extends HttpApi.make("my-app").add(Greetings) {}
 
-const GreetingsLive = HttpApiBuilder.group(MyApi, "greetings", (handlers) =>
-  handlers.handle("hello", () => Effect.succeed({ hello: "from the host app" })))
+const GreetingsLive = HttpApiBuilder.group(
+  MyApi,
+  "greetings",
+  (handlers) => handlers.handle("hello", () => Effect.succeed({ hello: "from the host app" }))
+)
 
 /** Both APIs' routes; needs tracklog's store (see `StoreLayer`) and an `HttpServer`. */
 export const routes = (options: RouterLayer.Options) =>

@@ -15,8 +15,14 @@ import * as App from "./App.js"
 
 const main = Layer.unwrapEffect(Effect.map(ServerConfig.ServerConfig, (config) => {
   const host = config.host._tag === "Some" ? { host: config.host.value } : {}
-  const projects = Layer.effectDiscard(Effect.flatMap(Bootstrap.run(config.keys), (created) =>
-    created === undefined ? Effect.void : Effect.log(`Created project ${created.projectId}: public key ${created.publicKey}, secret key ${created.secretKey} (shown once)`)))
+  const projects = Layer.effectDiscard(
+    Effect.flatMap(Bootstrap.run(config.keys), (created) =>
+      created === undefined
+        ? Effect.void
+        : Effect.log(
+          `Created project ${created.projectId}: public key ${created.publicKey}, secret key ${created.secretKey} (shown once)`
+        ))
+  )
   return HttpLayerRouter.serve(App.routes({ bodyLimit: config.bodyLimit }), { disableLogger: true }).pipe(
     Layer.provide(projects),
     Layer.provide(NodeHttpServer.layer(createServer, { port: config.port, ...host })),

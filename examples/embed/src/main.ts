@@ -23,7 +23,11 @@ const program = Effect.gen(function*() {
   // Requests are validated by decoding them, exactly as the HTTP server does.
   const bodies: Array<unknown> = [
     { email: " Ada@Example.com ", event: "signup", data: { plan: "free", firstName: "Ada" } },
-    { email: "ada@example.com", event: "purchase", data: { plan: "pro", orderId: { value: "o-42", persistent: false } } },
+    {
+      email: "ada@example.com",
+      event: "purchase",
+      data: { plan: "pro", orderId: { value: "o-42", persistent: false } }
+    },
     { email: "ada@example.com", event: "newsletter-optout", subscribed: false, data: { firstName: null } },
     { email: "not-an-email", event: "email.sent" }
   ]

@@ -8,7 +8,9 @@ it("the embed example runs and prints the resulting contact", () => {
     cwd,
     encoding: "utf8"
   })
-  expect(out).toContain('rejected: [{"field":"email","message":"Invalid email","code":"invalid_email"},{"field":"event"')
+  expect(out).toContain(
+    'rejected: [{"field":"email","message":"Invalid email","code":"invalid_email"},{"field":"event"'
+  )
   const contact = JSON.parse(out.slice(out.indexOf("contact:") + 8, out.indexOf("events:")))
   expect(contact).toMatchObject({ email: "ada@example.com", subscribed: false, data: { plan: "pro" }, version: 8 })
   expect(Object.keys(contact.data)).toEqual(["plan"])

@@ -20,7 +20,14 @@ if (tracklog.created !== undefined) {
 const app = App.make(tracklog.handler)
 const host = config.host._tag === "Some" ? { hostname: config.host.value } : {}
 const server = serve({ fetch: app.fetch, port: config.port, ...host }, (info) => {
-  process.stdout.write(JSON.stringify({ level: "info", msg: "listening", url: `http://localhost:${info.port}`, store: config.store._tag }) + "\n")
+  process.stdout.write(
+    JSON.stringify({
+      level: "info",
+      msg: "listening",
+      url: `http://localhost:${info.port}`,
+      store: config.store._tag
+    }) + "\n"
+  )
 })
 
 const stop = () => server.close(() => void tracklog.dispose().then(() => process.exit(0)))

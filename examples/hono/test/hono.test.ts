@@ -21,7 +21,8 @@ const startHono: Parameters<typeof conformance>[2] = (store, options) =>
       })
       return { web, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
     }),
-    ({ server, web }) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())).then(web.dispose))
+    ({ server, web }) =>
+      Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())).then(web.dispose))
   )
 
 conformance("Hono example over HTTP, memory store", () => StoreMemory.layer, startHono)

@@ -8,7 +8,9 @@ import * as Layer from "effect/Layer"
 
 export const purchases = Effect.gen(function*() {
   const track = yield* Track.Track
-  for (const [email, amount] of [["ada@example.com", 30], ["ada@example.com", 12.5], ["bob@example.com", 99]] as const) {
+  for (
+    const [email, amount] of [["ada@example.com", 30], ["ada@example.com", 12.5], ["bob@example.com", 99]] as const
+  ) {
     const command = TrackCommand.decode({ email, event: "purchase", data: { amount } })
     if (Either.isRight(command)) yield* track.track("demo-project", command.right)
   }

@@ -29,7 +29,9 @@ export const handle = (events: ReadonlyArray<EventStore.RecordedEvent>) =>
       const event = recorded.event
       if (event._tag === "ContactErased") {
         yield* sql`DELETE FROM revenue WHERE contact_id = ${event.contactId}`
-      } else if (event._tag === "EventTracked" && event.name === "purchase" && typeof event.data["amount"] === "number") {
+      } else if (
+        event._tag === "EventTracked" && event.name === "purchase" && typeof event.data["amount"] === "number"
+      ) {
         yield* sql`
           INSERT INTO revenue (contact_id, project_id, total, purchases)
           VALUES (${recorded.streamId}, ${recorded.projectId}, ${event.data["amount"]}, 1)
@@ -39,17 +41,25 @@ export const handle = (events: ReadonlyArray<EventStore.RecordedEvent>) =>
   })
 
 /** The processor, run until it fails. `batchDelay` slows each batch down, for the crash test. */
-export const run = (options: { readonly batchDelay?: Duration.DurationInput | undefined; readonly onActive?: (active: boolean) => void } = {}) =>
+export const run = (
+  options: { readonly batchDelay?: Duration.DurationInput | undefined; readonly onActive?: (active: boolean) => void } =
+    {}
+) =>
   Processor.run({
     name,
     batchSize: 50,
     leaseTtl: Duration.seconds(3),
     onActive: options.onActive,
     handle: (events) =>
-      options.batchDelay === undefined ? handle(events) : Effect.zipLeft(handle(events), Effect.sleep(options.batchDelay))
+      options.batchDelay === undefined
+        ? handle(events)
+        : Effect.zipLeft(handle(events), Effect.sleep(options.batchDelay))
   })
 
 /** Revenue per contact, as stored. */
-export const totals = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  sql<{ contact_id: string; total: string; purchases: number }>`
-    SELECT contact_id, total::text, purchases FROM revenue ORDER BY contact_id`)
+export const totals = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) =>
+    sql<{ contact_id: string; total: string; purchases: number }>`
+    SELECT contact_id, total::text, purchases FROM revenue ORDER BY contact_id`
+)

@@ -20,7 +20,9 @@ const delay = Number(process.env["REVENUE_BATCH_DELAY_MS"] ?? 0)
 // Composition happens once, here at the edge.
 const StoreLayer = url !== undefined
   ? StorePostgres.layer({ url })
-  : Layer.unwrapScoped(Effect.map(EmbeddedPostgres.make({}), ({ url }) => StorePostgres.layer({ url, maxConnections: 1 })))
+  : Layer.unwrapScoped(
+    Effect.map(EmbeddedPostgres.make({}), ({ url }) => StorePostgres.layer({ url, maxConnections: 1 }))
+  )
 
 const program = Effect.gen(function*() {
   yield* Revenue.migrate

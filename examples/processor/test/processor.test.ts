@@ -60,7 +60,13 @@ const purchases = (contacts: number, each: number) =>
       const contactId = newId()
       const at = new Date()
       const events: Array<ContactEvent.ContactEvent> = [
-        ContactEvent.ContactCreated.make({ contactId, projectId: "p", email: `${contactId}@example.com`, subscribed: true, at })
+        ContactEvent.ContactCreated.make({
+          contactId,
+          projectId: "p",
+          email: `${contactId}@example.com`,
+          subscribed: true,
+          at
+        })
       ]
       let total = 0
       for (let i = 0; i < each; i++) {
@@ -69,51 +75,61 @@ const purchases = (contacts: number, each: number) =>
         events.push(ContactEvent.EventTracked.make({ name: "purchase", data: { amount }, at }))
         events.push(ContactEvent.EventTracked.make({ name: "page-view", data: {}, at }))
       }
-      yield* store.append({ streamId: contactId, expectedVersion: 0, events: events.map((event) => ({ id: newId(), event })), contact: Contact.fold(events)! })
+      yield* store.append({
+        streamId: contactId,
+        expectedVersion: 0,
+        events: events.map((event) => ({ id: newId(), event })),
+        contact: Contact.fold(events)!
+      })
       expected.set(contactId, { total, purchases: each })
     }
     return expected
   })
 
-it.live("kill -9 of the active instance mid-batch: the standby takes over within 10 s, and every purchase counts exactly once", () =>
-  Effect.gen(function*() {
-    const db = yield* TestDatabase.server
-    if (db.backend === "embedded") return yield* Effect.die(new Error("this test needs a PostgreSQL server (DATABASE_URL)"))
-    const store = yield* Layer.build(StorePostgres.layer({ url: db.url }))
-    yield* Effect.provide(Revenue.migrate, store)
-    const expected = yield* Effect.provide(purchases(12, 25), store)
+it.live(
+  "kill -9 of the active instance mid-batch: the standby takes over within 10 s, and every purchase counts exactly once",
+  () =>
+    Effect.gen(function*() {
+      const db = yield* TestDatabase.server
+      if (db.backend === "embedded")
+        return yield* Effect.die(new Error("this test needs a PostgreSQL server (DATABASE_URL)"))
+      const store = yield* Layer.build(StorePostgres.layer({ url: db.url }))
+      yield* Effect.provide(Revenue.migrate, store)
+      const expected = yield* Effect.provide(purchases(12, 25), store)
 
-    const instances = [startInstance(db.url), startInstance(db.url)]
-    yield* Effect.addFinalizer(() => Effect.sync(() => instances.forEach((i) => i.child.kill("SIGKILL"))))
-    yield* waitUntil("an instance active", () => instances.some((i) => i.active), 30)
-    // Mid-batch: some batches committed, more to go.
-    const status = Effect.flatMap(Processor.ProcessorStore, (s) => s.status(Revenue.name)).pipe(Effect.provide(store))
-    yield* Effect.gen(function*() {
-      while (true) {
-        const s = yield* status
-        if (Option.isSome(s) && s.value.checkpoint.position > 0n) return
-        yield* Effect.sleep("20 millis")
-      }
-    }).pipe(Effect.timeout("20 seconds"), Effect.orDie)
-    expect(instances.filter((i) => i.active)).toHaveLength(1)
-    const victim = instances.find((i) => i.active)!
-    const standby = instances.find((i) => i !== victim)!
-    victim.child.kill("SIGKILL")
-    const killedAt = Date.now()
-    yield* waitUntil("the standby active", () => standby.active, 10)
-    expect(Date.now() - killedAt).toBeLessThan(10_000)
+      const instances = [startInstance(db.url), startInstance(db.url)]
+      yield* Effect.addFinalizer(() => Effect.sync(() => instances.forEach((i) => i.child.kill("SIGKILL"))))
+      yield* waitUntil("an instance active", () => instances.some((i) => i.active), 30)
+      // Mid-batch: some batches committed, more to go.
+      const status = Effect.flatMap(Processor.ProcessorStore, (s) => s.status(Revenue.name)).pipe(Effect.provide(store))
+      yield* Effect.gen(function*() {
+        while (true) {
+          const s = yield* status
+          if (Option.isSome(s) && s.value.checkpoint.position > 0n) return
+          yield* Effect.sleep("20 millis")
+        }
+      }).pipe(Effect.timeout("20 seconds"), Effect.orDie)
+      expect(instances.filter((i) => i.active)).toHaveLength(1)
+      const victim = instances.find((i) => i.active)!
+      const standby = instances.find((i) => i !== victim)!
+      victim.child.kill("SIGKILL")
+      const killedAt = Date.now()
+      yield* waitUntil("the standby active", () => standby.active, 10)
+      expect(Date.now() - killedAt).toBeLessThan(10_000)
 
-    // More purchases after the takeover, then wait for the processor to be level with the log.
-    for (const [id, v] of yield* Effect.provide(purchases(3, 5), store)) expected.set(id, v)
-    yield* Effect.gen(function*() {
-      while ((yield* Effect.provide(Processor.lag(Revenue.name), store)).events > 0) yield* Effect.sleep("50 millis")
-    }).pipe(Effect.timeout("30 seconds"), Effect.orDie)
+      // More purchases after the takeover, then wait for the processor to be level with the log.
+      for (const [id, v] of yield* Effect.provide(purchases(3, 5), store)) expected.set(id, v)
+      yield* Effect.gen(function*() {
+        while ((yield* Effect.provide(Processor.lag(Revenue.name), store)).events > 0) yield* Effect.sleep("50 millis")
+      }).pipe(Effect.timeout("30 seconds"), Effect.orDie)
 
-    const rows = yield* Effect.provide(Revenue.totals, store)
-    const got = new Map(rows.map((r) => [r.contact_id, { total: Number(r.total), purchases: r.purchases }]))
-    expect(got).toEqual(expected)
-    // Not a leftover of the killed instance: its lease expired and the standby holds it.
-    const owner = yield* Effect.provide(status, store)
-    expect(Option.isSome(owner) && Option.isSome(owner.value.owner)).toBe(true)
-    yield* Effect.provide(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`), store)
-  }).pipe(Effect.scoped), 120_000)
+      const rows = yield* Effect.provide(Revenue.totals, store)
+      const got = new Map(rows.map((r) => [r.contact_id, { total: Number(r.total), purchases: r.purchases }]))
+      expect(got).toEqual(expected)
+      // Not a leftover of the killed instance: its lease expired and the standby holds it.
+      const owner = yield* Effect.provide(status, store)
+      expect(Option.isSome(owner) && Option.isSome(owner.value.owner)).toBe(true)
+      yield* Effect.provide(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`), store)
+    }).pipe(Effect.scoped),
+  120_000
+)

@@ -14,10 +14,24 @@ import * as FastCheck from "effect/FastCheck"
 
 describe("my rules", () => {
   it("a one-shot order id never lands on the contact, but stays on the event", () =>
-    given([]).when({ email: "ada@example.com", event: "purchase", data: { orderId: { value: "o-1", persistent: false } } })
+    given([]).when({
+      email: "ada@example.com",
+      event: "purchase",
+      data: { orderId: { value: "o-1", persistent: false } }
+    })
       .then([
-        ContactEvent.ContactCreated.make({ contactId: context.contactId, projectId: context.projectId, email: "ada@example.com", subscribed: true, at: context.now }),
-        ContactEvent.EventTracked.make({ name: "purchase", data: { orderId: { value: "o-1", persistent: false } }, at: context.now })
+        ContactEvent.ContactCreated.make({
+          contactId: context.contactId,
+          projectId: context.projectId,
+          email: "ada@example.com",
+          subscribed: true,
+          at: context.now
+        }),
+        ContactEvent.EventTracked.make({
+          name: "purchase",
+          data: { orderId: { value: "o-1", persistent: false } },
+          at: context.now
+        })
       ]))
 
   it.prop("whatever is tracked, an unsubscribed contact stays unsubscribed unless a request says subscribed: true", [

@@ -78,11 +78,18 @@ const run = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.mapError(withSto
 const newKeys = Effect.gen(function*() {
   const publicKey = ApiKey.generate("public")
   const secretKey = ApiKey.generate("secret")
-  return { publicKey, secretKey, publicKeyHash: yield* ApiKey.hash(publicKey), secretKeyHash: yield* ApiKey.hash(secretKey) }
+  return {
+    publicKey,
+    secretKey,
+    publicKeyHash: yield* ApiKey.hash(publicKey),
+    secretKeyHash: yield* ApiKey.hash(secretKey)
+  }
 })
 
 const printKeys = (output: Output, title: string, keys: { readonly publicKey: string; readonly secretKey: string }) =>
-  output.out(`${title}\n  public key: ${keys.publicKey}\n  secret key: ${keys.secretKey}\n(shown once: only their hashes are stored)\n`)
+  output.out(
+    `${title}\n  public key: ${keys.publicKey}\n  secret key: ${keys.secretKey}\n(shown once: only their hashes are stored)\n`
+  )
 
 /** The command tree, writing to `output`. */
 export const command = (output: Output) => {
@@ -101,26 +108,43 @@ export const command = (output: Output) => {
       if (listed.length === 0) return yield* output.err("No projects.\n")
       yield* output.out(
         listed.map((p) =>
-          `${p.projectId}  created ${p.createdAt?.toISOString() ?? "-"}  public keys ${p.publicKeys}  secret keys ${p.secretKeys}\n`
+          `${p.projectId}  created ${
+            p.createdAt?.toISOString() ?? "-"
+          }  public keys ${p.publicKeys}  secret keys ${p.secretKeys}\n`
         ).join("")
       )
-    }))).pipe(Command.withDescription("List projects: id, creation time, and how many keys of each kind (never the keys)."))
+    }))).pipe(
+      Command.withDescription("List projects: id, creation time, and how many keys of each kind (never the keys).")
+    )
 
   const projects = Command.make("projects").pipe(
     Command.withDescription("Manage projects."),
     Command.withSubcommands([projectsCreate, projectsList])
   )
 
-  const rotate = Command.make("rotate", { projectId: Args.text({ name: "project id" }) }, ({ projectId }) =>
-    run(Effect.gen(function*() {
-      const keys = yield* newKeys
-      yield* (yield* Projects.Projects).rotate({ projectId, publicKeyHash: keys.publicKeyHash, secretKeyHash: keys.secretKeyHash })
-      yield* printKeys(output, `Rotated the keys of project ${projectId}; its old keys no longer work.`, keys)
-    }))).pipe(Command.withDescription("Replace both keys of a project by a new pair, printed once. The old pair stops working at once."))
+  const rotate = Command.make(
+    "rotate",
+    { projectId: Args.text({ name: "project id" }) },
+    ({ projectId }) =>
+      run(Effect.gen(function*() {
+        const keys = yield* newKeys
+        yield* (yield* Projects.Projects).rotate({
+          projectId,
+          publicKeyHash: keys.publicKeyHash,
+          secretKeyHash: keys.secretKeyHash
+        })
+        yield* printKeys(output, `Rotated the keys of project ${projectId}; its old keys no longer work.`, keys)
+      }))
+  ).pipe(
+    Command.withDescription(
+      "Replace both keys of a project by a new pair, printed once. The old pair stops working at once."
+    )
+  )
 
   const revoke = Command.make("revoke", { key: Args.text({ name: "key" }) }, ({ key }) =>
     run(Effect.gen(function*() {
-      if (!key.startsWith("pk_") && !key.startsWith("sk_")) return yield* new CliError({ message: "a key starts with pk_ or sk_" })
+      if (!key.startsWith("pk_") && !key.startsWith("sk_"))
+        return yield* new CliError({ message: "a key starts with pk_ or sk_" })
       const grant = yield* (yield* Projects.Projects).revoke(yield* ApiKey.hash(key))
       yield* output.out(`Revoked the ${grant.kind} key of project ${grant.projectId}.\n`)
     }))).pipe(Command.withDescription("Revoke one key (pk_… or sk_…): it stops working at once."))
@@ -148,7 +172,9 @@ export const command = (output: Output) => {
 
   const importCommand = Command.make("import", { file: Args.text({ name: "file" }) }, ({ file }) =>
     // The file is checked before the store is opened: a typo creates no data directory.
-    Effect.suspend(() => Fs.existsSync(file) ? Effect.void : Effect.fail(new CliError({ message: `no such file: ${file}` }))).pipe(Effect.zipRight(run(Effect.gen(function*() {
+    Effect.suspend(() =>
+      Fs.existsSync(file) ? Effect.void : Effect.fail(new CliError({ message: `no such file: ${file}` }))
+    ).pipe(Effect.zipRight(run(Effect.gen(function*() {
       const backup = yield* Backup.Backup
       const summary = yield* backup.import(lines(file))
       yield* output.out(
@@ -160,7 +186,9 @@ export const command = (output: Output) => {
     ))
 
   return Command.make("tracklog").pipe(
-    Command.withDescription("Operate a tracklog store: the same store configuration as the server (TRACKLOG_STORE, DATABASE_URL, TRACKLOG_DATA_DIR)."),
+    Command.withDescription(
+      "Operate a tracklog store: the same store configuration as the server (TRACKLOG_STORE, DATABASE_URL, TRACKLOG_DATA_DIR)."
+    ),
     Command.withSubcommands([projects, keys, exportCommand, importCommand])
   )
 }
@@ -171,7 +199,8 @@ const lines = (file: string): Stream.Stream<Backup.Item, Backup.InvalidExport | 
     let line = 0
     return Stream.fromAsyncIterable<string, CliError>(
       Readline.createInterface({ input: Fs.createReadStream(file), crlfDelay: Infinity }),
-      (cause) => new CliError({ message: `cannot read ${file}: ${cause instanceof Error ? cause.message : String(cause)}` })
+      (cause) =>
+        new CliError({ message: `cannot read ${file}: ${cause instanceof Error ? cause.message : String(cause)}` })
     ).pipe(
       Stream.filterMap((text) => {
         line++
@@ -182,5 +211,4 @@ const lines = (file: string): Stream.Stream<Backup.Item, Backup.InvalidExport | 
   })
 
 /** Runs the CLI on argv (as `process.argv`). */
-export const cli = (output: Output) =>
-  Command.run(command(output), { name: "tracklog", version: "0.1.0" })
+export const cli = (output: Output) => Command.run(command(output), { name: "tracklog", version: "0.1.0" })

@@ -23,9 +23,12 @@ Cli.cli(Cli.processOutput)(process.argv).pipe(
     const message = failure._tag === "Some" && failure.value instanceof Cli.CliError
       ? failure.value.message
       : `unexpected error: ${Cause.pretty(cause)}`
-    return Effect.zipRight(Cli.processOutput.err(`tracklog: ${message}\n`), Effect.sync(() => {
-      process.exitCode = 1
-    }))
+    return Effect.zipRight(
+      Cli.processOutput.err(`tracklog: ${message}\n`),
+      Effect.sync(() => {
+        process.exitCode = 1
+      })
+    )
   }),
   Effect.provide(NodeContext.layer),
   // stdout carries the results (an export): log lines, if any, go to stderr.

@@ -40,7 +40,9 @@ interface Run {
 
 // The store comes from `env` alone, never from the environment the tests run in.
 const cleanEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !["TRACKLOG_STORE", "DATABASE_URL", "TRACKLOG_DATA_DIR", "TRACKLOG_PROJECT_KEYS"].includes(k))
+  Object.entries(process.env).filter(([k]) =>
+    !["TRACKLOG_STORE", "DATABASE_URL", "TRACKLOG_DATA_DIR", "TRACKLOG_PROJECT_KEYS"].includes(k)
+  )
 )
 
 const tracklog = (args: ReadonlyArray<string>, env: Record<string, string>, stdoutFile?: string) =>
@@ -137,98 +139,112 @@ describe("tracklog CLI", () => {
     expect(run.stderr).toContain("stop the server first")
   }, 120_000)
 
-  it("moves 10k contacts from the embedded store to PostgreSQL: every contact reads the same, replay equals the projection", async () => {
-    const dataDir = Path.join(tmp, "source")
-    const store: ServerConfig.Store = { _tag: "embedded", dataDir }
-    const Contacts_ = 10_000
-    // The source: 10k contacts with data, flips and several events each, written through Track.
-    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const context = yield* Layer.build(StoreLayer.layer(store))
-      yield* Effect.gen(function*() {
-        const ids = yield* Ids.Ids
-        const projectId = yield* (yield* Projects.Projects).ensure({
-          projectId: yield* ids.next,
-          publicKeyHash: yield* ApiKey.hash(projectA.publicKey),
-          secretKeyHash: yield* ApiKey.hash(projectA.secretKey)
-        })
-        const tracker = yield* Track.Track
-        yield* Effect.forEach(Array.from({ length: Contacts_ }, (_, i) => i), (i) =>
-          Effect.gen(function*() {
-            const email = `contact${i}@example.com`
-            for (let k = 0; k < 1 + (i % 3); k++) {
-              const command = TrackCommand.decode({
-                email,
-                event: `event-${k}`,
-                ...(k === 1 ? { subscribed: i % 2 === 0 } : {}),
-                data: { i, k, plan: k === 2 ? null : `p${i % 5}`, nested: { z: 1, a: [i] } }
-              })
-              if (command._tag === "Left") throw command.left
-              yield* Effect.orDie(tracker.track(projectId, command.right))
+  it(
+    "moves 10k contacts from the embedded store to PostgreSQL: every contact reads the same, replay equals the projection",
+    async () => {
+      const dataDir = Path.join(tmp, "source")
+      const store: ServerConfig.Store = { _tag: "embedded", dataDir }
+      const Contacts_ = 10_000
+      // The source: 10k contacts with data, flips and several events each, written through Track.
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const context = yield* Layer.build(StoreLayer.layer(store))
+        yield* Effect.gen(function*() {
+          const ids = yield* Ids.Ids
+          const projectId = yield* (yield* Projects.Projects).ensure({
+            projectId: yield* ids.next,
+            publicKeyHash: yield* ApiKey.hash(projectA.publicKey),
+            secretKeyHash: yield* ApiKey.hash(projectA.secretKey)
+          })
+          const tracker = yield* Track.Track
+          yield* Effect.forEach(Array.from({ length: Contacts_ }, (_, i) => i), (i) =>
+            Effect.gen(function*() {
+              const email = `contact${i}@example.com`
+              for (let k = 0; k < 1 + (i % 3); k++) {
+                const command = TrackCommand.decode({
+                  email,
+                  event: `event-${k}`,
+                  ...(k === 1 ? { subscribed: i % 2 === 0 } : {}),
+                  data: { i, k, plan: k === 2 ? null : `p${i % 5}`, nested: { z: 1, a: [i] } }
+                })
+                if (command._tag === "Left") throw command.left
+                yield* Effect.orDie(tracker.track(projectId, command.right))
+              }
+            }), { concurrency: 32, discard: true })
+        }).pipe(Effect.provide(context))
+      })))
+
+      const file = Path.join(tmp, "export.ndjson")
+      const exported = await tracklog(["export"], { TRACKLOG_STORE: "embedded", TRACKLOG_DATA_DIR: dataDir }, file)
+      expect(exported.code, exported.stderr).toBe(0)
+      const lines = Fs.readFileSync(file, "utf8").trim().split("\n")
+      const events = lines.filter((l) => JSON.parse(l).type === "event").length
+      expect(events).toBeGreaterThan(Contacts_ * 2)
+
+      const db = await inScope(TestDatabase.server)
+      const imported = await tracklog(["import", file], { DATABASE_URL: db.url })
+      expect(imported.code, imported.stderr).toBe(0)
+      expect(imported.stdout).toContain(`${events} events, ${Contacts_} contacts`)
+
+      const source = await inScope(start(StoreLayer.storeLayer(store)))
+      const target = await inScope(start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections })))
+      const all = async (base: string) => {
+        const contacts: Array<{ id: string }> = []
+        let cursor: string | undefined
+        do {
+          const page = await request(
+            base,
+            "GET",
+            `/contacts?limit=100${cursor === undefined ? "" : `&cursor=${cursor}`}`,
+            { key: projectA.secretKey }
+          )
+          expect(page.status).toBe(200)
+          contacts.push(...page.body.data)
+          cursor = page.body.cursor
+        } while (cursor !== undefined)
+        return contacts
+      }
+      const listed = await all(source.url)
+      expect(listed).toHaveLength(Contacts_)
+      expect(await all(target.url)).toEqual(listed)
+      const ids = listed.map((c) => c.id)
+      for (let i = 0; i < ids.length; i += 32) {
+        await Promise.all(
+          ids.slice(i, i + 32).map(async (id) => {
+            for (const path of [`/contacts/${id}`, `/contacts/${id}/events?limit=1000`]) {
+              const [a, b] = await Promise.all([
+                request(source.url, "GET", path, { key: projectA.secretKey }),
+                request(target.url, "GET", path, { key: projectA.secretKey })
+              ])
+              expect(a.status).toBe(200)
+              expect(b.body).toEqual(a.body)
             }
-          }), { concurrency: 32, discard: true })
-      }).pipe(Effect.provide(context))
-    })))
+          })
+        )
+      }
 
-    const file = Path.join(tmp, "export.ndjson")
-    const exported = await tracklog(["export"], { TRACKLOG_STORE: "embedded", TRACKLOG_DATA_DIR: dataDir }, file)
-    expect(exported.code, exported.stderr).toBe(0)
-    const lines = Fs.readFileSync(file, "utf8").trim().split("\n")
-    const events = lines.filter((l) => JSON.parse(l).type === "event").length
-    expect(events).toBeGreaterThan(Contacts_ * 2)
-
-    const db = await inScope(TestDatabase.server)
-    const imported = await tracklog(["import", file], { DATABASE_URL: db.url })
-    expect(imported.code, imported.stderr).toBe(0)
-    expect(imported.stdout).toContain(`${events} events, ${Contacts_} contacts`)
-
-    const source = await inScope(start(StoreLayer.storeLayer(store)))
-    const target = await inScope(start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections })))
-    const all = async (base: string) => {
-      const contacts: Array<{ id: string }> = []
-      let cursor: string | undefined
-      do {
-        const page = await request(base, "GET", `/contacts?limit=100${cursor === undefined ? "" : `&cursor=${cursor}`}`, { key: projectA.secretKey })
-        expect(page.status).toBe(200)
-        contacts.push(...page.body.data)
-        cursor = page.body.cursor
-      } while (cursor !== undefined)
-      return contacts
-    }
-    const listed = await all(source.url)
-    expect(listed).toHaveLength(Contacts_)
-    expect(await all(target.url)).toEqual(listed)
-    const ids = listed.map((c) => c.id)
-    for (let i = 0; i < ids.length; i += 32) {
-      await Promise.all(ids.slice(i, i + 32).map(async (id) => {
-        for (const path of [`/contacts/${id}`, `/contacts/${id}/events?limit=1000`]) {
-          const [a, b] = await Promise.all([request(source.url, "GET", path, { key: projectA.secretKey }), request(target.url, "GET", path, { key: projectA.secretKey })])
-          expect(a.status).toBe(200)
-          expect(b.body).toEqual(a.body)
-        }
-      }))
-    }
-
-    // Replay on the imported store: every stream folds to its stored contact.
-    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const context = yield* Layer.build(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
-      yield* Effect.gen(function*() {
-        const store = yield* EventStore.EventStore
-        const contacts = yield* Contacts.Contacts
-        const streams = new Map<string, Array<EventStore.RecordedEvent>>()
-        let at = EventStore.start
-        while (true) {
-          const batch = yield* store.readAll(at, 5000)
-          if (batch.events.length === 0) break
-          for (const e of batch.events) streams.set(e.streamId, [...(streams.get(e.streamId) ?? []), e])
-          at = batch.checkpoint
-        }
-        expect(streams.size).toBe(Contacts_)
-        for (const [id, events] of streams) {
-          const stored = yield* contacts.findById(events[0]!.projectId, id)
-          expect(stored._tag).toBe("Some")
-          expect(Contact.fold(events.map((e) => e.event))).toEqual(stored._tag === "Some" ? stored.value : null)
-        }
-      }).pipe(Effect.provide(context))
-    })))
-  }, 1_800_000)
+      // Replay on the imported store: every stream folds to its stored contact.
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const context = yield* Layer.build(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
+        yield* Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          const contacts = yield* Contacts.Contacts
+          const streams = new Map<string, Array<EventStore.RecordedEvent>>()
+          let at = EventStore.start
+          while (true) {
+            const batch = yield* store.readAll(at, 5000)
+            if (batch.events.length === 0) break
+            for (const e of batch.events) streams.set(e.streamId, [...(streams.get(e.streamId) ?? []), e])
+            at = batch.checkpoint
+          }
+          expect(streams.size).toBe(Contacts_)
+          for (const [id, events] of streams) {
+            const stored = yield* contacts.findById(events[0]!.projectId, id)
+            expect(stored._tag).toBe("Some")
+            expect(Contact.fold(events.map((e) => e.event))).toEqual(stored._tag === "Some" ? stored.value : null)
+          }
+        }).pipe(Effect.provide(context))
+      })))
+    },
+    1_800_000
+  )
 })

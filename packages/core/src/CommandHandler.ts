@@ -96,7 +96,10 @@ export class CommandHandler extends Context.Tag("@tracklog/core/CommandHandler")
     commands: ReadonlyArray<Command>,
     finish: (decided: ReadonlyArray<Decided>) => R,
     idempotency?: Idempotency.Request<R> | undefined
-  ) => Effect.Effect<Outcome<R>, RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable | FindError>
+  ) => Effect.Effect<
+    Outcome<R>,
+    RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable | FindError
+  >
   /**
    * Drops what this process remembers of a contact (after it was erased, behaviour §7: its cached
    * state holds its email and data); waits for a command on that key in flight here.
@@ -109,8 +112,10 @@ export class CommandHandler extends Context.Tag("@tracklog/core/CommandHandler")
 // Jittered, capped exponential backoff (0.5 ms × 1.5ⁿ, at most 20 ms): racers on one contact
 // spread out instead of colliding again at once.
 const backoff = (attempt: number) =>
-  Effect.flatMap(Random.nextRange(0.5, 1.5), (jitter) =>
-    Effect.sleep(Duration.millis(Math.min(20, 0.5 * 1.5 ** (attempt - 1)) * jitter)))
+  Effect.flatMap(
+    Random.nextRange(0.5, 1.5),
+    (jitter) => Effect.sleep(Duration.millis(Math.min(20, 0.5 * 1.5 ** (attempt - 1)) * jitter))
+  )
 
 // Expired idempotency records are swept at most this often, in the background.
 const SweepEveryMillis = 60_000
@@ -144,7 +149,11 @@ export const make = (options: Options = {}) =>
       millis: number
     ): Decided => {
       const at = new Date(millis)
-      const events = handling.decider.decide(command, state, handling.context(projectId, state, at, () => ids.make(millis)))
+      const events = handling.decider.decide(
+        command,
+        state,
+        handling.context(projectId, state, at, () => ids.make(millis))
+      )
       const newEvents = events.map((event) => ({ id: ids.make(millis), event }))
       const next = Decider.fold(handling.decider, events, state)
       return { streamId: next?.id ?? state?.id ?? "", events: newEvents, state: next, at }
@@ -187,7 +196,12 @@ export const make = (options: Options = {}) =>
       const contact = decided.state
       if (contact === null) return ended(decided)
       return Effect.matchEffect(
-        store.append({ streamId: decided.streamId, expectedVersion: state?.version ?? 0, events: decided.events, contact }),
+        store.append({
+          streamId: decided.streamId,
+          expectedVersion: state?.version ?? 0,
+          events: decided.events,
+          contact
+        }),
         {
           onFailure: (error) => {
             // Lost a race, or an outage that may or may not have committed: read afresh next time.
@@ -219,7 +233,9 @@ export const make = (options: Options = {}) =>
     const sweep = (millis: number) => {
       if (millis - lastSweep < SweepEveryMillis) return Effect.void
       lastSweep = millis
-      return Effect.asVoid(Effect.forkDaemon(Effect.ignore(store.expireIdempotency(new Date(millis - ttlSeconds * 1000)))))
+      return Effect.asVoid(
+        Effect.forkDaemon(Effect.ignore(store.expireIdempotency(new Date(millis - ttlSeconds * 1000))))
+      )
     }
 
     const attemptAll = <Command, DecideContext, FindError, R>(
@@ -230,7 +246,10 @@ export const make = (options: Options = {}) =>
       finish: (decided: ReadonlyArray<Decided>) => R,
       idempotency: Idempotency.Request<R> | undefined,
       attempts: number
-    ): Effect.Effect<Outcome<R>, RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable | FindError> =>
+    ): Effect.Effect<
+      Outcome<R>,
+      RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable | FindError
+    > =>
       Effect.gen(function*() {
         const millis = yield* now
         // Each contact's state once (the cache, else one batched read each), read at the same time
@@ -305,7 +324,8 @@ export const make = (options: Options = {}) =>
             yield* backoff(attempts)
             return yield* attemptAll(handling, projectId, commands, keys, finish, idempotency, attempts + 1)
           }
-          for (const [key, contact] of current) if (contact !== null && events.get(key)!.length > 0) known.remember(key, contact)
+          for (const [key, contact] of current)
+            if (contact !== null && events.get(key)!.length > 0) known.remember(key, contact)
         }
         return { _tag: "Done", result, answer } as const
       })
@@ -333,7 +353,10 @@ export const make = (options: Options = {}) =>
   })
 
 /** The handler over the store ports, with default options. */
-export const layer: Layer.Layer<CommandHandler, never, EventStore.EventStore | Ids.Ids> = Layer.effect(CommandHandler, make())
+export const layer: Layer.Layer<CommandHandler, never, EventStore.EventStore | Ids.Ids> = Layer.effect(
+  CommandHandler,
+  make()
+)
 
 /** The handler with the given options. */
 export const layerWith = (options: Options): Layer.Layer<CommandHandler, never, EventStore.EventStore | Ids.Ids> =>

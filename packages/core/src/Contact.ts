@@ -50,7 +50,12 @@ export const evolve = (state: State, event: ContactEvent.ContactEvent): State =>
     case "SubscriptionChanged":
       return { ...state, subscribed: event.subscribed, updatedAt: event.at, version: state.version + 1 }
     case "ContactDataChanged":
-      return { ...state, data: patch(state.data, event.set, event.unset), updatedAt: event.at, version: state.version + 1 }
+      return {
+        ...state,
+        data: patch(state.data, event.set, event.unset),
+        updatedAt: event.at,
+        version: state.version + 1
+      }
     case "EventTracked":
       return { ...state, version: state.version + 1 }
   }
@@ -70,7 +75,8 @@ const patch = (data: Json.JsonObject, set: Json.JsonObject, unset: ReadonlyArray
   for (const key in set) {
     if (!Object.hasOwn(set, key)) continue
     // Assigning `__proto__` would set the prototype instead of a key.
-    if (key === "__proto__") Object.defineProperty(next, key, { value: set[key], writable: true, enumerable: true, configurable: true })
+    if (key === "__proto__")
+      Object.defineProperty(next, key, { value: set[key], writable: true, enumerable: true, configurable: true })
     else next[key] = set[key]!
   }
   for (const key of unset) delete next[key]

@@ -45,7 +45,13 @@ export class ContactErased extends Schema.TaggedClass<ContactErased>()("ContactE
 }) {}
 
 /** Any event of a contact stream. */
-export const ContactEvent = Schema.Union(ContactCreated, SubscriptionChanged, ContactDataChanged, EventTracked, ContactErased)
+export const ContactEvent = Schema.Union(
+  ContactCreated,
+  SubscriptionChanged,
+  ContactDataChanged,
+  EventTracked,
+  ContactErased
+)
 export type ContactEvent = typeof ContactEvent.Type
 export type Encoded = typeof ContactEvent.Encoded
 
@@ -122,8 +128,10 @@ export const trusted = {
     instance(SubscriptionChanged, { _tag: "SubscriptionChanged", ...fields }),
   ContactDataChanged: (fields: Fields<ContactDataChanged>): ContactDataChanged =>
     instance(ContactDataChanged, { _tag: "ContactDataChanged", ...fields }),
-  EventTracked: (fields: Fields<EventTracked>): EventTracked => instance(EventTracked, { _tag: "EventTracked", ...fields }),
-  ContactErased: (fields: Fields<ContactErased>): ContactErased => instance(ContactErased, { _tag: "ContactErased", ...fields })
+  EventTracked: (fields: Fields<EventTracked>): EventTracked =>
+    instance(EventTracked, { _tag: "EventTracked", ...fields }),
+  ContactErased: (fields: Fields<ContactErased>): ContactErased =>
+    instance(ContactErased, { _tag: "ContactErased", ...fields })
 }
 
 /**

@@ -68,7 +68,8 @@ export const make = Effect.gen(function*() {
 })
 
 /** The handler, needing the projection reads, the erasure port, the track handler and ids. */
-export const layer: Layer.Layer<EraseContact, never, Contacts.Contacts | Erasure.Erasure | Track.Track | Ids.Ids> = Layer.effect(
-  EraseContact,
-  make
-)
+export const layer: Layer.Layer<EraseContact, never, Contacts.Contacts | Erasure.Erasure | Track.Track | Ids.Ids> =
+  Layer.effect(
+    EraseContact,
+    make
+  )

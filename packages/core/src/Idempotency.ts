@@ -61,15 +61,19 @@ export class InvalidIdempotencyKey extends Schema.TaggedError<InvalidIdempotency
  * string whose quotes are not part of the key.
  */
 export const parseKey = (value: string): Either.Either<string, InvalidIdempotencyKey> => {
-  const quoted = value.length >= 2 && value.startsWith("\"") && value.endsWith("\"")
+  const quoted = value.length >= 2 && value.startsWith('"') && value.endsWith('"')
   const key = quoted ? value.slice(1, -1) : value
   if (key.length === 0 || key.length > MaxKeyLength) {
-    return Either.left(new InvalidIdempotencyKey({ message: `Idempotency-Key must be 1–${MaxKeyLength} visible ASCII characters` }))
+    return Either.left(
+      new InvalidIdempotencyKey({ message: `Idempotency-Key must be 1–${MaxKeyLength} visible ASCII characters` })
+    )
   }
   for (let i = 0; i < key.length; i++) {
     const c = key.charCodeAt(i)
     if (c < 0x21 || c > 0x7e) {
-      return Either.left(new InvalidIdempotencyKey({ message: "Idempotency-Key may only hold visible ASCII characters (! to ~)" }))
+      return Either.left(
+        new InvalidIdempotencyKey({ message: "Idempotency-Key may only hold visible ASCII characters (! to ~)" })
+      )
     }
   }
   return Either.right(key)
@@ -83,7 +87,9 @@ export const canonical = (value: unknown): string => {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
   const keys = Object.keys(value).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as { readonly [k: string]: unknown })[k])}`).join(",")}}`
+  return `{${
+    keys.map((k) => `${JSON.stringify(k)}:${canonical((value as { readonly [k: string]: unknown })[k])}`).join(",")
+  }}`
 }
 
 const hex = (bytes: Uint8Array): string => {

@@ -43,8 +43,7 @@ export const uuidv7 = (millis: number, random: Uint8Array): string => {
 }
 
 /** True for a UUID in its canonical lowercase text form. */
-export const isUuid = (s: string): boolean =>
-  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s)
+export const isUuid = (s: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s)
 
 // Random bytes are drawn in blocks: one getRandomValues call per 400 ids instead of per id.
 const randomSource = () => {

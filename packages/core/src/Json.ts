@@ -14,8 +14,7 @@ export interface JsonObject {
 }
 
 /** True for a plain JSON object: not null, not an array. */
-export const isObject = (u: unknown): u is JsonObject =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
+export const isObject = (u: unknown): u is JsonObject => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
  * Builds an object from entries with own data properties only: `obj[k] = v` would treat a
@@ -27,7 +26,9 @@ export const fromEntries = (entries: Iterable<readonly [string, Json]>): JsonObj
 // Values as JSON text gives them back: `fc.jsonValue` makes -0, which JSON writes as 0, and no
 // store could return it.
 const jsonValueArbitrary: Arbitrary.LazyArbitrary<Json> = (fc) =>
-  fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value))) as unknown as import("effect/FastCheck").Arbitrary<Json>
+  fc.jsonValue({ maxDepth: 3 }).map((value) =>
+    JSON.parse(JSON.stringify(value))
+  ) as unknown as import("effect/FastCheck").Arbitrary<Json>
 
 /**
  * A JSON object, checked but not copied: decoding is the identity, so nothing about the input

@@ -118,7 +118,12 @@ export const items = (options: Options = {}): Stream.Stream<Item, StoreError.Sto
             return Effect.succeed([events, { checkpoint: batch.checkpoint, caughtUp: false }] as const)
           }
           if (!cursor.caughtUp) {
-            return Effect.succeed([Chunk.of<Item>({ _tag: "CaughtUp", checkpoint: cursor.checkpoint }), { ...cursor, caughtUp: true }] as const)
+            return Effect.succeed(
+              [Chunk.of<Item>({ _tag: "CaughtUp", checkpoint: cursor.checkpoint }), {
+                ...cursor,
+                caughtUp: true
+              }] as const
+            )
           }
           return source.signal.await(seen).pipe(
             Effect.timeoutOption(source.pollInterval),
@@ -133,7 +138,9 @@ export const items = (options: Options = {}): Stream.Stream<Item, StoreError.Sto
   }))
 
 /** The log's events from a checkpoint, catch-up then live, without the `CaughtUp` items. */
-export const events = (options: Options = {}): Stream.Stream<EventStore.RecordedEvent, StoreError.StoreUnavailable, LogSource> =>
+export const events = (
+  options: Options = {}
+): Stream.Stream<EventStore.RecordedEvent, StoreError.StoreUnavailable, LogSource> =>
   Stream.filterMap(items(options), (item) => (item._tag === "Event" ? Option.some(item.event) : Option.none()))
 
 /** The checkpoint of a recorded event. */

@@ -196,6 +196,9 @@ export const lag = (name: string, projectId?: string) =>
     const store = yield* ProcessorStore
     const source = yield* LogStream.LogSource
     const status = yield* store.status(name)
-    const checkpoint = Option.match(status, { onNone: () => ({ transactionId: 0n, position: 0n }), onSome: (s) => s.checkpoint })
+    const checkpoint = Option.match(status, {
+      onNone: () => ({ transactionId: 0n, position: 0n }),
+      onSome: (s) => s.checkpoint
+    })
     return yield* source.lag(checkpoint, projectId)
   })

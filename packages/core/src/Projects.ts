@@ -20,11 +20,15 @@ export const resolveEnsure = (
 ): { readonly _tag: "Create" } | { readonly _tag: "Exists"; readonly projectId: string } | ProjectKeysConflict => {
   const { public: pk, secret: sk } = existing
   if (pk === undefined && sk === undefined) return { _tag: "Create" }
-  if (pk !== undefined && sk !== undefined && pk.projectId === sk.projectId && pk.kind === "public" && sk.kind === "secret") {
+  if (
+    pk !== undefined && sk !== undefined && pk.projectId === sk.projectId && pk.kind === "public" &&
+    sk.kind === "secret"
+  ) {
     return { _tag: "Exists", projectId: pk.projectId }
   }
   return new ProjectKeysConflict({
-    message: "A configured key pair half matches an existing project: each key must be new, or both must be that project's keys"
+    message:
+      "A configured key pair half matches an existing project: each key must be new, or both must be that project's keys"
   })
 }
 

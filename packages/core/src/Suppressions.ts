@@ -37,7 +37,9 @@ export const newSecret = (): string => hex(crypto.getRandomValues(new Uint8Array
  * without the secret too, and one project's hashes say nothing about another's.
  */
 export const emailHash = (secret: string, email: string): Effect.Effect<string> =>
-  Effect.promise(async () => hex(new Uint8Array(await crypto.subtle.sign("HMAC", await keyOf(secret), encoder.encode(email)))))
+  Effect.promise(async () =>
+    hex(new Uint8Array(await crypto.subtle.sign("HMAC", await keyOf(secret), encoder.encode(email))))
+  )
 
 const encoder = new TextEncoder()
 // Imported keys by secret: one import per project, not per hash. Bounded, as secrets are per project.

@@ -56,7 +56,10 @@ export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
     projectId: string,
     command: TrackCommand.TrackCommand,
     idempotency: Idempotency.Request<TrackResult>
-  ) => Effect.Effect<Idempotency.Outcome<TrackResult>, Failure | Suppressions.EmailSuppressed | Idempotency.IdempotencyKeyReused>
+  ) => Effect.Effect<
+    Idempotency.Outcome<TrackResult>,
+    Failure | Suppressions.EmailSuppressed | Idempotency.IdempotencyKeyReused
+  >
   /** The valid items of a batch, applied in order and committed together; the invalid ones rejected alone. */
   readonly trackBatch: (
     projectId: string,
@@ -94,7 +97,11 @@ export const make = Effect.gen(function*() {
     })
   }
   // Only a track that would create the contact asks the suppression list (behaviour §7).
-  const handling: CommandHandler.Handling<TrackCommand.TrackCommand, TrackDecider.Context, Suppressions.EmailSuppressed> = {
+  const handling: CommandHandler.Handling<
+    TrackCommand.TrackCommand,
+    TrackDecider.Context,
+    Suppressions.EmailSuppressed
+  > = {
     ...base,
     find: (projectId, command) =>
       Effect.flatMap(contacts.findByEmail(projectId, command.email), (found): Effect.Effect<
@@ -103,8 +110,10 @@ export const make = Effect.gen(function*() {
       > =>
         found._tag === "Some"
           ? Effect.succeed(found)
-          : Effect.flatMap(suppressions.isSuppressed(projectId, command.email), (suppressed) =>
-            suppressed ? Effect.fail(new Suppressions.EmailSuppressed()) : Effect.succeed(found)))
+          : Effect.flatMap(
+            suppressions.isSuppressed(projectId, command.email),
+            (suppressed) => suppressed ? Effect.fail(new Suppressions.EmailSuppressed()) : Effect.succeed(found)
+          ))
   }
   // A batch asks the list for its emails first, and answers their items alone.
   const unchecked: CommandHandler.Handling<TrackCommand.TrackCommand, TrackDecider.Context> = {
@@ -165,5 +174,4 @@ export const layerWith = (
   Track | CommandHandler.CommandHandler,
   never,
   EventStore.EventStore | Contacts.Contacts | Suppressions.Suppressions | Ids.Ids
-> =>
-  Layer.effect(Track, make).pipe(Layer.provideMerge(CommandHandler.layerWith(options)))
+> => Layer.effect(Track, make).pipe(Layer.provideMerge(CommandHandler.layerWith(options)))

@@ -22,7 +22,8 @@ export class InvalidTrackBatch extends Schema.TaggedError<InvalidTrackBatch>()("
   issues: Schema.Array(Schema.Struct({ field: Schema.String, message: Schema.String, code: Schema.String }))
 }) {}
 
-const invalid = (code: string, message: string) => Either.left(new InvalidTrackBatch({ issues: [{ field: "events", code, message }] }))
+const invalid = (code: string, message: string) =>
+  Either.left(new InvalidTrackBatch({ issues: [{ field: "events", code, message }] }))
 
 /** Decodes a parsed JSON body into its items, each decoded as `/v1/track` would. */
 export const decode = (body: unknown): Either.Either<ReadonlyArray<Item>, InvalidTrackBatch> => {

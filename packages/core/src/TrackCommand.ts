@@ -161,24 +161,42 @@ const nonFiniteKey = (data: Json.JsonObject): string | undefined => {
 
 /** The rules of the canonical email (behaviour §1.2), in the order they are reported. */
 export const EmailRules: ReadonlyArray<Rule<string>> = [
-  { code: "too_long", message: `Email must be at most ${MaxEmailLength} characters`, find: holds((s) => s.length <= MaxEmailLength) },
+  {
+    code: "too_long",
+    message: `Email must be at most ${MaxEmailLength} characters`,
+    find: holds((s) => s.length <= MaxEmailLength)
+  },
   { code: "invalid_email", message: "Invalid email", find: holds(isEmail) }
 ]
 
 /** The rules of an event name (behaviour §1.2, §1.3). The empty name breaks `too_short` only. */
 export const EventNameRules: ReadonlyArray<Rule<string>> = [
   { code: "too_short", message: "Event name must not be empty", find: holds((s) => s.length > 0) },
-  { code: "too_long", message: `Event name must be at most ${MaxEventLength} characters`, find: holds((s) => s.length <= MaxEventLength) },
+  {
+    code: "too_long",
+    message: `Event name must be at most ${MaxEventLength} characters`,
+    find: holds((s) => s.length <= MaxEventLength)
+  },
   { code: "blank", message: "Event name must not be blank", find: holds((s) => s.length === 0 || s.trim().length > 0) },
-  { code: "invalid_string", message: "Event name must not contain NUL or unpaired surrogates", find: holds(isStorableText) },
-  { code: "reserved_event", message: "Event name is reserved for system events", find: holds((s) => !isReservedEventName(s)) }
+  {
+    code: "invalid_string",
+    message: "Event name must not contain NUL or unpaired surrogates",
+    find: holds(isStorableText)
+  },
+  {
+    code: "reserved_event",
+    message: "Event name is reserved for system events",
+    find: holds((s) => !isReservedEventName(s))
+  }
 ]
 
 /** The canonical email: trimmed, lowercased (Plunk issue #403), then validated. */
-export const Email = refined(Schema.compose(Schema.Trim, Schema.Lowercase), EmailRules).annotations({
-  description: "Contact email; trimmed and lowercased",
-  format: "email"
-} as const)
+export const Email = refined(Schema.compose(Schema.Trim, Schema.Lowercase), EmailRules).annotations(
+  {
+    description: "Contact email; trimmed and lowercased",
+    format: "email"
+  } as const
+)
 
 /** An event name: 1–256 characters, not all whitespace, not reserved; stored verbatim. */
 export const EventName = refined(Schema.String, EventNameRules).annotations({
@@ -208,11 +226,30 @@ const badLocale = (data: Json.JsonObject): string | undefined => {
  * walk the whole value are not checked on a value too deep: stringify and the walks recurse.
  */
 export const DataRules: ReadonlyArray<Rule<Json.JsonObject>> = [
-  { code: "too_many_keys", message: `Data must have at most ${MaxDataKeys} keys`, find: holds((d) => Object.keys(d).length <= MaxDataKeys) },
+  {
+    code: "too_many_keys",
+    message: `Data must have at most ${MaxDataKeys} keys`,
+    find: holds((d) => Object.keys(d).length <= MaxDataKeys)
+  },
   { code: "key_too_long", message: `Data keys must be at most ${MaxDataKeyLength} characters`, find: keyTooLong },
-  { code: "too_deep", message: `Data must not nest deeper than ${MaxDataDepth} levels`, find: holds((d) => !depthExceeds(d, MaxDataDepth + 1)), bounds: true },
-  { code: "too_large", message: `Data must be at most ${MaxDataSize} characters of JSON`, find: holds((d) => JSON.stringify(d).length <= MaxDataSize), recurses: true },
-  { code: "invalid_string", message: "Data keys and strings must not contain NUL or unpaired surrogates", find: unstorableKey, recurses: true },
+  {
+    code: "too_deep",
+    message: `Data must not nest deeper than ${MaxDataDepth} levels`,
+    find: holds((d) => !depthExceeds(d, MaxDataDepth + 1)),
+    bounds: true
+  },
+  {
+    code: "too_large",
+    message: `Data must be at most ${MaxDataSize} characters of JSON`,
+    find: holds((d) => JSON.stringify(d).length <= MaxDataSize),
+    recurses: true
+  },
+  {
+    code: "invalid_string",
+    message: "Data keys and strings must not contain NUL or unpaired surrogates",
+    find: unstorableKey,
+    recurses: true
+  },
   { code: "invalid_number", message: "Numbers must be finite", find: nonFiniteKey, recurses: true },
   { code: "invalid_type", message: "locale must be a string or null", find: badLocale }
 ]
@@ -243,7 +280,9 @@ export type Encoded = Schema.Schema.Encoded<typeof TrackCommand>
  */
 export const decode = (body: unknown): Either.Either<TrackCommand, InvalidTrackCommand> => {
   const broken = check(body)
-  return broken.length === 0 ? Either.right(build(body as Record<string, unknown>)) : Either.left(new InvalidTrackCommand({ issues: broken }))
+  return broken.length === 0
+    ? Either.right(build(body as Record<string, unknown>))
+    : Either.left(new InvalidTrackCommand({ issues: broken }))
 }
 
 const build = (b: Record<string, unknown>): TrackCommand => {
@@ -252,7 +291,8 @@ const build = (b: Record<string, unknown>): TrackCommand => {
     event: b["event"] as string
   }
   if (b["subscribed"] !== undefined) props.subscribed = b["subscribed"] as boolean
-  if (b["preserveExistingSubscription"] !== undefined) props.preserveExistingSubscription = b["preserveExistingSubscription"] as boolean
+  if (b["preserveExistingSubscription"] !== undefined)
+    props.preserveExistingSubscription = b["preserveExistingSubscription"] as boolean
   if (b["data"] !== undefined) props.data = b["data"] as Json.JsonObject
   return props as TrackCommand
 }
@@ -264,7 +304,8 @@ const issue = (field: string, code: IssueCode, message: string): FieldIssue.Fiel
  * schema's own filters stop at a field's first failure; behaviour §1.2 wants them all.
  */
 export const check = (body: unknown): Array<FieldIssue.FieldIssue> => {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return [issue("body", "invalid_type", "Expected an object")]
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    return [issue("body", "invalid_type", "Expected an object")]
   const b = body as Record<string, unknown>
   const out: Array<FieldIssue.FieldIssue> = []
   // As the schema: a key holding `undefined` is present (and of the wrong type), not missing.
@@ -298,7 +339,11 @@ export const issuesOf = (issue: ParseResult.ParseIssue): Array<FieldIssue.FieldI
 
 const fieldOf = (path: ReadonlyArray<PropertyKey>) => path.length === 0 ? "body" : path.map(String).join(".")
 
-const collect = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, out: Array<FieldIssue.FieldIssue>): void => {
+const collect = (
+  issue: ParseResult.ParseIssue,
+  path: ReadonlyArray<PropertyKey>,
+  out: Array<FieldIssue.FieldIssue>
+): void => {
   switch (issue._tag) {
     case "Pointer": {
       const next = Array.isArray(issue.path) ? [...path, ...issue.path] : [...path, issue.path as PropertyKey]
@@ -330,7 +375,11 @@ const collect = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>
       out.push({ field: fieldOf(path), message: `${fieldOf(path)} is required`, code: "required" })
       return
     case "Type":
-      out.push({ field: fieldOf(path), message: issue.message ?? `Expected ${expected(issue.ast)}`, code: "invalid_type" })
+      out.push({
+        field: fieldOf(path),
+        message: issue.message ?? `Expected ${expected(issue.ast)}`,
+        code: "invalid_type"
+      })
       return
     case "Unexpected":
     case "Forbidden":

@@ -8,7 +8,13 @@ const projectId = "0190a000-0000-7000-8000-000000000001"
 const contactId = "0190a000-0000-7000-8000-000000000002"
 const now = new Date("2026-01-02T03:04:05.678Z")
 const earlier = new Date("2025-12-31T00:00:00.000Z")
-const created = ContactEvent.ContactCreated.make({ contactId, projectId, email: "ada@example.com", subscribed: true, at: earlier })
+const created = ContactEvent.ContactCreated.make({
+  contactId,
+  projectId,
+  email: "ada@example.com",
+  subscribed: true,
+  at: earlier
+})
 const tracked = ContactEvent.EventTracked.make({ name: "e", data: { secret: "value" }, at: earlier })
 
 const given = (events: ReadonlyArray<ContactEvent.ContactEvent>) => ({
@@ -24,7 +30,9 @@ describe("decide: erasure (behaviour §7)", () => {
   })
 
   it("suppress does not change the events: the list is the store's, not the log's", () =>
-    expect(given([created]).when({ contactId, suppress: true })).toEqual(given([created]).when({ contactId, suppress: false })))
+    expect(given([created]).when({ contactId, suppress: true })).toEqual(
+      given([created]).when({ contactId, suppress: false })
+    ))
 
   it("no contact → ContactNotFound", () => {
     const decided = given([]).when({ contactId, suppress: false })
@@ -32,12 +40,18 @@ describe("decide: erasure (behaviour §7)", () => {
   })
 
   it("an already erased contact → ContactNotFound", () => {
-    const decided = given([created, tracked, ContactEvent.ContactErased.make({ contactId, at: earlier })]).when({ contactId, suppress: false })
+    const decided = given([created, tracked, ContactEvent.ContactErased.make({ contactId, at: earlier })]).when({
+      contactId,
+      suppress: false
+    })
     expect(Either.isLeft(decided) && decided.left).toMatchObject({ _tag: "ContactNotFound", contactId })
   })
 
   it("another project's contact → ContactNotFound", () => {
-    const decided = given([created]).when({ contactId, suppress: false }, { projectId: "0190a000-0000-7000-8000-000000000009", now })
+    const decided = given([created]).when({ contactId, suppress: false }, {
+      projectId: "0190a000-0000-7000-8000-000000000009",
+      now
+    })
     expect(Either.isLeft(decided) && decided.left._tag).toBe("ContactNotFound")
   })
 

@@ -5,7 +5,10 @@ import * as FastCheck from "effect/FastCheck"
 
 // RFC 9562 §5.7, as plainly as possible: the model the fast formatter must match.
 const reference = (millis: number, random: Uint8Array) => {
-  const bytes = [...BigInt(millis).toString(16).padStart(12, "0").match(/../g)!.map((h) => parseInt(h, 16)), ...random.slice(0, 10)]
+  const bytes = [
+    ...BigInt(millis).toString(16).padStart(12, "0").match(/../g)!.map((h) => parseInt(h, 16)),
+    ...random.slice(0, 10)
+  ]
   bytes[6] = 0x70 | (bytes[6]! & 0x0f)
   bytes[8] = 0x80 | (bytes[8]! & 0x3f)
   const hex = bytes.map((b) => b.toString(16).padStart(2, "0")).join("")

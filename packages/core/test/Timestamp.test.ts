@@ -4,13 +4,19 @@ import * as FastCheck from "effect/FastCheck"
 
 describe("Timestamp", () => {
   // Small millisecond values, so that runs revisit the same instant through other Date objects.
-  const instants = FastCheck.array(FastCheck.integer({ min: -3, max: 3 }).map((n) => 1_764_183_000_000 + n), { maxLength: 30 })
-
-  it.prop("iso is toISOString, whatever instants came before", [instants, FastCheck.date({ noInvalidDate: true })], ([millis, far]) => {
-    for (const date of [...millis.map((m) => new Date(m)), far, new Date(millis[0] ?? 0)]) {
-      expect(Timestamp.iso(date)).toBe(date.toISOString())
-    }
+  const instants = FastCheck.array(FastCheck.integer({ min: -3, max: 3 }).map((n) => 1_764_183_000_000 + n), {
+    maxLength: 30
   })
+
+  it.prop(
+    "iso is toISOString, whatever instants came before",
+    [instants, FastCheck.date({ noInvalidDate: true })],
+    ([millis, far]) => {
+      for (const date of [...millis.map((m) => new Date(m)), far, new Date(millis[0] ?? 0)]) {
+        expect(Timestamp.iso(date)).toBe(date.toISOString())
+      }
+    }
+  )
 
   it("an invalid date throws as toISOString does, and the next valid one still reads right", () => {
     const valid = new Date(1_764_183_000_000)

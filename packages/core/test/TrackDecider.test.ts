@@ -6,13 +6,25 @@ import { context, given } from "@tracklog/core/testing/DeciderSpecification"
 const at = context.now
 const earlier = new Date("2025-12-31T00:00:00.000Z")
 const created = (subscribed = true, email = "ada@example.com") =>
-  ContactEvent.ContactCreated.make({ contactId: context.contactId, projectId: context.projectId, email, subscribed, at: earlier })
+  ContactEvent.ContactCreated.make({
+    contactId: context.contactId,
+    projectId: context.projectId,
+    email,
+    subscribed,
+    at: earlier
+  })
 const dataChanged = (set: Record<string, unknown>, unset: Array<string> = []) =>
   ContactEvent.ContactDataChanged.make({ set: set as never, unset, at })
 const tracked = (name: string, data: Record<string, unknown> = {}) =>
   ContactEvent.EventTracked.make({ name, data: data as never, at })
 const newContact = (subscribed = true, email = "ada@example.com") =>
-  ContactEvent.ContactCreated.make({ contactId: context.contactId, projectId: context.projectId, email, subscribed, at })
+  ContactEvent.ContactCreated.make({
+    contactId: context.contactId,
+    projectId: context.projectId,
+    email,
+    subscribed,
+    at
+  })
 
 describe("decide: contact upsert and subscription (behaviour §1.4)", () => {
   it("a new contact is created, subscribed by default", () =>
@@ -29,7 +41,10 @@ describe("decide: contact upsert and subscription (behaviour §1.4)", () => {
       .then([newContact(false), tracked("e")]))
 
   it("the email is canonical: trimmed and lowercased", () =>
-    given([]).when({ email: "  Ada@Example.COM ", event: "e" }).then([newContact(true, "ada@example.com"), tracked("e")]))
+    given([]).when({ email: "  Ada@Example.COM ", event: "e" }).then([
+      newContact(true, "ada@example.com"),
+      tracked("e")
+    ]))
 
   it("an existing contact keeps its state when subscribed is omitted (omitting is not false)", () =>
     given([created(false)]).when({ email: "ada@example.com", event: "e" }).then([tracked("e")]))
@@ -50,20 +65,47 @@ describe("decide: contact upsert and subscription (behaviour §1.4)", () => {
     given([created(true)]).when({ email: "ada@example.com", event: "e", subscribed: true }).then([tracked("e")]))
 
   it("preserveExistingSubscription keeps an existing contact's state whatever subscribed says", () =>
-    given([created(false)]).when({ email: "ada@example.com", event: "e", subscribed: true, preserveExistingSubscription: true })
+    given([created(false)]).when({
+      email: "ada@example.com",
+      event: "e",
+      subscribed: true,
+      preserveExistingSubscription: true
+    })
       .then([tracked("e")]))
 
   it("preserveExistingSubscription: false lets subscribed apply", () =>
-    given([created(false)]).when({ email: "ada@example.com", event: "e", subscribed: true, preserveExistingSubscription: false })
+    given([created(false)]).when({
+      email: "ada@example.com",
+      event: "e",
+      subscribed: true,
+      preserveExistingSubscription: false
+    })
       .then([ContactEvent.SubscriptionChanged.make({ subscribed: true, at }), tracked("e")]))
 })
 
 describe("decide: data merge (behaviour §1.5)", () => {
-  const withData = (data: Record<string, unknown>) => [created(), ContactEvent.ContactDataChanged.make({ set: data as never, unset: [], at: earlier })]
+  const withData = (
+    data: Record<string, unknown>
+  ) => [created(), ContactEvent.ContactDataChanged.make({ set: data as never, unset: [], at: earlier })]
 
   it("reserved keys are dropped silently", () => {
-    const data = { id: 1, email: "x@y.z", subscribed: false, createdAt: 1, updatedAt: 1, plunk_id: 1, plunk_email: 1, unsubscribeUrl: 1, subscribeUrl: 1, manageUrl: 1, plan: "pro" }
-    given([created()]).when({ email: "ada@example.com", event: "e", data }).then([dataChanged({ plan: "pro" }), tracked("e", data)])
+    const data = {
+      id: 1,
+      email: "x@y.z",
+      subscribed: false,
+      createdAt: 1,
+      updatedAt: 1,
+      plunk_id: 1,
+      plunk_email: 1,
+      unsubscribeUrl: 1,
+      subscribeUrl: 1,
+      manageUrl: 1,
+      plan: "pro"
+    }
+    given([created()]).when({ email: "ada@example.com", event: "e", data }).then([
+      dataChanged({ plan: "pro" }),
+      tracked("e", data)
+    ])
   })
 
   it("an empty string is ignored: the existing value is kept and no key is added", () =>
@@ -79,16 +121,31 @@ describe("decide: data merge (behaviour §1.5)", () => {
       .then([tracked("e", { ghost: null })]))
 
   it("a one-shot { value, persistent: false } is kept on the event only", () =>
-    given([created()]).when({ email: "ada@example.com", event: "e", data: { orderId: { value: "o-1", persistent: false } } })
+    given([created()]).when({
+      email: "ada@example.com",
+      event: "e",
+      data: { orderId: { value: "o-1", persistent: false } }
+    })
       .then([tracked("e", { orderId: { value: "o-1", persistent: false } })]))
 
   it("{ value, persistent: true } is stored unwrapped", () =>
-    given([created()]).when({ email: "ada@example.com", event: "e", data: { plan: { value: "pro", persistent: true } } })
+    given([created()]).when({
+      email: "ada@example.com",
+      event: "e",
+      data: { plan: { value: "pro", persistent: true } }
+    })
       .then([dataChanged({ plan: "pro" }), tracked("e", { plan: { value: "pro", persistent: true } })]))
 
   it("an object with other keys than value and persistent is stored as is", () =>
-    given([created()]).when({ email: "ada@example.com", event: "e", data: { o: { value: 1, persistent: false, x: 1 } } })
-      .then([dataChanged({ o: { value: 1, persistent: false, x: 1 } }), tracked("e", { o: { value: 1, persistent: false, x: 1 } })]))
+    given([created()]).when({
+      email: "ada@example.com",
+      event: "e",
+      data: { o: { value: 1, persistent: false, x: 1 } }
+    })
+      .then([
+        dataChanged({ o: { value: 1, persistent: false, x: 1 } }),
+        tracked("e", { o: { value: 1, persistent: false, x: 1 } })
+      ]))
 
   it("anything else replaces the old value whole (no deep merge)", () =>
     given(withData({ address: { city: "Paris", zip: "75001" } }))
@@ -138,7 +195,9 @@ describe("validation (behaviour §1.2, §1.3)", () => {
   it("email is required, must be a string and a valid address", () => {
     given([]).when({ event: "e" }).thenRejects([{ field: "email", code: "required" }])
     given([]).when({ ...ok, email: 42 }).thenRejects([{ field: "email", code: "invalid_type" }])
-    for (const email of ["", "   ", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@@example.com"]) {
+    for (
+      const email of ["", "   ", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@@example.com"]
+    ) {
       given([]).when({ ...ok, email }).thenRejects([{ field: "email", code: "invalid_email" }])
     }
   })
@@ -162,10 +221,29 @@ describe("validation (behaviour §1.2, §1.3)", () => {
   })
 
   it("reserved event names are rejected with reserved_event, case-sensitively", () => {
-    for (const event of ["email.sent", "email.", "contact.subscribed", "contact.unsubscribed", "segment.vip.entry", "segment.vip.exit", "segment.a.b.exit"]) {
+    for (
+      const event of [
+        "email.sent",
+        "email.",
+        "contact.subscribed",
+        "contact.unsubscribed",
+        "segment.vip.entry",
+        "segment.vip.exit",
+        "segment.a.b.exit"
+      ]
+    ) {
       given([]).when({ ...ok, event }).thenRejects([{ field: "event", code: "reserved_event" }])
     }
-    for (const event of ["Email.sent", "contact.created", "contact.Subscribed", "segment.vip", "segment.vip.entered", "emails.sent"]) {
+    for (
+      const event of [
+        "Email.sent",
+        "contact.created",
+        "contact.Subscribed",
+        "segment.vip",
+        "segment.vip.entered",
+        "emails.sent"
+      ]
+    ) {
       given([]).when({ ...ok, event }).then([newContact(), tracked(event)])
     }
   })
@@ -202,7 +280,10 @@ describe("validation (behaviour §1.2, §1.3)", () => {
       given([]).when({ ...ok, event: bad }).thenRejects([{ field: "event", code: "invalid_string" }])
       given([]).when({ ...ok, data: { [bad]: 1 } }).thenRejects([{ field: `data.${bad}`, code: "invalid_string" }])
       given([]).when({ ...ok, data: { k: { deep: [bad] } } }).thenRejects([{ field: "data.k", code: "invalid_string" }])
-      given([]).when({ ...ok, data: { once: { value: bad, persistent: false } } }).thenRejects([{ field: "data.once", code: "invalid_string" }])
+      given([]).when({ ...ok, data: { once: { value: bad, persistent: false } } }).thenRejects([{
+        field: "data.once",
+        code: "invalid_string"
+      }])
     }
     given([]).when({ ...ok, event: "😀 \u200f\ud83d\ude00" }).then([newContact(), tracked("😀 \u200f\ud83d\ude00")])
   })
@@ -225,7 +306,11 @@ describe("validation (behaviour §1.2, §1.3)", () => {
   it("numbers must be finite: 1e400 parses to Infinity, which JSON cannot keep", () => {
     const data = JSON.parse('{"n":1e400,"m":{"x":[-1e999]}}')
     given([]).when({ ...ok, data }).thenRejects([{ field: "data.n", code: "invalid_number" }])
-    given([]).when({ ...ok, data: { m: [1.5e300] } }).then([newContact(), dataChanged({ m: [1.5e300] }), tracked("e", { m: [1.5e300] })])
+    given([]).when({ ...ok, data: { m: [1.5e300] } }).then([
+      newContact(),
+      dataChanged({ m: [1.5e300] }),
+      tracked("e", { m: [1.5e300] })
+    ])
   })
 
   it("data limits: key count, key length, nesting depth, size", () => {
@@ -250,7 +335,10 @@ describe("evolve: the contact's data", () => {
     ])!
     expect(Object.getPrototypeOf(state.data)).toBe(Object.prototype)
     expect(JSON.stringify(state.data)).toBe(`{"a":1,"__proto__":{"polluted":true},"b":2}`)
-    state = Contact.evolve(state, ContactEvent.ContactDataChanged.make({ set: json(`{"__proto__":3,"c":4}`), unset: ["a"], at }))!
+    state = Contact.evolve(
+      state,
+      ContactEvent.ContactDataChanged.make({ set: json(`{"__proto__":3,"c":4}`), unset: ["a"], at })
+    )!
     expect(JSON.stringify(state.data)).toBe(`{"__proto__":3,"b":2,"c":4}`)
     expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined()
     state = Contact.evolve(state, ContactEvent.ContactDataChanged.make({ set: json(`{}`), unset: ["__proto__"], at }))!

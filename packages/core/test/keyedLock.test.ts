@@ -7,7 +7,10 @@ import * as KeyedLock from "../src/internal/keyedLock.js"
 
 // Runs `effect` under the lock, recording when it starts and ends.
 const traced = (log: Array<string>, name: string, effect: Effect.Effect<void> = Effect.yieldNow()) =>
-  Effect.sync(() => log.push(`${name}+`)).pipe(Effect.zipRight(effect), Effect.zipRight(Effect.sync(() => log.push(`${name}-`))))
+  Effect.sync(() => log.push(`${name}+`)).pipe(
+    Effect.zipRight(effect),
+    Effect.zipRight(Effect.sync(() => log.push(`${name}-`)))
+  )
 
 // `a` holds "k" until `gate` opens; `b`, then `c`, queue behind it.
 const oneHolderTwoWaiters = Effect.gen(function*() {
@@ -88,10 +91,13 @@ describe("keyedLock", () => {
       let inside = 0
       let most = 0
       yield* Effect.forEach(Array.from({ length: 2000 }, (_, i) => `k${i % 37}`), (key) =>
-        lock(key, Effect.sync(() => {
-          inside++
-          most = Math.max(most, inside)
-        }).pipe(Effect.zipRight(Effect.yieldNow()), Effect.ensuring(Effect.sync(() => inside--)))), { concurrency: 64 })
+        lock(
+          key,
+          Effect.sync(() => {
+            inside++
+            most = Math.max(most, inside)
+          }).pipe(Effect.zipRight(Effect.yieldNow()), Effect.ensuring(Effect.sync(() => inside--)))
+        ), { concurrency: 64 })
       expect(most).toBeLessThanOrEqual(37)
       expect(most).toBeGreaterThan(1)
       // Every key is free again: a fresh holder of each gets it at once.

@@ -45,29 +45,55 @@ const edgyBody = FastCheck.tuple(
   FastCheck.oneof(
     FastCheck.jsonValue({ maxDepth: 2 }),
     FastCheck.constantFrom(
-      "", " ", "email.x", "segment.a.exit", "x".repeat(257), " ".repeat(300), "a\u0000b", "\ud800", "a@b.co",
-      { locale: 1 }, { locale: null }, { n: Infinity }, { "k\u0000": 1, locale: 2 }, undefined
+      "",
+      " ",
+      "email.x",
+      "segment.a.exit",
+      "x".repeat(257),
+      " ".repeat(300),
+      "a\u0000b",
+      "\ud800",
+      "a@b.co",
+      { locale: 1 },
+      { locale: null },
+      { n: Infinity },
+      { "k\u0000": 1, locale: 2 },
+      undefined
     )
   )
 ).map(([body, field, value]) => (field === "none" ? body : { ...body, [field]: value }))
 
 describe("properties", () => {
-  it.prop("decode agrees with the schema: the same command for valid bodies, a rejection for the rest", [edgyBody], ([body]) => {
-    const fast = Either.getOrUndefined(TrackCommand.decode(body))
-    const slow = Schema.decodeUnknownEither(TrackCommand.TrackCommand, { onExcessProperty: "ignore" })(body)
-    if (Either.isRight(slow)) expect(fast).toEqual(slow.right)
-    else expect(fast).toBeUndefined()
-  }, { fastCheck: { numRuns: 500 } })
+  it.prop(
+    "decode agrees with the schema: the same command for valid bodies, a rejection for the rest",
+    [edgyBody],
+    ([body]) => {
+      const fast = Either.getOrUndefined(TrackCommand.decode(body))
+      const slow = Schema.decodeUnknownEither(TrackCommand.TrackCommand, { onExcessProperty: "ignore" })(body)
+      if (Either.isRight(slow)) expect(fast).toEqual(slow.right)
+      else expect(fast).toBeUndefined()
+    },
+    { fastCheck: { numRuns: 500 } }
+  )
 
-  it.prop("decode ∘ encode is the identity for every event, also through JSON text", [ContactEvent.ContactEvent], ([event]) => {
-    const encoded = ContactEvent.encode(event)
-    const decoded = ContactEvent.decode(JSON.parse(JSON.stringify(encoded)))
-    expect(ContactEvent.encode(decoded)).toEqual(encoded)
-    expect(decoded).toEqual(event)
-  })
+  it.prop(
+    "decode ∘ encode is the identity for every event, also through JSON text",
+    [ContactEvent.ContactEvent],
+    ([event]) => {
+      const encoded = ContactEvent.encode(event)
+      const decoded = ContactEvent.decode(JSON.parse(JSON.stringify(encoded)))
+      expect(ContactEvent.encode(decoded)).toEqual(encoded)
+      expect(decoded).toEqual(event)
+    }
+  )
 
-  it.prop("the rule checks agree with the schema: no issue exactly when it accepts, and every issue it finds", [edgyBody], ([body]) => {
-    const decoded = Schema.decodeUnknownEither(TrackCommand.TrackCommand, { errors: "all", onExcessProperty: "ignore" })(body)
+  it.prop("the rule checks agree with the schema: no issue exactly when it accepts, and every issue it finds", [
+    edgyBody
+  ], ([body]) => {
+    const decoded = Schema.decodeUnknownEither(TrackCommand.TrackCommand, {
+      errors: "all",
+      onExcessProperty: "ignore"
+    })(body)
     const checked = TrackCommand.check(body)
     expect(checked.length === 0).toBe(Either.isRight(decoded))
     if (Either.isLeft(decoded)) {
@@ -91,25 +117,34 @@ describe("properties", () => {
     else expect(fast).toBeUndefined()
   }, { fastCheck: { numRuns: 500 } })
 
-  it.prop("encode agrees with the schema's encoding, key order included", [Schema.Array(ContactEvent.ContactEvent)], ([events]) => {
-    // In a row, as appends encode them: each time follows itself, then comes back after others.
-    for (const event of [...events, ...events].flatMap((e) => [e, e])) {
-      const fast = ContactEvent.encode(event)
-      const slow = Schema.encodeSync(ContactEvent.ContactEvent)(event)
-      expect(fast).toEqual(slow)
-      expect(JSON.stringify(fast)).toBe(JSON.stringify(slow))
+  it.prop(
+    "encode agrees with the schema's encoding, key order included",
+    [Schema.Array(ContactEvent.ContactEvent)],
+    ([events]) => {
+      // In a row, as appends encode them: each time follows itself, then comes back after others.
+      for (const event of [...events, ...events].flatMap((e) => [e, e])) {
+        const fast = ContactEvent.encode(event)
+        const slow = Schema.encodeSync(ContactEvent.ContactEvent)(event)
+        expect(fast).toEqual(slow)
+        expect(JSON.stringify(fast)).toBe(JSON.stringify(slow))
+      }
     }
-  })
+  )
 
-  it.prop("the trusted constructors build what the class constructors build", [ContactEvent.ContactEvent], ([event]) => {
-    const { _tag, ...fields } = event
-    const made: ContactEvent.ContactEvent = (ContactEvent.trusted[_tag] as (f: typeof fields) => ContactEvent.ContactEvent)(fields)
-    const constructed = Schema.decodeUnknownSync(ContactEvent.ContactEvent)(ContactEvent.encode(event))
-    expect(Object.getPrototypeOf(made)).toBe(Object.getPrototypeOf(constructed))
-    expect(made).toEqual(constructed)
-    expect(Equal.equals(made, event)).toBe(true)
-    expect(ContactEvent.encode(made)).toEqual(ContactEvent.encode(constructed))
-  })
+  it.prop(
+    "the trusted constructors build what the class constructors build",
+    [ContactEvent.ContactEvent],
+    ([event]) => {
+      const { _tag, ...fields } = event
+      const made: ContactEvent.ContactEvent =
+        (ContactEvent.trusted[_tag] as (f: typeof fields) => ContactEvent.ContactEvent)(fields)
+      const constructed = Schema.decodeUnknownSync(ContactEvent.ContactEvent)(ContactEvent.encode(event))
+      expect(Object.getPrototypeOf(made)).toBe(Object.getPrototypeOf(constructed))
+      expect(made).toEqual(constructed)
+      expect(Equal.equals(made, event)).toBe(true)
+      expect(ContactEvent.encode(made)).toEqual(ContactEvent.encode(constructed))
+    }
+  )
 
   it.prop("the merge of decide + evolve matches the reference model of behaviour §1.5", [
     FastCheck.array(Arbitraries.data, { minLength: 1, maxLength: 8 })

@@ -36,8 +36,7 @@ export const ErrorEnvelope = Schema.Struct({
   timestamp: Schema.String
 }).annotations({ identifier: "ErrorEnvelope" })
 
-const error = (status: number, description: string) =>
-  [ErrorEnvelope.annotations({ description }), { status }] as const
+const error = (status: number, description: string) => [ErrorEnvelope.annotations({ description }), { status }] as const
 
 /** The answer to a track (behaviour §1.7). */
 export const TrackResponse = Schema.Struct({
@@ -84,9 +83,18 @@ export const IdempotencyHeaders = Schema.Struct({
 const idempotencyErrors = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E): E =>
   (endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps)
     .setHeaders(IdempotencyHeaders)
-    .addError(...error(400, "VALIDATION_ERROR: a malformed Idempotency-Key, or the header twice (errors[].code invalid_idempotency_key)"))
-    .addError(...error(409, "IDEMPOTENCY_KEY_IN_PROGRESS: a request with this key is still running; retry after Retry-After"))
-    .addError(...error(422, "IDEMPOTENCY_KEY_REUSED: this key was used with a different body; nothing was appended")) as unknown as E
+    .addError(
+      ...error(
+        400,
+        "VALIDATION_ERROR: a malformed Idempotency-Key, or the header twice (errors[].code invalid_idempotency_key)"
+      )
+    )
+    .addError(
+      ...error(409, "IDEMPOTENCY_KEY_IN_PROGRESS: a request with this key is still running; retry after Retry-After")
+    )
+    .addError(
+      ...error(422, "IDEMPOTENCY_KEY_REUSED: this key was used with a different body; nothing was appended")
+    ) as unknown as E
 /** The answer to a track for a suppressed email that has no contact: nothing was stored (behaviour §7). */
 export const TrackSuppressedResponse = Schema.Struct({
   success: Schema.Literal(true),
@@ -137,7 +145,9 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("Autho
  * The key an endpoint behind `Authorization` wants (behaviour §1.1): `any` key of the project, or
  * only its `secret` key. Set on a group, it holds for each of its endpoints; unset, it is `secret`.
  */
-export class KeyRequirement extends Context.Tag("@tracklog/http/Api/KeyRequirement")<KeyRequirement, "any" | "secret">() {}
+export class KeyRequirement
+  extends Context.Tag("@tracklog/http/Api/KeyRequirement")<KeyRequirement, "any" | "secret">()
+{}
 
 /** Page sizes of the list endpoints (behaviour §3), for their URL parameters and their handlers. */
 export const ContactsPage = { max: 100, default: 20 } as const
@@ -221,7 +231,8 @@ export const eraseContact = HttpApiEndpoint.del("eraseContact", "/contacts/:id")
   .setPath(Schema.Struct({ id: Schema.String }))
   .setUrlParams(Schema.Struct({
     suppress: Schema.optional(Schema.Literal("true", "false")).annotations({
-      description: "`true`: also put the email on the project's suppression list (as a keyed hash), so tracks for it store nothing"
+      description:
+        "`true`: also put the email on the project's suppression list (as a keyed hash), so tracks for it store nothing"
     })
   }))
   .addError(...error(403, "FORBIDDEN: a public key"))
@@ -240,7 +251,10 @@ export const liftSuppression = HttpApiEndpoint.del("liftSuppression", "/suppress
   .addError(...error(404, "NOT_FOUND: the email is not suppressed"))
   .addError(...error(422, "VALIDATION_ERROR: email missing or invalid"))
   .annotate(OpenApi.Summary, "Lift the suppression of an email")
-  .annotate(OpenApi.Description, "The email (trimmed, lowercased) may be tracked again; a track then creates a new contact.")
+  .annotate(
+    OpenApi.Description,
+    "The email (trimmed, lowercased) may be tracked again; a track then creates a new contact."
+  )
 /** `GET /events/stream`: the project's log as Server-Sent Events (behaviour §5.1). */
 export const eventsStream = HttpApiEndpoint.get("eventsStream", "/events/stream")
   .setUrlParams(Schema.Struct({
@@ -248,7 +262,8 @@ export const eventsStream = HttpApiEndpoint.get("eventsStream", "/events/stream"
       description: "Resume strictly after this event `id` (as the `Last-Event-ID` header does; the header wins)"
     }),
     from: Schema.optional(Schema.Literal("start", "now")).annotations({
-      description: "Without a cursor: `start` (default) for the project's whole log, `now` for what is appended after the stream opens"
+      description:
+        "Without a cursor: `start` (default) for the project's whole log, `now` for what is appended after the stream opens"
     })
   }))
   .setHeaders(Schema.Struct({
@@ -256,7 +271,8 @@ export const eventsStream = HttpApiEndpoint.get("eventsStream", "/events/stream"
   }))
   .addSuccess(
     HttpApiSchema.Text({ contentType: "text/event-stream" }).annotations({
-      description: "`retry: 1000`, then per event `id: <cursor>` / `event: <type>` / `data: <JSON>`: contact.created, " +
+      description:
+        "`retry: 1000`, then per event `id: <cursor>` / `event: <type>` / `data: <JSON>`: contact.created, " +
         "contact.subscribed, contact.unsubscribed, contact.updated, event.tracked, contact.erased; `: ping` every 15 s when idle"
     })
   )
@@ -285,7 +301,9 @@ export class ContactsGroup extends HttpApiGroup.make("contacts")
   .middleware(Authorization)
 {}
 
-export class SuppressionsGroup extends HttpApiGroup.make("suppressions").add(authErrors(liftSuppression)).middleware(Authorization) {}
+export class SuppressionsGroup
+  extends HttpApiGroup.make("suppressions").add(authErrors(liftSuppression)).middleware(Authorization)
+{}
 export class EventsGroup extends HttpApiGroup.make("events").add(authErrors(eventsStream)).middleware(Authorization) {}
 
 export class HealthGroup extends HttpApiGroup.make("health").add(health) {}
@@ -318,7 +336,10 @@ export const keyRequirements = (): Readonly<Record<EndpointName, "any" | "secret
       const auth = Authorization as unknown as HttpApiMiddleware.TagClassAny
       const guarded = group.middlewares.has(auth) || endpoint.middlewares.has(auth)
       out[endpoint.name] = guarded
-        ? Option.getOrElse(Context.getOption(mergedAnnotations as Context.Context<KeyRequirement>, KeyRequirement), () => "secret" as const)
+        ? Option.getOrElse(
+          Context.getOption(mergedAnnotations as Context.Context<KeyRequirement>, KeyRequirement),
+          () => "secret" as const
+        )
         : "none"
     }
   })

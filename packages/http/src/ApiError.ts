@@ -42,7 +42,12 @@ const make = (status: number, code: Code, message: string, suggestion?: string) 
   new ApiError(suggestion === undefined ? { status, code, message } : { status, code, message, suggestion })
 
 export const invalidJson = () =>
-  make(400, "VALIDATION_ERROR", "Invalid JSON in request body", "Send a JSON object with Content-Type: application/json")
+  make(
+    400,
+    "VALIDATION_ERROR",
+    "Invalid JSON in request body",
+    "Send a JSON object with Content-Type: application/json"
+  )
 
 /** A 422 listing the broken rules; the track route's codes are `TrackCommand.IssueCode`s. */
 export const validation = (errors: ReadonlyArray<FieldIssue.FieldIssue>) =>
@@ -67,8 +72,7 @@ export const notFound = () => make(404, "NOT_FOUND", "Route not found")
 
 export const contactNotFound = () => make(404, "CONTACT_NOT_FOUND", "Contact not found")
 
-export const payloadTooLarge = (limit: number) =>
-  make(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`)
+export const payloadTooLarge = (limit: number) => make(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`)
 
 export const serviceUnavailable = () =>
   make(503, "SERVICE_UNAVAILABLE", "The event store is unavailable", "Retry later")
@@ -78,7 +82,12 @@ export const methodNotAllowed = (allow: ReadonlyArray<string>) =>
 
 /** The per-key rate limit (behaviour §9); `Retry-After` carries the wait. */
 export const rateLimited = () =>
-  make(429, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded for this API key", "Retry after the number of seconds in Retry-After")
+  make(
+    429,
+    "RATE_LIMIT_EXCEEDED",
+    "Rate limit exceeded for this API key",
+    "Retry after the number of seconds in Retry-After"
+  )
 
 export const internal = () => make(500, "INTERNAL_SERVER_ERROR", "Internal server error")
 
@@ -126,7 +135,12 @@ export const fromDomain = (
       return serviceUnavailable()
     // Only a contact written to without pause by several processes gets here.
     case "RetriesExhausted":
-      return make(429, "RATE_LIMIT_EXCEEDED", "Too many concurrent updates to this contact", "Retry after a short pause")
+      return make(
+        429,
+        "RATE_LIMIT_EXCEEDED",
+        "Too many concurrent updates to this contact",
+        "Retry after a short pause"
+      )
     case "IdempotencyKeyReused":
       return idempotencyKeyReused()
     case "InvalidIdempotencyKey":
@@ -134,7 +148,12 @@ export const fromDomain = (
     case "InvalidTrackBatch":
       return validation(error.issues)
     case "EraseRetriesExhausted":
-      return make(429, "RATE_LIMIT_EXCEEDED", "Too many concurrent updates to this contact", "Retry after a short pause")
+      return make(
+        429,
+        "RATE_LIMIT_EXCEEDED",
+        "Too many concurrent updates to this contact",
+        "Retry after a short pause"
+      )
     case "NotSuppressed":
       return make(404, "NOT_FOUND", "This email is not suppressed")
   }

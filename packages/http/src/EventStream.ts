@@ -56,7 +56,9 @@ export const startOf = (
       onSome: (checkpoint) => Effect.succeed({ _tag: "After" as const, checkpoint })
     })
   }
-  return Effect.succeed(from === "now" ? { _tag: "Now" as const } : { _tag: "After" as const, checkpoint: EventStore_start })
+  return Effect.succeed(
+    from === "now" ? { _tag: "Now" as const } : { _tag: "After" as const, checkpoint: EventStore_start }
+  )
 }
 
 const EventStore_start: EventStore.Checkpoint = { transactionId: 0n, position: 0n }
@@ -169,7 +171,9 @@ export const make = (
       const pings = Stream.repeatEffectWithSchedule(
         // Each ping also measures how far behind the log's head this stream is.
         Effect.as(
-          Effect.ignore(Effect.flatMap(source.lag(last, projectId), (behind) => Effect.sync(() => lag.set(behind.events)))),
+          Effect.ignore(
+            Effect.flatMap(source.lag(last, projectId), (behind) => Effect.sync(() => lag.set(behind.events)))
+          ),
           ping
         ),
         Schedule.spaced(options.pingInterval ?? Duration.seconds(15))

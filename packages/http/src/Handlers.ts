@@ -60,8 +60,14 @@ const ok = (body: unknown): Reply => ({ status: 200, body: JSON.stringify(body) 
 const noContent: Reply = { status: 204, body: "" }
 
 // behaviour §7: a suppressed email with no contact is answered 200, with nothing stored.
-const suppressedReply = Effect.map(Clock.currentTimeMillis, (millis) =>
-  ok({ success: true, data: { contact: null, event: null, timestamp: Timestamp.iso(new Date(millis)), suppressed: true } }))
+const suppressedReply = Effect.map(
+  Clock.currentTimeMillis,
+  (millis) =>
+    ok({
+      success: true,
+      data: { contact: null, event: null, timestamp: Timestamp.iso(new Date(millis)), suppressed: true }
+    })
+)
 
 const contactView = (contact: Contact.Contact) => ({
   id: contact.id,
@@ -79,11 +85,21 @@ const limitOf = (query: URLSearchParams, size: { readonly max: number; readonly 
   const n = /^\d{1,7}$/.test(raw) ? Number(raw) : NaN
   return n >= 1 && n <= size.max
     ? Effect.succeed(n)
-    : Effect.fail(ApiError.validation([{ field: "limit", code: "invalid_limit", message: `limit must be an integer from 1 to ${size.max}` }]))
+    : Effect.fail(
+      ApiError.validation([{
+        field: "limit",
+        code: "invalid_limit",
+        message: `limit must be an integer from 1 to ${size.max}`
+      }])
+    )
 }
 
 const invalidCursor = Effect.fail(
-  ApiError.validation([{ field: "cursor", code: "invalid_cursor", message: "cursor must be a value returned by a previous page" }])
+  ApiError.validation([{
+    field: "cursor",
+    code: "invalid_cursor",
+    message: "cursor must be a value returned by a previous page"
+  }])
 )
 
 // Contact ids are UUIDs: anything else names no contact, and never reaches the store.
@@ -126,7 +142,10 @@ export const batchAnswer = (result: TrackBatch.Result): Reply =>
         item._tag === "Accepted"
           ? { success: true, data: trackView(item) }
           : item._tag === "Suppressed"
-          ? { success: true, data: { contact: null, event: null, timestamp: Timestamp.iso(item.timestamp), suppressed: true } }
+          ? {
+            success: true,
+            data: { contact: null, event: null, timestamp: Timestamp.iso(item.timestamp), suppressed: true }
+          }
           : { success: false, error: { code: "VALIDATION_ERROR", errors: item.error.issues } }
       )
     }
@@ -144,13 +163,17 @@ export const parseInstant = (text: string): Option.Option<Date> => {
   const m = IsoTime.exec(text)
   if (m === null) return Option.none()
   const [, y, mo, d, h = "00", mi = "00", s = "00", frac = "", zone = "Z"] = m
-  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
+  if (
+    Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 ||
+    Number(s) > 59
+  ) {
     return Option.none()
   }
   const offset = zone === "Z" ? "Z" : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone
   const millis = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}.${frac.padEnd(3, "0").slice(0, 3)}${offset}`)
   // A day past the month's end (02-30) is no date, not the next month's.
-  if (Number.isNaN(millis) || new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))).getUTCDate() !== Number(d)) return Option.none()
+  if (Number.isNaN(millis) || new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))).getUTCDate() !== Number(d))
+    return Option.none()
   return Option.some(new Date(millis))
 }
 
@@ -184,7 +207,9 @@ export const make = Effect.gen(function*() {
   const contactAt = (projectId: string, id: string, at: Date) =>
     Effect.map(eventStore.readStream(id), (recorded) => {
       if (recorded.length === 0 || recorded[0]!.projectId !== projectId) return Option.none<Contact.Contact>()
-      return Option.fromNullable(Contact.fold(recorded.flatMap((r) => (r.event.at.getTime() <= at.getTime() ? [r.event] : []))))
+      return Option.fromNullable(
+        Contact.fold(recorded.flatMap((r) => (r.event.at.getTime() <= at.getTime() ? [r.event] : [])))
+      )
     })
   const keys = Api.keyRequirements()
 
@@ -204,7 +229,11 @@ export const make = Effect.gen(function*() {
         if (Option.isSome(given)) {
           return Idempotency.fingerprint(request.body).pipe(
             Effect.flatMap((fingerprint) =>
-              track.trackIdempotent(request.grant.projectId, command.right, { key: given.value, fingerprint, render: trackAnswer })
+              track.trackIdempotent(request.grant.projectId, command.right, {
+                key: given.value,
+                fingerprint,
+                render: trackAnswer
+              })
             ),
             Effect.matchEffect({ onFailure, onSuccess: (outcome) => Effect.succeed(replyOf(outcome)) })
           )
@@ -227,12 +256,16 @@ export const make = Effect.gen(function*() {
         const given = key.right
         const idempotency: Effect.Effect<Idempotency.Request<TrackBatch.Result> | undefined> = Option.isNone(given)
           ? Effect.succeed(undefined)
-          : Effect.map(Idempotency.fingerprint(request.body), (fingerprint) => ({ key: given.value, fingerprint, render: batchAnswer }))
+          : Effect.map(
+            Idempotency.fingerprint(request.body),
+            (fingerprint) => ({ key: given.value, fingerprint, render: batchAnswer })
+          )
         return idempotency.pipe(
           Effect.flatMap((idempotency) => track.trackBatch(request.grant.projectId, items.right, idempotency)),
           Effect.mapBoth({
             onFailure: ApiError.fromDomain,
-            onSuccess: (outcome) => outcome._tag === "Done" && outcome.answer === undefined ? batchAnswer(outcome.result) : replyOf(outcome)
+            onSuccess: (outcome) =>
+              outcome._tag === "Done" && outcome.answer === undefined ? batchAnswer(outcome.result) : replyOf(outcome)
           })
         )
       }
@@ -246,7 +279,9 @@ export const make = Effect.gen(function*() {
         if (at !== undefined && Option.isNone(at)) return Effect.fail(invalidTimestamp)
         return contactId(request).pipe(
           Effect.flatMap((id) =>
-            at === undefined ? contacts.findById(request.grant.projectId, id) : contactAt(request.grant.projectId, id, at.value)
+            at === undefined
+              ? contacts.findById(request.grant.projectId, id)
+              : contactAt(request.grant.projectId, id, at.value)
           ),
           Effect.mapError(ApiError.fromDomain),
           Effect.flatMap(Option.match({
@@ -309,7 +344,11 @@ export const make = Effect.gen(function*() {
         Effect.gen(function*() {
           const raw = request.query.get("suppress")
           if (raw !== null && raw !== "true" && raw !== "false") {
-            return yield* ApiError.validation([{ field: "suppress", code: "invalid_suppress", message: "suppress must be true or false" }])
+            return yield* ApiError.validation([{
+              field: "suppress",
+              code: "invalid_suppress",
+              message: "suppress must be true or false"
+            }])
           }
           const id = yield* contactId(request)
           yield* erasure.erase(request.grant.projectId, { contactId: id, suppress: raw === "true" })
@@ -325,7 +364,11 @@ export const make = Effect.gen(function*() {
           // The canonical form the track route stores (behaviour §1.2).
           const canonical = email?.trim().toLowerCase() ?? ""
           if (!TrackCommand.isEmail(canonical)) {
-            return yield* ApiError.validation([{ field: "email", code: "invalid_email", message: "email must be a valid email address" }])
+            return yield* ApiError.validation([{
+              field: "email",
+              code: "invalid_email",
+              message: "email must be a valid email address"
+            }])
           }
           yield* suppressions.lift(request.grant.projectId, canonical)
           return noContent

@@ -99,7 +99,11 @@ export const makeRequestRecorder = () => {
     let record = cache.get(id)
     if (record === undefined) {
       const count = Metric.fromMetricKey(
-        requestsKey.pipe(MetricKey.tagged("route", pattern), MetricKey.tagged("method", method), MetricKey.tagged("status", String(status)))
+        requestsKey.pipe(
+          MetricKey.tagged("route", pattern),
+          MetricKey.tagged("method", method),
+          MetricKey.tagged("status", String(status))
+        )
       )
       const duration = Metric.fromMetricKey(MetricKey.tagged(requestDurationKey, "route", pattern))
       record = (seconds) => {
@@ -142,7 +146,8 @@ const instrument = <S extends object>(port: string, service: S): S => {
         }
       })
     }
-    const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.suspend(() => timedFrom(performance.now(), effect))
+    const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.suspend(() => timedFrom(performance.now(), effect))
     if (typeof value === "function") {
       wrapped[name] = (...args: Array<unknown>) => {
         const started = performance.now()
@@ -160,7 +165,8 @@ export const instrumentStore = <A, E, R>(store: Layer.Layer<A, E, R>): Layer.Lay
     const all = context as Context.Context<unknown>
     let out = all
     const eventStore = Context.getOption(all as Context.Context<EventStore.EventStore>, EventStore.EventStore)
-    if (eventStore._tag === "Some") out = Context.add(out, EventStore.EventStore, instrument("event_store", eventStore.value))
+    if (eventStore._tag === "Some")
+      out = Context.add(out, EventStore.EventStore, instrument("event_store", eventStore.value))
     const contacts = Context.getOption(all as Context.Context<Contacts.Contacts>, Contacts.Contacts)
     if (contacts._tag === "Some") out = Context.add(out, Contacts.Contacts, instrument("contacts", contacts.value))
     const projects = Context.getOption(all as Context.Context<Projects.Projects>, Projects.Projects)

@@ -165,7 +165,8 @@ export const make = (options: Options) =>
           grant,
           headers: input.headers
         })))
-      const fail = (error: ApiError.ApiError) => done({ status: error.status, body: ApiError.envelope(error, input.requestId) })
+      const fail = (error: ApiError.ApiError) =>
+        done({ status: error.status, body: ApiError.envelope(error, input.requestId) })
       const deadline = { at: Date.now() + requestTimeout, expire: () => fiber.unsafeInterruptAsFork(fiber.id()) }
       overdue.add(deadline)
       fiber.addObserver((exit) => {

@@ -43,7 +43,10 @@ export interface RateLimiter {
 const allowed: Decision = { allowed: true }
 
 /** A limiter over a clock in milliseconds (injected for tests). */
-export const make = (limit: Limit, options: { readonly maxBuckets?: number; readonly now?: () => number } = {}): RateLimiter => {
+export const make = (
+  limit: Limit,
+  options: { readonly maxBuckets?: number; readonly now?: () => number } = {}
+): RateLimiter => {
   const now = options.now ?? (() => performance.now())
   const maxBuckets = options.maxBuckets ?? 10_000
   // Insertion order is recency order: a touched bucket is moved to the end.

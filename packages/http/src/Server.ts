@@ -238,14 +238,19 @@ export const make = (
       }
 
       const respond = (body: unknown) =>
-        run(endpoint, {
-          requestId,
-          authorization: req.headers.authorization,
-          params: found.params,
-          query,
-          body,
-          headers: req.headersDistinct
-        }, (reply) => reply.stream === undefined ? send(reply.status, reply.body, Json, reply.headers) : serveStream(reply.stream))
+        run(
+          endpoint,
+          {
+            requestId,
+            authorization: req.headers.authorization,
+            params: found.params,
+            query,
+            body,
+            headers: req.headersDistinct
+          },
+          (reply) =>
+            reply.stream === undefined ? send(reply.status, reply.body, Json, reply.headers) : serveStream(reply.stream)
+        )
 
       if (!endpoint.handler.body) {
         req.resume()
@@ -281,7 +286,14 @@ export const make = (
       Effect.async<Running>((resume) => {
         server.listen(options.port, options.host, () => {
           const { port } = server.address() as AddressInfo
-          resume(Effect.succeed({ server, port, url: `http://${options.host ?? "localhost"}:${port}`, openStreams: () => streams.size }))
+          resume(
+            Effect.succeed({
+              server,
+              port,
+              url: `http://${options.host ?? "localhost"}:${port}`,
+              openStreams: () => streams.size
+            })
+          )
         })
       }),
       () =>

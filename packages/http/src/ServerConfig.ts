@@ -56,7 +56,8 @@ const store = Config.all({
       return Either.right({ _tag: "embedded", dataDir })
     case "postgres":
       return Option.match(url, {
-        onNone: () => Either.left(ConfigError.MissingData(["DATABASE_URL"], "TRACKLOG_STORE=postgres needs DATABASE_URL")),
+        onNone: () =>
+          Either.left(ConfigError.MissingData(["DATABASE_URL"], "TRACKLOG_STORE=postgres needs DATABASE_URL")),
         onSome: (url) => Either.right({ _tag: "postgres", url })
       })
   }
@@ -82,12 +83,18 @@ export const ServerConfig = Config.all({
   // behaviour §8: a batch of up to 1000 tracks needs more room than one track.
   batchBodyLimit: Config.integer("TRACKLOG_BATCH_BODY_LIMIT").pipe(
     Config.withDefault(10 * 1024 * 1024),
-    Config.validate({ message: "TRACKLOG_BATCH_BODY_LIMIT must be a positive number of bytes", validation: (n) => n > 0 })
+    Config.validate({
+      message: "TRACKLOG_BATCH_BODY_LIMIT must be a positive number of bytes",
+      validation: (n) => n > 0
+    })
   ),
   // behaviour §6: how long an Idempotency-Key and its answer are kept, at least 24 h by default.
   idempotencyTtl: Config.integer("TRACKLOG_IDEMPOTENCY_TTL").pipe(
     Config.withDefault(86_400),
-    Config.validate({ message: "TRACKLOG_IDEMPOTENCY_TTL must be a positive number of seconds", validation: (n) => n > 0 })
+    Config.validate({
+      message: "TRACKLOG_IDEMPOTENCY_TTL must be a positive number of seconds",
+      validation: (n) => n > 0
+    })
   ),
   // The per-process cache of contacts (CommandHandler): bounded by bytes so big contacts cannot grow it without end.
   contactCacheBytes: Config.integer("TRACKLOG_CONTACT_CACHE_BYTES").pipe(

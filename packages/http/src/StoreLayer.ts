@@ -23,8 +23,10 @@ const storeOf = (store: ServerConfig.Store) => {
     case "embedded":
       // PGlite serves one connection at a time: a pool of one.
       return Layer.unwrapScoped(
-        Effect.map(EmbeddedPostgres.make({ dataDir: store.dataDir }), ({ url }) =>
-          StorePostgres.layer({ url, maxConnections: 1 }))
+        Effect.map(
+          EmbeddedPostgres.make({ dataDir: store.dataDir }),
+          ({ url }) => StorePostgres.layer({ url, maxConnections: 1 })
+        )
       )
   }
 }
@@ -38,7 +40,8 @@ export const services = <A, E, R>(store: Layer.Layer<A, E, R>, handler: CommandH
   )
 
 /** Store ports, `Track`, `EraseContact` and `Ids` for the configured store; `handler` tunes the command handler. */
-export const layer = (store: ServerConfig.Store, handler: CommandHandler.Options = {}) => services(storeOf(store), handler)
+export const layer = (store: ServerConfig.Store, handler: CommandHandler.Options = {}) =>
+  services(storeOf(store), handler)
 
 /** As `layer`, with every store operation timed into the metrics (`TRACKLOG_METRICS`). */
 export const instrumented = (store: ServerConfig.Store, handler: CommandHandler.Options = {}) =>

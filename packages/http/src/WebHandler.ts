@@ -48,7 +48,9 @@ const discardBody = (request: Request) =>
     ? request.body?.cancel().catch(() => {})
     : undefined
 
-type Body = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: "TooLarge" } | { readonly _tag: "Unreadable" }
+type Body = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: "TooLarge" } | {
+  readonly _tag: "Unreadable"
+}
 
 // Reads at most `limit` bytes; past it the rest is not read at all.
 const readBody = async (request: Request, limit: number): Promise<Body> => {
@@ -103,7 +105,9 @@ const headersOf = (request: Request): Record<string, ReadonlyArray<string>> => {
   return out
 }
 
-export const make = (options: Options): Effect.Effect<{ readonly handler: Handler; readonly stop: () => void }, never, Pipeline.Services> =>
+export const make = (
+  options: Options
+): Effect.Effect<{ readonly handler: Handler; readonly stop: () => void }, never, Pipeline.Services> =>
   Effect.gen(function*() {
     const pipeline = yield* Pipeline.make(options)
     const { log, match, openApi, run } = pipeline
@@ -191,7 +195,13 @@ export const make = (options: Options): Effect.Effect<{ readonly handler: Handle
         const read = await readBody(request, limit)
         if (read._tag === "TooLarge") return fail(ApiError.payloadTooLarge(limit))
         if (read._tag === "Unreadable") {
-          return fail(new ApiError.ApiError({ status: 400, code: "VALIDATION_ERROR", message: "The request body could not be read" }))
+          return fail(
+            new ApiError.ApiError({
+              status: 400,
+              code: "VALIDATION_ERROR",
+              message: "The request body could not be read"
+            })
+          )
         }
         const parsed = Pipeline.parseBody(read.text)
         if (!parsed.ok) return fail(ApiError.invalidJson())
@@ -209,7 +219,11 @@ export const make = (options: Options): Effect.Effect<{ readonly handler: Handle
           headers: headersOf(request)
         }, (reply) =>
           answers.write(() =>
-            resolve(reply.stream === undefined ? send(reply.status, reply.body, Pipeline.Json, reply.headers) : serveStream(reply.stream))
+            resolve(
+              reply.stream === undefined
+                ? send(reply.status, reply.body, Pipeline.Json, reply.headers)
+                : serveStream(reply.stream)
+            )
           ))
       )
     }

@@ -66,7 +66,12 @@ export const request = async (
   base: string,
   method: string,
   path: string,
-  options: { readonly key?: string; readonly body?: unknown; readonly raw?: string; readonly headers?: Record<string, string> } = {}
+  options: {
+    readonly key?: string
+    readonly body?: unknown
+    readonly raw?: string
+    readonly headers?: Record<string, string>
+  } = {}
 ): Promise<Answer> => {
   const headers: Record<string, string> = { ...options.headers }
   if (options.key !== undefined) headers["authorization"] = `Bearer ${options.key}`

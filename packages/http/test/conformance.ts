@@ -53,12 +53,19 @@ export const conformance = <E>(
 
     describe("§1.1 auth", () => {
       it("no Authorization header → 401 MISSING_AUTH", async () => {
-        expectEnvelope(await request(base, "POST", "/v1/track", { body: { email: "a@b.co", event: "e" } }), 401, "MISSING_AUTH")
+        expectEnvelope(
+          await request(base, "POST", "/v1/track", { body: { email: "a@b.co", event: "e" } }),
+          401,
+          "MISSING_AUTH"
+        )
       })
 
       it("a header that is not exactly `Bearer <token>` → 401 MISSING_AUTH", async () => {
         for (const header of ["Basic abc", "Bearer", "Bearer ", `Bearer ${projectA.publicKey} x`, projectA.publicKey]) {
-          const answer = await request(base, "POST", "/v1/track", { body: { email: "a@b.co", event: "e" }, headers: { authorization: header } })
+          const answer = await request(base, "POST", "/v1/track", {
+            body: { email: "a@b.co", event: "e" },
+            headers: { authorization: header }
+          })
           expectEnvelope(answer, 401, "MISSING_AUTH")
         }
       })
@@ -76,7 +83,14 @@ export const conformance = <E>(
 
       it("a public key on a secret-only route → 403 FORBIDDEN, on every read route", async () => {
         const { body } = await track({ email: freshEmail("forbidden"), event: "e" })
-        for (const path of ["/contacts", `/contacts/${body.data.contact}`, `/contacts/${body.data.contact}/events`, "/contacts?email=a%40b.co"]) {
+        for (
+          const path of [
+            "/contacts",
+            `/contacts/${body.data.contact}`,
+            `/contacts/${body.data.contact}/events`,
+            "/contacts?email=a%40b.co"
+          ]
+        ) {
           expectEnvelope(await get(path, projectA.publicKey), 403, "FORBIDDEN")
         }
       })
@@ -91,7 +105,11 @@ export const conformance = <E>(
       it("a body that is not JSON → 400 VALIDATION_ERROR, and nothing is stored", async () => {
         const email = freshEmail("badjson")
         for (const raw of ["{bad", `{"email":"${email}","event":"e"`, "nul", "\u0000"]) {
-          const answer = await request(base, "POST", "/v1/track", { key: projectA.publicKey, raw, headers: { "content-type": "application/json" } })
+          const answer = await request(base, "POST", "/v1/track", {
+            key: projectA.publicKey,
+            raw,
+            headers: { "content-type": "application/json" }
+          })
           expectEnvelope(answer, 400, "VALIDATION_ERROR")
           expect(answer.body.error.message).toBe("Invalid JSON in request body")
         }
@@ -110,7 +128,12 @@ export const conformance = <E>(
       })
 
       it("missing email and event → 422 with both fields required; an empty body too", async () => {
-        for (const answer of [await track({}), await request(base, "POST", "/v1/track", { key: projectA.publicKey, raw: "" })]) {
+        for (
+          const answer of [
+            await track({}),
+            await request(base, "POST", "/v1/track", { key: projectA.publicKey, raw: "" })
+          ]
+        ) {
           expectEnvelope(answer, 422, "VALIDATION_ERROR")
           expect(answer.body.error.errors.map((e: { field: string; code: string }) => [e.field, e.code])).toEqual([
             ["email", "required"],
@@ -151,18 +174,32 @@ export const conformance = <E>(
         for (const data of [[1, 2], "x", 7]) {
           const answer = await track({ email: freshEmail("data"), event: "e", data })
           expectEnvelope(answer, 422, "VALIDATION_ERROR")
-          expect(answer.body.error.errors).toEqual([{ field: "data", message: expect.any(String), code: "invalid_type" }])
+          expect(answer.body.error.errors).toEqual([{
+            field: "data",
+            message: expect.any(String),
+            code: "invalid_type"
+          }])
         }
       })
 
       it("subscribed and preserveExistingSubscription must be booleans", async () => {
-        const answer = await track({ email: freshEmail("b"), event: "e", subscribed: 1, preserveExistingSubscription: "no" })
+        const answer = await track({
+          email: freshEmail("b"),
+          event: "e",
+          subscribed: 1,
+          preserveExistingSubscription: "no"
+        })
         expectEnvelope(answer, 422, "VALIDATION_ERROR")
-        expect(answer.body.error.errors.map((e: { field: string }) => e.field)).toEqual(["subscribed", "preserveExistingSubscription"])
+        expect(answer.body.error.errors.map((e: { field: string }) => e.field)).toEqual([
+          "subscribed",
+          "preserveExistingSubscription"
+        ])
       })
 
       it("unknown top-level fields are ignored", async () => {
-        expect((await track({ email: freshEmail("extra"), event: "e", projectId: "x", whatever: [1] })).status).toBe(200)
+        expect((await track({ email: freshEmail("extra"), event: "e", projectId: "x", whatever: [1] })).status).toBe(
+          200
+        )
       })
 
       it("a rejected request changes nothing", async () => {
@@ -189,10 +226,23 @@ export const conformance = <E>(
 
     describe("§1.3 reserved event names", () => {
       it("email.*, contact.subscribed, contact.unsubscribed, segment.<slug>.entry|exit → 422 reserved_event", async () => {
-        for (const event of ["email.sent", "email.opened", "contact.subscribed", "contact.unsubscribed", "segment.vip.entry", "segment.vip.exit"]) {
+        for (
+          const event of [
+            "email.sent",
+            "email.opened",
+            "contact.subscribed",
+            "contact.unsubscribed",
+            "segment.vip.entry",
+            "segment.vip.exit"
+          ]
+        ) {
           const answer = await track({ email: freshEmail("reserved"), event })
           expectEnvelope(answer, 422, "VALIDATION_ERROR")
-          expect(answer.body.error.errors).toEqual([{ field: "event", message: expect.any(String), code: "reserved_event" }])
+          expect(answer.body.error.errors).toEqual([{
+            field: "event",
+            message: expect.any(String),
+            code: "reserved_event"
+          }])
         }
       })
 
@@ -246,7 +296,9 @@ export const conformance = <E>(
 
       it("many concurrent first tracks for one new email → one contact, every event, no 5xx", async () => {
         const email = freshEmail("concurrent")
-        const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => track({ email: i % 2 ? email : email.toUpperCase(), event: `e${i}` })))
+        const answers = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => track({ email: i % 2 ? email : email.toUpperCase(), event: `e${i}` }))
+        )
         expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200))
         expect(new Set(answers.map((a) => a.body.data.contact)).size).toBe(1)
         expect(await eventsOf(answers[0]!.body.data.contact)).toHaveLength(40)
@@ -256,13 +308,25 @@ export const conformance = <E>(
     describe("§1.5 data merge", () => {
       it("applies the merge table: reserved dropped, '' ignored, null deletes, one-shots not stored, wrappers unwrapped, values replaced whole", async () => {
         const email = freshEmail("merge")
-        await track({ email, event: "a", data: { plan: "free", name: "Ada", address: { city: "Paris", zip: "1" }, gone: 1 } })
+        await track({
+          email,
+          event: "a",
+          data: { plan: "free", name: "Ada", address: { city: "Paris", zip: "1" }, gone: 1 }
+        })
         await track({
           email,
           event: "b",
           data: {
-            id: "x", email: "evil@example.com", subscribed: false, createdAt: 1, updatedAt: 1, plunk_id: 1,
-            plunk_email: 1, unsubscribeUrl: 1, subscribeUrl: 1, manageUrl: 1,
+            id: "x",
+            email: "evil@example.com",
+            subscribed: false,
+            createdAt: 1,
+            updatedAt: 1,
+            plunk_id: 1,
+            plunk_email: 1,
+            unsubscribeUrl: 1,
+            subscribeUrl: 1,
+            manageUrl: 1,
             name: "",
             gone: null,
             orderId: { value: "o-1", persistent: false },
@@ -275,7 +339,14 @@ export const conformance = <E>(
         const contact = await contactByEmail(email)
         expect(contact.email).toBe(email)
         expect(contact.subscribed).toBe(true)
-        expect(contact.data).toEqual({ plan: "free", name: "Ada", address: { city: "Lyon" }, tier: "gold", "a.b": [1, 2], locale: "fr" })
+        expect(contact.data).toEqual({
+          plan: "free",
+          name: "Ada",
+          address: { city: "Lyon" },
+          tier: "gold",
+          "a.b": [1, 2],
+          locale: "fr"
+        })
         expect(Object.keys(contact.data)).toEqual(["plan", "name", "address", "tier", "a.b", "locale"])
       })
 
@@ -291,7 +362,11 @@ export const conformance = <E>(
         for (const locale of [1, true, ["en"], { value: "en", persistent: true }]) {
           const answer = await track({ email, event: "e", data: { locale } })
           expectEnvelope(answer, 422, "VALIDATION_ERROR")
-          expect(answer.body.error.errors).toEqual([{ field: "data.locale", message: expect.any(String), code: "invalid_type" }])
+          expect(answer.body.error.errors).toEqual([{
+            field: "data.locale",
+            message: expect.any(String),
+            code: "invalid_type"
+          }])
         }
         await track({ email, event: "e", data: { locale: "en" } })
         await track({ email, event: "e", data: { locale: null } })
@@ -357,7 +432,11 @@ export const conformance = <E>(
       })
 
       it("X-Request-ID is on every response, unique per request", async () => {
-        const answers = [await get("/contacts"), await get("/nope"), await track({ email: freshEmail("rid"), event: "e" })]
+        const answers = [
+          await get("/contacts"),
+          await get("/nope"),
+          await track({ email: freshEmail("rid"), event: "e" })
+        ]
         const ids = answers.map((a) => a.headers.get("x-request-id"))
         for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/)
         expect(new Set(ids).size).toBe(3)
@@ -366,17 +445,28 @@ export const conformance = <E>(
       it("CORS is open on /v1/track: preflight and response headers", async () => {
         const preflight = await fetch(`${base}/v1/track`, {
           method: "OPTIONS",
-          headers: { origin: "https://shop.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" }
+          headers: {
+            origin: "https://shop.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type"
+          }
         })
         expect(preflight.status).toBe(204)
         expect(preflight.headers.get("access-control-allow-origin")).toBe("*")
         expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization")
         expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("content-type")
         expect(preflight.headers.get("access-control-allow-methods")).toContain("POST")
-        const answer = await request(base, "POST", "/v1/track", { key: projectA.publicKey, body: { email: freshEmail("cors"), event: "e" }, headers: { origin: "https://shop.example" } })
+        const answer = await request(base, "POST", "/v1/track", {
+          key: projectA.publicKey,
+          body: { email: freshEmail("cors"), event: "e" },
+          headers: { origin: "https://shop.example" }
+        })
         expect(answer.headers.get("access-control-allow-origin")).toBe("*")
         // With a trailing slash, the same route and the same CORS.
-        const slashed = await request(base, "POST", "/v1/track/", { key: projectA.publicKey, body: { email: freshEmail("cors"), event: "e" } })
+        const slashed = await request(base, "POST", "/v1/track/", {
+          key: projectA.publicKey,
+          body: { email: freshEmail("cors"), event: "e" }
+        })
         expect(slashed.status).toBe(200)
         expect(slashed.headers.get("access-control-allow-origin")).toBe("*")
         expect((await fetch(`${base}/v1/track/`, { method: "OPTIONS" })).status).toBe(204)
@@ -411,12 +501,18 @@ export const conformance = <E>(
       it("GET /contacts lists with a cursor: default 20, max 100, no cursor on the last page, project-scoped", async () => {
         // Project B's list holds only what these tests put there.
         const mine: Array<string> = []
-        for (let i = 0; i < 23; i++) mine.push((await track({ email: freshEmail("list"), event: "e" }, projectB.publicKey)).body.data.contact)
+        for (let i = 0; i < 23; i++)
+          mine.push(
+            (await track({ email: freshEmail("list"), event: "e" }, projectB.publicKey)).body.data.contact
+          )
         const all: Array<string> = []
         let cursor: string | undefined
         let first = true
         do {
-          const page = await get(`/contacts${cursor === undefined ? "" : `?cursor=${encodeURIComponent(cursor)}`}`, projectB.secretKey)
+          const page = await get(
+            `/contacts${cursor === undefined ? "" : `?cursor=${encodeURIComponent(cursor)}`}`,
+            projectB.secretKey
+          )
           expect(page.status).toBe(200)
           if (first) expect(page.body.data).toHaveLength(20)
           first = false
@@ -445,8 +541,14 @@ export const conformance = <E>(
         const email = freshEmail("byemail")
         const { body } = await track({ email, event: "e" })
         const found = await get(`/contacts?email=${encodeURIComponent(` ${email.toUpperCase()} `)}`)
-        expect(found.body).toEqual({ data: [expect.objectContaining({ id: body.data.contact, email })], hasMore: false })
-        expect((await get(`/contacts?email=${encodeURIComponent(freshEmail("absent"))}`)).body).toEqual({ data: [], hasMore: false })
+        expect(found.body).toEqual({
+          data: [expect.objectContaining({ id: body.data.contact, email })],
+          hasMore: false
+        })
+        expect((await get(`/contacts?email=${encodeURIComponent(freshEmail("absent"))}`)).body).toEqual({
+          data: [],
+          hasMore: false
+        })
         expect((await get(`/contacts?email=${encodeURIComponent(email)}`, projectB.secretKey)).body.data).toEqual([])
       })
 
@@ -461,9 +563,17 @@ export const conformance = <E>(
         expect(page1.body.hasMore).toBe(true)
         const page2 = await get(`/contacts/${contact}/events?limit=2&cursor=${page1.body.cursor}`)
         const page3 = await get(`/contacts/${contact}/events?limit=2&cursor=${page2.body.cursor}`)
-        expect(page3.body).toEqual({ data: [expect.objectContaining({ id: ids[0], name: "e0", data: { i: 0 } })], hasMore: false })
+        expect(page3.body).toEqual({
+          data: [expect.objectContaining({ id: ids[0], name: "e0", data: { i: 0 } })],
+          hasMore: false
+        })
         expect((await get(`/contacts/${contact}/events`)).body.data).toHaveLength(5)
-        for (const limit of ["0", "1001", "x"]) expectEnvelope(await get(`/contacts/${contact}/events?limit=${limit}`), 422, "VALIDATION_ERROR")
+        for (const limit of ["0", "1001", "x"])
+          expectEnvelope(
+            await get(`/contacts/${contact}/events?limit=${limit}`),
+            422,
+            "VALIDATION_ERROR"
+          )
         expect((await get(`/contacts/${contact}/events?limit=1000`)).status).toBe(200)
       })
     })
@@ -472,7 +582,9 @@ export const conformance = <E>(
       it("GET /openapi.json describes POST /v1/track and the read routes", async () => {
         const answer = await request(base, "GET", "/openapi.json")
         expect(answer.status).toBe(200)
-        expect(Object.keys(answer.body.paths)).toEqual(expect.arrayContaining(["/v1/track", "/contacts", "/contacts/{id}", "/contacts/{id}/events"]))
+        expect(Object.keys(answer.body.paths)).toEqual(
+          expect.arrayContaining(["/v1/track", "/contacts", "/contacts/{id}", "/contacts/{id}/events"])
+        )
         expect(answer.body.paths["/v1/track"].post).toBeDefined()
       })
 

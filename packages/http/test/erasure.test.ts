@@ -16,7 +16,8 @@ import { type Answer, projectA, projectB, request, start } from "./TestServer.js
 
 let counter = 0
 /** A string found nowhere else: in an email, a data value, an event's data. */
-const marker = (tag: string) => `${tag}${Date.now().toString(36)}x${(counter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`
+const marker = (tag: string) =>
+  `${tag}${Date.now().toString(36)}x${(counter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`
 
 const expectEnvelope = (answer: Answer, status: number, code: string) => {
   expect(answer.status, answer.text).toBe(status)
@@ -31,7 +32,11 @@ const expectNoContent = (answer: Answer) => {
   expect(answer.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/)
 }
 
-const erasure = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, options: { readonly database?: boolean } = {}) =>
+const erasure = <E>(
+  name: string,
+  store: () => Layer.Layer<Store.Ports, E>,
+  options: { readonly database?: boolean } = {}
+) =>
   describe(`erasure and suppression (behaviour §7): ${name}`, () => {
     const scope = Effect.runSync(Scope.make())
     let base = ""
@@ -43,25 +48,32 @@ const erasure = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, opti
     })
     afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
-    const track = (body: Record<string, unknown>, key = projectA.publicKey) => request(base, "POST", "/v1/track", { key, body })
+    const track = (body: Record<string, unknown>, key = projectA.publicKey) =>
+      request(base, "POST", "/v1/track", { key, body })
     const get = (path: string, key = projectA.secretKey) => request(base, "GET", path, { key })
     const del = (path: string, key = projectA.secretKey) => request(base, "DELETE", path, { key })
-    const byEmail = async (email: string, key = projectA.secretKey) => (await get(`/contacts?email=${encodeURIComponent(email)}`, key)).body.data
+    const byEmail = async (email: string, key = projectA.secretKey) =>
+      (await get(`/contacts?email=${encodeURIComponent(email)}`, key)).body.data
 
     /** Every row of every table of the store's database, as text. */
     const dump = () =>
-      Effect.runPromise(Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const tables = yield* sql<{ name: string }>`
+      Effect.runPromise(
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const tables = yield* sql<{ name: string }>`
           SELECT table_name AS name FROM information_schema.tables
           WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
-        expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(["events", "contacts", "streams", "suppressions", "projects"]))
-        const rows: Array<string> = []
-        for (const { name } of tables) {
-          for (const row of yield* sql<{ row: string }>`SELECT t::text AS row FROM ${sql(name)} t`) rows.push(`${name}: ${row.row}`)
-        }
-        return rows.join("\n")
-      }).pipe(Effect.provide(context as Context.Context<SqlClient.SqlClient>)))
+          expect(tables.map((t) => t.name)).toEqual(
+            expect.arrayContaining(["events", "contacts", "streams", "suppressions", "projects"])
+          )
+          const rows: Array<string> = []
+          for (const { name } of tables) {
+            for (const row of yield* sql<{ row: string }>`SELECT t::text AS row FROM ${sql(name)} t`)
+              rows.push(`${name}: ${row.row}`)
+          }
+          return rows.join("\n")
+        }).pipe(Effect.provide(context as Context.Context<SqlClient.SqlClient>))
+      )
 
     it("DELETE /contacts/:id → 204 with no body; then the contact, its events and its email lookup are gone", async () => {
       const email = `${marker("gone")}@example.com`
@@ -125,7 +137,8 @@ const erasure = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, opti
       expect(fresh.status).toBe(200)
       expect(fresh.body.data.contact).not.toBe(old)
       expect(await byEmail(email)).toMatchObject([{ id: fresh.body.data.contact, subscribed: true, data: {} }])
-      expect((await get(`/contacts/${fresh.body.data.contact}/events`)).body.data.map((e: { name: string }) => e.name)).toEqual(["back"])
+      expect((await get(`/contacts/${fresh.body.data.contact}/events`)).body.data.map((e: { name: string }) => e.name))
+        .toEqual(["back"])
     })
 
     it("after suppress=true a track answers suppressed and stores nothing; DELETE /suppressions lifts it", async () => {
@@ -147,7 +160,9 @@ const erasure = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, opti
       expectEnvelope(await del("/suppressions?email=not-an-email"), 422, "VALIDATION_ERROR")
       expect((await track({ email, event: "still" })).body.data.suppressed).toBe(true)
       // The other project is not affected.
-      expect((await track({ email, event: "elsewhere" }, projectB.publicKey)).body.data.contact).toEqual(expect.any(String))
+      expect((await track({ email, event: "elsewhere" }, projectB.publicKey)).body.data.contact).toEqual(
+        expect.any(String)
+      )
 
       expectNoContent(await del(`/suppressions?email=${encodeURIComponent(`  ${email.toUpperCase()}`)}`))
       expectEnvelope(await del(`/suppressions?email=${encodeURIComponent(email)}`), 404, "NOT_FOUND")
@@ -162,7 +177,10 @@ const erasure = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, opti
       for (let round = 0; round < 10; round++) {
         const email = `${marker("race")}@example.com`
         const old = (await track({ email, event: "first" })).body.data.contact
-        const [erased, tracked] = await Promise.all([del(`/contacts/${old}`), track({ email, event: "racing", data: { round } })])
+        const [erased, tracked] = await Promise.all([
+          del(`/contacts/${old}`),
+          track({ email, event: "racing", data: { round } })
+        ])
         expectNoContent(erased)
         expect(tracked.status, tracked.text).toBe(200)
         expectEnvelope(await get(`/contacts/${old}`), 404, "CONTACT_NOT_FOUND")
@@ -183,8 +201,16 @@ const erasure = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, opti
         const values = [marker("dataval"), marker("eventval"), marker("oneshot"), marker("nested"), marker("unsetval")]
         const [dataValue, eventValue, oneShot, nested, unsetValue] = values as [string, string, string, string, string]
         const first = await track({ email, event: "signup", data: { plan: dataValue, gone: unsetValue } })
-        await track({ email, event: marker("eventname"), subscribed: false, data: { gone: null, note: { deep: [nested] } } })
-        await track({ email, event: "buy", data: { tmp: { value: oneShot, persistent: false }, item: eventValue } }, projectA.secretKey)
+        await track({
+          email,
+          event: marker("eventname"),
+          subscribed: false,
+          data: { gone: null, note: { deep: [nested] } }
+        })
+        await track(
+          { email, event: "buy", data: { tmp: { value: oneShot, persistent: false }, item: eventValue } },
+          projectA.secretKey
+        )
         // Another contact, in another project, whose values must survive: the dump does show data.
         const survivor = marker("survivor")
         await track({ email: `${survivor}@example.com`, event: "e", data: { v: survivor } }, projectB.publicKey)
@@ -217,12 +243,16 @@ describe("erasure in the memory store's log buffers", () => {
     const held = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const ports = yield* StoreMemory.make
       const url = (yield* start(Layer.succeedContext(Store.context(ports)))).url
-      const id = (yield* Effect.promise(() => trackAt(url, { email, event: value, data: { v: value } }))).body.data.contact
+      const id = (yield* Effect.promise(() =>
+        trackAt(url, { email, event: value, data: { v: value } })
+      )).body.data.contact
       yield* Effect.promise(() => trackAt(url, { email: `${other}@example.com`, event: "e", data: { v: other } }))
       const before = text(ports.logBuffers())
       expect(before).toContain(value)
       expect(before).toContain(email)
-      expectNoContent(yield* Effect.promise(() => request(url, "DELETE", `/contacts/${id}`, { key: projectA.secretKey })))
+      expectNoContent(
+        yield* Effect.promise(() => request(url, "DELETE", `/contacts/${id}`, { key: projectA.secretKey }))
+      )
       return text(ports.logBuffers())
     })))
     expect(held).not.toContain(value)

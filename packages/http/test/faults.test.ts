@@ -28,13 +28,21 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
       readStream: () => failure,
       readAll: () => failure
     })
-    const contacts = Contacts.Contacts.of({ findById: () => failure, findByEmail: () => failure, list: () => failure, timeline: () => failure })
+    const contacts = Contacts.Contacts.of({
+      findById: () => failure,
+      findByEmail: () => failure,
+      list: () => failure,
+      timeline: () => failure
+    })
     const erasure = Erasure.Erasure.of({ erase: () => failure })
     const suppressions = Suppressions.Suppressions.of({ isSuppressed: () => failure, lift: () => failure })
     return Store.context({ contacts, eventStore, projects, erasure, suppressions })
   }))
 
-const serve = (failure: Effect.Effect<never, StoreError.StoreUnavailable>, options: { readonly requestTimeoutMillis?: number } = {}) => {
+const serve = (
+  failure: Effect.Effect<never, StoreError.StoreUnavailable>,
+  options: { readonly requestTimeoutMillis?: number } = {}
+) => {
   const scope = Effect.runSync(Scope.make())
   let base = ""
   beforeAll(async () => {
@@ -61,7 +69,10 @@ describe("a store that cannot be reached", () => {
   })
 
   it("still answers bad input with 4xx, not 503", async () => {
-    const answer = await request(base(), "POST", "/v1/track", { key: projectA.publicKey, body: { email: "nope", event: "e" } })
+    const answer = await request(base(), "POST", "/v1/track", {
+      key: projectA.publicKey,
+      body: { email: "nope", event: "e" }
+    })
     expect(answer.status).toBe(422)
   })
 })
@@ -70,7 +81,10 @@ describe("a defect", () => {
   const base = serve(Effect.die(new Error("secret internals at /srv/app.ts:42")))
 
   it("answers 500 INTERNAL_SERVER_ERROR without a stack trace or the error's text", async () => {
-    const answer = await request(base(), "POST", "/v1/track", { key: projectA.publicKey, body: { email: "a@b.co", event: "e" } })
+    const answer = await request(base(), "POST", "/v1/track", {
+      key: projectA.publicKey,
+      body: { email: "a@b.co", event: "e" }
+    })
     expect(answer.status).toBe(500)
     expect(answer.body).toMatchObject({ success: false, error: { code: "INTERNAL_SERVER_ERROR", statusCode: 500 } })
     expect(answer.text).not.toContain("secret internals")
@@ -84,8 +98,13 @@ describe("a store that hangs", () => {
 
   it("answers 503 once the request deadline passes, also for requests queued on one contact", async () => {
     const started = Date.now()
-    const answers = await Promise.all(Array.from({ length: 5 }, () =>
-      request(base(), "POST", "/v1/track", { key: projectA.publicKey, body: { email: "hang@example.com", event: "e" } })))
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        request(base(), "POST", "/v1/track", {
+          key: projectA.publicKey,
+          body: { email: "hang@example.com", event: "e" }
+        }))
+    )
     const took = Date.now() - started
     for (const answer of answers) {
       expect(answer.status).toBe(503)

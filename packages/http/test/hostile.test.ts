@@ -49,7 +49,8 @@ type Verdict = "valid" | "invalid" | "unknown"
 const worst = (verdicts: ReadonlyArray<Verdict>): Verdict =>
   verdicts.includes("invalid") ? "invalid" : verdicts.includes("unknown") ? "unknown" : "valid"
 
-const isPlainObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+const isPlainObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
 
 const LoneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 // Controls, spaces, soft hyphen, zero-width and bidi format characters, BOM, U+FFFD: never part of an address.
@@ -61,12 +62,15 @@ const emailVerdict = (email: unknown): Verdict => {
   const trimmed = email.trim()
   const canonical = trimmed.toLowerCase()
   const at = canonical.lastIndexOf("@")
-  if (canonical.length === 0 || trimmed.length > 254 || at <= 0 || at === canonical.length - 1 || at > 64) return "invalid"
+  if (canonical.length === 0 || trimmed.length > 254 || at <= 0 || at === canonical.length - 1 || at > 64)
+    return "invalid"
   if (NeverInAddress.test(canonical) || LoneSurrogate.test(canonical)) return "invalid"
   const domain = canonical.slice(at + 1)
-  if (domain.startsWith(".") || domain.includes("..") || domain.startsWith("-") || canonical.startsWith(".")) return "invalid"
+  if (domain.startsWith(".") || domain.includes("..") || domain.startsWith("-") || canonical.startsWith("."))
+    return "invalid"
   if (canonical.includes(".@") || canonical.slice(0, at).includes("..")) return "invalid"
-  if (canonical.length <= 254 && PlainAddress.test(canonical) && domain.split(".").every((l) => l.length <= 63)) return "valid"
+  if (canonical.length <= 254 && PlainAddress.test(canonical) && domain.split(".").every((l) => l.length <= 63))
+    return "valid"
   return "unknown"
 }
 
@@ -97,7 +101,8 @@ const eventVerdict = (event: unknown): Verdict => {
 const deeperThan = (value: unknown, levels: number): boolean => {
   if (typeof value !== "object" || value === null) return false
   if (levels === 0) return true
-  for (const child of Array.isArray(value) ? value : Object.values(value)) if (deeperThan(child, levels - 1)) return true
+  for (const child of Array.isArray(value) ? value : Object.values(value))
+    if (deeperThan(child, levels - 1)) return true
   return false
 }
 
@@ -124,7 +129,16 @@ const verdictOf = (body: unknown): Verdict => {
 }
 
 const ReservedDataKeys = [
-  "id", "email", "subscribed", "createdAt", "updatedAt", "plunk_id", "plunk_email", "unsubscribeUrl", "subscribeUrl", "manageUrl"
+  "id",
+  "email",
+  "subscribed",
+  "createdAt",
+  "updatedAt",
+  "plunk_id",
+  "plunk_email",
+  "unsubscribeUrl",
+  "subscribeUrl",
+  "manageUrl"
 ]
 
 /** behaviour §1.5: the contact's data after the patch, keys in order (a replaced key keeps its place). */
@@ -137,7 +151,10 @@ const mergedData = (current: Record<string, unknown>, incoming: unknown): Record
       continue
     }
     let value: unknown = raw
-    if (isPlainObject(raw) && Object.keys(raw).length === 2 && Object.hasOwn(raw, "value") && typeof raw["persistent"] === "boolean") {
+    if (
+      isPlainObject(raw) && Object.keys(raw).length === 2 && Object.hasOwn(raw, "value") &&
+      typeof raw["persistent"] === "boolean"
+    ) {
       if (raw["persistent"] === false) continue
       value = raw["value"]
     }
@@ -161,7 +178,8 @@ const CodesByStatus: Record<number, ReadonlyArray<string>> = {
   429: ["RATE_LIMIT_EXCEEDED"]
 }
 
-const preview = (text: string) => JSON.stringify(text.length > 160 ? `${text.slice(0, 160)}…(${text.length} chars)` : text)
+const preview = (text: string) =>
+  JSON.stringify(text.length > 160 ? `${text.slice(0, 160)}…(${text.length} chars)` : text)
 
 /** A 4xx answer in the behaviour §2 envelope; `status` and `code` when given. */
 const expectEnvelope = (answer: Answer, status?: number, code?: string) => {
@@ -208,26 +226,39 @@ const allOf = async <A>(inputs: ReadonlyArray<A>, check: (input: A) => Promise<v
     try {
       await check(input)
     } catch (error) {
-      failures.push(`${preview(typeof input === "string" ? input : JSON.stringify(input))}: ${String((error as Error).message).split("\n")[0]}`)
+      failures.push(
+        `${preview(typeof input === "string" ? input : JSON.stringify(input))}: ${
+          String((error as Error).message).split("\n")[0]
+        }`
+      )
     }
   }
   expect(failures, `${failures.length} of ${inputs.length} failed:\n${failures.join("\n")}`).toEqual([])
 }
 
-const fieldsOf = (answer: Answer) => (answer.body.error.errors as Array<{ field: string; code: string }>).map((e) => [e.field, e.code])
+const fieldsOf = (answer: Answer) =>
+  (answer.body.error.errors as Array<{ field: string; code: string }>).map((e) => [e.field, e.code])
 
 // ---------------------------------------------------------------------------------------------
 // Prototype pollution: the server runs in this process.
 // ---------------------------------------------------------------------------------------------
 
-const prototypes = [Object.prototype, Array.prototype, Function.prototype, String.prototype, Number.prototype, Boolean.prototype]
+const prototypes = [
+  Object.prototype,
+  Array.prototype,
+  Function.prototype,
+  String.prototype,
+  Number.prototype,
+  Boolean.prototype
+]
 const prototypeShape = () => prototypes.map((p) => Object.getOwnPropertyNames(p).sort().join(",")).join("|")
 let cleanShape = prototypeShape()
 
 const expectNoPollution = () => {
   expect(prototypeShape()).toBe(cleanShape)
   const probe: Record<string, unknown> = {}
-  for (const k of ["polluted", "isAdmin", "value", "persistent", "email", "event", "subscribed"]) expect(probe[k]).toBeUndefined()
+  for (const k of ["polluted", "isAdmin", "value", "persistent", "email", "event", "subscribed"])
+    expect(probe[k]).toBeUndefined()
   expect(Object.getPrototypeOf(probe)).toBe(Object.prototype)
   expect(Object.getPrototypeOf([])).toBe(Array.prototype)
 }
@@ -255,7 +286,12 @@ const postBytes = async (
   const headers: Record<string, string> = { authorization: `Bearer ${options.key ?? projectA.publicKey}` }
   const contentType = options.contentType === undefined ? "application/json" : options.contentType
   if (contentType !== null) headers["content-type"] = contentType
-  const response = await fetch(`${base}/v1/track`, { method: "POST", headers, body: bytes, signal: AbortSignal.timeout(30_000) })
+  const response = await fetch(`${base}/v1/track`, {
+    method: "POST",
+    headers,
+    body: bytes,
+    signal: AbortSignal.timeout(30_000)
+  })
   const text = await response.text()
   let body: any
   try {
@@ -269,11 +305,22 @@ const postBytes = async (
 /** A request over `node:http`, for what fetch will not send: chunked uploads, raw header blocks. */
 const rawRequest = (
   base: string,
-  options: { readonly method: string; readonly path: string; readonly headers: Http.OutgoingHttpHeaders; readonly chunks: ReadonlyArray<Uint8Array> }
+  options: {
+    readonly method: string
+    readonly path: string
+    readonly headers: Http.OutgoingHttpHeaders
+    readonly chunks: ReadonlyArray<Uint8Array>
+  }
 ) =>
   new Promise<Answer>((resolve, reject) => {
     const url = new URL(base)
-    const req = Http.request({ host: url.hostname, port: url.port, method: options.method, path: options.path, headers: options.headers })
+    const req = Http.request({
+      host: url.hostname,
+      port: url.port,
+      method: options.method,
+      path: options.path,
+      headers: options.headers
+    })
     req.setTimeout(30_000, () => req.destroy(new Error("timed out")))
     req.on("error", reject)
     req.on("response", (res) => {
@@ -315,7 +362,10 @@ const listAll = async (base: string): Promise<Array<ContactView>> => {
   const rows: Array<ContactView> = []
   let cursor: string | undefined
   for (let page = 0; page < 100; page++) {
-    const answer = await get(base, `/contacts?limit=100${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`)
+    const answer = await get(
+      base,
+      `/contacts?limit=100${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`
+    )
     expect(answer.status, answer.text).toBe(200)
     rows.push(...answer.body.data)
     if (answer.body.hasMore !== true) return rows
@@ -342,7 +392,12 @@ const stateOf = async (target: Target, email: unknown) => {
 }
 
 /** An accepted track: the answer, and what the read API shows now, against the behaviour doc. */
-const expectTracked = async (target: Target, body: Record<string, unknown>, answer: Answer, prior: ContactView | undefined) => {
+const expectTracked = async (
+  target: Target,
+  body: Record<string, unknown>,
+  answer: Answer,
+  prior: ContactView | undefined
+) => {
   expect(answer.body?.success, preview(answer.text)).toBe(true)
   expect(Object.keys(answer.body).sort()).toEqual(["data", "success"])
   expect(Object.keys(answer.body.data).sort()).toEqual(["contact", "event", "timestamp"])
@@ -413,7 +468,8 @@ const attempt = async (
   else if (verdict === "invalid") {
     expect(answer.status, `accepted an invalid request ${label}`).not.toBe(200)
     expectEnvelope(answer, 422, "VALIDATION_ERROR")
-  } else if (verdict === "valid") expect(answer.status, `rejected a valid request ${label}: ${preview(answer.text)}`).toBe(200)
+  } else if (verdict === "valid")
+    expect(answer.status, `rejected a valid request ${label}: ${preview(answer.text)}`).toBe(200)
 
   if (answer.status === 200) await expectTracked(target, parsed as Record<string, unknown>, answer, before.prior)
   else {
@@ -441,7 +497,10 @@ const rejectAll = async (target: Target, payloads: ReadonlyArray<string>, status
     } catch {
       parsed = NotJson
     }
-    expect(parsed === NotJson ? 400 : verdictOf(parsed) === "invalid" ? 422 : 200, `the oracle disagrees on ${preview(payload)}`).toBe(status)
+    expect(
+      parsed === NotJson ? 400 : verdictOf(parsed) === "invalid" ? 422 : 200,
+      `the oracle disagrees on ${preview(payload)}`
+    ).toBe(status)
     const answer = await postBytes(target.url, encoder.encode(payload))
     checkedRequests++
     expectEnvelope(answer, status, "VALIDATION_ERROR")
@@ -458,13 +517,66 @@ const rejectAll = async (target: Target, payloads: ReadonlyArray<string>, status
 // ---------------------------------------------------------------------------------------------
 
 const HostileStrings = [
-  "", " ", "\t\n ", "\u0000", "a\u0000b", "\ud800", "\udfff", "a\ud800b", "\udc00\ud800", "\ud83d",
-  "😀", "👩‍👩‍👧‍👦", "🏳️‍🌈", "\u200f", "\u200fעברית\u200f", "\u202eevil", "\u200b", "zero\u200bwidth", "\u200d", "\ufeff",
-  "\u00a0", "\u2028", "\u0085", "\uffff", "\ufffe", "\u{10ffff}", "e\u0301", "İ", "ß",
-  "__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf", "toJSON", "then",
-  "email.sent", "contact.subscribed", "contact.unsubscribed", "segment.vip.entry", "segment.exit", "Email.sent",
-  "x".repeat(256), "x".repeat(257), "\\", "\"", "'; DROP TABLE contacts; --", "%00", "${jndi:ldap://x}", "{{7*7}}",
-  "a.b", "locale", "value", "persistent", "null", "true", "0", "-1", "1e999"
+  "",
+  " ",
+  "\t\n ",
+  "\u0000",
+  "a\u0000b",
+  "\ud800",
+  "\udfff",
+  "a\ud800b",
+  "\udc00\ud800",
+  "\ud83d",
+  "😀",
+  "👩‍👩‍👧‍👦",
+  "🏳️‍🌈",
+  "\u200f",
+  "\u200fעברית\u200f",
+  "\u202eevil",
+  "\u200b",
+  "zero\u200bwidth",
+  "\u200d",
+  "\ufeff",
+  "\u00a0",
+  "\u2028",
+  "\u0085",
+  "\uffff",
+  "\ufffe",
+  "\u{10ffff}",
+  "e\u0301",
+  "İ",
+  "ß",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "hasOwnProperty",
+  "valueOf",
+  "toJSON",
+  "then",
+  "email.sent",
+  "contact.subscribed",
+  "contact.unsubscribed",
+  "segment.vip.entry",
+  "segment.exit",
+  "Email.sent",
+  "x".repeat(256),
+  "x".repeat(257),
+  "\\",
+  '"',
+  "'; DROP TABLE contacts; --",
+  "%00",
+  "${jndi:ldap://x}",
+  "{{7*7}}",
+  "a.b",
+  "locale",
+  "value",
+  "persistent",
+  "null",
+  "true",
+  "0",
+  "-1",
+  "1e999"
 ]
 
 const anyString = FastCheck.oneof(
@@ -476,7 +588,19 @@ const anyString = FastCheck.oneof(
 /** Every structural arbitrary over a string arbitrary: hostile strings, or those any store can keep. */
 const arbitrariesOver = (strings: FastCheck.Arbitrary<string>) => {
   const dataKey = FastCheck.oneof(
-    { weight: 2, arbitrary: FastCheck.constantFrom("__proto__", "constructor", "prototype", "locale", "plan", "a.b", "", ...ReservedDataKeys) },
+    {
+      weight: 2,
+      arbitrary: FastCheck.constantFrom(
+        "__proto__",
+        "constructor",
+        "prototype",
+        "locale",
+        "plan",
+        "a.b",
+        "",
+        ...ReservedDataKeys
+      )
+    },
     { weight: 3, arbitrary: strings }
   )
   const leaf = FastCheck.oneof(
@@ -496,11 +620,18 @@ const arbitrariesOver = (strings: FastCheck.Arbitrary<string>) => {
       tie("wrapped")
     ),
     // Built with Object.fromEntries: a `__proto__` key stays an own data property, as JSON.parse makes it.
-    object: FastCheck.array(FastCheck.tuple(dataKey, tie("value")), { maxLength: 4 }).map((entries) => Object.fromEntries(entries)),
-    wrapped: FastCheck.tuple(tie("value"), FastCheck.oneof({ weight: 4, arbitrary: FastCheck.boolean() }, { weight: 1, arbitrary: leaf }))
+    object: FastCheck.array(FastCheck.tuple(dataKey, tie("value")), { maxLength: 4 }).map((entries) =>
+      Object.fromEntries(entries)
+    ),
+    wrapped: FastCheck.tuple(
+      tie("value"),
+      FastCheck.oneof({ weight: 4, arbitrary: FastCheck.boolean() }, { weight: 1, arbitrary: leaf })
+    )
       .map(([value, persistent]) => ({ value, persistent }))
   }))
-  const dataObject = FastCheck.array(FastCheck.tuple(dataKey, jsonish), { maxLength: 6 }).map((entries) => Object.fromEntries(entries))
+  const dataObject = FastCheck.array(FastCheck.tuple(dataKey, jsonish), { maxLength: 6 }).map((entries) =>
+    Object.fromEntries(entries)
+  )
   const field = <A>(arbitrary: FastCheck.Arbitrary<A>, absentWeight = 1) =>
     FastCheck.oneof(
       { weight: 6, arbitrary },
@@ -515,13 +646,22 @@ const arbitrariesOver = (strings: FastCheck.Arbitrary<string>) => {
       { weight: 1, arbitrary: strings }
     )),
     event: field(FastCheck.oneof(
-      { weight: 2, arbitrary: FastCheck.constantFrom("signup", "purchase", "  Signed Up ", "Email.sent", "contact.created") },
+      {
+        weight: 2,
+        arbitrary: FastCheck.constantFrom("signup", "purchase", "  Signed Up ", "Email.sent", "contact.created")
+      },
       { weight: 3, arbitrary: strings }
     )),
     subscribed: field(FastCheck.boolean(), 4),
     preserveExistingSubscription: field(FastCheck.boolean(), 6),
     data: field(dataObject, 2),
-    extra: FastCheck.array(FastCheck.tuple(FastCheck.oneof(FastCheck.constantFrom("__proto__", "constructor", "prototype"), strings), jsonish), { maxLength: 3 })
+    extra: FastCheck.array(
+      FastCheck.tuple(
+        FastCheck.oneof(FastCheck.constantFrom("__proto__", "constructor", "prototype"), strings),
+        jsonish
+      ),
+      { maxLength: 3 }
+    )
   }).map(({ extra, ...fields }) => {
     const entries: Array<[string, unknown]> = Object.entries(fields).filter(([, v]) => v !== Absent)
     return Object.fromEntries([...extra.slice(0, 1), ...entries, ...extra.slice(1)])
@@ -530,13 +670,37 @@ const arbitrariesOver = (strings: FastCheck.Arbitrary<string>) => {
 }
 
 const ValidEmails = [
-  "ada@example.com", "  Ada@Example.COM ", "grace.hopper+fuzz@navy.example.org", "x_y-z@e-x.co", "\tLINUS@KERNEL.example.net\n", "a@b.co"
+  "ada@example.com",
+  "  Ada@Example.COM ",
+  "grace.hopper+fuzz@navy.example.org",
+  "x_y-z@e-x.co",
+  "\tLINUS@KERNEL.example.net\n",
+  "a@b.co"
 ]
 const InvalidEmails = [
-  "", "   ", "nope", "a@", "@b.co", "a b@c.de", "a@b", "a@@b.co", "a\u0000@b.co", "ada@example.com\u0000", "\ud800@example.com",
-  "ada@exam\u200bple.com", "\u200fada@example.com", "ada@example.com\u202e", `${"a".repeat(65)}@b.co`,
-  `${"a".repeat(64)}@${"b".repeat(190)}.co`, "ada@example..com", ".ada@example.com", "ada.@example.com", "ada..b@example.com",
-  "ada@-example.com", "ada@example.com.", "ada@.example.com"
+  "",
+  "   ",
+  "nope",
+  "a@",
+  "@b.co",
+  "a b@c.de",
+  "a@b",
+  "a@@b.co",
+  "a\u0000@b.co",
+  "ada@example.com\u0000",
+  "\ud800@example.com",
+  "ada@exam\u200bple.com",
+  "\u200fada@example.com",
+  "ada@example.com\u202e",
+  `${"a".repeat(65)}@b.co`,
+  `${"a".repeat(64)}@${"b".repeat(190)}.co`,
+  "ada@example..com",
+  ".ada@example.com",
+  "ada.@example.com",
+  "ada..b@example.com",
+  "ada@-example.com",
+  "ada@example.com.",
+  "ada@.example.com"
 ]
 const Absent = Symbol("Absent")
 
@@ -553,17 +717,54 @@ const fuzz = <T>(arbitrary: FastCheck.Arbitrary<T>, predicate: (value: T) => Pro
     { numRuns }
   )
 
-const ValidText = JSON.stringify({ email: "ada@example.com", event: "purchase", subscribed: true, data: { plan: "pro", n: [1, { a: null }] } })
-const MutationChars = ["{", "}", "[", "]", "\"", ":", ",", "\\", "0", "a", "@", ".", "-", "e", " ", "\n", "\u0000", "\ud800", "😀", "t", "n", "/"]
+const ValidText = JSON.stringify({
+  email: "ada@example.com",
+  event: "purchase",
+  subscribed: true,
+  data: { plan: "pro", n: [1, { a: null }] }
+})
+const MutationChars = [
+  "{",
+  "}",
+  "[",
+  "]",
+  '"',
+  ":",
+  ",",
+  "\\",
+  "0",
+  "a",
+  "@",
+  ".",
+  "-",
+  "e",
+  " ",
+  "\n",
+  "\u0000",
+  "\ud800",
+  "😀",
+  "t",
+  "n",
+  "/"
+]
 
 const mutated = FastCheck.tuple(
   FastCheck.constantFrom(
     ValidText,
     JSON.stringify({ email: "a@b.co", event: "e" }),
-    JSON.stringify({ email: "x_y-z@e-x.co", event: "signup", data: { __proto__x: 1, locale: "fr" }, preserveExistingSubscription: true })
+    JSON.stringify({
+      email: "x_y-z@e-x.co",
+      event: "signup",
+      data: { __proto__x: 1, locale: "fr" },
+      preserveExistingSubscription: true
+    })
   ),
   FastCheck.array(
-    FastCheck.tuple(FastCheck.constantFrom("truncate", "delete", "insert", "replace", "duplicate", "swap"), FastCheck.nat(), FastCheck.constantFrom(...MutationChars)),
+    FastCheck.tuple(
+      FastCheck.constantFrom("truncate", "delete", "insert", "replace", "duplicate", "swap"),
+      FastCheck.nat(),
+      FastCheck.constantFrom(...MutationChars)
+    ),
     { minLength: 1, maxLength: 4 }
   )
 ).map(([text, mutations]) => {
@@ -596,15 +797,50 @@ const mutated = FastCheck.tuple(
 
 const randomBytes = FastCheck.oneof(
   FastCheck.uint8Array({ maxLength: 300 }),
-  FastCheck.uint8Array({ maxLength: 40 }).map((b) => bytesOf(["{\"email\":\"ada@example.com\",\"event\":\"", b, "\"}"])),
-  FastCheck.uint8Array({ maxLength: 40 }).map((b) => bytesOf(["{\"email\":\"ada@example.com\",\"event\":\"e\",\"data\":{\"", b, "\":\"", b, "\"}}"])),
-  FastCheck.uint8Array({ maxLength: 20 }).map((b) => bytesOf(["{\"email\":\"ada", b, "@example.com\",\"event\":\"e\"}"]))
+  FastCheck.uint8Array({ maxLength: 40 }).map((b) => bytesOf(['{"email":"ada@example.com","event":"', b, '"}'])),
+  FastCheck.uint8Array({ maxLength: 40 }).map((b) =>
+    bytesOf(['{"email":"ada@example.com","event":"e","data":{"', b, '":"', b, '"}}'])
+  ),
+  FastCheck.uint8Array({ maxLength: 20 }).map((b) => bytesOf(['{"email":"ada', b, '@example.com","event":"e"}']))
 )
 
 const UrlPieces = [
-  "%00", "%ff", "%ED%A0%80", "%C0%AF", "%", "%G1", "%2F", "%2e%2e", "..", ".", "%3F", "%23", "%20", "+", "__proto__", "constructor",
-  "prototype", "00000000-0000-7000-8000-000000000000", "'", "%27%20OR%201%3D1--", "%E2%80%AE", "%F0%9F%98%80", "x".repeat(300),
-  "%5Cu0000", "-1", "0", "99999999999999999999", "1e3", "1.5", "%7B%7D", "%5B%5D", "null", "undefined", "NaN", "@", "a%40b.co"
+  "%00",
+  "%ff",
+  "%ED%A0%80",
+  "%C0%AF",
+  "%",
+  "%G1",
+  "%2F",
+  "%2e%2e",
+  "..",
+  ".",
+  "%3F",
+  "%23",
+  "%20",
+  "+",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "00000000-0000-7000-8000-000000000000",
+  "'",
+  "%27%20OR%201%3D1--",
+  "%E2%80%AE",
+  "%F0%9F%98%80",
+  "x".repeat(300),
+  "%5Cu0000",
+  "-1",
+  "0",
+  "99999999999999999999",
+  "1e3",
+  "1.5",
+  "%7B%7D",
+  "%5B%5D",
+  "null",
+  "undefined",
+  "NaN",
+  "@",
+  "a%40b.co"
 ]
 const urlPart = FastCheck.array(
   FastCheck.oneof(
@@ -622,7 +858,7 @@ const urlPart = FastCheck.array(
 let counter = 0
 const freshEmail = (tag: string) => `hostile-${tag}-${Date.now().toString(36)}-${counter++}@example.com`
 const nestedArrays = (n: number, inner = "1") => "[".repeat(n) + inner + "]".repeat(n)
-const nestedObjects = (n: number, inner = "1") => "{\"a\":".repeat(n) + inner + "}".repeat(n)
+const nestedObjects = (n: number, inner = "1") => '{"a":'.repeat(n) + inner + "}".repeat(n)
 const trackText = (email: string, rest = "") => `{"email":${JSON.stringify(email)},"event":"e"${rest}}`
 
 export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>) =>
@@ -649,7 +885,8 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
     afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
     describe("fuzz", () => {
-      it("random bytes, and random bytes inside a valid body", () => fuzz(randomBytes, async (bytes) => void await attempt(small, bytes)))
+      it("random bytes, and random bytes inside a valid body", () =>
+        fuzz(randomBytes, async (bytes) => void await attempt(small, bytes)))
 
       it("random JSON values as the whole body", () =>
         fuzz(FastCheck.oneof(FastCheck.jsonValue({ maxDepth: 4 }), hostileArbitraries.jsonish), async (value) => {
@@ -671,7 +908,9 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
           FastCheck.record({
             email: FastCheck.constantFrom(...ValidEmails),
             event: anyString,
-            data: FastCheck.array(FastCheck.tuple(anyString, anyString), { maxLength: 4 }).map((e) => Object.fromEntries(e))
+            data: FastCheck.array(FastCheck.tuple(anyString, anyString), { maxLength: 4 }).map((e) =>
+              Object.fromEntries(e)
+            )
           }),
           async (body) => void await attemptJson(small, body)
         ))
@@ -702,19 +941,46 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
     describe("explicit cases", () => {
       it("unparseable and truncated JSON → 400 VALIDATION_ERROR, nothing stored", async () => {
         const email = freshEmail("badjson")
-        const valid = trackText(email, ",\"data\":{\"plan\":\"pro\"}")
+        const valid = trackText(email, ',"data":{"plan":"pro"}')
         await rejectAll(small, Array.from({ length: valid.length - 1 }, (_, i) => valid.slice(0, i + 1)), 400)
         await rejectAll(small, [
-            "{", "{bad", "nul", "NaN", "undefined", "Infinity", "{'email':'a@b.co'}", `${valid.slice(0, -1)},}`, `${valid} trailing`, `${valid}${valid}`,
-            "/* c */ {}", "{\"a\":01}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"line\nbreak\"}", "  \n\t", "\ufeff{}", "\u0000",
-            `{"email":"${email}","event":"e","data":{"a":1,}}`, "{\"email\"}", "[", "]", "\"", "{\"a\":1}}", "{\"a\" 1}", "tru", "01"
+          "{",
+          "{bad",
+          "nul",
+          "NaN",
+          "undefined",
+          "Infinity",
+          "{'email':'a@b.co'}",
+          `${valid.slice(0, -1)},}`,
+          `${valid} trailing`,
+          `${valid}${valid}`,
+          "/* c */ {}",
+          '{"a":01}',
+          '{"a":"\\x"}',
+          '{"a":"\\u12"}',
+          '{"a":"line\nbreak"}',
+          "  \n\t",
+          "\ufeff{}",
+          "\u0000",
+          `{"email":"${email}","event":"e","data":{"a":1,}}`,
+          '{"email"}',
+          "[",
+          "]",
+          '"',
+          '{"a":1}}',
+          '{"a" 1}',
+          "tru",
+          "01"
         ], 400)
         expect((await listAll(small.url)).some((c) => c.email === email)).toBe(false)
       })
 
       it("duplicate keys: the last one wins, as JSON.parse, for validation and storage alike", async () => {
         const email = freshEmail("dup")
-        const accepted = await attempt(small, `{"email":"nope","email":"${email}","event":"email.sent","event":"ok","data":{"k":1,"k":2}}`)
+        const accepted = await attempt(
+          small,
+          `{"email":"nope","email":"${email}","event":"email.sent","event":"ok","data":{"k":1,"k":2}}`
+        )
         expect(accepted.status).toBe(200)
         const rejected = await attempt(small, `{"email":"${email}","email":"nope","event":"ok"}`)
         expect(fieldsOf(rejected)).toEqual([["email", "invalid_email"]])
@@ -722,8 +988,20 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
 
       it("a JSON top level that is not an object → 422 VALIDATION_ERROR", async () => {
         const email = freshEmail("toplevel")
-        const raws = ["[]", `[${trackText(email)}]`, "\"str\"", JSON.stringify(trackText(email)), "42", "-0.5e3", "null", "true", "false", nestedArrays(1000)]
-        for (const answer of await rejectAll(small, raws, 422)) expect(fieldsOf(answer).map(([f]) => f)).toEqual(["body"])
+        const raws = [
+          "[]",
+          `[${trackText(email)}]`,
+          '"str"',
+          JSON.stringify(trackText(email)),
+          "42",
+          "-0.5e3",
+          "null",
+          "true",
+          "false",
+          nestedArrays(1000)
+        ]
+        for (const answer of await rejectAll(small, raws, 422))
+          expect(fieldsOf(answer).map(([f]) => f)).toEqual(["body"])
         expect((await listAll(small.url)).some((c) => c.email === email)).toBe(false)
       })
 
@@ -732,32 +1010,64 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
         const cases: Array<[string, unknown, string]> = [
           ...wrong.map((v): [string, unknown, string] => ["email", v, "email"]),
           ...wrong.map((v): [string, unknown, string] => ["event", v, "event"]),
-          ...[...wrong.filter((v) => typeof v !== "boolean"), "true", "false", "", 1, 0].map((v): [string, unknown, string] => ["subscribed", v, "subscribed"]),
-          ...[...wrong.filter((v) => typeof v !== "boolean"), "true", 1].map((v): [string, unknown, string] => ["preserveExistingSubscription", v, "preserveExistingSubscription"]),
+          ...[...wrong.filter((v) => typeof v !== "boolean"), "true", "false", "", 1, 0].map((
+            v
+          ): [string, unknown, string] => ["subscribed", v, "subscribed"]),
+          ...[...wrong.filter((v) => typeof v !== "boolean"), "true", 1].map((
+            v
+          ): [string, unknown, string] => ["preserveExistingSubscription", v, "preserveExistingSubscription"]),
           ...[null, [], [1, 2], "x", "", 7, true].map((v): [string, unknown, string] => ["data", v, "data"])
         ]
         const answers = await rejectAll(
           small,
-          cases.map(([name, value]) => JSON.stringify(Object.fromEntries([["email", freshEmail("types")], ["event", "e"], [name, value]]))),
+          cases.map(([name, value]) =>
+            JSON.stringify(Object.fromEntries([["email", freshEmail("types")], ["event", "e"], [name, value]]))
+          ),
           422
         )
         answers.forEach((answer, i) => expect(fieldsOf(answer).map(([f]) => f)).toEqual([cases[i]![2]]))
         const locales = [1, true, [], {}, ["en"], { value: "en", persistent: true }]
-        const localeAnswers = await rejectAll(small, locales.map((locale) => JSON.stringify({ email: freshEmail("locale"), event: "e", data: { locale } })), 422)
+        const localeAnswers = await rejectAll(
+          small,
+          locales.map((locale) => JSON.stringify({ email: freshEmail("locale"), event: "e", data: { locale } })),
+          422
+        )
         for (const answer of localeAnswers) expect(fieldsOf(answer)).toEqual([["data.locale", "invalid_type"]])
         // All of them at once: one item per broken rule.
-        const all = await attemptJson(small, { email: 1, event: [], subscribed: "yes", preserveExistingSubscription: null, data: "x" })
-        expect(all.body.error.errors.map((e: { field: string }) => e.field)).toEqual(["email", "event", "subscribed", "preserveExistingSubscription", "data"])
+        const all = await attemptJson(small, {
+          email: 1,
+          event: [],
+          subscribed: "yes",
+          preserveExistingSubscription: null,
+          data: "x"
+        })
+        expect(all.body.error.errors.map((e: { field: string }) => e.field)).toEqual([
+          "email",
+          "event",
+          "subscribed",
+          "preserveExistingSubscription",
+          "data"
+        ])
       })
 
       it("wrong content types: JSON is parsed whatever the type (ADR 0006); form and multipart bodies are not JSON → 400", async () => {
-        for (const contentType of ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", null]) {
+        for (
+          const contentType of [
+            "text/plain",
+            "text/plain;charset=UTF-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/xml",
+            null
+          ]
+        ) {
           const answer = await attempt(small, trackText(freshEmail("ctype")), { contentType })
           expect(answer.status, String(contentType)).toBe(200)
         }
         const email = freshEmail("form")
         const form = `email=${encodeURIComponent(email)}&event=signup`
-        const multipart = `--x\r\nContent-Disposition: form-data; name="email"\r\n\r\n${email}\r\n--x\r\nContent-Disposition: form-data; name="event"\r\n\r\nsignup\r\n--x--\r\n`
+        const multipart =
+          `--x\r\nContent-Disposition: form-data; name="email"\r\n\r\n${email}\r\n--x\r\nContent-Disposition: form-data; name="event"\r\n\r\nsignup\r\n--x--\r\n`
         for (
           const [raw, contentType] of [
             [form, "application/x-www-form-urlencoded"],
@@ -778,10 +1088,10 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
           bytesOf([[0xff, 0xfe], trackText(email)]),
           bytesOf([[0xef, 0xbb, 0xbf], trackText(email)]), // UTF-8 BOM: not JSON for JSON.parse
           bytesOf([`{"email":"${email}","event":"x`, [0xc0, 0xa2], "}"]), // overlong quote must not close the string
-          bytesOf([`{"email":"${email}","event":"a`, [0xe2, 0x28, 0xa1], "\"}"]),
-          bytesOf([`{"email":"${email}","event":"a`, [0xed, 0xa0, 0x80], "\"}"]), // an encoded lone surrogate (CESU-8)
-          bytesOf([`{"email":"${email}","event":"a`, [0xf4, 0x90, 0x80, 0x80], "\"}"]), // above U+10FFFF
-          bytesOf([`{"email":"${email}","event":"e","data":{"k`, [0x80], "\":\"v", [0xe2, 0x82], "\"}}"]),
+          bytesOf([`{"email":"${email}","event":"a`, [0xe2, 0x28, 0xa1], '"}']),
+          bytesOf([`{"email":"${email}","event":"a`, [0xed, 0xa0, 0x80], '"}']), // an encoded lone surrogate (CESU-8)
+          bytesOf([`{"email":"${email}","event":"a`, [0xf4, 0x90, 0x80, 0x80], '"}']), // above U+10FFFF
+          bytesOf([`{"email":"${email}","event":"e","data":{"k`, [0x80], '":"v', [0xe2, 0x82], '"}}']),
           bytesOf([`{"email":"a`, [0xc0, 0xaf], `b@example.com","event":"e"}`]),
           bytesOf([`{"email":"${email}`, [0xff], `","event":"e"}`])
         ]
@@ -793,8 +1103,20 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
 
       it("unicode edge cases: accepted names, keys and values round-trip exactly; bad addresses are 422", async () => {
         const strings = [
-          "😀 signup", "👩‍👩‍👧‍👦", "\u200fRTL\u200f", "\u202eevil", "zero\u200bwidth", "e\u0301", "\u{10ffff}", "\uffff",
-          "a\u0000b", "\u0000", "\ud800", "x\udfffy", "\udc00\ud800", "İstanbul"
+          "😀 signup",
+          "👩‍👩‍👧‍👦",
+          "\u200fRTL\u200f",
+          "\u202eevil",
+          "zero\u200bwidth",
+          "e\u0301",
+          "\u{10ffff}",
+          "\uffff",
+          "a\u0000b",
+          "\u0000",
+          "\ud800",
+          "x\udfffy",
+          "\udc00\ud800",
+          "İstanbul"
         ]
         // Each place alone, so a failure names the place.
         const places = strings.flatMap((s) => [
@@ -811,42 +1133,77 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
           if (storable) expect(answer.status, preview(answer.text)).toBe(200)
           else expect(fieldsOf(answer).map(([, code]) => code), preview(answer.text)).toEqual(["invalid_string"])
         })
-        await allOf(["a\u0000@example.com", "ada@example.com\u0000", "\ud800@example.com", "ada\udfff@example.com", "ada@exam\u200bple.com", "\u200fada@example.com", "ada@example.com\u202e"], async (email) => {
+        await allOf([
+          "a\u0000@example.com",
+          "ada@example.com\u0000",
+          "\ud800@example.com",
+          "ada\udfff@example.com",
+          "ada@exam\u200bple.com",
+          "\u200fada@example.com",
+          "ada@example.com\u202e"
+        ], async (email) => {
           const answer = await attemptJson(small, { email, event: "e" })
           expect(answer.status).toBe(422)
           expect(fieldsOf(answer)).toEqual([["email", "invalid_email"]])
         })
         // A NUL or a lone surrogate in an unknown top-level field is not stored anywhere.
-        expect((await attemptJson(small, { email: freshEmail("unknownfield"), event: "e", "\u0000": "\ud800", x: "\u0000" })).status).toBe(200)
+        expect(
+          (await attemptJson(small, { email: freshEmail("unknownfield"), event: "e", "\u0000": "\ud800", x: "\u0000" }))
+            .status
+        ).toBe(200)
       })
 
       it("prototype-pollution keys are plain data: stored and read back as own keys, nothing polluted", async () => {
         const email = freshEmail("proto")
-        const data = "{\"__proto__\":{\"polluted\":\"yes\"},\"constructor\":{\"prototype\":{\"polluted\":\"yes\"}},\"prototype\":{\"polluted\":\"yes\"}," +
-          "\"nested\":{\"__proto__\":{\"polluted\":1},\"list\":[{\"__proto__\":{\"isAdmin\":true}}]},\"hasOwnProperty\":1,\"toString\":\"x\"," +
-          "\"valueOf\":null,\"toJSON\":\"not a function\",\"then\":1}"
+        const data =
+          '{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"prototype":{"polluted":"yes"},' +
+          '"nested":{"__proto__":{"polluted":1},"list":[{"__proto__":{"isAdmin":true}}]},"hasOwnProperty":1,"toString":"x",' +
+          '"valueOf":null,"toJSON":"not a function","then":1}'
         const first = await attempt(small, `{"email":"${email}","event":"e","data":${data}}`)
         expect(first.status).toBe(200)
         const contact = await get(small.url, `/contacts/${first.body.data.contact}`)
-        expect(Object.keys(contact.body.data)).toEqual(["__proto__", "constructor", "prototype", "nested", "hasOwnProperty", "toString", "toJSON", "then"])
+        expect(Object.keys(contact.body.data)).toEqual([
+          "__proto__",
+          "constructor",
+          "prototype",
+          "nested",
+          "hasOwnProperty",
+          "toString",
+          "toJSON",
+          "then"
+        ])
         expect(Object.getPrototypeOf(contact.body.data)).toBe(Object.prototype)
-        expect(JSON.stringify(contact.body.data.__proto__)).toBe("{\"polluted\":\"yes\"}")
+        expect(JSON.stringify(contact.body.data.__proto__)).toBe('{"polluted":"yes"}')
 
         // Wrapped values, `null` and `""` under a `__proto__` key follow §1.5 like any key.
-        const second = await attempt(small, `{"email":"${email}","event":"e","data":{"__proto__":{"value":{"v":2},"persistent":true},"constructor":{"value":1,"persistent":false},"prototype":null,"toString":""}}`)
+        const second = await attempt(
+          small,
+          `{"email":"${email}","event":"e","data":{"__proto__":{"value":{"v":2},"persistent":true},"constructor":{"value":1,"persistent":false},"prototype":null,"toString":""}}`
+        )
         expect(second.status).toBe(200)
         const after = await get(small.url, `/contacts/${first.body.data.contact}`)
-        expect(JSON.stringify(after.body.data.__proto__)).toBe("{\"v\":2}")
+        expect(JSON.stringify(after.body.data.__proto__)).toBe('{"v":2}')
         expect(Object.hasOwn(after.body.data, "prototype")).toBe(false)
         expect(after.body.data.toString).toBe("x")
 
         // Prototype keys at the top level are unknown fields: ignored, never read as fields.
-        const top = await attempt(small, `{"email":"${freshEmail("proto")}","event":"e","__proto__":{"subscribed":false,"polluted":1},"constructor":{"prototype":{"polluted":1}}}`)
+        const top = await attempt(
+          small,
+          `{"email":"${
+            freshEmail("proto")
+          }","event":"e","__proto__":{"subscribed":false,"polluted":1},"constructor":{"prototype":{"polluted":1}}}`
+        )
         expect(top.status).toBe(200)
         expect((await get(small.url, `/contacts/${top.body.data.contact}`)).body.subscribed).toBe(true)
-        const hidden = await attempt(small, `{"__proto__":{"email":"${freshEmail("proto")}","event":"e"},"constructor":{"email":"x@example.com"}}`)
+        const hidden = await attempt(
+          small,
+          `{"__proto__":{"email":"${freshEmail("proto")}","event":"e"},"constructor":{"email":"x@example.com"}}`
+        )
         expect(fieldsOf(hidden)).toEqual([["email", "required"], ["event", "required"]])
-        const locale = await attempt(small, `{"email":"${freshEmail("proto")}","event":"e","data":{"__proto__":{"locale":5}}}`)
+        const locale = await attempt(
+          small,
+          `{"email":"${freshEmail("proto")}","event":"e","data":{"__proto__":{"locale":5}}}`
+        )
         expect(locale.status).toBe(200)
 
         // And the read routes take them as ids and emails like any other string.
@@ -860,38 +1217,75 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
       it("huge strings: over-long email and event → 422 too_long; long values and unknown fields are fine", async () => {
         const email = `${"a".repeat(60_000)}@example.com`
         // Too long, and no address either (a local part is at most 64 characters): two broken rules.
-        expect(fieldsOf(await attemptJson(small, { email, event: "e" }))).toEqual([["email", "too_long"], ["email", "invalid_email"]])
-        expect(fieldsOf(await attemptJson(small, { email: freshEmail("huge"), event: "x".repeat(60_000) }))).toEqual([["event", "too_long"]])
-        expect(fieldsOf(await attemptJson(small, { email: freshEmail("huge"), event: "e", data: { ["k".repeat(60_000)]: 1 } }))[0]![1]).toBe("key_too_long")
-        expect((await attemptJson(small, { email: freshEmail("huge"), event: "e", data: { v: "x".repeat(60_000) } })).status).toBe(200)
-        expect((await attemptJson(small, { email: freshEmail("huge"), event: "e", junk: "x".repeat(60_000) })).status).toBe(200)
+        expect(fieldsOf(await attemptJson(small, { email, event: "e" }))).toEqual([["email", "too_long"], [
+          "email",
+          "invalid_email"
+        ]])
+        expect(fieldsOf(await attemptJson(small, { email: freshEmail("huge"), event: "x".repeat(60_000) }))).toEqual([[
+          "event",
+          "too_long"
+        ]])
+        expect(
+          fieldsOf(
+            await attemptJson(small, { email: freshEmail("huge"), event: "e", data: { ["k".repeat(60_000)]: 1 } })
+          )[0]![1]
+        ).toBe("key_too_long")
+        expect(
+          (await attemptJson(small, { email: freshEmail("huge"), event: "e", data: { v: "x".repeat(60_000) } })).status
+        ).toBe(200)
+        expect((await attemptJson(small, { email: freshEmail("huge"), event: "e", junk: "x".repeat(60_000) })).status)
+          .toBe(200)
         // The boundaries: 254-character email, 256-unit event (emoji count as two units).
         const at254 = `${"a".repeat(64)}@${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(57)}.com`
         expect(at254.length).toBe(254)
         expect((await attemptJson(small, { email: at254, event: "x".repeat(256) })).status).toBe(200)
         // 255 characters, and its first domain label is now 64 long: two broken rules.
-        expect(fieldsOf(await attemptJson(small, { email: at254.replace("@", "@e"), event: "e" }))).toEqual([["email", "too_long"], ["email", "invalid_email"]])
-        expect(fieldsOf(await attemptJson(small, { email: at254.replace(".com", ".coma"), event: "e" }))).toEqual([["email", "too_long"]])
+        expect(fieldsOf(await attemptJson(small, { email: at254.replace("@", "@e"), event: "e" }))).toEqual([[
+          "email",
+          "too_long"
+        ], ["email", "invalid_email"]])
+        expect(fieldsOf(await attemptJson(small, { email: at254.replace(".com", ".coma"), event: "e" }))).toEqual([[
+          "email",
+          "too_long"
+        ]])
         expect((await attemptJson(small, { email: freshEmail("emoji"), event: "😀".repeat(128) })).status).toBe(200)
-        expect(fieldsOf(await attemptJson(small, { email: freshEmail("emoji"), event: "😀".repeat(129) }))).toEqual([["event", "too_long"]])
+        expect(fieldsOf(await attemptJson(small, { email: freshEmail("emoji"), event: "😀".repeat(129) }))).toEqual([[
+          "event",
+          "too_long"
+        ]])
       })
 
       it("deep nesting: 100 000 levels in data → 422 too_deep; in an unknown field it is ignored; never a 5xx", async () => {
         const email = freshEmail("deep")
-        for (const deep of [nestedArrays(100_000), nestedObjects(100_000), nestedArrays(100_000, "{}"), nestedArrays(17)]) {
-          expect(fieldsOf(await attempt(big, trackText(email, `,"data":{"deep":${deep}}`)))).toEqual([["data", "too_deep"]])
+        for (
+          const deep of [nestedArrays(100_000), nestedObjects(100_000), nestedArrays(100_000, "{}"), nestedArrays(17)]
+        ) {
+          expect(fieldsOf(await attempt(big, trackText(email, `,"data":{"deep":${deep}}`)))).toEqual([[
+            "data",
+            "too_deep"
+          ]])
         }
-        expect(fieldsOf(await attempt(big, trackText(email, `,"data":${nestedObjects(100_000)}`)))).toEqual([["data", "too_deep"]])
+        expect(fieldsOf(await attempt(big, trackText(email, `,"data":${nestedObjects(100_000)}`)))).toEqual([[
+          "data",
+          "too_deep"
+        ]])
         for (const deep of [nestedArrays(100_000), nestedObjects(100_000)]) {
           const answer = await attempt(big, trackText(email, `,"junk":${deep}`))
           expect(answer.status).toBe(200)
           expect(fieldsOf(await attempt(big, `{"email":${deep},"event":"e"}`))).toEqual([["email", "invalid_type"]])
-          expect(fieldsOf(await attempt(big, `{"email":"${email}","event":"e","subscribed":${deep}}`))).toEqual([["subscribed", "invalid_type"]])
+          expect(fieldsOf(await attempt(big, `{"email":"${email}","event":"e","subscribed":${deep}}`))).toEqual([[
+            "subscribed",
+            "invalid_type"
+          ]])
         }
         expectEnvelope(await attempt(big, nestedArrays(100_000)), 422, "VALIDATION_ERROR")
         expectEnvelope(await attempt(big, nestedObjects(100_000)), 422, "VALIDATION_ERROR")
         // On the small server the same bodies are over the limit.
-        expectEnvelope(await attempt(small, trackText(email, `,"data":{"deep":${nestedArrays(100_000)}}`)), 413, "PAYLOAD_TOO_LARGE")
+        expectEnvelope(
+          await attempt(small, trackText(email, `,"data":{"deep":${nestedArrays(100_000)}}`)),
+          413,
+          "PAYLOAD_TOO_LARGE"
+        )
       })
 
       it("many keys: 60 000 unknown top-level keys or keys of an unknown field are ignored; data with 513 keys is not", async () => {
@@ -899,53 +1293,87 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
         expect((await attempt(big, trackText(freshEmail("many"), `,${keys}`))).status).toBe(200)
         expect((await attempt(big, trackText(freshEmail("many"), `,"junk":{${keys}}`))).status).toBe(200)
         // Every broken rule is reported: these keys are also too large together.
-        expect(fieldsOf(await attempt(big, trackText(freshEmail("many"), `,"data":{${keys}}`)))).toContainEqual(["data", "too_many_keys"])
+        expect(fieldsOf(await attempt(big, trackText(freshEmail("many"), `,"data":{${keys}}`)))).toContainEqual([
+          "data",
+          "too_many_keys"
+        ])
       })
 
       it("data limits of TrackCommand: too_many_keys, key_too_long (field data.<key>), too_deep, too_large, at their boundaries", async () => {
         const keys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]))
-        expect(fieldsOf(await attemptJson(big, { email: freshEmail("limits"), event: "e", data: keys(513) }))).toEqual([["data", "too_many_keys"]])
+        expect(fieldsOf(await attemptJson(big, { email: freshEmail("limits"), event: "e", data: keys(513) }))).toEqual([
+          ["data", "too_many_keys"]
+        ])
         expect((await attemptJson(big, { email: freshEmail("limits"), event: "e", data: keys(512) })).status).toBe(200)
         // (NUL and lone surrogates have their own test below.)
         const hostileKeys = Object.fromEntries([
-          ...HostileStrings.filter((s) => s.length <= 256 && s !== "locale" && !s.includes("\u0000") && !LoneSurrogate.test(s)).map((s, i) => [s, i]),
+          ...HostileStrings.filter((s) =>
+            s.length <= 256 && s !== "locale" && !s.includes("\u0000") && !LoneSurrogate.test(s)
+          ).map((s, i) => [s, i]),
           ...Object.entries(keys(400))
         ])
-        expect((await attemptJson(big, { email: freshEmail("limits"), event: "e", data: hostileKeys })).status).toBe(200)
+        expect((await attemptJson(big, { email: freshEmail("limits"), event: "e", data: hostileKeys })).status).toBe(
+          200
+        )
 
         const longKey = "k".repeat(257)
         const long = await attemptJson(big, { email: freshEmail("limits"), event: "e", data: { ok: 1, [longKey]: 1 } })
         expect(fieldsOf(long)).toEqual([[`data.${longKey}`, "key_too_long"]])
         const dotted = `a.${"b".repeat(255)}`
-        expect(fieldsOf(await attemptJson(big, { email: freshEmail("limits"), event: "e", data: { [dotted]: 1 } }))).toEqual([[`data.${dotted}`, "key_too_long"]])
-        expect((await attemptJson(big, { email: freshEmail("limits"), event: "e", data: { ["k".repeat(256)]: 1 } })).status).toBe(200)
+        expect(fieldsOf(await attemptJson(big, { email: freshEmail("limits"), event: "e", data: { [dotted]: 1 } })))
+          .toEqual([[`data.${dotted}`, "key_too_long"]])
+        expect(
+          (await attemptJson(big, { email: freshEmail("limits"), event: "e", data: { ["k".repeat(256)]: 1 } })).status
+        ).toBe(200)
 
         // Levels counted below `data` itself (TrackCommand.MaxDataDepth: 16 accepted, 17 not).
         const email = freshEmail("depth")
         expect((await attempt(big, trackText(email, `,"data":{"deep":${nestedArrays(16)}}`))).status).toBe(200)
-        expect(fieldsOf(await attempt(big, trackText(email, `,"data":{"deep":${nestedArrays(17)}}`)))).toEqual([["data", "too_deep"]])
+        expect(fieldsOf(await attempt(big, trackText(email, `,"data":{"deep":${nestedArrays(17)}}`)))).toEqual([[
+          "data",
+          "too_deep"
+        ]])
         expect((await attempt(big, trackText(email, `,"data":{"deep":${nestedObjects(15, "[]")}}`))).status).toBe(200)
-        expect(fieldsOf(await attempt(big, trackText(email, `,"data":{"deep":${nestedObjects(16, "[]")}}`)))).toEqual([["data", "too_deep"]])
+        expect(fieldsOf(await attempt(big, trackText(email, `,"data":{"deep":${nestedObjects(16, "[]")}}`)))).toEqual([[
+          "data",
+          "too_deep"
+        ]])
 
         // too_large: JSON text of data over 512 KiB (`{"b":""}` is 8 characters); the body limit (1 MiB) is not reached.
         const at = MaxDataSize - 8
         const largeEmail = freshEmail("large")
-        expect((await attemptJson(big, { email: largeEmail, event: "e", data: { b: "x".repeat(at) } })).status).toBe(200)
-        expect(fieldsOf(await attemptJson(big, { email: largeEmail, event: "e", data: { b: "y".repeat(at + 1) } }))).toEqual([["data", "too_large"]])
-        expect(fieldsOf(await attemptJson(big, { email: largeEmail, event: "e", data: { b: "\u0000".repeat(100_000) } }))).toEqual([["data", "too_large"], ["data.b", "invalid_string"]])
+        expect((await attemptJson(big, { email: largeEmail, event: "e", data: { b: "x".repeat(at) } })).status).toBe(
+          200
+        )
+        expect(fieldsOf(await attemptJson(big, { email: largeEmail, event: "e", data: { b: "y".repeat(at + 1) } })))
+          .toEqual([["data", "too_large"]])
+        expect(
+          fieldsOf(await attemptJson(big, { email: largeEmail, event: "e", data: { b: "\u0000".repeat(100_000) } }))
+        ).toEqual([["data", "too_large"], ["data.b", "invalid_string"]])
         // Over the body limit, 413 comes first.
-        expectEnvelope(await attemptJson(big, { email: largeEmail, event: "e", data: { b: "x".repeat(BigLimit) } }), 413, "PAYLOAD_TOO_LARGE")
-        expectEnvelope(await attemptJson(small, { email: largeEmail, event: "e", data: { b: "x".repeat(at + 1) } }), 413, "PAYLOAD_TOO_LARGE")
+        expectEnvelope(
+          await attemptJson(big, { email: largeEmail, event: "e", data: { b: "x".repeat(BigLimit) } }),
+          413,
+          "PAYLOAD_TOO_LARGE"
+        )
+        expectEnvelope(
+          await attemptJson(small, { email: largeEmail, event: "e", data: { b: "x".repeat(at + 1) } }),
+          413,
+          "PAYLOAD_TOO_LARGE"
+        )
 
         // Several rules broken at once: one item per rule.
         const several = await attemptJson(big, { email: "nope", event: "email.sent", data: keys(600) })
-        expect(fieldsOf(several)).toEqual([["email", "invalid_email"], ["event", "reserved_event"], ["data", "too_many_keys"]])
+        expect(fieldsOf(several)).toEqual([["email", "invalid_email"], ["event", "reserved_event"], [
+          "data",
+          "too_many_keys"
+        ]])
       })
 
       it("bodies over the limit → 413 PAYLOAD_TOO_LARGE in the envelope, also chunked; exactly the limit is read", async () => {
         const email = freshEmail("limit")
         const sized = (size: number) => {
-          const head = trackText(email, ",\"data\":{\"pad\":\"")
+          const head = trackText(email, ',"data":{"pad":"')
           return `${head}${"x".repeat(size - head.length - 3)}"}}`
         }
         expect(encoder.encode(sized(SmallLimit)).length).toBe(SmallLimit)
@@ -959,8 +1387,16 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
         const chunked = await rawRequest(small.url, {
           method: "POST",
           path: "/v1/track",
-          headers: { authorization: `Bearer ${projectA.publicKey}`, "content-type": "application/json", "transfer-encoding": "chunked" },
-          chunks: [encoder.encode(trackText(email, ",\"data\":{\"pad\":\"")), ...Array.from({ length: 8 }, () => chunk), encoder.encode("\"}}")]
+          headers: {
+            authorization: `Bearer ${projectA.publicKey}`,
+            "content-type": "application/json",
+            "transfer-encoding": "chunked"
+          },
+          chunks: [
+            encoder.encode(trackText(email, ',"data":{"pad":"')),
+            ...Array.from({ length: 8 }, () => chunk),
+            encoder.encode('"}}')
+          ]
         })
         expectEnvelope(chunked, 413, "PAYLOAD_TOO_LARGE")
         // A declared length over the limit is refused before the body is read; no key at all does not matter.
@@ -979,15 +1415,30 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
         const body = JSON.stringify({ email, event: "e" })
         for (
           const header of [
-            "", "Bearer", "Bearer  " + projectA.publicKey, `Bearer ${projectA.publicKey}\t`, `Bearer ${"k".repeat(8000)}`, `Bearer pk_test_a\u00ff`,
-            `Bearer ${projectA.publicKey.toUpperCase()}`, "Bearer null", "Bearer undefined", "Bearer __proto__", "Bearer constructor",
-            `Bearer ${projectA.publicKey},${projectB.publicKey}`, `Bearer ${projectA.publicKey} Bearer ${projectB.publicKey}`, "Basic cGtfdGVzdF9hOg=="
+            "",
+            "Bearer",
+            "Bearer  " + projectA.publicKey,
+            `Bearer ${projectA.publicKey}\t`,
+            `Bearer ${"k".repeat(8000)}`,
+            `Bearer pk_test_a\u00ff`,
+            `Bearer ${projectA.publicKey.toUpperCase()}`,
+            "Bearer null",
+            "Bearer undefined",
+            "Bearer __proto__",
+            "Bearer constructor",
+            `Bearer ${projectA.publicKey},${projectB.publicKey}`,
+            `Bearer ${projectA.publicKey} Bearer ${projectB.publicKey}`,
+            "Basic cGtfdGVzdF9hOg=="
           ]
         ) {
           const answer = await rawRequest(small.url, {
             method: "POST",
             path: "/v1/track",
-            headers: { authorization: header, "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+            headers: {
+              authorization: header,
+              "content-type": "application/json",
+              "content-length": Buffer.byteLength(body)
+            },
             chunks: [encoder.encode(body)]
           })
           // A trailing tab is whitespace HTTP strips: that header is the valid key.
@@ -995,18 +1446,39 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
           else expectEnvelope(answer, 401)
         }
         expect((await listAll(small.url)).filter((c) => c.email === email)).toHaveLength(1)
-        expect((await get(small.url, "/contacts?email=" + encodeURIComponent(email), projectB.secretKey)).body.data).toEqual([])
+        expect((await get(small.url, "/contacts?email=" + encodeURIComponent(email), projectB.secretKey)).body.data)
+          .toEqual([])
       })
 
       it("hostile read parameters: NUL, invalid percent-encoding, huge ids → 4xx, never 5xx", async () => {
         const paths = [
-          "/contacts/%00", "/contacts/a%00b", "/contacts/%00/events", "/contacts?email=%00", "/contacts?email=ada%00%40example.com",
-          "/contacts?cursor=%00", "/contacts?limit=5&cursor=%00", `/contacts/${small.knownId}/events?cursor=%00`,
-          "/contacts/%ff", "/contacts/%ED%A0%80", "/contacts/%", "/contacts/%G0/events", "/contacts?email=%ff%fe", "/contacts?cursor=%ED%A0%80",
-          `/contacts/${"x".repeat(8000)}`, `/contacts/${"x".repeat(8000)}/events`, `/contacts?email=${"a".repeat(8000)}`,
-          `/contacts?cursor=${"z".repeat(8000)}`, "/contacts?limit=1e2", "/contacts?limit=0x10", "/contacts?limit=%2010",
-          "/contacts?limit=100&limit=1000", `/contacts/${small.knownId}/events?cursor=-1`, `/contacts/${small.knownId}/events?cursor=99999999999`,
-          `/contacts/${small.knownId}%00/events`, `/contacts/${small.knownId.toUpperCase()}`, "/contacts/..%2F..%2Fetc%2Fpasswd"
+          "/contacts/%00",
+          "/contacts/a%00b",
+          "/contacts/%00/events",
+          "/contacts?email=%00",
+          "/contacts?email=ada%00%40example.com",
+          "/contacts?cursor=%00",
+          "/contacts?limit=5&cursor=%00",
+          `/contacts/${small.knownId}/events?cursor=%00`,
+          "/contacts/%ff",
+          "/contacts/%ED%A0%80",
+          "/contacts/%",
+          "/contacts/%G0/events",
+          "/contacts?email=%ff%fe",
+          "/contacts?cursor=%ED%A0%80",
+          `/contacts/${"x".repeat(8000)}`,
+          `/contacts/${"x".repeat(8000)}/events`,
+          `/contacts?email=${"a".repeat(8000)}`,
+          `/contacts?cursor=${"z".repeat(8000)}`,
+          "/contacts?limit=1e2",
+          "/contacts?limit=0x10",
+          "/contacts?limit=%2010",
+          "/contacts?limit=100&limit=1000",
+          `/contacts/${small.knownId}/events?cursor=-1`,
+          `/contacts/${small.knownId}/events?cursor=99999999999`,
+          `/contacts/${small.knownId}%00/events`,
+          `/contacts/${small.knownId.toUpperCase()}`,
+          "/contacts/..%2F..%2Fetc%2Fpasswd"
         ]
         await allOf(paths, async (path) => expectReadAnswer(await get(small.url, path), path))
       })
@@ -1022,7 +1494,9 @@ export const hostile = <E>(name: string, store: () => Layer.Layer<Store.Ports, E
             socket.on("error", () => resolve(out))
           })
         await allOf([
-          `POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${"k".repeat(20_000)}\r\nContent-Length: 2\r\n\r\n{}`,
+          `POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${
+            "k".repeat(20_000)
+          }\r\nContent-Length: 2\r\n\r\n{}`,
           "GARBAGE\r\n\r\n",
           "POST /v1/track HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
         ], async (text) => {

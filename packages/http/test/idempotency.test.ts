@@ -38,13 +38,18 @@ const serve = (store: () => Layer.Layer<Store, unknown>, options: { readonly bat
 const track = (base: string, body: unknown, headers: Record<string, string> = {}) =>
   request(base, "POST", "/v1/track", { key: projectA.publicKey, body, headers })
 const trackRaw = (base: string, raw: string, headers: Record<string, string> = {}) =>
-  request(base, "POST", "/v1/track", { key: projectA.publicKey, raw, headers: { "content-type": "application/json", ...headers } })
+  request(base, "POST", "/v1/track", {
+    key: projectA.publicKey,
+    raw,
+    headers: { "content-type": "application/json", ...headers }
+  })
 const batch = (base: string, body: unknown, headers: Record<string, string> = {}) =>
   request(base, "POST", "/v1/track/batch", { key: projectA.publicKey, body, headers })
 const contactOf = async (base: string, email: string) =>
   (await request(base, "GET", `/contacts?email=${encodeURIComponent(email)}`, { key: projectA.secretKey })).body.data[0]
 const trackedOf = async (base: string, contactId: string) =>
-  ((await request(base, "GET", `/contacts/${contactId}/events?limit=1000`, { key: projectA.secretKey })).body.data as Array<{ name: string }>)
+  ((await request(base, "GET", `/contacts/${contactId}/events?limit=1000`, { key: projectA.secretKey })).body
+    .data as Array<{ name: string }>)
     .filter((e) => !e.name.startsWith("contact."))
 
 // A request with a header sent twice: `fetch` would join the two values into one.
@@ -82,11 +87,17 @@ const suite = (name: string, store: () => Layer.Layer<Store, unknown>) =>
       it("key order and whitespace do not matter; a quoted key is the same key", async () => {
         const email = freshEmail("canonical")
         const key = freshKey("k")
-        const first = await trackRaw(url(), `{"email":"${email}","event":"e","data":{"a":1,"b":[1,2]}}`, { "idempotency-key": key })
-        expect(first.status).toBe(200)
-        const second = await trackRaw(url(), ` { "data" : { "b" : [ 1, 2 ], "a" : 1.0 },\n "event":"e", "email" : "${email}" } `, {
-          "idempotency-key": `"${key}"`
+        const first = await trackRaw(url(), `{"email":"${email}","event":"e","data":{"a":1,"b":[1,2]}}`, {
+          "idempotency-key": key
         })
+        expect(first.status).toBe(200)
+        const second = await trackRaw(
+          url(),
+          ` { "data" : { "b" : [ 1, 2 ], "a" : 1.0 },\n "event":"e", "email" : "${email}" } `,
+          {
+            "idempotency-key": `"${key}"`
+          }
+        )
         expect(second.text).toBe(first.text)
         expect(second.headers.get("idempotent-replayed")).toBe("true")
         expect(await trackedOf(url(), first.body.data.contact)).toHaveLength(1)
@@ -123,13 +134,16 @@ const suite = (name: string, store: () => Layer.Layer<Store, unknown>) =>
 
       it("malformed keys and a header sent twice → 400 invalid_idempotency_key, nothing stored", async () => {
         const email = freshEmail("badkey")
-        const bad = ["", "a b", "x".repeat(256), "\"\"", "\"a b\"", "é", "tab\there", `"${"x".repeat(256)}"`]
+        const bad = ["", "a b", "x".repeat(256), '""', '"a b"', "é", "tab\there", `"${"x".repeat(256)}"`]
         for (const value of bad) {
-          const head = `POST /v1/track HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${projectA.publicKey}\r\ncontent-type: application/json\r\nidempotency-key: ${value}`
+          const head =
+            `POST /v1/track HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${projectA.publicKey}\r\ncontent-type: application/json\r\nidempotency-key: ${value}`
           const answer = await rawRequest(url(), head, JSON.stringify({ email, event: "e" }))
           expect(answer.status, value).toBe(400)
           const body = JSON.parse(answer.text.slice(answer.text.indexOf("\r\n\r\n") + 4))
-          expect(body.error.errors, value).toEqual([expect.objectContaining({ field: "Idempotency-Key", code: "invalid_idempotency_key" })])
+          expect(body.error.errors, value).toEqual([
+            expect.objectContaining({ field: "Idempotency-Key", code: "invalid_idempotency_key" })
+          ])
         }
         const twice = await rawRequest(
           url(),
@@ -145,14 +159,17 @@ const suite = (name: string, store: () => Layer.Layer<Store, unknown>) =>
 
       it("fuzzed header values: 200 exactly for a valid key, else 400 invalid_idempotency_key, never a 5xx", async () => {
         const email = freshEmail("fuzzkey")
-        const value = FastCheck.string({ unit: FastCheck.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 })
+        const value = FastCheck.string({
+          unit: FastCheck.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+          maxLength: 300
+        })
         await FastCheck.assert(
           FastCheck.asyncProperty(value, async (raw) => {
             // `fetch` trims header values, as every HTTP stack does.
             const sent = raw.trim()
             // One body for every run: a key drawn twice then replays instead of being "reused".
             const answer = await track(url(), { email, event: "e" }, { "idempotency-key": sent })
-            const unquoted = sent.length >= 2 && sent.startsWith("\"") && sent.endsWith("\"") ? sent.slice(1, -1) : sent
+            const unquoted = sent.length >= 2 && sent.startsWith('"') && sent.endsWith('"') ? sent.slice(1, -1) : sent
             const valid = unquoted.length >= 1 && unquoted.length <= 255 && !unquoted.includes(" ")
             if (sent.length === 0) return answer.status === 200 || answer.status === 400
             expect(answer.status, JSON.stringify(sent)).toBe(valid ? 200 : 400)
@@ -193,7 +210,13 @@ const suite = (name: string, store: () => Layer.Layer<Store, unknown>) =>
         expect(results).toHaveLength(1000)
         results.forEach((r, i) => {
           if (invalidAt.has(i)) {
-            expect(r).toEqual({ success: false, error: { code: "VALIDATION_ERROR", errors: [expect.objectContaining({ field: "email", code: "invalid_email" })] } })
+            expect(r).toEqual({
+              success: false,
+              error: {
+                code: "VALIDATION_ERROR",
+                errors: [expect.objectContaining({ field: "email", code: "invalid_email" })]
+              }
+            })
           } else {
             expect(r.success).toBe(true)
             expect(Object.keys(r.data).sort()).toEqual(["contact", "event", "timestamp"])
@@ -211,21 +234,42 @@ const suite = (name: string, store: () => Layer.Layer<Store, unknown>) =>
       it("no events array, empty, over 1000, not an object → 422 for the whole request, nothing stored", async () => {
         const email = freshEmail("whole")
         const tooMany = Array.from({ length: 1001 }, () => ({ email, event: "e" }))
-        for (const body of [{}, { events: [] }, { events: tooMany }, { events: "x" }, [{ email, event: "e" }], { events: null }]) {
+        for (
+          const body of [{}, { events: [] }, { events: tooMany }, { events: "x" }, [{ email, event: "e" }], {
+            events: null
+          }]
+        ) {
           const answer = await batch(url(), body)
           expect(answer.status).toBe(422)
           expect(answer.body.error.code).toBe("VALIDATION_ERROR")
           expect(answer.body.error.errors[0].field).toBe("events")
         }
-        const notJson = await request(url(), "POST", "/v1/track/batch", { key: projectA.publicKey, raw: "{", headers: { "content-type": "application/json" } })
+        const notJson = await request(url(), "POST", "/v1/track/batch", {
+          key: projectA.publicKey,
+          raw: "{",
+          headers: { "content-type": "application/json" }
+        })
         expect(notJson.status).toBe(400)
         expect(await contactOf(url(), email)).toBeUndefined()
       })
 
       it("fuzzed items: every one rejected alone with 4xx-style errors, nothing stored, never a 5xx", async () => {
         const email = freshEmail("fuzz")
-        const items: Array<unknown> = [null, 1, "x", [], {}, { email }, { event: "e" }, { email, event: "" }, { email, event: "e", data: [] },
-          { email, event: "e", data: { locale: 1 } }, { email, event: "segment.a.entry" }, { email: 7, event: "e" }, { email, event: "e", subscribed: "yes" }]
+        const items: Array<unknown> = [
+          null,
+          1,
+          "x",
+          [],
+          {},
+          { email },
+          { event: "e" },
+          { email, event: "" },
+          { email, event: "e", data: [] },
+          { email, event: "e", data: { locale: 1 } },
+          { email, event: "segment.a.entry" },
+          { email: 7, event: "e" },
+          { email, event: "e", subscribed: "yes" }
+        ]
         const answer = await batch(url(), { events: items })
         expect(answer.status).toBe(200)
         expect(answer.body.data.accepted).toBe(0)
@@ -242,19 +286,25 @@ const suite = (name: string, store: () => Layer.Layer<Store, unknown>) =>
 
       it("fuzzed items of any JSON: 200 with one result per item, never a 5xx", async () => {
         await FastCheck.assert(
-          FastCheck.asyncProperty(FastCheck.array(FastCheck.jsonValue({ maxDepth: 3 }), { minLength: 1, maxLength: 20 }), async (items) => {
-            const answer = await batch(url(), { events: items })
-            expect(answer.status).toBe(200)
-            expect(answer.body.data.results).toHaveLength(items.length)
-            expect(answer.body.data.accepted + answer.body.data.rejected).toBe(items.length)
-          }),
+          FastCheck.asyncProperty(
+            FastCheck.array(FastCheck.jsonValue({ maxDepth: 3 }), { minLength: 1, maxLength: 20 }),
+            async (items) => {
+              const answer = await batch(url(), { events: items })
+              expect(answer.status).toBe(200)
+              expect(answer.body.data.results).toHaveLength(items.length)
+              expect(answer.body.data.accepted + answer.body.data.rejected).toBe(items.length)
+            }
+          ),
           { numRuns: 30 }
         )
       })
 
       it("a batch with a key replays byte for byte; another body under the key is refused", async () => {
         const key = freshKey("batch")
-        const events = [{ email: freshEmail("kb"), event: "a" }, { email: freshEmail("kb"), event: "b" }, { email: "bad", event: "c" }]
+        const events = [{ email: freshEmail("kb"), event: "a" }, { email: freshEmail("kb"), event: "b" }, {
+          email: "bad",
+          event: "c"
+        }]
         const first = await batch(url(), { events }, { "idempotency-key": key })
         const again = await batch(url(), { events }, { "idempotency-key": key })
         expect(first.status).toBe(200)
@@ -316,13 +366,21 @@ describe("faults around the commit", () => {
       const existing = await track(url(), { email: emails[0], event: "before" })
       const key = freshKey("k")
       faults.remaining = 1
-      const failed = await batch(url(), { events: emails.map((email) => ({ email, event: "batch", data: { x: 1 } })) }, { "idempotency-key": key })
+      const failed = await batch(
+        url(),
+        { events: emails.map((email) => ({ email, event: "batch", data: { x: 1 } })) },
+        { "idempotency-key": key }
+      )
       expect(failed.status).toBe(503)
       expect(failed.body.error.code).toBe("SERVICE_UNAVAILABLE")
       expect(await contactOf(url(), emails[1]!)).toBeUndefined()
       expect((await contactOf(url(), emails[0]!)).data).toEqual({})
       expect(await trackedOf(url(), existing.body.data.contact)).toHaveLength(1)
-      const retried = await batch(url(), { events: emails.map((email) => ({ email, event: "batch", data: { x: 1 } })) }, { "idempotency-key": key })
+      const retried = await batch(
+        url(),
+        { events: emails.map((email) => ({ email, event: "batch", data: { x: 1 } })) },
+        { "idempotency-key": key }
+      )
       expect(retried.status).toBe(200)
       expect(retried.headers.get("idempotent-replayed")).toBeNull()
       expect(retried.body.data.accepted).toBe(2)
@@ -334,13 +392,16 @@ describe("two servers on one PostgreSQL database", () => {
   const scope = Effect.runSync(Scope.make())
   const bases: Array<string> = []
   beforeAll(async () => {
-    await Effect.runPromise(Scope.extend(Effect.gen(function*() {
-      const db = yield* TestDatabase.server
-      for (let i = 0; i < 2; i++) {
-        const running = yield* start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
-        bases.push(running.url)
-      }
-    }), scope))
+    await Effect.runPromise(Scope.extend(
+      Effect.gen(function*() {
+        const db = yield* TestDatabase.server
+        for (let i = 0; i < 2; i++) {
+          const running = yield* start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
+          bases.push(running.url)
+        }
+      }),
+      scope
+    ))
   })
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
@@ -348,7 +409,10 @@ describe("two servers on one PostgreSQL database", () => {
     const email = freshEmail("two")
     const key = freshKey("k")
     const answers = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => track(bases[i % 2]!, { email, event: "purchase" }, { "idempotency-key": key }))
+      Array.from(
+        { length: 50 },
+        (_, i) => track(bases[i % 2]!, { email, event: "purchase" }, { "idempotency-key": key })
+      )
     )
     expect(answers.every((a) => a.status === 200 || a.status === 409)).toBe(true)
     const done = answers.filter((a) => a.status === 200)

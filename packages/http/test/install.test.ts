@@ -19,8 +19,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 // Asynchronous: a synchronous child would block the test worker's RPC with vitest for minutes.
 const run = (command: string, args: Array<string>, cwd: string) =>
   new Promise<string>((resolve, reject) =>
-    execFile(command, args, { cwd, encoding: "utf8", env: { ...process.env, CI: "true" }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`${command} ${args.join(" ")} failed:\n${stdout}\n${stderr}`)) : resolve(stdout)))
+    execFile(
+      command,
+      args,
+      { cwd, encoding: "utf8", env: { ...process.env, CI: "true" }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`${command} ${args.join(" ")} failed:\n${stdout}\n${stderr}`)) : resolve(stdout)
+    )
+  )
 
 // The versions the workspace installed, so the offline install finds them in the local store.
 const versionOf = (name: string) => {
@@ -44,34 +50,53 @@ it("packed tarballs install offline in a fresh project, type-check and run", asy
   const app = join(dir, "app")
   mkdirSync(join(app, "src"), { recursive: true })
   const peers = ["effect", "@effect/platform", "@effect/sql", "@effect/sql-pg", "@effect/experimental"]
-  writeFileSync(join(app, "package.json"), JSON.stringify({
-    name: "embedder",
-    private: true,
-    type: "module",
-    dependencies: { ...tarballs, ...Object.fromEntries(peers.map((p) => [p, versionOf(p)])) },
-    devDependencies: { "@types/node": versionOf("@types/node") },
-    // The packed packages name each other by version; here they come from the tarballs.
-    pnpm: { overrides: tarballs }
-  }, null, 2))
-  writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
-    compilerOptions: {
-      target: "ES2022",
-      lib: ["ES2022"],
-      module: "NodeNext",
-      moduleResolution: "NodeNext",
-      strict: true,
-      exactOptionalPropertyTypes: true,
-      types: ["node"],
-      // @effect/sql-pg's own .d.ts imports "pg" without shipping its types: as any Effect app does.
-      skipLibCheck: true,
-      outDir: "out",
-      rootDir: "src"
-    },
-    include: ["src"]
-  }, null, 2))
+  writeFileSync(
+    join(app, "package.json"),
+    JSON.stringify(
+      {
+        name: "embedder",
+        private: true,
+        type: "module",
+        dependencies: { ...tarballs, ...Object.fromEntries(peers.map((p) => [p, versionOf(p)])) },
+        devDependencies: { "@types/node": versionOf("@types/node") },
+        // The packed packages name each other by version; here they come from the tarballs.
+        pnpm: { overrides: tarballs }
+      },
+      null,
+      2
+    )
+  )
+  writeFileSync(
+    join(app, "tsconfig.json"),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: "ES2022",
+          lib: ["ES2022"],
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          types: ["node"],
+          // @effect/sql-pg's own .d.ts imports "pg" without shipping its types: as any Effect app does.
+          skipLibCheck: true,
+          outDir: "out",
+          rootDir: "src"
+        },
+        include: ["src"]
+      },
+      null,
+      2
+    )
+  )
   copyFileSync(join(root, "packages/http/test/install/program.ts"), join(app, "src/program.ts"))
 
-  const install = ["install", "--ignore-workspace", "--config.auto-install-peers=false", "--config.strict-peer-dependencies=false"]
+  const install = [
+    "install",
+    "--ignore-workspace",
+    "--config.auto-install-peers=false",
+    "--config.strict-peer-dependencies=false"
+  ]
   // Offline from the local store when its metadata cache has every package; a store filled by a
   // frozen-lockfile install lacks that metadata, and then only metadata is fetched, never tarballs.
   await run("pnpm", [...install, "--offline"], app).catch((error: Error) => {

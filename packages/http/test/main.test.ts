@@ -87,15 +87,27 @@ describe("pnpm start", () => {
     expect(lines).toHaveLength(5)
     for (const line of lines) {
       const entry = JSON.parse(line)
-      expect(Object.keys(entry).sort()).toEqual(["durationMs", "level", "method", "msg", "requestId", "route", "status", "time"])
+      expect(Object.keys(entry).sort()).toEqual([
+        "durationMs",
+        "level",
+        "method",
+        "msg",
+        "requestId",
+        "route",
+        "status",
+        "time"
+      ])
       expect(line).not.toMatch(/pk_|sk_|@/)
     }
   })
 
   it("a bad TRACKLOG_PROJECT_KEYS stops the start with a clear error", async () => {
-    await expect(startProcess({ TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "sk_a:pk_a" })).rejects.toThrow(/TRACKLOG_PROJECT_KEYS/)
+    await expect(startProcess({ TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "sk_a:pk_a" })).rejects.toThrow(
+      /TRACKLOG_PROJECT_KEYS/
+    )
     // A key reused with another partner would silently not work: refused instead.
-    await expect(startProcess({ TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "pk_a:sk_a,pk_a:sk_c" })).rejects.toThrow(/half matches/)
+    await expect(startProcess({ TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "pk_a:sk_a,pk_a:sk_c" })).rejects
+      .toThrow(/half matches/)
   })
 
   describe("on PostgreSQL (DATABASE_URL)", () => {

@@ -19,16 +19,20 @@ interface Seen {
 }
 const seen: Array<Seen> = []
 
-conformance("web handler, answers recorded for the OpenAPI check", () => StoreMemory.layer, (store, options) =>
-  startWebHandler(store, options, (request, response) => {
-    seen.push({
-      method: request.method,
-      path: new URL(request.url).pathname,
-      status: response.status,
-      contentType: response.headers.get("content-type"),
-      text: response.text()
+conformance(
+  "web handler, answers recorded for the OpenAPI check",
+  () => StoreMemory.layer,
+  (store, options) =>
+    startWebHandler(store, options, (request, response) => {
+      seen.push({
+        method: request.method,
+        path: new URL(request.url).pathname,
+        status: response.status,
+        contentType: response.headers.get("content-type"),
+        text: response.text()
+      })
     })
-  }))
+)
 
 const doc = Api.openApi() as any
 const templates = Object.keys(doc.paths).map((template) => ({
@@ -69,9 +73,13 @@ describe("the OpenAPI document", () => {
       const schema = declared.content?.["application/json"]?.schema
       expect(schema, `${answer.method} ${found!.template} ${answer.status} has no JSON schema`).toBeDefined()
       expect(answer.contentType).toMatch(/^application\/json/)
-      const validate = ajv.compile({ $id: `answer-${checked}`, ...JSON.parse(JSON.stringify(schema).replaceAll("\"#/components", "\"openapi.json#/components")) })
+      const validate = ajv.compile({
+        $id: `answer-${checked}`,
+        ...JSON.parse(JSON.stringify(schema).replaceAll('"#/components', '"openapi.json#/components'))
+      })
       const body = JSON.parse(await answer.text)
-      expect(validate(body), `${answer.method} ${found!.template} ${answer.status}: ${ajv.errorsText(validate.errors)}`).toBe(true)
+      expect(validate(body), `${answer.method} ${found!.template} ${answer.status}: ${ajv.errorsText(validate.errors)}`)
+        .toBe(true)
       checked++
       statuses.add(answer.status)
     }

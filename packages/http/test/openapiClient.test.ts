@@ -17,16 +17,37 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const run = (command: string, args: Array<string>) =>
   new Promise<string>((resolve, reject) =>
-    execFile(command, args, { cwd: dir, encoding: "utf8" }, (error, stdout, stderr) =>
-      error ? reject(new Error(`${args.join(" ")}: ${stdout}\n${stderr}`)) : resolve(stdout)))
+    execFile(
+      command,
+      args,
+      { cwd: dir, encoding: "utf8" },
+      (error, stdout, stderr) => error ? reject(new Error(`${args.join(" ")}: ${stdout}\n${stderr}`)) : resolve(stdout)
+    )
+  )
 
 it("openapi-typescript's client types accept the examples", async () => {
   writeFileSync(join(dir, "openapi.json"), JSON.stringify(Api.openApi()))
-  await run(process.execPath, [join(here, "../node_modules/openapi-typescript/bin/cli.js"), "openapi.json", "-o", "api.ts"])
+  await run(process.execPath, [
+    join(here, "../node_modules/openapi-typescript/bin/cli.js"),
+    "openapi.json",
+    "-o",
+    "api.ts"
+  ])
   copyFileSync(join(here, "../fixtures/openapi-client/example.ts"), join(dir, "example.ts"))
-  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
-    compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, types: [] },
-    files: ["example.ts"]
-  }))
-  await expect(run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"])).resolves.toBe("")
+  writeFileSync(
+    join(dir, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        noEmit: true,
+        types: []
+      },
+      files: ["example.ts"]
+    })
+  )
+  await expect(run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"])).resolves
+    .toBe("")
 }, 120_000)

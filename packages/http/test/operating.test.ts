@@ -59,7 +59,7 @@ const parsePrometheus = (text: string) => {
     while (rest.length > 0) {
       const l = labelPair.exec(rest)
       expect(l, `labels of ${line}`).not.toBeNull()
-      labels[l![1]!] = l![2]!.replace(/\\n/g, "\n").replace(/\\"/g, "\"").replace(/\\\\/g, "\\")
+      labels[l![1]!] = l![2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\")
       rest = rest.slice(l![0].length)
     }
     const value = m![4] === "+Inf" ? Infinity : m![4] === "-Inf" ? -Infinity : Number(m![4])
@@ -93,16 +93,26 @@ describe("GET /metrics", () => {
     expect(answer.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8")
     const after = parsePrometheus(answer.text)
     const ok = { route: "/v1/track", method: "POST", status: "200" }
-    expect(valueOf(after.samples, "tracklog_http_requests_total", ok) - valueOf(before.samples, "tracklog_http_requests_total", ok)).toBe(5)
-    expect(valueOf(after.samples, "tracklog_http_requests_total", { route: "/v1/track", status: "401" })).toBeGreaterThanOrEqual(1)
+    expect(
+      valueOf(after.samples, "tracklog_http_requests_total", ok) -
+        valueOf(before.samples, "tracklog_http_requests_total", ok)
+    ).toBe(5)
+    expect(valueOf(after.samples, "tracklog_http_requests_total", { route: "/v1/track", status: "401" }))
+      .toBeGreaterThanOrEqual(1)
     expect(after.types.get("tracklog_http_requests_total")).toBe("counter")
     expect(after.types.get("tracklog_http_request_duration_seconds")).toBe("histogram")
     const count = (s: ReturnType<typeof parsePrometheus>) =>
       valueOf(s.samples, "tracklog_http_request_duration_seconds_count", { route: "/v1/track" })
     expect(count(after) - count(before)).toBe(6)
-    const inf = valueOf(after.samples, "tracklog_http_request_duration_seconds_bucket", { route: "/v1/track", le: "+Inf" })
+    const inf = valueOf(after.samples, "tracklog_http_request_duration_seconds_bucket", {
+      route: "/v1/track",
+      le: "+Inf"
+    })
     expect(inf).toBe(count(after))
-    const appends = valueOf(after.samples, "tracklog_store_operation_duration_seconds_count", { port: "event_store", operation: "append" })
+    const appends = valueOf(after.samples, "tracklog_store_operation_duration_seconds_count", {
+      port: "event_store",
+      operation: "append"
+    })
     expect(appends).toBeGreaterThanOrEqual(5)
     expect(after.types.get("tracklog_stream_subscribers")).toBe("gauge")
     expect(after.types.get("tracklog_stream_lag_events")).toBe("gauge")
@@ -219,20 +229,29 @@ describe("405 and the Bearer scheme", () => {
       })
       expect(answer.status).toBe(200)
     }
-    const bad = await request(base(), "POST", "/v1/track", { headers: { authorization: `Basic ${projectA.publicKey}` }, body: { email: "b@example.com", event: "e" } })
+    const bad = await request(base(), "POST", "/v1/track", {
+      headers: { authorization: `Basic ${projectA.publicKey}` },
+      body: { email: "b@example.com", event: "e" }
+    })
     expect(bad.body.error.code).toBe("MISSING_AUTH")
   })
 })
 
 describe("configuration", () => {
   const read = (env: Record<string, string>) =>
-    Effect.runSync(Effect.either(Effect.withConfigProvider(ServerConfig.ServerConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))))
+    Effect.runSync(
+      Effect.either(
+        Effect.withConfigProvider(ServerConfig.ServerConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))
+      )
+    )
 
   it("TRACKLOG_METRICS is on by default and off when asked; TRACKLOG_RATE_LIMIT is off by default and parsed when set", () => {
     const defaults = Either.getOrThrow(read({ TRACKLOG_STORE: "memory" }))
     expect(defaults.metrics).toBe(true)
     expect(defaults.rateLimit._tag).toBe("None")
-    const set = Either.getOrThrow(read({ TRACKLOG_STORE: "memory", TRACKLOG_METRICS: "off", TRACKLOG_RATE_LIMIT: "5:10" }))
+    const set = Either.getOrThrow(
+      read({ TRACKLOG_STORE: "memory", TRACKLOG_METRICS: "off", TRACKLOG_RATE_LIMIT: "5:10" })
+    )
     expect(set.metrics).toBe(false)
     expect(set.rateLimit).toEqual(Option.some({ perSecond: 5, burst: 10 }))
     expect(Either.isLeft(read({ TRACKLOG_STORE: "memory", TRACKLOG_RATE_LIMIT: "lots" }))).toBe(true)

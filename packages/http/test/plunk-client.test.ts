@@ -17,8 +17,10 @@ beforeAll(async () => {
 afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
 // The package is CommonJS with `exports.default`; how that arrives depends on the loader.
-type PlunkClass = new (key: string, options?: { baseUrl?: string }) => {
-  readonly events: { readonly track: (event: { email: string; event: string; data?: object; subscribed?: boolean }) => Promise<unknown> }
+type PlunkClass = new(key: string, options?: { baseUrl?: string }) => {
+  readonly events: {
+    readonly track: (event: { email: string; event: string; data?: object; subscribed?: boolean }) => Promise<unknown>
+  }
 }
 const unwrap = (m: unknown): PlunkClass =>
   typeof m === "function" ? (m as PlunkClass) : unwrap((m as { default: unknown }).default)

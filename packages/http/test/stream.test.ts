@@ -40,12 +40,14 @@ const open = async (base: string, path: string, options: { key?: string; headers
     }
     return frame["data"] === undefined ? frame : { ...frame, data: JSON.parse(frame["data"]) }
   }
-  const { request, response } = await new Promise<{ request: Http.ClientRequest; response: Http.IncomingMessage }>((resolve, reject) => {
-    const request = Http.get(base + path, {
-      headers: { authorization: `Bearer ${options.key ?? projectA.secretKey}`, ...options.headers }
-    }, (response) => resolve({ request, response }))
-    request.on("error", reject)
-  })
+  const { request, response } = await new Promise<{ request: Http.ClientRequest; response: Http.IncomingMessage }>(
+    (resolve, reject) => {
+      const request = Http.get(base + path, {
+        headers: { authorization: `Bearer ${options.key ?? projectA.secretKey}`, ...options.headers }
+      }, (response) => resolve({ request, response }))
+      request.on("error", reject)
+    }
+  )
   response.setEncoding("utf8")
   response.on("data", (text: string) => {
     buffer += text
@@ -122,7 +124,11 @@ const suite = <E>(
 
     it("streams the project's log from the start, each type in its §5.1 shape, then resumes exactly after Last-Event-ID", async () => {
       const email = freshEmail("stream")
-      const first = await track({ email, event: "signup", data: { plan: "pro", once: { value: 1, persistent: false } } })
+      const first = await track({
+        email,
+        event: "signup",
+        data: { plan: "pro", once: { value: 1, persistent: false } }
+      })
       await track({ email, event: "churn", subscribed: false, data: { plan: null } }, projectA.secretKey)
       const other = await track({ email: freshEmail("other"), event: "secret" }, projectB.publicKey)
       const last = await track({ email, event: "marker" })
@@ -148,8 +154,21 @@ const suite = <E>(
         "event.tracked"
       ])
       const contact = first.body.data.contact
-      expect(mine[0]!.data).toEqual({ id: mine[0]!.data.id, contact, email, subscribed: true, timestamp: first.body.data.timestamp })
-      expect(mine[1]!.data).toEqual({ id: mine[1]!.data.id, contact, email, set: { plan: "pro" }, unset: [], timestamp: first.body.data.timestamp })
+      expect(mine[0]!.data).toEqual({
+        id: mine[0]!.data.id,
+        contact,
+        email,
+        subscribed: true,
+        timestamp: first.body.data.timestamp
+      })
+      expect(mine[1]!.data).toEqual({
+        id: mine[1]!.data.id,
+        contact,
+        email,
+        set: { plan: "pro" },
+        unset: [],
+        timestamp: first.body.data.timestamp
+      })
       expect(mine[2]!.data).toEqual({
         id: first.body.data.event,
         contact,
@@ -166,7 +185,11 @@ const suite = <E>(
       expect(new Set(ids).size).toBe(ids.length)
       const middle = Math.floor(all.length / 2)
       for (const resume of [{ headers: { "last-event-id": ids[middle]! } }, { path: `?after=${ids[middle]}` }]) {
-        const again = await open(base, `/events/stream${"path" in resume ? resume.path : ""}`, "headers" in resume ? { headers: resume.headers } : {})
+        const again = await open(
+          base,
+          `/events/stream${"path" in resume ? resume.path : ""}`,
+          "headers" in resume ? { headers: resume.headers } : {}
+        )
         const rest = await again.until((f) => f.some((x) => x.data?.id === last.body.data.event))
         again.close()
         expect(events(rest).map((f) => f.id)).toEqual(ids.slice(middle + 1))
@@ -185,7 +208,10 @@ const suite = <E>(
       await waitFor(() => running.openStreams!() === before + 1)
       const answer = await track({ email, event: "new", data: { n: 1 } })
       const frames = await stream.until((f) => events(f).some((x) => x.data.id === answer.body.data.event))
-      expect(events(frames).map((f) => `${f.event} ${f.data.name ?? ""} ${f.data.email === email}`)).toEqual(["contact.updated  true", "event.tracked new true"])
+      expect(events(frames).map((f) => `${f.event} ${f.data.name ?? ""} ${f.data.email === email}`)).toEqual([
+        "contact.updated  true",
+        "event.tracked new true"
+      ])
       expect(events(frames).every((f) => f.data.name !== "old")).toBe(true)
       stream.close()
       await waitFor(() => running.openStreams!() === before)
@@ -202,10 +228,17 @@ const suite = <E>(
       const get = (path: string, key = projectA.secretKey) => request(base, "GET", path, { key })
       const then = await get(`/contacts/${id}?at=${encodeURIComponent(between)}`)
       expect(then.status).toBe(200)
-      expect(then.body).toMatchObject({ id, email, subscribed: true, data: { plan: "free" }, createdAt: created.body.data.timestamp })
+      expect(then.body).toMatchObject({
+        id,
+        email,
+        subscribed: true,
+        data: { plan: "free" },
+        createdAt: created.body.data.timestamp
+      })
       const now = await get(`/contacts/${id}`)
       expect(now.body).toMatchObject({ subscribed: false, data: { plan: "pro" } })
-      expect((await get(`/contacts/${id}?at=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).body).toEqual(now.body)
+      expect((await get(`/contacts/${id}?at=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).body)
+        .toEqual(now.body)
       const early = await get(`/contacts/${id}?at=2000-01-01T00:00:00Z`)
       expect(early.status).toBe(404)
       expect(early.body.error.code).toBe("CONTACT_NOT_FOUND")
@@ -233,26 +266,35 @@ describe("events stream: two server processes on one PostgreSQL", () => {
   it("a subscriber on one sees every event written through both, once, in log order", async () => {
     const scope = Effect.runSync(Scope.make())
     try {
-      const { a, b, logOrder } = await Effect.runPromise(Scope.extend(Effect.gen(function*() {
-        const db = yield* TestDatabase.server
-        // Each server its own store: its own pool and its own wake-up, as two processes have.
-        const a = yield* start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
-        const b = yield* start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
-        const client = yield* Layer.build(StorePostgres.layerClient({ url: db.url, maxConnections: 1 }))
-        const logOrder = () => Effect.runPromise(
-          Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ id: string }>`SELECT id FROM events ORDER BY transaction_id, global_position`).pipe(
-            Effect.map((rows) => rows.map((r) => r.id)),
-            Effect.provide(client)
-          )
-        )
-        return { a: a.url, b: b.url, logOrder }
-      }), scope))
+      const { a, b, logOrder } = await Effect.runPromise(Scope.extend(
+        Effect.gen(function*() {
+          const db = yield* TestDatabase.server
+          // Each server its own store: its own pool and its own wake-up, as two processes have.
+          const a = yield* start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
+          const b = yield* start(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }))
+          const client = yield* Layer.build(StorePostgres.layerClient({ url: db.url, maxConnections: 1 }))
+          const logOrder = () =>
+            Effect.runPromise(
+              Effect.flatMap(
+                SqlClient.SqlClient,
+                (sql) => sql<{ id: string }>`SELECT id FROM events ORDER BY transaction_id, global_position`
+              ).pipe(
+                Effect.map((rows) => rows.map((r) => r.id)),
+                Effect.provide(client)
+              )
+            )
+          return { a: a.url, b: b.url, logOrder }
+        }),
+        scope
+      ))
       const stream = await open(b, "/events/stream?from=start")
-      const answers = await Promise.all(Array.from({ length: 120 }, (_, i) =>
-        request(i % 2 === 0 ? a : b, "POST", "/v1/track", {
-          key: projectA.publicKey,
-          body: { email: `two-${i % 15}@example.com`, event: "e", data: { i } }
-        })))
+      const answers = await Promise.all(
+        Array.from({ length: 120 }, (_, i) =>
+          request(i % 2 === 0 ? a : b, "POST", "/v1/track", {
+            key: projectA.publicKey,
+            body: { email: `two-${i % 15}@example.com`, event: "e", data: { i } }
+          }))
+      )
       expect(answers.every((x) => x.status === 200)).toBe(true)
       const wanted = new Set(answers.map((x) => x.body.data.event))
       const frames = await stream.until((f) => events(f).filter((x) => wanted.has(x.data.id)).length === wanted.size)

@@ -19,19 +19,25 @@ import * as EventStream from "../src/EventStream.js"
 import { projectA, request, start } from "./TestServer.js"
 
 it("an idle stream sends retry first, then `: ping` comments", async () => {
-  const pieces = await Effect.runPromise(Effect.gen(function*() {
-    const source = yield* LogStream.LogSource
-    const contacts = yield* Contacts.Contacts
-    const stream = yield* EventStream.make(source, contacts, "idle-project", { _tag: "Now" }, { pingInterval: "30 millis" })
-    return Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(stream, 3)))
-  }).pipe(Effect.provide(StoreMemory.layer), Effect.timeout("5 seconds")))
+  const pieces = await Effect.runPromise(
+    Effect.gen(function*() {
+      const source = yield* LogStream.LogSource
+      const contacts = yield* Contacts.Contacts
+      const stream = yield* EventStream.make(source, contacts, "idle-project", { _tag: "Now" }, {
+        pingInterval: "30 millis"
+      })
+      return Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(stream, 3)))
+    }).pipe(Effect.provide(StoreMemory.layer), Effect.timeout("5 seconds"))
+  )
   expect(pieces).toEqual(["retry: 1000\n\n", ": ping\n\n", ": ping\n\n"])
 })
 
 it("a client that never reads is dropped once its socket is full, and the stream's fiber ends", async () => {
   const scope = Effect.runSync(Scope.make())
   try {
-    const { running, url } = await Effect.runPromise(Scope.extend(start(StoreMemory.layer, { streamStallMillis: 300 }), scope))
+    const { running, url } = await Effect.runPromise(
+      Scope.extend(start(StoreMemory.layer, { streamStallMillis: 300 }), scope)
+    )
     const port = new URL(url).port
     const socket = Net.connect(Number(port), "127.0.0.1")
     await new Promise((resolve) => socket.once("connect", resolve))
@@ -44,7 +50,10 @@ it("a client that never reads is dropped once its socket is full, and the stream
     const big = "x".repeat(4000)
     let closed = false
     for (let i = 0; i < 4000 && !closed; i++) {
-      await request(url, "POST", "/v1/track", { key: projectA.publicKey, body: { email: `slow${i % 50}@example.com`, event: "e", data: { big, i } } })
+      await request(url, "POST", "/v1/track", {
+        key: projectA.publicKey,
+        body: { email: `slow${i % 50}@example.com`, event: "e", data: { big, i } }
+      })
       if (i % 100 === 99) closed = running.openStreams!() === 0
     }
     while (running.openStreams!() > 0 && Date.now() < deadline + 20_000) await new Promise((r) => setTimeout(r, 20))
@@ -56,21 +65,32 @@ it("a client that never reads is dropped once its socket is full, and the stream
 }, 60_000)
 
 it("a contact.erased marker is sent with its id, contact and time only", async () => {
-  const pieces = await Effect.runPromise(Effect.gen(function*() {
-    const store = yield* EventStore.EventStore
-    const source = yield* LogStream.LogSource
-    const contacts = yield* Contacts.Contacts
-    const contactId = "0190a000-0000-7000-8000-000000000001"
-    const at = new Date("2026-01-02T03:04:05.678Z")
-    const created = ContactEvent.ContactCreated.make({ contactId, projectId: "erasing", email: "gone@example.com", subscribed: true, at })
-    const contact = Contact.fold([created])!
-    yield* store.append({ streamId: contactId, expectedVersion: 0, events: [{ id: "e1", event: created }], contact })
-    // The marker as the erase command appends it (behaviour §7); the projection row is not what is read here.
-    const erased = ContactEvent.ContactErased.make({ contactId, at })
-    yield* store.append({ streamId: contactId, expectedVersion: 1, events: [{ id: "e2", event: erased }], contact })
-    const stream = yield* EventStream.make(source, contacts, "erasing", { _tag: "After", checkpoint: { transactionId: 0n, position: 0n } })
-    return Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(stream, 2)))
-  }).pipe(Effect.provide(StoreMemory.layer), Effect.timeout("5 seconds")))
+  const pieces = await Effect.runPromise(
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const source = yield* LogStream.LogSource
+      const contacts = yield* Contacts.Contacts
+      const contactId = "0190a000-0000-7000-8000-000000000001"
+      const at = new Date("2026-01-02T03:04:05.678Z")
+      const created = ContactEvent.ContactCreated.make({
+        contactId,
+        projectId: "erasing",
+        email: "gone@example.com",
+        subscribed: true,
+        at
+      })
+      const contact = Contact.fold([created])!
+      yield* store.append({ streamId: contactId, expectedVersion: 0, events: [{ id: "e1", event: created }], contact })
+      // The marker as the erase command appends it (behaviour §7); the projection row is not what is read here.
+      const erased = ContactEvent.ContactErased.make({ contactId, at })
+      yield* store.append({ streamId: contactId, expectedVersion: 1, events: [{ id: "e2", event: erased }], contact })
+      const stream = yield* EventStream.make(source, contacts, "erasing", {
+        _tag: "After",
+        checkpoint: { transactionId: 0n, position: 0n }
+      })
+      return Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(stream, 2)))
+    }).pipe(Effect.provide(StoreMemory.layer), Effect.timeout("5 seconds"))
+  )
   const frames = pieces[1]!.split("\n\n").filter((f) => f.length > 0)
   expect(frames).toHaveLength(2)
   const [, marker] = frames

@@ -35,7 +35,11 @@ const runScript = (name: string, env: Record<string, string>, deadlineMs: number
     child.once("exit", (code) => {
       clearTimeout(timer)
       const line = output.split("\n").find((l) => l.startsWith("STRESS_RESULT "))
-      resolve({ code, output, result: line === undefined ? undefined : JSON.parse(line.slice("STRESS_RESULT ".length)) })
+      resolve({
+        code,
+        output,
+        result: line === undefined ? undefined : JSON.parse(line.slice("STRESS_RESULT ".length))
+      })
     })
   })
 
@@ -65,40 +69,56 @@ const hasPostgresBinaries = existsSync("/usr/lib/postgresql") &&
 
 // Known at collection time, so `runIf` can use it.
 const server = await reachable(adminUrl)
-if (!server) console.warn(`[stress] no PostgreSQL server at ${new URL(adminUrl).host}: crash runs on the embedded Postgres only`)
+if (!server)
+  console.warn(`[stress] no PostgreSQL server at ${new URL(adminUrl).host}: crash runs on the embedded Postgres only`)
 
 beforeAll(() => {
   execFileSync(process.execPath, ["build.mjs"], { cwd: packageDir })
 }, 120_000)
 
-it("kill -9 mid-load, restart: every acknowledged track is in the log and the projection, nothing half-written", async () => {
-  const outcome = await runScript("crash", {
-    CRASH_BACKENDS: server ? "postgres,embedded" : "embedded",
-    CRASH_KILL_MS: "200,600,1500",
-    CRASH_CONCURRENCY: "30"
-  }, 100_000)
-  expectPass(outcome)
-  const figures = outcome.result!.figures as Record<string, { kills: number; acknowledged: number; foundInLog: number }>
-  for (const backend of Object.values(figures)) {
-    expect(backend.kills).toBe(3)
-    expect(backend.acknowledged).toBeGreaterThan(0)
-    expect(backend.foundInLog).toBe(backend.acknowledged)
-  }
-}, 140_000)
+it(
+  "kill -9 mid-load, restart: every acknowledged track is in the log and the projection, nothing half-written",
+  async () => {
+    const outcome = await runScript("crash", {
+      CRASH_BACKENDS: server ? "postgres,embedded" : "embedded",
+      CRASH_KILL_MS: "200,600,1500",
+      CRASH_CONCURRENCY: "30"
+    }, 100_000)
+    expectPass(outcome)
+    const figures = outcome.result!.figures as Record<
+      string,
+      { kills: number; acknowledged: number; foundInLog: number }
+    >
+    for (const backend of Object.values(figures)) {
+      expect(backend.kills).toBe(3)
+      expect(backend.acknowledged).toBeGreaterThan(0)
+      expect(backend.foundInLog).toBe(backend.acknowledged)
+    }
+  },
+  140_000
+)
 
-it.skipIf(!hasPostgresBinaries)("database stopped (fast, immediate) under load: 503s in bounded time, recovery, nothing lost", async () => {
-  const outcome = await runScript("db-faults", {
-    FAULT_MODES: "fast,immediate",
-    FAULT_UP_MS: "1000",
-    FAULT_DOWN_MS: "2000",
-    FAULT_STEADY_MS: "1000",
-    FAULT_CONCURRENCY: "10"
-  }, 90_000)
-  expectPass(outcome)
-}, 130_000)
+it.skipIf(!hasPostgresBinaries)(
+  "database stopped (fast, immediate) under load: 503s in bounded time, recovery, nothing lost",
+  async () => {
+    const outcome = await runScript("db-faults", {
+      FAULT_MODES: "fast,immediate",
+      FAULT_UP_MS: "1000",
+      FAULT_DOWN_MS: "2000",
+      FAULT_STEADY_MS: "1000",
+      FAULT_CONCURRENCY: "10"
+    }, 90_000)
+    expectPass(outcome)
+  },
+  130_000
+)
 
-it.runIf(server)("two processes, concurrent first tracks: one contact per email, every track recorded, no 5xx", async () => {
-  const outcome = await runScript("two-processes", { TWO_EMAILS: "50", TWO_REQUESTS: "500" }, 90_000)
-  expectPass(outcome)
-  expect(outcome.result!.figures).toMatchObject({ contacts: 50, tracked: 500, fiveXX: 0 })
-}, 130_000)
+it.runIf(server)(
+  "two processes, concurrent first tracks: one contact per email, every track recorded, no 5xx",
+  async () => {
+    const outcome = await runScript("two-processes", { TWO_EMAILS: "50", TWO_REQUESTS: "500" }, 90_000)
+    expectPass(outcome)
+    expect(outcome.result!.figures).toMatchObject({ contacts: 50, tracked: 500, fiveXX: 0 })
+  },
+  130_000
+)

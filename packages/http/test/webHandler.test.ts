@@ -33,7 +33,7 @@ describe("web handler", () => {
       const controller = new AbortController()
       const stream = new ReadableStream<Uint8Array>({
         start: (c) => {
-          c.enqueue(new TextEncoder().encode("{\"email\":"))
+          c.enqueue(new TextEncoder().encode('{"email":'))
           // The client goes away mid-body.
           setTimeout(() => c.error(new Error("client aborted")), 10)
         }
@@ -68,7 +68,11 @@ describe("web handler", () => {
   })
 
   it("building fails eagerly on a store that cannot start, and no request ever waits for it", async () => {
-    await expect(WebHandler.fromLayer(StoreMemory.layer, { keys: [{ publicKey: "pk_a", secretKey: "sk_b" }, { publicKey: "pk_a", secretKey: "sk_c" }] }))
+    await expect(
+      WebHandler.fromLayer(StoreMemory.layer, {
+        keys: [{ publicKey: "pk_a", secretKey: "sk_b" }, { publicKey: "pk_a", secretKey: "sk_c" }]
+      })
+    )
       .rejects.toBeDefined()
   })
 
@@ -86,7 +90,9 @@ describe("web handler", () => {
         return rows[0]!.n
       }
       const { layer } = await import("@tracklog/store-postgres/StorePostgres")
-      const web = await WebHandler.fromLayer(layer({ url: db.url, maxConnections: db.maxConnections }), { keys: [projectA] })
+      const web = await WebHandler.fromLayer(layer({ url: db.url, maxConnections: db.maxConnections }), {
+        keys: [projectA]
+      })
       expect((await web.handler(track(ok))).status).toBe(200)
       if (db.backend === "postgres") expect(await sessions()).toBeGreaterThan(0)
       await web.dispose()

@@ -65,14 +65,16 @@ interface Stored {
 }
 
 const encodeRecord = (stored: Omit<Stored, "event"> & { readonly event: ContactEvent.ContactEvent }): string =>
-  JSON.stringify({
-    id: stored.id,
-    streamId: stored.streamId,
-    projectId: stored.projectId,
-    version: stored.version,
-    transactionId: stored.transactionId,
-    event: ContactEvent.encode(stored.event)
-  } satisfies Stored)
+  JSON.stringify(
+    {
+      id: stored.id,
+      streamId: stored.streamId,
+      projectId: stored.projectId,
+      version: stored.version,
+      transactionId: stored.transactionId,
+      event: ContactEvent.encode(stored.event)
+    } satisfies Stored
+  )
 
 // What an erased event's text is overwritten with: its transaction, so a reader can still move
 // its checkpoint past it, and nothing else.
@@ -151,7 +153,14 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
   // data, an invalid date) fails the append with nothing written.
   const transactionId = state.transactions + 1
   const texts = input.events.map(({ event, id }, i) =>
-    encodeRecord({ id, streamId: input.streamId, projectId: contact.projectId, version: input.expectedVersion + i + 1, transactionId, event })
+    encodeRecord({
+      id,
+      streamId: input.streamId,
+      projectId: contact.projectId,
+      version: input.expectedVersion + i + 1,
+      transactionId,
+      event
+    })
   )
   state.transactions = transactionId
   const positions = stream ?? []
@@ -178,7 +187,11 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
 const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.ConcurrencyConflict | undefined => {
   const record = input.idempotency
   if (record !== undefined && state.idempotency.has(Contact.emailKey(record.projectId, record.key))) {
-    return new EventStore.ConcurrencyConflict({ streamId: input.appends[0]?.streamId ?? "", expectedVersion: input.appends[0]?.expectedVersion ?? 0, reason: "idempotency" })
+    return new EventStore.ConcurrencyConflict({
+      streamId: input.appends[0]?.streamId ?? "",
+      expectedVersion: input.appends[0]?.expectedVersion ?? 0,
+      reason: "idempotency"
+    })
   }
   const claims = new Set<string>()
   for (const append of input.appends) {
@@ -193,7 +206,11 @@ const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.Conc
     }
   }
   // One append encodes every event before it writes any (see `appendTo`); several are checked here.
-  if (input.appends.length > 1) for (const append of input.appends) for (const { event } of append.events) JSON.stringify(ContactEvent.encode(event))
+  if (input.appends.length > 1) {
+    for (const append of input.appends)
+      for (const { event } of append.events)
+        JSON.stringify(ContactEvent.encode(event))
+  }
   for (const append of input.appends) appendTo(state, append)
   if (record !== undefined) state.idempotency.set(Contact.emailKey(record.projectId, record.key), record)
   return undefined
@@ -202,11 +219,22 @@ const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.Conc
 // Erasure (behaviour §7) in one synchronous step, like an append: every event of the stream is
 // overwritten in the log's buffers with a tombstone, the projection and its indexes forget the
 // contact, and the marker takes the stream's next version.
-const eraseFrom = (state: State, input: Erasure.Erase, emailHash: string | undefined): EventStore.ConcurrencyConflict | undefined => {
+const eraseFrom = (
+  state: State,
+  input: Erasure.Erase,
+  emailHash: string | undefined
+): EventStore.ConcurrencyConflict | undefined => {
   const stream = state.streams.get(input.streamId)
   const contact = state.contacts.get(input.streamId)
-  if (stream === undefined || stream.length !== input.expectedVersion || contact === undefined || contact.projectId !== input.projectId) {
-    return new EventStore.ConcurrencyConflict({ streamId: input.streamId, expectedVersion: input.expectedVersion, reason: "version" })
+  if (
+    stream === undefined || stream.length !== input.expectedVersion || contact === undefined ||
+    contact.projectId !== input.projectId
+  ) {
+    return new EventStore.ConcurrencyConflict({
+      streamId: input.streamId,
+      expectedVersion: input.expectedVersion,
+      reason: "version"
+    })
   }
   const text = encodeRecord({
     id: input.marker.id,
@@ -399,7 +427,11 @@ export const make = Effect.sync(() => {
         read((state) => {
           const row = state.processors.get(name)
           if (row === undefined) {
-            state.processors.set(name, { checkpoint: EventStore.start, owner, leaseUntil: now + Duration.toMillis(ttl) })
+            state.processors.set(name, {
+              checkpoint: EventStore.start,
+              owner,
+              leaseUntil: now + Duration.toMillis(ttl)
+            })
             return Option.some(EventStore.start)
           }
           if (row.owner !== undefined && row.owner !== owner && row.leaseUntil > now) return Option.none()
@@ -439,9 +471,16 @@ export const make = Effect.sync(() => {
 
   const contacts = Contacts.Contacts.of({
     findById: (projectId, contactId) =>
-      read((state) => Option.filter(Option.fromNullable(state.contacts.get(contactId)), (c) => c.projectId === projectId)),
+      read((state) =>
+        Option.filter(Option.fromNullable(state.contacts.get(contactId)), (c) => c.projectId === projectId)
+      ),
     findByEmail: (projectId, email) =>
-      read((state) => Option.map(Option.fromNullable(state.byEmail.get(Contact.emailKey(projectId, email))), (id) => state.contacts.get(id)!)),
+      read((state) =>
+        Option.map(
+          Option.fromNullable(state.byEmail.get(Contact.emailKey(projectId, email))),
+          (id) => state.contacts.get(id)!
+        )
+      ),
     list: (projectId, request) =>
       read((state) => {
         const ids = state.byProject.get(projectId) ?? []
@@ -459,7 +498,11 @@ export const make = Effect.sync(() => {
           const rows: Array<EventStore.RecordedEvent> = []
           // Versions are 1, 2, 3… at indexes 0, 1, 2…: the ones below the cursor are the first
           // ⌈cursor − 1⌉, so nothing after it is decoded.
-          for (let i = Math.min(positions.length, Math.ceil(before - 1)) - 1; i >= 0 && rows.length <= request.limit; i--) {
+          for (
+            let i = Math.min(positions.length, Math.ceil(before - 1)) - 1;
+            i >= 0 && rows.length <= request.limit;
+            i--
+          ) {
             const recorded = recordedAt(state.log, positions[i]!)
             if (ContactEvent.visibleName(recorded.event) !== undefined) rows.push(recorded)
           }
@@ -506,9 +549,15 @@ export const make = Effect.sync(() => {
     ),
     rotate: (keys) =>
       Effect.suspend((): Effect.Effect<void, Projects.ProjectNotFound | Projects.ProjectKeysConflict> => {
-        if (!state.projects.has(keys.projectId)) return Effect.fail(new Projects.ProjectNotFound({ projectId: keys.projectId }))
-        if (state.grants.has(keys.publicKeyHash) || state.grants.has(keys.secretKeyHash) || keys.publicKeyHash === keys.secretKeyHash) {
-          return Effect.fail(new Projects.ProjectKeysConflict({ message: "A new key of the rotation is already in use" }))
+        if (!state.projects.has(keys.projectId))
+          return Effect.fail(new Projects.ProjectNotFound({ projectId: keys.projectId }))
+        if (
+          state.grants.has(keys.publicKeyHash) || state.grants.has(keys.secretKeyHash) ||
+          keys.publicKeyHash === keys.secretKeyHash
+        ) {
+          return Effect.fail(
+            new Projects.ProjectKeysConflict({ message: "A new key of the rotation is already in use" })
+          )
         }
         for (const [hash, grant] of state.grants) if (grant.projectId === keys.projectId) state.grants.delete(hash)
         state.grants.set(keys.publicKeyHash, { projectId: keys.projectId, kind: "public" })
@@ -543,7 +592,9 @@ export const make = Effect.sync(() => {
         // The hash is made first (Web Crypto is asynchronous); the email of a contact id never
         // changes, and the step below checks again that the contact is there.
         const contact = state.contacts.get(input.streamId)
-        const hash = input.suppress && contact !== undefined ? yield* hashOf(contact.projectId, contact.email) : undefined
+        const hash = input.suppress && contact !== undefined
+          ? yield* hashOf(contact.projectId, contact.email)
+          : undefined
         const conflict = eraseFrom(state, input, hash)
         if (conflict !== undefined) return yield* conflict
         // The marker is in the log: live readers wake for it as for any append.
@@ -561,22 +612,32 @@ export const make = Effect.sync(() => {
           : Effect.map(hashOf(projectId, email), (hash) => hashes.has(hash))
       }),
     lift: (projectId, email) =>
-      Effect.flatMap(hashOf(projectId, email), (hash) =>
-        state.suppressed.get(projectId)?.delete(hash) === true ? Effect.void : Effect.fail(new Suppressions.NotSuppressed()))
+      Effect.flatMap(
+        hashOf(projectId, email),
+        (hash) =>
+          state.suppressed.get(projectId)?.delete(hash) === true
+            ? Effect.void
+            : Effect.fail(new Suppressions.NotSuppressed())
+      )
   })
 
   const backup = Backup.Backup.of({
-    export: Stream.suspend(() =>
-      Stream.fromIterable(exportItems(state))
-    ),
+    export: Stream.suspend(() => Stream.fromIterable(exportItems(state))),
     import: (items) =>
-      Effect.flatMap(Stream.runCollect(items), (chunk) =>
-        Effect.suspend((): Effect.Effect<Backup.Summary, Backup.StoreNotEmpty | Backup.InvalidExport> => {
-          if (state.projects.size > 0 || state.log.size() > 0) {
-            return Effect.fail(new Backup.StoreNotEmpty({ message: "The store already holds projects or events; import needs an empty store" }))
-          }
-          return Either.match(importInto(state, chunk), { onLeft: Effect.fail, onRight: Effect.succeed })
-        }))
+      Effect.flatMap(
+        Stream.runCollect(items),
+        (chunk) =>
+          Effect.suspend((): Effect.Effect<Backup.Summary, Backup.StoreNotEmpty | Backup.InvalidExport> => {
+            if (state.projects.size > 0 || state.log.size() > 0) {
+              return Effect.fail(
+                new Backup.StoreNotEmpty({
+                  message: "The store already holds projects or events; import needs an empty store"
+                })
+              )
+            }
+            return Either.match(importInto(state, chunk), { onLeft: Effect.fail, onRight: Effect.succeed })
+          })
+      )
   })
 
   return {
@@ -597,7 +658,9 @@ function* exportItems(state: State): Generator<Backup.Item> {
   yield { type: "tracklog-export", version: 1, exportedAt: new Date().toISOString() }
   for (const id of state.projects) {
     const createdAt = state.projectCreated.get(id)
-    yield createdAt === undefined ? { type: "project", id } : { type: "project", id, createdAt: createdAt.toISOString() }
+    yield createdAt === undefined
+      ? { type: "project", id }
+      : { type: "project", id, createdAt: createdAt.toISOString() }
   }
   for (const [hash, grant] of state.grants) yield { type: "key", hash, projectId: grant.projectId, kind: grant.kind }
   for (let p = 1; p <= state.log.size(); p++) {
@@ -618,7 +681,10 @@ function* exportItems(state: State): Generator<Backup.Item> {
 }
 
 // Checks everything before writing anything: an import that fails leaves the store empty.
-const importInto = (state: State, items: Iterable<Backup.Item>): Either.Either<Backup.Summary, Backup.InvalidExport> => {
+const importInto = (
+  state: State,
+  items: Iterable<Backup.Item>
+): Either.Either<Backup.Summary, Backup.InvalidExport> => {
   const invalid = (message: string) => Either.left(new Backup.InvalidExport({ message }))
   const projects = new Map<string, Date | undefined>()
   const grants = new Map<string, Projects.Grant>()

@@ -4,12 +4,18 @@ import * as TextLog from "../src/internal/textLog.js"
 
 describe("TextLog", () => {
   it.prop("reads back every JSON text as appended, across chunks", [
-    FastCheck.array(FastCheck.oneof(FastCheck.fullUnicodeString(), FastCheck.string({ unit: "binary" }), FastCheck.json()), { maxLength: 200 }),
+    FastCheck.array(
+      FastCheck.oneof(FastCheck.fullUnicodeString(), FastCheck.string({ unit: "binary" }), FastCheck.json()),
+      { maxLength: 200 }
+    ),
     FastCheck.integer({ min: 1, max: 400 })
   ], ([values, repeat]) => {
     // Repeated so that the texts fill several 1 MiB chunks; lone surrogates arrive escaped, as
     // JSON.stringify writes them.
-    const texts = Array.from({ length: repeat }, (_, i) => values.map((v) => JSON.stringify([i, v.repeat(1 + (i % 50))]))).flat()
+    const texts = Array.from(
+      { length: repeat },
+      (_, i) => values.map((v) => JSON.stringify([i, v.repeat(1 + (i % 50))]))
+    ).flat()
     const log = TextLog.make()
     for (const text of texts) log.append(text)
     expect(log.size()).toBe(texts.length)

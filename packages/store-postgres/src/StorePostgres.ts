@@ -192,7 +192,9 @@ export const make = (options: Options = {}) =>
       const keyed = keys.length > 0
       const claim = keyed
         ? sql`keys AS (
-          SELECT * FROM json_to_recordset(${`[${keys.join(",")}]`}::json) AS k(stream_id text, project_id text, key text,
+          SELECT * FROM json_to_recordset(${`[${
+          keys.join(",")
+        }]`}::json) AS k(stream_id text, project_id text, key text,
             fingerprint text, status integer, body text, contact_ids text[], created_at timestamptz)
         ), claimed AS (
           INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
@@ -263,21 +265,28 @@ export const make = (options: Options = {}) =>
           return batch.map(({ input: { expectedVersion, streamId }, key }) =>
             ok.has(streamId)
               ? Exit.void
-              : Exit.fail(new EventStore.ConcurrencyConflict({
-                streamId,
-                expectedVersion,
-                reason: key !== undefined ? "idempotency" : expectedVersion === 0 ? "email" : "version"
-              }))
+              : Exit.fail(
+                new EventStore.ConcurrencyConflict({
+                  streamId,
+                  expectedVersion,
+                  reason: key !== undefined ? "idempotency" : expectedVersion === 0 ? "email" : "version"
+                })
+              )
           )
         }),
         // Two batches locking the same streams in different orders: one is chosen to fail, and
         // nothing of it was written, so each of its appends is decided again.
-        Effect.catchTag("SqlError", (e): Effect.Effect<ReadonlyArray<Exit.Exit<void, AppendError>>, StoreError.StoreUnavailable> =>
-          SqlErrors.isRetryable(e) || SqlErrors.isIdempotencyTaken(e) || SqlErrors.isGuardTripped(e)
-            ? Effect.succeed(batch.map(({ input: { expectedVersion, streamId } }) =>
-              Exit.fail(new EventStore.ConcurrencyConflict({ streamId, expectedVersion, reason: "version" }))
-            ))
-            : SqlErrors.orUnavailable(Effect.fail(e))),
+        Effect.catchTag(
+          "SqlError",
+          (e): Effect.Effect<ReadonlyArray<Exit.Exit<void, AppendError>>, StoreError.StoreUnavailable> =>
+            SqlErrors.isRetryable(e) || SqlErrors.isIdempotencyTaken(e) || SqlErrors.isGuardTripped(e)
+              ? Effect.succeed(
+                batch.map(({ input: { expectedVersion, streamId } }) =>
+                  Exit.fail(new EventStore.ConcurrencyConflict({ streamId, expectedVersion, reason: "version" }))
+                )
+              )
+              : SqlErrors.orUnavailable(Effect.fail(e))
+        ),
         bounded
       )
     }
@@ -323,7 +332,8 @@ export const make = (options: Options = {}) =>
         sql.withTransaction(Effect.gen(function*() {
           if (encoded.length > 0) {
             const ok = yield* appendStatement(encoded)
-            if (ok.length !== encoded.length) return yield* conflict("version")
+            if (ok.length !== encoded.length)
+              return yield* conflict("version")
           }
           if (record !== undefined) {
             yield* sql`INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
@@ -343,7 +353,12 @@ export const make = (options: Options = {}) =>
 
     const appendAll = (input: EventStore.AppendAll): Effect.Effect<void, AppendError> =>
       (input.appends.length === 1
-        ? Effect.flatMap(Effect.sync(() => encodeAppend(input.appends[0]!, input.idempotency)), batched)
+        ? Effect.flatMap(
+          Effect.sync(() =>
+            encodeAppend(input.appends[0]!, input.idempotency)
+          ),
+          batched
+        )
         : appendTogether(input)).pipe(Effect.tap(() => signal.notify()))
 
     // Batched like the track path's contact reads: one query for every key looked up meanwhile.
@@ -358,7 +373,9 @@ export const make = (options: Options = {}) =>
         guard(sql<IdempotencyRow>`
           WITH k AS (
             SELECT * FROM json_to_recordset(${
-          JSON.stringify(batch.map((k) => ({ project_id: k.projectId, key: k.key, not_before: Timestamp.iso(k.notBefore) })))
+          JSON.stringify(
+            batch.map((k) => ({ project_id: k.projectId, key: k.key, not_before: Timestamp.iso(k.notBefore) }))
+          )
         }::json) AS k(project_id text, key text, not_before timestamptz)
           ), expired AS (
             DELETE FROM idempotency_keys i USING k
@@ -392,7 +409,9 @@ export const make = (options: Options = {}) =>
           )
           SELECT count(*)::text AS count FROM gone`).pipe(Effect.map((rows) => Number(rows[0]?.count ?? 0))),
       readStream: (streamId) =>
-        guard(sql`SELECT ${sql.literal(eventColumns)} FROM events WHERE stream_id = ${streamId} ORDER BY version`.values)
+        guard(
+          sql`SELECT ${sql.literal(eventColumns)} FROM events WHERE stream_id = ${streamId} ORDER BY version`.values
+        )
           .pipe(Effect.map((rows) => rows.map(toRecorded))),
       // Only transactions below the oldest running one are read: one that began earlier but
       // commits later can then never land behind a checkpoint (Emmett PR #336). The next `limit`
@@ -402,7 +421,8 @@ export const make = (options: Options = {}) =>
       // remaining row and a sort on disk per page, ~20× slower than walking the index in order.
       // The outer ORDER BY names the columns: the bare names would sort by the `::text` outputs.
       readAll: (after, limit) =>
-        guard(sql`
+        guard(
+          sql`
           SELECT ${sql.literal(eventColumns)}
           FROM (
             SELECT * FROM events
@@ -411,22 +431,32 @@ export const make = (options: Options = {}) =>
             LIMIT ${limit}
           ) AS events
           WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          ORDER BY events.transaction_id, events.global_position`.values).pipe(Effect.map((rows) => {
+          ORDER BY events.transaction_id, events.global_position`.values
+        ).pipe(Effect.map((rows) => {
           const events = rows.map(toRecorded)
           const last = events[events.length - 1]
-          return { events, checkpoint: last === undefined ? after : { transactionId: last.transactionId, position: last.position } }
+          return {
+            events,
+            checkpoint: last === undefined ? after : { transactionId: last.transactionId, position: last.position }
+          }
         }))
     })
 
     const contactColumns = sql`id, project_id, email, subscribed, data, created_at, updated_at, version`
 
     // The track path's read, batched like the appends: one query for every lookup waiting.
-    const findByEmail = Batcher.make<{ readonly projectId: string; readonly email: string }, Option.Option<Contact.Contact>, StoreError.StoreUnavailable>({
+    const findByEmail = Batcher.make<
+      { readonly projectId: string; readonly email: string },
+      Option.Option<Contact.Contact>,
+      StoreError.StoreUnavailable
+    >({
       ...batching,
       onBatch: StoreMetrics.batchSizeOf("find_by_email"),
       run: (batch) =>
         guard(sql<ContactRow>`
-          SELECT c.* FROM json_to_recordset(${JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email: k.email })))}::json)
+          SELECT c.* FROM json_to_recordset(${
+          JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email: k.email })))
+        }::json)
             AS k(project_id text, email text)
           -- One index probe per key, whatever the statistics: an IN (or a plain join) over the
           -- function's fixed 100-row estimate was planned as a scan of every contact. LIMIT
@@ -436,14 +466,18 @@ export const make = (options: Options = {}) =>
           ) c`).pipe(
           Effect.map((rows) => {
             const found = new Map(rows.map((row) => [Contact.emailKey(row.project_id, row.email), toContact(row)]))
-            return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(Contact.emailKey(k.projectId, k.email)))))
+            return batch.map((k) =>
+              Exit.succeed(Option.fromNullable(found.get(Contact.emailKey(k.projectId, k.email))))
+            )
           })
         )
     })
 
     const contacts = Contacts.Contacts.of({
       findById: (projectId, contactId) =>
-        guard(sql<ContactRow>`SELECT ${contactColumns} FROM contacts WHERE project_id = ${projectId} AND id = ${contactId}`)
+        guard(
+          sql<ContactRow>`SELECT ${contactColumns} FROM contacts WHERE project_id = ${projectId} AND id = ${contactId}`
+        )
           .pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toContact))),
       findByEmail: (projectId, email) => findByEmail({ projectId, email }),
       list: (projectId, request) =>
@@ -455,15 +489,19 @@ export const make = (options: Options = {}) =>
         ),
       timeline: (projectId, contactId, request) =>
         Effect.gen(function*() {
-          const owner = yield* guard(sql<{ id: string }>`SELECT id FROM contacts WHERE project_id = ${projectId} AND id = ${contactId}`)
+          const owner = yield* guard(
+            sql<{ id: string }>`SELECT id FROM contacts WHERE project_id = ${projectId} AND id = ${contactId}`
+          )
           if (owner.length === 0) return yield* new Contacts.ContactNotFound({ contactId })
           const before = request.cursor === undefined ? null : Number(request.cursor)
-          const rows = yield* guard(sql`
+          const rows = yield* guard(
+            sql`
             SELECT ${sql.literal(eventColumns)}
             FROM events
             WHERE stream_id = ${contactId} AND type IN ${sql.in(ContactEvent.visibleTypes)}
               ${before === null ? sql`` : sql`AND version < ${before}`}
-            ORDER BY version DESC LIMIT ${request.limit + 1}`.values)
+            ORDER BY version DESC LIMIT ${request.limit + 1}`.values
+          )
           const page = Contacts.page(rows.map(toRecorded), request.limit, (r) => String(r.version))
           return { ...page, data: page.data.map(Contacts.toTimelineEvent) }
         })
@@ -496,14 +534,19 @@ export const make = (options: Options = {}) =>
             const row = rows.find((r) => r.hash === hash)
             return row === undefined ? undefined : { projectId: row.project_id, kind: row.kind }
           }
-          const outcome = Projects.resolveEnsure({ public: grant(keys.publicKeyHash), secret: grant(keys.secretKeyHash) })
+          const outcome = Projects.resolveEnsure({
+            public: grant(keys.publicKeyHash),
+            secret: grant(keys.secretKeyHash)
+          })
           if (outcome._tag !== "Create") return outcome
           yield* sql`INSERT INTO projects (id) VALUES (${keys.projectId})`
           yield* sql`INSERT INTO api_keys (hash, project_id, kind) VALUES
             (${keys.publicKeyHash}, ${keys.projectId}, 'public'), (${keys.secretKeyHash}, ${keys.projectId}, 'secret')`
           return { _tag: "Exists" as const, projectId: keys.projectId }
         }))).pipe(
-          Effect.flatMap((outcome) => (outcome._tag === "Exists" ? Effect.succeed(outcome.projectId) : Effect.fail(outcome)))
+          Effect.flatMap((
+            outcome
+          ) => (outcome._tag === "Exists" ? Effect.succeed(outcome.projectId) : Effect.fail(outcome)))
         ),
       count: guard(sql<{ count: string }>`SELECT count(*)::text AS count FROM projects`).pipe(
         Effect.map((rows) => Number(rows[0]?.count ?? 0))
@@ -514,7 +557,12 @@ export const make = (options: Options = {}) =>
           (SELECT count(*)::int FROM api_keys k WHERE k.project_id = p.id AND k.kind = 'secret') AS secret_keys
         FROM projects p ORDER BY p.created_at, p.id`).pipe(
         Effect.map((rows) =>
-          rows.map((r) => ({ projectId: r.id, createdAt: r.created_at, publicKeys: r.public_keys, secretKeys: r.secret_keys }))
+          rows.map((r) => ({
+            projectId: r.id,
+            createdAt: r.created_at,
+            publicKeys: r.public_keys,
+            secretKeys: r.secret_keys
+          }))
         )
       ),
       // One transaction: the old keys and the new ones are never valid together, nor both gone.
@@ -523,7 +571,8 @@ export const make = (options: Options = {}) =>
           yield* sql`SELECT pg_advisory_xact_lock(hashtext('tracklog.projects'))`
           const project = yield* sql`SELECT id FROM projects WHERE id = ${keys.projectId}`
           if (project.length === 0) return new Projects.ProjectNotFound({ projectId: keys.projectId })
-          const taken = yield* sql`SELECT hash FROM api_keys WHERE hash IN (${keys.publicKeyHash}, ${keys.secretKeyHash})`
+          const taken =
+            yield* sql`SELECT hash FROM api_keys WHERE hash IN (${keys.publicKeyHash}, ${keys.secretKeyHash})`
           if (taken.length > 0 || keys.publicKeyHash === keys.secretKeyHash) {
             return new Projects.ProjectKeysConflict({ message: "A new key of the rotation is already in use" })
           }
@@ -533,7 +582,11 @@ export const make = (options: Options = {}) =>
           return undefined
         }))).pipe(Effect.flatMap((error) => (error === undefined ? Effect.void : Effect.fail(error)))),
       revoke: (hash) =>
-        guard(sql<{ project_id: string; kind: "public" | "secret" }>`DELETE FROM api_keys WHERE hash = ${hash} RETURNING project_id, kind`).pipe(
+        guard(
+          sql<
+            { project_id: string; kind: "public" | "secret" }
+          >`DELETE FROM api_keys WHERE hash = ${hash} RETURNING project_id, kind`
+        ).pipe(
           Effect.flatMap((rows) =>
             rows[0] === undefined
               ? Effect.fail(new Projects.KeyNotFound())
@@ -558,21 +611,30 @@ export const make = (options: Options = {}) =>
     }
     // `None` for a project the database does not hold: nothing of it can be suppressed.
     const hashOf = (projectId: string, email: string) =>
-      Effect.flatMap(secretOf(projectId), Option.match({
-        onNone: () => Effect.succeedNone,
-        onSome: (secret) => Effect.succeedSome(EmailHash.emailHash(secret, email))
-      }))
+      Effect.flatMap(
+        secretOf(projectId),
+        Option.match({
+          onNone: () => Effect.succeedNone,
+          onSome: (secret) => Effect.succeedSome(EmailHash.emailHash(secret, email))
+        })
+      )
 
     // Idempotency records (behaviour §6) live in a table another migration adds; when it is there,
     // erasure deletes the records of the contact's tracks in its transaction.
     // Asked once: the migrations have run before the store is made.
-    const idempotencyTable = yield* sql<{ present: boolean }>`SELECT to_regclass('idempotency_keys') IS NOT NULL AS present`.pipe(
+    const idempotencyTable = yield* sql<
+      { present: boolean }
+    >`SELECT to_regclass('idempotency_keys') IS NOT NULL AS present`.pipe(
       Effect.map((rows) => rows[0]?.present === true),
       Effect.orDie
     )
 
     const conflict = (input: Erasure.Erase) =>
-      new EventStore.ConcurrencyConflict({ streamId: input.streamId, expectedVersion: input.expectedVersion, reason: "version" })
+      new EventStore.ConcurrencyConflict({
+        streamId: input.streamId,
+        expectedVersion: input.expectedVersion,
+        reason: "version"
+      })
 
     const erasure = Erasure.Erasure.of({
       // One transaction, opened by the compare-and-set of the stream, whose row lock orders it
@@ -597,7 +659,8 @@ export const make = (options: Options = {}) =>
             const hash = yield* Effect.flatMap(
               hashOf(input.projectId, erased[0]!.email),
               Option.match({
-                onNone: () => Effect.dieMessage(`no project ${input.projectId}: its suppression list needs the project's secret`),
+                onNone: () =>
+                  Effect.dieMessage(`no project ${input.projectId}: its suppression list needs the project's secret`),
                 onSome: Effect.succeed
               })
             )
@@ -610,8 +673,11 @@ export const make = (options: Options = {}) =>
               ${JSON.stringify(ContactEvent.encode(event))}::json, ${Timestamp.iso(event.at)}::timestamptz)`
         })).pipe(
           // A deadlock with a group commit: nothing was written; decide again.
-          Effect.catchTag("SqlError", (e): Effect.Effect<never, EventStore.ConcurrencyConflict | StoreError.StoreUnavailable> =>
-            SqlErrors.isRetryable(e) ? Effect.fail(conflict(input)) : SqlErrors.orUnavailable(Effect.fail(e))),
+          Effect.catchTag(
+            "SqlError",
+            (e): Effect.Effect<never, EventStore.ConcurrencyConflict | StoreError.StoreUnavailable> =>
+              SqlErrors.isRetryable(e) ? Effect.fail(conflict(input)) : SqlErrors.orUnavailable(Effect.fail(e))
+          ),
           bounded,
           // The marker is in the log: live readers wake for it as for any append.
           Effect.tap(() => signal.notify())
@@ -619,12 +685,18 @@ export const make = (options: Options = {}) =>
     })
 
     // The track path asks only before creating a contact; batched like its other read.
-    const isSuppressed = Batcher.make<{ readonly projectId: string; readonly hash: string }, boolean, StoreError.StoreUnavailable>({
+    const isSuppressed = Batcher.make<
+      { readonly projectId: string; readonly hash: string },
+      boolean,
+      StoreError.StoreUnavailable
+    >({
       ...batching,
       run: (batch) =>
         guard(sql<{ project_id: string; email_hash: string }>`
           SELECT s.project_id, s.email_hash
-          FROM json_to_recordset(${JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email_hash: k.hash })))}::json)
+          FROM json_to_recordset(${
+          JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email_hash: k.hash })))
+        }::json)
             AS k(project_id text, email_hash text)
           -- One index probe per key whatever the statistics, as the contact lookup.
           CROSS JOIN LATERAL (
@@ -640,15 +712,26 @@ export const make = (options: Options = {}) =>
 
     const suppressions = Suppressions.Suppressions.of({
       isSuppressed: (projectId, email) =>
-        Effect.flatMap(guard(hashOf(projectId, email)), Option.match({
-          onNone: () => Effect.succeed(false),
-          onSome: (hash) => isSuppressed({ projectId, hash })
-        })),
+        Effect.flatMap(
+          guard(hashOf(projectId, email)),
+          Option.match({
+            onNone: () => Effect.succeed(false),
+            onSome: (hash) => isSuppressed({ projectId, hash })
+          })
+        ),
       lift: (projectId, email) =>
-        Effect.flatMap(guard(hashOf(projectId, email)), Option.match({
-          onNone: () => Effect.succeed([]),
-          onSome: (hash) => guard(sql`DELETE FROM suppressions WHERE project_id = ${projectId} AND email_hash = ${hash} RETURNING project_id`)
-        })).pipe(Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(new Suppressions.NotSuppressed()) : Effect.void))
+        Effect.flatMap(
+          guard(hashOf(projectId, email)),
+          Option.match({
+            onNone: () => Effect.succeed([]),
+            onSome: (hash) =>
+              guard(
+                sql`DELETE FROM suppressions WHERE project_id = ${projectId} AND email_hash = ${hash} RETURNING project_id`
+              )
+          })
+        ).pipe(
+          Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(new Suppressions.NotSuppressed()) : Effect.void)
+        )
     })
 
     const logSource = LiveLog.makeLogSource({ sql, guard, signal, pollInterval: options.pollInterval })
@@ -662,7 +745,7 @@ export const make = (options: Options = {}) =>
 // Tables besides the log and projects whose rows an export carries, when the schema has them.
 const ExtraTables = ["suppressions"] as const
 
-const quoteIdent = (name: string) => `"${name.replace(/"/g, "\"\"")}"`
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 const ImportChunk = 1000
 
@@ -670,8 +753,11 @@ const ImportChunk = 1000
 // import of a large log takes as long as it takes, in one transaction.
 const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore["Type"]) => {
   const unavailable = <A, E, R>(effect: Effect.Effect<A, E | SqlError.SqlError, R>) =>
-    Effect.catchIf(effect, (e): e is SqlError.SqlError => (e as { _tag?: unknown })._tag === "SqlError", (e) =>
-      SqlErrors.orUnavailable(Effect.fail(e))) as Effect.Effect<A, Exclude<E, SqlError.SqlError> | StoreError.StoreUnavailable, R>
+    Effect.catchIf(
+      effect,
+      (e): e is SqlError.SqlError => (e as { _tag?: unknown })._tag === "SqlError",
+      (e) => SqlErrors.orUnavailable(Effect.fail(e))
+    ) as Effect.Effect<A, Exclude<E, SqlError.SqlError> | StoreError.StoreUnavailable, R>
 
   const columnsOf = (table: string) =>
     sql<{ column_name: string }>`
@@ -692,10 +778,16 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
     if (names.length === 0) return Effect.void
     const list = names.map(quoteIdent).join(", ")
     return sql`INSERT INTO ${sql.literal(quoteIdent(table))} (${sql.literal(list)})
-      SELECT ${sql.literal(list)} FROM json_populate_record(null::${sql.literal(quoteIdent(table))}, ${JSON.stringify(row)}::json)`
+      SELECT ${sql.literal(list)} FROM json_populate_record(null::${sql.literal(quoteIdent(table))}, ${
+      JSON.stringify(row)
+    }::json)`
   }
 
-  const header = Stream.sync((): Backup.Item => ({ type: "tracklog-export", version: 1, exportedAt: new Date().toISOString() }))
+  const header = Stream.sync((): Backup.Item => ({
+    type: "tracklog-export",
+    version: 1,
+    exportedAt: new Date().toISOString()
+  }))
 
   const projectItems = Stream.fromIterableEffect(
     sql<{ row: string }>`SELECT row_to_json(p)::text AS row FROM projects p ORDER BY p.created_at, p.id`
@@ -704,18 +796,24 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
     return {
       type: "project",
       id: id as string,
-      ...(created_at === null || created_at === undefined ? {} : { createdAt: new Date(created_at as string).toISOString() }),
+      ...(created_at === null || created_at === undefined
+        ? {}
+        : { createdAt: new Date(created_at as string).toISOString() }),
       ...(Object.keys(extra).length === 0 ? {} : { extra })
     }
   }))
 
   const keyItems = Stream.fromIterableEffect(
-    sql<{ hash: string; project_id: string; kind: "public" | "secret" }>`SELECT hash, project_id, kind FROM api_keys ORDER BY project_id, kind, hash`
+    sql<
+      { hash: string; project_id: string; kind: "public" | "secret" }
+    >`SELECT hash, project_id, kind FROM api_keys ORDER BY project_id, kind, hash`
   ).pipe(Stream.map((r): Backup.Item => ({ type: "key", hash: r.hash, projectId: r.project_id, kind: r.kind })))
 
   const rowItems = Stream.fromIterableEffect(existingTables).pipe(
     Stream.flatMap((table) =>
-      Stream.fromIterableEffect(sql<{ row: string }>`SELECT row_to_json(t)::text AS row FROM ${sql.literal(quoteIdent(table))} t`).pipe(
+      Stream.fromIterableEffect(
+        sql<{ row: string }>`SELECT row_to_json(t)::text AS row FROM ${sql.literal(quoteIdent(table))} t`
+      ).pipe(
         Stream.map(({ row }): Backup.Item => ({ type: "row", table, row: JSON.parse(row) }))
       )
     )
@@ -723,19 +821,23 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
 
   // The log as catch-up readers see it: in order, and only what can no longer be overtaken, so
   // an export taken while writers run is a prefix of the log with no gap.
-  const eventItems = Stream.paginateChunkEffect(EventStore.start, (after) =>
-    Effect.map(eventStore.readAll(after, 1000), (batch) => [
-      Chunk.unsafeFromArray(batch.events.map((e): Backup.Item => ({
-        type: "event",
-        id: e.id,
-        streamId: e.streamId,
-        projectId: e.projectId,
-        version: e.version,
-        position: String(e.position),
-        event: ContactEvent.encode(e.event)
-      }))),
-      batch.events.length === 0 ? Option.none() : Option.some(batch.checkpoint)
-    ] as const))
+  const eventItems = Stream.paginateChunkEffect(
+    EventStore.start,
+    (after) =>
+      Effect.map(eventStore.readAll(after, 1000), (batch) =>
+        [
+          Chunk.unsafeFromArray(batch.events.map((e): Backup.Item => ({
+            type: "event",
+            id: e.id,
+            streamId: e.streamId,
+            projectId: e.projectId,
+            version: e.version,
+            position: String(e.position),
+            event: ContactEvent.encode(e.event)
+          }))),
+          batch.events.length === 0 ? Option.none() : Option.some(batch.checkpoint)
+        ] as const)
+  )
 
   const exportAll: Stream.Stream<Backup.Item, StoreError.StoreUnavailable> = header.pipe(
     Stream.concat(projectItems),
@@ -752,7 +854,9 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
       const [held] = yield* sql<{ n: number }>`
         SELECT ((SELECT count(*) FROM projects) + (SELECT count(*) FROM events))::int AS n`
       if ((held?.n ?? 0) > 0) {
-        return yield* new Backup.StoreNotEmpty({ message: "The store already holds projects or events; import needs an empty store" })
+        return yield* new Backup.StoreNotEmpty({
+          message: "The store already holds projects or events; import needs an empty store"
+        })
       }
       const projectColumns = yield* columnsOf("projects")
       const tableColumns = new Map<string, ReadonlySet<string>>()
@@ -795,7 +899,8 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
               case "event": {
                 const decoded = Backup.eventOf(item)
                 if (decoded._tag === "Left") return yield* decoded.left
-                const stream = streams.get(item.streamId) ?? { version: 0, projectId: item.projectId, state: Contact.initialState }
+                const stream = streams.get(item.streamId) ??
+                  { version: 0, projectId: item.projectId, state: Contact.initialState }
                 if (item.version !== stream.version + 1) {
                   return yield* invalid(`event ${item.id}: version ${item.version} after ${stream.version}`)
                 }
@@ -820,7 +925,9 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
           }
           if (keys.length > 0) {
             yield* sql`INSERT INTO api_keys (hash, project_id, kind)
-              SELECT hash, project_id, kind FROM json_to_recordset(${JSON.stringify(keys)}::json) AS k(hash text, project_id text, kind text)`
+              SELECT hash, project_id, kind FROM json_to_recordset(${
+              JSON.stringify(keys)
+            }::json) AS k(hash text, project_id text, kind text)`
             counts.keys += keys.length
           }
           if (events.length > 0) {
@@ -857,7 +964,9 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
           })
         }
         yield* sql`INSERT INTO streams (stream_id, version)
-          SELECT stream_id, version FROM json_to_recordset(${JSON.stringify(slice.map(([id, s]) => ({ stream_id: id, version: s.version })))}::json)
+          SELECT stream_id, version FROM json_to_recordset(${
+          JSON.stringify(slice.map(([id, s]) => ({ stream_id: id, version: s.version })))
+        }::json)
           AS s(stream_id text, version integer)`
         if (contactRows.length > 0) {
           yield* sql`INSERT INTO contacts (id, project_id, email, subscribed, data, created_at, updated_at, version)
@@ -901,5 +1010,4 @@ export const layerClient = (config: Config) =>
   })
 
 /** The store on a database URL: pool, migrations, ports. */
-export const layer = (config: Config) =>
-  layerFromClient(config).pipe(Layer.provideMerge(layerClient(config)))
+export const layer = (config: Config) => layerFromClient(config).pipe(Layer.provideMerge(layerClient(config)))

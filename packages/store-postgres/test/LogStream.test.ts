@@ -29,7 +29,13 @@ const appendContact = (projectId: string, n: number) =>
     const contactId = newId()
     const at = new Date()
     const events: Array<ContactEvent.ContactEvent> = [
-      ContactEvent.ContactCreated.make({ contactId, projectId, email: `${contactId}@example.com`, subscribed: true, at })
+      ContactEvent.ContactCreated.make({
+        contactId,
+        projectId,
+        email: `${contactId}@example.com`,
+        subscribed: true,
+        at
+      })
     ]
     for (let i = 0; i < n; i++) events.push(ContactEvent.EventTracked.make({ name: `e${i}`, data: {}, at }))
     yield* store.append({
@@ -50,77 +56,94 @@ const insertRaw = (projectId: string, id: string) =>
   })
 
 const logOrder = (projectId: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ id: string }>`SELECT id FROM events WHERE project_id = ${projectId} ORDER BY transaction_id, global_position`).pipe(
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql<
+        { id: string }
+      >`SELECT id FROM events WHERE project_id = ${projectId} ORDER BY transaction_id, global_position`
+  ).pipe(
     Effect.map((rows) => rows.map((r) => r.id))
   )
 
 describe("live log on PostgreSQL", () => {
-  it.live("two writers, a slow transaction that began first and commits last, and a rolled-back one: each committed event once, in log order; the open one stalls readers, never skips", () =>
-    Effect.gen(function*() {
-      const db = yield* TestDatabase.server
-      // Two sessions at once (a writer holding a transaction open): the embedded Postgres serves one.
-      if (db.backend === "embedded") return yield* Effect.die(new Error("this test needs a PostgreSQL server (DATABASE_URL)"))
-      const config = { url: db.url, maxConnections: db.maxConnections, pollInterval: "50 millis" as const }
-      const one = yield* Layer.build(StorePostgres.layer(config))
-      const two = yield* Layer.build(StorePostgres.layer(config))
-      const projectId = newId()
+  it.live(
+    "two writers, a slow transaction that began first and commits last, and a rolled-back one: each committed event once, in log order; the open one stalls readers, never skips",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* TestDatabase.server
+        // Two sessions at once (a writer holding a transaction open): the embedded Postgres serves one.
+        if (db.backend === "embedded")
+          return yield* Effect.die(new Error("this test needs a PostgreSQL server (DATABASE_URL)"))
+        const config = { url: db.url, maxConnections: db.maxConnections, pollInterval: "50 millis" as const }
+        const one = yield* Layer.build(StorePostgres.layer(config))
+        const two = yield* Layer.build(StorePostgres.layer(config))
+        const projectId = newId()
 
-      const seen: Array<string> = []
-      const subscriber = yield* Effect.fork(
-        Stream.runForEach(LogStream.events({ projectId, batchSize: 7 }), (e) => Effect.sync(() => seen.push(e.id))).pipe(
+        const seen: Array<string> = []
+        const subscriber = yield* Effect.fork(
+          Stream.runForEach(LogStream.events({ projectId, batchSize: 7 }), (e) => Effect.sync(() => seen.push(e.id)))
+            .pipe(
+              Effect.provide(one)
+            )
+        )
+
+        // The slow transaction takes its transaction id first, then waits for the writers.
+        const slowId = newId()
+        const writersDone = yield* Deferred.make<void>()
+        const slowStarted = yield* Deferred.make<void>()
+        const slow = yield* Effect.fork(
+          Effect.flatMap(SqlClient.SqlClient, (sql) =>
+            sql.withTransaction(Effect.gen(function*() {
+              yield* insertRaw(projectId, slowId)
+              yield* Deferred.succeed(slowStarted, undefined)
+              yield* Deferred.await(writersDone)
+            }))).pipe(Effect.provide(two))
+        )
+        yield* Deferred.await(slowStarted)
+
+        // A rolled-back transaction: its event must never reach anyone.
+        const rolledBackId = newId()
+        yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql.withTransaction(Effect.zipRight(insertRaw(projectId, rolledBackId), Effect.fail("rollback" as const))))
+          .pipe(
+            Effect.provide(two),
+            Effect.flip
+          )
+
+        // Two writers, concurrently, each through its own store (its own pool and wake-up).
+        yield* Effect.all([
+          Effect.forEach(Array.from({ length: 20 }), () =>
+            appendContact(projectId, 2), { concurrency: 4 }).pipe(Effect.provide(one)),
+          Effect.forEach(Array.from({ length: 20 }), () =>
+            appendContact(projectId, 2), { concurrency: 4 }).pipe(Effect.provide(two))
+        ], { concurrency: 2 })
+
+        // The slow transaction is still open: readers stall behind it and deliver nothing after it.
+        yield* Effect.sleep("400 millis")
+        expect(seen).toEqual([])
+        const stalled = yield* LogStream.LogSource.pipe(
+          Effect.flatMap((source) =>
+            source.lag(EventStore.start, projectId)
+          ),
           Effect.provide(one)
         )
-      )
+        expect(stalled.events).toBe(120)
 
-      // The slow transaction takes its transaction id first, then waits for the writers.
-      const slowId = newId()
-      const writersDone = yield* Deferred.make<void>()
-      const slowStarted = yield* Deferred.make<void>()
-      const slow = yield* Effect.fork(
-        Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql.withTransaction(Effect.gen(function*() {
-            yield* insertRaw(projectId, slowId)
-            yield* Deferred.succeed(slowStarted, undefined)
-            yield* Deferred.await(writersDone)
-          }))).pipe(Effect.provide(two))
-      )
-      yield* Deferred.await(slowStarted)
+        yield* Deferred.succeed(writersDone, undefined)
+        yield* Fiber.join(slow)
+        const expected = yield* Effect.provide(logOrder(projectId), one)
+        expect(expected).toHaveLength(121)
+        expect(expected[0]).toBe(slowId)
+        expect(expected).not.toContain(rolledBackId)
 
-      // A rolled-back transaction: its event must never reach anyone.
-      const rolledBackId = newId()
-      yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
-        sql.withTransaction(Effect.zipRight(insertRaw(projectId, rolledBackId), Effect.fail("rollback" as const)))).pipe(
-        Effect.provide(two),
-        Effect.flip
-      )
-
-      // Two writers, concurrently, each through its own store (its own pool and wake-up).
-      yield* Effect.all([
-        Effect.forEach(Array.from({ length: 20 }), () => appendContact(projectId, 2), { concurrency: 4 }).pipe(Effect.provide(one)),
-        Effect.forEach(Array.from({ length: 20 }), () => appendContact(projectId, 2), { concurrency: 4 }).pipe(Effect.provide(two))
-      ], { concurrency: 2 })
-
-      // The slow transaction is still open: readers stall behind it and deliver nothing after it.
-      yield* Effect.sleep("400 millis")
-      expect(seen).toEqual([])
-      const stalled = yield* LogStream.LogSource.pipe(
-        Effect.flatMap((source) => source.lag(EventStore.start, projectId)),
-        Effect.provide(one)
-      )
-      expect(stalled.events).toBe(120)
-
-      yield* Deferred.succeed(writersDone, undefined)
-      yield* Fiber.join(slow)
-      const expected = yield* Effect.provide(logOrder(projectId), one)
-      expect(expected).toHaveLength(121)
-      expect(expected[0]).toBe(slowId)
-      expect(expected).not.toContain(rolledBackId)
-
-      const deadline = Date.now() + 10_000
-      while (seen.length < expected.length && Date.now() < deadline) yield* Effect.sleep("20 millis")
-      yield* Effect.sleep("200 millis")
-      yield* Fiber.interrupt(subscriber)
-      expect(seen).toEqual(expected)
-    }).pipe(Effect.scoped), 60_000)
+        const deadline = Date.now() + 10_000
+        while (seen.length < expected.length && Date.now() < deadline)
+          yield* Effect.sleep("20 millis")
+        yield* Effect.sleep("200 millis")
+        yield* Fiber.interrupt(subscriber)
+        expect(seen).toEqual(expected)
+      }).pipe(Effect.scoped),
+    60_000
+  )
 })

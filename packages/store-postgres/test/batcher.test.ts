@@ -24,7 +24,9 @@ describe("group-commit batcher", () => {
       )
       const first = yield* Effect.fork(call(0))
       yield* Effect.sleep("10 millis")
-      const rest = yield* Effect.fork(Effect.all([1, 2].map((n) => Effect.either(call(n))), { concurrency: "unbounded" }))
+      const rest = yield* Effect.fork(
+        Effect.all([1, 2].map((n) => Effect.either(call(n))), { concurrency: "unbounded" })
+      )
       yield* Effect.sleep("10 millis")
       yield* Deferred.succeed(gate, undefined)
       expect(yield* Fiber.join(first)).toBe(0)

@@ -49,7 +49,9 @@ const seed = Effect.gen(function*() {
     INSERT INTO contacts (id, project_id, email, subscribed, data, created_at, updated_at, version)
     SELECT 'c' || g, '${project}', 'user' || g || '@example.com', true, '{}'::json, now(), now(), 2
     FROM generate_series(1, ${Contacts}) g`)
-  yield* sql.unsafe(`INSERT INTO streams (stream_id, version) SELECT 'c' || g, 2 FROM generate_series(1, ${Contacts}) g`)
+  yield* sql.unsafe(
+    `INSERT INTO streams (stream_id, version) SELECT 'c' || g, 2 FROM generate_series(1, ${Contacts}) g`
+  )
   yield* sql.unsafe(`
     INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
     SELECT 'c' || g, '${project}', v, 'e' || g || '-' || v, 'EventTracked',
@@ -80,14 +82,28 @@ const exercise = Effect.gen(function*() {
     events: [{ id: "plan-e1", event: next }],
     contact: Contact.evolve(existing!, next)!
   })
-  const created = ContactEvent.ContactCreated.make({ contactId: "plan-new", projectId: project, email: "new@example.com", subscribed: true, at })
-  yield* eventStore.append({ streamId: "plan-new", expectedVersion: 0, events: [{ id: "plan-e2", event: created }], contact: Contact.fold([created])! })
+  const created = ContactEvent.ContactCreated.make({
+    contactId: "plan-new",
+    projectId: project,
+    email: "new@example.com",
+    subscribed: true,
+    at
+  })
+  yield* eventStore.append({
+    streamId: "plan-new",
+    expectedVersion: 0,
+    events: [{ id: "plan-e2", event: created }],
+    contact: Contact.fold([created])!
+  })
   yield* contacts.findById(project, "c7")
   yield* contacts.timeline(project, "c7", { limit: 10 })
   yield* eventStore.readStream("c7")
   const last = yield* sql<{ transaction_id: string; global_position: string }>`
     SELECT transaction_id::text, global_position::text FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1 OFFSET 5`
-  yield* eventStore.readAll({ transactionId: BigInt(last[0]!.transaction_id), position: BigInt(last[0]!.global_position) }, 100)
+  yield* eventStore.readAll({
+    transactionId: BigInt(last[0]!.transaction_id),
+    position: BigInt(last[0]!.global_position)
+  }, 100)
   return seen
 })
 
@@ -101,9 +117,14 @@ const seqScans = (statements: ReadonlyArray<Statement.Statement<unknown>>) =>
       if (!/^\s*(SELECT|WITH|UPDATE|INSERT)\b/i.test(text)) continue
       // A fragment (a piece interpolated into a larger statement) is EXPLAINed as part of it.
       if (compiled.some(([other]) => other.length > text.length && other.includes(text.trim()))) continue
-      const [row] = yield* sql.unsafe<{ "QUERY PLAN": ReadonlyArray<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${text}`, params)
+      const [row] = yield* sql.unsafe<{ "QUERY PLAN": ReadonlyArray<{ Plan: PlanNode }> }>(
+        `EXPLAIN (FORMAT JSON) ${text}`,
+        params
+      )
       const plan = row!["QUERY PLAN"][0]!.Plan
-      const scanned = nodes(plan).filter((n) => n["Node Type"] === "Seq Scan" && hotTables.has(n["Relation Name"] ?? ""))
+      const scanned = nodes(plan).filter((n) =>
+        n["Node Type"] === "Seq Scan" && hotTables.has(n["Relation Name"] ?? "")
+      )
       out.push({ query: text.replace(/\s+/g, " ").trim(), seqScans: scanned.map((n) => n["Relation Name"]!) })
     }
     return out
@@ -111,20 +132,24 @@ const seqScans = (statements: ReadonlyArray<Statement.Statement<unknown>>) =>
 
 for (const backend of TestDatabase.backends) {
   describe(`hot-path plans: ${backend.name}`, () => {
-    it.scopedLive(`no sequential scan of contacts, events or streams at ${Contacts} contacts, before and after ANALYZE`, () =>
-      Effect.gen(function*() {
-        yield* seed
-        const sql = yield* SqlClient.SqlClient
-        const statements = yield* exercise
-        const before = yield* seqScans(statements)
-        // Every kind of statement was seen: the lookup, the append, and the reads.
-        expect(before.some((s) => s.query.includes("CROSS JOIN LATERAL"))).toBe(true)
-        expect(before.some((s) => s.query.startsWith("WITH input AS"))).toBe(true)
-        expect(before.length).toBeGreaterThanOrEqual(7)
-        expect(before.filter((s) => s.seqScans.length > 0)).toEqual([])
-        yield* sql`ANALYZE`
-        const after = yield* seqScans(statements)
-        expect(after.filter((s) => s.seqScans.length > 0)).toEqual([])
-      }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))), 120_000)
+    it.scopedLive(
+      `no sequential scan of contacts, events or streams at ${Contacts} contacts, before and after ANALYZE`,
+      () =>
+        Effect.gen(function*() {
+          yield* seed
+          const sql = yield* SqlClient.SqlClient
+          const statements = yield* exercise
+          const before = yield* seqScans(statements)
+          // Every kind of statement was seen: the lookup, the append, and the reads.
+          expect(before.some((s) => s.query.includes("CROSS JOIN LATERAL"))).toBe(true)
+          expect(before.some((s) => s.query.startsWith("WITH input AS"))).toBe(true)
+          expect(before.length).toBeGreaterThanOrEqual(7)
+          expect(before.filter((s) => s.seqScans.length > 0)).toEqual([])
+          yield* sql`ANALYZE`
+          const after = yield* seqScans(statements)
+          expect(after.filter((s) => s.seqScans.length > 0)).toEqual([])
+        }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))),
+      120_000
+    )
   })
 }

@@ -29,50 +29,68 @@ const processOn = (db: TestDatabase.Database) =>
 
 for (const backend of TestDatabase.backends) {
   describe(backend.name, () => {
-    it.scopedLive("two pools: 500 concurrent first tracks for 20 new emails make 20 contacts and 500 events, no error", () =>
-      Effect.gen(function*() {
-        const db = yield* backend.database
-        const [a, b] = yield* Effect.all([processOn(db), processOn(db)], { concurrency: 2 })
-        const emails = Array.from({ length: 20 }, (_, i) => `Race${i}@Example.com`)
-        const results = yield* Effect.forEach(Array.from({ length: 500 }, (_, i) => i), (i) => {
-          const command = Either.getOrThrow(TrackCommand.decode({ email: emails[i % 20], event: `e${i}` }))
-          return Effect.flatMap(Track.Track, (t) => t.track("race", command)).pipe(
-            Effect.provide(i % 2 === 0 ? a : b),
-            Effect.either
-          )
-        }, { concurrency: "unbounded" })
-        expect(results.filter(Either.isLeft)).toEqual([])
+    it.scopedLive(
+      "two pools: 500 concurrent first tracks for 20 new emails make 20 contacts and 500 events, no error",
+      () =>
+        Effect.gen(function*() {
+          const db = yield* backend.database
+          const [a, b] = yield* Effect.all([processOn(db), processOn(db)], { concurrency: 2 })
+          const emails = Array.from({ length: 20 }, (_, i) => `Race${i}@Example.com`)
+          const results = yield* Effect.forEach(Array.from({ length: 500 }, (_, i) => i), (i) => {
+            const command = Either.getOrThrow(TrackCommand.decode({ email: emails[i % 20], event: `e${i}` }))
+            return Effect.flatMap(Track.Track, (t) => t.track("race", command)).pipe(
+              Effect.provide(i % 2 === 0 ? a : b),
+              Effect.either
+            )
+          }, { concurrency: "unbounded" })
+          expect(results.filter(Either.isLeft)).toEqual([])
 
-        const contacts = yield* Effect.provide(Contacts.Contacts, a)
-        const store = yield* Effect.provide(EventStore.EventStore, b)
-        const page = yield* contacts.list("race", { limit: 100 })
-        expect(page.data.map((c) => c.email).sort()).toEqual(emails.map((e) => e.toLowerCase()).sort())
-        let tracked = 0
-        for (const contact of page.data) {
-          const stream = yield* store.readStream(contact.id)
-          expect(stream.map((r) => r.version)).toEqual(stream.map((_, i) => i + 1))
-          expect(Contact.fold(stream.map((r) => r.event))).toEqual(contact)
-          tracked += stream.filter((r) => r.event._tag === "EventTracked").length
-        }
-        expect(tracked).toBe(500)
-      }), { timeout: 120_000 })
+          const contacts = yield* Effect.provide(Contacts.Contacts, a)
+          const store = yield* Effect.provide(EventStore.EventStore, b)
+          const page = yield* contacts.list("race", { limit: 100 })
+          expect(page.data.map((c) => c.email).sort()).toEqual(emails.map((e) => e.toLowerCase()).sort())
+          let tracked = 0
+          for (const contact of page.data) {
+            const stream = yield* store.readStream(contact.id)
+            expect(stream.map((r) => r.version)).toEqual(stream.map((_, i) => i + 1))
+            expect(Contact.fold(stream.map((r) => r.event))).toEqual(contact)
+            tracked += stream.filter((r) => r.event._tag === "EventTracked").length
+          }
+          expect(tracked).toBe(500)
+        }),
+      { timeout: 120_000 }
+    )
 
-    it.scopedLive("two migrators on an empty database both succeed and the schema is created once", () =>
-      Effect.gen(function*() {
-        const db = yield* backend.database
-        const clients = yield* Effect.all([
-          Layer.build(StorePostgres.layerClient({ url: db.url, maxConnections: db.maxConnections })),
-          Layer.build(StorePostgres.layerClient({ url: db.url, maxConnections: db.maxConnections }))
-        ])
-        const ran = yield* Effect.all(clients.map((ctx) => Effect.provide(Migrations.run, ctx)), { concurrency: 2 })
-        expect(ran.map((r) => r.length).sort()).toEqual([0, Object.keys(Migrations.migrations).length])
-        const sql = yield* Effect.provide(SqlClient.SqlClient, clients[0]!)
-        const tables = yield* sql<{ table_name: string }>`
+    it.scopedLive(
+      "two migrators on an empty database both succeed and the schema is created once",
+      () =>
+        Effect.gen(function*() {
+          const db = yield* backend.database
+          const clients = yield* Effect.all([
+            Layer.build(StorePostgres.layerClient({ url: db.url, maxConnections: db.maxConnections })),
+            Layer.build(StorePostgres.layerClient({ url: db.url, maxConnections: db.maxConnections }))
+          ])
+          const ran = yield* Effect.all(clients.map((ctx) => Effect.provide(Migrations.run, ctx)), { concurrency: 2 })
+          expect(ran.map((r) => r.length).sort()).toEqual([0, Object.keys(Migrations.migrations).length])
+          const sql = yield* Effect.provide(SqlClient.SqlClient, clients[0]!)
+          const tables = yield* sql<{ table_name: string }>`
           SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`
-        expect(tables.map((t) => t.table_name)).toEqual(
-          ["api_keys", "contacts", "events", "idempotency_keys", "processors", "projects", "streams", "suppressions", "tracklog_migrations"]
-        )
-      }), { timeout: 60_000 })
+          expect(tables.map((t) => t.table_name)).toEqual(
+            [
+              "api_keys",
+              "contacts",
+              "events",
+              "idempotency_keys",
+              "processors",
+              "projects",
+              "streams",
+              "suppressions",
+              "tracklog_migrations"
+            ]
+          )
+        }),
+      { timeout: 60_000 }
+    )
   })
 }
 
@@ -80,34 +98,36 @@ for (const backend of TestDatabase.backends) {
 // away and comes back, deterministically.
 const proxy = (target: URL) =>
   Effect.acquireRelease(
-    Effect.async<{ port: number; cut: () => Promise<void>; restore: () => Promise<void>; close: () => void }>((resume) => {
-      const sockets = new Set<Net.Socket>()
-      const server = Net.createServer((client) => {
-        const upstream = Net.connect(Number(target.port || 5432), target.hostname)
-        for (const s of [client, upstream]) {
-          sockets.add(s)
-          s.on("close", () => sockets.delete(s))
-          s.on("error", () => {})
-        }
-        client.pipe(upstream).pipe(client)
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const port = (server.address() as Net.AddressInfo).port
-        resume(Effect.succeed({
-          port,
-          cut: () =>
-            new Promise<void>((done) => {
-              for (const s of sockets) s.destroy()
-              server.close(() => done())
-            }),
-          restore: () => new Promise<void>((done) => server.listen(port, "127.0.0.1", () => done())),
-          close: () => {
-            for (const s of sockets) s.destroy()
-            server.close()
+    Effect.async<{ port: number; cut: () => Promise<void>; restore: () => Promise<void>; close: () => void }>(
+      (resume) => {
+        const sockets = new Set<Net.Socket>()
+        const server = Net.createServer((client) => {
+          const upstream = Net.connect(Number(target.port || 5432), target.hostname)
+          for (const s of [client, upstream]) {
+            sockets.add(s)
+            s.on("close", () => sockets.delete(s))
+            s.on("error", () => {})
           }
-        }))
-      })
-    }),
+          client.pipe(upstream).pipe(client)
+        })
+        server.listen(0, "127.0.0.1", () => {
+          const port = (server.address() as Net.AddressInfo).port
+          resume(Effect.succeed({
+            port,
+            cut: () =>
+              new Promise<void>((done) => {
+                for (const s of sockets) s.destroy()
+                server.close(() => done())
+              }),
+            restore: () => new Promise<void>((done) => server.listen(port, "127.0.0.1", () => done())),
+            close: () => {
+              for (const s of sockets) s.destroy()
+              server.close()
+            }
+          }))
+        })
+      }
+    ),
     (p) => Effect.sync(p.close)
   )
 

@@ -15,29 +15,35 @@ import * as TestDatabase from "../src/testing/TestDatabase.js"
 
 for (const backend of TestDatabase.backends) {
   describe(`migration 0005_suppressions: ${backend.name}`, () => {
-    it.scoped("existing projects each get a distinct secret; new ones get one from the default", () =>
-      Effect.gen(function*() {
-        const db = yield* backend.database
-        const client = yield* Layer.build(
-          PgClient.layer({ url: Redacted.make(db.url), maxConnections: 1 }).pipe(Layer.provide(Reactivity.layer))
-        )
-        yield* Effect.gen(function*() {
-          const sql = yield* SqlClient.SqlClient
-          // The schema as it was before 0005, with projects in it.
-          const before = Object.fromEntries(Object.entries(Migrations.migrations).filter(([name]) => name < "0005"))
-          yield* sql`CREATE TABLE tracklog_migrations (migration_id integer PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), name text NOT NULL)`
-          yield* Migrator.make({})({ loader: Migrator.fromRecord(before), table: "tracklog_migrations" })
-          yield* sql`INSERT INTO projects (id) VALUES ('old-1'), ('old-2'), ('old-3')`
-          yield* Migrations.run
-          yield* sql`INSERT INTO projects (id) VALUES ('new-1')`
-          const rows = yield* sql<{ id: string; hmac_secret: string }>`SELECT id, hmac_secret FROM projects ORDER BY id`
-          expect(rows.map((r) => r.id)).toEqual(["new-1", "old-1", "old-2", "old-3"])
-          for (const row of rows) expect(row.hmac_secret).toMatch(/^[0-9a-f]{64}$/)
-          expect(new Set(rows.map((r) => r.hmac_secret)).size).toBe(4)
-          const columns = yield* sql<{ column_name: string }>`
+    it.scoped(
+      "existing projects each get a distinct secret; new ones get one from the default",
+      () =>
+        Effect.gen(function*() {
+          const db = yield* backend.database
+          const client = yield* Layer.build(
+            PgClient.layer({ url: Redacted.make(db.url), maxConnections: 1 }).pipe(Layer.provide(Reactivity.layer))
+          )
+          yield* Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            // The schema as it was before 0005, with projects in it.
+            const before = Object.fromEntries(Object.entries(Migrations.migrations).filter(([name]) => name < "0005"))
+            yield* sql`CREATE TABLE tracklog_migrations (migration_id integer PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), name text NOT NULL)`
+            yield* Migrator.make({})({ loader: Migrator.fromRecord(before), table: "tracklog_migrations" })
+            yield* sql`INSERT INTO projects (id) VALUES ('old-1'), ('old-2'), ('old-3')`
+            yield* Migrations.run
+            yield* sql`INSERT INTO projects (id) VALUES ('new-1')`
+            const rows = yield* sql<
+              { id: string; hmac_secret: string }
+            >`SELECT id, hmac_secret FROM projects ORDER BY id`
+            expect(rows.map((r) => r.id)).toEqual(["new-1", "old-1", "old-2", "old-3"])
+            for (const row of rows) expect(row.hmac_secret).toMatch(/^[0-9a-f]{64}$/)
+            expect(new Set(rows.map((r) => r.hmac_secret)).size).toBe(4)
+            const columns = yield* sql<{ column_name: string }>`
             SELECT column_name FROM information_schema.columns WHERE table_name = 'suppressions' ORDER BY ordinal_position`
-          expect(columns.map((c) => c.column_name)).toEqual(["project_id", "email_hash", "created_at"])
-        }).pipe(Effect.provide(client))
-      }), 60_000)
+            expect(columns.map((c) => c.column_name)).toEqual(["project_id", "email_hash", "created_at"])
+          }).pipe(Effect.provide(client))
+        }),
+      60_000
+    )
   })
 }

@@ -9,7 +9,15 @@ import * as TrackCommand from "../TrackCommand.js"
 /** A one-shot value carries this marker, so a test can tell if one ever reached a contact. */
 export const OneShotMarker = "one-shot-marker"
 
-const keys = FastCheck.constantFrom("plan", "name", "a.b", "tags", "__proto__", "locale", ...TrackCommand.ReservedDataKeys)
+const keys = FastCheck.constantFrom(
+  "plan",
+  "name",
+  "a.b",
+  "tags",
+  "__proto__",
+  "locale",
+  ...TrackCommand.ReservedDataKeys
+)
 
 const plain: FastCheck.Arbitrary<Json.Json> = FastCheck.oneof(
   FastCheck.constantFrom("", null, "pro", "free", 0, 1, true, false),
@@ -25,8 +33,12 @@ export const dataValue: FastCheck.Arbitrary<Json.Json> = FastCheck.oneof(
 )
 
 /** A `data` object with keys from a small pool, so successive requests overlap. */
-export const data: FastCheck.Arbitrary<Json.JsonObject> = FastCheck.array(FastCheck.tuple(keys, dataValue), { maxLength: 5 })
-  .map((entries) => Object.fromEntries(entries.filter(([k, v]) => k !== "locale" || typeof v === "string" || v === null)))
+export const data: FastCheck.Arbitrary<Json.JsonObject> = FastCheck.array(FastCheck.tuple(keys, dataValue), {
+  maxLength: 5
+})
+  .map((entries) =>
+    Object.fromEntries(entries.filter(([k, v]) => k !== "locale" || typeof v === "string" || v === null))
+  )
 
 /** A valid request body for one of a few emails. */
 export const request = (emails: ReadonlyArray<string>): FastCheck.Arbitrary<TrackCommand.Encoded> =>

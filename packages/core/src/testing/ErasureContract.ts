@@ -103,7 +103,9 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
 
         expect(Option.isNone(yield* contacts.findById(projectId, first.contact))).toBe(true)
         expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
-        expect((yield* Effect.flip(contacts.timeline(projectId, first.contact, { limit: 10 })))._tag).toBe("ContactNotFound")
+        expect((yield* Effect.flip(contacts.timeline(projectId, first.contact, { limit: 10 })))._tag).toBe(
+          "ContactNotFound"
+        )
         expect((yield* contacts.list(projectId, { limit: 10 })).data.map((c) => c.id)).toEqual([keep.contact])
         const after = yield* store.readStream(first.contact)
         expect(after.map((r) => [r.version, r.event._tag, r.projectId])).toEqual([[7, "ContactErased", projectId]])
@@ -130,9 +132,13 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
 
         const crossProject = yield* Effect.flip(erase.erase(projectId, { contactId: theirs.contact, suppress: true }))
         expect(crossProject._tag).toBe("ContactNotFound")
-        expect((yield* Effect.flip(erase.erase(projectId, { contactId: yield* ids.next, suppress: false })))._tag).toBe("ContactNotFound")
+        expect((yield* Effect.flip(erase.erase(projectId, { contactId: yield* ids.next, suppress: false })))._tag).toBe(
+          "ContactNotFound"
+        )
         yield* erase.erase(projectId, { contactId: mine.contact, suppress: false })
-        expect((yield* Effect.flip(erase.erase(projectId, { contactId: mine.contact, suppress: false })))._tag).toBe("ContactNotFound")
+        expect((yield* Effect.flip(erase.erase(projectId, { contactId: mine.contact, suppress: false })))._tag).toBe(
+          "ContactNotFound"
+        )
 
         const kept = Option.getOrThrow(yield* contacts.findById(other, theirs.contact))
         expect(kept).toMatchObject({ email, data: { k: 1 }, version: 3 })
@@ -154,14 +160,20 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
           projectId,
           streamId: first.contact,
           expectedVersion: version,
-          marker: { id: Effect.runSync(ids.next), event: { _tag: "ContactErased" as const, contactId: first.contact, at: new Date() } as never },
+          marker: {
+            id: Effect.runSync(ids.next),
+            event: { _tag: "ContactErased" as const, contactId: first.contact, at: new Date() } as never
+          },
           suppress: true
         })
         const stale = yield* Effect.flip(erasure.erase(marker(1)))
         expect(stale._tag).toBe("ConcurrencyConflict")
         const foreign = yield* Effect.flip(erasure.erase({ ...marker(2), projectId: other }))
         expect(foreign._tag).toBe("ConcurrencyConflict")
-        expect((yield* store.readStream(first.contact)).map((r) => r.event._tag)).toEqual(["ContactCreated", "EventTracked"])
+        expect((yield* store.readStream(first.contact)).map((r) => r.event._tag)).toEqual([
+          "ContactCreated",
+          "EventTracked"
+        ])
         expect(yield* (yield* Suppressions.Suppressions).isSuppressed(projectId, "stale@example.com")).toBe(false)
       }))
 

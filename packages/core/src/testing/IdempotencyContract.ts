@@ -44,11 +44,21 @@ const newContact = (projectId: string, email: string) =>
     ]
     const newEvents: Array<EventStore.NewEvent> = []
     for (const event of events) newEvents.push({ id: yield* ids.next, event })
-    const append: EventStore.Append = { streamId: contactId, expectedVersion: 0, events: newEvents, contact: Contact.fold(events)! }
+    const append: EventStore.Append = {
+      streamId: contactId,
+      expectedVersion: 0,
+      events: newEvents,
+      contact: Contact.fold(events)!
+    }
     return { contactId, append }
   })
 
-const record = (projectId: string, key: string, contactIds: ReadonlyArray<string>, createdAt = new Date()): Idempotency.Record => ({
+const record = (
+  projectId: string,
+  key: string,
+  contactIds: ReadonlyArray<string>,
+  createdAt = new Date()
+): Idempotency.Record => ({
   projectId,
   key,
   fingerprint: "f".repeat(64),
@@ -93,14 +103,19 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
         const b = yield* newContact(projectId, "stale-b@example.com")
         yield* store.append(b.append)
         const error = yield* Effect.flip(
-          store.appendAll({ appends: [a.append, b.append], idempotency: record(projectId, "stale", [a.contactId, b.contactId]) })
+          store.appendAll({
+            appends: [a.append, b.append],
+            idempotency: record(projectId, "stale", [a.contactId, b.contactId])
+          })
         )
         expect(error._tag).toBe("ConcurrencyConflict")
         expect(yield* store.readStream(a.contactId)).toEqual([])
         expect(Option.isNone(yield* contacts.findByEmail(projectId, "stale-a@example.com"))).toBe(true)
         expect(Option.isNone(yield* store.findIdempotency(projectId, "stale", new Date(0)))).toBe(true)
         // One stale stream alone (the group-commit path): its key is not stored either.
-        const alone = yield* Effect.flip(store.appendAll({ appends: [b.append], idempotency: record(projectId, "stale-one", [b.contactId]) }))
+        const alone = yield* Effect.flip(
+          store.appendAll({ appends: [b.append], idempotency: record(projectId, "stale-one", [b.contactId]) })
+        )
         expect(alone._tag).toBe("ConcurrencyConflict")
         expect(Option.isNone(yield* store.findIdempotency(projectId, "stale-one", new Date(0)))).toBe(true)
         expect((yield* store.readStream(b.contactId)).map((r) => r.version)).toEqual([1, 2])
@@ -115,15 +130,22 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
         const c = yield* newContact(projectId, "taken-c@example.com")
         // One stream: the group-commit path; two: the transaction path.
         yield* store.appendAll({ appends: [a.append], idempotency: record(projectId, "taken", [a.contactId]) })
-        const one = yield* Effect.flip(store.appendAll({ appends: [b.append], idempotency: record(projectId, "taken", [b.contactId]) }))
+        const one = yield* Effect.flip(
+          store.appendAll({ appends: [b.append], idempotency: record(projectId, "taken", [b.contactId]) })
+        )
         expect(one).toMatchObject({ _tag: "ConcurrencyConflict" })
         const two = yield* Effect.flip(
-          store.appendAll({ appends: [b.append, c.append], idempotency: record(projectId, "taken", [b.contactId, c.contactId]) })
+          store.appendAll({
+            appends: [b.append, c.append],
+            idempotency: record(projectId, "taken", [b.contactId, c.contactId])
+          })
         )
         expect(two).toMatchObject({ _tag: "ConcurrencyConflict" })
         expect(yield* store.readStream(b.contactId)).toEqual([])
         expect(yield* store.readStream(c.contactId)).toEqual([])
-        expect(Option.getOrThrow(yield* store.findIdempotency(projectId, "taken", new Date(0))).contactIds).toEqual([a.contactId])
+        expect(Option.getOrThrow(yield* store.findIdempotency(projectId, "taken", new Date(0))).contactIds).toEqual([
+          a.contactId
+        ])
       }))
 
     it.effect("an expired record is not found, and its key can be stored again; expiry removes only old records", () =>
@@ -137,7 +159,9 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
         expect(Option.isSome(yield* store.findIdempotency(projectId, "old", new Date(old.getTime() - 1)))).toBe(true)
         expect(Option.isNone(yield* store.findIdempotency(projectId, "old", new Date(old.getTime() + 1)))).toBe(true)
         yield* store.appendAll({ appends: [b.append], idempotency: record(projectId, "old", [b.contactId]) })
-        expect(Option.getOrThrow(yield* store.findIdempotency(projectId, "old", new Date(0))).contactIds).toEqual([b.contactId])
+        expect(Option.getOrThrow(yield* store.findIdempotency(projectId, "old", new Date(0))).contactIds).toEqual([
+          b.contactId
+        ])
 
         const c = yield* newContact(projectId, "expired-c@example.com")
         yield* store.appendAll({ appends: [c.append], idempotency: record(projectId, "older", [c.contactId], old) })
@@ -159,7 +183,9 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
         expect(first._tag).toBe("Done")
         const again = yield* track.trackIdempotent(projectId, cmd, { key: "k", fingerprint: "one", render: answer })
         expect(again).toEqual({ _tag: "Replayed", answer: first.answer })
-        const reused = yield* Effect.flip(track.trackIdempotent(projectId, cmd, { key: "k", fingerprint: "two", render: answer }))
+        const reused = yield* Effect.flip(
+          track.trackIdempotent(projectId, cmd, { key: "k", fingerprint: "two", render: answer })
+        )
         expect(reused._tag).toBe("IdempotencyKeyReused")
         const contactId = (first as { result: Track.TrackResult }).result.contact
         const stream = yield* store.readStream(contactId)
@@ -233,13 +259,19 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
         // Single tracks on the same contacts run at the same time as the batches.
         yield* Effect.all([
           Effect.forEach([1, 2, 3], () => track.trackBatch(projectId, batch), { concurrency: "unbounded" }),
-          Effect.forEach(emails, (email) => track.track(projectId, command({ email, event: "single" })), { concurrency: "unbounded" })
+          Effect.forEach(emails, (email) => track.track(projectId, command({ email, event: "single" })), {
+            concurrency: "unbounded"
+          })
         ], { concurrency: "unbounded" })
         const store = yield* EventStore.EventStore
         for (const email of emails) {
           const contact = Option.getOrThrow(yield* contacts.findByEmail(projectId, email))
           const stream = yield* store.readStream(contact.id)
-          expect(stream.filter((r) => r.event._tag === "EventTracked").map((r) => (r.event as ContactEvent.EventTracked).name).sort())
+          expect(
+            stream.filter((r) => r.event._tag === "EventTracked").map((r) =>
+              (r.event as ContactEvent.EventTracked).name
+            ).sort()
+          )
             .toEqual(["batch", "batch", "batch", "single"])
           expect(Contact.fold(stream.map((r) => r.event))).toEqual(contact)
         }
@@ -250,7 +282,10 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
         const track = yield* Track.Track
         const contacts = yield* Contacts.Contacts
         const projectId = yield* newProject
-        const items = [Either.right(command({ email: "kb1@example.com", event: "e" })), Either.right(command({ email: "kb2@example.com", event: "e" }))]
+        const items = [
+          Either.right(command({ email: "kb1@example.com", event: "e" })),
+          Either.right(command({ email: "kb2@example.com", event: "e" }))
+        ]
         const render = (r: TrackBatch.Result) => ({ status: 200, body: JSON.stringify(r) })
         const first = yield* track.trackBatch(projectId, items, { key: "batch-key", fingerprint: "fp", render })
         const again = yield* track.trackBatch(projectId, items, { key: "batch-key", fingerprint: "fp", render })

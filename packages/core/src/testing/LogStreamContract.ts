@@ -30,7 +30,8 @@ const take = <A, E, R>(stream: Stream.Stream<A, E, R>, n: number) =>
     Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error(`fewer than ${n} items within 10 s`) })
   )
 
-const eventIds = (items: ReadonlyArray<LogStream.Item>) => items.flatMap((i) => (i._tag === "Event" ? [i.event.id] : []))
+const eventIds = (items: ReadonlyArray<LogStream.Item>) =>
+  items.flatMap((i) => (i._tag === "Event" ? [i.event.id] : []))
 
 /** Runs the live-log contract against a store layer. */
 export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
@@ -51,7 +52,9 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
             }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no items") }))
           const caughtUp = yield* pullN(3)
           expect(caughtUp.map((i) => i._tag)).toEqual(["Event", "Event", "CaughtUp"])
-          expect(eventIds(caughtUp)).toEqual((yield* (yield* EventStore.EventStore).readStream(a.contactId)).map((r) => r.id))
+          expect(eventIds(caughtUp)).toEqual(
+            (yield* (yield* EventStore.EventStore).readStream(a.contactId)).map((r) => r.id)
+          )
           const b = yield* StoreContract.createContact(projectId, "live-b@example.com", [StoreContract.tracked("two")])
           const live = yield* pullN(2)
           const stored = yield* (yield* EventStore.EventStore).readStream(b.contactId)
@@ -69,15 +72,21 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           const got = yield* take(LogStream.events({ projectId: mine }), 2)
           expect(got.map((e) => e.streamId)).toEqual([a.contactId, b.contactId])
           expect(got.every((e) => e.projectId === mine)).toBe(true)
-          const whole = yield* StoreContract.readAllUntil(EventStore.start, (events) => events.some((e) => e.streamId === b.contactId))
-          const streams = new Set(whole.events.map((e) => e.projectId))
+          const whole = yield* StoreContract.readAllUntil(EventStore.start, (events) =>
+            events.some((e) => e.streamId === b.contactId))
+          const streams = new Set(whole.events.map((e) =>
+            e.projectId
+          ))
           expect(streams.has(mine) && streams.has(other)).toBe(true)
         }))
 
       it.effect("resumes strictly after a checkpoint, and from the head sees only later events", () =>
         Effect.gen(function*() {
           const projectId = yield* newProject
-          yield* StoreContract.createContact(projectId, "r1@example.com", [StoreContract.tracked("a"), StoreContract.tracked("b")])
+          yield* StoreContract.createContact(projectId, "r1@example.com", [
+            StoreContract.tracked("a"),
+            StoreContract.tracked("b")
+          ])
           const all = yield* take(LogStream.events({ projectId }), 3)
           const rest = yield* take(LogStream.events({ projectId, after: LogStream.checkpointOf(all[0]!) }), 2)
           expect(rest.map((e) => e.id)).toEqual(all.slice(1).map((e) => e.id))
@@ -118,7 +127,10 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
             batchSize: 2,
             handle: (events) => Effect.sync(() => seen.push(...events.map((e) => e.id)))
           })
-          yield* StoreContract.createContact(projectId, "p1@example.com", [StoreContract.tracked("a"), StoreContract.tracked("b")])
+          yield* StoreContract.createContact(projectId, "p1@example.com", [
+            StoreContract.tracked("a"),
+            StoreContract.tracked("b")
+          ])
           const first = yield* Effect.fork(processor)
           yield* waitFor(() => seen.length >= 3)
           // Its checkpoint committed after the handler: give it the moment to.
@@ -156,7 +168,11 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
                 if (active.size > 1) overlaps++
               }
             })
-          const fibers = [yield* Effect.fork(instance(0)), yield* Effect.fork(instance(1)), yield* Effect.fork(instance(2))]
+          const fibers = [
+            yield* Effect.fork(instance(0)),
+            yield* Effect.fork(instance(1)),
+            yield* Effect.fork(instance(2))
+          ]
           yield* waitFor(() => active.size === 1)
           for (let round = 0; round < 2; round++) {
             for (let i = 0; i < 10; i++) {

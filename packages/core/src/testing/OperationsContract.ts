@@ -38,7 +38,11 @@ const newPair = Effect.gen(function*() {
   return {
     publicKey,
     secretKey,
-    keys: { projectId: yield* ids.next, publicKeyHash: yield* ApiKey.hash(publicKey), secretKeyHash: yield* ApiKey.hash(secretKey) }
+    keys: {
+      projectId: yield* ids.next,
+      publicKeyHash: yield* ApiKey.hash(publicKey),
+      secretKeyHash: yield* ApiKey.hash(secretKey)
+    }
   }
 })
 
@@ -77,8 +81,12 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
         yield* projects.rotate({ ...next.keys, projectId: keys.projectId })
         expect(Option.isNone(yield* projects.findByKeyHash(keys.publicKeyHash))).toBe(true)
         expect(Option.isNone(yield* projects.findByKeyHash(keys.secretKeyHash))).toBe(true)
-        expect(yield* projects.findByKeyHash(next.keys.publicKeyHash)).toEqual(Option.some({ projectId: keys.projectId, kind: "public" }))
-        expect(yield* projects.findByKeyHash(next.keys.secretKeyHash)).toEqual(Option.some({ projectId: keys.projectId, kind: "secret" }))
+        expect(yield* projects.findByKeyHash(next.keys.publicKeyHash)).toEqual(
+          Option.some({ projectId: keys.projectId, kind: "public" })
+        )
+        expect(yield* projects.findByKeyHash(next.keys.secretKeyHash)).toEqual(
+          Option.some({ projectId: keys.projectId, kind: "secret" })
+        )
         const unknown = yield* Effect.flip(projects.rotate({ ...(yield* newPair).keys, projectId: "no-such-project" }))
         expect(unknown._tag).toBe("ProjectNotFound")
         // A hash already in use is refused, and nothing changes.
@@ -105,64 +113,87 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
         ])
       })))
 
-    it.live("export then import into an empty store gives the same projects, keys, log and contacts; replay equals the projection", () =>
-      Effect.gen(function*() {
-        const source = yield* inStore(Effect.gen(function*() {
-          const projects = yield* Projects.Projects
-          const pairs = [yield* newPair, yield* newPair]
-          for (const pair of pairs) yield* projects.ensure(pair.keys)
-          for (let i = 0; i < 30; i++) {
-            const pair = pairs[i % 2]!
-            yield* track(pair.keys.projectId, {
-              email: `c${i % 12}@example.com`,
-              event: `e${i}`,
-              subscribed: i % 3 === 0,
-              data: { n: i, drop: i % 4 === 0 ? null : "x", order: { b: 1, a: 2 } }
+    it.live(
+      "export then import into an empty store gives the same projects, keys, log and contacts; replay equals the projection",
+      () =>
+        Effect.gen(function*() {
+          const source = yield* inStore(Effect.gen(function*() {
+            const projects = yield* Projects.Projects
+            const pairs = [yield* newPair, yield* newPair]
+            for (const pair of pairs) yield* projects.ensure(pair.keys)
+            for (let i = 0; i < 30; i++) {
+              const pair = pairs[i % 2]!
+              yield* track(pair.keys.projectId, {
+                email: `c${i % 12}@example.com`,
+                event: `e${i}`,
+                subscribed: i % 3 === 0,
+                data: { n: i, drop: i % 4 === 0 ? null : "x", order: { b: 1, a: 2 } }
+              })
+            }
+            const items = Chunk.toReadonlyArray(yield* Stream.runCollect((yield* Backup.Backup).export))
+            const log = yield* logOf
+            const contacts = [
+              ...yield* everyContact(pairs[0]!.keys.projectId),
+              ...yield* everyContact(pairs[1]!.keys.projectId)
+            ]
+            return { items, log, contacts, pairs }
+          }))
+          expect(source.items[0]!.type).toBe("tracklog-export")
+          expect(source.items.filter((i) => i.type === "event")).toHaveLength(source.log.length)
+          // Through NDJSON, as the CLI writes and reads it.
+          const lines = source.items.map((item) => JSON.stringify(item))
+          const parsed = lines.map((line, i) => {
+            const item = Backup.parseLine(line, i + 1)
+            if (item._tag === "Left") throw item.left
+            return item.right
+          })
+          yield* inStore(Effect.gen(function*() {
+            const backup = yield* Backup.Backup
+            const summary = yield* backup.import(Stream.fromIterable(parsed))
+            expect(summary).toMatchObject({
+              projects: 2,
+              keys: 4,
+              events: source.log.length,
+              contacts: source.contacts.length
             })
-          }
-          const items = Chunk.toReadonlyArray(yield* Stream.runCollect((yield* Backup.Backup).export))
-          const log = yield* logOf
-          const contacts = [...yield* everyContact(pairs[0]!.keys.projectId), ...yield* everyContact(pairs[1]!.keys.projectId)]
-          return { items, log, contacts, pairs }
-        }))
-        expect(source.items[0]!.type).toBe("tracklog-export")
-        expect(source.items.filter((i) => i.type === "event")).toHaveLength(source.log.length)
-        // Through NDJSON, as the CLI writes and reads it.
-        const lines = source.items.map((item) => JSON.stringify(item))
-        const parsed = lines.map((line, i) => {
-          const item = Backup.parseLine(line, i + 1)
-          if (item._tag === "Left") throw item.left
-          return item.right
-        })
-        yield* inStore(Effect.gen(function*() {
-          const backup = yield* Backup.Backup
-          const summary = yield* backup.import(Stream.fromIterable(parsed))
-          expect(summary).toMatchObject({ projects: 2, keys: 4, events: source.log.length, contacts: source.contacts.length })
-          const projects = yield* Projects.Projects
-          for (const pair of source.pairs) {
-            expect(yield* projects.findByKeyHash(pair.keys.secretKeyHash)).toEqual(Option.some({ projectId: pair.keys.projectId, kind: "secret" }))
-          }
-          const log = yield* logOf
-          const strip = (e: EventStore.RecordedEvent) => ({ id: e.id, streamId: e.streamId, projectId: e.projectId, version: e.version, event: e.event })
-          expect(log.map(strip)).toEqual(source.log.map(strip))
-          const contacts = [...yield* everyContact(source.pairs[0]!.keys.projectId), ...yield* everyContact(source.pairs[1]!.keys.projectId)]
-          expect(contacts).toEqual(source.contacts)
-          // Replay: each imported stream folds to its imported contact.
-          const store = yield* EventStore.EventStore
-          for (const contact of contacts) {
-            const events = yield* store.readStream(contact.id)
-            expect(Contact.fold(events.map((e) => e.event))).toEqual(contact)
-          }
-          // The imported store goes on: a track appends after the imported log.
-          yield* track(source.pairs[0]!.keys.projectId, { email: "c0@example.com", event: "tracked-later" })
-          const after = yield* logOf
-          expect(after.length).toBeGreaterThan(log.length)
-          expect(after.slice(0, log.length).map(strip)).toEqual(log.map(strip))
-          // A second import is refused: the store is no longer empty.
-          const again = yield* Effect.flip(backup.import(Stream.fromIterable(parsed)))
-          expect(again._tag).toBe("StoreNotEmpty")
-        }))
-      }), 60_000)
+            const projects = yield* Projects.Projects
+            for (const pair of source.pairs) {
+              expect(yield* projects.findByKeyHash(pair.keys.secretKeyHash)).toEqual(
+                Option.some({ projectId: pair.keys.projectId, kind: "secret" })
+              )
+            }
+            const log = yield* logOf
+            const strip = (e: EventStore.RecordedEvent) => ({
+              id: e.id,
+              streamId: e.streamId,
+              projectId: e.projectId,
+              version: e.version,
+              event: e.event
+            })
+            expect(log.map(strip)).toEqual(source.log.map(strip))
+            const contacts = [
+              ...yield* everyContact(source.pairs[0]!.keys.projectId),
+              ...yield* everyContact(source.pairs[1]!.keys.projectId)
+            ]
+            expect(contacts).toEqual(source.contacts)
+            // Replay: each imported stream folds to its imported contact.
+            const store = yield* EventStore.EventStore
+            for (const contact of contacts) {
+              const events = yield* store.readStream(contact.id)
+              expect(Contact.fold(events.map((e) => e.event))).toEqual(contact)
+            }
+            // The imported store goes on: a track appends after the imported log.
+            yield* track(source.pairs[0]!.keys.projectId, { email: "c0@example.com", event: "tracked-later" })
+            const after = yield* logOf
+            expect(after.length).toBeGreaterThan(log.length)
+            expect(after.slice(0, log.length).map(strip)).toEqual(log.map(strip))
+            // A second import is refused: the store is no longer empty.
+            const again = yield* Effect.flip(backup.import(Stream.fromIterable(parsed)))
+            expect(again._tag).toBe("StoreNotEmpty")
+          }))
+        }),
+      60_000
+    )
 
     it.live("an import with a gap in a stream's versions is refused and leaves the store empty", () =>
       inStore(Effect.gen(function*() {
@@ -172,8 +203,20 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
         const items: Array<Backup.Item> = [
           { type: "project", id: projectId },
           {
-            type: "event", id: "e1", streamId: "s1", projectId, version: 2, position: "1",
-            event: { _tag: "ContactCreated", contactId: "s1", projectId, email: "a@example.com", subscribed: true, at: at.toISOString() }
+            type: "event",
+            id: "e1",
+            streamId: "s1",
+            projectId,
+            version: 2,
+            position: "1",
+            event: {
+              _tag: "ContactCreated",
+              contactId: "s1",
+              projectId,
+              email: "a@example.com",
+              subscribed: true,
+              at: at.toISOString()
+            }
           }
         ]
         const error = yield* Effect.flip(backup.import(Stream.fromIterable(items)))

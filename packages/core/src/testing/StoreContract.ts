@@ -87,9 +87,14 @@ export const readAllUntil = (
 
 /** Runs the contract suite against a store layer. */
 export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
-  layer(Layer.mergeAll(Ids.layer, EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provide(Ids.layer))).pipe(Layer.provideMerge(store)), {
-    excludeTestServices: true
-  })(`store contract: ${name}`, (it) => {
+  layer(
+    Layer.mergeAll(Ids.layer, EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provide(Ids.layer))).pipe(
+      Layer.provideMerge(store)
+    ),
+    {
+      excludeTestServices: true
+    }
+  )(`store contract: ${name}`, (it) => {
     describe("append", () => {
       it.effect("a new stream gets contiguous versions 1..n and reads back in order", () =>
         Effect.gen(function*() {
@@ -140,7 +145,13 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
 
           // A new stream: no event written, and its email not claimed.
           const newId = yield* ids.next
-          const created = ContactEvent.ContactCreated.make({ contactId: newId, projectId, email: "fresh@example.com", subscribed: true, at: new Date() })
+          const created = ContactEvent.ContactCreated.make({
+            contactId: newId,
+            projectId,
+            email: "fresh@example.com",
+            subscribed: true,
+            at: new Date()
+          })
           const failed = yield* Effect.exit(store.append({
             streamId: newId,
             expectedVersion: 0,
@@ -160,19 +171,39 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
           const store = yield* EventStore.EventStore
           const ids = yield* Ids.Ids
           const projectId = yield* newProject
-          const streams = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) => createContact(projectId, `mate${i}@example.com`))
-          const appendOne = (streamId: string, events: ReadonlyArray<ContactEvent.ContactEvent>, event: ContactEvent.ContactEvent) =>
-            Effect.flatMap(ids.next, (id) =>
-              Effect.exit(store.append({ streamId, expectedVersion: events.length, events: [{ id, event }], contact: Contact.fold([...events, event])! })))
+          const streams = yield* Effect.forEach(
+            Array.from({ length: 20 }, (_, i) => i),
+            (i) => createContact(projectId, `mate${i}@example.com`)
+          )
+          const appendOne = (
+            streamId: string,
+            events: ReadonlyArray<ContactEvent.ContactEvent>,
+            event: ContactEvent.ContactEvent
+          ) =>
+            Effect.flatMap(
+              ids.next,
+              (id) =>
+                Effect.exit(
+                  store.append({
+                    streamId,
+                    expectedVersion: events.length,
+                    events: [{ id, event }],
+                    contact: Contact.fold([...events, event])!
+                  })
+                )
+            )
           // Sent together, the bad one in the middle, so that a store batching appends puts it in
           // one batch with others.
           const bad = 10
           const exits = yield* Effect.all(
-            streams.map((s, i) => appendOne(s.contactId, s.events, i === bad ? tracked("bad", { n: 1n } as never) : tracked("good"))),
+            streams.map((s, i) =>
+              appendOne(s.contactId, s.events, i === bad ? tracked("bad", { n: 1n } as never) : tracked("good"))
+            ),
             { concurrency: "unbounded" }
           )
           expect(exits.map((e) => e._tag)).toEqual(streams.map((_, i) => (i === bad ? "Failure" : "Success")))
-          for (const [i, s] of streams.entries()) expect(yield* store.readStream(s.contactId)).toHaveLength(i === bad ? 1 : 2)
+          for (const [i, s] of streams.entries())
+            expect(yield* store.readStream(s.contactId)).toHaveLength(i === bad ? 1 : 2)
         }))
 
       it.effect("a wrong expected version is a ConcurrencyConflict and writes nothing", () =>
@@ -201,8 +232,10 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
           const store = yield* EventStore.EventStore
           const ids = yield* Ids.Ids
           const projectId = yield* newProject
-          const streams = yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) =>
-            createContact(projectId, `batch${i}@example.com`))
+          const streams = yield* Effect.forEach(
+            Array.from({ length: 40 }, (_, i) => i),
+            (i) => createContact(projectId, `batch${i}@example.com`)
+          )
           const outcomes = yield* Effect.forEach(streams, ({ contactId, events }, i) =>
             Effect.gen(function*() {
               const next = [...events, tracked(`t${i}`)]
@@ -214,13 +247,17 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
                 contact: Contact.fold(next)!
               }))
             }), { concurrency: "unbounded" })
-          expect(outcomes.map((o, i) => [i % 3 === 0, o._tag === "Left"])).toEqual(outcomes.map((_, i) => [i % 3 === 0, i % 3 === 0]))
+          expect(outcomes.map((o, i) => [i % 3 === 0, o._tag === "Left"])).toEqual(
+            outcomes.map((_, i) => [i % 3 === 0, i % 3 === 0])
+          )
           for (const [i, { contactId }] of streams.entries()) {
             expect((yield* store.readStream(contactId)).length).toBe(i % 3 === 0 ? 1 : 2)
           }
           // Two new contacts racing for one email in the same instant: exactly one wins.
           const racers = yield* Effect.all(
-            [createContact(projectId, "same@example.com"), createContact(projectId, "same@example.com")].map(Effect.either),
+            [createContact(projectId, "same@example.com"), createContact(projectId, "same@example.com")].map(
+              Effect.either
+            ),
             { concurrency: "unbounded" }
           )
           expect(racers.map((r) => r._tag).sort()).toEqual(["Left", "Right"])
@@ -271,7 +308,10 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
           const email = "e@example.com"
           yield* track.track(projectId, command({ email, event: "a", data: { plan: "pro", n: 1 } }))
           yield* track.track(projectId, command({ email, event: "b", subscribed: false, data: { n: null, x: [1] } }))
-          const result = yield* track.track(projectId, command({ email, event: "c", data: { o: { value: 1, persistent: false } } }))
+          const result = yield* track.track(
+            projectId,
+            command({ email, event: "c", data: { o: { value: 1, persistent: false } } })
+          )
           const contacts = yield* Contacts.Contacts
           const byEmail = Option.getOrThrow(yield* contacts.findByEmail(projectId, email))
           const byId = Option.getOrThrow(yield* contacts.findById(projectId, result.contact))
@@ -343,7 +383,10 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
           const contacts = yield* Contacts.Contacts
           const store = yield* EventStore.EventStore
           const emails = ["r1@example.com", "r2@example.com", "r3@example.com"]
-          const runs = FastCheck.sample(FastCheck.array(Arbitraries.request(emails), { minLength: 1, maxLength: 12 }), 25)
+          const runs = FastCheck.sample(
+            FastCheck.array(Arbitraries.request(emails), { minLength: 1, maxLength: 12 }),
+            25
+          )
           for (const bodies of runs) {
             const projectId = yield* newProject
             yield* Effect.forEach(bodies, (body) => track.track(projectId, command(body)), { concurrency: 3 })
@@ -401,11 +444,13 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
           // A pair that half matches an existing project is refused, whichever half.
           const other = ApiKey.generate("secret")
           const otherHash = yield* ApiKey.hash(other)
-          for (const pair of [
-            { ...keys, secretKeyHash: otherHash },
-            { ...keys, publicKeyHash: otherHash },
-            { ...keys, publicKeyHash: keys.secretKeyHash, secretKeyHash: keys.publicKeyHash }
-          ]) {
+          for (
+            const pair of [
+              { ...keys, secretKeyHash: otherHash },
+              { ...keys, publicKeyHash: otherHash },
+              { ...keys, publicKeyHash: keys.secretKeyHash, secretKeyHash: keys.publicKeyHash }
+            ]
+          ) {
             const error = yield* Effect.flip(projects.ensure({ ...pair, projectId: yield* newProject }))
             expect(error._tag).toBe("ProjectKeysConflict")
           }

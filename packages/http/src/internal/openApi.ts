@@ -37,7 +37,10 @@ const openObjects = (node: Json): Json => {
   if (node === null || typeof node !== "object") return node
   const out: Record<string, Json> = {}
   for (const [k, v] of Object.entries(node)) out[k] = openObjects(v)
-  if (out.type === "object" && out.properties === undefined && out.additionalProperties === undefined && out.patternProperties === undefined) {
+  if (
+    out.type === "object" && out.properties === undefined && out.additionalProperties === undefined &&
+    out.patternProperties === undefined
+  ) {
     out.additionalProperties = true
   }
   return out
@@ -62,7 +65,9 @@ export const fix = (
   const envelopeRef = OpenApiJsonSchema.makeWithDefs(envelope, {
     defs: schemas,
     defsPath,
-    ...(options.additionalPropertiesStrategy ? { additionalPropertiesStrategy: options.additionalPropertiesStrategy } : {})
+    ...(options.additionalPropertiesStrategy
+      ? { additionalPropertiesStrategy: options.additionalPropertiesStrategy }
+      : {})
   })
 
   for (const item of Object.values<Json>(doc.paths)) {

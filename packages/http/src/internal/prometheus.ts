@@ -19,7 +19,7 @@ const sanitizeLabel = (name: string) => {
   return /^[a-zA-Z_]/.test(s) ? s : `_${s}`
 }
 
-const escapeValue = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
+const escapeValue = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
 
 const escapeHelp = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
 
@@ -77,14 +77,17 @@ export const render = (snapshot: ReadonlyArray<MetricPair.MetricPair.Untyped>): 
     } else if (MetricState.isSummaryState(state)) {
       const f = family(name, "summary", help)
       for (const [q, value] of state.quantiles) {
-        f.lines.push(`${name}${labels([...tags, ["quantile", String(q)]])} ${number(Option.getOrElse(value, () => NaN))}`)
+        f.lines.push(
+          `${name}${labels([...tags, ["quantile", String(q)]])} ${number(Option.getOrElse(value, () => NaN))}`
+        )
       }
       f.lines.push(`${name}_sum${labels(tags)} ${number(state.sum)}`)
       f.lines.push(`${name}_count${labels(tags)} ${state.count}`)
     } else if (MetricState.isFrequencyState(state)) {
       // A frequency is a counter per word.
       const f = family(name, "counter", help)
-      for (const [word, count] of state.occurrences) f.lines.push(`${name}${labels([...tags, ["word", word]])} ${count}`)
+      for (const [word, count] of state.occurrences)
+        f.lines.push(`${name}${labels([...tags, ["word", word]])} ${count}`)
     }
   }
   let text = ""

@@ -26,22 +26,26 @@ export type Match<A> =
   | { readonly _tag: "MethodNotAllowed"; readonly allow: ReadonlyArray<string> }
 
 /** Matches method + path against routes with `:param` segments. */
-export const matcher = <A>(routes: ReadonlyArray<Route & { readonly value: A }>) => (method: string, path: string): Match<A> => {
-  const parts = path.split("/").slice(1)
-  for (const route of routes) {
-    if (route.method !== method) continue
-    const params = paramsOf(route.segments, parts)
-    if (params !== undefined) return { _tag: "Found", value: route.value, params }
+export const matcher =
+  <A>(routes: ReadonlyArray<Route & { readonly value: A }>) => (method: string, path: string): Match<A> => {
+    const parts = path.split("/").slice(1)
+    for (const route of routes) {
+      if (route.method !== method) continue
+      const params = paramsOf(route.segments, parts)
+      if (params !== undefined) return { _tag: "Found", value: route.value, params }
+    }
+    // Only on a miss: the methods of the routes this path does match make it a 405 (behaviour §9).
+    const allow: Array<string> = []
+    for (const route of routes) {
+      if (!allow.includes(route.method) && paramsOf(route.segments, parts) !== undefined) allow.push(route.method)
+    }
+    return allow.length === 0 ? { _tag: "NotFound" } : { _tag: "MethodNotAllowed", allow }
   }
-  // Only on a miss: the methods of the routes this path does match make it a 405 (behaviour §9).
-  const allow: Array<string> = []
-  for (const route of routes) {
-    if (!allow.includes(route.method) && paramsOf(route.segments, parts) !== undefined) allow.push(route.method)
-  }
-  return allow.length === 0 ? { _tag: "NotFound" } : { _tag: "MethodNotAllowed", allow }
-}
 
-const paramsOf = (segments: ReadonlyArray<string>, parts: ReadonlyArray<string>): Record<string, string> | undefined => {
+const paramsOf = (
+  segments: ReadonlyArray<string>,
+  parts: ReadonlyArray<string>
+): Record<string, string> | undefined => {
   if (segments.length !== parts.length) return undefined
   const params: Record<string, string> = {}
   for (let i = 0; i < parts.length; i++) {

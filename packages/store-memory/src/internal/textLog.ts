@@ -58,17 +58,20 @@ export const make = (): TextLog => {
   }
 
   const get = (index: number) => {
-    if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError(`no text at ${index}; the log holds ${size}`)
+    if (!Number.isInteger(index) || index < 0 || index >= size)
+      throw new RangeError(`no text at ${index}; the log holds ${size}`)
     const offset = entries[3 * index + 1]!
     return decoder.decode(chunks[entries[3 * index]!]!.subarray(offset, offset + entries[3 * index + 2]!))
   }
 
   const overwrite = (index: number, text: string) => {
-    if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError(`no text at ${index}; the log holds ${size}`)
+    if (!Number.isInteger(index) || index < 0 || index >= size)
+      throw new RangeError(`no text at ${index}; the log holds ${size}`)
     const offset = entries[3 * index + 1]!
     const bytes = chunks[entries[3 * index]!]!.subarray(offset, offset + entries[3 * index + 2]!)
     const encoded = encoder.encode(text)
-    if (encoded.length > bytes.length) throw new RangeError(`a text of ${encoded.length} bytes does not fit in ${bytes.length}`)
+    if (encoded.length > bytes.length)
+      throw new RangeError(`a text of ${encoded.length} bytes does not fit in ${bytes.length}`)
     bytes.fill(0)
     bytes.set(encoded)
     entries[3 * index + 2] = encoded.length

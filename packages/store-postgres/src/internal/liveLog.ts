@@ -25,7 +25,9 @@ export const makeLogSource = (options: {
   readonly pollInterval?: Duration.DurationInput | undefined
 }) => {
   const { guard, sql } = options
-  const inProject = (projectId: string | undefined) => (projectId === undefined ? sql`` : sql`AND project_id = ${projectId}`)
+  const inProject = (
+    projectId: string | undefined
+  ) => (projectId === undefined ? sql`` : sql`AND project_id = ${projectId}`)
   const after = (checkpoint: EventStore.Checkpoint) =>
     sql`(transaction_id, global_position) > (${checkpoint.transactionId.toString()}::xid8, ${checkpoint.position.toString()}::bigint)`
   return LogStream.LogSource.of({
@@ -42,11 +44,13 @@ export const makeLogSource = (options: {
           LIMIT ${limit}
         )`
         : sql`tracklog_project_page(${projectId}, ${t}::xid8, ${p}::bigint, ${limit})`
-      return guard(sql`
+      return guard(
+        sql`
         SELECT ${sql.literal(columns)}
         FROM ${page} AS events
         WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY events.transaction_id, events.global_position`.values).pipe(Effect.map((rows) => {
+        ORDER BY events.transaction_id, events.global_position`.values
+      ).pipe(Effect.map((rows) => {
         const events = rows.map(toRecorded)
         const last = events[events.length - 1]
         return { events, checkpoint: last === undefined ? checkpoint : LogStream.checkpointOf(last) }
@@ -73,7 +77,10 @@ export const makeLogSource = (options: {
       guard(sql<{ events: string; oldest: Date | null }>`
         SELECT count(*)::text AS events, min(created_at) AS oldest FROM events
         WHERE ${after(checkpoint)} ${inProject(projectId)}`).pipe(
-        Effect.map((rows) => ({ events: Number(rows[0]?.events ?? 0), oldestAt: Option.fromNullable(rows[0]?.oldest ?? null) }))
+        Effect.map((rows) => ({
+          events: Number(rows[0]?.events ?? 0),
+          oldestAt: Option.fromNullable(rows[0]?.oldest ?? null)
+        }))
       ),
     signal: options.signal,
     pollInterval: Duration.decode(options.pollInterval ?? LogStream.DefaultPollInterval)
@@ -96,11 +103,16 @@ export const makeProcessorStore = (options: { readonly sql: SqlClient.SqlClient;
         WHERE processors.owner = EXCLUDED.owner OR processors.owner IS NULL OR processors.lease_until < clock_timestamp()
         RETURNING transaction_id::text, global_position::text`).pipe(
         Effect.map((rows) =>
-          Option.map(Option.fromNullable(rows[0]), (r) => ({ transactionId: BigInt(r.transaction_id), position: BigInt(r.global_position) }))
+          Option.map(
+            Option.fromNullable(rows[0]),
+            (r) => ({ transactionId: BigInt(r.transaction_id), position: BigInt(r.global_position) })
+          )
         )
       ),
     release: (name, owner) =>
-      guard(sql`UPDATE processors SET owner = NULL, lease_until = NULL WHERE name = ${name} AND owner = ${owner}`).pipe(Effect.asVoid),
+      guard(sql`UPDATE processors SET owner = NULL, lease_until = NULL WHERE name = ${name} AND owner = ${owner}`).pipe(
+        Effect.asVoid
+      ),
     // The handler's writes through this `SqlClient` join the transaction: a failed compare-and-set
     // fails it, and they roll back with it.
     commit: (name, owner, from, to, work) =>

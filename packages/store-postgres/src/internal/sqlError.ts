@@ -19,8 +19,17 @@ export const isIdempotencyTaken = (error: SqlError.SqlError): boolean => {
 /** The append statement's guard (a division by zero, 22012): nothing was written; decide again. */
 export const isGuardTripped = (error: SqlError.SqlError): boolean => causeOf(error).code === "22012"
 
-const UnavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "EAI_AGAIN"])
-const UnavailableMessage = /connection terminated|connection timed out|timeout exceeded when trying to connect|connection error|not queryable|terminating connection|the database system is (starting up|shutting down)/i
+const UnavailableCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "EAI_AGAIN"
+])
+const UnavailableMessage =
+  /connection terminated|connection timed out|timeout exceeded when trying to connect|connection error|not queryable|terminating connection|the database system is (starting up|shutting down)/i
 
 /**
  * True when the database could not be reached or went away: class 08 (connection exception),
@@ -40,5 +49,7 @@ export const orUnavailable = <A, R>(
 ): Effect.Effect<A, StoreError.StoreUnavailable, R> =>
   Effect.catchAll(effect, (error) =>
     isUnavailable(error)
-      ? Effect.fail(new StoreError.StoreUnavailable({ reason: String(causeOf(error).message ?? error.message), cause: error }))
+      ? Effect.fail(
+        new StoreError.StoreUnavailable({ reason: String(causeOf(error).message ?? error.message), cause: error })
+      )
       : Effect.die(error))

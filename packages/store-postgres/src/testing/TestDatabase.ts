@@ -37,7 +37,12 @@ const withDatabase = (url: string, database: string) => {
 export const embedded: Effect.Effect<Database, never, Scope.Scope> = Effect.gen(function*() {
   const { url } = yield* Effect.orDie(EmbeddedPostgres.make({}))
   const admin = yield* Effect.orDie(PgClient.make({ url: Redacted.make(url), maxConnections: 1 }))
-  return { backend: "embedded" as const, url, maxConnections: 1, admin: (sql: string) => Effect.orDie(admin.unsafe(sql)) }
+  return {
+    backend: "embedded" as const,
+    url,
+    maxConnections: 1,
+    admin: (sql: string) => Effect.orDie(admin.unsafe(sql))
+  }
 }).pipe(Effect.provide(Reactivity.layer))
 
 /** A database created on the server for the scope and dropped after; the embedded one if no server answers. */
@@ -68,11 +73,15 @@ export const backends = [
 ] as const
 
 /** The database a test layer runs on. */
-export class CurrentDatabase extends Context.Tag("@tracklog/store-postgres/testing/CurrentDatabase")<CurrentDatabase, Database>() {}
+export class CurrentDatabase
+  extends Context.Tag("@tracklog/store-postgres/testing/CurrentDatabase")<CurrentDatabase, Database>()
+{}
 
 /** The store on a fresh database of the backend, with its `SqlClient` and `CurrentDatabase`. */
 export const layer = (database: Effect.Effect<Database, never, Scope.Scope> = server) =>
-  Layer.unwrapScoped(Effect.map(database, (db) =>
-    StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }).pipe(
-      Layer.merge(Layer.succeed(CurrentDatabase, db))
-    )))
+  Layer.unwrapScoped(
+    Effect.map(database, (db) =>
+      StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections }).pipe(
+        Layer.merge(Layer.succeed(CurrentDatabase, db))
+      ))
+  )
