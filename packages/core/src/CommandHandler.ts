@@ -37,12 +37,16 @@ export const MaxAttempts = 32
 /** How many contacts' last committed states the handler keeps to skip a read, at most. */
 export const MaxKnownContacts = 10_000
 
-/** The default byte budget of that cache (`Options.cacheBytes`): 64 MiB. */
-export const DefaultCacheBytes = 64 * 1024 * 1024
+/**
+ * The default byte budget of that cache (`Options.cacheBytes`): 16 MiB. 10 000 contacts of ~1 KB
+ * fit; with 64 MiB, 2 000 tracks of 400 KB contacts left a server at ~400 MB of RSS, with 16 MiB
+ * at ~300 MB (`pnpm stress memory`).
+ */
+export const DefaultCacheBytes = 16 * 1024 * 1024
 
 /** Tuning of the handler. */
 export interface Options {
-  /** Byte budget of the contact cache, estimated from each contact's data as JSON (default 64 MiB). */
+  /** Byte budget of the contact cache, estimated from each contact's data as JSON (default 16 MiB). */
   readonly cacheBytes?: number | undefined
   /** Most contacts in the cache (default 10 000). */
   readonly cacheEntries?: number | undefined

@@ -66,7 +66,11 @@ export const invalidApiKey = () =>
   make(401, "INVALID_API_KEY", "Invalid API key", "Check the key in your project settings")
 
 export const forbidden = () =>
-  make(403, "FORBIDDEN", "This endpoint requires a secret key (sk_…); public keys only work with /v1/track")
+  make(
+    403,
+    "FORBIDDEN",
+    "This endpoint requires a secret key (sk_…); public keys only work with /v1/track and /v1/track/batch"
+  )
 
 export const notFound = () => make(404, "NOT_FOUND", "Route not found")
 

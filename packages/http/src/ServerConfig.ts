@@ -1,6 +1,7 @@
 /**
  * The server's configuration, from the environment (the README's "Configuration" table).
  */
+import * as CommandHandler from "@tracklog/core/CommandHandler"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Either from "effect/Either"
@@ -98,7 +99,7 @@ export const ServerConfig = Config.all({
   ),
   // The per-process cache of contacts (CommandHandler): bounded by bytes so big contacts cannot grow it without end.
   contactCacheBytes: Config.integer("TRACKLOG_CONTACT_CACHE_BYTES").pipe(
-    Config.withDefault(64 * 1024 * 1024),
+    Config.withDefault(CommandHandler.DefaultCacheBytes),
     Config.validate({ message: "TRACKLOG_CONTACT_CACHE_BYTES must be 0 or more bytes", validation: (n) => n >= 0 })
   ),
   // TRACKLOG_LOG=off silences the per-request log lines; any other value leaves them on.

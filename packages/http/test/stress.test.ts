@@ -122,3 +122,15 @@ it.runIf(server)(
   },
   130_000
 )
+
+it.runIf(server)(
+  "2 000 tracks of ~400 KB contacts for new emails leave a PostgreSQL-backed server under 400 MB of RSS",
+  async () => {
+    const outcome = await runScript("memory", { MEMORY_TRACKS: "2000", MEMORY_LIMIT_MIB: "400" }, 240_000)
+    expectPass(outcome)
+    const figures = outcome.result!.figures as { ok: number; rssAfterMiB: number }
+    expect(figures.ok).toBe(2000)
+    expect(figures.rssAfterMiB).toBeLessThanOrEqual(400)
+  },
+  300_000
+)

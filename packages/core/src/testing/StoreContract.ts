@@ -76,7 +76,8 @@ export const readAllUntil = (
   pageSize = 1000
 ) =>
   Effect.gen(function*() {
-    const deadline = Date.now() + 10_000
+    // Generous: a long transaction anywhere on the server holds back what readers see (behaviour §4).
+    const deadline = Date.now() + 30_000
     const isDone = typeof done === "number" ? (events: ReadonlyArray<unknown>) => events.length >= done : done
     while (true) {
       const read = yield* readAllFrom(checkpoint, pageSize)
