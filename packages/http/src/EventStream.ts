@@ -154,7 +154,12 @@ export const make = (
     // Where this stream is, for its lag (behaviour §9): the checkpoint of the last event sent.
     let last = after
     const events = LogStream.events({ projectId, after, batchSize: 500 }).pipe(
-      Stream.tap((recorded) => Effect.sync(() => (last = LogStream.checkpointOf(recorded)))),
+      // Per chunk, not per event: a page of the log stays one piece of text.
+      Stream.mapChunks((chunk) => {
+        const newest = Chunk.last(chunk)
+        if (Option.isSome(newest)) last = LogStream.checkpointOf(newest.value)
+        return chunk
+      }),
       Stream.mapChunksEffect((chunk) =>
         Effect.map(
           Effect.forEach(chunk, (recorded) => Effect.map(emailOf(recorded), (email) => frame(recorded, email) ?? "")),
