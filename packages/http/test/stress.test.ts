@@ -134,3 +134,15 @@ it.runIf(server)(
   },
   300_000
 )
+
+it.runIf(server)(
+  "kill -9 during batches: every batch is in the log whole or not at all, every acknowledged one whole",
+  async () => {
+    const outcome = await runScript("batch-crash", { BATCH_KILLS: "3", BATCH_ITEMS: "100" }, 120_000)
+    expectPass(outcome)
+    const figures = outcome.result!.figures as { acknowledged: number; whole: number; none: number; batches: number }
+    expect(figures.acknowledged).toBeGreaterThan(0)
+    expect(figures.whole + figures.none).toBe(figures.batches)
+  },
+  180_000
+)
