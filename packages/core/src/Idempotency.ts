@@ -3,9 +3,10 @@
  * answer it got, stored with the request's events in the same atomic append. A retry with the key
  * gets the stored answer again instead of a second append.
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import * as Digest from "./internal/digest.js"
 
 /** Kept at least this long after first use unless configured otherwise (24 h). */
 export const DefaultTtlSeconds = 86_400
@@ -92,17 +93,8 @@ export const canonical = (value: unknown): string => {
   }}`
 }
 
-const hex = (bytes: Uint8Array): string => {
-  let s = ""
-  for (const b of bytes) s += b.toString(16).padStart(2, "0")
-  return s
-}
-
 /** The fingerprint of a request body: hex SHA-256 of its canonical text. */
-export const fingerprint = (body: unknown): Effect.Effect<string> =>
-  Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical(body)))).pipe(
-    Effect.map((digest) => hex(new Uint8Array(digest)))
-  )
+export const fingerprint = (body: unknown): Effect.Effect<string> => Digest.sha256Hex(canonical(body))
 
 /** True when a record made at `createdAt` is still kept at `now`. */
 export const isLive = (createdAt: Date, now: number, ttlSeconds: number): boolean =>

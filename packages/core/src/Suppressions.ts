@@ -6,6 +6,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Digest from "./internal/digest.js"
 import type * as StoreError from "./StoreError.js"
 
 /** A track was refused, storing nothing: its email is suppressed in the project and has no contact. */
@@ -22,14 +23,8 @@ export class Suppressions extends Context.Tag("@tracklog/core/Suppressions")<Sup
   readonly lift: (projectId: string, email: string) => Effect.Effect<void, NotSuppressed | StoreError.StoreUnavailable>
 }>() {}
 
-const hex = (bytes: Uint8Array): string => {
-  let s = ""
-  for (const b of bytes) s += b.toString(16).padStart(2, "0")
-  return s
-}
-
 /** A new project secret: 32 random bytes, hex. */
-export const newSecret = (): string => hex(crypto.getRandomValues(new Uint8Array(32)))
+export const newSecret = (): string => Digest.hex(crypto.getRandomValues(new Uint8Array(32)))
 
 /**
  * The stored form of a suppressed email: hex HMAC-SHA-256 of the canonical email under the
@@ -38,7 +33,7 @@ export const newSecret = (): string => hex(crypto.getRandomValues(new Uint8Array
  */
 export const emailHash = (secret: string, email: string): Effect.Effect<string> =>
   Effect.promise(async () =>
-    hex(new Uint8Array(await crypto.subtle.sign("HMAC", await keyOf(secret), encoder.encode(email))))
+    Digest.hex(new Uint8Array(await crypto.subtle.sign("HMAC", await keyOf(secret), encoder.encode(email))))
   )
 
 const encoder = new TextEncoder()
