@@ -4,13 +4,12 @@
  * (issue 11 targets: ≥ 0.8× of the loop, and ≥ 100k events/s).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import * as Contact from "@tracklog/core/Contact"
-import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
 import * as LogStream from "@tracklog/core/LogStream"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Effect from "effect/Effect"
+import * as Populate from "./lib/populate.js"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 
@@ -21,31 +20,11 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const page = 10_000
 const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 
-const populate = Effect.gen(function*() {
-  const store = yield* EventStore.EventStore
-  const ids = yield* Ids.Ids
-  yield* Effect.forEach(Array.from({ length: contacts }, (_, i) => i), (i) => {
-    const contactId = ids.make(Date.now())
-    const at = new Date()
-    const events: Array<ContactEvent.ContactEvent> = [
-      ContactEvent.ContactCreated.make({
-        contactId,
-        projectId: "catchup",
-        email: `c${i}@example.com`,
-        subscribed: true,
-        at
-      })
-    ]
-    for (let k = 1; k < perContact; k++) {
-      events.push(ContactEvent.EventTracked.make({ name: "purchase", data: { plan: "pro", amount: k }, at }))
-    }
-    return store.append({
-      streamId: contactId,
-      expectedVersion: 0,
-      events: events.map((event) => ({ id: ids.make(Date.now()), event })),
-      contact: Contact.fold(events)!
-    })
-  }, { concurrency: 64, discard: true })
+const populate = Populate.populate({
+  projectId: "catchup",
+  contacts,
+  perContact,
+  data: (k) => ({ plan: "pro", amount: k })
 })
 
 const timed = <E, R>(effect: Effect.Effect<number, E, R>) =>
