@@ -216,8 +216,10 @@ export const make = (
       if (found._tag === "MethodNotAllowed") {
         req.resume()
         pattern = "(method not allowed)"
-        allow = found.allow.join(", ")
-        return fail(ApiError.methodNotAllowed(found.allow))
+        // The routes a browser calls also answer CORS preflights.
+        const methods = Pipeline.isCorsPath(path) ? [...found.allow, "OPTIONS"] : found.allow
+        allow = methods.join(", ")
+        return fail(ApiError.methodNotAllowed(methods))
       }
       const endpoint = found.value
       pattern = endpoint.pattern
