@@ -121,7 +121,15 @@ export const make = (options: Options) =>
       if (handler === undefined) throw new Error(`no handler for endpoint ${route.name}`)
       return { ...route, value: { handler, pattern: "/" + route.segments.join("/") } }
     })
-    const match: (method: string, path: string) => Router.Match<Endpoint> = Router.matcher(routes)
+    const route: (method: string, path: string) => Router.Match<Endpoint> = Router.matcher(routes)
+    // A known path with another method: the routes a browser calls also answer CORS preflights,
+    // so their `Allow` names OPTIONS too.
+    const match = (method: string, path: string): Router.Match<Endpoint> => {
+      const found = route(method, path)
+      return found._tag === "MethodNotAllowed" && isCorsPath(path)
+        ? { ...found, allow: [...found.allow, "OPTIONS"] }
+        : found
+    }
     const openApi = JSON.stringify(Api.openApi())
     let docsHtml: string | undefined
     const docs = (): Promise<string> =>

@@ -216,10 +216,8 @@ export const make = (
       if (found._tag === "MethodNotAllowed") {
         req.resume()
         pattern = "(method not allowed)"
-        // The routes a browser calls also answer CORS preflights.
-        const methods = Pipeline.isCorsPath(path) ? [...found.allow, "OPTIONS"] : found.allow
-        allow = methods.join(", ")
-        return fail(ApiError.methodNotAllowed(methods))
+        allow = found.allow.join(", ")
+        return fail(ApiError.methodNotAllowed(found.allow))
       }
       const endpoint = found.value
       pattern = endpoint.pattern

@@ -181,10 +181,8 @@ export const make = (
       if (found._tag === "MethodNotAllowed") {
         await discardBody(request)
         pattern = "(method not allowed)"
-        // The routes a browser calls also answer CORS preflights.
-        const methods = Pipeline.isCorsPath(path) ? [...found.allow, "OPTIONS"] : found.allow
-        const error = ApiError.methodNotAllowed(methods)
-        return send(error.status, ApiError.envelope(error, requestId), Pipeline.Json, { allow: methods.join(", ") })
+        const error = ApiError.methodNotAllowed(found.allow)
+        return send(error.status, ApiError.envelope(error, requestId), Pipeline.Json, { allow: found.allow.join(", ") })
       }
       const endpoint = found.value
       pattern = endpoint.pattern
