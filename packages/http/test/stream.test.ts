@@ -190,6 +190,7 @@ const suite = <E>(
           `/events/stream${"path" in resume ? resume.path : ""}`,
           "headers" in resume ? { headers: resume.headers } : {}
         )
+        expect(again.response.statusCode).toBe(200)
         const rest = await again.until((f) => f.some((x) => x.data?.id === last.body.data.event))
         again.close()
         expect(events(rest).map((f) => f.id)).toEqual(ids.slice(middle + 1))

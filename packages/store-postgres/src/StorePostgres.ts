@@ -165,15 +165,7 @@ export const make = (options: Options = {}) =>
     const sql = yield* SqlClient.SqlClient
     const timeout = options.timeout ?? Duration.seconds(5)
 
-    // Every operation is bounded: a database that hangs answers `StoreUnavailable`, not never.
-    // Disconnected, so the answer does not wait for the driver to cancel the query as well.
-    const bounded = <A, E>(effect: Effect.Effect<A, E>) =>
-      Effect.disconnect(effect).pipe(
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => new StoreError.StoreUnavailable({ reason: "database timed out" })
-        })
-      )
+    const bounded = SqlErrors.bounded(timeout)
     const guard = <A>(effect: Effect.Effect<A, SqlError.SqlError>) => bounded(SqlErrors.orUnavailable(effect))
 
     // Group commit: every append waiting while a batch is in flight goes into the next one, as

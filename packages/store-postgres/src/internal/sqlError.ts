@@ -1,5 +1,6 @@
 import type * as SqlError from "@effect/sql/SqlError"
 import * as StoreError from "@tracklog/core/StoreError"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
 const causeOf = (error: SqlError.SqlError) => (error.cause ?? {}) as { code?: unknown; message?: unknown }
@@ -38,7 +39,7 @@ const UnavailableMessage =
  */
 export const isUnavailable = (error: SqlError.SqlError): boolean => {
   const { code, message } = causeOf(error)
-  // 57014: a statement cancelled (ours, after a timeout, landing late) is an outage too.
+  // 57014: a statement cancelled by an operator (we never cancel ours: see `bounded`) is an outage too.
   if (typeof code === "string" && (UnavailableCodes.has(code) || /^(08|53|57P0[123]|57014)/.test(code))) return true
   return typeof message === "string" && UnavailableMessage.test(message)
 }
@@ -53,3 +54,19 @@ export const orUnavailable = <A, R>(
         new StoreError.StoreUnavailable({ reason: String(causeOf(error).message ?? error.message), cause: error })
       )
       : Effect.die(error))
+
+/**
+ * Every operation is bounded: a database that hangs answers `StoreUnavailable`, not never. The
+ * statement itself is never interrupted, neither by the timeout nor by its caller going away (an
+ * event stream's client disconnecting): the driver would cancel it with `pg_cancel_backend`, a
+ * signal to the backend that can land after the statement ended and cancel whatever the pooled
+ * connection runs next — another request's statement, answered 503. Disconnected, the caller is
+ * answered at once while the statement runs to its end and gives its connection back.
+ */
+export const bounded = (timeout: Duration.DurationInput) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.disconnect(Effect.uninterruptible(effect)).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new StoreError.StoreUnavailable({ reason: "database timed out" })
+    })
+  )
