@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as EventStore from "../EventStore.js"
 import * as Ids from "../Ids.js"
@@ -30,6 +31,16 @@ const take = <A, E, R>(stream: Stream.Stream<A, E, R>, n: number) =>
     Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error(`fewer than ${n} items within 10 s`) })
   )
 
+// Waits until a reader can see `n` events of the project. On PostgreSQL a committed event stays
+// held back while an older transaction anywhere on the server is open (another test file's, say):
+// the stream then rightly says CaughtUp before it.
+const visible = (projectId: string, n: number) =>
+  Effect.flatMap(LogStream.LogSource, (source) =>
+    Effect.orDie(source.read(EventStore.start, n, projectId)).pipe(
+      Effect.repeat({ until: (batch) => batch.events.length >= n, schedule: Schedule.spaced("20 millis") }),
+      Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error(`${n} events not visible within 10 s`) })
+    ))
+
 const eventIds = (items: ReadonlyArray<LogStream.Item>) =>
   items.flatMap((i) => (i._tag === "Event" ? [i.event.id] : []))
 
@@ -43,6 +54,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
         Effect.gen(function*() {
           const projectId = yield* newProject
           const a = yield* StoreContract.createContact(projectId, "live-a@example.com", [StoreContract.tracked("one")])
+          yield* visible(projectId, 2)
           const items = yield* Stream.toPull(LogStream.items({ projectId, batchSize: 1 }))
           const pullN = (n: number) =>
             Effect.gen(function*() {
