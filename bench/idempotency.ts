@@ -35,11 +35,21 @@ const commands = (kind: string) => {
 
 const perSecond = (count: number, started: number) => (count / (performance.now() - started)) * 1000
 
+// CPU of this process (the store's server is another) per track, in µs: less noisy than tracks/s
+// on a shared machine.
+const cpu: Record<string, Array<number>> = { plain: [], batched: [] }
+const cpuPer = (kind: string, count: number, before: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(before)
+  cpu[kind]!.push((used.user + used.system) / count)
+}
+
 const plain = Effect.gen(function*() {
   const track = yield* Track.Track
   const list = commands("plain")
   const started = performance.now()
+  const before = process.cpuUsage()
   yield* Effect.forEach(list, (c) => track.track("bench", c), { concurrency: Concurrency, discard: true })
+  cpuPer("plain", N, before)
   return perSecond(N, started)
 })
 
@@ -60,11 +70,13 @@ const batched = Effect.gen(function*() {
   const track = yield* Track.Track
   const list = commands("batch")
   const started = performance.now()
+  const before = process.cpuUsage()
   const batches = Array.from(
     { length: Math.ceil(N / BatchSize) },
     (_, b) => list.slice(b * BatchSize, (b + 1) * BatchSize).map(Either.right)
   )
   yield* Effect.forEach(batches, (items) => track.trackBatch("bench", items), { concurrency: 2, discard: true })
+  cpuPer("batched", N, before)
   return perSecond(N, started)
 })
 
@@ -107,6 +119,8 @@ const program = Effect.gen(function*() {
   )
   // One warm-up of each, so the "old" half of the emails exists.
   for (const e of [plain, idempotent, batched]) yield* Effect.provide(e, context)
+  cpu["plain"] = []
+  cpu["batched"] = []
   const results = {
     plain: [] as Array<number>,
     idempotent: [] as Array<number>,
@@ -126,6 +140,13 @@ const program = Effect.gen(function*() {
   console.log(
     `idempotency, Postgres, ${N} tracks, ${Concurrency} concurrent: plain ${p.toFixed(0)} tracks/s, ` +
       `with a fresh Idempotency-Key each ${i.toFixed(0)} tracks/s → ratio ${(i / p).toFixed(2)}× (target ≥ 0.8×)`
+  )
+  const pc = median(cpu["plain"]!)
+  const bc = median(cpu["batched"]!)
+  console.log(
+    `CPU of this process per track: single ${pc.toFixed(0)} µs, in batches ${bc.toFixed(0)} µs → ${
+      (pc / bc).toFixed(2)
+    }× less`
   )
   console.log(
     `batch, Postgres, batches of ${BatchSize}: ${b.toFixed(0)} tracks/s → ${

@@ -64,6 +64,14 @@ export interface Handling<Command, DecideContext, FindError = never> {
     projectId: string,
     command: Command
   ) => Effect.Effect<Option.Option<Contact.Contact>, StoreError.StoreUnavailable | FindError>
+  /**
+   * Reads the contacts of several commands in one store call (a batch's), in their order; without
+   * it each is read with `find`.
+   */
+  readonly findMany?: (
+    projectId: string,
+    commands: ReadonlyArray<Command>
+  ) => Effect.Effect<ReadonlyArray<Option.Option<Contact.Contact>>, StoreError.StoreUnavailable | FindError>
   /** The decider's context; `newId` makes an id for something created now. */
   readonly context: (projectId: string, state: Contact.State, at: Date, newId: () => string) => DecideContext
 }
@@ -256,18 +264,32 @@ export const make = (options: Options = {}) =>
     > =>
       Effect.gen(function*() {
         const millis = yield* now
-        // Each contact's state once (the cache, else one batched read each), read at the same time
-        // as the idempotency record: a round trip less for a request with a key.
+        // Each contact's state once (the cache, else the store: one call for all the others when
+        // the handling reads many at once), read at the same time as the idempotency record: a
+        // round trip less for a request with a key.
         const initial = new Map<string, Contact.State>()
-        const firstOf = new Map<string, Command>()
+        const missing = new Map<string, Command>()
         commands.forEach((command, i) => {
-          if (!firstOf.has(keys[i]!)) firstOf.set(keys[i]!, command)
-        })
-        const states = Effect.forEach(firstOf, ([key, command]) => {
+          const key = keys[i]!
+          if (initial.has(key) || missing.has(key)) return
           const cached = known.get(key)
-          if (cached !== undefined) return Effect.sync(() => initial.set(key, cached))
-          return Effect.map(handling.find(projectId, command), (found) => initial.set(key, Option.getOrNull(found)))
-        }, { concurrency: firstOf.size > 1 ? "unbounded" : 1, discard: true })
+          if (cached !== undefined) initial.set(key, cached)
+          else missing.set(key, command)
+        })
+        const findMany = handling.findMany
+        const states = missing.size === 0
+          ? Effect.void
+          : findMany !== undefined && missing.size > 1
+          ? Effect.map(findMany(projectId, [...missing.values()]), (found) => {
+            let i = 0
+            for (const key of missing.keys()) initial.set(key, Option.getOrNull(found[i++]!))
+          })
+          : Effect.forEach(
+            missing,
+            ([key, command]) =>
+              Effect.map(handling.find(projectId, command), (found) => initial.set(key, Option.getOrNull(found))),
+            { concurrency: missing.size > 1 ? "unbounded" : 1, discard: true }
+          )
         if (idempotency !== undefined && attempts === 1) {
           // Optimistic: a fresh key is the common case, so the first attempt appends at once and
           // the store refuses a key already stored (a conflict). Only a retry looks the key up.
@@ -342,13 +364,10 @@ export const make = (options: Options = {}) =>
       idempotency?: Idempotency.Request<R> | undefined
     ) => {
       const keys = commands.map((command) => handling.keyOf(projectId, command))
-      // Every contact's lock, taken in one global order so two batches cannot wait on each other;
-      // the idempotency key's lock, when there is one, before them all.
-      const locked = [...new Set(keys)].sort().reduceRight(
-        (effect, key) => serialized(key, effect),
-        attemptAll(handling, projectId, commands, keys, finish, idempotency, 1)
-      )
-      return idempotency === undefined ? locked : serialized(`\u0001${projectId}\u0000${idempotency.key}`, locked)
+      // Every contact's lock and the idempotency key's, when there is one, taken at once in one
+      // global order, so two batches cannot wait on each other (see `KeyedLock`).
+      const locks = idempotency === undefined ? keys : [...keys, `\u0001${projectId}\u0000${idempotency.key}`]
+      return serialized.all(locks, attemptAll(handling, projectId, commands, keys, finish, idempotency, 1))
     }
 
     const forget = (key: string) => serialized(key, Effect.sync(() => known.forget(key)))

@@ -49,6 +49,11 @@ export class Contacts extends Context.Tag("@tracklog/core/Contacts")<Contacts, {
     projectId: string,
     email: string
   ) => Effect.Effect<Option.Option<Contact.Contact>, StoreError.StoreUnavailable>
+  /** By canonical emails, in one call (a batch's contacts): one answer per email, in their order. */
+  readonly findManyByEmail: (
+    projectId: string,
+    emails: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<Option.Option<Contact.Contact>>, StoreError.StoreUnavailable>
   /** Oldest first, by id. */
   readonly list: (
     projectId: string,

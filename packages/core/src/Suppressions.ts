@@ -19,6 +19,11 @@ export class NotSuppressed extends Schema.TaggedError<NotSuppressed>()("NotSuppr
 export class Suppressions extends Context.Tag("@tracklog/core/Suppressions")<Suppressions, {
   /** One indexed lookup of the email's hash; asked only before a contact is created. */
   readonly isSuppressed: (projectId: string, email: string) => Effect.Effect<boolean, StoreError.StoreUnavailable>
+  /** Which of these emails are suppressed, in one call (a batch's). */
+  readonly suppressedAmong: (
+    projectId: string,
+    emails: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlySet<string>, StoreError.StoreUnavailable>
   /** Removes the email from the list, so it may be tracked again. */
   readonly lift: (projectId: string, email: string) => Effect.Effect<void, NotSuppressed | StoreError.StoreUnavailable>
 }>() {}

@@ -103,4 +103,73 @@ describe("keyedLock", () => {
       // Every key is free again: a fresh holder of each gets it at once.
       for (let i = 0; i < 37; i++) expect(yield* lock(`k${i}`, Effect.succeed(i))).toBe(i)
     }))
+
+  describe("all", () => {
+    it.effect("waits for every key of the set, and holds them all while it runs", () =>
+      Effect.gen(function*() {
+        const lock = KeyedLock.make()
+        const log: Array<string> = []
+        const gate = yield* Deferred.make<void>()
+        const holder = yield* Effect.fork(lock("b", traced(log, "b", Deferred.await(gate))))
+        yield* Effect.yieldNow()
+        const batch = yield* Effect.fork(lock.all(["c", "b", "a", "c"], traced(log, "abc")))
+        yield* Effect.yieldNow()
+        // "a" was taken, "b" is waited for: a single holder of "a" queues behind the set.
+        const single = yield* Effect.fork(lock("a", traced(log, "a")))
+        yield* Effect.yieldNow()
+        expect(log).toEqual(["b+"])
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(holder)
+        yield* Fiber.join(batch)
+        yield* Fiber.join(single)
+        expect(log).toEqual(["b+", "b-", "abc+", "abc-", "a+", "a-"])
+        for (const key of ["a", "b", "c"]) expect(yield* lock(key, Effect.succeed(key))).toBe(key)
+      }))
+
+    it.live("overlapping sets taken in opposite orders, with single holders among them, never deadlock", () =>
+      Effect.gen(function*() {
+        const lock = KeyedLock.make()
+        const keys = Array.from({ length: 10 }, (_, i) => `k${i}`)
+        const holders = new Map<string, number>()
+        let overlapped = false
+        const hold = (set: ReadonlyArray<string>) =>
+          Effect.sync(() => {
+            for (const key of set) {
+              if (holders.has(key)) overlapped = true
+              holders.set(key, 1)
+            }
+          }).pipe(
+            Effect.zipRight(Effect.yieldNow()),
+            Effect.ensuring(Effect.sync(() => set.forEach((key) => holders.delete(key))))
+          )
+        const sets = Array.from({ length: 200 }, (_, i) => {
+          const slice = keys.slice(i % 7, (i % 7) + 1 + (i % 4))
+          return i % 2 === 0 ? slice : [...slice].reverse()
+        })
+        yield* Effect.forEach(sets, (set) => set.length === 1 ? lock(set[0]!, hold(set)) : lock.all(set, hold(set)), {
+          concurrency: "unbounded"
+        }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "deadlock" }))
+        expect(overlapped).toBe(false)
+        for (const key of keys) expect(yield* lock(key, Effect.succeed(key))).toBe(key)
+      }))
+
+    it.effect("interrupted while waiting for a key, it leaves that queue and releases the keys it took", () =>
+      Effect.gen(function*() {
+        const lock = KeyedLock.make()
+        const log: Array<string> = []
+        const gate = yield* Deferred.make<void>()
+        const holder = yield* Effect.fork(lock("b", traced(log, "b", Deferred.await(gate))))
+        yield* Effect.yieldNow()
+        const batch = yield* Effect.fork(lock.all(["a", "b"], traced(log, "ab")))
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(batch)
+        // "a" is free again at once; "b" goes to the next in line when its holder is done.
+        expect(yield* lock("a", Effect.succeed("a"))).toBe("a")
+        const next = yield* Effect.fork(lock("b", traced(log, "next")))
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(holder)
+        yield* Fiber.join(next)
+        expect(log).toEqual(["b+", "b-", "next+", "next-"])
+      }))
+  })
 })

@@ -31,11 +31,16 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
     const contacts = Contacts.Contacts.of({
       findById: () => failure,
       findByEmail: () => failure,
+      findManyByEmail: () => failure,
       list: () => failure,
       timeline: () => failure
     })
     const erasure = Erasure.Erasure.of({ erase: () => failure })
-    const suppressions = Suppressions.Suppressions.of({ isSuppressed: () => failure, lift: () => failure })
+    const suppressions = Suppressions.Suppressions.of({
+      isSuppressed: () => failure,
+      suppressedAmong: () => failure,
+      lift: () => failure
+    })
     return Store.context({ contacts, eventStore, projects, erasure, suppressions })
   }))
 

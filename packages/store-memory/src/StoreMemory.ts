@@ -292,6 +292,11 @@ export const make = Effect.sync(() => {
   }
   const signal = LogStream.makeSignal()
   const read = <A>(f: (state: State) => A) => Effect.sync(() => f(state))
+  const byEmail = (state: State, projectId: string, email: string) =>
+    Option.map(
+      Option.fromNullable(state.byEmail.get(Contact.emailKey(projectId, email))),
+      (id) => state.contacts.get(id)!
+    )
 
   const eventStore = EventStore.EventStore.of({
     append: (input) =>
@@ -474,13 +479,8 @@ export const make = Effect.sync(() => {
       read((state) =>
         Option.filter(Option.fromNullable(state.contacts.get(contactId)), (c) => c.projectId === projectId)
       ),
-    findByEmail: (projectId, email) =>
-      read((state) =>
-        Option.map(
-          Option.fromNullable(state.byEmail.get(Contact.emailKey(projectId, email))),
-          (id) => state.contacts.get(id)!
-        )
-      ),
+    findByEmail: (projectId, email) => read((state) => byEmail(state, projectId, email)),
+    findManyByEmail: (projectId, emails) => read((state) => emails.map((email) => byEmail(state, projectId, email))),
     list: (projectId, request) =>
       read((state) => {
         const ids = state.byProject.get(projectId) ?? []
@@ -610,6 +610,16 @@ export const make = Effect.sync(() => {
         return hashes === undefined || hashes.size === 0
           ? Effect.succeed(false)
           : Effect.map(hashOf(projectId, email), (hash) => hashes.has(hash))
+      }),
+    suppressedAmong: (projectId, emails) =>
+      Effect.suspend(() => {
+        const hashes = state.suppressed.get(projectId)
+        if (hashes === undefined || hashes.size === 0) return Effect.succeed(new Set<string>())
+        const distinct = [...new Set(emails)]
+        return Effect.map(
+          Effect.forEach(distinct, (email) => hashOf(projectId, email)),
+          (hashed) => new Set(distinct.filter((_, i) => hashes.has(hashed[i]!)))
+        )
       }),
     lift: (projectId, email) =>
       Effect.flatMap(

@@ -95,6 +95,22 @@ const exercise = Effect.gen(function*() {
     events: [{ id: "plan-e2", event: created }],
     contact: Contact.fold([created])!
   })
+  // A batch: its contacts read in one statement, then moved together in one transaction.
+  const many = yield* contacts.findManyByEmail(
+    project,
+    Array.from({ length: 5 }, (_, i) => `user${i * 11 + 3}@example.com`)
+  )
+  yield* eventStore.appendAll({
+    appends: many.map((c, i) => {
+      const contact = c._tag === "Some" ? c.value : undefined
+      return {
+        streamId: contact!.id,
+        expectedVersion: contact!.version,
+        events: [{ id: `plan-batch-${i}`, event: next }],
+        contact: Contact.evolve(contact!, next)!
+      }
+    })
+  })
   yield* contacts.findById(project, "c7")
   yield* contacts.timeline(project, "c7", { limit: 10 })
   yield* eventStore.readStream("c7")

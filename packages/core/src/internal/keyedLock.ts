@@ -41,7 +41,7 @@ export const make = () => {
       })
     })
 
-  return <A, E, R>(key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  const one = <A, E, R>(key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.uninterruptibleMask((restore) => {
       const done = Effect.sync(() => release(key))
       if (!held.has(key)) {
@@ -50,4 +50,62 @@ export const make = () => {
       }
       return Effect.zipRight(restore(acquire(key)), Effect.ensuring(restore(effect), done))
     })
+
+  /**
+   * Runs `effect` holding every key of `keys` (a batch's contacts). The keys are taken one by one
+   * in sorted order, in one suspension instead of one nested lock (and fiber step) per key: free
+   * ones at once, a held one by queueing for it and going on from the hand-over. No deadlock:
+   * everyone waits for a key only while holding smaller ones (a single key holds nothing else), so
+   * a cycle of waiters would need k₁ < k₂ < … < k₁.
+   */
+  const all = <A, E, R>(keys: Iterable<string>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const sorted = [...new Set(keys)].sort()
+    if (sorted.length === 1) return one(sorted[0]!, effect)
+    return Effect.uninterruptibleMask((restore) => {
+      // The keys held: always the first `taken` of `sorted`.
+      let taken = 0
+      const take = Effect.async<void>((resume) => {
+        let waiting: { readonly key: string; readonly wake: () => void } | undefined
+        const step = () => {
+          while (taken < sorted.length) {
+            const key = sorted[taken]!
+            let waiters = held.get(key)
+            if (waiters === undefined) {
+              held.set(key, null)
+              taken++
+              continue
+            }
+            if (waiters === null) {
+              waiters = []
+              held.set(key, waiters)
+            }
+            // Handed over by its holder's release: the key is ours, go on with the next.
+            const wake = () => {
+              waiting = undefined
+              taken++
+              step()
+            }
+            waiting = { key, wake }
+            waiters.push(wake)
+            return
+          }
+          resume(Effect.void)
+        }
+        step()
+        // Interrupted while waiting: leave that queue; the keys taken go in `done`.
+        return Effect.sync(() => {
+          if (waiting === undefined) return
+          const queue = held.get(waiting.key)
+          const at = queue?.indexOf(waiting.wake) ?? -1
+          if (at !== -1) queue!.splice(at, 1)
+        })
+      })
+      const done = Effect.sync(() => {
+        while (taken > 0) release(sorted[--taken]!)
+      })
+      return Effect.ensuring(Effect.zipRight(restore(take), restore(effect)), done)
+    })
+  }
+
+  return Object.assign(one, { all })
 }

@@ -231,6 +231,35 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         expect(Option.getOrThrow(yield* contacts.findByEmail(projectId, email)).subscribed).toBe(true)
       }))
 
+    it.effect("a batch asks the list for all its emails at once: suppressed items store nothing, the rest apply", () =>
+      Effect.gen(function*() {
+        const track = yield* Track.Track
+        const erase = yield* EraseContact.EraseContact
+        const contacts = yield* Contacts.Contacts
+        const suppressions = yield* Suppressions.Suppressions
+        const projectId = yield* newProject
+        const other = yield* newProject
+        const email = "batch-gone@example.com"
+        const old = yield* track.track(projectId, trackOf(email, "e"))
+        yield* erase.erase(projectId, { contactId: old.contact, suppress: true })
+        const asked = [email, "kept@example.com", email, "new@example.com"]
+        expect([...(yield* suppressions.suppressedAmong(projectId, asked))]).toEqual([email])
+        expect((yield* suppressions.suppressedAmong(other, asked)).size).toBe(0)
+        expect((yield* suppressions.suppressedAmong(projectId, [])).size).toBe(0)
+
+        const outcome = yield* track.trackBatch(projectId, [
+          Either.right(trackOf("kept@example.com", "a", { n: 1 })),
+          Either.right(trackOf(email, "refused", { x: 1 })),
+          Either.right(trackOf("kept@example.com", "b", { n: 2 }))
+        ])
+        if (outcome._tag !== "Done") throw new Error("expected Done")
+        expect(outcome.result.items.map((i) => i._tag)).toEqual(["Accepted", "Suppressed", "Accepted"])
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
+        expect(Option.getOrThrow(yield* contacts.findByEmail(projectId, "kept@example.com"))).toMatchObject({
+          data: { n: 2 }
+        })
+      }))
+
     it.effect("a suppressed email with a live contact is tracked as usual: the list is asked only before creating", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track

@@ -277,6 +277,39 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
         }
       }))
 
+    it.effect("overlapping batches in opposite orders and single tracks on their contacts: nothing lost, no duplicates", () =>
+      Effect.gen(function*() {
+        const track = yield* Track.Track
+        const contacts = yield* Contacts.Contacts
+        const store = yield* EventStore.EventStore
+        const projectId = yield* newProject
+        const emails = Array.from({ length: 12 }, (_, i) => `overlap${i}@example.com`)
+        // Each batch takes a different slice, forwards or backwards, with one email twice.
+        const batches = Array.from({ length: 8 }, (_, b) => {
+          const slice = emails.slice(b % 4, (b % 4) + 8)
+          const ordered = b % 2 === 0 ? slice : [...slice].reverse()
+          return [...ordered, ordered[0]!].map((email, i) =>
+            Either.right(command({ email, event: `b${b}`, data: { [`b${b}`]: i } }))
+          )
+        })
+        yield* Effect.all([
+          Effect.forEach(batches, (batch) => track.trackBatch(projectId, batch), { concurrency: "unbounded" }),
+          Effect.forEach(emails, (email) => track.track(projectId, command({ email, event: "single" })), {
+            concurrency: "unbounded"
+          })
+        ], { concurrency: "unbounded" })
+        const page = yield* contacts.list(projectId, { limit: 100 })
+        expect(page.data.map((c) => c.email).sort()).toEqual([...emails].sort())
+        let trackedCount = 0
+        for (const contact of page.data) {
+          const stream = yield* store.readStream(contact.id)
+          expect(stream.map((r) => r.version)).toEqual(stream.map((_, i) => i + 1))
+          trackedCount += stream.filter((r) => r.event._tag === "EventTracked").length
+          expect(Contact.fold(stream.map((r) => r.event))).toEqual(contact)
+        }
+        expect(trackedCount).toBe(batches.length * 9 + emails.length)
+      }))
+
     it.effect("a batch with a key is stored once and replayed", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track

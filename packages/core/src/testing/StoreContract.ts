@@ -337,6 +337,34 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
           expect(error._tag).toBe("ContactNotFound")
         }))
 
+      it.effect("findManyByEmail answers each email in its order, in one call, within the project", () =>
+        Effect.gen(function*() {
+          const contacts = yield* Contacts.Contacts
+          const projectId = yield* newProject
+          const other = yield* newProject
+          const a = yield* createContact(projectId, "many-a@example.com")
+          const b = yield* createContact(projectId, "many-b@example.com", [tracked("x")])
+          yield* createContact(other, "many-c@example.com")
+          const found = yield* contacts.findManyByEmail(projectId, [
+            "many-b@example.com",
+            "nobody@example.com",
+            "many-a@example.com",
+            "many-c@example.com",
+            "many-b@example.com"
+          ])
+          expect(found.map((c) => Option.getOrNull(Option.map(c, (contact) => contact.id)))).toEqual([
+            b.contactId,
+            null,
+            a.contactId,
+            null,
+            b.contactId
+          ])
+          expect(Option.getOrThrow(found[0]!)).toEqual(
+            Option.getOrThrow(yield* contacts.findByEmail(projectId, "many-b@example.com"))
+          )
+          expect(yield* contacts.findManyByEmail(projectId, [])).toEqual([])
+        }))
+
       it.effect("list pages by cursor, oldest first, with hasMore and no cursor on the last page", () =>
         Effect.gen(function*() {
           const contacts = yield* Contacts.Contacts
