@@ -9,6 +9,7 @@ import * as Backup from "@tracklog/core/Backup"
 import * as EraseContact from "@tracklog/core/EraseContact"
 import * as Ids from "@tracklog/core/Ids"
 import * as Projects from "@tracklog/core/Projects"
+import type * as Store from "@tracklog/core/Store"
 import * as Suppressions from "@tracklog/core/Suppressions"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
@@ -20,21 +21,10 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as StoreLayer from "../src/StoreLayer.js"
 
-type Ports = Layer.Layer.Success<ReturnType<typeof withServices>>
-const withServices = <A, E>(store: Layer.Layer<A, E>) => StoreLayer.services(store)
+type Ports = Store.Ports | Backup.Backup | Track.Track | EraseContact.EraseContact | Ids.Ids
 
-const inStore = <A, E, S, E2>(
-  store: Layer.Layer<S, E2>,
-  effect: Effect.Effect<A, E, Ports | S | Backup.Backup>
-) =>
-  Effect.scoped(
-    Effect.flatMap(
-      Layer.build(
-        withServices(store as Layer.Layer<S | Backup.Backup | Layer.Layer.Success<typeof StoreMemory.layer>>)
-      ),
-      (context) => Effect.provide(effect, context)
-    )
-  )
+const inStore = <A, E, E2>(store: Layer.Layer<Store.Ports | Backup.Backup, E2>, effect: Effect.Effect<A, E, Ports>) =>
+  Effect.scoped(Effect.flatMap(Layer.build(StoreLayer.services(store)), (context) => Effect.provide(effect, context)))
 
 const track = (projectId: string, email: string) =>
   Effect.flatMap(Track.Track, (t) => {
