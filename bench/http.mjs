@@ -4,7 +4,19 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { cpuMeter, describeRun, freshDatabase, median, rssMb, startServer, warm, wrk } from "./lib/common.mjs"
+import {
+  cpuMeter,
+  cpuMillis,
+  describeRun,
+  ensureOpenload,
+  freshDatabase,
+  median,
+  openloadAsync,
+  rssMb,
+  startServer,
+  warm,
+  wrk
+} from "./lib/common.mjs"
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
@@ -115,17 +127,56 @@ export const embedded = async () => {
 }
 
 // The cost of metrics on the track path (behaviour §9, ≤ 3 %): the same server with TRACKLOG_METRICS on
-// against off. A ratio of 0.97 or more meets the target.
+// against off. On this shared machine req/s moves by tens of percent between rounds, and so does
+// the CPU per request under wrk (a closed loop: when the neighbours slow a server down, fewer
+// answers share each loop turn and each costs more). So the two servers are loaded side by side,
+// at the same time, at the same fixed rate (open model, bench/lib/openload.c): the same moments of
+// contention and the same batching for both. The figure is the server's CPU µs per request from
+// /proc, per round and as the median of per-round ratios over BENCH_ROUNDS (default 7) rounds of
+// BENCH_SECONDS (default 10) at BENCH_RATE req/s each (default 2000). ≤ 3 % meets the target.
 export const metrics = async () => {
-  const env = { TRACKLOG_STORE: "memory", ...keys }
+  ensureOpenload()
+  const env = { TRACKLOG_STORE: "memory", TRACKLOG_LOG: "off", ...keys }
   const on = await startServer(["packages/http/dist/main.js"], { ...env, TRACKLOG_METRICS: "on" })
   const off = await startServer(["packages/http/dist/main.js"], { ...env, TRACKLOG_METRICS: "off" })
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 7)
+  const roundSeconds = Number(process.env.BENCH_SECONDS ?? 10)
+  const rate = Number(process.env.BENCH_RATE ?? 2000)
+  // Both servers under the same load at once; CPU per completed request of each.
+  const sideBySide = async (secs) => {
+    const before = [cpuMillis(on.pid), cpuMillis(off.pid)]
+    const load = (server) => openloadAsync({ base: server.base, key: "pk_bench", rate, seconds: secs, warmup: 0 })
+    const [rOn, rOff] = await Promise.all([load(on), load(off)])
+    const usOn = ((cpuMillis(on.pid) - before[0]) * 1000) / rOn.completed
+    const usOff = ((cpuMillis(off.pid) - before[1]) * 1000) / rOff.completed
+    return { usOn, usOff, ratio: usOn / usOff, p99On: rOn.p99_us / 1000, p99Off: rOff.p99_us / 1000 }
+  }
   try {
-    return compare({
-      name: "HTTP, memory store, metrics on vs off",
-      a: { label: "metrics on", server: on },
-      b: { label: "metrics off", server: off }
-    })
+    // JIT tiers and caches settle: two warm-up rounds, not counted.
+    await sideBySide(5)
+    await sideBySide(5)
+    const runs = []
+    for (let i = 0; i < rounds; i++) {
+      const run = await sideBySide(roundSeconds)
+      runs.push(run)
+      console.log(
+        `  round ${i + 1}: on ${run.usOn.toFixed(1)} µs, off ${run.usOff.toFixed(1)} µs → ${
+          run.ratio.toFixed(3)
+        }× (p99 on ${run.p99On.toFixed(2)} ms, off ${run.p99Off.toFixed(2)} ms)`
+      )
+    }
+    const ratio = median(runs.map((r) => r.ratio))
+    const usOn = median(runs.map((r) => r.usOn))
+    const usOff = median(runs.map((r) => r.usOff))
+    console.log(
+      `HTTP, memory store, metrics on vs off [side by side, ${rate} req/s each, ${rounds} rounds of ${roundSeconds} s]: ` +
+        `server CPU per request, median: on ${usOn.toFixed(1)} µs, off ${usOff.toFixed(1)} µs; ` +
+        `median of per-round ratios ${ratio.toFixed(3)}× → overhead ${((ratio - 1) * 100).toFixed(1)} % ` +
+        `(target ≤ 3 %; rounds ${Math.min(...runs.map((r) => r.ratio)).toFixed(3)}–${
+          Math.max(...runs.map((r) => r.ratio)).toFixed(3)
+        }×)`
+    )
+    return { usOn, usOff, ratio, runs }
   } finally {
     await on.stop()
     await off.stop()

@@ -39,6 +39,13 @@ const run = (instrumented: boolean) =>
     return (used.user + used.system) / N
   }).pipe(Effect.scoped, Effect.provide(RuntimeFlags.disableRuntimeMetrics))
 
+// ONLY=on|off: one side alone, one run of BENCH_TRACKS, for counting instructions under callgrind
+// (`valgrind --tool=callgrind node … bench/metrics-cost.ts` twice; the difference of the totals ÷
+// BENCH_TRACKS is what metrics add per track, start-up being the same in both).
+if (process.env.ONLY !== undefined) {
+  await Effect.runPromise(run(process.env.ONLY === "on"))
+  process.exit(0)
+}
 const on: Array<number> = []
 const off: Array<number> = []
 await Effect.runPromise(run(false))

@@ -18,8 +18,8 @@ const all = [
   "sse",
   "hono"
 ]
-// Run only when named: `pnpm bench http-metrics`.
-const extra = ["http-metrics"]
+// Run only when named: `pnpm bench http-metrics`, `pnpm bench metrics-instructions`.
+const extra = ["http-metrics", "metrics-instructions"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
 
 const tsx = (file) =>
@@ -90,6 +90,10 @@ for (const name of chosen) {
       break
     case "http-metrics":
       await http.metrics()
+      break
+    case "metrics-instructions":
+      ensureServerBundle()
+      await (await import("./metrics-instructions.mjs")).run()
       break
     default:
       console.error(`unknown benchmark ${name}; choose from ${[...all, ...extra].join(", ")}`)

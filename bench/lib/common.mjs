@@ -1,5 +1,5 @@
 // Shared by the benchmarks: processes, load from wrk, statistics, throwaway databases.
-import { spawn, execFileSync } from "node:child_process"
+import { execFile, execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
@@ -19,9 +19,9 @@ export const median = (xs) => {
 }
 
 /** Starts a server process that logs a `"msg":"listening","url":"http://…:PORT"` line. */
-export const startServer = (args, env = {}) =>
+export const startServer = (args, env = {}, command = process.execPath) =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(command, args, {
       cwd: root,
       env: { PATH: process.env.PATH, PORT: "0", HOST: "127.0.0.1", TRACKLOG_LOG: "off", ...env },
       stdio: ["ignore", "pipe", "pipe"]
@@ -231,6 +231,18 @@ export const openload = ({ base, key, rate, seconds, warmup = 2, connections = 6
     throw new Error(`openload failed (errors or non-2xx answers): ${error.stdout ?? ""}${error.stderr ?? ""}`)
   }
   return JSON.parse(out)
+}
+
+/** `openload`, without blocking: several loads can run at the same time (side by side). */
+export const openloadAsync = ({ base, key, rate, seconds, warmup = 2, connections = 64, emails = 1000 }) => {
+  const url = new URL(base)
+  const args = [url.hostname, url.port, rate, seconds, warmup, connections, key, emails].map(String)
+  return new Promise((resolve, reject) =>
+    execFile(openloadBinary, args, { encoding: "utf8" }, (error, stdout, stderr) =>
+      error === null
+        ? resolve(JSON.parse(stdout))
+        : reject(new Error(`openload failed (errors or non-2xx answers): ${stdout ?? ""}${stderr ?? ""}`)))
+  )
 }
 
 /** CPU time a process has used so far, all its threads, in ms (Linux /proc; undefined elsewhere). */

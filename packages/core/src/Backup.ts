@@ -55,6 +55,49 @@ export const RowItem = Schema.Struct({
   row: Schema.Record({ key: Schema.String, value: Schema.Unknown })
 })
 
+/**
+ * The suppression list travels as rows of this table, `{project_id, email_hash}` (other columns,
+ * such as `created_at`, may come along), in every store's export.
+ */
+export const SuppressionsTable = "suppressions"
+
+/**
+ * The `extra` field of a project item holding its suppression secret. The hashes of its
+ * suppression rows are keyed with it, so it travels with them: an importing store keeps the
+ * exported secret, never a new one of its own, or a suppressed email would be tracked again.
+ */
+export const SecretField = "hmac_secret"
+
+/** The suppression secret a project item carries, if any. */
+export const secretOf = (item: typeof ProjectItem.Type): string | undefined => {
+  const secret = item.extra?.[SecretField]
+  return typeof secret === "string" && secret.length > 0 ? secret : undefined
+}
+
+/**
+ * Checks the rows of the suppressions table, whatever store reads them: each names a project
+ * that came before it with its secret (`secrets`: project id → whether it carried one), and a hash.
+ */
+export const checkSuppression = (
+  row: Readonly<Record<string, unknown>>,
+  secrets: ReadonlyMap<string, boolean>
+): Either.Either<{ readonly projectId: string; readonly emailHash: string }, InvalidExport> => {
+  const projectId = row["project_id"]
+  const emailHash = row["email_hash"]
+  if (typeof projectId !== "string" || typeof emailHash !== "string" || emailHash.length === 0) {
+    return Either.left(new InvalidExport({ message: "a suppression row needs project_id and email_hash" }))
+  }
+  if (secrets.get(projectId) !== true) {
+    return Either.left(
+      new InvalidExport({
+        message:
+          `suppression of project ${projectId} without the project's ${SecretField}: its hashes could not be checked`
+      })
+    )
+  }
+  return Either.right({ projectId, emailHash })
+}
+
 /** Any line of an export. */
 export const Item = Schema.Union(Header, ProjectItem, KeyItem, EventItem, RowItem)
 export type Item = typeof Item.Type
@@ -88,6 +131,14 @@ export const eventOf = (item: typeof EventItem.Type): Either.Either<ContactEvent
     try: () => ContactEvent.decode(item.event),
     catch: () => new InvalidExport({ message: `event ${item.id}: not a valid event` })
   })
+
+/**
+ * Whether an event item may follow its stream's last imported version: the next one, or an
+ * erasure marker past it (an erased stream keeps only its marker, at the version after its last
+ * erased event, behaviour §7).
+ */
+export const follows = (last: number, version: number, event: ContactEvent.ContactEvent): boolean =>
+  version === last + 1 || (event._tag === "ContactErased" && version > last)
 
 /** What an import loaded. */
 export interface Summary {

@@ -18,6 +18,7 @@ import * as Context from "effect/Context"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as OpenApiFix from "./internal/openApi.js"
+import * as Prometheus from "./internal/prometheus.js"
 
 /** One broken rule of a request, in `error.errors[]` (the core's `FieldIssue`). */
 export const FieldError = FieldIssue.FieldIssue.annotations({ identifier: "FieldError" })
@@ -319,7 +320,10 @@ export class Api extends HttpApi.make("tracklog")
   .addError(...error(500, "INTERNAL_SERVER_ERROR"))
   .annotate(OpenApi.Title, "tracklog")
   .annotate(OpenApi.Version, "0.1.0")
-  .annotate(OpenApi.Description, "Plunk's track API, event-sourced. Errors use the envelope of ErrorEnvelope.")
+  .annotate(
+    OpenApi.Description,
+    "Plunk's track API, event-sourced. Errors use the envelope of ErrorEnvelope. A known path with a method it does not declare answers 405 (components.responses.MethodNotAllowed) with `Allow`."
+  )
 {}
 
 /** The name of every endpoint of `Api`. */
@@ -346,8 +350,25 @@ export const keyRequirements = (): Readonly<Record<EndpointName, "any" | "secret
   return out as Record<EndpointName, "any" | "secret" | "none">
 }
 
+/**
+ * `GET /metrics` (behaviour §9): answered by the transports themselves (its answer is not JSON),
+ * so described here rather than as an `HttpApiEndpoint`.
+ */
+export const metrics: OpenApiFix.TextOperation = {
+  path: "/metrics",
+  method: "get",
+  operationId: "metrics.metrics",
+  tag: "metrics",
+  summary: "Prometheus metrics",
+  description:
+    "Prometheus text exposition format 0.0.4: requests by route, method and status, request and store operation durations, group commit batch sizes, stream subscribers and lag, rate-limited requests. No key.",
+  contentType: Prometheus.contentType,
+  errors: { 404: "NOT_FOUND: metrics are off (TRACKLOG_METRICS=off)", 500: "INTERNAL_SERVER_ERROR" }
+}
+
 /** The OpenAPI document of `Api`: every error answer is the `ErrorEnvelope` component. */
 export const openApi = () =>
   OpenApiFix.fix(OpenApi.fromApi(Api, { additionalPropertiesStrategy: "allow" }), ErrorEnvelope, {
-    additionalPropertiesStrategy: "allow"
+    additionalPropertiesStrategy: "allow",
+    textOperations: [metrics]
   })

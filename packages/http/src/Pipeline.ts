@@ -1,7 +1,8 @@
 /**
  * The request pipeline every transport shares: routing over `Api`, the static routes (preflight,
- * OpenAPI document, docs page), authentication, running a handler under a deadline, and the
- * behaviour §2 envelope for every failure. The `node:http` server (`Server`) and the web handler
+ * OpenAPI document, docs page, `GET /metrics`) and their 405s, the per-key rate limit, request
+ * metrics, authentication, running a handler under a deadline, and the behaviour §2 envelope for
+ * every failure. The `node:http` server (`Server`) and the web handler
  * (`WebHandler`) only read bodies and write answers in their own way around it.
  */
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
@@ -18,6 +19,8 @@ import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
 import * as Handlers from "./Handlers.js"
 import * as Router from "./internal/router.js"
+import * as Metrics from "./Metrics.js"
+import * as RateLimiter from "./RateLimiter.js"
 import * as RequestLog from "./RequestLog.js"
 
 /** What the pipeline needs to know of the transport's limits. */
@@ -33,6 +36,10 @@ export interface Options {
   readonly batchBodyLimit?: number | undefined
   /** Whether each request writes a log line (default true; `TRACKLOG_LOG=off` in `ServerConfig`). */
   readonly requestLog?: boolean | undefined
+  /** Serve `GET /metrics` and record request metrics (default true; behaviour §9). */
+  readonly metrics?: boolean | undefined
+  /** Per-key token bucket (behaviour §9); none when undefined. */
+  readonly rateLimit?: RateLimiter.Limit | undefined
 }
 
 /** A routed endpoint: its handler and its path pattern (for the log; never the raw path). */
@@ -57,9 +64,13 @@ export const Json = "application/json; charset=utf-8"
 export const Html = "text/html; charset=utf-8"
 export const TrackPath = "/v1/track"
 export const BatchPath = "/v1/track/batch"
+export const OpenApiPath = "/openapi.json"
+export const DocsPath = "/docs"
+export const MetricsPath = "/metrics"
 /** The routes a browser may call with a public key, so CORS applies to them. */
 export const isCorsPath = (path: string) => path === TrackPath || path === BatchPath
 const NoGrant = { projectId: "", kind: "public" } as const
+const noTags: ReadonlyArray<never> = []
 
 export const corsHeaders = {
   "access-control-allow-origin": "*",
@@ -80,10 +91,10 @@ export const preflightHeaders = { ...corsHeaders, "access-control-max-age": "864
 
 export const docsPage = Effect.promise(async () => {
   const { dispose, handler } = HttpLayerRouter.toWebHandler(
-    HttpApiSwagger.layerHttpLayerRouter({ api: Api.Api, path: "/docs" }),
+    HttpApiSwagger.layerHttpLayerRouter({ api: Api.Api, path: DocsPath }),
     { disableLogger: true }
   )
-  const html = await (await handler(new Request("http://localhost/docs"))).text()
+  const html = await (await handler(new Request(`http://localhost${DocsPath}`))).text()
   await dispose()
   return html
 })
@@ -192,7 +203,39 @@ export const make = (options: Options) =>
     const bodyLimitOf = (endpoint: Endpoint) =>
       endpoint.handler.bodyLimit === "batch" ? options.batchBodyLimit ?? TrackBatch.DefaultBodyLimit : options.bodyLimit
 
-    return { match, run, openApi, docs, log, bodyLimitOf }
+    // Metrics (behaviour §9): one recorder per pipeline, no-op when off.
+    const metricsOn = options.metrics ?? true
+    const recordRequest: (method: string, pattern: string, status: number, millis: number) => void = metricsOn
+      ? Metrics.makeRequestRecorder()
+      : () => {}
+    const limiter = options.rateLimit === undefined ? undefined : RateLimiter.make(options.rateLimit)
+    /** The Prometheus text of `GET /metrics`, the limiter's bucket count read now. */
+    const metricsText = (): Promise<string> => {
+      if (limiter !== undefined) Metrics.rateLimitBuckets.unsafeUpdate(limiter.buckets(), noTags)
+      return Effect.runPromise(Metrics.render)
+    }
+
+    // The paths answered outside `Api`, and the one method each takes (for 405 + Allow).
+    const ownPaths: Record<string, string> = { [OpenApiPath]: "GET", [DocsPath]: "GET" }
+    if (metricsOn) ownPaths[MetricsPath] = "GET"
+    /** The method a path answered outside `Api` takes, if it is one. */
+    const ownMethod = (path: string): string | undefined => ownPaths[path]
+
+    /**
+     * The per-key rate limit, before the key is looked up (guesses at keys are throttled too,
+     * `RateLimiter.ts`): the seconds to wait when the request is refused, counted; else undefined.
+     */
+    const limit = (endpoint: Endpoint, authorization: string | undefined): number | undefined => {
+      if (limiter === undefined || endpoint.handler.auth === "none") return undefined
+      const key = Auth.keyOf(authorization)
+      if (key === undefined) return undefined
+      const decision = limiter.take(Auth.hashOf(key))
+      if (decision.allowed) return undefined
+      Metrics.rateLimited.unsafeUpdate(1, noTags)
+      return decision.retryAfterSeconds
+    }
+
+    return { match, run, openApi, docs, log, bodyLimitOf, metricsOn, metricsText, recordRequest, ownMethod, limit }
   })
 
 /** A built pipeline. */

@@ -1,7 +1,7 @@
 /**
  * The API on an `@effect/platform` `HttpLayerRouter`, for Effect users: add this layer next to
  * your own (`HttpLayerRouter.addHttpApi(YourApi)`, other routes) and serve them together. Every
- * route of `Api`, the CORS preflight, `/openapi.json` and `/docs` answer exactly as the server's
+ * route of `Api`, the CORS preflight, `/openapi.json`, `/docs` and `/metrics` answer exactly as the server's
  * (the shared `Pipeline`); requests that no route of yours matches get our 404 envelope.
  */
 import * as HttpApp from "@effect/platform/HttpApp"
@@ -32,8 +32,9 @@ export const layer = (options: Options) =>
         yield* router.add(route.method as Method, path as `/${string}`, app)
       }
       yield* router.add("OPTIONS", Pipeline.TrackPath, app)
-      yield* router.add("GET", "/openapi.json", app)
-      yield* router.add("GET", "/docs", app)
+      yield* router.add("GET", Pipeline.OpenApiPath, app)
+      yield* router.add("GET", Pipeline.DocsPath, app)
+      if (options.metrics ?? true) yield* router.add("GET", Pipeline.MetricsPath, app)
       if (options.catchAll ?? true) yield* router.add("*", "*", app)
     })
   )

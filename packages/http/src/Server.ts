@@ -19,11 +19,10 @@ import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import * as Answers from "./internal/answers.js"
 import * as ApiError from "./ApiError.js"
-import * as Auth from "./Auth.js"
+import type * as Auth from "./Auth.js"
 import type * as Handlers from "./Handlers.js"
 import * as Metrics from "./Metrics.js"
 import * as Pipeline from "./Pipeline.js"
-import * as RateLimiter from "./RateLimiter.js"
 
 /** How the server listens. */
 export interface Options {
@@ -48,9 +47,9 @@ export interface Options {
   /** Whether each request writes a log line (default true; `TRACKLOG_LOG=off` in `ServerConfig`). */
   readonly requestLog?: boolean | undefined
   /** Serve `GET /metrics` and record request metrics (default true; behaviour §9). */
-  readonly metrics?: boolean | undefined
+  readonly metrics?: Pipeline.Options["metrics"]
   /** Per-key token bucket (behaviour §9); none when undefined. */
-  readonly rateLimit?: RateLimiter.Limit | undefined
+  readonly rateLimit?: Pipeline.Options["rateLimit"]
 }
 
 /** A running server. */
@@ -63,10 +62,6 @@ export interface Running {
 }
 
 const { Json } = Pipeline
-const MetricsPath = "/metrics"
-// The paths the server answers itself, outside `Api`, and their methods (for 405 + Allow).
-const ownPaths: Record<string, string> = { "/openapi.json": "GET", "/docs": "GET", [MetricsPath]: "GET" }
-const noTags: ReadonlyArray<never> = []
 
 /** Starts the server for the scope; closing the scope drains it gracefully. */
 export const make = (
@@ -74,10 +69,7 @@ export const make = (
 ): Effect.Effect<Running, never, Scope.Scope | Handlers.Services | Auth.Services> =>
   Effect.gen(function*() {
     const pipeline = yield* Pipeline.make(options)
-    const { bodyLimitOf, log, match, openApi, run } = pipeline
-    const metricsOn = options.metrics ?? true
-    const recordRequest = metricsOn ? Metrics.makeRequestRecorder() : undefined
-    const limiter = options.rateLimit === undefined ? undefined : RateLimiter.make(options.rateLimit)
+    const { bodyLimitOf, log, match, openApi, recordRequest, run } = pipeline
 
     const answers = Answers.make()
     // Open event streams, ended at shutdown: they would otherwise hold it for its whole timeout.
@@ -117,7 +109,7 @@ export const make = (
           // The route pattern, never the raw path or query: those may hold emails or keys.
           const millis = performance.now() - started
           log.request(method, pattern, status, millis, requestId)
-          recordRequest?.(method, pattern, status, millis)
+          recordRequest(method, pattern, status, millis)
         })
       }
       let allow: string | undefined
@@ -175,15 +167,14 @@ export const make = (
         res.end()
         return log.request(method, pattern, 204, performance.now() - started, requestId)
       }
-      if (method === "GET" && path === "/openapi.json") {
+      if (method === "GET" && path === Pipeline.OpenApiPath) {
         pattern = path
         return send(200, openApi)
       }
-      if (method === "GET" && path === MetricsPath && metricsOn) {
+      if (method === "GET" && path === Pipeline.MetricsPath && pipeline.metricsOn) {
         pattern = path
         req.resume()
-        if (limiter !== undefined) Metrics.rateLimitBuckets.unsafeUpdate(limiter.buckets(), noTags)
-        return void Effect.runPromise(Metrics.render).then(
+        return void pipeline.metricsText().then(
           (text) => send(200, text, Metrics.contentType),
           (cause: unknown) => {
             log.defect(requestId, Cause.die(cause))
@@ -191,7 +182,7 @@ export const make = (
           }
         )
       }
-      if (method === "GET" && path === "/docs") {
+      if (method === "GET" && path === Pipeline.DocsPath) {
         pattern = path
         return void pipeline.docs().then(
           (html) => send(200, html, Pipeline.Html),
@@ -205,8 +196,8 @@ export const make = (
       const found = match(method, path)
       if (found._tag === "NotFound") {
         req.resume()
-        const own = ownPaths[path]
-        if (own !== undefined && (path !== MetricsPath || metricsOn)) {
+        const own = pipeline.ownMethod(path)
+        if (own !== undefined) {
           pattern = path
           allow = own
           return fail(ApiError.methodNotAllowed([own]))
@@ -222,17 +213,10 @@ export const make = (
       const endpoint = found.value
       pattern = endpoint.pattern
 
-      // Before the key is looked up: guesses at keys are throttled too (RateLimiter.ts).
-      if (limiter !== undefined && endpoint.handler.auth !== "none") {
-        const key = Auth.keyOf(req.headers.authorization)
-        if (key !== undefined) {
-          const decision = limiter.take(Auth.hashOf(key))
-          if (!decision.allowed) {
-            req.resume()
-            Metrics.rateLimited.unsafeUpdate(1, noTags)
-            return fail(ApiError.rateLimited(), decision.retryAfterSeconds)
-          }
-        }
+      const retryAfter = pipeline.limit(endpoint, req.headers.authorization)
+      if (retryAfter !== undefined) {
+        req.resume()
+        return fail(ApiError.rateLimited(), retryAfter)
       }
 
       const respond = (body: unknown) =>

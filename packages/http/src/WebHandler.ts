@@ -1,7 +1,8 @@
 /**
  * The whole API as a web-standard handler, `(request: Request) => Promise<Response>`, for Hono,
  * Bun, Deno, Next.js route handlers and the like: the same pipeline as the `node:http` server
- * (`Pipeline`): routes, envelope, auth, request ids, CORS, body limit, OpenAPI document and docs.
+ * (`Pipeline`): routes, envelope, auth, request ids, CORS, body limit, OpenAPI document and docs,
+ * `GET /metrics` and request metrics, the per-key rate limit.
  *
  * Built eagerly: `fromLayer` / `fromEnv` resolve once the store is up, before any request.
  * `HttpApiBuilder.toWebHandler` builds inside the first request instead, and an aborted first
@@ -22,6 +23,7 @@ import * as ApiError from "./ApiError.js"
 import * as Answers from "./internal/answers.js"
 import type * as CommandHandler from "@tracklog/core/CommandHandler"
 import * as Bootstrap from "./Bootstrap.js"
+import * as Metrics from "./Metrics.js"
 import * as Pipeline from "./Pipeline.js"
 import * as ServerConfig from "./ServerConfig.js"
 import * as StoreLayer from "./StoreLayer.js"
@@ -110,7 +112,7 @@ export const make = (
 ): Effect.Effect<{ readonly handler: Handler; readonly stop: () => void }, never, Pipeline.Services> =>
   Effect.gen(function*() {
     const pipeline = yield* Pipeline.make(options)
-    const { log, match, openApi, run } = pipeline
+    const { log, match, openApi, recordRequest, run } = pipeline
     // Answers are handed back together at the end of the loop turn, as the node server writes
     // them (docs/decisions/0008): the transport then writes a batch, and the client wakes once.
     const answers = Answers.make()
@@ -134,7 +136,9 @@ export const make = (
         Object.assign(headers, Pipeline.answerHeaders(path, status))
         if (extra !== undefined) Object.assign(headers, extra)
         // The route pattern, never the raw path or query: those may hold emails or keys.
-        log.request(method, pattern, status, performance.now() - started, requestId)
+        const millis = performance.now() - started
+        log.request(method, pattern, status, millis, requestId)
+        recordRequest(method, pattern, status, millis)
         // A 204 has no content (RFC 9110 §8.6).
         if (status === 204) {
           delete headers["content-type"]
@@ -151,7 +155,8 @@ export const make = (
           headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": requestId }
         })
       }
-      const fail = (error: ApiError.ApiError) => send(error.status, ApiError.envelope(error, requestId))
+      const fail = (error: ApiError.ApiError, extra?: Readonly<Record<string, string>>) =>
+        send(error.status, ApiError.envelope(error, requestId), Pipeline.Json, extra)
 
       if (stopped) return fail(ApiError.serviceUnavailable())
       if (method === "OPTIONS" && Pipeline.isCorsPath(path)) {
@@ -159,11 +164,21 @@ export const make = (
         log.request(method, pattern, 204, performance.now() - started, requestId)
         return new Response(null, { status: 204, headers: { ...Pipeline.preflightHeaders, "x-request-id": requestId } })
       }
-      if (method === "GET" && path === "/openapi.json") {
+      if (method === "GET" && path === Pipeline.OpenApiPath) {
         pattern = path
         return send(200, openApi)
       }
-      if (method === "GET" && path === "/docs") {
+      if (method === "GET" && path === Pipeline.MetricsPath && pipeline.metricsOn) {
+        pattern = path
+        await discardBody(request)
+        try {
+          return send(200, await pipeline.metricsText(), Metrics.contentType)
+        } catch (cause) {
+          log.defect(requestId, Cause.die(cause))
+          return fail(ApiError.internal())
+        }
+      }
+      if (method === "GET" && path === Pipeline.DocsPath) {
         pattern = path
         try {
           return send(200, await pipeline.docs(), Pipeline.Html)
@@ -176,16 +191,27 @@ export const make = (
       const found = match(method, path)
       if (found._tag === "NotFound") {
         await discardBody(request)
+        const own = pipeline.ownMethod(path)
+        if (own !== undefined) {
+          pattern = path
+          return fail(ApiError.methodNotAllowed([own]), { allow: own })
+        }
         return fail(ApiError.notFound())
       }
       if (found._tag === "MethodNotAllowed") {
         await discardBody(request)
         pattern = "(method not allowed)"
-        const error = ApiError.methodNotAllowed(found.allow)
-        return send(error.status, ApiError.envelope(error, requestId), Pipeline.Json, { allow: found.allow.join(", ") })
+        return fail(ApiError.methodNotAllowed(found.allow), { allow: found.allow.join(", ") })
       }
       const endpoint = found.value
       pattern = endpoint.pattern
+
+      const authorization = request.headers.get("authorization") ?? undefined
+      const retryAfter = pipeline.limit(endpoint, authorization)
+      if (retryAfter !== undefined) {
+        await discardBody(request)
+        return fail(ApiError.rateLimited(), { "retry-after": String(retryAfter) })
+      }
 
       let body: unknown = undefined
       if (endpoint.handler.body) {
@@ -210,7 +236,7 @@ export const make = (
       return new Promise<Response>((resolve) =>
         run(endpoint, {
           requestId,
-          authorization: request.headers.get("authorization") ?? undefined,
+          authorization,
           params: found.params,
           query,
           body,
@@ -250,14 +276,20 @@ export const fromLayer = async <E>(
 ): Promise<WebHandler> => {
   const scope = Effect.runSync(Scope.make())
   const build = Effect.gen(function*() {
-    const context = yield* Layer.build(StoreLayer.services(store, options.handler))
+    // Store operations are timed into the metrics when they are served, as the server does.
+    const metrics = options.metrics ?? true
+    const context = yield* Layer.build(
+      StoreLayer.services(metrics ? Metrics.instrumentStore(store) : store, options.handler)
+    )
     return yield* Effect.gen(function*() {
       const created = yield* Bootstrap.run(options.keys ?? [])
       const built = yield* make({
         bodyLimit: options.bodyLimit ?? 1024 * 1024,
         batchBodyLimit: options.batchBodyLimit,
         requestTimeoutMillis: options.requestTimeoutMillis,
-        requestLog: options.requestLog
+        requestLog: options.requestLog,
+        metrics,
+        rateLimit: options.rateLimit
       })
       return { ...built, created }
     }).pipe(Effect.provide(context))
@@ -281,7 +313,8 @@ export const fromLayer = async <E>(
 
 /**
  * Builds the handler from the environment, as the server reads it: `TRACKLOG_STORE`,
- * `DATABASE_URL`, `TRACKLOG_DATA_DIR`, `TRACKLOG_PROJECT_KEYS`, `TRACKLOG_BODY_LIMIT`.
+ * `DATABASE_URL`, `TRACKLOG_DATA_DIR`, `TRACKLOG_PROJECT_KEYS`, `TRACKLOG_BODY_LIMIT`, `TRACKLOG_METRICS`,
+ * `TRACKLOG_RATE_LIMIT` and the rest of `ServerConfig`.
  */
 export const fromEnv = async (): Promise<WebHandler> => {
   const config = await Effect.runPromise(ServerConfig.ServerConfig)
@@ -289,6 +322,8 @@ export const fromEnv = async (): Promise<WebHandler> => {
     bodyLimit: config.bodyLimit,
     batchBodyLimit: config.batchBodyLimit,
     requestLog: config.requestLog,
+    metrics: config.metrics,
+    rateLimit: config.rateLimit._tag === "Some" ? config.rateLimit.value : undefined,
     keys: config.keys,
     handler: { idempotencyTtlSeconds: config.idempotencyTtl, cacheBytes: config.contactCacheBytes }
   })

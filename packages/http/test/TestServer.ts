@@ -103,7 +103,12 @@ const routedFetch: typeof fetch = (input, init) => {
 /** The web handler over the store, called directly with `Request` objects through `fetch`. */
 export const startWebHandler = <E>(
   store: Layer.Layer<Store.Ports, E>,
-  options: { readonly bodyLimit?: number; readonly requestTimeoutMillis?: number } = {},
+  options: {
+    readonly bodyLimit?: number
+    readonly requestTimeoutMillis?: number
+    readonly metrics?: boolean
+    readonly rateLimit?: RateLimiter.Limit
+  } = {},
   /** Sees every request and a clone of its answer. */
   observe?: (request: Request, response: Response) => void
 ) =>

@@ -5,6 +5,9 @@
  */
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import { Ajv2020 } from "ajv/dist/2020.js"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import { describe, expect, it } from "vitest"
 import * as Api from "../src/Api.js"
 import { conformance } from "./conformance.js"
@@ -15,23 +18,25 @@ interface Seen {
   readonly path: string
   readonly status: number
   readonly contentType: string | null
+  readonly allow: string | null
   readonly text: Promise<string>
 }
 const seen: Array<Seen> = []
+const record = (into: Array<Seen>) => (request: Request, response: Response) => {
+  into.push({
+    method: request.method,
+    path: new URL(request.url).pathname,
+    status: response.status,
+    contentType: response.headers.get("content-type"),
+    allow: response.headers.get("allow"),
+    text: response.text()
+  })
+}
 
 conformance(
   "web handler, answers recorded for the OpenAPI check",
   () => StoreMemory.layer,
-  (store, options) =>
-    startWebHandler(store, options, (request, response) => {
-      seen.push({
-        method: request.method,
-        path: new URL(request.url).pathname,
-        status: response.status,
-        contentType: response.headers.get("content-type"),
-        text: response.text()
-      })
-    })
+  (store, options) => startWebHandler(store, options, record(seen))
 )
 
 const doc = Api.openApi() as any
@@ -39,6 +44,32 @@ const templates = Object.keys(doc.paths).map((template) => ({
   template,
   pattern: new RegExp("^" + template.replace(/\{[^}]+\}/g, "[^/]+") + "/?$")
 }))
+
+const Methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
+
+// A 405 is the document's MethodNotAllowed answer, and its Allow names what the path declares
+// (OPTIONS too on the CORS routes, which answer preflights).
+const checkMethodNotAllowed = async (ajv: Ajv2020, template: string, answer: Seen) => {
+  const declared = Object.keys(doc.paths[template]).filter((m) => Methods.includes(m)).map((m) => m.toUpperCase())
+  expect(declared, `${answer.method} ${template}: 405 for a declared method`).not.toContain(answer.method)
+  const allow = (answer.allow ?? "").split(",").map((m) => m.trim()).filter((m) => m !== "OPTIONS")
+  expect(allow.sort(), `${answer.method} ${template}: Allow`).toEqual(declared.sort())
+  const response = doc.components.responses.MethodNotAllowed
+  const validate = ajv.compile({
+    $id: `405-${Math.random()}`,
+    ...JSON.parse(
+      JSON.stringify(response.content["application/json"].schema).replaceAll(
+        '"#/components',
+        '"openapi.json#/components'
+      )
+    )
+  })
+  const body = JSON.parse(await answer.text)
+  expect(validate(body), ajv.errorsText(validate.errors)).toBe(true)
+  expect(body.error.code).toBe("METHOD_NOT_ALLOWED")
+}
+
+const findTemplate = (path: string) => templates.find((t) => t.pattern.test(path))?.template
 
 describe("the OpenAPI document", () => {
   it("errors are the ErrorEnvelope component, and only our schemas are public", () => {
@@ -62,10 +93,16 @@ describe("the OpenAPI document", () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true })
     ajv.addSchema({ $id: "openapi.json", components: doc.components })
     let checked = 0
+    let checked405 = 0
     const statuses = new Set<number>()
     for (const answer of seen) {
       const found = templates.find((t) => t.pattern.test(answer.path))
       const operation = found && doc.paths[found.template][answer.method.toLowerCase()]
+      if (found !== undefined && answer.status === 405) {
+        await checkMethodNotAllowed(ajv, found.template, answer)
+        checked405++
+        continue
+      }
       // Routes the API does not have (404s of unknown paths, the CORS preflight, /openapi.json, /docs).
       if (operation === undefined) continue
       const declared = operation.responses[String(answer.status)]
@@ -84,6 +121,40 @@ describe("the OpenAPI document", () => {
       statuses.add(answer.status)
     }
     expect(checked).toBeGreaterThan(100)
+    expect(checked405).toBeGreaterThan(0)
     expect([...statuses].sort()).toEqual(expect.arrayContaining([200, 400, 401, 403, 404, 413, 422]))
+  })
+
+  it("describes GET /metrics, and the 405s of every known path, as the web handler answers them", async () => {
+    const answers: Array<Seen> = []
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const { url } = await Effect.runPromise(
+        Scope.extend(startWebHandler(StoreMemory.layer, { metrics: true }, record(answers)), scope)
+      )
+      await fetch(`${url}/metrics`)
+      for (const template of Object.keys(doc.paths)) {
+        const path = template.replace(/\{[^}]+\}/g, "x")
+        const declared = Object.keys(doc.paths[template])
+        for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH"]) {
+          if (!declared.includes(method.toLowerCase())) await fetch(url + path, { method })
+        }
+      }
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+    const metrics = answers[0]!
+    expect(metrics.status).toBe(200)
+    const declared = doc.paths["/metrics"].get.responses["200"].content
+    expect(Object.keys(declared)).toEqual([metrics.contentType])
+    expect(await metrics.text).toContain("# TYPE tracklog_http_requests_total counter")
+    const ajv = new Ajv2020({ strict: false, allErrors: true })
+    ajv.addSchema({ $id: "openapi.json", components: doc.components })
+    const refused = answers.slice(1)
+    expect(refused.length).toBeGreaterThan(20)
+    for (const answer of refused) {
+      expect(answer.status, `${answer.method} ${answer.path}`).toBe(405)
+      await checkMethodNotAllowed(ajv, findTemplate(answer.path)!, answer)
+    }
   })
 })

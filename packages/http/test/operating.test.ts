@@ -1,6 +1,7 @@
 /**
- * behaviour §9 over real HTTP: `GET /metrics` (parsed by a strict exposition-format reader), the
- * per-key rate limit, 405 with `Allow`, and the case-insensitive `Bearer` scheme.
+ * behaviour §9 over real HTTP and through the web handler, the same rules in both (`Pipeline`):
+ * `GET /metrics` (parsed by a strict exposition-format reader), the per-key rate limit, 405 with
+ * `Allow`, and the case-insensitive `Bearer` scheme.
  */
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -12,13 +13,25 @@ import * as Scope from "effect/Scope"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as ServerConfig from "../src/ServerConfig.js"
-import { projectA, projectB, request, start } from "./TestServer.js"
+import { projectA, projectB, request, start, startWebHandler } from "./TestServer.js"
 
-const serve = (options: Parameters<typeof start>[1]) => {
+type Options = { readonly metrics?: boolean; readonly rateLimit?: RateLimiter.Limit }
+
+interface Transport {
+  readonly name: string
+  readonly start: (options: Options) => Effect.Effect<{ readonly url: string }, unknown, Scope.Scope>
+}
+
+const transports: ReadonlyArray<Transport> = [
+  { name: "node server", start: (options) => start(StoreMemory.layer, options) },
+  { name: "web handler", start: (options) => startWebHandler(StoreMemory.layer, options) }
+]
+
+const serveOn = (transport: Transport, options: Options) => {
   const scope = Effect.runSync(Scope.make())
   let base = ""
   beforeAll(async () => {
-    base = (await Effect.runPromise(Scope.extend(start(StoreMemory.layer, options), scope))).url
+    base = (await Effect.runPromise(Scope.extend(transport.start(options), scope))).url
   })
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
   return () => base
@@ -81,89 +94,128 @@ const valueOf = (samples: ReadonlyArray<Sample>, name: string, labels: Record<st
 const track = (base: string, key: string, email: string) =>
   request(base, "POST", "/v1/track", { key, body: { email, event: "signed-up" } })
 
-describe("GET /metrics", () => {
-  const base = serve({ metrics: true })
+for (const transport of transports) {
+  const serve = (options: Options) => serveOn(transport, options)
 
-  it("is Prometheus text whose request counter, duration histogram and store timings move after tracks", async () => {
-    const before = parsePrometheus((await request(base(), "GET", "/metrics")).text)
-    for (let i = 0; i < 5; i++) expect((await track(base(), projectA.publicKey, `m${i}@example.com`)).status).toBe(200)
-    expect((await track(base(), "pk_nope", "x@example.com")).status).toBe(401)
-    const answer = await request(base(), "GET", "/metrics")
-    expect(answer.status).toBe(200)
-    expect(answer.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8")
-    const after = parsePrometheus(answer.text)
-    const ok = { route: "/v1/track", method: "POST", status: "200" }
-    expect(
-      valueOf(after.samples, "tracklog_http_requests_total", ok) -
-        valueOf(before.samples, "tracklog_http_requests_total", ok)
-    ).toBe(5)
-    expect(valueOf(after.samples, "tracklog_http_requests_total", { route: "/v1/track", status: "401" }))
-      .toBeGreaterThanOrEqual(1)
-    expect(after.types.get("tracklog_http_requests_total")).toBe("counter")
-    expect(after.types.get("tracklog_http_request_duration_seconds")).toBe("histogram")
-    const count = (s: ReturnType<typeof parsePrometheus>) =>
-      valueOf(s.samples, "tracklog_http_request_duration_seconds_count", { route: "/v1/track" })
-    expect(count(after) - count(before)).toBe(6)
-    const inf = valueOf(after.samples, "tracklog_http_request_duration_seconds_bucket", {
-      route: "/v1/track",
-      le: "+Inf"
+  describe(`GET /metrics (${transport.name})`, () => {
+    const base = serve({ metrics: true })
+
+    it("is Prometheus text whose request counter, duration histogram and store timings move after tracks", async () => {
+      const before = parsePrometheus((await request(base(), "GET", "/metrics")).text)
+      for (let i = 0; i < 5; i++)
+        expect((await track(base(), projectA.publicKey, `m${i}@example.com`)).status).toBe(200)
+      expect((await track(base(), "pk_nope", "x@example.com")).status).toBe(401)
+      const answer = await request(base(), "GET", "/metrics")
+      expect(answer.status).toBe(200)
+      expect(answer.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8")
+      const after = parsePrometheus(answer.text)
+      const ok = { route: "/v1/track", method: "POST", status: "200" }
+      expect(
+        valueOf(after.samples, "tracklog_http_requests_total", ok) -
+          valueOf(before.samples, "tracklog_http_requests_total", ok)
+      ).toBe(5)
+      expect(valueOf(after.samples, "tracklog_http_requests_total", { route: "/v1/track", status: "401" }))
+        .toBeGreaterThanOrEqual(1)
+      expect(after.types.get("tracklog_http_requests_total")).toBe("counter")
+      expect(after.types.get("tracklog_http_request_duration_seconds")).toBe("histogram")
+      const count = (s: ReturnType<typeof parsePrometheus>) =>
+        valueOf(s.samples, "tracklog_http_request_duration_seconds_count", { route: "/v1/track" })
+      expect(count(after) - count(before)).toBe(6)
+      const inf = valueOf(after.samples, "tracklog_http_request_duration_seconds_bucket", {
+        route: "/v1/track",
+        le: "+Inf"
+      })
+      expect(inf).toBe(count(after))
+      const appends = valueOf(after.samples, "tracklog_store_operation_duration_seconds_count", {
+        port: "event_store",
+        operation: "append"
+      })
+      expect(appends).toBeGreaterThanOrEqual(5)
+      expect(after.types.get("tracklog_stream_subscribers")).toBe("gauge")
+      expect(after.types.get("tracklog_stream_lag_events")).toBe("gauge")
     })
-    expect(inf).toBe(count(after))
-    const appends = valueOf(after.samples, "tracklog_store_operation_duration_seconds_count", {
-      port: "event_store",
-      operation: "append"
+
+    it("needs no key, and another method on it is a 405", async () => {
+      expect((await request(base(), "GET", "/metrics")).status).toBe(200)
+      const post = await request(base(), "POST", "/metrics")
+      expect(post.status).toBe(405)
+      expect(post.headers.get("allow")).toBe("GET")
+      expect(post.body.error.code).toBe("METHOD_NOT_ALLOWED")
+      const openApi = await request(base(), "POST", "/openapi.json")
+      expect(openApi.status).toBe(405)
+      expect(openApi.headers.get("allow")).toBe("GET")
     })
-    expect(appends).toBeGreaterThanOrEqual(5)
-    expect(after.types.get("tracklog_stream_subscribers")).toBe("gauge")
-    expect(after.types.get("tracklog_stream_lag_events")).toBe("gauge")
   })
 
-  it("needs no key, and another method on it is a 405", async () => {
-    expect((await request(base(), "GET", "/metrics")).status).toBe(200)
-    const post = await request(base(), "POST", "/metrics")
-    expect(post.status).toBe(405)
-    expect(post.headers.get("allow")).toBe("GET")
-  })
-})
-
-describe("TRACKLOG_METRICS=off", () => {
-  const base = serve({ metrics: false })
-  it("GET /metrics is a 404 NOT_FOUND", async () => {
-    const answer = await request(base(), "GET", "/metrics")
-    expect(answer.status).toBe(404)
-    expect(answer.body.error.code).toBe("NOT_FOUND")
-  })
-})
-
-describe("rate limit", () => {
-  const base = serve({ rateLimit: { perSecond: 1, burst: 3 } })
-
-  it("a burst beyond the bucket gets 429 with Retry-After, stores nothing, and leaves other keys alone", async () => {
-    const answers = []
-    for (let i = 0; i < 5; i++) answers.push(await track(base(), projectA.secretKey, `burst${i}@example.com`))
-    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429, 429])
-    const limited = answers[3]!
-    expect(limited.body.success).toBe(false)
-    expect(limited.body.error.code).toBe("RATE_LIMIT_EXCEEDED")
-    expect(limited.body.error.statusCode).toBe(429)
-    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
-    expect(limited.headers.get("x-request-id")).toBe(limited.body.error.requestId)
-    const other = await track(base(), projectB.publicKey, "other@example.com")
-    expect(other.status).toBe(200)
+  describe(`TRACKLOG_METRICS=off (${transport.name})`, () => {
+    const base = serve({ metrics: false })
+    it("GET /metrics is a 404 NOT_FOUND", async () => {
+      const answer = await request(base(), "GET", "/metrics")
+      expect(answer.status).toBe(404)
+      expect(answer.body.error.code).toBe("NOT_FOUND")
+    })
   })
 
-  it("nothing of a refused request is stored", async () => {
-    // Project A's secret key is spent; its public key has its own bucket.
-    const answers = []
-    for (let i = 0; i < 3; i++) answers.push(await track(base(), projectA.publicKey, `burst${i}@example.com`))
-    expect(answers.map((a) => a.status)).toEqual([200, 200, 200])
-    // The contacts of the refused requests do not exist: wait for a token, then look them up.
-    await new Promise((r) => setTimeout(r, 1100))
-    const found = await request(base(), "GET", "/contacts?email=burst3%40example.com", { key: projectA.secretKey })
-    expect(found.status).toBe(200)
-    expect(found.body.data).toEqual([])
+  describe(`rate limit (${transport.name})`, () => {
+    const base = serve({ rateLimit: { perSecond: 1, burst: 3 } })
+
+    it("a burst beyond the bucket gets 429 with Retry-After, stores nothing, and leaves other keys alone", async () => {
+      const answers = []
+      for (let i = 0; i < 5; i++) answers.push(await track(base(), projectA.secretKey, `burst${i}@example.com`))
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429, 429])
+      const limited = answers[3]!
+      expect(limited.body.success).toBe(false)
+      expect(limited.body.error.code).toBe("RATE_LIMIT_EXCEEDED")
+      expect(limited.body.error.statusCode).toBe(429)
+      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
+      expect(limited.headers.get("x-request-id")).toBe(limited.body.error.requestId)
+      const other = await track(base(), projectB.publicKey, "other@example.com")
+      expect(other.status).toBe(200)
+    })
+
+    it("nothing of a refused request is stored", async () => {
+      // Project A's secret key is spent; its public key has its own bucket.
+      const answers = []
+      for (let i = 0; i < 3; i++) answers.push(await track(base(), projectA.publicKey, `burst${i}@example.com`))
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200])
+      // The contacts of the refused requests do not exist: wait for a token, then look them up.
+      await new Promise((r) => setTimeout(r, 1100))
+      const found = await request(base(), "GET", "/contacts?email=burst3%40example.com", { key: projectA.secretKey })
+      expect(found.status).toBe(200)
+      expect(found.body.data).toEqual([])
+    })
   })
-})
+
+  describe(`405 and the Bearer scheme (${transport.name})`, () => {
+    const base = serve({})
+    it("GET /v1/track is a 405 METHOD_NOT_ALLOWED in the envelope, with Allow", async () => {
+      const answer = await request(base(), "GET", "/v1/track", { key: projectA.publicKey })
+      expect(answer.status).toBe(405)
+      expect(answer.body.error.code).toBe("METHOD_NOT_ALLOWED")
+      expect(answer.body.error.statusCode).toBe(405)
+      expect(answer.headers.get("allow")).toBe("POST, OPTIONS")
+      const contacts = await request(base(), "DELETE", "/contacts", { key: projectA.secretKey })
+      expect(contacts.status).toBe(405)
+      expect(contacts.headers.get("allow")).toContain("GET")
+      expect((await request(base(), "GET", "/no-such-route")).status).toBe(404)
+    })
+
+    it("the scheme name is case-insensitive", async () => {
+      for (const scheme of ["bearer", "BEARER", "bEaReR"]) {
+        const answer = await request(base(), "POST", "/v1/track", {
+          headers: { authorization: `${scheme} ${projectA.publicKey}` },
+          body: { email: `${scheme}@example.com`, event: "e" }
+        })
+        expect(answer.status).toBe(200)
+      }
+      const bad = await request(base(), "POST", "/v1/track", {
+        headers: { authorization: `Basic ${projectA.publicKey}` },
+        body: { email: "b@example.com", event: "e" }
+      })
+      expect(bad.body.error.code).toBe("MISSING_AUTH")
+    })
+  })
+}
 
 describe("RateLimiter", () => {
   it("a flood of 100k random keys keeps the buckets bounded", () => {
@@ -203,37 +255,6 @@ describe("RateLimiter", () => {
     expect(RateLimiter.parse("10:0")._tag).toBe("Left")
     expect(RateLimiter.parse("fast")._tag).toBe("Left")
     expect(RateLimiter.parse("0")._tag).toBe("Left")
-  })
-})
-
-describe("405 and the Bearer scheme", () => {
-  const base = serve({})
-
-  it("GET /v1/track is a 405 METHOD_NOT_ALLOWED in the envelope, with Allow", async () => {
-    const answer = await request(base(), "GET", "/v1/track", { key: projectA.publicKey })
-    expect(answer.status).toBe(405)
-    expect(answer.body.error.code).toBe("METHOD_NOT_ALLOWED")
-    expect(answer.body.error.statusCode).toBe(405)
-    expect(answer.headers.get("allow")).toBe("POST, OPTIONS")
-    const contacts = await request(base(), "DELETE", "/contacts", { key: projectA.secretKey })
-    expect(contacts.status).toBe(405)
-    expect(contacts.headers.get("allow")).toContain("GET")
-    expect((await request(base(), "GET", "/no-such-route")).status).toBe(404)
-  })
-
-  it("the scheme name is case-insensitive", async () => {
-    for (const scheme of ["bearer", "BEARER", "bEaReR"]) {
-      const answer = await request(base(), "POST", "/v1/track", {
-        headers: { authorization: `${scheme} ${projectA.publicKey}` },
-        body: { email: `${scheme}@example.com`, event: "e" }
-      })
-      expect(answer.status).toBe(200)
-    }
-    const bad = await request(base(), "POST", "/v1/track", {
-      headers: { authorization: `Basic ${projectA.publicKey}` },
-      body: { email: "b@example.com", event: "e" }
-    })
-    expect(bad.body.error.code).toBe("MISSING_AUTH")
   })
 })
 

@@ -666,13 +666,26 @@ export const make = Effect.sync(() => {
 
 function* exportItems(state: State): Generator<Backup.Item> {
   yield { type: "tracklog-export", version: 1, exportedAt: new Date().toISOString() }
-  for (const id of state.projects) {
+  // A project known only by id (see `secretOf`) that has suppressions is exported too: its
+  // secret must travel with its hashes.
+  const projects = new Set(state.projects)
+  for (const [id, hashes] of state.suppressed) if (hashes.size > 0) projects.add(id)
+  for (const id of projects) {
     const createdAt = state.projectCreated.get(id)
-    yield createdAt === undefined
-      ? { type: "project", id }
-      : { type: "project", id, createdAt: createdAt.toISOString() }
+    const secret = state.secrets.get(id)
+    yield {
+      type: "project",
+      id,
+      ...(createdAt === undefined ? {} : { createdAt: createdAt.toISOString() }),
+      ...(secret === undefined ? {} : { extra: { [Backup.SecretField]: secret } })
+    }
   }
   for (const [hash, grant] of state.grants) yield { type: "key", hash, projectId: grant.projectId, kind: grant.kind }
+  for (const [projectId, hashes] of state.suppressed) {
+    for (const emailHash of hashes) {
+      yield { type: "row", table: Backup.SuppressionsTable, row: { project_id: projectId, email_hash: emailHash } }
+    }
+  }
   for (let p = 1; p <= state.log.size(); p++) {
     const stored = storedAt(state.log, p)
     // An erased event left nothing to export; its stream's marker is exported like any event.
@@ -697,6 +710,10 @@ const importInto = (
 ): Either.Either<Backup.Summary, Backup.InvalidExport> => {
   const invalid = (message: string) => Either.left(new Backup.InvalidExport({ message }))
   const projects = new Map<string, Date | undefined>()
+  const secrets = new Map<string, string>()
+  // project id → whether its item carried a secret, for `Backup.checkSuppression`.
+  const carried = new Map<string, boolean>()
+  const suppressed: Array<{ readonly projectId: string; readonly emailHash: string }> = []
   const grants = new Map<string, Projects.Grant>()
   const streams = new Map<string, { version: number; state: Contact.State }>()
   const texts: Array<{ readonly projectId: string; readonly streamId: string; readonly text: string }> = []
@@ -704,23 +721,30 @@ const importInto = (
     switch (item.type) {
       case "tracklog-export":
         break
-      case "project":
+      case "project": {
         projects.set(item.id, item.createdAt === undefined ? undefined : new Date(item.createdAt))
+        const secret = Backup.secretOf(item)
+        if (secret !== undefined) secrets.set(item.id, secret)
+        carried.set(item.id, secret !== undefined)
         break
+      }
       case "key":
         if (!projects.has(item.projectId)) return invalid(`key of unknown project ${item.projectId}`)
         grants.set(item.hash, { projectId: item.projectId, kind: item.kind })
         break
-      case "row":
-        return invalid(`the memory store keeps no table ${item.table}`)
+      case "row": {
+        if (item.table !== Backup.SuppressionsTable) return invalid(`the memory store keeps no table ${item.table}`)
+        const row = Backup.checkSuppression(item.row, carried)
+        if (Either.isLeft(row)) return Either.left(row.left)
+        suppressed.push(row.right)
+        break
+      }
       case "event": {
         const decoded = Backup.eventOf(item)
         if (Either.isLeft(decoded)) return Either.left(decoded.left)
         const stream = streams.get(item.streamId) ?? { version: 0, state: Contact.initialState }
-        // An erased stream keeps only its marker, at the version after its last erased event.
-        const contiguous = item.version === stream.version + 1 ||
-          (decoded.right._tag === "ContactErased" && item.version > stream.version)
-        if (!contiguous) return invalid(`event ${item.id}: version ${item.version} after ${stream.version}`)
+        if (!Backup.follows(stream.version, item.version, decoded.right))
+          return invalid(`event ${item.id}: version ${item.version} after ${stream.version}`)
         stream.version = item.version
         stream.state = Contact.evolve(stream.state, decoded.right)
         streams.set(item.streamId, stream)
@@ -749,6 +773,13 @@ const importInto = (
   for (const [id, createdAt] of projects) {
     state.projects.add(id)
     if (createdAt !== undefined) state.projectCreated.set(id, createdAt)
+    // The exported secret, so the exported hashes still match; a project without one gets its own.
+    state.secrets.set(id, secrets.get(id) ?? Suppressions.newSecret())
+  }
+  for (const { emailHash, projectId } of suppressed) {
+    const hashes = state.suppressed.get(projectId)
+    if (hashes === undefined) state.suppressed.set(projectId, new Set([emailHash]))
+    else hashes.add(emailHash)
   }
   for (const [hash, grant] of grants) state.grants.set(hash, grant)
   for (const { projectId, streamId, text } of texts) {
@@ -771,7 +802,13 @@ const importInto = (
     if (ids === undefined) state.byProject.set(contact.projectId, [contact.id])
     else insertSorted(ids, contact.id)
   }
-  return Either.right({ projects: projects.size, keys: grants.size, events: texts.length, contacts, rows: 0 })
+  return Either.right({
+    projects: projects.size,
+    keys: grants.size,
+    events: texts.length,
+    contacts,
+    rows: suppressed.length
+  })
 }
 
 /** Every port of the store over one shared in-memory state. */

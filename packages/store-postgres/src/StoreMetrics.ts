@@ -6,7 +6,7 @@ import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
 
-/** Operations per group commit, by batcher (`append`, `find_by_email`). */
+/** Operations per group commit, by batcher (`append`, `find_by_email`, `find_by_key_hash`). */
 export const batchSizeKey = MetricKey.histogram(
   "tracklog_store_group_commit_batch_size",
   MetricBoundaries.fromIterable([1, 2, 4, 8, 16, 32, 64, 128, 256, 512]),

@@ -757,7 +757,7 @@ export const make = (options: Options = {}) =>
   })
 
 // Tables besides the log and projects whose rows an export carries, when the schema has them.
-const ExtraTables = ["suppressions"] as const
+const ExtraTables = [Backup.SuppressionsTable] as const
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
 
@@ -876,6 +876,8 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
       const tableColumns = new Map<string, ReadonlySet<string>>()
       const streams = new Map<string, { version: number; projectId: string; state: Contact.State }>()
       const counts = { projects: 0, keys: 0, events: 0, contacts: 0, rows: 0 }
+      // project id → whether its item carried its suppression secret (`Backup.checkSuppression`).
+      const carried = new Map<string, boolean>()
 
       const invalid = (message: string) => Effect.fail(new Backup.InvalidExport({ message }))
 
@@ -893,6 +895,7 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
                   id: item.id,
                   ...(item.createdAt === undefined ? {} : { created_at: item.createdAt })
                 })
+                carried.set(item.id, Backup.secretOf(item) !== undefined)
                 counts.projects++
                 break
               case "key":
@@ -900,6 +903,10 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
                 break
               case "row": {
                 if (!/^[a-z_][a-z0-9_]*$/.test(item.table)) return yield* invalid(`not a table name: ${item.table}`)
+                if (item.table === Backup.SuppressionsTable) {
+                  const checked = Backup.checkSuppression(item.row, carried)
+                  if (checked._tag === "Left") return yield* checked.left
+                }
                 let columns = tableColumns.get(item.table)
                 if (columns === undefined) {
                   columns = yield* columnsOf(item.table)
@@ -915,7 +922,7 @@ const makeBackup = (sql: SqlClient.SqlClient, eventStore: EventStore.EventStore[
                 if (decoded._tag === "Left") return yield* decoded.left
                 const stream = streams.get(item.streamId) ??
                   { version: 0, projectId: item.projectId, state: Contact.initialState }
-                if (item.version !== stream.version + 1) {
+                if (!Backup.follows(stream.version, item.version, decoded.right)) {
                   return yield* invalid(`event ${item.id}: version ${item.version} after ${stream.version}`)
                 }
                 stream.version = item.version

@@ -14,9 +14,11 @@ import * as ApiKey from "../ApiKey.js"
 import * as Backup from "../Backup.js"
 import * as Contact from "../Contact.js"
 import * as Contacts from "../Contacts.js"
+import * as EraseContact from "../EraseContact.js"
 import * as EventStore from "../EventStore.js"
 import * as Ids from "../Ids.js"
 import * as Projects from "../Projects.js"
+import * as Suppressions from "../Suppressions.js"
 import * as Track from "../Track.js"
 import * as TrackCommand from "../TrackCommand.js"
 import { readAllFrom, readAllUntil } from "./StoreContract.js"
@@ -24,10 +26,13 @@ import { readAllFrom, readAllUntil } from "./StoreContract.js"
 /** What a store package provides for this suite. */
 export type Store = StorePorts.Ports | Backup.Backup
 
-type Ports = Store | Track.Track | Ids.Ids
+type Ports = Store | Track.Track | Ids.Ids | EraseContact.EraseContact
 
 const withPorts = <E>(store: Layer.Layer<Store, E>) =>
-  Layer.mergeAll(Ids.layer, Track.layer.pipe(Layer.provide(Ids.layer))).pipe(Layer.provideMerge(store))
+  EraseContact.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(Ids.layer, Track.layer.pipe(Layer.provide(Ids.layer)))),
+    Layer.provideMerge(store)
+  )
 
 const logOf = Effect.map(readAllFrom(EventStore.start), (read) => read.events)
 
@@ -51,6 +56,19 @@ const track = (projectId: string, body: TrackCommand.Encoded) =>
     const command = TrackCommand.decode(body)
     if (command._tag === "Left") throw command.left
     return yield* (yield* Track.Track).track(projectId, command.right)
+  })
+
+const collect = Effect.flatMap(
+  Backup.Backup,
+  (backup) => Effect.map(Stream.runCollect(backup.export), Chunk.toReadonlyArray)
+)
+
+// Through NDJSON, as the CLI writes and reads it.
+const throughNdjson = (items: ReadonlyArray<Backup.Item>) =>
+  items.map((item, i) => {
+    const parsed = Backup.parseLine(JSON.stringify(item), i + 1)
+    if (parsed._tag === "Left") throw parsed.left
+    return parsed.right
   })
 
 const everyContact = (projectId: string) =>
@@ -195,6 +213,100 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
         }),
       60_000
     )
+
+    it.live(
+      "export then import keeps the suppression list: a suppressed email stays suppressed, a lifted one does not",
+      () =>
+        Effect.gen(function*() {
+          const source = yield* inStore(Effect.gen(function*() {
+            const projects = yield* Projects.Projects
+            const erase = yield* EraseContact.EraseContact
+            const suppressions = yield* Suppressions.Suppressions
+            const a = yield* newPair
+            const b = yield* newPair
+            yield* projects.ensure(a.keys)
+            yield* projects.ensure(b.keys)
+            const ids: Record<string, string> = {}
+            for (const email of ["kept@example.com", "lifted@example.com", "erased@example.com"]) {
+              ids[email] = (yield* track(a.keys.projectId, { email, event: "signup" })).contact
+            }
+            yield* track(b.keys.projectId, { email: "kept@example.com", event: "signup" })
+            yield* erase.erase(a.keys.projectId, { contactId: ids["kept@example.com"]!, suppress: true })
+            yield* erase.erase(a.keys.projectId, { contactId: ids["lifted@example.com"]!, suppress: true })
+            yield* erase.erase(a.keys.projectId, { contactId: ids["erased@example.com"]!, suppress: false })
+            yield* suppressions.lift(a.keys.projectId, "lifted@example.com")
+            return { items: yield* collect, a, b }
+          }))
+          const rows = source.items.filter((i) => i.type === "row" && i.table === Backup.SuppressionsTable)
+          expect(rows).toHaveLength(1)
+          // Only the keyed hash travels, never the email (project b's contact of that email aside).
+          const ofA = source.items.filter((i) => i.type !== "event" || i.projectId !== source.b.keys.projectId)
+          expect(JSON.stringify(ofA)).not.toContain("kept@example.com")
+          yield* inStore(Effect.gen(function*() {
+            const summary = yield* (yield* Backup.Backup).import(Stream.fromIterable(throughNdjson(source.items)))
+            expect(summary.rows).toBe(1)
+            const suppressions = yield* Suppressions.Suppressions
+            const { a, b } = source
+            expect(yield* suppressions.isSuppressed(a.keys.projectId, "kept@example.com")).toBe(true)
+            expect(yield* suppressions.isSuppressed(a.keys.projectId, "lifted@example.com")).toBe(false)
+            expect(yield* suppressions.isSuppressed(a.keys.projectId, "erased@example.com")).toBe(false)
+            expect(yield* suppressions.isSuppressed(b.keys.projectId, "kept@example.com")).toBe(false)
+            const refused = yield* Effect.flip(track(a.keys.projectId, { email: "Kept@Example.com", event: "again" }))
+            expect(refused._tag).toBe("EmailSuppressed")
+            // A suppression made after the import is hashed under the same secret as the imported ones.
+            yield* suppressions.lift(a.keys.projectId, "kept@example.com")
+            expect(yield* suppressions.isSuppressed(a.keys.projectId, "kept@example.com")).toBe(false)
+          }))
+        }),
+      60_000
+    )
+
+    it.live("an export from another store: the project's secret travels with its hashes, so the email stays suppressed", () =>
+      inStore(Effect.gen(function*() {
+        const { keys } = yield* newPair
+        // A secret this store did not make, as another store (or an older version) would export it.
+        const secret = "a-secret-made-by-another-store"
+        const items: Array<Backup.Item> = [
+          { type: "tracklog-export", version: 1, exportedAt: "2026-01-01T00:00:00.000Z" },
+          { type: "project", id: keys.projectId, extra: { [Backup.SecretField]: secret } },
+          { type: "key", hash: keys.publicKeyHash, projectId: keys.projectId, kind: "public" },
+          { type: "key", hash: keys.secretKeyHash, projectId: keys.projectId, kind: "secret" },
+          {
+            type: "row",
+            table: Backup.SuppressionsTable,
+            row: {
+              project_id: keys.projectId,
+              email_hash: yield* Suppressions.emailHash(secret, "gone@example.com"),
+              created_at: "2026-01-01T00:00:00.000Z"
+            }
+          }
+        ]
+        const summary = yield* (yield* Backup.Backup).import(Stream.fromIterable(throughNdjson(items)))
+        expect(summary).toMatchObject({ projects: 1, keys: 2, rows: 1 })
+        const suppressions = yield* Suppressions.Suppressions
+        expect(yield* suppressions.isSuppressed(keys.projectId, "gone@example.com")).toBe(true)
+        expect((yield* Effect.flip(track(keys.projectId, { email: "gone@example.com", event: "e" })))._tag).toBe(
+          "EmailSuppressed"
+        )
+        // And this store exports it again as it came: the same secret, the same hash.
+        const again = yield* collect
+        const project = again.find((i) => i.type === "project")
+        expect(project?.type === "project" ? Backup.secretOf(project) : undefined).toBe(secret)
+        expect(again.filter((i) => i.type === "row").map((i) => i.type === "row" && i.row["email_hash"])).toEqual([
+          items[4]!.type === "row" && items[4]!.row["email_hash"]
+        ])
+      })))
+
+    it.live("a suppression row whose project came without its secret is refused and leaves the store empty", () =>
+      inStore(Effect.gen(function*() {
+        const items: Array<Backup.Item> = [
+          { type: "project", id: "p1" },
+          { type: "row", table: Backup.SuppressionsTable, row: { project_id: "p1", email_hash: "ab".repeat(32) } }
+        ]
+        const error = yield* Effect.flip((yield* Backup.Backup).import(Stream.fromIterable(items)))
+        expect(error._tag).toBe("InvalidExport")
+        expect(yield* (yield* Projects.Projects).count).toBe(0)
+      })))
 
     it.live("an import with a gap in a stream's versions is refused and leaves the store empty", () =>
       inStore(Effect.gen(function*() {

@@ -6,7 +6,11 @@
  * - Effect's own schemas (`Trim`, `PropertyKey`, `Issue`, …) are inlined or dropped, so the
  *   public schemas are ours;
  * - an object schema that names no properties says `additionalProperties: true` out loud: client
- *   generators read a bare `{ type: "object" }` as an empty object (openapi-typescript does).
+ *   generators read a bare `{ type: "object" }` as an empty object (openapi-typescript does);
+ * - routes the server answers outside `HttpApi` (`GET /metrics`: not JSON) are added as given;
+ * - the 405 of a known path with another method (behaviour §9) is `components.responses.MethodNotAllowed`:
+ *   OpenAPI has no place for "any method a path does not declare", so the document names it once
+ *   and says so in its description; the `Allow` it sends lists the methods the path declares.
  */
 import type * as OpenApi from "@effect/platform/OpenApi"
 import * as OpenApiJsonSchema from "@effect/platform/OpenApiJsonSchema"
@@ -54,11 +58,30 @@ const refsIn = (node: Json, into: Set<string>) => {
   return into
 }
 
+/** A route answered outside `HttpApi`, described by hand: its success is text, its errors the envelope. */
+export interface TextOperation {
+  readonly path: string
+  readonly method: "get"
+  readonly operationId: string
+  readonly tag: string
+  readonly summary: string
+  readonly description: string
+  readonly contentType: string
+  /** Error answers: status → description. */
+  readonly errors: Readonly<Record<number, string>>
+}
+
+/** The name of the 405 answer in `components.responses`. */
+export const MethodNotAllowed = "MethodNotAllowed"
+
 /** The document, corrected; `envelope` is the error envelope's schema. */
 export const fix = (
   generated: OpenApi.OpenAPISpec,
   envelope: Schema.Schema.Any,
-  options: { readonly additionalPropertiesStrategy?: "allow" | "strict" } = {}
+  options: {
+    readonly additionalPropertiesStrategy?: "allow" | "strict"
+    readonly textOperations?: ReadonlyArray<TextOperation>
+  } = {}
 ): OpenApi.OpenAPISpec => {
   const doc: Json = structuredClone(generated)
   const schemas: Record<string, Json> = doc.components.schemas
@@ -69,6 +92,30 @@ export const fix = (
       ? { additionalPropertiesStrategy: options.additionalPropertiesStrategy }
       : {})
   })
+
+  for (const extra of options.textOperations ?? []) {
+    const errors: Record<string, Json> = {}
+    for (const [status, description] of Object.entries(extra.errors)) {
+      // The envelope is put in below, as for every error answer.
+      errors[status] = { description }
+    }
+    doc.paths[extra.path] = {
+      ...doc.paths[extra.path],
+      [extra.method]: {
+        tags: [extra.tag],
+        operationId: extra.operationId,
+        summary: extra.summary,
+        description: extra.description,
+        parameters: [],
+        security: [],
+        responses: {
+          200: { description: "Success", content: { [extra.contentType]: { schema: { type: "string" } } } },
+          ...errors
+        }
+      }
+    }
+    if (!doc.tags.some((t: Json) => t.name === extra.tag)) doc.tags.push({ name: extra.tag })
+  }
 
   for (const item of Object.values<Json>(doc.paths)) {
     for (const operation of Object.values<Json>(item)) {
@@ -83,6 +130,19 @@ export const fix = (
         }
         response.content = { "application/json": { schema: envelopeRef } }
       }
+    }
+  }
+  doc.components.responses = {
+    ...doc.components.responses,
+    [MethodNotAllowed]: {
+      description: "METHOD_NOT_ALLOWED: a known path with a method it does not declare",
+      headers: {
+        Allow: {
+          description: "The methods the path declares (and OPTIONS on the CORS routes), comma-separated",
+          schema: { type: "string" }
+        }
+      },
+      content: { "application/json": { schema: envelopeRef } }
     }
   }
 
