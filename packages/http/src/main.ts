@@ -17,7 +17,7 @@ const program = Effect.gen(function*() {
   const config = yield* ServerConfig.ServerConfig
   if (config.store._tag === "embedded") {
     // The default store shares this process with PGlite, and its RSS target is 300 MB (decision
-    // 0018). V8 lets the heap grow to ~4× what survives a full collection before the next one
+    // 0019). V8 lets the heap grow to ~4× what survives a full collection before the next one
     // (~36 MB live became ~150 MB resident); 2× held the RSS ~60 MB lower at no measured CPU cost.
     V8.setFlagsFromString("--heap-growing-percent=100")
   }

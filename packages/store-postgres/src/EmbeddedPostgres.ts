@@ -140,7 +140,7 @@ const start = (options: Options) =>
   })
 
 /**
- * Memory settings (decision 0018). Postgres's defaults size caches for a server that has the
+ * Memory settings (decision 0019). Postgres's defaults size caches for a server that has the
  * machine to itself; inside this process every buffer is WASM memory, which never shrinks. The
  * database files are read through the OS page cache, which stays outside this process's RSS, so
  * a small `shared_buffers` costs reads from that cache, not from disk.

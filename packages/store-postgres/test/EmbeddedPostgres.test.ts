@@ -290,7 +290,7 @@ describe("with a data directory", () => {
     }).pipe(Effect.ensuring(removeDir(dir)))
   })
 
-  it.live("initialises a fresh directory and runs with the small memory settings (decision 0018)", () => {
+  it.live("initialises a fresh directory and runs with the small memory settings (decision 0019)", () => {
     const dir = tempDir()
     const dataDir = Path.join(dir, "fresh")
     return Effect.gen(function*() {
