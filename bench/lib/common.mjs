@@ -85,6 +85,11 @@ end
 
 const millis = (value, unit) => Number(value) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? NaN)
 
+const sentTo = new Map()
+
+/** Requests `wrk` has sent to `base` so far in this process, warm-ups included. */
+export const requestsSent = (base) => sentTo.get(base) ?? 0
+
 /**
  * Closed-model load with wrk; returns requests/s, the request count, p50/p99 in ms and the
  * non-2xx count. With `cpu` (from `cpuMeter`), also the CPU µs per request of the server and
@@ -106,6 +111,7 @@ export const wrk = ({ base, key, emails = 1000, connections = 50, seconds = 5, c
   const after = cpu?.sample()
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1])
   const requests = Number(/(\d+) requests in/.exec(out)?.[1])
+  sentTo.set(base, (sentTo.get(base) ?? 0) + requests)
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
   const errors = /Socket errors: (.*)/.exec(out)?.[1]
   const pct = (p) => {

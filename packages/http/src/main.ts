@@ -6,6 +6,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as RuntimeFlags from "effect/RuntimeFlags"
+import * as V8 from "node:v8"
 import * as Bootstrap from "./Bootstrap.js"
 import * as RequestLog from "./RequestLog.js"
 import * as Server from "./Server.js"
@@ -14,6 +15,12 @@ import * as StoreLayer from "./StoreLayer.js"
 
 const program = Effect.gen(function*() {
   const config = yield* ServerConfig.ServerConfig
+  if (config.store._tag === "embedded") {
+    // The default store shares this process with PGlite, and its RSS target is 300 MB (decision
+    // 0019). V8 lets the heap grow to ~4× what survives a full collection before the next one
+    // (~36 MB live became ~150 MB resident); 2× held the RSS ~60 MB lower at no measured CPU cost.
+    V8.setFlagsFromString("--heap-growing-percent=100")
+  }
   return yield* Effect.gen(function*() {
     const created = yield* Bootstrap.run(config.keys)
     const running = yield* Server.make({

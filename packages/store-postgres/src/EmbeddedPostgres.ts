@@ -17,7 +17,9 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
+import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
@@ -74,9 +76,17 @@ const start = (options: Options) =>
       yield* Effect.acquireRelease(acquireLock(dataDir), releaseLock)
     }
 
+    // A fresh directory is initialised (initdb) in a child process: initdb grows a second WASM
+    // memory and leaves ~500 MB of garbage behind, and some of it stays resident in this process.
+    if (dataDir !== undefined && !Fs.existsSync(Path.join(dataDir, "PG_VERSION"))) yield* initdb(dataDir)
+
     const db = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => PGlite.create(dataDir === undefined ? {} : { dataDir }),
+        try: () =>
+          PGlite.create({
+            ...(dataDir === undefined ? {} : { dataDir }),
+            startParams: [...PGlite.defaultStartParams, ...settings.flatMap((setting) => ["-c", setting])]
+          }),
         catch: (cause) =>
           new EmbeddedPostgresError({
             reason: `PGlite failed to start${dataDir === undefined ? "" : ` in ${dataDir}`}: ${describe(cause)}`,
@@ -127,6 +137,45 @@ const start = (options: Options) =>
       return yield* new EmbeddedPostgresError({ reason: `Socket server reported no port: ${server.getServerConn()}` })
     }
     return { url: `postgres://postgres@127.0.0.1:${port}/postgres` }
+  })
+
+/**
+ * Memory settings (decision 0019). Postgres's defaults size caches for a server that has the
+ * machine to itself; inside this process every buffer is WASM memory, which never shrinks. The
+ * database files are read through the OS page cache, which stays outside this process's RSS, so
+ * a small `shared_buffers` costs reads from that cache, not from disk.
+ */
+const settings = [
+  "shared_buffers=16MB",
+  "wal_buffers=1MB",
+  "temp_buffers=1MB",
+  "work_mem=1MB",
+  "maintenance_work_mem=8MB"
+]
+
+// PGlite's CommonJS entry, resolved from here so the child loads the same copy as this process.
+const pgliteEntry = () => createRequire(import.meta.url).resolve("@electric-sql/pglite")
+
+const initdbScript = `const { PGlite } = require(process.argv[1])
+PGlite.create({ dataDir: process.argv[2] }).then((db) => db.close()).then(
+  () => process.exit(0),
+  (error) => { console.error(error instanceof Error ? error.message : String(error)); process.exit(1) }
+)`
+
+const initdb = (dataDir: string) =>
+  Effect.tryPromise({
+    try: () =>
+      new Promise<void>((resolve, reject) => {
+        ChildProcess.execFile(
+          process.execPath,
+          ["-e", initdbScript, pgliteEntry(), dataDir],
+          { timeout: 120_000 },
+          (error, _stdout, stderr) =>
+            error === null ? resolve() : reject(new Error(`${error.message} ${stderr}`.trim()))
+        )
+      }),
+    catch: (cause) =>
+      new EmbeddedPostgresError({ reason: `PGlite failed to initialise ${dataDir}: ${describe(cause)}`, cause })
   })
 
 const describe = (cause: unknown) => cause instanceof Error ? cause.message : String(cause)

@@ -290,6 +290,23 @@ describe("with a data directory", () => {
     }).pipe(Effect.ensuring(removeDir(dir)))
   })
 
+  it.live("initialises a fresh directory and runs with the small memory settings (decision 0019)", () => {
+    const dir = tempDir()
+    const dataDir = Path.join(dir, "fresh")
+    return Effect.gen(function*() {
+      const shown = yield* Effect.gen(function*() {
+        const sql = yield* PgClient.PgClient
+        return yield* Effect.all({
+          sharedBuffers: sql<{ shared_buffers: string }>`SHOW shared_buffers`,
+          workMem: sql<{ work_mem: string }>`SHOW work_mem`
+        })
+      }).pipe(Effect.provide(clientLayer({ dataDir })))
+      expect(shown.sharedBuffers[0]!.shared_buffers).toBe("16MB")
+      expect(shown.workMem[0]!.work_mem).toBe("1MB")
+      expect(Fs.existsSync(Path.join(dataDir, "PG_VERSION"))).toBe(true)
+    }).pipe(Effect.ensuring(removeDir(dir)))
+  })
+
   it.live("refuses a data dir locked by another live process, without starting PGlite", () => {
     const dataDir = tempDir()
     const lockPath = Path.join(dataDir, LOCK_FILE)
