@@ -149,7 +149,7 @@ const encodeAppend = (input: EventStore.Append, record?: Idempotency.Record): En
 const ContactColumns = "id, project_id, email, subscribed, data, created_at, updated_at, version"
 
 // The statement of a group commit, as fixed text (two variants): it is sent many times a second,
-// and built once (docs/decisions/0018-direct-hot-statements.md). $1 holds the contact rows, $2
+// and built once (docs/decisions/0020-direct-hot-statements.md). $1 holds the contact rows, $2
 // the event rows, $3 the idempotency records, each a JSON array.
 // An append's idempotency key is claimed first (behaviour §6): an append whose key is already
 // stored writes nothing and is answered as a conflict, so its caller finds the stored answer,

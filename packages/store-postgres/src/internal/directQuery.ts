@@ -22,7 +22,7 @@ const timedOut = Effect.fail(new StoreError.StoreUnavailable({ reason: "database
  * The batched statements of the track path, sent straight to the pool when there is one: one
  * callback and one timer per statement. Through `@effect/sql`, with the store's `bounded`
  * (a disconnected child fiber raced against a sleeping one), a statement cost ~2.5× the client
- * CPU of the same query on `pg` (docs/decisions/0018-direct-hot-statements.md). Without a pool (a
+ * CPU of the same query on `pg` (docs/decisions/0020-direct-hot-statements.md). Without a pool (a
  * client given to `StorePostgres.make`) the same text goes through the client.
  */
 export const make = (options: {
