@@ -26,11 +26,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import * as LogStream from "@tracklog/core/LogStream"
 import * as Processor from "@tracklog/core/Processor"
 import * as Stream from "effect/Stream"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as Pg from "pg"
 import * as Batcher from "./internal/batcher.js"
+import * as DirectQuery from "./internal/directQuery.js"
 import * as EmailHash from "./internal/emailHash.js"
 import * as EventRow from "./internal/eventRow.js"
 import * as LiveLog from "./internal/liveLog.js"
@@ -144,6 +146,96 @@ const encodeAppend = (input: EventStore.Append, record?: Idempotency.Record): En
   }
 }
 
+const ContactColumns = "id, project_id, email, subscribed, data, created_at, updated_at, version"
+
+// The statement of a group commit, as fixed text (two variants): it is sent many times a second,
+// and built once (docs/decisions/0020-direct-hot-statements.md). $1 holds the contact rows, $2
+// the event rows, $3 the idempotency records, each a JSON array.
+// An append's idempotency key is claimed first (behaviour §6): an append whose key is already
+// stored writes nothing and is answered as a conflict, so its caller finds the stored answer,
+// and the rest of the group commit goes on. A key claimed for a stream whose compare-and-set
+// then fails would be stored without its events: the guard fails the whole statement instead
+// (a race of two processes on one stream; every append of it is decided again).
+const appendText = (keyed: boolean) => `
+  WITH ${
+  keyed
+    ? `keys AS (
+    SELECT * FROM json_to_recordset($3::json) AS k(stream_id text, project_id text, key text,
+      fingerprint text, status integer, body text, contact_ids text[], created_at timestamptz)
+  ), claimed AS (
+    INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
+    SELECT project_id, key, fingerprint, status, body, contact_ids, created_at FROM keys
+    ON CONFLICT DO NOTHING
+    RETURNING project_id, key
+  ), blocked AS (
+    SELECT k.stream_id FROM keys k
+    WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.project_id = k.project_id AND c.key = k.key)
+  ), `
+    : ""
+}input AS (
+    SELECT * FROM json_to_recordset($1::json) AS i(
+      stream_id text, expected integer, version integer, project_id text, email text,
+      subscribed boolean, data json, created_at timestamptz, updated_at timestamptz)
+    ${keyed ? "WHERE i.stream_id NOT IN (SELECT stream_id FROM blocked)" : ""}
+  ), created AS (
+    -- A new contact first claims its (project_id, email); a taken one claims nothing.
+    INSERT INTO contacts (id, project_id, email, subscribed, data, created_at, updated_at, version)
+    SELECT stream_id, project_id, email, subscribed, data, created_at, updated_at, version
+    FROM input WHERE expected = 0
+    ON CONFLICT DO NOTHING
+    RETURNING id
+  ), started AS (
+    INSERT INTO streams (stream_id, version)
+    SELECT i.stream_id, i.version FROM input i JOIN created c ON c.id = i.stream_id
+    RETURNING stream_id
+  ), moved AS (
+    -- The compare-and-set of existing streams; under READ COMMITTED a concurrent writer's
+    -- commit is re-checked against the expected version.
+    -- The streams are found by their key from an array: an index lookup whatever the
+    -- statistics, where a join on the input may be planned as a scan of every stream.
+    UPDATE streams s SET version = i.version FROM input i
+    WHERE s.stream_id = ANY (ARRAY(SELECT stream_id FROM input WHERE expected > 0))
+      AND i.expected > 0 AND s.stream_id = i.stream_id AND s.version = i.expected
+    RETURNING s.stream_id
+  ), projected AS (
+    UPDATE contacts c SET subscribed = i.subscribed, data = i.data, updated_at = i.updated_at, version = i.version
+    -- Driven by the moved streams (estimated at one row): an index probe per contact. With
+    -- the filter c.id = ANY (moved) as well, each probe also walked the whole array: quadratic, 150
+    -- to 350 ms for a batch moving 500 contacts.
+    FROM input i JOIN moved m ON m.stream_id = i.stream_id
+    WHERE c.id = i.stream_id
+  ), ok AS (
+    SELECT stream_id FROM started UNION ALL SELECT stream_id FROM moved
+  ), appended AS (
+    INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
+    SELECT e.stream_id, e.project_id, e.version, e.id, e.type, e.data, e.created_at
+    FROM json_to_recordset($2::json) AS e(stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz)
+    JOIN ok ON ok.stream_id = e.stream_id
+    ORDER BY e.stream_id, e.version
+  )${
+  keyed
+    // UNION ALL runs both branches, so the guard is evaluated even when nothing moved.
+    ? `, guard AS (
+    SELECT 1 / (CASE WHEN EXISTS (
+      SELECT 1 FROM keys k JOIN claimed c ON c.project_id = k.project_id AND c.key = k.key
+      WHERE k.stream_id NOT IN (SELECT stream_id FROM ok)) THEN 0 ELSE 1 END) AS pass
+  )
+  SELECT stream_id FROM ok UNION ALL SELECT NULL FROM guard WHERE pass = 0`
+    : `
+  SELECT stream_id FROM ok`
+}`
+const AppendKeyed = appendText(true)
+const AppendPlain = appendText(false)
+
+const appendQuery = (batch: ReadonlyArray<EncodedAppend>): { text: string; values: Array<string> } => {
+  const heads = `[${batch.map((a) => a.head).join(",")}]`
+  const rows = `[${batch.flatMap((a) => a.rows).join(",")}]`
+  const keys = batch.flatMap((a) => (a.key === undefined ? [] : [a.key.row]))
+  return keys.length > 0
+    ? { text: AppendKeyed, values: [heads, rows, `[${keys.join(",")}]`] }
+    : { text: AppendPlain, values: [heads, rows] }
+}
+
 // Beyond this many operations waiting on a database that does not keep up, answer at once.
 const MaxQueued = 10_000
 
@@ -167,94 +259,28 @@ export const make = (options: Options = {}) =>
 
     const bounded = SqlErrors.bounded(timeout)
     const guard = <A>(effect: Effect.Effect<A, SqlError.SqlError>) => bounded(SqlErrors.orUnavailable(effect))
+    // The batched statements of the track path: fixed text, straight to the pool when there is one.
+    const direct = DirectQuery.make({
+      sql,
+      pool: yield* Effect.serviceOption(DirectQuery.Pool),
+      timeout: Duration.decode(timeout),
+      bounded
+    })
+    const directGuarded = <Row extends object>(text: string, values: ReadonlyArray<unknown>) =>
+      Effect.catchTag(direct<Row>(text, values), "SqlError", (e) => SqlErrors.orUnavailable(Effect.fail(e)))
 
     // Group commit: every append waiting while a batch is in flight goes into the next one, as
     // one statement — one round trip, one commit — that still decides each append on its own
     // (docs/decisions/0007-group-commit.md).
     // The statement of a group commit; also run alone, in a transaction, for a multi-stream append.
     const appendStatement = (batch: ReadonlyArray<EncodedAppend>) => {
-      const heads = `[${batch.map((a) => a.head).join(",")}]`
-      const rows = `[${batch.flatMap((a) => a.rows).join(",")}]`
-      const keys = batch.flatMap((a) => (a.key === undefined ? [] : [a.key.row]))
-      // An append's idempotency key is claimed first (behaviour §6): an append whose key is already
-      // stored writes nothing and is answered as a conflict, so its caller finds the stored answer,
-      // and the rest of the group commit goes on. A key claimed for a stream whose compare-and-set
-      // then fails would be stored without its events: the guard fails the whole statement instead
-      // (a race of two processes on one stream; every append of it is decided again).
-      const keyed = keys.length > 0
-      const claim = keyed
-        ? sql`keys AS (
-          SELECT * FROM json_to_recordset(${`[${
-          keys.join(",")
-        }]`}::json) AS k(stream_id text, project_id text, key text,
-            fingerprint text, status integer, body text, contact_ids text[], created_at timestamptz)
-        ), claimed AS (
-          INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
-          SELECT project_id, key, fingerprint, status, body, contact_ids, created_at FROM keys
-          ON CONFLICT DO NOTHING
-          RETURNING project_id, key
-        ), blocked AS (
-          SELECT k.stream_id FROM keys k
-          WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.project_id = k.project_id AND c.key = k.key)
-        ), `
-        : sql``
-      const unblocked = keyed ? sql`WHERE i.stream_id NOT IN (SELECT stream_id FROM blocked)` : sql``
-      // UNION ALL runs both branches, so the guard is evaluated even when nothing moved.
-      const result = keyed
-        ? sql`, guard AS (
-          SELECT 1 / (CASE WHEN EXISTS (
-            SELECT 1 FROM keys k JOIN claimed c ON c.project_id = k.project_id AND c.key = k.key
-            WHERE k.stream_id NOT IN (SELECT stream_id FROM ok)) THEN 0 ELSE 1 END) AS pass
-        )
-        SELECT stream_id FROM ok UNION ALL SELECT NULL FROM guard WHERE pass = 0`
-        : sql`
-        SELECT stream_id FROM ok`
-      return sql<{ stream_id: string }>`
-        WITH ${claim}input AS (
-          SELECT * FROM json_to_recordset(${heads}::json) AS i(
-            stream_id text, expected integer, version integer, project_id text, email text,
-            subscribed boolean, data json, created_at timestamptz, updated_at timestamptz)
-          ${unblocked}
-        ), created AS (
-          -- A new contact first claims its (project_id, email); a taken one claims nothing.
-          INSERT INTO contacts (id, project_id, email, subscribed, data, created_at, updated_at, version)
-          SELECT stream_id, project_id, email, subscribed, data, created_at, updated_at, version
-          FROM input WHERE expected = 0
-          ON CONFLICT DO NOTHING
-          RETURNING id
-        ), started AS (
-          INSERT INTO streams (stream_id, version)
-          SELECT i.stream_id, i.version FROM input i JOIN created c ON c.id = i.stream_id
-          RETURNING stream_id
-        ), moved AS (
-          -- The compare-and-set of existing streams; under READ COMMITTED a concurrent writer's
-          -- commit is re-checked against the expected version.
-          -- The streams are found by their key from an array: an index lookup whatever the
-          -- statistics, where a join on the input may be planned as a scan of every stream.
-          UPDATE streams s SET version = i.version FROM input i
-          WHERE s.stream_id = ANY (ARRAY(SELECT stream_id FROM input WHERE expected > 0))
-            AND i.expected > 0 AND s.stream_id = i.stream_id AND s.version = i.expected
-          RETURNING s.stream_id
-        ), projected AS (
-          UPDATE contacts c SET subscribed = i.subscribed, data = i.data, updated_at = i.updated_at, version = i.version
-          -- Driven by the moved streams (estimated at one row): an index probe per contact. With
-          -- the filter c.id = ANY (moved) as well, each probe also walked the whole array: quadratic, 150
-          -- to 350 ms for a batch moving 500 contacts.
-          FROM input i JOIN moved m ON m.stream_id = i.stream_id
-          WHERE c.id = i.stream_id
-        ), ok AS (
-          SELECT stream_id FROM started UNION ALL SELECT stream_id FROM moved
-        ), appended AS (
-          INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
-          SELECT e.stream_id, e.project_id, e.version, e.id, e.type, e.data, e.created_at
-          FROM json_to_recordset(${rows}::json) AS e(stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz)
-          JOIN ok ON ok.stream_id = e.stream_id
-          ORDER BY e.stream_id, e.version
-        )${result}`
+      const { text, values } = appendQuery(batch)
+      return sql.unsafe<{ stream_id: string }>(text, values)
     }
 
     const appendBatch = (batch: ReadonlyArray<EncodedAppend>) => {
-      return appendStatement(batch).pipe(
+      const { text, values } = appendQuery(batch)
+      return direct<{ stream_id: string }>(text, values).pipe(
         Effect.map((okRows) => {
           const ok = new Set(okRows.map((r) => r.stream_id))
           return batch.map(({ input: { expectedVersion, streamId }, key }) =>
@@ -281,8 +307,7 @@ export const make = (options: Options = {}) =>
                 )
               )
               : SqlErrors.orUnavailable(Effect.fail(e))
-        ),
-        bounded
+        )
       )
     }
 
@@ -365,13 +390,10 @@ export const make = (options: Options = {}) =>
     >({
       ...batching,
       run: (batch) =>
-        guard(sql<IdempotencyRow>`
+        directGuarded<IdempotencyRow>(
+          `
           WITH k AS (
-            SELECT * FROM json_to_recordset(${
-          JSON.stringify(
-            batch.map((k) => ({ project_id: k.projectId, key: k.key, not_before: Timestamp.iso(k.notBefore) }))
-          )
-        }::json) AS k(project_id text, key text, not_before timestamptz)
+            SELECT * FROM json_to_recordset($1::json) AS k(project_id text, key text, not_before timestamptz)
           ), expired AS (
             DELETE FROM idempotency_keys i USING k
             WHERE i.project_id = k.project_id AND i.key = k.key AND i.created_at < k.not_before
@@ -381,7 +403,13 @@ export const make = (options: Options = {}) =>
             -- One index probe per key whatever the statistics, as the contact lookup.
             SELECT * FROM idempotency_keys
             WHERE project_id = k.project_id AND key = k.key AND created_at >= k.not_before LIMIT 1
-          ) i`).pipe(
+          ) i`,
+          [
+            JSON.stringify(
+              batch.map((k) => ({ project_id: k.projectId, key: k.key, not_before: Timestamp.iso(k.notBefore) }))
+            )
+          ]
+        ).pipe(
           Effect.map((rows) => {
             const found = new Map(rows.map((row) => [`${row.project_id}\u0000${row.key}`, toRecord(row)]))
             return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(`${k.projectId}\u0000${k.key}`))))
@@ -437,22 +465,22 @@ export const make = (options: Options = {}) =>
         }))
     })
 
-    const contactColumns = sql`id, project_id, email, subscribed, data, created_at, updated_at, version`
+    const contactColumns = sql.literal(ContactColumns)
 
     // One query for every lookup waiting (the track path's reads, batched like the appends), or
     // for a batch's contacts at once.
     const findByEmails = (batch: ReadonlyArray<{ readonly projectId: string; readonly email: string }>) =>
-      guard(sql<ContactRow>`
-          SELECT c.* FROM json_to_recordset(${
-        JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email: k.email })))
-      }::json)
-            AS k(project_id text, email text)
+      directGuarded<ContactRow>(
+        `
+          SELECT c.* FROM json_to_recordset($1::json) AS k(project_id text, email text)
           -- One index probe per key, whatever the statistics: an IN (or a plain join) over the
           -- function's fixed 100-row estimate was planned as a scan of every contact. LIMIT
           -- keeps the planner from flattening the subquery back into such a join.
           CROSS JOIN LATERAL (
-            SELECT ${contactColumns} FROM contacts WHERE project_id = k.project_id AND email = k.email LIMIT 1
-          ) c`).pipe(
+            SELECT ${ContactColumns} FROM contacts WHERE project_id = k.project_id AND email = k.email LIMIT 1
+          ) c`,
+        [JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email: k.email })))]
+      ).pipe(
         Effect.map((rows) => {
           const found = new Map(rows.map((row) => [Contact.emailKey(row.project_id, row.email), toContact(row)]))
           return batch.map((k) => Option.fromNullable(found.get(Contact.emailKey(k.projectId, k.email))))
@@ -510,8 +538,10 @@ export const make = (options: Options = {}) =>
       ...batching,
       onBatch: StoreMetrics.batchSizeOf("find_by_key_hash"),
       run: (hashes) =>
-        guard(sql<{ hash: string; project_id: string; kind: "public" | "secret" }>`
-          SELECT hash, project_id, kind FROM api_keys WHERE hash IN ${sql.in(hashes)}`).pipe(
+        directGuarded<{ hash: string; project_id: string; kind: "public" | "secret" }>(
+          "SELECT hash, project_id, kind FROM api_keys WHERE hash = ANY ($1::text[])",
+          [hashes]
+        ).pipe(
           Effect.map((rows) => {
             const found = new Map(rows.map((r) => [r.hash, { projectId: r.project_id, kind: r.kind }]))
             return hashes.map((hash) => Exit.succeed(Option.fromNullable(found.get(hash))))
@@ -684,17 +714,17 @@ export const make = (options: Options = {}) =>
     // The track path asks only before creating a contact; batched like its other read. A batch
     // asks for all its emails in one query.
     const suppressedHashes = (batch: ReadonlyArray<{ readonly projectId: string; readonly hash: string }>) =>
-      guard(sql<{ project_id: string; email_hash: string }>`
+      directGuarded<{ project_id: string; email_hash: string }>(
+        `
           SELECT s.project_id, s.email_hash
-          FROM json_to_recordset(${
-        JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email_hash: k.hash })))
-      }::json)
-            AS k(project_id text, email_hash text)
+          FROM json_to_recordset($1::json) AS k(project_id text, email_hash text)
           -- One index probe per key whatever the statistics, as the contact lookup.
           CROSS JOIN LATERAL (
             SELECT project_id, email_hash FROM suppressions
             WHERE project_id = k.project_id AND email_hash = k.email_hash LIMIT 1
-          ) s`).pipe(
+          ) s`,
+        [JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email_hash: k.hash })))]
+      ).pipe(
         Effect.map((rows) => {
           const found = new Set(rows.map((row) => `${row.project_id}\u0000${row.email_hash}`))
           return batch.map((k) => found.has(`${k.projectId}\u0000${k.hash}`))
@@ -1022,13 +1052,31 @@ export const layerFromClient = (
     )
   }))
 
-/** A `pg` pool for the store. */
+/**
+ * A `pg` pool for the store, made here so the store can send its batched statements to it
+ * directly (`DirectQuery`), under the `@effect/sql-pg` client every other statement uses.
+ */
 export const layerClient = (config: Config) =>
-  PgClient.layer({
-    url: Redacted.make(config.url),
-    maxConnections: config.maxConnections ?? 10,
-    applicationName: "tracklog"
-  })
+  Layer.scopedContext(Effect.gen(function*() {
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = new Pg.Pool({
+          connectionString: config.url,
+          max: config.maxConnections ?? 10,
+          application_name: "tracklog"
+        })
+        // A connection that fails while idle is dropped by the pool; its next user reconnects.
+        pool.on("error", () => {})
+        return pool
+      }),
+      (pool) => Effect.promise(() => pool.end())
+    )
+    const client = yield* PgClient.fromPool({ acquire: Effect.succeed(pool), applicationName: "tracklog" })
+    return Context.make(PgClient.PgClient, client).pipe(
+      Context.add(SqlClient.SqlClient, client),
+      Context.add(DirectQuery.Pool, pool)
+    )
+  })).pipe(Layer.provide(Reactivity.layer))
 
 /** The store on a database URL: pool, migrations, ports. */
 export const layer = (config: Config) => layerFromClient(config).pipe(Layer.provideMerge(layerClient(config)))

@@ -11,20 +11,33 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as DirectQuery from "../src/internal/directQuery.js"
 import * as StorePostgres from "../src/StorePostgres.js"
 
 const Contacts = 3000
 const project = "plans"
 
-// The client the store sees: the real one, noting every statement built with the template tag.
+// The client the store sees: the real one, noting every statement built with the template tag
+// or given as text (`unsafe`: the batched statements, which a store with its own pool sends
+// straight to it, are given to this client as text since it has none).
 const recording = (sql: SqlClient.SqlClient, seen: Array<Statement.Statement<unknown>>): SqlClient.SqlClient =>
   new Proxy(sql, {
     apply: (target, self, args) => {
       const statement = Reflect.apply(target, self, args)
       if (Array.isArray(args[0]) && "raw" in args[0]) seen.push(statement)
       return statement
+    },
+    get: (target, property, receiver) => {
+      const value = Reflect.get(target, property, receiver)
+      if (property !== "unsafe") return value
+      return (...args: Parameters<SqlClient.SqlClient["unsafe"]>) => {
+        const statement = sql.unsafe(...args)
+        seen.push(statement)
+        return statement
+      }
     }
   })
 
@@ -64,7 +77,11 @@ const seed = Effect.gen(function*() {
 const exercise = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const seen: Array<Statement.Statement<unknown>> = []
-  const store = yield* StorePostgres.make({}).pipe(Effect.provideService(SqlClient.SqlClient, recording(sql, seen)))
+  // Without the pool, so the batched statements reach the recording client too.
+  const store = yield* StorePostgres.make({}).pipe(
+    Effect.provideService(SqlClient.SqlClient, recording(sql, seen)),
+    Effect.mapInputContext((context: Context.Context<never>) => Context.omit(DirectQuery.Pool)(context))
+  )
   const { contacts, eventStore } = store
   const found = yield* contacts.findByEmail(project, "user42@example.com")
   expect(found._tag).toBe("Some")
