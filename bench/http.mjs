@@ -6,19 +6,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
   cpuMeter,
-<<<<<<< HEAD
   cpuMillis,
   describeRun,
   ensureOpenload,
   freshDatabase,
   median,
   openloadAsync,
-=======
-  describeRun,
-  freshDatabase,
-  median,
   requestsSent,
->>>>>>> embed
   rssMb,
   startServer,
   warm,
