@@ -21,7 +21,11 @@ for (const backend of TestDatabase.backends) {
     const client = Effect.flatMap(
       backend.database,
       (db) => Layer.build(StorePostgres.layerClient({ url: db.url, maxConnections: Math.min(2, db.maxConnections) }))
-    ).pipe(Effect.flatMap((context) => Effect.provide(SqlClient.SqlClient, context)))
+    ).pipe(
+      Effect.flatMap((context) => Effect.provide(SqlClient.SqlClient, context)),
+      // The table the slow statements write to.
+      Effect.tap((sql) => Effect.orDie(sql`CREATE TABLE marks (n int)`))
+    )
 
     // Slow enough that the caller leaves while it runs.
     const slowInsert = (sql: SqlClient.SqlClient, n: number) =>
@@ -41,7 +45,6 @@ for (const backend of TestDatabase.backends) {
       () =>
         Effect.gen(function*() {
           const sql = yield* client
-          yield* Effect.orDie(sql`CREATE TABLE marks (n int)`)
           const caller = yield* Effect.fork(SqlErrors.bounded(Duration.seconds(5))(slowInsert(sql, 1)))
           yield* Effect.sleep(Duration.millis(80))
           yield* Fiber.interrupt(caller)
@@ -56,7 +59,6 @@ for (const backend of TestDatabase.backends) {
       () =>
         Effect.gen(function*() {
           const sql = yield* client
-          yield* Effect.orDie(sql`CREATE TABLE marks (n int)`)
           const error = yield* Effect.flip(SqlErrors.bounded(Duration.millis(50))(slowInsert(sql, 2)))
           expect(error._tag).toBe("StoreUnavailable")
           expect(yield* sql<{ ok: number }>`SELECT 1 AS ok`.pipe(Effect.orDie)).toEqual([{ ok: 1 }])
