@@ -263,8 +263,7 @@ export const make = (options: Options = {}) =>
     const direct = DirectQuery.make({
       sql,
       pool: yield* Effect.serviceOption(DirectQuery.Pool),
-      timeout: Duration.decode(timeout),
-      bounded
+      timeout: Duration.decode(timeout)
     })
     const directGuarded = <Row extends object>(text: string, values: ReadonlyArray<unknown>) =>
       Effect.catchTag(direct<Row>(text, values), "SqlError", (e) => SqlErrors.orUnavailable(Effect.fail(e)))

@@ -1,11 +1,12 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import * as StoreError from "@tracklog/core/StoreError"
+import type * as StoreError from "@tracklog/core/StoreError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Pg from "pg"
+import * as SqlErrors from "./sqlError.js"
 
 /** The `pg` pool under the store's `SqlClient`, when the store built that client itself. */
 export class Pool extends Context.Tag("@tracklog/store-postgres/DirectQuery/Pool")<Pool, Pg.Pool>() {}
@@ -15,8 +16,6 @@ export type Query = <Row extends object>(
   text: string,
   values: ReadonlyArray<unknown>
 ) => Effect.Effect<ReadonlyArray<Row>, SqlError | StoreError.StoreUnavailable>
-
-const timedOut = Effect.fail(new StoreError.StoreUnavailable({ reason: "database timed out" }))
 
 /**
  * The batched statements of the track path, sent straight to the pool when there is one: one
@@ -29,11 +28,11 @@ export const make = (options: {
   readonly sql: SqlClient.SqlClient
   readonly pool: Option.Option<Pg.Pool>
   readonly timeout: Duration.Duration
-  readonly bounded: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | StoreError.StoreUnavailable>
 }): Query => {
   if (Option.isNone(options.pool)) {
+    const bounded = SqlErrors.bounded(options.timeout)
     return <Row extends object>(text: string, values: ReadonlyArray<unknown>) =>
-      options.bounded(options.sql.unsafe<Row>(text, values))
+      bounded(options.sql.unsafe<Row>(text, values))
   }
   const pool = options.pool.value
   const millis = Duration.toMillis(options.timeout)
@@ -41,10 +40,10 @@ export const make = (options: {
     Effect.async<ReadonlyArray<Row>, SqlError | StoreError.StoreUnavailable>((resume) => {
       let done = false
       // Past the timeout the caller is answered and the statement left to finish or fail alone,
-      // as `bounded` does.
+      // as `SqlErrors.bounded` does.
       const timer = setTimeout(() => {
         done = true
-        resume(timedOut)
+        resume(Effect.fail(SqlErrors.timedOut()))
       }, millis)
       pool.query<Row & Pg.QueryResultRow>(text, values as Array<unknown>, (error, result) => {
         if (done) return

@@ -64,9 +64,7 @@ export const orUnavailable = <A, R>(
  * answered at once while the statement runs to its end and gives its connection back.
  */
 export const bounded = (timeout: Duration.DurationInput) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.disconnect(Effect.uninterruptible(effect)).pipe(
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () => new StoreError.StoreUnavailable({ reason: "database timed out" })
-    })
-  )
+  Effect.disconnect(Effect.uninterruptible(effect)).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }))
+
+/** What a caller is answered when its statement outlasts the timeout (the statement goes on). */
+export const timedOut = () => new StoreError.StoreUnavailable({ reason: "database timed out" })
