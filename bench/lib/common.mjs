@@ -27,11 +27,16 @@ export const startServer = (args, env = {}, command = process.execPath) =>
       stdio: ["ignore", "pipe", "pipe"]
     })
     let output = ""
+    let listening = false
     const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 60_000)
     child.stdout.on("data", (c) => {
+      // Once it listens, its output is read and dropped: a server with its request log on writes a
+      // line per request, which must neither fill the pipe nor pile up in this process.
+      if (listening) return
       output += c
       const m = /"msg":"listening","url":"http:\/\/[^:]+:(\d+)"/.exec(output)
-      if (m && timer) {
+      if (m) {
+        listening = true
         clearTimeout(timer)
         resolve({
           base: `http://127.0.0.1:${m[1]}`,
