@@ -333,7 +333,10 @@ const readBody = (req: Http.IncomingMessage, limit: number, done: (result: BodyR
     chunks.push(chunk)
   })
   req.on("end", () => {
-    if (!tooLarge) done({ _tag: "Body", text: Buffer.concat(chunks, size).toString("utf8") })
+    if (tooLarge) return
+    // A small body arrives in one chunk: decoded as it is, without a copy into a new buffer.
+    const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8")
+    done({ _tag: "Body", text })
   })
   req.on("error", () => {})
 }
