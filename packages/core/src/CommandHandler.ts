@@ -184,7 +184,9 @@ export const make = (options: Options = {}) =>
       command: Command,
       attempts: number
     ): Effect.Effect<Decided, RetriesExhausted | StoreError.StoreUnavailable | FindError> =>
-      Effect.flatMap(now, (millis) => {
+      // The clock read inside the step, not as an Effect of its own: one step less per command.
+      Effect.suspend(() => {
+        const millis = clock.unsafeCurrentTimeMillis()
         const cached = known.get(key)
         return cached !== undefined
           ? write(handling, key, projectId, command, attempts, cached, millis)

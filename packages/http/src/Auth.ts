@@ -52,16 +52,16 @@ export const make = Effect.gen(function*() {
   const authenticate = (header: string | undefined, requirement: Requirement) => {
     const key = keyOf(header)
     if (key === undefined) return Effect.fail(ApiError.missingAuth())
-    return projects.findByKeyHash(hashOf(key)).pipe(
-      Effect.mapError(ApiError.fromDomain),
-      Effect.flatMap((grant) =>
+    // One step for both outcomes (not `mapError` then `flatMap`): every request comes through here.
+    return Effect.matchEffect(projects.findByKeyHash(hashOf(key)), {
+      onFailure: (error) => Effect.fail(ApiError.fromDomain(error)),
+      onSuccess: (grant) =>
         Option.isNone(grant)
           ? Effect.fail(ApiError.invalidApiKey())
           : requirement === "secret" && grant.value.kind !== "secret"
           ? Effect.fail(ApiError.forbidden())
           : Effect.succeed(grant.value)
-      )
-    )
+    })
   }
 
   return { authenticate }

@@ -29,12 +29,19 @@ import * as EventStream from "./EventStream.js"
 export interface Request {
   readonly requestId: string
   readonly params: Readonly<Record<string, string>>
+  /** The query string's parameters; read only (requests without a query share one). */
   readonly query: URLSearchParams
   readonly body: unknown
   readonly grant: Projects.Grant
-  /** Request headers by lowercase name, each value as sent (a header sent twice has two). */
+  /**
+   * Request headers by lowercase name, each value as sent (a header sent twice has two): at least
+   * those of `headerNames`, the only ones handlers read.
+   */
   readonly headers?: Readonly<Record<string, ReadonlyArray<string> | undefined>> | undefined
 }
+
+/** The request headers handlers read: a transport need pass only these. */
+export const headerNames: ReadonlyArray<string> = ["idempotency-key", "last-event-id"]
 
 /** A JSON reply; or, with `stream`, a Server-Sent Events reply whose text the server writes as it comes. */
 export interface Reply {

@@ -93,10 +93,14 @@ export const makeRequestRecorder = () => {
   // Gauges are in the registry only once touched: show them from the start, at 0.
   streamSubscribers.unsafeModify(0, none)
   streamLagEvents.unsafeModify(0, none)
-  const cache = new Map<string, Recorder>()
+  // By route, method, then status: lookups of the strings each request already has, no key built.
+  const cache = new Map<string, Map<string, Map<number, Recorder>>>()
   return (method: string, pattern: string, status: number, millis: number) => {
-    const id = `${method} ${pattern} ${status}`
-    let record = cache.get(id)
+    let byMethod = cache.get(pattern)
+    if (byMethod === undefined) cache.set(pattern, byMethod = new Map())
+    let byStatus = byMethod.get(method)
+    if (byStatus === undefined) byMethod.set(method, byStatus = new Map())
+    let record = byStatus.get(status)
     if (record === undefined) {
       const count = Metric.fromMetricKey(
         requestsKey.pipe(
@@ -110,7 +114,7 @@ export const makeRequestRecorder = () => {
         count.unsafeUpdate(1, none)
         duration.unsafeUpdate(seconds, none)
       }
-      cache.set(id, record)
+      byStatus.set(status, record)
     }
     record(millis / 1000)
   }

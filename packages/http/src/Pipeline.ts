@@ -70,6 +70,8 @@ export const MetricsPath = "/metrics"
 /** The routes a browser may call with a public key, so CORS applies to them. */
 export const isCorsPath = (path: string) => path === TrackPath || path === BatchPath
 const NoGrant = { projectId: "", kind: "public" } as const
+// Handlers only read the parameters, so requests without a query (every track) share one.
+const noQuery = new URLSearchParams()
 const noTags: ReadonlyArray<never> = []
 
 export const corsHeaders = {
@@ -80,9 +82,13 @@ export const corsHeaders = {
 }
 
 /** The headers every transport adds to an answer of `status`: CORS, `Retry-After`. */
-export const answerHeaders = (path: string, status: number): Record<string, string> => {
-  const headers: Record<string, string> = isCorsPath(path) ? { ...corsHeaders } : {}
-  if (status === 503 || status === 429 || status === 409) headers["retry-after"] = "1"
+export const answerHeaders = (path: string, status: number): Record<string, string> =>
+  addAnswerHeaders({}, path, status)
+
+/** Adds `answerHeaders` to `headers` in place (no copy on every answer); returns it. */
+export const addAnswerHeaders = <H extends Record<string, unknown>>(headers: H, path: string, status: number): H => {
+  if (isCorsPath(path)) Object.assign(headers, corsHeaders)
+  if (status === 503 || status === 429 || status === 409) (headers as Record<string, unknown>)["retry-after"] = "1"
   return headers
 }
 
@@ -179,7 +185,7 @@ export const make = (options: Options) =>
         handler.handle({
           requestId: input.requestId,
           params: input.params,
-          query: new URLSearchParams(input.query),
+          query: input.query === "" ? noQuery : new URLSearchParams(input.query),
           body: input.body,
           grant,
           headers: input.headers

@@ -20,7 +20,7 @@ import type { Duplex } from "node:stream"
 import * as Answers from "./internal/answers.js"
 import * as ApiError from "./ApiError.js"
 import type * as Auth from "./Auth.js"
-import type * as Handlers from "./Handlers.js"
+import * as Handlers from "./Handlers.js"
 import * as Metrics from "./Metrics.js"
 import * as Pipeline from "./Pipeline.js"
 
@@ -63,6 +63,18 @@ export interface Running {
 
 const { Json } = Pipeline
 
+const noHeaders: Handlers.Request["headers"] = {}
+
+// The headers handlers read, each as sent. Not `headersDistinct`: that copies every header of
+// every request a second time, and a track reads none of them.
+const headersOf = (req: Http.IncomingMessage): Handlers.Request["headers"] => {
+  let out: Record<string, ReadonlyArray<string> | undefined> | undefined
+  for (const name of Handlers.headerNames) {
+    if (req.headers[name] !== undefined) (out ??= {})[name] = req.headersDistinct[name]
+  }
+  return out ?? noHeaders
+}
+
 /** Starts the server for the scope; closing the scope drains it gracefully. */
 export const make = (
   options: Options
@@ -94,7 +106,7 @@ export const make = (
           "content-length": Buffer.byteLength(body),
           "x-request-id": requestId
         }
-        Object.assign(headers, Pipeline.answerHeaders(path, status))
+        Pipeline.addAnswerHeaders(headers, path, status)
         if (extra !== undefined) Object.assign(headers, extra)
         if (allow !== undefined) headers["allow"] = allow
         if (closing) headers["connection"] = "close"
@@ -228,7 +240,7 @@ export const make = (
             params: found.params,
             query,
             body,
-            headers: req.headersDistinct
+            headers: headersOf(req)
           },
           (reply) =>
             reply.stream === undefined ? send(reply.status, reply.body, Json, reply.headers) : serveStream(reply.stream)
@@ -321,7 +333,10 @@ const readBody = (req: Http.IncomingMessage, limit: number, done: (result: BodyR
     chunks.push(chunk)
   })
   req.on("end", () => {
-    if (!tooLarge) done({ _tag: "Body", text: Buffer.concat(chunks, size).toString("utf8") })
+    if (tooLarge) return
+    // A small body arrives in one chunk: decoded as it is, without a copy into a new buffer.
+    const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8")
+    done({ _tag: "Body", text })
   })
   req.on("error", () => {})
 }

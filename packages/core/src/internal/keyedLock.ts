@@ -41,14 +41,25 @@ export const make = () => {
       })
     })
 
+  // The release runs in the exit handlers themselves, not as an `ensuring` finalizer: `release`
+  // cannot fail, and `ensuring` would add its own mask and three more steps to every command.
   const one = <A, E, R>(key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.uninterruptibleMask((restore) => {
-      const done = Effect.sync(() => release(key))
+      const run = Effect.matchCauseEffect(restore(effect), {
+        onFailure: (cause) => {
+          release(key)
+          return Effect.failCause(cause)
+        },
+        onSuccess: (value) => {
+          release(key)
+          return Effect.succeed(value)
+        }
+      })
       if (!held.has(key)) {
         held.set(key, null)
-        return Effect.ensuring(restore(effect), done)
+        return run
       }
-      return Effect.zipRight(restore(acquire(key)), Effect.ensuring(restore(effect), done))
+      return Effect.zipRight(restore(acquire(key)), run)
     })
 
   /**

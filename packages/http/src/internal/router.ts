@@ -26,8 +26,23 @@ export type Match<A> =
   | { readonly _tag: "MethodNotAllowed"; readonly allow: ReadonlyArray<string> }
 
 /** Matches method + path against routes with `:param` segments. */
-export const matcher =
-  <A>(routes: ReadonlyArray<Route & { readonly value: A }>) => (method: string, path: string): Match<A> => {
+export const matcher = <A>(routes: ReadonlyArray<Route & { readonly value: A }>) => {
+  // A route without `:params` is found by one lookup of its method and path, unless an earlier
+  // route of its method also matches that path (the first match wins).
+  const exact = new Map<string, Map<string, Match<A>>>()
+  routes.forEach((route, i) => {
+    if (route.segments.some((segment) => segment.startsWith(":"))) return
+    const shadowed = routes.slice(0, i).some((earlier) =>
+      earlier.method === route.method && paramsOf(earlier.segments, route.segments) !== undefined
+    )
+    const path = "/" + route.segments.join("/")
+    let paths = exact.get(route.method)
+    if (paths === undefined) exact.set(route.method, paths = new Map())
+    if (!shadowed && !paths.has(path)) paths.set(path, { _tag: "Found", value: route.value, params: {} })
+  })
+  return (method: string, path: string): Match<A> => {
+    const found = exact.get(method)?.get(path)
+    if (found !== undefined) return found
     const parts = path.split("/").slice(1)
     for (const route of routes) {
       if (route.method !== method) continue
@@ -41,6 +56,7 @@ export const matcher =
     }
     return allow.length === 0 ? { _tag: "NotFound" } : { _tag: "MethodNotAllowed", allow }
   }
+}
 
 const paramsOf = (
   segments: ReadonlyArray<string>,
