@@ -19,3 +19,9 @@ export const iso = (date: Date): string => {
   }
   return lastText
 }
+
+/**
+ * `iso(new Date(millis))` without the `Date` when the millisecond is the one last written: the
+ * request log calls it per line with `Date.now()`.
+ */
+export const isoOfMillis = (millis: number): string => millis === lastMillis ? lastText : iso(new Date(millis))
