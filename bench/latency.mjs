@@ -53,8 +53,11 @@ const measure = async (name, ours, baseline) => {
   console.log(`latency, ${name}: p99 ${(p99("ours") / p99("baseline")).toFixed(2)}× the baseline's (target ≤ 1)`)
 }
 
+// BENCH_LATENCY=postgres (or memory) runs one half alone.
+const only = process.env.BENCH_LATENCY
+
 export const run = async () => {
-  {
+  if (only !== "postgres") {
     const ours = await startServer(["packages/http/dist/main.js"], {
       TRACKLOG_STORE: "memory",
       TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench"
@@ -67,6 +70,7 @@ export const run = async () => {
       await baseline.stop()
     }
   }
+  if (only === "memory") return
   const dbA = await freshDatabase("lat_ours")
   const dbB = await freshDatabase("lat_base")
   const ours = await startServer(["packages/http/dist/main.js"], {
