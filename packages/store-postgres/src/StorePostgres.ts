@@ -645,6 +645,16 @@ export const make = (options: Options = {}) =>
         })
       )
 
+    // Outside a transaction the secret's query is bounded like any statement; a secret already
+    // known is answered at once, without the bound's timeout race and detached fiber: every new
+    // contact's suppression check asks for it.
+    const guardedSecretOf = (projectId: string) => {
+      const known = secrets.get(projectId)
+      return known !== undefined ? Effect.succeedSome(known) : guard(secretOf(projectId))
+    }
+    const guardedHashOf = (projectId: string, email: string) =>
+      Effect.map(guardedSecretOf(projectId), Option.map((secret) => EmailHash.emailHash(secret, email)))
+
     // Idempotency records (behaviour §6) live in a table another migration adds; when it is there,
     // erasure deletes the records of the contact's tracks in its transaction.
     // Asked once: the migrations have run before the store is made.
@@ -741,7 +751,7 @@ export const make = (options: Options = {}) =>
     const suppressions = Suppressions.Suppressions.of({
       isSuppressed: (projectId, email) =>
         Effect.flatMap(
-          guard(hashOf(projectId, email)),
+          guardedHashOf(projectId, email),
           Option.match({
             onNone: () => Effect.succeed(false),
             onSome: (hash) => isSuppressed({ projectId, hash })
@@ -749,7 +759,7 @@ export const make = (options: Options = {}) =>
         ),
       suppressedAmong: (projectId, emails) =>
         Effect.flatMap(
-          guard(secretOf(projectId)),
+          guardedSecretOf(projectId),
           Option.match({
             onNone: () => Effect.succeed(new Set<string>()),
             onSome: (secret) => {
@@ -764,7 +774,7 @@ export const make = (options: Options = {}) =>
         ),
       lift: (projectId, email) =>
         Effect.flatMap(
-          guard(hashOf(projectId, email)),
+          guardedHashOf(projectId, email),
           Option.match({
             onNone: () => Effect.succeed([]),
             onSome: (hash) =>
