@@ -3,14 +3,17 @@ import { afterEach, describe, expect, it, vi } from "vitest"
 import * as RequestLog from "../src/RequestLog.js"
 
 /** The lines `RequestLog` wrote to stdout while `body` ran, flushed. */
-const written = (body: (log: Effect.Effect.Success<ReturnType<typeof RequestLog.make>>) => void): Array<string> => {
+const written = (
+  body: (log: Effect.Effect.Success<ReturnType<typeof RequestLog.make>>) => void,
+  options: RequestLog.Options = { requests: true }
+): Array<string> => {
   const chunks: Array<string> = []
   const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
     chunks.push(String(chunk))
     return true
   })
   try {
-    const log = Effect.runSync(RequestLog.make({ requests: true }))
+    const log = Effect.runSync(RequestLog.make(options))
     body(log)
     Effect.runSync(log.flush)
   } finally {
@@ -49,17 +52,10 @@ describe("RequestLog", () => {
   })
 
   it("writes no request line when requests are off, but still tells defects and info", () => {
-    const chunks: Array<string> = []
-    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-      chunks.push(String(chunk))
-      return true
-    })
-    const log = Effect.runSync(RequestLog.make({ requests: false }))
-    log.request("GET", "/", 200, 1, "id")
-    log.info("listening", { url: 'http://x"' })
-    Effect.runSync(log.flush)
-    spy.mockRestore()
-    const lines = chunks.join("").split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l))
+    const lines = written((log) => {
+      log.request("GET", "/", 200, 1, "id")
+      log.info("listening", { url: 'http://x"' })
+    }, { requests: false }).map((l) => JSON.parse(l))
     expect(lines).toEqual([{ time: expect.any(String), level: "info", msg: "listening", url: 'http://x"' }])
   })
 })

@@ -622,38 +622,29 @@ export const make = (options: Options = {}) =>
     })
 
     // Erasure and suppression (behaviour §7).
-    // A project's secret never changes: read once per process.
+    // A project's secret never changes: read once per process, and answered at once after that
+    // (every new contact's suppression check asks for it). `read` runs the query: as it is inside a
+    // transaction, `bounded` outside one.
     const secrets = new Map<string, string>()
-    const secretOf = (projectId: string): Effect.Effect<Option.Option<string>, SqlError.SqlError> => {
-      const known = secrets.get(projectId)
-      if (known !== undefined) return Effect.succeed(Option.some(known))
-      return sql<{ hmac_secret: string }>`SELECT hmac_secret FROM projects WHERE id = ${projectId}`.pipe(
+    const querySecret = (projectId: string): Effect.Effect<Option.Option<string>, SqlError.SqlError> =>
+      sql<{ hmac_secret: string }>`SELECT hmac_secret FROM projects WHERE id = ${projectId}`.pipe(
         Effect.map((rows) => {
           const secret = rows[0]?.hmac_secret
           if (secret !== undefined) secrets.set(projectId, secret)
           return Option.fromNullable(secret)
         })
       )
+    const boundedSecret = (projectId: string) => guard(querySecret(projectId))
+    const secretOf = <E>(projectId: string, read: (projectId: string) => Effect.Effect<Option.Option<string>, E>) => {
+      const known = secrets.get(projectId)
+      return known !== undefined ? Effect.succeedSome(known) : read(projectId)
     }
     // `None` for a project the database does not hold: nothing of it can be suppressed.
-    const hashOf = (projectId: string, email: string) =>
-      Effect.flatMap(
-        secretOf(projectId),
-        Option.match({
-          onNone: () => Effect.succeedNone,
-          onSome: (secret) => Effect.succeedSome(EmailHash.emailHash(secret, email))
-        })
-      )
-
-    // Outside a transaction the secret's query is bounded like any statement; a secret already
-    // known is answered at once, without the bound's timeout race and detached fiber: every new
-    // contact's suppression check asks for it.
-    const guardedSecretOf = (projectId: string) => {
-      const known = secrets.get(projectId)
-      return known !== undefined ? Effect.succeedSome(known) : guard(secretOf(projectId))
-    }
-    const guardedHashOf = (projectId: string, email: string) =>
-      Effect.map(guardedSecretOf(projectId), Option.map((secret) => EmailHash.emailHash(secret, email)))
+    const hashOf = <E>(
+      projectId: string,
+      email: string,
+      read: (projectId: string) => Effect.Effect<Option.Option<string>, E>
+    ) => Effect.map(secretOf(projectId, read), Option.map((secret) => EmailHash.emailHash(secret, email)))
 
     // Idempotency records (behaviour §6) live in a table another migration adds; when it is there,
     // erasure deletes the records of the contact's tracks in its transaction.
@@ -693,7 +684,7 @@ export const make = (options: Options = {}) =>
           }
           if (input.suppress) {
             const hash = yield* Effect.flatMap(
-              hashOf(input.projectId, erased[0]!.email),
+              hashOf(input.projectId, erased[0]!.email, querySecret),
               Option.match({
                 onNone: () =>
                   Effect.dieMessage(`no project ${input.projectId}: its suppression list needs the project's secret`),
@@ -751,7 +742,7 @@ export const make = (options: Options = {}) =>
     const suppressions = Suppressions.Suppressions.of({
       isSuppressed: (projectId, email) =>
         Effect.flatMap(
-          guardedHashOf(projectId, email),
+          hashOf(projectId, email, boundedSecret),
           Option.match({
             onNone: () => Effect.succeed(false),
             onSome: (hash) => isSuppressed({ projectId, hash })
@@ -759,7 +750,7 @@ export const make = (options: Options = {}) =>
         ),
       suppressedAmong: (projectId, emails) =>
         Effect.flatMap(
-          guardedSecretOf(projectId),
+          secretOf(projectId, boundedSecret),
           Option.match({
             onNone: () => Effect.succeed(new Set<string>()),
             onSome: (secret) => {
@@ -774,7 +765,7 @@ export const make = (options: Options = {}) =>
         ),
       lift: (projectId, email) =>
         Effect.flatMap(
-          guardedHashOf(projectId, email),
+          hashOf(projectId, email, boundedSecret),
           Option.match({
             onNone: () => Effect.succeed([]),
             onSome: (hash) =>
