@@ -116,12 +116,38 @@ describe("tracklog CLI", () => {
     const contacts = await request(url, "GET", "/contacts", { key: second.secretKey })
     expect(contacts.body.data.map((c: { email: string }) => c.email).sort()).toEqual(["a@example.com", "b@example.com"])
 
+    // The server has seen this key: the track route takes it on trust and its write checks it
+    // (decision 0024), so every answer below must still come from the key, not from the cache.
+    const contactOf = (email: string) => contacts.body.data.find((c: { email: string }) => c.email === email)
+    const suppressed = await request(url, "DELETE", `/contacts/${contactOf("a@example.com").id}?suppress=true`, {
+      key: second.secretKey
+    })
+    expect(suppressed.status).toBe(204)
+    const eventsOfB = async () => {
+      const b = contactOf("b@example.com")
+      return (await request(url, "GET", `/contacts/${b.id}/events`, { key: second.secretKey })).body.data.length
+    }
+    const eventsBefore = await eventsOfB()
     const revoked = await tracklog(["keys", "revoke", second.publicKey], env)
     expect(revoked.code, revoked.stderr).toBe(0)
-    const answer = await track(url, second.publicKey, "c@example.com")
-    expect(answer.status).toBe(401)
-    expect(answer.body.error.code).toBe("INVALID_API_KEY")
-    expect((await request(url, "GET", "/contacts", { key: second.secretKey })).status).toBe(200)
+    const answers = [
+      await track(url, second.publicKey, "c@example.com"),
+      await track(url, second.publicKey, "b@example.com"),
+      await track(url, second.publicKey, "a@example.com"),
+      await request(url, "POST", "/v1/track", { key: second.publicKey, body: { email: "not an email", event: "e" } }),
+      await request(url, "POST", "/v1/track", {
+        key: second.publicKey,
+        body: { email: "d@example.com", event: "e" },
+        headers: { "idempotency-key": "after-revoke" }
+      })
+    ]
+    expect(answers.map((a) => [a.status, a.body.error?.code])).toEqual(answers.map(() => [401, "INVALID_API_KEY"]))
+    expect(
+      (await request(url, "GET", "/contacts", { key: second.secretKey })).body.data.map((c: { email: string }) =>
+        c.email
+      )
+    ).toEqual(["b@example.com"])
+    expect(await eventsOfB()).toBe(eventsBefore)
 
     const again = await tracklog(["keys", "revoke", second.publicKey], env)
     expect(again.code).toBe(1)

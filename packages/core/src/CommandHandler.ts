@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type * as Contact from "./Contact.js"
+import type * as Projects from "./Projects.js"
 import type * as ContactEvent from "./ContactEvent.js"
 import * as Decider from "./Decider.js"
 import * as EventStore from "./EventStore.js"
@@ -91,12 +92,20 @@ export type Outcome<R> = Idempotency.Outcome<R>
 
 /** Runs commands over the store ports. */
 export class CommandHandler extends Context.Tag("@tracklog/core/CommandHandler")<CommandHandler, {
-  /** One command, on the hot path. */
+  /**
+   * One command, on the hot path. With `grantedBy` (an API key's hash, `EventStore.Append`), its
+   * append writes only while that key still grants the project; a command that decides no events
+   * appends nothing, and checks nothing.
+   */
   readonly handle: <Command, DecideContext, FindError>(
     handling: Handling<Command, DecideContext, FindError>,
     projectId: string,
-    command: Command
-  ) => Effect.Effect<Decided, RetriesExhausted | StoreError.StoreUnavailable | FindError>
+    command: Command,
+    grantedBy?: string | undefined
+  ) => Effect.Effect<
+    Decided,
+    RetriesExhausted | Projects.GrantRevoked | StoreError.StoreUnavailable | FindError
+  >
   /**
    * Commands applied in order and committed together (all or none), decided again as a whole on
    * a conflict; `finish` makes the result of the decisions. With `idempotency`, the key and the
@@ -182,17 +191,18 @@ export const make = (options: Options = {}) =>
       key: string,
       projectId: string,
       command: Command,
+      grantedBy: string | undefined,
       attempts: number
-    ): Effect.Effect<Decided, RetriesExhausted | StoreError.StoreUnavailable | FindError> =>
+    ): Effect.Effect<Decided, RetriesExhausted | Projects.GrantRevoked | StoreError.StoreUnavailable | FindError> =>
       // The clock read inside the step, not as an Effect of its own: one step less per command.
       Effect.suspend(() => {
         const millis = clock.unsafeCurrentTimeMillis()
         const cached = known.get(key)
         return cached !== undefined
-          ? write(handling, key, projectId, command, attempts, cached, millis)
+          ? write(handling, key, projectId, command, grantedBy, attempts, cached, millis)
           : Effect.flatMap(
             handling.find(projectId, command),
-            (found) => write(handling, key, projectId, command, attempts, Option.getOrNull(found), millis)
+            (found) => write(handling, key, projectId, command, grantedBy, attempts, Option.getOrNull(found), millis)
           )
       })
 
@@ -201,10 +211,11 @@ export const make = (options: Options = {}) =>
       key: string,
       projectId: string,
       command: Command,
+      grantedBy: string | undefined,
       attempts: number,
       state: Contact.State,
       millis: number
-    ): Effect.Effect<Decided, RetriesExhausted | StoreError.StoreUnavailable | FindError> => {
+    ): Effect.Effect<Decided, RetriesExhausted | Projects.GrantRevoked | StoreError.StoreUnavailable | FindError> => {
       const decided = decideOne(handling, projectId, command, state, millis)
       if (decided.events.length === 0) return Effect.succeed(decided)
       const contact = decided.state
@@ -214,7 +225,8 @@ export const make = (options: Options = {}) =>
           streamId: decided.streamId,
           expectedVersion: state?.version ?? 0,
           events: decided.events,
-          contact
+          contact,
+          grantedBy
         }),
         {
           onFailure: (error) => {
@@ -223,7 +235,7 @@ export const make = (options: Options = {}) =>
             if (error._tag !== "ConcurrencyConflict") return Effect.fail(error)
             return attempts >= MaxAttempts
               ? Effect.fail(new RetriesExhausted({ attempts }))
-              : Effect.zipRight(backoff(attempts), attempt(handling, key, projectId, command, attempts + 1))
+              : Effect.zipRight(backoff(attempts), attempt(handling, key, projectId, command, grantedBy, attempts + 1))
           },
           onSuccess: () => {
             known.remember(key, contact)
@@ -237,10 +249,11 @@ export const make = (options: Options = {}) =>
     const handle = <Command, DecideContext, FindError>(
       handling: Handling<Command, DecideContext, FindError>,
       projectId: string,
-      command: Command
+      command: Command,
+      grantedBy?: string | undefined
     ) => {
       const key = handling.keyOf(projectId, command)
-      return serialized(key, attempt(handling, key, projectId, command, 1))
+      return serialized(key, attempt(handling, key, projectId, command, grantedBy, 1))
     }
 
     // Expired records go in the background: an append never waits for the sweep.

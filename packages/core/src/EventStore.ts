@@ -8,6 +8,7 @@ import * as Schema from "effect/Schema"
 import type * as Contact from "./Contact.js"
 import type * as ContactEvent from "./ContactEvent.js"
 import type * as Idempotency from "./Idempotency.js"
+import type * as Projects from "./Projects.js"
 import type * as StoreError from "./StoreError.js"
 
 /** An event to append, with the id it will be known by. */
@@ -56,6 +57,13 @@ export interface Append {
    * The caller folds it: it already holds the state, and the version check makes it exact.
    */
   readonly contact: Contact.Contact
+  /**
+   * The hash of the API key the append is made under, when it must still grant the contact's
+   * project as the append commits: otherwise nothing is written and the append fails with
+   * `Projects.GrantRevoked`. It lets a caller take a key it checked before on trust, and still
+   * refuse a key revoked since (behaviour §9) without a read of its own. Only `append` checks it.
+   */
+  readonly grantedBy?: string | undefined
 }
 
 /**
@@ -91,7 +99,7 @@ export class EventStore extends Context.Tag("@tracklog/core/EventStore")<EventSt
   /** Appends atomically: every event and the projection, or nothing. */
   readonly append: (
     input: Append
-  ) => Effect.Effect<void, ConcurrencyConflict | StoreError.StoreUnavailable>
+  ) => Effect.Effect<void, ConcurrencyConflict | Projects.GrantRevoked | StoreError.StoreUnavailable>
   /** Several streams and an idempotency record, all or nothing (see `AppendAll`). */
   readonly appendAll: (
     input: AppendAll

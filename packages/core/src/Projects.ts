@@ -57,6 +57,12 @@ export class ProjectNotFound extends Schema.TaggedError<ProjectNotFound>()("Proj
   projectId: Schema.String
 }) {}
 
+/**
+ * The key a write was made under no longer grants the project (revoked or rotated since it was
+ * checked): nothing was written (behaviour §9).
+ */
+export class GrantRevoked extends Schema.TaggedError<GrantRevoked>()("GrantRevoked", {}) {}
+
 /** No project has a key with this hash. */
 export class KeyNotFound extends Schema.TaggedError<KeyNotFound>()("KeyNotFound", {}) {}
 

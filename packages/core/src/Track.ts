@@ -13,6 +13,7 @@ import * as Contacts from "./Contacts.js"
 import type * as EventStore from "./EventStore.js"
 import type * as Idempotency from "./Idempotency.js"
 import type * as Ids from "./Ids.js"
+import type * as Projects from "./Projects.js"
 import type * as StoreError from "./StoreError.js"
 import * as Suppressions from "./Suppressions.js"
 import type * as TrackBatch from "./TrackBatch.js"
@@ -47,10 +48,15 @@ type Failure = CommandHandler.RetriesExhausted | StoreError.StoreUnavailable
 
 /** Tracks events for contacts. */
 export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
+  /**
+   * One track. With `grantedBy`, the hash of the API key it came with, the event is written only
+   * while that key still grants the project (`EventStore.Append.grantedBy`), else `GrantRevoked`.
+   */
   readonly track: (
     projectId: string,
-    command: TrackCommand.TrackCommand
-  ) => Effect.Effect<TrackResult, Failure | Suppressions.EmailSuppressed>
+    command: TrackCommand.TrackCommand,
+    grantedBy?: string | undefined
+  ) => Effect.Effect<TrackResult, Failure | Suppressions.EmailSuppressed | Projects.GrantRevoked>
   /** One track with an idempotency key: done now, or the stored answer of the first time. */
   readonly trackIdempotent: (
     projectId: string,
@@ -123,8 +129,8 @@ export const make = Effect.gen(function*() {
     findMany: (projectId, commands) => contacts.findManyByEmail(projectId, commands.map((command) => command.email))
   }
 
-  const track = (projectId: string, command: TrackCommand.TrackCommand) =>
-    Effect.map(handler.handle(handling, projectId, command), resultOf)
+  const track = (projectId: string, command: TrackCommand.TrackCommand, grantedBy?: string | undefined) =>
+    Effect.map(handler.handle(handling, projectId, command, grantedBy), resultOf)
 
   const trackIdempotent = (
     projectId: string,

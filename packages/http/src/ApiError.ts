@@ -4,6 +4,7 @@
  */
 import type * as Contacts from "@tracklog/core/Contacts"
 import type * as Idempotency from "@tracklog/core/Idempotency"
+import type * as Projects from "@tracklog/core/Projects"
 import type * as EraseContact from "@tracklog/core/EraseContact"
 import * as FieldIssue from "@tracklog/core/FieldIssue"
 import type * as StoreError from "@tracklog/core/StoreError"
@@ -126,11 +127,15 @@ export const fromDomain = (
     | TrackBatch.InvalidTrackBatch
     | EraseContact.EraseRetriesExhausted
     | Suppressions.NotSuppressed
+    | Projects.GrantRevoked
     | ApiError
 ): ApiError => {
   switch (error._tag) {
     case "ApiError":
       return error
+    // The key was revoked between its check and the write: as if it had been refused first.
+    case "GrantRevoked":
+      return invalidApiKey()
     case "InvalidTrackCommand":
       return validation(error.issues)
     case "ContactNotFound":

@@ -9,7 +9,6 @@ import * as Idempotency from "@tracklog/core/Idempotency"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
 import * as LogStream from "@tracklog/core/LogStream"
-import type * as Projects from "@tracklog/core/Projects"
 import * as Suppressions from "@tracklog/core/Suppressions"
 import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Track from "@tracklog/core/Track"
@@ -32,7 +31,8 @@ export interface Request {
   /** The query string's parameters; read only (requests without a query share one). */
   readonly query: URLSearchParams
   readonly body: unknown
-  readonly grant: Projects.Grant
+  /** The key's grant; `trusted` when this process's cache gave it (a handler with `trustsGrant`). */
+  readonly grant: Auth.Granted
   /**
    * Request headers by lowercase name, each value as sent (a header sent twice has two): at least
    * those of `headerNames`, the only ones handlers read.
@@ -58,6 +58,12 @@ export interface Handler {
   readonly body: boolean
   /** Which body limit applies: the batch route's larger one, or the server's (default). */
   readonly bodyLimit?: "batch" | undefined
+  /**
+   * The handler's write checks the request's key as it commits (`EventStore.Append.grantedBy`),
+   * and its other outcomes call `grant.trusted.confirm`: a grant this process has seen will do,
+   * without a read of the key (docs/decisions/0024-grant-on-append.md). Only with auth `any`.
+   */
+  readonly trustsGrant?: true | undefined
   readonly handle: (request: Request) => Effect.Effect<Reply, ApiError.ApiError>
 }
 
@@ -184,6 +190,13 @@ export const parseInstant = (text: string): Option.Option<Date> => {
   return Option.some(new Date(millis))
 }
 
+// What a trusted grant answers when the handler writes nothing: the key read again first, so a
+// revoked one is refused as it would have been without the cache.
+const confirmed = <A>(request: Request, answer: Effect.Effect<A, ApiError.ApiError>) => {
+  const trusted = request.grant.trusted
+  return trusted === undefined ? answer : Effect.zipRight(trusted.confirm, answer)
+}
+
 const headerOf = (request: Request, name: string): string | undefined => {
   const value = request.headers?.[name]
   return typeof value === "string" ? value : value?.[0]
@@ -223,18 +236,24 @@ export const make = Effect.gen(function*() {
   const handlers = {
     track: {
       auth: keys.track,
+      trustsGrant: true,
       body: true,
       handle: (request) => {
         const key = idempotencyKeyOf(request)
-        if (Either.isLeft(key)) return Effect.fail(key.left)
+        if (Either.isLeft(key)) return confirmed(request, Effect.fail(key.left))
         const command = TrackCommand.decode(request.body)
-        if (Either.isLeft(command)) return Effect.fail(ApiError.fromDomain(command.left))
+        if (Either.isLeft(command)) return confirmed(request, Effect.fail(ApiError.fromDomain(command.left)))
         const given = key.right
         // A suppressed email with no contact is answered, not refused: nothing was stored (behaviour §7).
         const onFailure = (error: Parameters<typeof ApiError.fromDomain>[0] | Suppressions.EmailSuppressed) =>
-          error._tag === "EmailSuppressed" ? suppressedReply : Effect.fail(ApiError.fromDomain(error))
+          error._tag === "EmailSuppressed"
+            ? confirmed(request, suppressedReply)
+            : error._tag === "GrantRevoked"
+            ? confirmed(request, Effect.fail(ApiError.fromDomain(error)))
+            : Effect.fail(ApiError.fromDomain(error))
         if (Option.isSome(given)) {
-          return Idempotency.fingerprint(request.body).pipe(
+          // An idempotent track may replay a stored answer and write nothing: its key is read first.
+          return confirmed(request, Idempotency.fingerprint(request.body)).pipe(
             Effect.flatMap((fingerprint) =>
               track.trackIdempotent(request.grant.projectId, command.right, {
                 key: given.value,
@@ -245,7 +264,7 @@ export const make = Effect.gen(function*() {
             Effect.matchEffect({ onFailure, onSuccess: (outcome) => Effect.succeed(replyOf(outcome)) })
           )
         }
-        return Effect.matchEffect(track.track(request.grant.projectId, command.right), {
+        return Effect.matchEffect(track.track(request.grant.projectId, command.right, request.grant.trusted?.keyHash), {
           onFailure,
           onSuccess: (result) => Effect.succeed(trackAnswer(result))
         })

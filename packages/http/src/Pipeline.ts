@@ -180,6 +180,8 @@ export const make = (options: Options) =>
       const { handler } = endpoint
       const authenticated = handler.auth === "none"
         ? Effect.succeed<Handlers.Request["grant"]>(NoGrant)
+        : handler.trustsGrant === true && handler.auth === "any"
+        ? auth.authenticateTrusted(input.authorization)
         : auth.authenticate(input.authorization, handler.auth)
       const fiber = runFork(Effect.flatMap(authenticated, (grant) =>
         handler.handle({

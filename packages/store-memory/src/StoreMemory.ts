@@ -300,7 +300,11 @@ export const make = Effect.sync(() => {
 
   const eventStore = EventStore.EventStore.of({
     append: (input) =>
-      Effect.suspend(() => {
+      Effect.suspend((): Effect.Effect<void, EventStore.ConcurrencyConflict | Projects.GrantRevoked> => {
+        // The key it is made under, checked in the same step as the write (behaviour §9).
+        if (input.grantedBy !== undefined && state.grants.get(input.grantedBy)?.projectId !== input.contact.projectId) {
+          return Effect.fail(new Projects.GrantRevoked())
+        }
         const conflict = appendTo(state, input)
         if (conflict !== undefined) return Effect.fail(conflict)
         // Readers of this process wake at once (docs/decisions/0010-log-wake-up.md).

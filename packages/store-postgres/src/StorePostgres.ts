@@ -73,6 +73,7 @@ const eventColumns = EventRow.columns
 const toRecorded = EventRow.toRecorded
 
 type AppendError = EventStore.ConcurrencyConflict | StoreError.StoreUnavailable
+type GrantedAppendError = AppendError | Projects.GrantRevoked
 
 // An append as the group commit sends it: its contact row and its event rows, as JSON text.
 interface EncodedAppend {
@@ -81,6 +82,8 @@ interface EncodedAppend {
   readonly rows: ReadonlyArray<string>
   /** The idempotency record stored with this append, if any (behaviour §6). */
   readonly key?: { readonly id: string; readonly row: string } | undefined
+  /** The key hash that must still grant the contact's project (`EventStore.Append.grantedBy`). */
+  readonly grantedBy?: string | undefined
 }
 
 const encodeKey = (record: Idempotency.Record, streamId: string) => ({
@@ -116,13 +119,19 @@ const toRecord = (row: IdempotencyRow): Idempotency.Record => ({
   createdAt: row.created_at
 })
 
-const encodeAppend = (input: EventStore.Append, record?: Idempotency.Record): EncodedAppend => {
+const encodeAppend = (
+  input: EventStore.Append,
+  record?: Idempotency.Record,
+  grantedBy?: string | undefined
+): EncodedAppend => {
   const { contact, events, expectedVersion, streamId } = input
   return {
     input,
     key: record === undefined ? undefined : encodeKey(record, streamId),
+    grantedBy,
     head: JSON.stringify({
       stream_id: streamId,
+      key_hash: grantedBy,
       expected: expectedVersion,
       version: expectedVersion + events.length,
       project_id: contact.projectId,
@@ -150,18 +159,34 @@ const ContactColumns = "id, project_id, email, subscribed, data, created_at, upd
 
 // The statement of a group commit, as fixed text (two variants): it is sent many times a second,
 // and built once (docs/decisions/0020-direct-hot-statements.md). $1 holds the contact rows, $2
-// the event rows, $3 the idempotency records, each a JSON array.
+// the event rows, $3 the key hashes appends are made under (a text array), $4 the idempotency
+// records; $1, $2 and $4 are JSON arrays. It answers each stream written, and each refused.
+// An append made under a key (`grantedBy`) is refused when that key no longer grants its project:
+// the check is in the statement that writes, so a key revoked by another process stops at its
+// next append, and the track path needs no read of the key (docs/decisions/0024-grant-on-append.md).
 // An append's idempotency key is claimed first (behaviour §6): an append whose key is already
 // stored writes nothing and is answered as a conflict, so its caller finds the stored answer,
 // and the rest of the group commit goes on. A key claimed for a stream whose compare-and-set
 // then fails would be stored without its events: the guard fails the whole statement instead
 // (a race of two processes on one stream; every append of it is decided again).
 const appendText = (keyed: boolean) => `
-  WITH ${
+  WITH granted AS (
+    -- An index lookup by construction, like every hot-path read (plans.test.ts).
+    SELECT hash, project_id FROM api_keys WHERE hash = ANY ($3::text[])
+  ), offered AS (
+    SELECT * FROM json_to_recordset($1::json) AS i(
+      stream_id text, key_hash text, expected integer, version integer, project_id text, email text,
+      subscribed boolean, data json, created_at timestamptz, updated_at timestamptz)
+  ), refused AS (
+    SELECT o.stream_id FROM offered o
+    WHERE o.key_hash IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM granted g WHERE g.hash = o.key_hash AND g.project_id = o.project_id)
+  ), ${
   keyed
     ? `keys AS (
-    SELECT * FROM json_to_recordset($3::json) AS k(stream_id text, project_id text, key text,
+    SELECT * FROM json_to_recordset($4::json) AS k(stream_id text, project_id text, key text,
       fingerprint text, status integer, body text, contact_ids text[], created_at timestamptz)
+    WHERE k.stream_id NOT IN (SELECT stream_id FROM refused)
   ), claimed AS (
     INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
     SELECT project_id, key, fingerprint, status, body, contact_ids, created_at FROM keys
@@ -173,10 +198,8 @@ const appendText = (keyed: boolean) => `
   ), `
     : ""
 }input AS (
-    SELECT * FROM json_to_recordset($1::json) AS i(
-      stream_id text, expected integer, version integer, project_id text, email text,
-      subscribed boolean, data json, created_at timestamptz, updated_at timestamptz)
-    ${keyed ? "WHERE i.stream_id NOT IN (SELECT stream_id FROM blocked)" : ""}
+    SELECT * FROM offered i WHERE i.stream_id NOT IN (SELECT stream_id FROM refused)
+    ${keyed ? "AND i.stream_id NOT IN (SELECT stream_id FROM blocked)" : ""}
   ), created AS (
     -- A new contact first claims its (project_id, email); a taken one claims nothing.
     INSERT INTO contacts (id, project_id, email, subscribed, data, created_at, updated_at, version)
@@ -214,26 +237,38 @@ const appendText = (keyed: boolean) => `
     ORDER BY e.stream_id, e.version
   )${
   keyed
-    // UNION ALL runs both branches, so the guard is evaluated even when nothing moved.
+    // UNION ALL runs every branch, so the guard is evaluated even when nothing moved.
     ? `, guard AS (
     SELECT 1 / (CASE WHEN EXISTS (
       SELECT 1 FROM keys k JOIN claimed c ON c.project_id = k.project_id AND c.key = k.key
       WHERE k.stream_id NOT IN (SELECT stream_id FROM ok)) THEN 0 ELSE 1 END) AS pass
   )
-  SELECT stream_id FROM ok UNION ALL SELECT NULL FROM guard WHERE pass = 0`
+  SELECT stream_id, false AS refused FROM ok UNION ALL SELECT stream_id, true FROM refused
+  UNION ALL SELECT NULL, NULL FROM guard WHERE pass = 0`
     : `
-  SELECT stream_id FROM ok`
+  SELECT stream_id, false AS refused FROM ok UNION ALL SELECT stream_id, true FROM refused`
 }`
 const AppendKeyed = appendText(true)
 const AppendPlain = appendText(false)
 
+/** A row of the group commit's answer: a stream written, or one refused for its key. */
+interface AppendedRow {
+  readonly stream_id: string
+  readonly refused: boolean
+}
+
+// A text array as Postgres reads it, each element quoted.
+const arrayLiteral = (texts: ReadonlyArray<string>) =>
+  `{${texts.map((t) => `"${t.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`
+
 const appendQuery = (batch: ReadonlyArray<EncodedAppend>): { text: string; values: Array<string> } => {
   const heads = `[${batch.map((a) => a.head).join(",")}]`
   const rows = `[${batch.flatMap((a) => a.rows).join(",")}]`
+  const grants = arrayLiteral([...new Set(batch.flatMap((a) => (a.grantedBy === undefined ? [] : [a.grantedBy])))])
   const keys = batch.flatMap((a) => (a.key === undefined ? [] : [a.key.row]))
   return keys.length > 0
-    ? { text: AppendKeyed, values: [heads, rows, `[${keys.join(",")}]`] }
-    : { text: AppendPlain, values: [heads, rows] }
+    ? { text: AppendKeyed, values: [heads, rows, grants, `[${keys.join(",")}]`] }
+    : { text: AppendPlain, values: [heads, rows, grants] }
 }
 
 // Beyond this many operations waiting on a database that does not keep up, answer at once.
@@ -274,17 +309,21 @@ export const make = (options: Options = {}) =>
     // The statement of a group commit; also run alone, in a transaction, for a multi-stream append.
     const appendStatement = (batch: ReadonlyArray<EncodedAppend>) => {
       const { text, values } = appendQuery(batch)
-      return sql.unsafe<{ stream_id: string }>(text, values)
+      return sql.unsafe<AppendedRow>(text, values)
     }
 
     const appendBatch = (batch: ReadonlyArray<EncodedAppend>) => {
       const { text, values } = appendQuery(batch)
-      return direct<{ stream_id: string }>(text, values).pipe(
-        Effect.map((okRows) => {
-          const ok = new Set(okRows.map((r) => r.stream_id))
-          return batch.map(({ input: { expectedVersion, streamId }, key }) =>
-            ok.has(streamId)
+      return direct<AppendedRow>(text, values).pipe(
+        Effect.map((answered) => {
+          const written = new Set<string>()
+          const refused = new Set<string>()
+          for (const row of answered) (row.refused ? refused : written).add(row.stream_id)
+          return batch.map(({ input: { expectedVersion, streamId }, key }): Exit.Exit<void, GrantedAppendError> =>
+            written.has(streamId)
               ? Exit.void
+              : refused.has(streamId)
+              ? Exit.fail(new Projects.GrantRevoked())
               : Exit.fail(
                 new EventStore.ConcurrencyConflict({
                   streamId,
@@ -298,7 +337,7 @@ export const make = (options: Options = {}) =>
         // nothing of it was written, so each of its appends is decided again.
         Effect.catchTag(
           "SqlError",
-          (e): Effect.Effect<ReadonlyArray<Exit.Exit<void, AppendError>>, StoreError.StoreUnavailable> =>
+          (e): Effect.Effect<ReadonlyArray<Exit.Exit<void, GrantedAppendError>>, StoreError.StoreUnavailable> =>
             SqlErrors.isRetryable(e) || SqlErrors.isIdempotencyTaken(e) || SqlErrors.isGuardTripped(e)
               ? Effect.succeed(
                 batch.map(({ input: { expectedVersion, streamId } }) =>
@@ -318,7 +357,7 @@ export const make = (options: Options = {}) =>
       overflow: () => new StoreError.StoreUnavailable({ reason: "too many operations waiting for the database" })
     }
 
-    const batched = Batcher.make<EncodedAppend, void, AppendError>({
+    const batched = Batcher.make<EncodedAppend, void, GrantedAppendError>({
       ...batching,
       run: appendBatch,
       onBatch: StoreMetrics.batchSizeOf("append"),
@@ -332,7 +371,7 @@ export const make = (options: Options = {}) =>
     // in its data) fails alone, and its batch goes on without it.
     const signal = LogStream.makeSignal()
     const append = (input: EventStore.Append) =>
-      Effect.flatMap(Effect.sync(() => encodeAppend(input)), batched).pipe(
+      Effect.flatMap(Effect.sync(() => encodeAppend(input, undefined, input.grantedBy)), batched).pipe(
         // Committed: this process's live readers wake at once (docs/decisions/0010-log-wake-up.md).
         Effect.tap(() => signal.notify())
       )
@@ -350,8 +389,8 @@ export const make = (options: Options = {}) =>
       return Effect.flatMap(Effect.sync(() => input.appends.map((a) => encodeAppend(a))), (encoded) =>
         sql.withTransaction(Effect.gen(function*() {
           if (encoded.length > 0) {
-            const ok = yield* appendStatement(encoded)
-            if (ok.length !== encoded.length)
+            const written = yield* appendStatement(encoded)
+            if (written.length !== encoded.length)
               return yield* conflict("version")
           }
           if (record !== undefined) {
@@ -376,7 +415,8 @@ export const make = (options: Options = {}) =>
           Effect.sync(() =>
             encodeAppend(input.appends[0]!, input.idempotency)
           ),
-          batched
+          // Made under no key: never refused for one.
+          batched as (append: EncodedAppend) => Effect.Effect<void, AppendError>
         )
         : appendTogether(input)).pipe(Effect.tap(() => signal.notify()))
 

@@ -51,11 +51,11 @@ const newPair = Effect.gen(function*() {
   }
 })
 
-const track = (projectId: string, body: TrackCommand.Encoded) =>
+const track = (projectId: string, body: TrackCommand.Encoded, grantedBy?: string) =>
   Effect.gen(function*() {
     const command = TrackCommand.decode(body)
     if (command._tag === "Left") throw command.left
-    return yield* (yield* Track.Track).track(projectId, command.right)
+    return yield* (yield* Track.Track).track(projectId, command.right, grantedBy)
   })
 
 const collect = Effect.flatMap(
@@ -129,6 +129,57 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
           [a.keys.projectId, 0, 1],
           [b.keys.projectId, 1, 1]
         ])
+      })))
+
+    it.live("an append made under a key writes only while that key grants the contact's project", () =>
+      inStore(Effect.gen(function*() {
+        const projects = yield* Projects.Projects
+        const contacts = yield* Contacts.Contacts
+        const a = yield* newPair
+        const b = yield* newPair
+        yield* projects.ensure(a.keys)
+        yield* projects.ensure(b.keys)
+        const projectId = a.keys.projectId
+        yield* track(projectId, { email: "kept@example.com", event: "first" }, a.keys.publicKeyHash)
+        const before = yield* logOf
+        expect(before.length).toBeGreaterThan(0)
+        // Another project's key grants nothing here; an unknown one neither.
+        const foreign = yield* Effect.flip(
+          track(projectId, { email: "kept@example.com", event: "second" }, b.keys.publicKeyHash)
+        )
+        expect(foreign._tag).toBe("GrantRevoked")
+        const unknown = yield* Effect.flip(
+          track(projectId, { email: "new@example.com", event: "first" }, yield* ApiKey.hash("pk_unknown"))
+        )
+        expect(unknown._tag).toBe("GrantRevoked")
+        yield* projects.revoke(a.keys.publicKeyHash)
+        // Revoked: several tracks at once (one group commit where the store has them), on an
+        // existing contact and new ones, made under that key and under the project's other key.
+        const outcomes = yield* Effect.all(
+          [
+            track(projectId, { email: "kept@example.com", event: "after" }, a.keys.publicKeyHash),
+            track(projectId, { email: "new1@example.com", event: "after" }, a.keys.publicKeyHash),
+            track(projectId, { email: "new2@example.com", event: "after" }, a.keys.secretKeyHash),
+            track(projectId, { email: "new3@example.com", event: "after" }, a.keys.publicKeyHash)
+          ].map((t) => Effect.either(t)),
+          { concurrency: "unbounded" }
+        )
+        expect(outcomes.map((o) => (o._tag === "Left" ? o.left._tag : "ok"))).toEqual([
+          "GrantRevoked",
+          "GrantRevoked",
+          "ok",
+          "GrantRevoked"
+        ])
+        // Only the track under the key still granted wrote anything.
+        const added = (yield* logOf).slice(before.length)
+        const written = yield* contacts.findByEmail(projectId, "new2@example.com")
+        expect(added.length).toBeGreaterThan(0)
+        expect(added.map((e) => e.streamId)).toEqual(added.map(() => Option.getOrThrow(written).id))
+        for (const email of ["new@example.com", "new1@example.com", "new3@example.com"]) {
+          expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
+        }
+        const kept = yield* contacts.findByEmail(projectId, "kept@example.com")
+        expect(Option.map(kept, (c) => c.version)).toEqual(Option.some(before.length))
       })))
 
     it.live(
