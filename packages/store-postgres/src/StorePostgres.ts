@@ -284,6 +284,12 @@ export interface Options {
   readonly maxInFlight?: number | undefined
   /** How often an idle live reader reads again, for other processes' appends (default 200 ms). */
   readonly pollInterval?: Duration.DurationInput | undefined
+  /**
+   * Whether the track path's statements are prepared once per connection (default true). Turn
+   * it off behind a pooler that does not keep a session's prepared statements (PgBouncer in
+   * transaction mode before 1.21).
+   */
+  readonly preparedStatements?: boolean | undefined
 }
 
 /** Builds the ports over a `SqlClient` whose database has been migrated. */
@@ -298,7 +304,8 @@ export const make = (options: Options = {}) =>
     const direct = DirectQuery.make({
       sql,
       pool: yield* Effect.serviceOption(DirectQuery.Pool),
-      timeout: Duration.decode(timeout)
+      timeout: Duration.decode(timeout),
+      prepare: options.preparedStatements
     })
     const directGuarded = <Row extends object>(text: string, values: ReadonlyArray<unknown>) =>
       Effect.catchTag(direct<Row>(text, values), "SqlError", (e) => SqlErrors.orUnavailable(Effect.fail(e)))
@@ -1103,7 +1110,9 @@ export const layerClient = (config: Config) =>
         const pool = new Pg.Pool({
           connectionString: config.url,
           max: config.maxConnections ?? 10,
-          application_name: "tracklog"
+          application_name: "tracklog",
+          // PGlite's one session keeps what closed connections prepared: dropped as one opens.
+          ...(config.preparedStatements === false ? {} : { onConnect: DirectQuery.dropStale })
         })
         // A connection that fails while idle is dropped by the pool; its next user reconnects.
         pool.on("error", () => {})
