@@ -11,7 +11,8 @@ import * as RateLimiter from "./RateLimiter.js"
 /** Which store backs the server. */
 export type Store =
   | { readonly _tag: "memory" }
-  | { readonly _tag: "postgres"; readonly url: string }
+  /** `prepare`: whether the track path's statements are prepared per connection (TRACKLOG_PG_PREPARE). */
+  | { readonly _tag: "postgres"; readonly url: string; readonly prepare: boolean }
   | { readonly _tag: "embedded"; readonly dataDir: string }
 
 /** A `pk_…:sk_…` pair from TRACKLOG_PROJECT_KEYS. */
@@ -46,8 +47,13 @@ const keyPairs = Config.string("TRACKLOG_PROJECT_KEYS").pipe(
 const store = Config.all({
   kind: Config.option(Config.literal("postgres", "embedded", "memory")("TRACKLOG_STORE")),
   url: Config.option(Config.string("DATABASE_URL")),
-  dataDir: Config.string("TRACKLOG_DATA_DIR").pipe(Config.withDefault(".tracklog"))
-}).pipe(Config.mapOrFail(({ dataDir, kind, url }): Either.Either<Store, ConfigError.ConfigError> => {
+  dataDir: Config.string("TRACKLOG_DATA_DIR").pipe(Config.withDefault(".tracklog")),
+  // off behind a pooler that keeps no session state (PgBouncer in transaction mode before 1.21).
+  prepare: Config.literal("on", "off")("TRACKLOG_PG_PREPARE").pipe(
+    Config.withDefault("on"),
+    Config.map((value) => value === "on")
+  )
+}).pipe(Config.mapOrFail(({ dataDir, kind, prepare, url }): Either.Either<Store, ConfigError.ConfigError> => {
   // Default: Postgres when a DATABASE_URL is given, else the embedded Postgres on disk.
   const chosen = Option.getOrElse(kind, () => (Option.isSome(url) ? "postgres" as const : "embedded" as const))
   switch (chosen) {
@@ -59,7 +65,7 @@ const store = Config.all({
       return Option.match(url, {
         onNone: () =>
           Either.left(ConfigError.MissingData(["DATABASE_URL"], "TRACKLOG_STORE=postgres needs DATABASE_URL")),
-        onSome: (url) => Either.right({ _tag: "postgres", url })
+        onSome: (url) => Either.right({ _tag: "postgres", url, prepare })
       })
   }
 }))

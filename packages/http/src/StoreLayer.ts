@@ -19,7 +19,7 @@ const storeOf = (store: ServerConfig.Store) => {
     case "memory":
       return StoreMemory.layer
     case "postgres":
-      return StorePostgres.layer({ url: store.url })
+      return StorePostgres.layer({ url: store.url, preparedStatements: store.prepare })
     case "embedded":
       // PGlite serves one connection at a time: a pool of one.
       return Layer.unwrapScoped(

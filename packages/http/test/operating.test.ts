@@ -278,4 +278,15 @@ describe("configuration", () => {
     expect(Either.isLeft(read({ TRACKLOG_STORE: "memory", TRACKLOG_RATE_LIMIT: "lots" }))).toBe(true)
     expect(Either.isLeft(read({ TRACKLOG_STORE: "memory", TRACKLOG_METRICS: "maybe" }))).toBe(true)
   })
+
+  it("TRACKLOG_PG_PREPARE is on by default for the PostgreSQL store, off when asked, and nothing else", () => {
+    const url = "postgres://postgres@127.0.0.1:5432/test"
+    expect(Either.getOrThrow(read({ DATABASE_URL: url })).store).toEqual({ _tag: "postgres", url, prepare: true })
+    expect(Either.getOrThrow(read({ DATABASE_URL: url, TRACKLOG_PG_PREPARE: "off" })).store).toEqual({
+      _tag: "postgres",
+      url,
+      prepare: false
+    })
+    expect(Either.isLeft(read({ DATABASE_URL: url, TRACKLOG_PG_PREPARE: "no" }))).toBe(true)
+  })
 })
