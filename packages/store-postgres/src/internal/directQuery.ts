@@ -27,6 +27,8 @@ const serials = new WeakMap<Pg.ClientBase, number>()
 // Serials of connections open now, in every pool of this process.
 const open = new Set<number>()
 const Prefix = "tracklog_"
+// Pools whose closing connections are watched (once each, whatever number of stores share one).
+const watched = new WeakSet<Pg.Pool>()
 
 const serialOf = (client: Pg.ClientBase) => {
   let serial = serials.get(client)
@@ -84,7 +86,10 @@ export const make = (options: {
   const pool = options.pool.value
   const millis = Duration.toMillis(options.timeout)
   const prepare = options.prepare ?? true
-  if (prepare) pool.on("remove", (client) => open.delete(serials.get(client) ?? 0))
+  if (prepare && !watched.has(pool)) {
+    watched.add(pool)
+    pool.on("remove", (client) => open.delete(serials.get(client) ?? 0))
+  }
   return <Row extends object>(text: string, values: ReadonlyArray<unknown>) =>
     Effect.async<ReadonlyArray<Row>, SqlError | StoreError.StoreUnavailable>((resume) => {
       let done = false
