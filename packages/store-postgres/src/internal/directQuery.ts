@@ -60,7 +60,9 @@ export const dropStale = async (client: Pg.ClientBase): Promise<void> => {
     `SELECT name FROM pg_prepared_statements WHERE starts_with(name, '${Prefix}')`
   )
   const stale = rows.map((r) => r.name).filter((name) => !open.has(Number(name.slice(Prefix.length).split("_")[0])))
-  if (stale.length > 0) await client.query(stale.map((name) => `DEALLOCATE "${name}"`).join("; "))
+  // One at a time, each allowed to fail: a connection opening at the same moment (another pool on
+  // the same PGlite) may drop the same ones first.
+  for (const name of stale) await client.query(`DEALLOCATE "${name}"`).catch(() => undefined)
 }
 
 /**
