@@ -257,14 +257,13 @@ interface AppendedRow {
   readonly refused: boolean
 }
 
-// A text array as Postgres reads it, each element quoted.
-const arrayLiteral = (texts: ReadonlyArray<string>) =>
-  `{${texts.map((t) => `"${t.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`
-
-const appendQuery = (batch: ReadonlyArray<EncodedAppend>): { text: string; values: Array<string> } => {
+const appendQuery = (
+  batch: ReadonlyArray<EncodedAppend>
+): { text: string; values: Array<string | ReadonlyArray<string>> } => {
   const heads = `[${batch.map((a) => a.head).join(",")}]`
   const rows = `[${batch.flatMap((a) => a.rows).join(",")}]`
-  const grants = arrayLiteral([...new Set(batch.flatMap((a) => (a.grantedBy === undefined ? [] : [a.grantedBy])))])
+  // An array, as the key lookup passes its hashes: the driver writes the literal.
+  const grants = [...new Set(batch.flatMap((a) => (a.grantedBy === undefined ? [] : [a.grantedBy])))]
   const keys = batch.flatMap((a) => (a.key === undefined ? [] : [a.key.row]))
   return keys.length > 0
     ? { text: AppendKeyed, values: [heads, rows, grants, `[${keys.join(",")}]`] }

@@ -4,7 +4,7 @@
  * them (a pooler without session state). On PGlite, whose one session every connection shares,
  * connections never meet each other's names and what a closed one prepared is dropped.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Duration from "effect/Duration"
@@ -23,6 +23,15 @@ const onePool = Effect.flatMap(TestDatabase.server, (db) =>
     (pool) => Effect.promise(() => pool.end())
   ))
 
+// The statements straight to `pool`, as the store sends them (no `SqlClient`: a pool is given).
+const directOn = (pool: Pg.Pool, prepare?: boolean) =>
+  DirectQuery.make({
+    sql: undefined as unknown as SqlClient.SqlClient,
+    pool: Option.some(pool),
+    timeout: Duration.seconds(5),
+    prepare
+  })
+
 const prepared = (pool: Pg.Pool) =>
   Effect.promise(() =>
     pool.query<{ name: string; statement: string }>("SELECT name, statement FROM pg_prepared_statements")
@@ -33,11 +42,7 @@ describe("DirectQuery", () => {
   it.scopedLive("prepares each text once per connection, named by its text", () =>
     Effect.gen(function*() {
       const pool = yield* onePool
-      const query = DirectQuery.make({
-        sql: undefined as unknown as SqlClient.SqlClient,
-        pool: Option.some(pool),
-        timeout: Duration.seconds(5)
-      })
+      const query = directOn(pool)
       const one = "SELECT $1::int + 1 AS n"
       const two = "SELECT $1::int + 2 AS n"
       expect(yield* query<{ n: number }>(one, [1])).toEqual([{ n: 2 }])
@@ -48,11 +53,7 @@ describe("DirectQuery", () => {
       expect(new Set(statements.map((s) => s.name)).size).toBe(2)
       for (const { name } of statements) expect(name).toMatch(/^tracklog_\d+_[0-9a-f]{24}$/)
       // Another store on the same pool gives the same text on the same connection the same name.
-      const again = DirectQuery.make({
-        sql: undefined as unknown as SqlClient.SqlClient,
-        pool: Option.some(pool),
-        timeout: Duration.seconds(5)
-      })
+      const again = directOn(pool)
       expect(yield* again<{ n: number }>(one, [9])).toEqual([{ n: 10 }])
       expect((yield* prepared(pool)).length).toBe(2)
     }))
@@ -60,12 +61,7 @@ describe("DirectQuery", () => {
   it.scopedLive("without `prepare`, sends every statement unnamed", () =>
     Effect.gen(function*() {
       const pool = yield* onePool
-      const query = DirectQuery.make({
-        sql: undefined as unknown as SqlClient.SqlClient,
-        pool: Option.some(pool),
-        timeout: Duration.seconds(5),
-        prepare: false
-      })
+      const query = directOn(pool, false)
       expect(yield* query<{ n: number }>("SELECT $1::int + 1 AS n", [1])).toEqual([{ n: 2 }])
       expect(yield* prepared(pool)).toEqual([])
     }))
@@ -80,11 +76,7 @@ for (const backend of TestDatabase.backends) {
         const db = yield* backend.database
         const context = yield* Layer.build(StorePostgres.layerClient({ url: db.url, maxConnections: 1 }))
         const pool = Context.get(context, DirectQuery.Pool)
-        const query = DirectQuery.make({
-          sql: Context.get(context, SqlClient.SqlClient),
-          pool: Option.some(pool),
-          timeout: Duration.seconds(5)
-        })
+        const query = directOn(pool)
         const text = "SELECT $1::int * 2 AS n"
         expect(yield* query<{ n: number }>(text, [2])).toEqual([{ n: 4 }])
         for (let round = 0; round < 3; round++) {
