@@ -22,6 +22,7 @@ import * as Ids from "./Ids.js"
 import * as ContactCache from "./internal/contactCache.js"
 import * as KeyedLock from "./internal/keyedLock.js"
 import type * as StoreError from "./StoreError.js"
+import type * as Suppressions from "./Suppressions.js"
 
 /** Every attempt lost a race; the command was not applied. */
 export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>()("RetriesExhausted", {
@@ -73,6 +74,16 @@ export interface Handling<Command, DecideContext, FindError = never> {
     projectId: string,
     commands: ReadonlyArray<Command>
   ) => Effect.Effect<ReadonlyArray<Option.Option<Contact.Contact>>, StoreError.StoreUnavailable | FindError>
+  /**
+   * The store checks, in the append that starts a contact's stream, what `find` checks before a
+   * creation (the track: that its email is not suppressed, `EventStore.Append.unlessSuppressed`).
+   * A command whose contact this process does not know is then appended at once as that contact's
+   * creation, without a read. A store refuses a creation whose email has a contact already and
+   * hands that contact back (`ConcurrencyConflict.holder`): the command is decided again on it. A
+   * first track costs one round trip, not two; one of a contact this process does not know, two
+   * as before.
+   */
+  readonly createUnlessSuppressed?: boolean | undefined
   /** The decider's context; `newId` makes an id for something created now. */
   readonly context: (projectId: string, state: Contact.State, at: Date, newId: () => string) => DecideContext
 }
@@ -104,7 +115,7 @@ export class CommandHandler extends Context.Tag("@tracklog/core/CommandHandler")
     grantedBy?: string | undefined
   ) => Effect.Effect<
     Decided,
-    RetriesExhausted | Projects.GrantRevoked | StoreError.StoreUnavailable | FindError
+    RetriesExhausted | Projects.GrantRevoked | Suppressions.EmailSuppressed | StoreError.StoreUnavailable | FindError
   >
   /**
    * Commands applied in order and committed together (all or none), decided again as a whole on
@@ -193,13 +204,18 @@ export const make = (options: Options = {}) =>
       command: Command,
       grantedBy: string | undefined,
       attempts: number
-    ): Effect.Effect<Decided, RetriesExhausted | Projects.GrantRevoked | StoreError.StoreUnavailable | FindError> =>
+    ): Effect.Effect<
+      Decided,
+      RetriesExhausted | Projects.GrantRevoked | Suppressions.EmailSuppressed | StoreError.StoreUnavailable | FindError
+    > =>
       // The clock read inside the step, not as an Effect of its own: one step less per command.
       Effect.suspend(() => {
         const millis = clock.unsafeCurrentTimeMillis()
         const cached = known.get(key)
-        return cached !== undefined
-          ? write(handling, key, projectId, command, grantedBy, attempts, cached, millis)
+        if (cached !== undefined) return write(handling, key, projectId, command, grantedBy, attempts, cached, millis)
+        // Only the first attempt guesses: a retry has lost a race, and reads.
+        return attempts === 1 && handling.createUnlessSuppressed === true
+          ? write(handling, key, projectId, command, grantedBy, attempts, null, millis)
           : Effect.flatMap(
             handling.find(projectId, command),
             (found) => write(handling, key, projectId, command, grantedBy, attempts, Option.getOrNull(found), millis)
@@ -215,7 +231,10 @@ export const make = (options: Options = {}) =>
       attempts: number,
       state: Contact.State,
       millis: number
-    ): Effect.Effect<Decided, RetriesExhausted | Projects.GrantRevoked | StoreError.StoreUnavailable | FindError> => {
+    ): Effect.Effect<
+      Decided,
+      RetriesExhausted | Projects.GrantRevoked | Suppressions.EmailSuppressed | StoreError.StoreUnavailable | FindError
+    > => {
       const decided = decideOne(handling, projectId, command, state, millis)
       if (decided.events.length === 0) return Effect.succeed(decided)
       const contact = decided.state
@@ -226,15 +245,31 @@ export const make = (options: Options = {}) =>
           expectedVersion: state?.version ?? 0,
           events: decided.events,
           contact,
-          grantedBy
+          grantedBy,
+          unlessSuppressed: handling.createUnlessSuppressed
         }),
         {
           onFailure: (error) => {
             // Lost a race, or an outage that may or may not have committed: read afresh next time.
             known.forget(key)
             if (error._tag !== "ConcurrencyConflict") return Effect.fail(error)
-            return attempts >= MaxAttempts
-              ? Effect.fail(new RetriesExhausted({ attempts }))
+            if (attempts >= MaxAttempts) return Effect.fail(new RetriesExhausted({ attempts }))
+            // The email's contact, handed back by the store: decided on at once, with no read and
+            // no wait (it is most often a guess of `beforeCreate` that missed, not a race).
+            const holder = error.holder
+            return holder !== undefined
+              ? Effect.suspend(() =>
+                write(
+                  handling,
+                  key,
+                  projectId,
+                  command,
+                  grantedBy,
+                  attempts + 1,
+                  holder,
+                  clock.unsafeCurrentTimeMillis()
+                )
+              )
               : Effect.zipRight(backoff(attempts), attempt(handling, key, projectId, command, grantedBy, attempts + 1))
           },
           onSuccess: () => {

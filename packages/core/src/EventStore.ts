@@ -10,6 +10,7 @@ import type * as ContactEvent from "./ContactEvent.js"
 import type * as Idempotency from "./Idempotency.js"
 import type * as Projects from "./Projects.js"
 import type * as StoreError from "./StoreError.js"
+import type * as Suppressions from "./Suppressions.js"
 
 /** An event to append, with the id it will be known by. */
 export interface NewEvent {
@@ -64,7 +65,21 @@ export interface Append {
    * refuse a key revoked since (behaviour §9) without a read of its own. Only `append` checks it.
    */
   readonly grantedBy?: string | undefined
+  /**
+   * When the append starts its stream, it writes only if the contact's email is not on its
+   * project's suppression list (behaviour §7), checked in the same atomic step: otherwise nothing
+   * is written and it fails with `Suppressions.EmailSuppressed`. No contact is then created for a
+   * suppressed email, even by a track racing the erasure in another process, and a first track
+   * needs no read before it. Only `append` checks it.
+   */
+  readonly unlessSuppressed?: boolean | undefined
 }
+
+// A contact as a store hands it back; checked no further (it comes from the store itself).
+const StoredContact = Schema.declare(
+  (u: unknown): u is Contact.Contact => typeof u === "object" && u !== null,
+  { identifier: "Contact" }
+)
 
 /**
  * The stream moved on since it was read, or its contact's email was taken by another stream:
@@ -73,7 +88,13 @@ export interface Append {
 export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>()("ConcurrencyConflict", {
   streamId: Schema.String,
   expectedVersion: Schema.Number,
-  reason: Schema.Literal("version", "email", "idempotency")
+  reason: Schema.Literal("version", "email", "idempotency"),
+  /**
+   * With reason `email`, the contact that holds the email, as the store saw it when it refused,
+   * if it could tell: the fresh state to decide on, without a read. A store may leave it out (a
+   * holder committed while the append ran is not visible to it).
+   */
+  holder: Schema.optional(StoredContact)
 }) {}
 
 /**
@@ -99,7 +120,10 @@ export class EventStore extends Context.Tag("@tracklog/core/EventStore")<EventSt
   /** Appends atomically: every event and the projection, or nothing. */
   readonly append: (
     input: Append
-  ) => Effect.Effect<void, ConcurrencyConflict | Projects.GrantRevoked | StoreError.StoreUnavailable>
+  ) => Effect.Effect<
+    void,
+    ConcurrencyConflict | Projects.GrantRevoked | Suppressions.EmailSuppressed | StoreError.StoreUnavailable
+  >
   /** Several streams and an idempotency record, all or nothing (see `AppendAll`). */
   readonly appendAll: (
     input: AppendAll

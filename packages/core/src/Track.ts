@@ -119,7 +119,10 @@ export const make = Effect.gen(function*() {
           : Effect.flatMap(
             suppressions.isSuppressed(projectId, command.email),
             (suppressed) => suppressed ? Effect.fail(new Suppressions.EmailSuppressed()) : Effect.succeed(found)
-          ))
+          )),
+    // A contact this process does not know is most often a new one: its first track is appended
+    // without a read, the store checking the suppression list as it creates the contact.
+    createUnlessSuppressed: true
   }
   // A batch asks the list for its emails first, and answers their items alone; its contacts are
   // read in one store call.

@@ -142,11 +142,13 @@ const appendTo = (state: State, input: EventStore.Append): EventStore.Concurrenc
   const contact = input.contact
   // A stream claims its email when it starts; events never change a contact's email.
   const claim = stream === undefined ? Contact.emailKey(contact.projectId, contact.email) : undefined
-  if (claim !== undefined && state.byEmail.has(claim)) {
+  const holder = claim === undefined ? undefined : state.byEmail.get(claim)
+  if (holder !== undefined) {
     return new EventStore.ConcurrencyConflict({
       streamId: input.streamId,
       expectedVersion: input.expectedVersion,
-      reason: "email"
+      reason: "email",
+      holder: state.contacts.get(holder)
     })
   }
   // Every text is made before any is written: an event that cannot be encoded (a BigInt in its
@@ -299,18 +301,34 @@ export const make = Effect.sync(() => {
     )
 
   const eventStore = EventStore.EventStore.of({
-    append: (input) =>
-      Effect.suspend((): Effect.Effect<void, EventStore.ConcurrencyConflict | Projects.GrantRevoked> => {
-        // The key it is made under, checked in the same step as the write (behaviour §9).
+    append: (input) => {
+      // The key it is made under, and the suppression list, checked in the same step as the write
+      // (behaviour §9, §7).
+      const step = (
+        emailHash: string | undefined
+      ): Effect.Effect<void, EventStore.ConcurrencyConflict | Projects.GrantRevoked | Suppressions.EmailSuppressed> => {
         if (input.grantedBy !== undefined && state.grants.get(input.grantedBy)?.projectId !== input.contact.projectId) {
           return Effect.fail(new Projects.GrantRevoked())
+        }
+        if (emailHash !== undefined && state.suppressed.get(input.contact.projectId)?.has(emailHash) === true) {
+          return Effect.fail(new Suppressions.EmailSuppressed())
         }
         const conflict = appendTo(state, input)
         if (conflict !== undefined) return Effect.fail(conflict)
         // Readers of this process wake at once (docs/decisions/0010-log-wake-up.md).
         signal.notify()
         return Effect.void
-      }),
+      }
+      // The hash is made first (Web Crypto is asynchronous), only when the list has something to
+      // find; an empty list is seen empty in the same step as the write.
+      return Effect.suspend(() => {
+        const hashes = state.suppressed.get(input.contact.projectId)
+        return input.unlessSuppressed === true && input.expectedVersion === 0 && hashes !== undefined &&
+            hashes.size > 0
+          ? Effect.flatMap(hashOf(input.contact.projectId, input.contact.email), step)
+          : step(undefined)
+      })
+    },
     appendAll: (input) =>
       Effect.suspend(() => {
         const conflict = appendAllTo(state, input)

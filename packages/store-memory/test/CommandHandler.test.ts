@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as CommandHandler from "@tracklog/core/CommandHandler"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
+import * as Contacts from "@tracklog/core/Contacts"
 import type * as Decider from "@tracklog/core/Decider"
+import * as EventStore from "@tracklog/core/EventStore"
 import * as Idempotency from "@tracklog/core/Idempotency"
 import * as Ids from "@tracklog/core/Ids"
 import * as Track from "@tracklog/core/Track"
@@ -98,4 +100,81 @@ describe("Idempotency", () => {
     expect(Idempotency.canonical({ a: 1 })).not.toBe(Idempotency.canonical({ a: "1" }))
     expect(Idempotency.canonical({ a: [1, 2] })).not.toBe(Idempotency.canonical({ a: [2, 1] }))
   })
+})
+
+describe("CommandHandler: a first track reads nothing (issue 14)", () => {
+  // A track service on its own handler (its own cache) over the shared store, counting the contact
+  // reads it makes; `strip` takes the holder out of the store's email conflicts.
+  const trackCounting = (reads: { n: number }, strip = false) =>
+    Effect.gen(function*() {
+      const contacts = yield* Contacts.Contacts
+      const store = yield* EventStore.EventStore
+      const stripped = EventStore.EventStore.of({
+        ...store,
+        append: (input) =>
+          Effect.mapError(
+            store.append(input),
+            (e) =>
+              e._tag === "ConcurrencyConflict"
+                ? new EventStore.ConcurrencyConflict({ ...e, holder: undefined })
+                : e
+          )
+      })
+      const handler = yield* CommandHandler.make().pipe(
+        Effect.provideService(EventStore.EventStore, strip ? stripped : store)
+      )
+      const counted = Contacts.Contacts.of({
+        ...contacts,
+        findByEmail: (projectId, email) =>
+          Effect.suspend(() => {
+            reads.n++
+            return contacts.findByEmail(projectId, email)
+          })
+      })
+      return yield* Track.make.pipe(
+        Effect.provideService(CommandHandler.CommandHandler, handler),
+        Effect.provideService(Contacts.Contacts, counted)
+      )
+    })
+  const store = Layer.merge(StoreMemory.layer, Ids.layer)
+
+  it.live("a new email is created without a read; a handler that never saw a contact gets it from the store's conflict", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const reads = { n: 0 }
+      const one = yield* trackCounting(reads)
+      const two = yield* trackCounting(reads)
+      const first = yield* one.track("p", command({ email: "first@example.com", event: "a", data: { n: 1 } }))
+      expect(reads.n).toBe(0)
+      const again = yield* two.track("p", command({ email: "first@example.com", event: "b", data: { m: 2 } }))
+      expect(again.contact).toBe(first.contact)
+      expect(reads.n).toBe(0)
+      const events = yield* store.readStream(first.contact)
+      expect(events.map((r) => r.event._tag)).toEqual([
+        "ContactCreated",
+        "ContactDataChanged",
+        "EventTracked",
+        "ContactDataChanged",
+        "EventTracked"
+      ])
+      // The second track was decided on the stored contact: its data merged into the first's.
+      const contacts = yield* Contacts.Contacts
+      const stored = yield* contacts.findByEmail("p", "first@example.com")
+      expect(stored._tag === "Some" && stored.value.data).toEqual({ n: 1, m: 2 })
+      expect(stored._tag === "Some" && stored.value.version).toBe(5)
+    }).pipe(Effect.provide(store)))
+
+  it.live("a store that gives no holder: the handler reads the contact and goes on", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const reads = { n: 0 }
+      const one = yield* trackCounting(reads, true)
+      const two = yield* trackCounting(reads, true)
+      const first = yield* one.track("p", command({ email: "plain@example.com", event: "a" }))
+      expect(reads.n).toBe(0)
+      const again = yield* two.track("p", command({ email: "plain@example.com", event: "b" }))
+      expect(again.contact).toBe(first.contact)
+      expect(reads.n).toBe(1)
+      expect(yield* store.readStream(first.contact)).toHaveLength(3)
+    }).pipe(Effect.provide(store)))
 })

@@ -69,11 +69,16 @@ const toContact = (row: ContactRow): Contact.Contact => ({
   version: row.version
 })
 
+// The holder of a taken email, as the group commit answers it (JSON, so its dates are text).
+type HolderRow = Omit<ContactRow, "created_at" | "updated_at"> & { created_at: string; updated_at: string }
+const toHolder = (row: HolderRow): Contact.Contact =>
+  toContact({ ...row, created_at: new Date(row.created_at), updated_at: new Date(row.updated_at) })
+
 const eventColumns = EventRow.columns
 const toRecorded = EventRow.toRecorded
 
 type AppendError = EventStore.ConcurrencyConflict | StoreError.StoreUnavailable
-type GrantedAppendError = AppendError | Projects.GrantRevoked
+type GrantedAppendError = AppendError | Projects.GrantRevoked | Suppressions.EmailSuppressed
 
 // An append as the group commit sends it: its contact row and its event rows, as JSON text.
 interface EncodedAppend {
@@ -122,7 +127,8 @@ const toRecord = (row: IdempotencyRow): Idempotency.Record => ({
 const encodeAppend = (
   input: EventStore.Append,
   record?: Idempotency.Record,
-  grantedBy?: string | undefined
+  grantedBy?: string | undefined,
+  emailHash?: string | undefined
 ): EncodedAppend => {
   const { contact, events, expectedVersion, streamId } = input
   return {
@@ -132,6 +138,7 @@ const encodeAppend = (
     head: JSON.stringify({
       stream_id: streamId,
       key_hash: grantedBy,
+      email_hash: emailHash,
       expected: expectedVersion,
       version: expectedVersion + events.length,
       project_id: contact.projectId,
@@ -160,33 +167,52 @@ const ContactColumns = "id, project_id, email, subscribed, data, created_at, upd
 // The statement of a group commit, as fixed text (two variants): it is sent many times a second,
 // and built once (docs/decisions/0020-direct-hot-statements.md). $1 holds the contact rows, $2
 // the event rows, $3 the key hashes appends are made under (a text array), $4 the idempotency
-// records; $1, $2 and $4 are JSON arrays. It answers each stream written, and each refused.
+// records; $1, $2 and $4 are JSON arrays. It answers each stream written, each refused, each
+// suppressed, and for each new contact whose email was taken, the contact that holds it.
 // An append made under a key (`grantedBy`) is refused when that key no longer grants its project:
 // the check is in the statement that writes, so a key revoked by another process stops at its
 // next append, and the track path needs no read of the key (docs/decisions/0024-grant-on-append.md).
+// So is a new contact whose email hash (`unlessSuppressed`) is on its project's suppression list,
+// and a new contact whose email is taken hands back the holder: the track path needs no read
+// before a first track (docs/decisions/0026-first-track-without-a-read.md).
 // An append's idempotency key is claimed first (behaviour §6): an append whose key is already
 // stored writes nothing and is answered as a conflict, so its caller finds the stored answer,
 // and the rest of the group commit goes on. A key claimed for a stream whose compare-and-set
 // then fails would be stored without its events: the guard fails the whole statement instead
 // (a race of two processes on one stream; every append of it is decided again).
+// Written, refused for its key, suppressed, or its email held by `holder`; else a conflict.
+const Answer = `SELECT stream_id, 'written' AS outcome, NULL::json AS holder FROM ok
+  UNION ALL SELECT stream_id, 'refused', NULL FROM refused
+  UNION ALL SELECT stream_id, 'suppressed', NULL FROM suppressed
+  UNION ALL SELECT stream_id, 'held', holder FROM held`
 const appendText = (keyed: boolean) => `
   WITH granted AS (
     -- An index lookup by construction, like every hot-path read (plans.test.ts).
     SELECT hash, project_id FROM api_keys WHERE hash = ANY ($3::text[])
   ), offered AS (
     SELECT * FROM json_to_recordset($1::json) AS i(
-      stream_id text, key_hash text, expected integer, version integer, project_id text, email text,
-      subscribed boolean, data json, created_at timestamptz, updated_at timestamptz)
+      stream_id text, key_hash text, email_hash text, expected integer, version integer, project_id text,
+      email text, subscribed boolean, data json, created_at timestamptz, updated_at timestamptz)
   ), refused AS (
     SELECT o.stream_id FROM offered o
     WHERE o.key_hash IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM granted g WHERE g.hash = o.key_hash AND g.project_id = o.project_id)
+  ), suppressed AS (
+    -- One index probe per new contact checked, as the contact lookup (LIMIT: never a join).
+    SELECT o.stream_id FROM offered o
+    CROSS JOIN LATERAL (
+      SELECT 1 FROM suppressions
+      WHERE project_id = o.project_id AND email_hash = o.email_hash LIMIT 1
+    ) s
+    WHERE o.expected = 0 AND o.email_hash IS NOT NULL
+      AND o.stream_id NOT IN (SELECT stream_id FROM refused)
   ), ${
   keyed
     ? `keys AS (
     SELECT * FROM json_to_recordset($4::json) AS k(stream_id text, project_id text, key text,
       fingerprint text, status integer, body text, contact_ids text[], created_at timestamptz)
     WHERE k.stream_id NOT IN (SELECT stream_id FROM refused)
+      AND k.stream_id NOT IN (SELECT stream_id FROM suppressed)
   ), claimed AS (
     INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
     SELECT project_id, key, fingerprint, status, body, contact_ids, created_at FROM keys
@@ -199,6 +225,7 @@ const appendText = (keyed: boolean) => `
     : ""
 }input AS (
     SELECT * FROM offered i WHERE i.stream_id NOT IN (SELECT stream_id FROM refused)
+      AND i.stream_id NOT IN (SELECT stream_id FROM suppressed)
     ${keyed ? "AND i.stream_id NOT IN (SELECT stream_id FROM blocked)" : ""}
   ), created AS (
     -- A new contact first claims its (project_id, email); a taken one claims nothing.
@@ -229,6 +256,18 @@ const appendText = (keyed: boolean) => `
     WHERE c.id = i.stream_id
   ), ok AS (
     SELECT stream_id FROM started UNION ALL SELECT stream_id FROM moved
+  ), held AS (
+    -- The contact that holds a taken email, as this statement's snapshot shows it (one committed
+    -- while the statement ran is not visible: then none, and the caller reads).
+    SELECT i.stream_id, json_build_object(
+      'id', c.id, 'project_id', c.project_id, 'email', c.email, 'subscribed', c.subscribed,
+      'data', c.data, 'created_at', c.created_at, 'updated_at', c.updated_at, 'version', c.version
+    ) AS holder
+    FROM input i
+    CROSS JOIN LATERAL (
+      SELECT ${ContactColumns} FROM contacts WHERE project_id = i.project_id AND email = i.email LIMIT 1
+    ) c
+    WHERE i.expected = 0 AND i.stream_id NOT IN (SELECT id FROM created)
   ), appended AS (
     INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
     SELECT e.stream_id, e.project_id, e.version, e.id, e.type, e.data, e.created_at
@@ -243,18 +282,20 @@ const appendText = (keyed: boolean) => `
       SELECT 1 FROM keys k JOIN claimed c ON c.project_id = k.project_id AND c.key = k.key
       WHERE k.stream_id NOT IN (SELECT stream_id FROM ok)) THEN 0 ELSE 1 END) AS pass
   )
-  SELECT stream_id, false AS refused FROM ok UNION ALL SELECT stream_id, true FROM refused
-  UNION ALL SELECT NULL, NULL FROM guard WHERE pass = 0`
+  ${Answer}
+  UNION ALL SELECT NULL, NULL, NULL FROM guard WHERE pass = 0`
     : `
-  SELECT stream_id, false AS refused FROM ok UNION ALL SELECT stream_id, true FROM refused`
+  ${Answer}`
 }`
 const AppendKeyed = appendText(true)
 const AppendPlain = appendText(false)
 
-/** A row of the group commit's answer: a stream written, or one refused for its key. */
+/** A row of the group commit's answer (`Answer`). */
 interface AppendedRow {
   readonly stream_id: string
-  readonly refused: boolean
+  readonly outcome: "written" | "refused" | "suppressed" | "held"
+  /** With `held`: the contact row as JSON (dates as text). */
+  readonly holder: HolderRow | null
 }
 
 const appendQuery = (
@@ -322,22 +363,30 @@ export const make = (options: Options = {}) =>
       const { text, values } = appendQuery(batch)
       return direct<AppendedRow>(text, values).pipe(
         Effect.map((answered) => {
-          const written = new Set<string>()
-          const refused = new Set<string>()
-          for (const row of answered) (row.refused ? refused : written).add(row.stream_id)
-          return batch.map(({ input: { expectedVersion, streamId }, key }): Exit.Exit<void, GrantedAppendError> =>
-            written.has(streamId)
-              ? Exit.void
-              : refused.has(streamId)
-              ? Exit.fail(new Projects.GrantRevoked())
-              : Exit.fail(
-                new EventStore.ConcurrencyConflict({
-                  streamId,
-                  expectedVersion,
-                  reason: key !== undefined ? "idempotency" : expectedVersion === 0 ? "email" : "version"
-                })
-              )
-          )
+          const outcomes = new Map<string, AppendedRow>()
+          for (const row of answered) outcomes.set(row.stream_id, row)
+          return batch.map(({ input: { expectedVersion, streamId }, key }): Exit.Exit<void, GrantedAppendError> => {
+            const row = outcomes.get(streamId)
+            switch (row?.outcome) {
+              case "written":
+                return Exit.void
+              case "refused":
+                return Exit.fail(new Projects.GrantRevoked())
+              case "suppressed":
+                return Exit.fail(new Suppressions.EmailSuppressed())
+              default:
+                return Exit.fail(
+                  new EventStore.ConcurrencyConflict({
+                    streamId,
+                    expectedVersion,
+                    reason: key !== undefined ? "idempotency" : expectedVersion === 0 ? "email" : "version",
+                    holder: key === undefined && row !== undefined && row.holder !== null
+                      ? toHolder(row.holder)
+                      : undefined
+                  })
+                )
+            }
+          })
         }),
         // Two batches locking the same streams in different orders: one is chosen to fail, and
         // nothing of it was written, so each of its appends is decided again.
@@ -376,8 +425,21 @@ export const make = (options: Options = {}) =>
     // Encoded by its caller, before it joins a batch: an append that cannot be encoded (a BigInt
     // in its data) fails alone, and its batch goes on without it.
     const signal = LogStream.makeSignal()
+    // A new contact checked against the suppression list carries its email's hash under the
+    // project's secret (read once per process); a project the database does not hold has none.
+    const emailHashOf = (input: EventStore.Append): Effect.Effect<string | undefined, StoreError.StoreUnavailable> =>
+      input.unlessSuppressed === true && input.expectedVersion === 0
+        ? Effect.map(
+          hashOf(input.contact.projectId, input.contact.email, boundedSecret),
+          Option.getOrUndefined
+        )
+        : Effect.succeed(undefined)
     const append = (input: EventStore.Append) =>
-      Effect.flatMap(Effect.sync(() => encodeAppend(input, undefined, input.grantedBy)), batched).pipe(
+      Effect.flatMap(
+        emailHashOf(input),
+        (emailHash) =>
+          Effect.flatMap(Effect.sync(() => encodeAppend(input, undefined, input.grantedBy, emailHash)), batched)
+      ).pipe(
         // Committed: this process's live readers wake at once (docs/decisions/0010-log-wake-up.md).
         Effect.tap(() => signal.notify())
       )
@@ -395,8 +457,12 @@ export const make = (options: Options = {}) =>
       return Effect.flatMap(Effect.sync(() => input.appends.map((a) => encodeAppend(a))), (encoded) =>
         sql.withTransaction(Effect.gen(function*() {
           if (encoded.length > 0) {
-            const written = yield* appendStatement(encoded)
-            if (written.length !== encoded.length)
+            const answered = yield* appendStatement(encoded)
+            if (
+              answered.filter((row) =>
+                row.outcome === "written"
+              ).length !== encoded.length
+            )
               return yield* conflict("version")
           }
           if (record !== undefined) {
@@ -418,9 +484,7 @@ export const make = (options: Options = {}) =>
     const appendAll = (input: EventStore.AppendAll): Effect.Effect<void, AppendError> =>
       (input.appends.length === 1
         ? Effect.flatMap(
-          Effect.sync(() =>
-            encodeAppend(input.appends[0]!, input.idempotency)
-          ),
+          Effect.sync(() => encodeAppend(input.appends[0]!, input.idempotency)),
           // Made under no key: never refused for one.
           batched as (append: EncodedAppend) => Effect.Effect<void, AppendError>
         )

@@ -50,7 +50,7 @@ interface PlanNode {
 
 const nodes = (node: PlanNode): Array<PlanNode> => [node, ...(node.Plans ?? []).flatMap(nodes)]
 
-const hotTables = new Set(["contacts", "events", "streams"])
+const hotTables = new Set(["contacts", "events", "streams", "suppressions"])
 // Keys too (two per project) in the statements of the track path, which look keys up by hash:
 // the key lookup and the group commit, which checks the key a track is made under.
 const scansHot = (query: string, relation: string) =>
@@ -59,7 +59,7 @@ const scansHot = (query: string, relation: string) =>
 // Many contacts, each with a short stream, written directly: the store is not what is measured.
 const seed = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  for (const table of ["contacts", "events", "streams", "api_keys"]) {
+  for (const table of ["contacts", "events", "streams", "api_keys", "suppressions"]) {
     // Kept never analyzed on the server too, whatever autovacuum would do meanwhile.
     yield* sql.unsafe(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`)
   }
@@ -82,6 +82,10 @@ const seed = Effect.gen(function*() {
     INSERT INTO api_keys (hash, project_id, kind)
     SELECT md5('k' || g || kind), 'p' || g, kind FROM generate_series(1, ${Contacts}) g, unnest(ARRAY['public', 'secret']) kind`)
   yield* sql.unsafe(`INSERT INTO api_keys (hash, project_id, kind) VALUES ('${keyHash}', '${project}', 'public')`)
+  // A suppression list as long as the contacts, which a first track checks.
+  yield* sql.unsafe(`
+    INSERT INTO suppressions (project_id, email_hash)
+    SELECT '${project}', md5('s' || g) FROM generate_series(1, ${Contacts}) g`)
 })
 
 const keyHash = "a".repeat(64)
@@ -121,12 +125,25 @@ const exercise = Effect.gen(function*() {
     subscribed: true,
     at
   })
+  // A first track: checked against the suppression list in the append.
   yield* eventStore.append({
     streamId: "plan-new",
     expectedVersion: 0,
     events: [{ id: "plan-e2", event: created }],
-    contact: Contact.fold([created])!
+    contact: Contact.fold([created])!,
+    grantedBy: keyHash,
+    unlessSuppressed: true
   })
+  // A first track for a taken email: refused, with the contact that holds it.
+  const taken = ContactEvent.ContactCreated.make({ ...created, contactId: "plan-taken", email: "user7@example.com" })
+  const refused = yield* Effect.flip(eventStore.append({
+    streamId: "plan-taken",
+    expectedVersion: 0,
+    events: [{ id: "plan-e3", event: taken }],
+    contact: Contact.fold([taken])!,
+    unlessSuppressed: true
+  }))
+  expect(refused).toMatchObject({ _tag: "ConcurrencyConflict", reason: "email", holder: { id: "c7", version: 2 } })
   // A batch: its contacts read in one statement, then moved together in one transaction.
   const many = yield* contacts.findManyByEmail(
     project,

@@ -9,6 +9,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ApiKey from "../ApiKey.js"
 import * as Contact from "../Contact.js"
+import * as ContactEvent from "../ContactEvent.js"
 import * as Contacts from "../Contacts.js"
 import * as EraseContact from "../EraseContact.js"
 import * as Erasure from "../Erasure.js"
@@ -229,6 +230,49 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         const back = yield* track.track(projectId, trackOf(email, "back"))
         expect(back.contact).not.toBe(old.contact)
         expect(Option.getOrThrow(yield* contacts.findByEmail(projectId, email)).subscribed).toBe(true)
+      }))
+
+    it.effect("an append that starts a stream unless its email is suppressed writes nothing for a suppressed one", () =>
+      Effect.gen(function*() {
+        const track = yield* Track.Track
+        const erase = yield* EraseContact.EraseContact
+        const contacts = yield* Contacts.Contacts
+        const store = yield* EventStore.EventStore
+        const ids = yield* Ids.Ids
+        const projectId = yield* newProject
+        const email = "held-back@example.com"
+        const old = yield* track.track(projectId, trackOf(email, "e"))
+        yield* erase.erase(projectId, { contactId: old.contact, suppress: true })
+        const startOf = (email: string) =>
+          Effect.gen(function*() {
+            const contactId = yield* ids.next
+            const created = ContactEvent.ContactCreated.make({
+              contactId,
+              projectId,
+              email,
+              subscribed: true,
+              at: new Date()
+            })
+            const append: EventStore.Append = {
+              streamId: contactId,
+              expectedVersion: 0,
+              events: [{ id: yield* ids.next, event: created }],
+              contact: Contact.fold([created])!
+            }
+            return append
+          })
+        const suppressed = yield* startOf(email)
+        const refused = yield* Effect.flip(store.append({ ...suppressed, unlessSuppressed: true }))
+        expect(refused._tag).toBe("EmailSuppressed")
+        expect(yield* store.readStream(suppressed.streamId)).toEqual([])
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
+        // Another email of the project starts as usual under the same check.
+        const fresh = yield* startOf("fresh@example.com")
+        yield* store.append({ ...fresh, unlessSuppressed: true })
+        expect(yield* store.readStream(fresh.streamId)).toHaveLength(1)
+        // Without the check the port does not look (a batch asks the list before it appends).
+        yield* store.append(suppressed)
+        expect(yield* store.readStream(suppressed.streamId)).toHaveLength(1)
       }))
 
     it.effect("a batch asks the list for all its emails at once: suppressed items store nothing, the rest apply", () =>

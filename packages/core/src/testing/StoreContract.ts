@@ -268,10 +268,16 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
         Effect.gen(function*() {
           const store = yield* EventStore.EventStore
           const projectId = yield* newProject
-          yield* createContact(projectId, "c@example.com")
+          const holder = yield* createContact(projectId, "c@example.com")
           const before = yield* readAllFrom(EventStore.start)
           const error = yield* Effect.flip(createContact(projectId, "c@example.com", [tracked("lost")]))
-          expect(error).toMatchObject({ _tag: "ConcurrencyConflict", reason: "email" })
+          // With the contact that holds the email, as stored: the state to decide on again.
+          expect(error).toMatchObject({
+            _tag: "ConcurrencyConflict",
+            reason: "email",
+            holder: { id: holder.contactId, projectId, email: "c@example.com", version: 1, subscribed: true, data: {} }
+          })
+          expect((error as EventStore.ConcurrencyConflict).holder?.createdAt).toBeInstanceOf(Date)
           const after = yield* readAllFrom(EventStore.start)
           expect(after.events.length).toBe(before.events.length)
           // The same email in another project is another contact.
