@@ -67,10 +67,11 @@ export interface Append {
   readonly grantedBy?: string | undefined
   /**
    * When the append starts its stream, it writes only if the contact's email is not on its
-   * project's suppression list (behaviour §7), checked in the same atomic step: otherwise nothing
-   * is written and it fails with `Suppressions.EmailSuppressed`. No contact is then created for a
-   * suppressed email, even by a track racing the erasure in another process, and a first track
-   * needs no read before it. Only `append` checks it.
+   * project's suppression list (behaviour §7), checked in the same step as the write: otherwise
+   * nothing is written and it fails with `Suppressions.EmailSuppressed`. An email that has a
+   * contact is not refused for it but held (`ConcurrencyConflict.holder`), as a track that read
+   * the contact first would go on with it. A first track then needs no read before it. Only
+   * `append` checks it.
    */
   readonly unlessSuppressed?: boolean | undefined
 }

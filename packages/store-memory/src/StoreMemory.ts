@@ -310,7 +310,12 @@ export const make = Effect.sync(() => {
         if (input.grantedBy !== undefined && state.grants.get(input.grantedBy)?.projectId !== input.contact.projectId) {
           return Effect.fail(new Projects.GrantRevoked())
         }
-        if (emailHash !== undefined && state.suppressed.get(input.contact.projectId)?.has(emailHash) === true) {
+        // An email that has a contact is not refused but held (`appendTo`): the list is about
+        // creating one.
+        if (
+          emailHash !== undefined && state.suppressed.get(input.contact.projectId)?.has(emailHash) === true &&
+          !state.byEmail.has(Contact.emailKey(input.contact.projectId, input.contact.email))
+        ) {
           return Effect.fail(new Suppressions.EmailSuppressed())
         }
         const conflict = appendTo(state, input)

@@ -198,13 +198,18 @@ const appendText = (keyed: boolean) => `
     WHERE o.key_hash IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM granted g WHERE g.hash = o.key_hash AND g.project_id = o.project_id)
   ), suppressed AS (
-    -- One index probe per new contact checked, as the contact lookup (LIMIT: never a join).
+    -- One index probe per new contact checked, as the contact lookup (LIMIT: never a join). An
+    -- email that has a contact is not refused here but held (below), as a track that found it
+    -- would go on with it: the list is about creating a contact.
     SELECT o.stream_id FROM offered o
     CROSS JOIN LATERAL (
       SELECT 1 FROM suppressions
       WHERE project_id = o.project_id AND email_hash = o.email_hash LIMIT 1
     ) s
-    WHERE o.expected = 0 AND o.email_hash IS NOT NULL
+    LEFT JOIN LATERAL (
+      SELECT 1 AS taken FROM contacts WHERE project_id = o.project_id AND email = o.email LIMIT 1
+    ) c ON true
+    WHERE o.expected = 0 AND o.email_hash IS NOT NULL AND c.taken IS NULL
       AND o.stream_id NOT IN (SELECT stream_id FROM refused)
   ), ${
   keyed

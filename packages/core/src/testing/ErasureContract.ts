@@ -273,6 +273,18 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         // Without the check the port does not look (a batch asks the list before it appends).
         yield* store.append(suppressed)
         expect(yield* store.readStream(suppressed.streamId)).toHaveLength(1)
+        // The email now has a contact (as a backup, or a race with the erasure, may leave it): a
+        // creation is held by that contact, not refused, and a track goes on with it, as a track
+        // that read it first would.
+        const second = yield* startOf(email)
+        const held = yield* Effect.flip(store.append({ ...second, unlessSuppressed: true }))
+        expect(held).toMatchObject({
+          _tag: "ConcurrencyConflict",
+          reason: "email",
+          holder: { id: suppressed.streamId }
+        })
+        const tracked = yield* track.track(projectId, trackOf(email, "kept"))
+        expect(tracked.contact).toBe(suppressed.streamId)
       }))
 
     it.effect("a batch asks the list for all its emails at once: suppressed items store nothing, the rest apply", () =>
