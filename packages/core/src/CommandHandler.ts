@@ -255,7 +255,8 @@ export const make = (options: Options = {}) =>
             if (error._tag !== "ConcurrencyConflict") return Effect.fail(error)
             if (attempts >= MaxAttempts) return Effect.fail(new RetriesExhausted({ attempts }))
             // The email's contact, handed back by the store: decided on at once, with no read and
-            // no wait (it is most often a guess of `beforeCreate` that missed, not a race).
+            // no wait (most often a first track guessed new for a contact it did not know, not a
+            // race).
             const holder = error.holder
             return holder !== undefined
               ? Effect.suspend(() =>
