@@ -102,7 +102,8 @@ export const make = Effect.gen(function*() {
       now
     })
   }
-  // Only a track that would create the contact asks the suppression list (behaviour §7).
+  // Only a track that would create the contact asks the suppression list (behaviour §7): in its
+  // append on a first try (below), here when a retry reads the contact and finds none.
   const handling: CommandHandler.Handling<
     TrackCommand.TrackCommand,
     TrackDecider.Context,

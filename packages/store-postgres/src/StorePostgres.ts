@@ -826,8 +826,8 @@ export const make = (options: Options = {}) =>
         )
     })
 
-    // The track path asks only before creating a contact; batched like its other read. A batch
-    // asks for all its emails in one query.
+    // The track path asks only when a retry found no contact (a first track is checked in its
+    // append); batched like its other read. A batch asks for all its emails in one query.
     const suppressedHashes = (batch: ReadonlyArray<{ readonly projectId: string; readonly hash: string }>) =>
       directGuarded<{ project_id: string; email_hash: string }>(
         `
