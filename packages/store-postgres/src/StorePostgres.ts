@@ -432,22 +432,20 @@ export const make = (options: Options = {}) =>
     const signal = LogStream.makeSignal()
     // A new contact checked against the suppression list carries its email's hash under the
     // project's secret (read once per process); a project the database does not hold has none.
-    const emailHashOf = (input: EventStore.Append): Effect.Effect<string | undefined, StoreError.StoreUnavailable> =>
-      input.unlessSuppressed === true && input.expectedVersion === 0
-        ? Effect.map(
+    // Any other append goes straight to the batch: no step for a hash it does not need.
+    const append = (input: EventStore.Append) => {
+      const send = (emailHash: string | undefined) =>
+        Effect.flatMap(Effect.sync(() => encodeAppend(input, undefined, input.grantedBy, emailHash)), batched)
+      return (input.unlessSuppressed === true && input.expectedVersion === 0
+        ? Effect.flatMap(
           hashOf(input.contact.projectId, input.contact.email, boundedSecret),
-          Option.getOrUndefined
+          (hash) => send(Option.getOrUndefined(hash))
         )
-        : Effect.succeed(undefined)
-    const append = (input: EventStore.Append) =>
-      Effect.flatMap(
-        emailHashOf(input),
-        (emailHash) =>
-          Effect.flatMap(Effect.sync(() => encodeAppend(input, undefined, input.grantedBy, emailHash)), batched)
-      ).pipe(
-        // Committed: this process's live readers wake at once (docs/decisions/0010-log-wake-up.md).
-        Effect.tap(() => signal.notify())
-      )
+        : send(undefined)).pipe(
+          // Committed: this process's live readers wake at once (docs/decisions/0010-log-wake-up.md).
+          Effect.tap(() => signal.notify())
+        )
+    }
 
     // Several streams at once cannot share a group commit, which decides each append on its own:
     // they go in one transaction of their own, committed only when every stream moved.
