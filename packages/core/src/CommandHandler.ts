@@ -101,6 +101,14 @@ export interface Decided {
 /** The outcome of commands run together. */
 export type Outcome<R> = Idempotency.Outcome<R>
 
+/** How one command fails: besides its own `find`'s errors, what its append can answer. */
+export type HandleError<FindError> =
+  | RetriesExhausted
+  | Projects.GrantRevoked
+  | Suppressions.EmailSuppressed
+  | StoreError.StoreUnavailable
+  | FindError
+
 /** Runs commands over the store ports. */
 export class CommandHandler extends Context.Tag("@tracklog/core/CommandHandler")<CommandHandler, {
   /**
@@ -113,10 +121,7 @@ export class CommandHandler extends Context.Tag("@tracklog/core/CommandHandler")
     projectId: string,
     command: Command,
     grantedBy?: string | undefined
-  ) => Effect.Effect<
-    Decided,
-    RetriesExhausted | Projects.GrantRevoked | Suppressions.EmailSuppressed | StoreError.StoreUnavailable | FindError
-  >
+  ) => Effect.Effect<Decided, HandleError<FindError>>
   /**
    * Commands applied in order and committed together (all or none), decided again as a whole on
    * a conflict; `finish` makes the result of the decisions. With `idempotency`, the key and the
@@ -204,10 +209,7 @@ export const make = (options: Options = {}) =>
       command: Command,
       grantedBy: string | undefined,
       attempts: number
-    ): Effect.Effect<
-      Decided,
-      RetriesExhausted | Projects.GrantRevoked | Suppressions.EmailSuppressed | StoreError.StoreUnavailable | FindError
-    > =>
+    ): Effect.Effect<Decided, HandleError<FindError>> =>
       // The clock read inside the step, not as an Effect of its own: one step less per command.
       Effect.suspend(() => {
         const millis = clock.unsafeCurrentTimeMillis()
@@ -231,10 +233,7 @@ export const make = (options: Options = {}) =>
       attempts: number,
       state: Contact.State,
       millis: number
-    ): Effect.Effect<
-      Decided,
-      RetriesExhausted | Projects.GrantRevoked | Suppressions.EmailSuppressed | StoreError.StoreUnavailable | FindError
-    > => {
+    ): Effect.Effect<Decided, HandleError<FindError>> => {
       const decided = decideOne(handling, projectId, command, state, millis)
       if (decided.events.length === 0) return Effect.succeed(decided)
       const contact = decided.state
