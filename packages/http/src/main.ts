@@ -12,20 +12,12 @@ import * as RequestLog from "./RequestLog.js"
 import * as Server from "./Server.js"
 import * as ServerConfig from "./ServerConfig.js"
 import * as StoreLayer from "./StoreLayer.js"
+import * as V8Flags from "./internal/v8Flags.js"
 
 const program = Effect.gen(function*() {
   const config = yield* ServerConfig.ServerConfig
-  if (config.store._tag === "embedded") {
-    // The default store shares this process with PGlite, and its RSS target is 300 MB (decision
-    // 0019). V8 lets the heap grow to ~4× what survives a full collection before the next one
-    // (~36 MB live became ~150 MB resident); 2× held the RSS ~60 MB lower at no measured CPU cost.
-    V8.setFlagsFromString("--heap-growing-percent=100")
-    // PGlite is a WebAssembly module, and V8 compiles all of it twice by default: a quick tier for
-    // every function at once, then an optimized one for the hot ones, keeping both. Optimized code
-    // only: ~75 MB less RSS from the start, the same throughput, a start ~1 s longer (decision
-    // 0019). Set before the store's layer compiles the module; it concerns WebAssembly alone.
-    V8.setFlagsFromString("--no-liftoff")
-  }
+  // Before the store's layer is built: PGlite's module compiles there (decision 0019, 0027).
+  for (const flag of V8Flags.forStore(config.store._tag)) V8.setFlagsFromString(flag)
   return yield* Effect.gen(function*() {
     const created = yield* Bootstrap.run(config.keys)
     const running = yield* Server.make({
