@@ -4,12 +4,15 @@
  * embedded store never is) nor right after ANALYZE. A plan that depends on statistics makes
  * the cost of a track grow with the store (issue 14). The store is run over a client that
  * records each statement it builds; each is then EXPLAINed with its own parameters, and as the
- * generic plan PostgreSQL may keep for a statement prepared once per connection.
+ * generic plan PostgreSQL may keep for a statement prepared once per connection. A project's
+ * page of the log, which comes from a function the planner does not see into, is read in the
+ * function's order and not sorted again.
  */
 import type * as Statement from "@effect/sql/Statement"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Contact from "@tracklog/core/Contact"
+import * as EventStore from "@tracklog/core/EventStore"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Context from "effect/Context"
@@ -219,7 +222,62 @@ const seqScans = (statements: ReadonlyArray<Statement.Statement<unknown>>) =>
     return out
   })
 
+// A project's log in pages, as a catch-up reads it: events of two projects interleaved over many
+// transactions, read back in pages of 7.
+const projectPages = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  for (let t = 0; t < 12; t++) {
+    yield* sql.withTransaction(sql.unsafe(`
+      INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
+      SELECT 'page-' || p || '-' || ${t}, p, v, 'page-' || p || '-' || ${t} || '-' || v, 'EventTracked',
+        json_build_object('_tag', 'EventTracked', 'name', 'paged', 'data', '{}'::json, 'at', now()), now()
+      FROM unnest(ARRAY['mine', 'theirs']) p, generate_series(1, 3) v`))
+  }
+  const seen: Array<Statement.Statement<unknown>> = []
+  const { logSource } = yield* StorePostgres.make({}).pipe(
+    Effect.provideService(SqlClient.SqlClient, recording(sql, seen)),
+    Effect.mapInputContext((context: Context.Context<never>) => Context.omit(DirectQuery.Pool)(context))
+  )
+  const read: Array<string> = []
+  let checkpoint = EventStore.start
+  while (true) {
+    const page = yield* logSource.read(checkpoint, 7, "mine")
+    read.push(...page.events.map((e) => e.id))
+    checkpoint = page.checkpoint
+    if (page.events.length < 7) break
+  }
+  const inLogOrder = yield* sql<{ id: string }>`
+    SELECT id FROM events WHERE project_id = 'mine' ORDER BY transaction_id, global_position`
+  // The whole statement, not the fragment of it that names the function.
+  const [text, params] = seen.map((s) => s.compile()).filter(([text]) => text.includes("tracklog_project_page"))
+    .sort(([a], [b]) => b.length - a.length)[0]!
+  const [plan] = yield* sql.unsafe<{ "QUERY PLAN": ReadonlyArray<{ Plan: PlanNode }> }>(
+    `EXPLAIN (FORMAT JSON) ${text}`,
+    params
+  )
+  return {
+    read,
+    inLogOrder: inLogOrder.map((r) => r.id),
+    nodeTypes: nodes(plan!["QUERY PLAN"][0]!.Plan).map((n) => n["Node Type"])
+  }
+})
+
 for (const backend of TestDatabase.backends) {
+  describe(`log plans: ${backend.name}`, () => {
+    it.scopedLive(
+      "a project's page of the log is read in log order, without sorting it again",
+      () =>
+        Effect.gen(function*() {
+          const { inLogOrder, nodeTypes, read } = yield* projectPages
+          expect(read).toHaveLength(36)
+          expect(read).toEqual(inLogOrder)
+          expect(nodeTypes).toContain("Function Scan")
+          expect(nodeTypes).not.toContain("Sort")
+        }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))),
+      60_000
+    )
+  })
+
   describe(`hot-path plans: ${backend.name}`, () => {
     it.scopedLive(
       `no sequential scan of contacts, events, streams or keys looked up at ${Contacts} contacts, before and after ANALYZE, custom and generic plans`,

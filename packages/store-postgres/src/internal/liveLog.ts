@@ -36,20 +36,29 @@ export const makeLogSource = (options: {
     read: (checkpoint, limit, projectId) => {
       const t = checkpoint.transactionId.toString()
       const p = checkpoint.position.toString()
-      const page = projectId === undefined
-        ? sql`(
+      // A project's page comes from a function, in its order. Ordered by its ordinality it needs no
+      // sort (the planner knows that column is in order); ordered by the log's columns, every page
+      // was sorted again, a third of a 10k-event page's time.
+      const [page, order] = projectId === undefined
+        ? [
+          sql`(
           SELECT * FROM events
           WHERE ${after(checkpoint)}
           ORDER BY transaction_id, global_position
           LIMIT ${limit}
-        )`
-        : sql`tracklog_project_page(${projectId}, ${t}::xid8, ${p}::bigint, ${limit})`
+        ) AS events`,
+          sql`events.transaction_id, events.global_position`
+        ]
+        : [
+          sql`tracklog_project_page(${projectId}, ${t}::xid8, ${p}::bigint, ${limit}) WITH ORDINALITY AS events`,
+          sql`events.ordinality`
+        ]
       return guard(
         sql`
         SELECT ${sql.literal(columns)}
-        FROM ${page} AS events
+        FROM ${page}
         WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY events.transaction_id, events.global_position`.values
+        ORDER BY ${order}`.values
       ).pipe(Effect.map((rows) => {
         const events = rows.map(toRecorded)
         const last = events[events.length - 1]
