@@ -9,7 +9,6 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ApiKey from "../ApiKey.js"
 import * as Contact from "../Contact.js"
-import * as ContactEvent from "../ContactEvent.js"
 import * as Contacts from "../Contacts.js"
 import * as EraseContact from "../EraseContact.js"
 import * as Erasure from "../Erasure.js"
@@ -19,6 +18,7 @@ import * as Projects from "../Projects.js"
 import * as Suppressions from "../Suppressions.js"
 import * as Track from "../Track.js"
 import * as TrackCommand from "../TrackCommand.js"
+import * as NewContact from "./NewContact.js"
 
 /** What the erasure suite needs from the contract's layer. */
 export type Services =
@@ -238,29 +238,11 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         const erase = yield* EraseContact.EraseContact
         const contacts = yield* Contacts.Contacts
         const store = yield* EventStore.EventStore
-        const ids = yield* Ids.Ids
         const projectId = yield* newProject
         const email = "held-back@example.com"
         const old = yield* track.track(projectId, trackOf(email, "e"))
         yield* erase.erase(projectId, { contactId: old.contact, suppress: true })
-        const startOf = (email: string) =>
-          Effect.gen(function*() {
-            const contactId = yield* ids.next
-            const created = ContactEvent.ContactCreated.make({
-              contactId,
-              projectId,
-              email,
-              subscribed: true,
-              at: new Date()
-            })
-            const append: EventStore.Append = {
-              streamId: contactId,
-              expectedVersion: 0,
-              events: [{ id: yield* ids.next, event: created }],
-              contact: Contact.fold([created])!
-            }
-            return append
-          })
+        const startOf = (email: string) => Effect.map(NewContact.firstAppend(projectId, email), (made) => made.append)
         const suppressed = yield* startOf(email)
         const refused = yield* Effect.flip(store.append({ ...suppressed, unlessSuppressed: true }))
         expect(refused._tag).toBe("EmailSuppressed")

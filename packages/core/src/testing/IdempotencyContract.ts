@@ -19,6 +19,7 @@ import type * as Projects from "../Projects.js"
 import * as Track from "../Track.js"
 import * as TrackBatch from "../TrackBatch.js"
 import * as TrackCommand from "../TrackCommand.js"
+import * as NewContact from "./NewContact.js"
 
 type Services =
   | EventStore.EventStore
@@ -34,24 +35,9 @@ const command = (body: TrackCommand.Encoded) => Either.getOrThrow(TrackCommand.d
 
 // A new contact's first append, decided by hand: its id, and what `appendAll` takes.
 const newContact = (projectId: string, email: string) =>
-  Effect.gen(function*() {
-    const ids = yield* Ids.Ids
-    const contactId = yield* ids.next
-    const at = new Date()
-    const events = [
-      ContactEvent.ContactCreated.make({ contactId, projectId, email, subscribed: true, at }),
-      ContactEvent.EventTracked.make({ name: "signup", data: {}, at })
-    ]
-    const newEvents: Array<EventStore.NewEvent> = []
-    for (const event of events) newEvents.push({ id: yield* ids.next, event })
-    const append: EventStore.Append = {
-      streamId: contactId,
-      expectedVersion: 0,
-      events: newEvents,
-      contact: Contact.fold(events)!
-    }
-    return { contactId, append }
-  })
+  NewContact.firstAppend(projectId, email, [
+    ContactEvent.EventTracked.make({ name: "signup", data: {}, at: new Date() })
+  ])
 
 const record = (
   projectId: string,

@@ -19,6 +19,7 @@ import * as Track from "../Track.js"
 import * as Arbitraries from "./Arbitraries.js"
 import * as IdempotencyContract from "./IdempotencyContract.js"
 import * as ErasureContract from "./ErasureContract.js"
+import * as NewContact from "./NewContact.js"
 import * as FastCheck from "effect/FastCheck"
 import * as TrackCommand from "../TrackCommand.js"
 
@@ -33,17 +34,9 @@ const newProject = Effect.map(Ids.Ids, (ids) => ids.next).pipe(Effect.flatten)
 /** Appends a `ContactCreated` stream for a fresh contact, returning its id and events. */
 export const createContact = (projectId: string, email: string, extra: ReadonlyArray<ContactEvent.ContactEvent> = []) =>
   Effect.gen(function*() {
-    const ids = yield* Ids.Ids
     const store = yield* EventStore.EventStore
-    const contactId = yield* ids.next
-    const at = new Date()
-    const events = [
-      ContactEvent.ContactCreated.make({ contactId, projectId, email, subscribed: true, at }),
-      ...extra
-    ]
-    const newEvents: Array<EventStore.NewEvent> = []
-    for (const event of events) newEvents.push({ id: yield* ids.next, event })
-    yield* store.append({ streamId: contactId, expectedVersion: 0, events: newEvents, contact: Contact.fold(events)! })
+    const { append, contactId, events } = yield* NewContact.firstAppend(projectId, email, extra)
+    yield* store.append(append)
     return { contactId, events }
   })
 
