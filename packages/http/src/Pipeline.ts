@@ -13,6 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import * as SlotSet from "@tracklog/core/SlotSet"
 import * as TrackBatch from "@tracklog/core/TrackBatch"
 import * as Api from "./Api.js"
 import * as ApiError from "./ApiError.js"
@@ -24,6 +25,13 @@ import * as RateLimiter from "./RateLimiter.js"
 import * as RequestLog from "./RequestLog.js"
 
 /** What the pipeline needs to know of the transport's limits. */
+// A request's deadline: past `at`, the sweep interrupts its fiber.
+interface Deadline {
+  readonly at: number
+  readonly expire: () => void
+  slot: number
+}
+
 export interface Options {
   /** Largest accepted request body, in bytes. */
   readonly bodyLimit: number
@@ -153,15 +161,16 @@ export const make = (options: Options) =>
       docsHtml !== undefined ? Promise.resolve(docsHtml) : Effect.runPromise(docsPage).then((html) => (docsHtml = html))
 
     // Request deadlines, swept by one timer: a timer per request would cost more than the request.
+    // In slots, not a `Set`: a `Set` would keep finished requests alive (core's `SlotSet`).
     const requestTimeout = options.requestTimeoutMillis ?? 10_000
-    const overdue = new Set<{ readonly at: number; readonly expire: () => void }>()
+    const overdue = SlotSet.make<Deadline>()
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         const timer = setInterval(() => {
           const now = Date.now()
           for (const deadline of overdue) {
             if (deadline.at <= now) {
-              overdue.delete(deadline)
+              overdue.remove(deadline.slot, deadline)
               deadline.expire()
             }
           }
@@ -194,10 +203,14 @@ export const make = (options: Options) =>
         })))
       const fail = (error: ApiError.ApiError) =>
         done({ status: error.status, body: ApiError.envelope(error, input.requestId) })
-      const deadline = { at: Date.now() + requestTimeout, expire: () => fiber.unsafeInterruptAsFork(fiber.id()) }
-      overdue.add(deadline)
+      const deadline: Deadline = {
+        at: Date.now() + requestTimeout,
+        expire: () => fiber.unsafeInterruptAsFork(fiber.id()),
+        slot: 0
+      }
+      deadline.slot = overdue.add(deadline)
       fiber.addObserver((exit) => {
-        overdue.delete(deadline)
+        overdue.remove(deadline.slot, deadline)
         if (Exit.isInterrupted(exit)) return fail(ApiError.serviceUnavailable())
         if (Exit.isSuccess(exit)) return done(exit.value)
         const failure = Cause.failureOption(exit.cause)
