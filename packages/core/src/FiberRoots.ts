@@ -3,12 +3,13 @@
  * `forkDaemon`) in one process-wide `Set`, the roots `Fiber.roots` lists, and deletes it when it
  * ends. A server starts one such fiber per request. When requests overlap (each waits on a
  * database), that `Set`'s discarded tables kept most of each request's objects alive through
- * young collections (`SlotSet` says how): on the PostgreSQL track path ~2.5 KB of every request
+ * young collections (`SlotSet` says how): on the PostgreSQL track path ~2 KB of every request
  * was promoted to the old generation, and young collections took twice as long
  * (docs/decisions/0028-fiber-roots-in-slots.md).
  *
- * `install` keeps the roots in a `SlotSet` instead. `Fiber.roots` lists the same fibers. The
- * server calls it at start; a service that embeds tracklog and serves concurrent requests can too.
+ * `install` keeps the roots in a `SlotSet` instead. `Fiber.roots` lists the same fibers. The HTTP
+ * pipeline (server, web handler, router layer) calls it; a service that runs the core in code and
+ * serves concurrent requests should call it once at start.
  */
 import type * as Fiber from "effect/Fiber"
 import * as GlobalValue from "effect/GlobalValue"

@@ -13,6 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import * as FiberRoots from "@tracklog/core/FiberRoots"
 import * as SlotSet from "@tracklog/core/SlotSet"
 import * as TrackBatch from "@tracklog/core/TrackBatch"
 import * as Api from "./Api.js"
@@ -137,6 +138,9 @@ export const make = (options: Options) =>
   Effect.gen(function*() {
     const handlers = yield* Handlers.make
     const auth = yield* Auth.make
+    // Each request runs as a root fiber: Effect's roots in slots, or overlapping requests are
+    // promoted (decision 0028). Whatever the transport: server, web handler or router layer.
+    FiberRoots.install()
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
     const log = yield* RequestLog.make({ requests: options.requestLog ?? true })

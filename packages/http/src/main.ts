@@ -3,7 +3,6 @@
  * projects, then `POST /v1/track` and the read API until SIGINT/SIGTERM.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as FiberRoots from "@tracklog/core/FiberRoots"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as RuntimeFlags from "effect/RuntimeFlags"
@@ -19,8 +18,6 @@ const program = Effect.gen(function*() {
   const config = yield* ServerConfig.ServerConfig
   // Before the store's layer is built: PGlite's module compiles there (decision 0019, 0027).
   for (const flag of V8Flags.forStore(config.store._tag)) V8.setFlagsFromString(flag)
-  // One root fiber per request: kept in slots, so finished ones are not promoted (decision 0028).
-  FiberRoots.install()
   return yield* Effect.gen(function*() {
     const created = yield* Bootstrap.run(config.keys)
     const running = yield* Server.make({

@@ -5,6 +5,8 @@
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as GlobalValue from "effect/GlobalValue"
 import * as Scope from "effect/Scope"
 import * as Exit from "effect/Exit"
 import { describe, expect, it } from "vitest"
@@ -27,6 +29,23 @@ const track = (body: string | ReadableStream<Uint8Array>, init: RequestInit = {}
 const ok = JSON.stringify({ email: "first@example.com", event: "signup" })
 
 describe("web handler", () => {
+  it("keeps Effect's root fibers in slots, not a Set, once built (decision 0028)", async () => {
+    const web = await WebHandler.fromLayer(StoreMemory.layer, { keys: [projectA] })
+    try {
+      const scope = GlobalValue.globalValue(Symbol.for("effect/FiberScope/Global"), () => ({ roots: undefined })) as {
+        roots: unknown
+      }
+      expect(scope.roots).not.toBeInstanceOf(Set)
+      const running = Effect.runFork(Effect.never)
+      expect(Effect.runSync(Fiber.roots)).toContain(running)
+      await Effect.runPromise(Fiber.interrupt(running))
+      expect(Effect.runSync(Fiber.roots)).not.toContain(running)
+      expect((await web.handler(track(ok))).status).toBe(200)
+    } finally {
+      await web.dispose()
+    }
+  })
+
   it("an aborted first request wedges nothing: later requests are answered", async () => {
     const web = await WebHandler.fromLayer(StoreMemory.layer, { keys: [projectA] })
     try {
