@@ -9,8 +9,9 @@
  * through young collections until the next full one: under load, most of what each request
  * allocated was promoted that way (docs/decisions/0028-fiber-roots-in-slots.md). This array only
  * grows when more items are live at once than ever before, and a removed item's slot is cleared.
+ * Iteration walks every slot: an item added meanwhile into a slot already passed is not seen.
  */
-export interface SlotSet<A> extends Iterable<A> {
+export interface SlotSet<A extends object> extends Iterable<A> {
   /** Adds an item; the slot it got, to remove it with. */
   readonly add: (item: A) => number
   /** Removes the item from its slot; nothing when the slot holds another item by now. */
@@ -19,7 +20,8 @@ export interface SlotSet<A> extends Iterable<A> {
   readonly size: () => number
 }
 
-export const make = <A>(): SlotSet<A> => {
+// Items are objects: an empty slot holds `undefined`, which must never match an item.
+export const make = <A extends object>(): SlotSet<A> => {
   const slots: Array<A | undefined> = []
   const free: Array<number> = []
   let size = 0

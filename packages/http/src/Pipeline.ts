@@ -25,7 +25,6 @@ import * as Metrics from "./Metrics.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as RequestLog from "./RequestLog.js"
 
-/** What the pipeline needs to know of the transport's limits. */
 // A request's deadline: past `at`, the sweep interrupts its fiber.
 interface Deadline {
   readonly at: number
@@ -33,6 +32,7 @@ interface Deadline {
   slot: number
 }
 
+/** What the pipeline needs to know of the transport's limits. */
 export interface Options {
   /** Largest accepted request body, in bytes. */
   readonly bodyLimit: number

@@ -32,9 +32,9 @@ describe("web handler", () => {
   it("keeps Effect's root fibers in slots, not a Set, once built (decision 0028)", async () => {
     const web = await WebHandler.fromLayer(StoreMemory.layer, { keys: [projectA] })
     try {
-      const scope = GlobalValue.globalValue(Symbol.for("effect/FiberScope/Global"), () => ({ roots: undefined })) as {
-        roots: unknown
-      }
+      const scope = GlobalValue.globalValue(Symbol.for("effect/FiberScope/Global"), () => {
+        throw new Error("Effect has no global fiber scope yet")
+      }) as { roots: unknown }
       expect(scope.roots).not.toBeInstanceOf(Set)
       const running = Effect.runFork(Effect.never)
       expect(Effect.runSync(Fiber.roots)).toContain(running)
