@@ -19,7 +19,13 @@ import * as StorePostgres from "../src/StorePostgres.js"
 // One connection: what is prepared on it is visible to the next statement.
 const onePool = Effect.flatMap(TestDatabase.server, (db) =>
   Effect.acquireRelease(
-    Effect.sync(() => new Pg.Pool({ connectionString: db.url, max: 1 })),
+    Effect.sync(() => {
+      const pool = new Pg.Pool({ connectionString: db.url, max: 1 })
+      // As the store's own pool: a connection that ends while the test database is being dropped
+      // gets "terminating connection", which an idle client re-emits on the pool.
+      pool.on("error", () => {})
+      return pool
+    }),
     (pool) => Effect.promise(() => pool.end())
   ))
 
