@@ -14,7 +14,7 @@ const registry = () =>
 describe("FiberRoots", () => {
   it("moves Effect's root fibers out of a Set, and Fiber.roots stays true", async () => {
     const early = Effect.runFork(Effect.never)
-    // Effect's own Set until now (unless a test before this one in the same process installed).
+    // Started before `install`: it must still be listed after, and leave when it ends.
     expect(roots()).toContain(early)
 
     expect(FiberRoots.install()).toBe(true)
