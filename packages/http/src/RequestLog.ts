@@ -21,12 +21,28 @@ const quote = (text: string): string => needsEscape.test(text) ? JSON.stringify(
 /** A number as JSON writes it (`null` for NaN and the infinities). */
 const number = (value: number): string => Number.isFinite(value) ? String(value) : "null"
 
+// A reader of the log that goes away (a closed pipe, EPIPE) must not take the server down with
+// it: Node would raise the stream's error as uncaught. Lines are dropped from then on. Once per
+// process, for every writer of stdout (Effect's logger too).
+let sinkGuarded = false
+let sinkBroken = false
+const guardSink = (sink: NodeJS.WriteStream) => {
+  if (sinkGuarded) return
+  sinkGuarded = true
+  sink.on("error", () => {
+    sinkBroken = true
+  })
+}
+
 // Lines are batched and written once per event-loop turn: one syscall for many requests.
 // Start-up and defects are always told.
 export const make = ({ requests }: Options) =>
   Effect.sync(() => {
     const sink = process.stdout
-    const lines = PerTurn.make<string>((batch) => sink.write(batch.length === 1 ? batch[0]! : batch.join("")))
+    guardSink(sink)
+    const lines = PerTurn.make<string>((batch) => {
+      if (!sinkBroken) sink.write(batch.length === 1 ? batch[0]! : batch.join(""))
+    })
     const line = (fields: Record<string, unknown>) =>
       lines.add(JSON.stringify({ time: Timestamp.isoOfMillis(Date.now()), ...fields }) + "\n")
     return {

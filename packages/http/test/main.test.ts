@@ -101,6 +101,23 @@ describe("pnpm start", () => {
     }
   })
 
+  it("goes on serving when the reader of its log goes away (a closed stdout pipe)", async () => {
+    const server = await startProcess({ TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "pk_a:sk_a" })
+    try {
+      // Our end of the pipe closed: the server's next log line fails with EPIPE.
+      server.child.stdout!.destroy()
+      for (let i = 0; i < 5; i++) {
+        expect((await track(server.base, "pk_a", `gone${i}@example.com`)).status).toBe(200)
+        await new Promise((done) => setTimeout(done, 20))
+      }
+      const list = await request(server.base, "GET", "/contacts", { key: "sk_a" })
+      expect(list.body.data).toHaveLength(5)
+      expect(server.child.exitCode).toBeNull()
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+  })
+
   it("a bad TRACKLOG_PROJECT_KEYS stops the start with a clear error", async () => {
     await expect(startProcess({ TRACKLOG_STORE: "memory", TRACKLOG_PROJECT_KEYS: "sk_a:pk_a" })).rejects.toThrow(
       /TRACKLOG_PROJECT_KEYS/
