@@ -135,28 +135,28 @@ const instrument = <S extends object>(port: string, service: S): S => {
       MetricKey.tagged(MetricKey.tagged(storeDurationKey, "port", port), "operation", name)
     )
     // One continuation, no finalizer (`ensuring` masks interruption and costs more); an
-    // interrupted operation is simply not timed. A method's clock starts when it is called: its
-    // Effect runs at once, and a retry calls the method again.
-    const timedFrom = <A, E, R>(started: number, effect: Effect.Effect<A, E, R>) => {
-      const done = () => duration.unsafeUpdate((performance.now() - started) / 1000, none)
-      return Effect.matchCauseEffect(effect, {
-        onFailure: (cause) => {
-          done()
-          return Effect.failCause(cause)
-        },
-        onSuccess: (value) => {
-          done()
-          return Effect.succeed(value)
-        }
-      })
-    }
+    // interrupted operation is simply not timed. The clock starts when the Effect runs, not when
+    // the method is called: a caller may build an operation once and run it many times (`Auth`'s
+    // check of a cached key), and would otherwise record the time since it was built.
     const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.suspend(() => timedFrom(performance.now(), effect))
+      Effect.suspend(() => {
+        const started = performance.now()
+        const done = () => duration.unsafeUpdate((performance.now() - started) / 1000, none)
+        return Effect.matchCauseEffect(effect, {
+          onFailure: (cause) => {
+            done()
+            return Effect.failCause(cause)
+          },
+          onSuccess: (value) => {
+            done()
+            return Effect.succeed(value)
+          }
+        })
+      })
     if (typeof value === "function") {
       wrapped[name] = (...args: Array<unknown>) => {
-        const started = performance.now()
         const result = value.apply(service, args)
-        return Effect.isEffect(result) ? timedFrom(started, result) : result
+        return Effect.isEffect(result) ? timed(result) : result
       }
     } else wrapped[name] = Effect.isEffect(value) ? timed(value) : value
   }

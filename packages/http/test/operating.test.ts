@@ -135,6 +135,31 @@ for (const transport of transports) {
       expect(after.types.get("tracklog_stream_lag_events")).toBe("gauge")
     })
 
+    it("times a store operation from when it runs, also one built once and run again (a cached key's check)", async () => {
+      const lookups = { port: "projects", operation: "findByKeyHash" }
+      const sum = async () =>
+        valueOf(
+          parsePrometheus((await request(base(), "GET", "/metrics")).text).samples,
+          "tracklog_store_operation_duration_seconds_sum",
+          lookups
+        )
+      const count = async () =>
+        valueOf(
+          parsePrometheus((await request(base(), "GET", "/metrics")).text).samples,
+          "tracklog_store_operation_duration_seconds_count",
+          lookups
+        )
+      // The key is cached by a first track; a 422 with it writes nothing, so it checks the key again.
+      expect((await track(base(), projectB.publicKey, "first@example.com")).status).toBe(200)
+      await new Promise((done) => setTimeout(done, 400))
+      const [sumBefore, countBefore] = [await sum(), await count()]
+      const invalid = await request(base(), "POST", "/v1/track", { key: projectB.publicKey, body: { email: "nope" } })
+      expect(invalid.status).toBe(422)
+      expect(await count()).toBeGreaterThan(countBefore)
+      // A lookup in memory takes microseconds, not the time since the key was cached.
+      expect((await sum()) - sumBefore).toBeLessThan(0.2)
+    })
+
     it("needs no key, and another method on it is a 405", async () => {
       expect((await request(base(), "GET", "/metrics")).status).toBe(200)
       const post = await request(base(), "POST", "/metrics")
