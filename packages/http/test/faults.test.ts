@@ -1,6 +1,7 @@
 /**
- * Failures that are not the client's: a store that cannot be reached answers 503, a defect
- * answers 500 without internals, both in the behaviour §2 envelope.
+ * Failures that are not the client's: a store that cannot be reached answers 503 (also a real
+ * PostgreSQL database that refuses connections), a defect answers 500 without internals, both in
+ * the behaviour §2 envelope.
  */
 import * as Contacts from "@tracklog/core/Contacts"
 import * as Erasure from "@tracklog/core/Erasure"
@@ -9,6 +10,8 @@ import * as Store from "@tracklog/core/Store"
 import * as StoreError from "@tracklog/core/StoreError"
 import * as Suppressions from "@tracklog/core/Suppressions"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
+import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
+import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -118,4 +121,47 @@ describe("a store that hangs", () => {
     // One deadline for all of them, not one per request in the queue.
     expect(took).toBeLessThan(2_000)
   })
+})
+
+describe("a PostgreSQL database that refuses connections", () => {
+  const scope = Effect.runSync(Scope.make())
+  let base = ""
+  let db: TestDatabase.Database | undefined
+  const name = () => new URL(db!.url).pathname.slice(1)
+  beforeAll(async () => {
+    db = await Effect.runPromise(Scope.extend(TestDatabase.server, scope))
+    const store = StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections })
+    base = (await Effect.runPromise(Scope.extend(start(store), scope))).url
+  })
+  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+
+  it("answers 503 with Retry-After while it refuses (not 500), and serves again once it accepts", async () => {
+    // Refusing connections is the server's to do; the embedded Postgres has no other sessions.
+    expect(db!.backend).toBe("postgres")
+    const track = (email: string) =>
+      request(base, "POST", "/v1/track", { key: projectA.publicKey, body: { email, event: "e" } })
+    expect((await track("before@example.com")).status).toBe(200)
+    // What an operator's `ALTER DATABASE … ALLOW_CONNECTIONS false` does to the pool: its
+    // connections are gone, and every new one is refused (55000).
+    await Effect.runPromise(db!.admin(`ALTER DATABASE ${name()} ALLOW_CONNECTIONS false`))
+    await Effect.runPromise(
+      db!.admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name()}'`)
+    )
+    try {
+      const answers = [
+        await track("during@example.com"),
+        await request(base, "GET", "/contacts", { key: projectA.secretKey }),
+        await request(base, "GET", "/events/stream", { key: projectA.secretKey }),
+        await request(base, "GET", "/health")
+      ]
+      for (const answer of answers) {
+        expect(answer.status).toBe(503)
+        expect(answer.body).toMatchObject({ success: false, error: { code: "SERVICE_UNAVAILABLE", statusCode: 503 } })
+        expect(answer.headers.get("retry-after")).toBe("1")
+      }
+    } finally {
+      await Effect.runPromise(db!.admin(`ALTER DATABASE ${name()} ALLOW_CONNECTIONS true`))
+    }
+    expect((await track("after@example.com")).status).toBe(200)
+  }, 60_000)
 })

@@ -22,6 +22,18 @@ describe("sqlError.orUnavailable", () => {
       expect(failed.cause).toBe(error)
     }))
 
+  it.effect("a connection the pool could not get is an outage, whatever the database answered", () =>
+    Effect.gen(function*() {
+      // 55000: the database does not accept connections now; 3D000: it is gone; 28P01: refused.
+      for (const [code, text] of [["55000", "not accepting"], ["3D000", "no database"], ["28P01", "refused"]]) {
+        for (const message of [SqlErrors.AcquireFailed, `${SqlErrors.AcquireFailed} for transaction`]) {
+          const error = new SqlError.SqlError({ cause: Object.assign(new Error(text), { code }), message })
+          const failed = yield* Effect.flip(SqlErrors.orUnavailable(Effect.fail(error)))
+          expect(failed._tag).toBe("StoreUnavailable")
+        }
+      }
+    }))
+
   it.effect("any other SQL error is a defect, not an outage", () =>
     Effect.gen(function*() {
       const error = sqlError("42P01", "relation does not exist")

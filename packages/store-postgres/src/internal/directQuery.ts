@@ -101,20 +101,22 @@ export const make = (options: {
         done = true
         resume(Effect.fail(SqlErrors.timedOut()))
       }, millis)
-      const answer = (error: Error | undefined, rows: ReadonlyArray<Row> | undefined) => {
+      const answer = (
+        error: Error | undefined,
+        rows: ReadonlyArray<Row> | undefined,
+        message = "Failed to execute statement"
+      ) => {
         if (done) return
         done = true
         clearTimeout(timer)
-        resume(
-          error !== undefined
-            ? Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" }))
-            : Effect.succeed(rows!)
-        )
+        resume(error !== undefined ? Effect.fail(new SqlError({ cause: error, message })) : Effect.succeed(rows!))
       }
       // What `pool.query` does, with the connection in hand to name the statement after it: a
       // connection that fails, or a statement that does, is released with its error (and closed).
       pool.connect((error, client, release) => {
-        if (error !== undefined || client === undefined) return answer(error ?? new Error("no connection"), undefined)
+        // Named as `@effect/sql-pg` names it: whatever the database answered, it is an outage.
+        if (error !== undefined || client === undefined)
+          return answer(error ?? new Error("no connection"), undefined, SqlErrors.AcquireFailed)
         let released = false
         const finish = (error: Error | undefined, rows: ReadonlyArray<Row> | undefined) => {
           if (released) return

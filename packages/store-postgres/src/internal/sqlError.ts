@@ -33,11 +33,20 @@ const UnavailableMessage =
   /connection terminated|connection timed out|timeout exceeded when trying to connect|connection error|not queryable|terminating connection|the database system is (starting up|shutting down)/i
 
 /**
- * True when the database could not be reached or went away: class 08 (connection exception),
- * 57P01-57P03 (shutdown, crash, cannot connect now), 57014 (cancelled), 53 (insufficient resources), or a socket
- * error. Anything else is a bug, not an outage.
+ * The message of a `SqlError` raised while taking a connection from the pool (`@effect/sql-pg`'s,
+ * and the direct path's): "…", "… for transaction", "… for listen".
+ */
+export const AcquireFailed = "Failed to acquire connection"
+
+/**
+ * True when the database could not be reached or went away: no connection could be had (the
+ * database refused it, whatever its code: 55000 not accepting connections, 3D000 gone, 28P01
+ * credentials refused), class 08 (connection exception), 57P01-57P03 (shutdown, crash, cannot
+ * connect now), 57014 (cancelled), 53 (insufficient resources), or a socket error. Anything
+ * else is a bug, not an outage.
  */
 export const isUnavailable = (error: SqlError.SqlError): boolean => {
+  if (error.message.startsWith(AcquireFailed)) return true
   const { code, message } = causeOf(error)
   // 57014: a statement cancelled by an operator (we never cancel ours: see `bounded`) is an outage too.
   if (typeof code === "string" && (UnavailableCodes.has(code) || /^(08|53|57P0[123]|57014)/.test(code))) return true
