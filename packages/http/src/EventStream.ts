@@ -3,7 +3,7 @@
  * text. The server writes the text with backpressure (see `Server`).
  */
 import type * as Contacts from "@tracklog/core/Contacts"
-import type * as EventStore from "@tracklog/core/EventStore"
+import * as EventStore from "@tracklog/core/EventStore"
 import * as LogStream from "@tracklog/core/LogStream"
 import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Chunk from "effect/Chunk"
@@ -30,10 +30,15 @@ const invalidCursor = (field: string, message: string) =>
     suggestion: "Resume with the `id` of the last event received, or use from=start or from=now"
   })
 
-/** Where a stream begins: after a cursor, at the start, or at the head ("now"). */
+/**
+ * Where a stream begins: after a cursor, at the start, or at the head ("now"). `field` names
+ * where a client's cursor came from (`Last-Event-ID`, `after`); the start of the log has none.
+ */
 export type Start =
-  | { readonly _tag: "After"; readonly checkpoint: EventStore.Checkpoint }
+  | { readonly _tag: "After"; readonly checkpoint: EventStore.Checkpoint; readonly field?: string | undefined }
   | { readonly _tag: "Now" }
+
+const notSent = (field: string) => invalidCursor(field, `${field} must be the id of an event this stream sent`)
 
 /**
  * The start a request asks for: `Last-Event-ID`, else `?after=`, else `?from=`. A cursor that is
@@ -52,16 +57,19 @@ export const startOf = (
     : ["after", query.get("after")]
   if (cursor !== null) {
     return Option.match(LogStream.decodeCursor(cursor), {
-      onNone: () => Effect.fail(invalidCursor(field, `${field} must be the id of an event this stream sent`)),
-      onSome: (checkpoint) => Effect.succeed({ _tag: "After" as const, checkpoint })
+      onNone: () => Effect.fail(notSent(field)),
+      // Every event has a transaction and a position above zero: `0-…` or `…-0` names none (and
+      // `0-0` would be a replay from zero).
+      onSome: (checkpoint) =>
+        checkpoint.transactionId === 0n || checkpoint.position === 0n
+          ? Effect.fail(notSent(field))
+          : Effect.succeed({ _tag: "After" as const, checkpoint, field })
     })
   }
   return Effect.succeed(
-    from === "now" ? { _tag: "Now" as const } : { _tag: "After" as const, checkpoint: EventStore_start }
+    from === "now" ? { _tag: "Now" as const } : { _tag: "After" as const, checkpoint: EventStore.start }
   )
 }
-
-const EventStore_start: EventStore.Checkpoint = { transactionId: 0n, position: 0n }
 
 // Emails of the contacts a connection has seen: a contact's email never changes, and its
 // `contact.created` usually comes first. Bounded; cleared when full.
@@ -121,9 +129,13 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<Stream.Stream<string>, ApiError.ApiError> =>
   Effect.gen(function*() {
-    const after = start._tag === "Now"
-      ? yield* Effect.mapError(source.head(projectId), () => ApiError.serviceUnavailable())
-      : start.checkpoint
+    const head = (of: string | undefined) => Effect.mapError(source.head(of), () => ApiError.serviceUnavailable())
+    const after = start._tag === "Now" ? yield* head(projectId) : start.checkpoint
+    // A client's cursor past the whole log's last event was never sent: a stream from it would
+    // skip every event until the log got there (behaviour §5.1: none skipped).
+    if (start._tag === "After" && start.field !== undefined && EventStore.isAfter(after, yield* head(undefined))) {
+      return yield* notSent(start.field)
+    }
     const emails = new Map<string, string>()
     const emailOf = (recorded: EventStore.RecordedEvent): Effect.Effect<string | undefined> => {
       const event = recorded.event

@@ -122,6 +122,28 @@ const suite = <E>(
       }
     })
 
+    it("a well-formed cursor this server never sent (past the log's end, or before its first event) is a 400 too", async () => {
+      // A track first, so the log is not empty and its head is a real event.
+      expect((await track({ email: freshEmail("head"), event: "e" })).status).toBe(200)
+      // Past the end, a stream would wait for positions the log may never reach: every event
+      // until then skipped. 0-0 names no event: it would replay from zero.
+      const bad = [
+        ["/events/stream?after=zzzz-zzzz", {}, "after"],
+        ["/events/stream?after=zzzzzzzzzzzz-1", {}, "after"],
+        ["/events/stream", { "last-event-id": "zzzzz-1" }, "Last-Event-ID"],
+        ["/events/stream?after=0-0", {}, "after"],
+        ["/events/stream?after=0-5", {}, "after"]
+      ] as const
+      for (const [path, headers, field] of bad) {
+        const answer = await request(base, "GET", path, { key: projectA.secretKey, headers })
+        expect(answer.status, path).toBe(400)
+        expect(answer.body).toMatchObject({
+          success: false,
+          error: { code: "VALIDATION_ERROR", statusCode: 400, errors: [{ field, code: "invalid_cursor" }] }
+        })
+      }
+    })
+
     it("streams the project's log from the start, each type in its §5.1 shape, then resumes exactly after Last-Event-ID", async () => {
       const email = freshEmail("stream")
       const first = await track({
