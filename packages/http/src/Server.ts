@@ -168,7 +168,9 @@ export const make = (
           streams.delete(fiber)
           if (res.destroyed) return
           // A stalled client's unread buffer is dropped with its socket; it resumes from its last id.
-          if (Exit.isFailure(exit)) res.destroy()
+          // At shutdown the reply is ended as a reply, not cut: the client sees a clean end and
+          // reconnects (to another process) with its last id.
+          if (Exit.isFailure(exit) && !(closing && Exit.isInterrupted(exit))) res.destroy()
           else res.end()
         })
       }

@@ -329,3 +329,19 @@ describe("events stream: two server processes on one PostgreSQL", () => {
     }
   }, 60_000)
 })
+
+describe("events stream at shutdown", () => {
+  it("ends each open stream cleanly (its chunked reply closed), so its client reconnects with its last id", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const started = await Effect.runPromise(Scope.extend(start(StoreMemory.layer), scope))
+    const stream = await open(started.url, "/events/stream?from=now")
+    await stream.until((f) => f.length >= 1)
+    const how = new Promise<string>((resolve) => {
+      stream.response.once("end", () => resolve("end"))
+      stream.response.once("aborted", () => resolve("aborted"))
+      stream.response.once("error", () => resolve("error"))
+    })
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    expect(await how).toBe("end")
+  })
+})
