@@ -20,7 +20,8 @@ const none: ReadonlyArray<never> = []
 const durationBuckets = MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 15 })
 
 const requestsKey = MetricKey.counter("tracklog_http_requests_total", {
-  description: "HTTP requests answered, by route pattern, method and status"
+  description: "HTTP requests answered, by route pattern, method and status",
+  incremental: true
 })
 const requestDurationKey = MetricKey.histogram(
   "tracklog_http_request_duration_seconds",

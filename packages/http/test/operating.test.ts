@@ -8,6 +8,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -158,6 +159,15 @@ for (const transport of transports) {
       expect(await count()).toBeGreaterThan(countBefore)
       // A lookup in memory takes microseconds, not the time since the key was cached.
       expect((await sum()) - sumBefore).toBeLessThan(0.2)
+    })
+
+    it("declares a counter only for what never goes down: one that can (effect_fiber_active) is a gauge", async () => {
+      // A counter Effect lets go down (not `incremental`), moved both ways.
+      const upAndDown = Metric.counter("tracklog_test_up_and_down")
+      await Effect.runPromise(Effect.zipRight(Metric.increment(upAndDown), Metric.incrementBy(upAndDown, -1)))
+      const { types } = parsePrometheus((await request(base(), "GET", "/metrics")).text)
+      expect(types.get("tracklog_test_up_and_down")).toBe("gauge")
+      expect(types.get("tracklog_http_requests_total")).toBe("counter")
     })
 
     it("needs no key, and another method on it is a 405", async () => {

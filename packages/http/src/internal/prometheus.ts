@@ -2,6 +2,7 @@
  * Renders a snapshot of Effect's metric registry as Prometheus text exposition format 0.0.4.
  * The registry holds the values; this only writes them out.
  */
+import * as MetricKeyType from "effect/MetricKeyType"
 import type * as MetricPair from "effect/MetricPair"
 import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
@@ -60,7 +61,11 @@ export const render = (snapshot: ReadonlyArray<MetricPair.MetricPair.Untyped>): 
     const state = pair.metricState
     const help = pair.metricKey.description
     if (MetricState.isCounterState(state)) {
-      family(name, "counter", help).lines.push(`${name}${labels(tags)} ${number(state.count)}`)
+      // A Prometheus counter never goes down; an Effect counter may, unless it is `incremental`
+      // (Effect's own `effect_fiber_active` goes up and down): that one is a gauge.
+      const keyType = pair.metricKey.keyType
+      const type = MetricKeyType.isCounterKey(keyType) && keyType.incremental ? "counter" : "gauge"
+      family(name, type, help).lines.push(`${name}${labels(tags)} ${number(state.count)}`)
     } else if (MetricState.isGaugeState(state)) {
       family(name, "gauge", help).lines.push(`${name}${labels(tags)} ${number(state.value)}`)
     } else if (MetricState.isHistogramState(state)) {
