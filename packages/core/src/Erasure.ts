@@ -25,7 +25,8 @@ export interface Erase {
 export class Erasure extends Context.Tag("@tracklog/core/Erasure")<Erasure, {
   /**
    * In one atomic step: removes the contact's projection row, every event of its stream and the
-   * idempotency records of its tracks; suppresses its email when asked; appends the marker at
+   * idempotency records of its tracks (one that names other contacts too stays, without this one:
+   * decision 0029); suppresses its email when asked; appends the marker at
    * version `expectedVersion + 1`. The stream's version moves on, so a track decided on the old
    * contact conflicts, is decided again, and finds no contact. A stream that moved on, or whose
    * contact is not in the project any more, is a `ConcurrencyConflict` and nothing is written.

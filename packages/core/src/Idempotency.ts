@@ -26,7 +26,10 @@ export interface Record {
   readonly key: string
   readonly fingerprint: string
   readonly answer: Answer
-  /** The contacts the answer names: erasing one of them removes the record (behaviour §7). */
+  /**
+   * The contacts the answer names. Erasing one takes it out of the list; erasing the last removes
+   * the record (behaviour §7, decision 0029).
+   */
   readonly contactIds: ReadonlyArray<string>
   readonly createdAt: Date
 }

@@ -266,10 +266,14 @@ const eraseFrom = (
     if (hashes === undefined) state.suppressed.set(contact.projectId, new Set([emailHash]))
     else hashes.add(emailHash)
   }
-  // The idempotency records of the contact's tracks (behaviour §6) go in this same step: every record
-  // of the project whose contact ids hold this one.
+  // The idempotency records of the contact's tracks (behaviour §6) go in this same step. One that
+  // names other contacts too (a batch's) stays without this one: a retry of that batch must not
+  // track them twice (docs/decisions/0029-erasure-keeps-shared-batch-records.md).
   for (const [at, record] of state.idempotency) {
-    if (record.projectId === contact.projectId && record.contactIds.includes(contact.id)) state.idempotency.delete(at)
+    if (record.projectId !== contact.projectId || !record.contactIds.includes(contact.id)) continue
+    const others = record.contactIds.filter((id) => id !== contact.id)
+    if (others.length === 0) state.idempotency.delete(at)
+    else state.idempotency.set(at, { ...record, contactIds: others })
   }
   return undefined
 }

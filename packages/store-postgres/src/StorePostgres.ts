@@ -793,7 +793,13 @@ export const make = (options: Options = {}) =>
           if (erased.length === 0) return yield* conflict(input)
           yield* sql`DELETE FROM events WHERE stream_id = ${input.streamId}`
           if (idempotencyTable) {
-            yield* sql`DELETE FROM idempotency_keys WHERE project_id = ${input.projectId} AND contact_ids @> ARRAY[${input.streamId}]::text[]`
+            // The records of the contact's tracks go; one that names other contacts too (a
+            // batch's) stays without this one, so a retry of it cannot track them twice
+            // (docs/decisions/0029-erasure-keeps-shared-batch-records.md).
+            const named = sql`project_id = ${input.projectId} AND contact_ids @> ARRAY[${input.streamId}]::text[]`
+            yield* sql`DELETE FROM idempotency_keys WHERE ${named} AND contact_ids <@ ARRAY[${input.streamId}]::text[]`
+            yield* sql`UPDATE idempotency_keys SET contact_ids = array_remove(contact_ids, ${input.streamId}::text)
+              WHERE ${named}`
           }
           if (input.suppress) {
             const hash = yield* Effect.flatMap(

@@ -269,6 +269,45 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         expect(tracked.contact).toBe(suppressed.streamId)
       }))
 
+    it.effect("the idempotency records of the contact's tracks go; a batch's record shared with others stays, without it", () =>
+      Effect.gen(function*() {
+        const track = yield* Track.Track
+        const erase = yield* EraseContact.EraseContact
+        const store = yield* EventStore.EventStore
+        const contacts = yield* Contacts.Contacts
+        const projectId = yield* newProject
+        const render = (result: unknown) => ({ status: 200, body: JSON.stringify(result) })
+        const record = (key: string) => Effect.map(store.findIdempotency(projectId, key, new Date(0)), Option.getOrNull)
+        const alone = yield* track.trackIdempotent(projectId, trackOf("alone@example.com", "e"), {
+          key: "alone",
+          fingerprint: "fp-alone",
+          render
+        })
+        const items = [
+          Either.right(trackOf("shared-a@example.com", "a")),
+          Either.right(trackOf("shared-b@example.com", "b"))
+        ]
+        const batch = { key: "shared", fingerprint: "fp-shared", render }
+        const first = yield* track.trackBatch(projectId, items, batch)
+        if (alone._tag !== "Done" || first._tag !== "Done") throw new Error("expected Done")
+        const [a, b] = first.result.items.map((item) => item._tag === "Accepted" ? item.contact : "")
+
+        // A record of the erased contact's tracks alone goes with it.
+        yield* erase.erase(projectId, { contactId: alone.result.contact, suppress: false })
+        expect(yield* record("alone")).toBeNull()
+        // One that is also another contact's stays (a retry of that batch must not track the
+        // other contact twice, behaviour §6); it no longer names the erased contact.
+        yield* erase.erase(projectId, { contactId: a!, suppress: false })
+        expect((yield* record("shared"))?.contactIds).toEqual([b])
+        const again = yield* track.trackBatch(projectId, items, batch)
+        expect(again).toEqual({ _tag: "Replayed", answer: first.answer })
+        expect(Option.getOrThrow(yield* contacts.findById(projectId, b!)).version).toBe(2)
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, "shared-a@example.com"))).toBe(true)
+        // Erasing the last contact it names removes it.
+        yield* erase.erase(projectId, { contactId: b!, suppress: false })
+        expect(yield* record("shared")).toBeNull()
+      }))
+
     it.effect("a batch asks the list for all its emails at once: suppressed items store nothing, the rest apply", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
