@@ -7,6 +7,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Ids from "@tracklog/core/Ids"
+import * as Commands from "@tracklog/core/Commands"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
@@ -104,7 +105,7 @@ const rawInsert = Effect.gen(function*() {
 const program = Effect.gen(function*() {
   const db = yield* TestDatabase.server
   const context = yield* Layer.build(
-    Track.layer.pipe(
+    Commands.layer.pipe(
       Layer.provideMerge(StorePostgres.layer({ url: db.url, maxConnections: 10 })),
       Layer.provideMerge(Ids.layer)
     )

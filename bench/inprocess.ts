@@ -3,6 +3,7 @@
  * against a hand-written plain-JS track over Maps doing the same work, alternating A/B.
  */
 import * as Ids from "@tracklog/core/Ids"
+import * as Commands from "@tracklog/core/Commands"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
@@ -45,7 +46,7 @@ let kept = { heap: 0, buffers: 0 }
 
 const ours = async () => {
   const runtime = ManagedRuntime.make(
-    Track.layer.pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer))
+    Commands.layer.pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer))
   )
   const track = await runtime.runPromise(Track.Track)
   const before = memoryKept()

@@ -3,6 +3,7 @@
 // without; alternating rounds, medians of CPU time per track. NO_STORE=1 / NO_REC=1 leave out the
 // store timings / the request recorder, to see each part alone. Steadier than the HTTP benchmark on a shared machine.
 import * as Ids from "@tracklog/core/Ids"
+import * as Commands from "@tracklog/core/Commands"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
@@ -24,7 +25,7 @@ const run = (instrumented: boolean) =>
     const store = instrumented && process.env.NO_STORE === undefined
       ? Metrics.instrumentStore(StoreMemory.layer)
       : StoreMemory.layer
-    const context = yield* Layer.build(Track.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer)))
+    const context = yield* Layer.build(Commands.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer)))
     const track = Effect.provide(Track.Track, context)
     const tracker = yield* track
     const record = instrumented && process.env.NO_REC === undefined ? Metrics.makeRequestRecorder() : undefined

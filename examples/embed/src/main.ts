@@ -4,6 +4,7 @@
  */
 import * as Contacts from "@tracklog/core/Contacts"
 import * as Ids from "@tracklog/core/Ids"
+import * as Commands from "@tracklog/core/Commands"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
@@ -13,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
 // Composition happens once, here at the edge: the handler over a store, with ids.
-const MainLayer = Track.layer.pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer))
+const MainLayer = Commands.layer.pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer))
 
 const program = Effect.gen(function*() {
   const track = yield* Track.Track

@@ -1,5 +1,6 @@
 /** A few purchases tracked through the core, so the embedded demo has something to add up. */
 import * as Ids from "@tracklog/core/Ids"
+import * as Commands from "@tracklog/core/Commands"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Effect from "effect/Effect"
@@ -14,4 +15,4 @@ export const purchases = Effect.gen(function*() {
     const command = TrackCommand.decode({ email, event: "purchase", data: { amount } })
     if (Either.isRight(command)) yield* track.track("demo-project", command.right)
   }
-}).pipe(Effect.provide(Track.layer.pipe(Layer.provideMerge(Ids.layer))))
+}).pipe(Effect.provide(Commands.layer.pipe(Layer.provideMerge(Ids.layer))))

@@ -79,7 +79,7 @@ const purchases = (contacts: number, each: number) =>
         streamId: contactId,
         expectedVersion: 0,
         events: events.map((event) => ({ id: newId(), event })),
-        contact: Contact.fold(events)!
+        projection: { _tag: "Upsert", contact: Contact.fold(events)! }
       })
       expected.set(contactId, { total, purchases: each })
     }

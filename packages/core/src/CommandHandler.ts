@@ -1,9 +1,12 @@
 /**
- * The generic command handler (Emmett's `DeciderCommandHandler`): runs any decider over contact
- * streams — find the contact → decide → append, and on a conflict decide again on fresh state.
- * It owns what every command shares: one command per contact at a time in this process, the
- * cache of the states this process committed, bounded retries with jittered backoff, atomic
- * multi-stream appends (batches, behaviour §8) and idempotency records (behaviour §6).
+ * The one command pipeline (Emmett's `DeciderCommandHandler`), for every command on a contact
+ * stream: track, the batch, erase, the contact update. A command provides its decider, where its
+ * contact is (by email or by id) and, when it is not the contact after its events, the projection
+ * change they imply; the handler does lock → read (cache) → decide → append → retry. It owns what
+ * every command shares: one command per contact at a time in this process, the cache of the
+ * states this process committed, bounded retries with jittered backoff, atomic multi-stream
+ * appends (batches, behaviour §8) and idempotency records (behaviour §6).
+ * docs/decisions/0031-one-command-pipeline.md.
  */
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -12,8 +15,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
-import type * as Contact from "./Contact.js"
-import type * as Projects from "./Projects.js"
+import * as Contact from "./Contact.js"
+import * as Contacts from "./Contacts.js"
 import type * as ContactEvent from "./ContactEvent.js"
 import * as Decider from "./Decider.js"
 import * as EventStore from "./EventStore.js"
@@ -21,6 +24,7 @@ import * as Idempotency from "./Idempotency.js"
 import * as Ids from "./Ids.js"
 import * as ContactCache from "./internal/contactCache.js"
 import * as KeyedLock from "./internal/keyedLock.js"
+import type * as Projects from "./Projects.js"
 import type * as StoreError from "./StoreError.js"
 import type * as Suppressions from "./Suppressions.js"
 
@@ -56,36 +60,44 @@ export interface Options {
   readonly idempotencyTtlSeconds?: number | undefined
 }
 
-/** How one kind of command reaches its contact stream. */
-export interface Handling<Command, DecideContext, FindError = never> {
-  readonly decider: Decider.Decider<Command, ContactEvent.ContactEvent, Contact.State, DecideContext>
-  /** The command's contact within this process: its lock and cache key. */
-  readonly keyOf: (projectId: string, command: Command) => string
-  /** Reads the command's contact from the projection. */
-  readonly find: (
+/** Where a command's contact is: by its canonical email in the project, or by its id. */
+export type Address =
+  | { readonly _tag: "Email"; readonly email: string }
+  | { readonly _tag: "Id"; readonly contactId: string }
+
+/** What one kind of command brings to the pipeline. */
+export interface Handling<Command, DecideContext, Refusal = never, Extra = void> {
+  /** Its rules, over the contact's state (`Contact.evolve`). */
+  readonly decider: Decider.Decider<Command, ContactEvent.ContactEvent, Contact.State, DecideContext, Refusal>
+  readonly address: (command: Command) => Address
+  /** The decider's context; `newId` makes an id for something created now, `extra` is what `prepare` read. */
+  readonly context: (
     projectId: string,
-    command: Command
-  ) => Effect.Effect<Option.Option<Contact.Contact>, StoreError.StoreUnavailable | FindError>
+    state: Contact.State,
+    at: Date,
+    newId: () => string,
+    extra: Extra
+  ) => DecideContext
   /**
-   * Reads the contacts of several commands in one store call (a batch's), in their order; without
-   * it each is read with `find`.
+   * What `decide` needs besides the state, read on every attempt under the contact's lock (the
+   * contact update: whether another contact holds the email it asks for). The store's append
+   * enforces the same fact, so a race only costs an attempt.
    */
-  readonly findMany?: (
+  readonly prepare?: (
     projectId: string,
-    commands: ReadonlyArray<Command>
-  ) => Effect.Effect<ReadonlyArray<Option.Option<Contact.Contact>>, StoreError.StoreUnavailable | FindError>
+    command: Command,
+    state: Contact.State
+  ) => Effect.Effect<Extra, StoreError.StoreUnavailable, Contacts.Contacts>
+  /** The projection change of the decided events, when it is not the contact after them (an erasure). */
+  readonly project?: (projectId: string, command: Command, state: Contact.State) => EventStore.Projection
   /**
-   * The store checks, in the append that starts a contact's stream, what `find` checks before a
-   * creation (the track: that its email is not suppressed, `EventStore.Append.unlessSuppressed`).
-   * A command whose contact this process does not know is then appended at once as that contact's
-   * creation, without a read. A store refuses a creation whose email has a contact already and
-   * hands that contact back (`ConcurrencyConflict.holder`): the command is decided again on it. A
-   * first track costs one round trip, not two; one of a contact this process does not know, two
-   * as before.
+   * A command by email whose contact this process does not know is appended as that contact's
+   * creation at once, without a read: the store hands back the email's contact when it has one
+   * (`ConcurrencyConflict.holder`) and the command is decided again on it. For commands that
+   * create their contact (the track): a first track costs one round trip, not two
+   * (docs/decisions/0026-first-track-without-a-read.md).
    */
-  readonly createUnlessSuppressed?: boolean | undefined
-  /** The decider's context; `newId` makes an id for something created now. */
-  readonly context: (projectId: string, state: Contact.State, at: Date, newId: () => string) => DecideContext
+  readonly guessNew?: boolean | undefined
 }
 
 /** One command, decided and appended. */
@@ -101,47 +113,45 @@ export interface Decided {
 /** The outcome of commands run together. */
 export type Outcome<R> = Idempotency.Outcome<R>
 
-/** How one command fails: besides its own `find`'s errors, what its append can answer. */
-export type HandleError<FindError> =
+/** How one command fails besides its refusal: what its append can answer. */
+export type HandleError =
   | RetriesExhausted
   | Projects.GrantRevoked
   | Suppressions.EmailSuppressed
   | StoreError.StoreUnavailable
-  | FindError
+
+/** How commands run together fail. */
+export type HandleAllError =
+  | RetriesExhausted
+  | Idempotency.IdempotencyKeyReused
+  | Suppressions.EmailSuppressed
+  | StoreError.StoreUnavailable
 
 /** Runs commands over the store ports. */
 export class CommandHandler extends Context.Tag("@tracklog/core/CommandHandler")<CommandHandler, {
   /**
-   * One command, on the hot path. With `grantedBy` (an API key's hash, `EventStore.Append`), its
-   * append writes only while that key still grants the project; a command that decides no events
-   * appends nothing, and checks nothing.
+   * One command. With `grantedBy` (an API key's hash, `EventStore.Append`), its append writes only
+   * while that key still grants the project; a command that decides no events appends nothing,
+   * and checks nothing.
    */
-  readonly handle: <Command, DecideContext, FindError>(
-    handling: Handling<Command, DecideContext, FindError>,
+  readonly handle: <Command, DecideContext, Refusal, Extra>(
+    handling: Handling<Command, DecideContext, Refusal, Extra>,
     projectId: string,
     command: Command,
     grantedBy?: string | undefined
-  ) => Effect.Effect<Decided, HandleError<FindError>>
+  ) => Effect.Effect<Decided, Refusal | HandleError>
   /**
-   * Commands applied in order and committed together (all or none), decided again as a whole on
-   * a conflict; `finish` makes the result of the decisions. With `idempotency`, the key and the
-   * answer are stored in the same append, and a key already stored replays its answer.
+   * Commands by email applied in order and committed together (all or none), decided again as a
+   * whole on a conflict; `finish` makes the result of the decisions. With `idempotency`, the key
+   * and the answer are stored in the same append, and a key already stored replays its answer.
    */
-  readonly handleAll: <Command, DecideContext, FindError, R>(
-    handling: Handling<Command, DecideContext, FindError>,
+  readonly handleAll: <Command, DecideContext, R>(
+    handling: Handling<Command, DecideContext>,
     projectId: string,
     commands: ReadonlyArray<Command>,
     finish: (decided: ReadonlyArray<Decided>) => R,
     idempotency?: Idempotency.Request<R> | undefined
-  ) => Effect.Effect<
-    Outcome<R>,
-    RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable | FindError
-  >
-  /**
-   * Drops what this process remembers of a contact (after it was erased, behaviour §7: its cached
-   * state holds its email and data); waits for a command on that key in flight here.
-   */
-  readonly forget: (key: string) => Effect.Effect<void>
+  ) => Effect.Effect<Outcome<R>, HandleAllError>
   /** What the contact cache holds now. */
   readonly cacheStats: () => { readonly entries: number; readonly bytes: number }
 }>() {}
@@ -157,10 +167,14 @@ const backoff = (attempt: number) =>
 // Expired idempotency records are swept at most this often, in the background.
 const SweepEveryMillis = 60_000
 
+// The lock key of a contact id that names no contact: nothing to share a lock with.
+const idKey = (projectId: string, contactId: string) => `${projectId}\u0000#${contactId}`
+
 /** Builds the handler over the store. */
 export const make = (options: Options = {}) =>
   Effect.gen(function*() {
     const store = yield* EventStore.EventStore
+    const contacts = yield* Contacts.Contacts
     const ids = yield* Ids.Ids
     // The clock of the environment that builds the service (a `TestClock` in tests), read directly
     // per command instead of looked up in the fiber's services each time.
@@ -178,74 +192,89 @@ export const make = (options: Options = {}) =>
       maxBytes: options.cacheBytes ?? DefaultCacheBytes
     })
 
-    const decideOne = <Command, DecideContext, FindError>(
-      handling: Handling<Command, DecideContext, FindError>,
-      projectId: string,
-      command: Command,
-      state: Contact.State,
-      millis: number
-    ): Decided => {
-      const at = new Date(millis)
-      const events = handling.decider.decide(
-        command,
-        state,
-        handling.context(projectId, state, at, () => ids.make(millis))
+    const read = (projectId: string, address: Address) =>
+      Effect.map(
+        address._tag === "Email"
+          ? contacts.findByEmail(projectId, address.email)
+          : contacts.findById(projectId, address.contactId),
+        Option.getOrNull
       )
-      const newEvents = events.map((event) => ({ id: ids.make(millis), event }))
-      const next = Decider.fold(handling.decider, events, state)
-      return { streamId: next?.id ?? state?.id ?? "", events: newEvents, state: next, at }
+
+    // The cached state of a key, when it is the addressed contact's.
+    const cachedAt = (key: string, address: Address): Contact.Contact | undefined => {
+      const cached = known.get(key)
+      return cached === undefined || (address._tag === "Id" && cached.id !== address.contactId) ? undefined : cached
     }
 
-    // A stream that ends (its contact null after the events) has no projection row to write.
-    const ended = (decided: Decided) =>
-      Effect.dieMessage(`CommandHandler: stream ${decided.streamId} ends; this store append needs a contact`)
+    type Step<Command, DecideContext, Refusal, Extra> = {
+      readonly handling: Handling<Command, DecideContext, Refusal, Extra>
+      readonly key: string
+      readonly address: Address
+      readonly projectId: string
+      readonly command: Command
+      readonly grantedBy: string | undefined
+    }
 
     // Plain flatMaps, not a generator, and one failure handler for both outcomes of an append:
-    // this is the hot path of every track.
-    const attempt = <Command, DecideContext, FindError>(
-      handling: Handling<Command, DecideContext, FindError>,
-      key: string,
-      projectId: string,
-      command: Command,
-      grantedBy: string | undefined,
-      attempts: number
-    ): Effect.Effect<Decided, HandleError<FindError>> =>
-      // The clock read inside the step, not as an Effect of its own: one step less per command.
+    // this is the hot path of every track. `state` is the state to decide on when the caller has
+    // it (read just before the lock, or handed back by the store), else the cache or a read.
+    const attempt = <Command, DecideContext, Refusal, Extra>(
+      step: Step<Command, DecideContext, Refusal, Extra>,
+      attempts: number,
+      state: Contact.State | undefined
+    ): Effect.Effect<Decided, Refusal | HandleError> =>
       Effect.suspend(() => {
-        const millis = clock.unsafeCurrentTimeMillis()
-        const cached = known.get(key)
-        if (cached !== undefined) return write(handling, key, projectId, command, grantedBy, attempts, cached, millis)
+        const cached = cachedAt(step.key, step.address)
+        if (cached !== undefined) return prepared(step, attempts, cached)
+        if (state !== undefined) return prepared(step, attempts, state)
         // Only the first attempt guesses: a retry has lost a race, and reads.
-        return attempts === 1 && handling.createUnlessSuppressed === true
-          ? write(handling, key, projectId, command, grantedBy, attempts, null, millis)
-          : Effect.flatMap(
-            handling.find(projectId, command),
-            (found) => write(handling, key, projectId, command, grantedBy, attempts, Option.getOrNull(found), millis)
-          )
+        return attempts === 1 && step.handling.guessNew === true && step.address._tag === "Email"
+          ? prepared(step, attempts, null)
+          : Effect.flatMap(read(step.projectId, step.address), (found) => prepared(step, attempts, found))
       })
 
-    const write = <Command, DecideContext, FindError>(
-      handling: Handling<Command, DecideContext, FindError>,
-      key: string,
-      projectId: string,
-      command: Command,
-      grantedBy: string | undefined,
+    const prepared = <Command, DecideContext, Refusal, Extra>(
+      step: Step<Command, DecideContext, Refusal, Extra>,
+      attempts: number,
+      state: Contact.State
+    ): Effect.Effect<Decided, Refusal | HandleError> => {
+      const prepare = step.handling.prepare
+      return prepare === undefined
+        ? write(step, attempts, state, undefined as Extra)
+        : Effect.flatMap(
+          Effect.provideService(prepare(step.projectId, step.command, state), Contacts.Contacts, contacts),
+          (extra) => write(step, attempts, state, extra)
+        )
+    }
+
+    const write = <Command, DecideContext, Refusal, Extra>(
+      step: Step<Command, DecideContext, Refusal, Extra>,
       attempts: number,
       state: Contact.State,
-      millis: number
-    ): Effect.Effect<Decided, HandleError<FindError>> => {
-      const decided = decideOne(handling, projectId, command, state, millis)
-      if (decided.events.length === 0) return Effect.succeed(decided)
-      const contact = decided.state
-      if (contact === null) return ended(decided)
+      extra: Extra
+    ): Effect.Effect<Decided, Refusal | HandleError> => {
+      const { handling, key, projectId } = step
+      const millis = clock.unsafeCurrentTimeMillis()
+      const at = new Date(millis)
+      const decision = handling.decider.decide(
+        step.command,
+        state,
+        handling.context(projectId, state, at, () => ids.make(millis), extra)
+      )
+      if (decision._tag === "Left") return Effect.fail(decision.left)
+      const events = decision.right
+      const newEvents = events.map((event) => ({ id: ids.make(millis), event }))
+      const next = Decider.fold(handling.decider, events, state)
+      const decided: Decided = { streamId: next?.id ?? state?.id ?? "", events: newEvents, state: next, at }
+      if (events.length === 0) return Effect.succeed(decided)
+      const projection = projectionOf(handling, projectId, step.command, next, decided)
       return Effect.matchEffect(
         store.append({
           streamId: decided.streamId,
           expectedVersion: state?.version ?? 0,
-          events: decided.events,
-          contact,
-          grantedBy,
-          unlessSuppressed: handling.createUnlessSuppressed
+          events: newEvents,
+          projection,
+          grantedBy: step.grantedBy
         }),
         {
           onFailure: (error) => {
@@ -255,40 +284,53 @@ export const make = (options: Options = {}) =>
             if (attempts >= MaxAttempts) return Effect.fail(new RetriesExhausted({ attempts }))
             // The email's contact, handed back by the store: decided on at once, with no read and
             // no wait (most often a first track guessed new for a contact it did not know, not a
-            // race).
-            const holder = error.holder
+            // race). Only a command by email wants the email's contact.
+            const holder = step.address._tag === "Email" ? error.holder : undefined
             return holder !== undefined
-              ? Effect.suspend(() =>
-                write(
-                  handling,
-                  key,
-                  projectId,
-                  command,
-                  grantedBy,
-                  attempts + 1,
-                  holder,
-                  clock.unsafeCurrentTimeMillis()
-                )
-              )
-              : Effect.zipRight(backoff(attempts), attempt(handling, key, projectId, command, grantedBy, attempts + 1))
+              ? attempt(step, attempts + 1, holder)
+              : Effect.zipRight(backoff(attempts), attempt(step, attempts + 1, undefined))
           },
           onSuccess: () => {
-            known.remember(key, contact)
+            remember(key, projection)
             return Effect.succeed(decided)
           }
         }
       )
     }
 
-    // Conflicts then only come from other processes sharing the store; the retry handles those.
-    const handle = <Command, DecideContext, FindError>(
-      handling: Handling<Command, DecideContext, FindError>,
+    // What the handler keeps of a committed contact: its state under its email's key, which an
+    // email change moves; nothing of an erased one (behaviour §7: its state holds its data).
+    const remember = (key: string, projection: EventStore.Projection) => {
+      if (projection._tag === "Erase") return known.forget(key)
+      const contact = projection.contact
+      const current = Contact.emailKey(contact.projectId, contact.email)
+      if (current !== key) known.forget(key)
+      known.remember(current, contact)
+    }
+
+    const handle = <Command, DecideContext, Refusal, Extra>(
+      handling: Handling<Command, DecideContext, Refusal, Extra>,
       projectId: string,
       command: Command,
       grantedBy?: string | undefined
-    ) => {
-      const key = handling.keyOf(projectId, command)
-      return serialized(key, attempt(handling, key, projectId, command, grantedBy, 1))
+    ): Effect.Effect<Decided, Refusal | HandleError> => {
+      const address = handling.address(command)
+      const run = (key: string, state: Contact.State | undefined) =>
+        serialized(key, attempt({ handling, key, address, projectId, command, grantedBy }, 1, state))
+      if (address._tag === "Email") return run(Contact.emailKey(projectId, address.email), undefined)
+      // By id: the lock of the contact's email, so commands by id and by email on one contact
+      // queue on one lock and share its cached state; read first when this process does not
+      // know the contact.
+      const key = known.keyOf(address.contactId)
+      if (key !== undefined) return run(key, undefined)
+      return Effect.flatMap(
+        read(projectId, address),
+        (found) =>
+          run(
+            found === null ? idKey(projectId, address.contactId) : Contact.emailKey(found.projectId, found.email),
+            found
+          )
+      )
     }
 
     // Expired records go in the background: an append never waits for the sweep.
@@ -300,46 +342,35 @@ export const make = (options: Options = {}) =>
       )
     }
 
-    const attemptAll = <Command, DecideContext, FindError, R>(
-      handling: Handling<Command, DecideContext, FindError>,
+    const attemptAll = <Command, DecideContext, R>(
+      handling: Handling<Command, DecideContext>,
       projectId: string,
       commands: ReadonlyArray<Command>,
       keys: ReadonlyArray<string>,
       finish: (decided: ReadonlyArray<Decided>) => R,
       idempotency: Idempotency.Request<R> | undefined,
       attempts: number
-    ): Effect.Effect<
-      Outcome<R>,
-      RetriesExhausted | Idempotency.IdempotencyKeyReused | StoreError.StoreUnavailable | FindError
-    > =>
+    ): Effect.Effect<Outcome<R>, HandleAllError> =>
       Effect.gen(function*() {
         const millis = yield* now
-        // Each contact's state once (the cache, else the store: one call for all the others when
-        // the handling reads many at once), read at the same time as the idempotency record: a
-        // round trip less for a request with a key.
+        // Each contact's state once (the cache, else the store: one call for all the others),
+        // read at the same time as the idempotency record: a round trip less for a request with
+        // a key.
         const initial = new Map<string, Contact.State>()
-        const missing = new Map<string, Command>()
+        const missing = new Map<string, string>()
         commands.forEach((command, i) => {
           const key = keys[i]!
           if (initial.has(key) || missing.has(key)) return
           const cached = known.get(key)
           if (cached !== undefined) initial.set(key, cached)
-          else missing.set(key, command)
+          else missing.set(key, emailOf(handling, command))
         })
-        const findMany = handling.findMany
         const states = missing.size === 0
           ? Effect.void
-          : findMany !== undefined && missing.size > 1
-          ? Effect.map(findMany(projectId, [...missing.values()]), (found) => {
+          : Effect.map(contacts.findManyByEmail(projectId, [...missing.values()]), (found) => {
             let i = 0
             for (const key of missing.keys()) initial.set(key, Option.getOrNull(found[i++]!))
           })
-          : Effect.forEach(
-            missing,
-            ([key, command]) =>
-              Effect.map(handling.find(projectId, command), (found) => initial.set(key, Option.getOrNull(found))),
-            { concurrency: missing.size > 1 ? "unbounded" : 1, discard: true }
-          )
         if (idempotency !== undefined && attempts === 1) {
           // Optimistic: a fresh key is the common case, so the first attempt appends at once and
           // the store refuses a key already stored (a conflict). Only a retry looks the key up.
@@ -364,21 +395,36 @@ export const make = (options: Options = {}) =>
         // Every command decided in order on its contact's running state.
         const current = new Map(initial)
         const events = new Map<string, Array<EventStore.NewEvent>>()
-        const decided = commands.map((command, i) => {
+        const at = new Date(millis)
+        const decided = commands.map((command, i): Decided => {
           const key = keys[i]!
-          const one = decideOne(handling, projectId, command, current.get(key)!, millis)
-          current.set(key, one.state)
-          const list = events.get(key)
-          if (list === undefined) events.set(key, [...one.events])
-          else list.push(...one.events)
-          return one
+          const state = current.get(key)!
+          const decision = handling.decider.decide(
+            command,
+            state,
+            handling.context(projectId, state, at, () => ids.make(millis), undefined)
+          )
+          // A handling run together never refuses (its `Refusal` is `never`).
+          const list = decision._tag === "Right" ? decision.right : []
+          const next = Decider.fold(handling.decider, list, state)
+          current.set(key, next)
+          const newEvents = list.map((event) => ({ id: ids.make(millis), event }))
+          const pending = events.get(key)
+          if (pending === undefined) events.set(key, newEvents)
+          else pending.push(...newEvents)
+          return { streamId: next?.id ?? state?.id ?? "", events: newEvents, state: next, at }
         })
         const appends: Array<EventStore.Append> = []
         for (const [key, list] of events) {
           if (list.length === 0) continue
           const contact = current.get(key)!
-          if (contact === null) return yield* ended(decided[keys.lastIndexOf(key)]!)
-          appends.push({ streamId: contact.id, expectedVersion: initial.get(key)?.version ?? 0, events: list, contact })
+          if (contact === null) return yield* Effect.dieMessage("CommandHandler.handleAll: a stream ended in a batch")
+          appends.push({
+            streamId: contact.id,
+            expectedVersion: initial.get(key)?.version ?? 0,
+            events: list,
+            projection: { _tag: "Upsert", contact }
+          })
         }
         const result = finish(decided)
         const answer = idempotency?.render(result)
@@ -388,7 +434,7 @@ export const make = (options: Options = {}) =>
           fingerprint: idempotency.fingerprint,
           answer: answer!,
           contactIds: appends.map((a) => a.streamId),
-          createdAt: new Date(millis)
+          createdAt: at
         }
         if (appends.length > 0 || record !== undefined) {
           const appended = yield* Effect.either(store.appendAll({ appends, idempotency: record }))
@@ -406,31 +452,49 @@ export const make = (options: Options = {}) =>
         return { _tag: "Done", result, answer } as const
       })
 
-    const handleAll = <Command, DecideContext, FindError, R>(
-      handling: Handling<Command, DecideContext, FindError>,
+    const handleAll = <Command, DecideContext, R>(
+      handling: Handling<Command, DecideContext>,
       projectId: string,
       commands: ReadonlyArray<Command>,
       finish: (decided: ReadonlyArray<Decided>) => R,
       idempotency?: Idempotency.Request<R> | undefined
     ) => {
-      const keys = commands.map((command) => handling.keyOf(projectId, command))
+      const keys = commands.map((command) => Contact.emailKey(projectId, emailOf(handling, command)))
       // Every contact's lock and the idempotency key's, when there is one, taken at once in one
       // global order, so two batches cannot wait on each other (see `KeyedLock`).
       const locks = idempotency === undefined ? keys : [...keys, `\u0001${projectId}\u0000${idempotency.key}`]
       return serialized.all(locks, attemptAll(handling, projectId, commands, keys, finish, idempotency, 1))
     }
 
-    const forget = (key: string) => serialized(key, Effect.sync(() => known.forget(key)))
-
-    return CommandHandler.of({ handle, handleAll, forget, cacheStats: known.stats })
+    return CommandHandler.of({ handle, handleAll, cacheStats: known.stats })
   })
 
+// Commands run together are addressed by email: their contacts are read in one call.
+const emailOf = <Command, DecideContext>(handling: Handling<Command, DecideContext>, command: Command): string => {
+  const address = handling.address(command)
+  if (address._tag !== "Email")
+    throw new Error("CommandHandler.handleAll: commands run together are addressed by email")
+  return address.email
+}
+
+const projectionOf = <Command, DecideContext, Refusal, Extra>(
+  handling: Handling<Command, DecideContext, Refusal, Extra>,
+  projectId: string,
+  command: Command,
+  next: Contact.State,
+  decided: Decided
+): EventStore.Projection => {
+  if (handling.project !== undefined) return handling.project(projectId, command, next)
+  if (next === null) throw new Error(`CommandHandler: stream ${decided.streamId} ends without a projection change`)
+  return { _tag: "Upsert", contact: next }
+}
+
 /** The handler over the store ports, with default options. */
-export const layer: Layer.Layer<CommandHandler, never, EventStore.EventStore | Ids.Ids> = Layer.effect(
-  CommandHandler,
-  make()
-)
+export const layer: Layer.Layer<CommandHandler, never, EventStore.EventStore | Contacts.Contacts | Ids.Ids> = Layer
+  .effect(CommandHandler, make())
 
 /** The handler with the given options. */
-export const layerWith = (options: Options): Layer.Layer<CommandHandler, never, EventStore.EventStore | Ids.Ids> =>
+export const layerWith = (
+  options: Options
+): Layer.Layer<CommandHandler, never, EventStore.EventStore | Contacts.Contacts | Ids.Ids> =>
   Layer.effect(CommandHandler, make(options))

@@ -56,6 +56,8 @@ export const evolve = (state: State, event: ContactEvent.ContactEvent): State =>
         updatedAt: event.at,
         version: state.version + 1
       }
+    case "ContactEmailChanged":
+      return { ...state, email: event.email, updatedAt: event.at, version: state.version + 1 }
     case "EventTracked":
       return { ...state, version: state.version + 1 }
   }

@@ -28,6 +28,15 @@ export class ContactDataChanged extends Schema.TaggedClass<ContactDataChanged>()
   at: Schema.Date
 }) {}
 
+/**
+ * The contact's email changed (behaviour §10): the canonical email it now has. Its claim on the
+ * email moves with it: one contact per (project, canonical email) still holds.
+ */
+export class ContactEmailChanged extends Schema.TaggedClass<ContactEmailChanged>()("ContactEmailChanged", {
+  email: Schema.String,
+  at: Schema.Date
+}) {}
+
 /** A tracked event, with its name and its `data` exactly as sent (one-shot variables included). */
 export class EventTracked extends Schema.TaggedClass<EventTracked>()("EventTracked", {
   name: Schema.String,
@@ -49,6 +58,7 @@ export const ContactEvent = Schema.Union(
   ContactCreated,
   SubscriptionChanged,
   ContactDataChanged,
+  ContactEmailChanged,
   EventTracked,
   ContactErased
 )
@@ -67,6 +77,7 @@ export const visibleName = (event: ContactEvent): string | undefined => {
       return event.subscribed ? "contact.subscribed" : "contact.unsubscribed"
     case "ContactCreated":
     case "ContactDataChanged":
+    case "ContactEmailChanged":
     case "ContactErased":
       return undefined
   }
@@ -97,6 +108,8 @@ export const encode = (event: ContactEvent): Encoded => {
       return { subscribed: event.subscribed, at, _tag: event._tag }
     case "ContactDataChanged":
       return { set: event.set, unset: event.unset, at, _tag: event._tag }
+    case "ContactEmailChanged":
+      return { email: event.email, at, _tag: event._tag }
     case "EventTracked":
       return { name: event.name, data: event.data, at, _tag: event._tag }
     case "ContactErased":
@@ -128,6 +141,8 @@ export const trusted = {
     instance(SubscriptionChanged, { _tag: "SubscriptionChanged", ...fields }),
   ContactDataChanged: (fields: Fields<ContactDataChanged>): ContactDataChanged =>
     instance(ContactDataChanged, { _tag: "ContactDataChanged", ...fields }),
+  ContactEmailChanged: (fields: Fields<ContactEmailChanged>): ContactEmailChanged =>
+    instance(ContactEmailChanged, { _tag: "ContactEmailChanged", ...fields }),
   EventTracked: (fields: Fields<EventTracked>): EventTracked =>
     instance(EventTracked, { _tag: "EventTracked", ...fields }),
   ContactErased: (fields: Fields<ContactErased>): ContactErased =>
@@ -156,6 +171,8 @@ export const decodeWellFormed = (u: unknown): ContactEvent | undefined => {
         ? trusted.ContactDataChanged({ set, unset, at })
         : undefined
     }
+    case "ContactEmailChanged":
+      return typeof u["email"] === "string" ? trusted.ContactEmailChanged({ email: u["email"], at }) : undefined
     case "SubscriptionChanged":
       return typeof u["subscribed"] === "boolean"
         ? trusted.SubscriptionChanged({ subscribed: u["subscribed"], at })

@@ -47,17 +47,39 @@ export const isAfter = (event: Checkpoint, checkpoint: Checkpoint): boolean =>
   event.transactionId > checkpoint.transactionId ||
   (event.transactionId === checkpoint.transactionId && event.position > checkpoint.position)
 
+/**
+ * What an append writes beside its events: the change they make to the contact projection, in
+ * the same atomic step.
+ */
+export type Projection =
+  /**
+   * The contact after the events (the caller folds it: it holds the state, and the version check
+   * makes it exact). A stream that starts claims the contact's email in its project; a stream
+   * whose email changed (`ContactEmailChanged`) moves its claim. A claim on an email another
+   * contact holds is refused (`ConcurrencyConflict`, reason `email`).
+   */
+  | { readonly _tag: "Upsert"; readonly contact: Contact.Contact }
+  /**
+   * The stream ends (behaviour §7): the contact's row, every earlier event of its stream and the
+   * idempotency records of its tracks are removed (one that names other contacts too stays,
+   * without this one: decision 0029), its email goes on the suppression list when `suppress`, and
+   * the events (the `ContactErased` marker) take the stream's next versions. A contact not in
+   * `projectId` is a `ConcurrencyConflict`, and nothing is written.
+   */
+  | { readonly _tag: "Erase"; readonly projectId: string; readonly suppress: boolean }
+
+/** The project of a projection's contact. */
+export const projectOf = (projection: Projection): string =>
+  projection._tag === "Upsert" ? projection.contact.projectId : projection.projectId
+
 /** What one append asks for. */
 export interface Append {
   readonly streamId: string
   /** The stream version the events were decided on; 0 for a new stream. */
   readonly expectedVersion: number
   readonly events: ReadonlyArray<NewEvent>
-  /**
-   * The contact after these events, written in the same atomic step (the inline projection).
-   * The caller folds it: it already holds the state, and the version check makes it exact.
-   */
-  readonly contact: Contact.Contact
+  /** What the events change in the contact projection, written in the same atomic step. */
+  readonly projection: Projection
   /**
    * The hash of the API key the append is made under, when it must still grant the contact's
    * project as the append commits: otherwise nothing is written and the append fails with
@@ -65,15 +87,6 @@ export interface Append {
    * refuse a key revoked since (behaviour §9) without a read of its own. Only `append` checks it.
    */
   readonly grantedBy?: string | undefined
-  /**
-   * When the append starts its stream, it writes only if the contact's email is not on its
-   * project's suppression list (behaviour §7), checked in the same step as the write: otherwise
-   * nothing is written and it fails with `Suppressions.EmailSuppressed`. An email that has a
-   * contact is not refused for it but held (`ConcurrencyConflict.holder`), as a track that read
-   * the contact first would go on with it. A first track then needs no read before it. Only
-   * `append` checks it.
-   */
-  readonly unlessSuppressed?: boolean | undefined
 }
 
 // A contact as a store hands it back; checked no further (it comes from the store itself).
@@ -101,7 +114,8 @@ export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>
 /**
  * Appends to several streams as one atomic step, with an optional idempotency record (behaviour §6,
  * §8): every stream moves and the record is stored, or nothing is written and the whole is a
- * `ConcurrencyConflict` (reason `idempotency` when the key was stored meanwhile).
+ * `ConcurrencyConflict` (reason `idempotency` when the key was stored meanwhile) or, when a stream
+ * that starts has a suppressed email, `Suppressions.EmailSuppressed`.
  */
 export interface AppendAll {
   /** At most one append per stream. */
@@ -118,7 +132,14 @@ export interface Batch {
 
 /** The log. */
 export class EventStore extends Context.Tag("@tracklog/core/EventStore")<EventStore, {
-  /** Appends atomically: every event and the projection, or nothing. */
+  /**
+   * Appends atomically: every event and the projection, or nothing. A stream that starts is
+   * written only if its contact's email is not on its project's suppression list (behaviour §7),
+   * checked in the same step as the write: otherwise it fails with `Suppressions.EmailSuppressed`.
+   * An email that has a contact is not refused for it but held (`ConcurrencyConflict.holder`): the
+   * list is about creating a contact, and a first track then needs no read before it
+   * (docs/decisions/0026-first-track-without-a-read.md).
+   */
   readonly append: (
     input: Append
   ) => Effect.Effect<
@@ -128,7 +149,7 @@ export class EventStore extends Context.Tag("@tracklog/core/EventStore")<EventSt
   /** Several streams and an idempotency record, all or nothing (see `AppendAll`). */
   readonly appendAll: (
     input: AppendAll
-  ) => Effect.Effect<void, ConcurrencyConflict | StoreError.StoreUnavailable>
+  ) => Effect.Effect<void, ConcurrencyConflict | Suppressions.EmailSuppressed | StoreError.StoreUnavailable>
   /**
    * The record stored for a project's key, if one made after `notBefore` is; an older one has
    * expired and is removed.

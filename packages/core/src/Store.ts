@@ -6,7 +6,6 @@
  */
 import * as Context from "effect/Context"
 import * as Contacts from "./Contacts.js"
-import * as Erasure from "./Erasure.js"
 import * as EventStore from "./EventStore.js"
 import * as Projects from "./Projects.js"
 import * as Suppressions from "./Suppressions.js"
@@ -16,7 +15,6 @@ export type Ports =
   | EventStore.EventStore
   | Contacts.Contacts
   | Projects.Projects
-  | Erasure.Erasure
   | Suppressions.Suppressions
 
 /** A backend's implementations of the ports. */
@@ -24,7 +22,6 @@ export interface Implementations {
   readonly eventStore: EventStore.EventStore["Type"]
   readonly contacts: Contacts.Contacts["Type"]
   readonly projects: Projects.Projects["Type"]
-  readonly erasure: Erasure.Erasure["Type"]
   readonly suppressions: Suppressions.Suppressions["Type"]
 }
 
@@ -33,6 +30,5 @@ export const context = (ports: Implementations): Context.Context<Ports> =>
   Context.make(EventStore.EventStore, ports.eventStore).pipe(
     Context.add(Contacts.Contacts, ports.contacts),
     Context.add(Projects.Projects, ports.projects),
-    Context.add(Erasure.Erasure, ports.erasure),
     Context.add(Suppressions.Suppressions, ports.suppressions)
   )

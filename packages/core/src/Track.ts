@@ -6,13 +6,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import type * as Option from "effect/Option"
 import * as CommandHandler from "./CommandHandler.js"
 import * as Contact from "./Contact.js"
-import * as Contacts from "./Contacts.js"
-import type * as EventStore from "./EventStore.js"
+import type * as ContactEvent from "./ContactEvent.js"
+import * as Decider from "./Decider.js"
 import type * as Idempotency from "./Idempotency.js"
-import type * as Ids from "./Ids.js"
 import type * as Projects from "./Projects.js"
 import type * as StoreError from "./StoreError.js"
 import * as Suppressions from "./Suppressions.js"
@@ -27,21 +25,28 @@ export interface TrackResult {
   readonly timestamp: Date
 }
 
-/** Every attempt lost a race; the command was not applied. */
-export const TrackRetriesExhausted = CommandHandler.RetriesExhausted
-export type TrackRetriesExhausted = CommandHandler.RetriesExhausted
-
-/** See `CommandHandler.MaxAttempts`. */
-export const MaxAttempts = CommandHandler.MaxAttempts
-
-/** See `CommandHandler.MaxKnownContacts`. */
-export const MaxKnownContacts = CommandHandler.MaxKnownContacts
-
 /** The track decider: `TrackDecider.decide` over `Contact`'s fold. */
-export const decider = {
-  decide: TrackDecider.decide,
+export const decider: Decider.Decider<
+  TrackCommand.TrackCommand,
+  ContactEvent.ContactEvent,
+  Contact.State,
+  TrackDecider.Context
+> = {
+  decide: Decider.accepting(TrackDecider.decide),
   evolve: Contact.evolve,
   initialState: Contact.initialState
+}
+
+/**
+ * The track on the command pipeline: its contact by email, created when absent. A contact this
+ * process does not know is most often a new one: its first track is appended without a read, the
+ * store checking the suppression list as it creates the contact (decision 0026).
+ */
+export const handling: CommandHandler.Handling<TrackCommand.TrackCommand, TrackDecider.Context> = {
+  decider,
+  address: (command) => ({ _tag: "Email", email: command.email }),
+  context: (projectId, state, now, newId) => ({ projectId, contactId: state === null ? newId() : state.id, now }),
+  guessNew: true
 }
 
 type Failure = CommandHandler.RetriesExhausted | StoreError.StoreUnavailable
@@ -72,11 +77,6 @@ export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
     items: ReadonlyArray<TrackBatch.Item>,
     idempotency?: Idempotency.Request<TrackBatch.Result> | undefined
   ) => Effect.Effect<Idempotency.Outcome<TrackBatch.Result>, Failure | Idempotency.IdempotencyKeyReused>
-  /**
-   * Drops what this process remembers of a contact, after it was erased (behaviour §7): nothing of
-   * it stays in the process. Waits for a track of that email in flight here.
-   */
-  readonly forget: (projectId: string, email: string) => Effect.Effect<void>
 }>() {}
 
 const resultOf = (decided: CommandHandler.Decided): TrackResult => ({
@@ -88,50 +88,8 @@ const resultOf = (decided: CommandHandler.Decided): TrackResult => ({
 /** Builds the service over the command handler. */
 export const make = Effect.gen(function*() {
   const handler = yield* CommandHandler.CommandHandler
-  const contacts = yield* Contacts.Contacts
   const suppressions = yield* Suppressions.Suppressions
   const clock = yield* Effect.clock
-
-  const keyOf = Contact.emailKey
-  const base = {
-    decider,
-    keyOf: (projectId: string, command: TrackCommand.TrackCommand) => keyOf(projectId, command.email),
-    context: (projectId: string, state: Contact.State, now: Date, newId: () => string) => ({
-      projectId,
-      contactId: state === null ? newId() : state.id,
-      now
-    })
-  }
-  // Only a track that would create the contact asks the suppression list (behaviour §7): in its
-  // append on a first try (below), here when a retry reads the contact and finds none.
-  const handling: CommandHandler.Handling<
-    TrackCommand.TrackCommand,
-    TrackDecider.Context,
-    Suppressions.EmailSuppressed
-  > = {
-    ...base,
-    find: (projectId, command) =>
-      Effect.flatMap(contacts.findByEmail(projectId, command.email), (found): Effect.Effect<
-        Option.Option<Contact.Contact>,
-        StoreError.StoreUnavailable | Suppressions.EmailSuppressed
-      > =>
-        found._tag === "Some"
-          ? Effect.succeed(found)
-          : Effect.flatMap(
-            suppressions.isSuppressed(projectId, command.email),
-            (suppressed) => suppressed ? Effect.fail(new Suppressions.EmailSuppressed()) : Effect.succeed(found)
-          )),
-    // A contact this process does not know is most often a new one: its first track is appended
-    // without a read, the store checking the suppression list as it creates the contact.
-    createUnlessSuppressed: true
-  }
-  // A batch asks the list for its emails first, and answers their items alone; its contacts are
-  // read in one store call.
-  const unchecked: CommandHandler.Handling<TrackCommand.TrackCommand, TrackDecider.Context> = {
-    ...base,
-    find: (projectId, command) => contacts.findByEmail(projectId, command.email),
-    findMany: (projectId, commands) => contacts.findManyByEmail(projectId, commands.map((command) => command.email))
-  }
 
   const track = (projectId: string, command: TrackCommand.TrackCommand, grantedBy?: string | undefined) =>
     Effect.map(handler.handle(handling, projectId, command, grantedBy), resultOf)
@@ -142,11 +100,14 @@ export const make = Effect.gen(function*() {
     idempotency: Idempotency.Request<TrackResult>
   ) => handler.handleAll(handling, projectId, [command], (decided) => resultOf(decided[0]!), idempotency)
 
+  // A batch asks the list for its emails first, and answers their items alone (behaviour §7);
+  // an email suppressed after that is refused by the append, and the batch is asked again.
   const trackBatch = (
     projectId: string,
     items: ReadonlyArray<TrackBatch.Item>,
-    idempotency?: Idempotency.Request<TrackBatch.Result> | undefined
-  ) => {
+    idempotency?: Idempotency.Request<TrackBatch.Result> | undefined,
+    attempts = 1
+  ): Effect.Effect<Idempotency.Outcome<TrackBatch.Result>, Failure | Idempotency.IdempotencyKeyReused> => {
     const valid = items.filter(Either.isRight).map((item) => item.right)
     // One store call for every email: a lookup each cost a fiber and, 8 at a time, a round trip
     // per 8 emails.
@@ -155,7 +116,7 @@ export const make = Effect.gen(function*() {
       Effect.flatMap((suppressed) => {
         const commands = valid.filter((command) => !suppressed.has(command.email))
         const timestamp = new Date(clock.unsafeCurrentTimeMillis())
-        return handler.handleAll(unchecked, projectId, commands, (decided): TrackBatch.Result => {
+        return handler.handleAll(handling, projectId, commands, (decided): TrackBatch.Result => {
           let next = 0
           const results = items.map((item): TrackBatch.ItemResult => {
             if (Either.isLeft(item)) return { _tag: "Rejected", error: item.left }
@@ -164,27 +125,23 @@ export const make = Effect.gen(function*() {
           })
           return { accepted: valid.length, rejected: items.length - valid.length, items: results }
         }, idempotency)
-      })
+      }),
+      Effect.catchTag("EmailSuppressed", () =>
+        attempts >= CommandHandler.MaxAttempts
+          ? Effect.fail(new CommandHandler.RetriesExhausted({ attempts }))
+          : trackBatch(projectId, items, idempotency, attempts + 1))
     )
   }
 
-  const forget = (projectId: string, email: string) => handler.forget(keyOf(projectId, email))
-
-  return Track.of({ track, trackIdempotent, trackBatch, forget })
+  return Track.of({
+    track,
+    trackIdempotent,
+    trackBatch: (projectId, items, idempotency) => trackBatch(projectId, items, idempotency)
+  })
 })
 
-/** The service and the command handler it runs on, with default options. */
-export const layer: Layer.Layer<
-  Track | CommandHandler.CommandHandler,
-  never,
-  EventStore.EventStore | Contacts.Contacts | Suppressions.Suppressions | Ids.Ids
-> = Layer.effect(Track, make).pipe(Layer.provideMerge(CommandHandler.layer))
-
-/** The same with the handler's options (cache budget, idempotency TTL). */
-export const layerWith = (
-  options: CommandHandler.Options
-): Layer.Layer<
-  Track | CommandHandler.CommandHandler,
-  never,
-  EventStore.EventStore | Contacts.Contacts | Suppressions.Suppressions | Ids.Ids
-> => Layer.effect(Track, make).pipe(Layer.provideMerge(CommandHandler.layerWith(options)))
+/** The service over the command handler (`Commands.layer` composes the two). */
+export const layer: Layer.Layer<Track, never, CommandHandler.CommandHandler | Suppressions.Suppressions> = Layer.effect(
+  Track,
+  make
+)

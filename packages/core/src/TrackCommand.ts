@@ -81,8 +81,13 @@ const filterOf = <A>(rule: Rule<A>) =>
 const refined = <A, I>(schema: Schema.Schema<A, I, never>, rules: ReadonlyArray<Rule<A>>): Schema.Schema<A, I, never> =>
   rules.reduce((s, rule) => s.pipe(filterOf(rule)), schema)
 
-// Every broken rule of a table, one issue each: unlike the schema, `check` goes on after one.
-const apply = <A>(rules: ReadonlyArray<Rule<A>>, value: A, field: string, out: Array<FieldIssue.FieldIssue>): void => {
+/** Every rule of a table that `value` breaks, one issue each into `out`: unlike a schema, it goes on after one. */
+export const apply = <A>(
+  rules: ReadonlyArray<Rule<A>>,
+  value: A,
+  field: string,
+  out: Array<FieldIssue.FieldIssue>
+): void => {
   let unbounded = false
   for (const rule of rules) {
     if (unbounded && rule.recurses) continue

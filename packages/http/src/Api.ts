@@ -10,6 +10,7 @@ import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
+import * as ContactUpdate from "@tracklog/core/ContactUpdate"
 import * as FieldIssue from "@tracklog/core/FieldIssue"
 import * as Json from "@tracklog/core/Json"
 import * as TrackBatch from "@tracklog/core/TrackBatch"
@@ -227,6 +228,31 @@ export const contactEvents = HttpApiEndpoint.get("contactEvents", "/contacts/:id
   .addError(...error(422, "VALIDATION_ERROR: bad limit or cursor"))
   .annotate(OpenApi.Summary, "A contact's events, newest first")
 
+/** The answer to a contact update (behaviour §10): the contact as `GET /contacts/:id` shows it. */
+export const ContactUpdateResponse = Schema.Struct({
+  success: Schema.Literal(true),
+  data: ContactView
+}).annotations({ identifier: "ContactUpdateResponse" })
+
+/** `PATCH /contacts/:id` (behaviour §10). */
+export const updateContact = HttpApiEndpoint.patch("updateContact", "/contacts/:id")
+  .setPath(Schema.Struct({ id: Schema.String }))
+  .setPayload(ContactUpdate.ContactPatch)
+  .addSuccess(ContactUpdateResponse)
+  .addError(...error(400, "VALIDATION_ERROR: the body is not JSON"))
+  .addError(...error(403, "FORBIDDEN: a public key"))
+  .addError(...error(404, "CONTACT_NOT_FOUND: unknown, another project's, or erased"))
+  .addError(...error(409, "CONTACT_EXISTS: another contact of the project has this email; nothing changed"))
+  .addError(...error(413, "PAYLOAD_TOO_LARGE"))
+  .addError(
+    ...error(422, "VALIDATION_ERROR: an empty body, a field rule broken, or a one-shot data value; see errors[]")
+  )
+  .annotate(OpenApi.Summary, "Change a contact's subscription, data or email")
+  .annotate(
+    OpenApi.Description,
+    "Decided like a track on the contact's state: a subscription flip records contact.subscribed or contact.unsubscribed, a data change records the data-change event, an email change records an email-change event; nothing is recorded when nothing changes, and no tracked event ever. The email is trimmed and lowercased; a suppressed email may be set."
+  )
+
 /** `DELETE /contacts/:id`: 204, no body. */
 export const eraseContact = HttpApiEndpoint.del("eraseContact", "/contacts/:id")
   .setPath(Schema.Struct({ id: Schema.String }))
@@ -298,6 +324,7 @@ export class ContactsGroup extends HttpApiGroup.make("contacts")
   .add(authErrors(getContact))
   .add(authErrors(listContacts))
   .add(authErrors(contactEvents))
+  .add(authErrors(updateContact))
   .add(authErrors(eraseContact))
   .middleware(Authorization)
 {}

@@ -5,11 +5,11 @@
 import type * as Contacts from "@tracklog/core/Contacts"
 import type * as Idempotency from "@tracklog/core/Idempotency"
 import type * as Projects from "@tracklog/core/Projects"
-import type * as EraseContact from "@tracklog/core/EraseContact"
+import type * as CommandHandler from "@tracklog/core/CommandHandler"
+import type * as ContactUpdate from "@tracklog/core/ContactUpdate"
 import * as FieldIssue from "@tracklog/core/FieldIssue"
 import type * as StoreError from "@tracklog/core/StoreError"
 import type * as Suppressions from "@tracklog/core/Suppressions"
-import type * as Track from "@tracklog/core/Track"
 import type * as TrackBatch from "@tracklog/core/TrackBatch"
 import type * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Schema from "effect/Schema"
@@ -22,6 +22,7 @@ export type Code =
   | "FORBIDDEN"
   | "NOT_FOUND"
   | "CONTACT_NOT_FOUND"
+  | "CONTACT_EXISTS"
   | "PAYLOAD_TOO_LARGE"
   | "RATE_LIMIT_EXCEEDED"
   | "METHOD_NOT_ALLOWED"
@@ -121,13 +122,15 @@ export const fromDomain = (
     | TrackCommand.InvalidTrackCommand
     | Contacts.ContactNotFound
     | StoreError.StoreUnavailable
-    | Track.TrackRetriesExhausted
+    | CommandHandler.RetriesExhausted
     | Idempotency.IdempotencyKeyReused
     | Idempotency.InvalidIdempotencyKey
     | TrackBatch.InvalidTrackBatch
-    | EraseContact.EraseRetriesExhausted
+    | ContactUpdate.InvalidContactUpdate
+    | ContactUpdate.ContactExists
     | Suppressions.NotSuppressed
     | Projects.GrantRevoked
+    | Suppressions.EmailSuppressed
     | ApiError
 ): ApiError => {
   switch (error._tag) {
@@ -156,13 +159,18 @@ export const fromDomain = (
       return invalidIdempotencyKey(error.message)
     case "InvalidTrackBatch":
       return validation(error.issues)
-    case "EraseRetriesExhausted":
+    case "InvalidContactUpdate":
+      return validation(error.issues)
+    case "ContactExists":
       return make(
-        429,
-        "RATE_LIMIT_EXCEEDED",
-        "Too many concurrent updates to this contact",
-        "Retry after a short pause"
+        409,
+        "CONTACT_EXISTS",
+        "Another contact of the project has this email",
+        "Erase or change that contact first, or keep this contact's email"
       )
+    // Only a command that creates a contact meets the list, and the track answers it itself (§7).
+    case "EmailSuppressed":
+      return make(409, "CONTACT_EXISTS", "This email is suppressed in the project")
     case "NotSuppressed":
       return make(404, "NOT_FOUND", "This email is not suppressed")
   }

@@ -71,8 +71,8 @@ export const startOf = (
   )
 }
 
-// Emails of the contacts a connection has seen: a contact's email never changes, and its
-// `contact.created` usually comes first. Bounded; cleared when full.
+// Emails of the contacts a connection has seen, as of the last event sent: its `contact.created`
+// usually comes first, and an email change says the new one. Bounded; cleared when full.
 const MaxEmails = 10_000
 
 /** The `event:` and `data:` of a recorded event; none for an event the project cannot show. */
@@ -96,6 +96,11 @@ const frame = (recorded: EventStore.RecordedEvent, email: string | undefined): s
       if (email === undefined) return undefined
       type = "contact.updated"
       data = { ...base, email, set: event.set, unset: event.unset, timestamp }
+      break
+    // An email change is a contact update too (behaviour §10): `email` is the new one.
+    case "ContactEmailChanged":
+      type = "contact.updated"
+      data = { ...base, email: event.email, set: {}, unset: [], timestamp }
       break
     case "EventTracked":
       if (email === undefined) return undefined
@@ -140,6 +145,11 @@ export const make = (
     const emailOf = (recorded: EventStore.RecordedEvent): Effect.Effect<string | undefined> => {
       const event = recorded.event
       if (event._tag === "ContactCreated") {
+        if (emails.size >= MaxEmails) emails.clear()
+        emails.set(recorded.streamId, event.email)
+        return Effect.succeed(event.email)
+      }
+      if (event._tag === "ContactEmailChanged") {
         if (emails.size >= MaxEmails) emails.clear()
         emails.set(recorded.streamId, event.email)
         return Effect.succeed(event.email)

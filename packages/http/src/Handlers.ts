@@ -2,7 +2,9 @@
  * What each endpoint of `Api` does, over the core's ports: plain Effects from a parsed request
  * to a JSON reply. The server decides nothing about the domain.
  */
+import * as CommandHandler from "@tracklog/core/CommandHandler"
 import * as Contact from "@tracklog/core/Contact"
+import * as ContactUpdate from "@tracklog/core/ContactUpdate"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EraseContact from "@tracklog/core/EraseContact"
 import * as Idempotency from "@tracklog/core/Idempotency"
@@ -205,8 +207,8 @@ const headerOf = (request: Request, name: string): string | undefined => {
 /** What the handlers need. */
 export type Services =
   | Track.Track
+  | CommandHandler.CommandHandler
   | Contacts.Contacts
-  | EraseContact.EraseContact
   | Suppressions.Suppressions
   | EventStore.EventStore
 
@@ -217,7 +219,7 @@ export type Services =
 export const make = Effect.gen(function*() {
   const track = yield* Track.Track
   const contacts = yield* Contacts.Contacts
-  const erasure = yield* EraseContact.EraseContact
+  const handler = yield* CommandHandler.CommandHandler
   const suppressions = yield* Suppressions.Suppressions
   const eventStore = yield* EventStore.EventStore
   // A store that cannot be read live answers the stream route 503.
@@ -377,8 +379,22 @@ export const make = Effect.gen(function*() {
             }])
           }
           const id = yield* contactId(request)
-          yield* erasure.erase(request.grant.projectId, { contactId: id, suppress: raw === "true" })
+          yield* handler.handle(EraseContact.handling, request.grant.projectId, {
+            contactId: id,
+            suppress: raw === "true"
+          })
           return noContent
+        }).pipe(Effect.mapError(ApiError.fromDomain))
+    },
+    updateContact: {
+      auth: keys.updateContact,
+      body: true,
+      handle: (request) =>
+        Effect.gen(function*() {
+          const id = yield* contactId(request)
+          const command = yield* ContactUpdate.decode(id, request.body)
+          const decided = yield* handler.handle(ContactUpdate.handling, request.grant.projectId, command)
+          return ok({ success: true, data: contactView(decided.state!) })
         }).pipe(Effect.mapError(ApiError.fromDomain))
     },
     liftSuppression: {

@@ -3,9 +3,8 @@
  * here, once, at the edge.
  */
 import type * as CommandHandler from "@tracklog/core/CommandHandler"
-import * as EraseContact from "@tracklog/core/EraseContact"
+import * as Commands from "@tracklog/core/Commands"
 import * as Ids from "@tracklog/core/Ids"
-import * as Track from "@tracklog/core/Track"
 import * as EmbeddedPostgres from "@tracklog/store-postgres/EmbeddedPostgres"
 import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
@@ -31,15 +30,11 @@ const storeOf = (store: ServerConfig.Store) => {
   }
 }
 
-/** The command services (`Track`, `EraseContact`) and `Ids` over a store's ports. */
+/** The commands (`Commands.layer`) and `Ids` over a store's ports. */
 export const services = <A, E, R>(store: Layer.Layer<A, E, R>, handler: CommandHandler.Options = {}) =>
-  EraseContact.layer.pipe(
-    Layer.provideMerge(Track.layerWith(handler)),
-    Layer.provideMerge(store),
-    Layer.provideMerge(Ids.layer)
-  )
+  Commands.layerWith(handler).pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer))
 
-/** Store ports, `Track`, `EraseContact` and `Ids` for the configured store; `handler` tunes the command handler. */
+/** Store ports, the commands and `Ids` for the configured store; `handler` tunes the command handler. */
 export const layer = (store: ServerConfig.Store, handler: CommandHandler.Options = {}) =>
   services(storeOf(store), handler)
 

@@ -8,11 +8,7 @@
  * `HttpApiBuilder.toWebHandler` builds inside the first request instead, and an aborted first
  * request wedges every later one there (Effect-TS/effect#6319).
  */
-import type * as Contacts from "@tracklog/core/Contacts"
-import type * as Erasure from "@tracklog/core/Erasure"
-import type * as EventStore from "@tracklog/core/EventStore"
-import type * as Projects from "@tracklog/core/Projects"
-import type * as Suppressions from "@tracklog/core/Suppressions"
+import type * as Store from "@tracklog/core/Store"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -254,13 +250,8 @@ export const make = (
     return { handler, stop: () => (stopped = true) }
   })
 
-/** What a store layer must provide. */
-export type StorePorts =
-  | EventStore.EventStore
-  | Contacts.Contacts
-  | Projects.Projects
-  | Erasure.Erasure
-  | Suppressions.Suppressions
+/** What a store layer must provide: `Store.Ports`. */
+export type StorePorts = Store.Ports
 
 /**
  * Builds the handler over a store layer, now: resolves once the store is up and the projects of

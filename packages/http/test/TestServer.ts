@@ -2,10 +2,9 @@
  * A real server on a random port for the tests, over a given store, with two projects whose
  * keys the tests know.
  */
-import * as EraseContact from "@tracklog/core/EraseContact"
+import * as Commands from "@tracklog/core/Commands"
 import * as Ids from "@tracklog/core/Ids"
 import type * as Store from "@tracklog/core/Store"
-import * as Track from "@tracklog/core/Track"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Bootstrap from "../src/Bootstrap.js"
@@ -34,7 +33,7 @@ export const start = <E>(
     // Built into the caller's scope: the store lives as long as the server.
     const ports = options.metrics === true ? Metrics.instrumentStore(store) : store
     const context = yield* Layer.build(
-      EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provideMerge(ports), Layer.provideMerge(Ids.layer))
+      Commands.layer.pipe(Layer.provideMerge(ports), Layer.provideMerge(Ids.layer))
     )
     return yield* Effect.gen(function*() {
       yield* Bootstrap.run([projectA, projectB])

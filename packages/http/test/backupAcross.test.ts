@@ -6,6 +6,7 @@
 import { expect, it } from "@effect/vitest"
 import * as ApiKey from "@tracklog/core/ApiKey"
 import * as Backup from "@tracklog/core/Backup"
+import type * as Commands from "@tracklog/core/Commands"
 import * as EraseContact from "@tracklog/core/EraseContact"
 import * as Ids from "@tracklog/core/Ids"
 import * as Projects from "@tracklog/core/Projects"
@@ -21,7 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as StoreLayer from "../src/StoreLayer.js"
 
-type Ports = Store.Ports | Backup.Backup | Track.Track | EraseContact.EraseContact | Ids.Ids
+type Ports = Store.Ports | Backup.Backup | Commands.Services | Ids.Ids
 
 const inStore = <A, E, E2>(store: Layer.Layer<Store.Ports | Backup.Backup, E2>, effect: Effect.Effect<A, E, Ports>) =>
   Effect.scoped(Effect.flatMap(Layer.build(StoreLayer.services(store)), (context) => Effect.provide(effect, context)))
@@ -65,7 +66,7 @@ it.live("memory → PostgreSQL → memory keeps a suppressed email suppressed", 
           publicKeyHash: yield* ApiKey.hash(ApiKey.generate("public")),
           secretKeyHash: yield* ApiKey.hash(ApiKey.generate("secret"))
         })
-        const erase = yield* EraseContact.EraseContact
+        const erase = EraseContact
         const gone = yield* track(projectId, "gone@example.com")
         const back = yield* track(projectId, "back@example.com")
         yield* erase.erase(projectId, { contactId: gone.contact, suppress: true })

@@ -4,7 +4,6 @@
  * the behaviour §2 envelope.
  */
 import * as Contacts from "@tracklog/core/Contacts"
-import * as Erasure from "@tracklog/core/Erasure"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Store from "@tracklog/core/Store"
 import * as StoreError from "@tracklog/core/StoreError"
@@ -38,13 +37,12 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
       list: () => failure,
       timeline: () => failure
     })
-    const erasure = Erasure.Erasure.of({ erase: () => failure })
     const suppressions = Suppressions.Suppressions.of({
       isSuppressed: () => failure,
       suppressedAmong: () => failure,
       lift: () => failure
     })
-    return Store.context({ contacts, eventStore, projects, erasure, suppressions })
+    return Store.context({ contacts, eventStore, projects, suppressions })
   }))
 
 const serve = (

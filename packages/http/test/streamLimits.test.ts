@@ -80,10 +80,20 @@ it("a contact.erased marker is sent with its id, contact and time only", async (
         at
       })
       const contact = Contact.fold([created])!
-      yield* store.append({ streamId: contactId, expectedVersion: 0, events: [{ id: "e1", event: created }], contact })
+      yield* store.append({
+        streamId: contactId,
+        expectedVersion: 0,
+        events: [{ id: "e1", event: created }],
+        projection: { _tag: "Upsert", contact }
+      })
       // The marker as the erase command appends it (behaviour §7); the projection row is not what is read here.
       const erased = ContactEvent.ContactErased.make({ contactId, at })
-      yield* store.append({ streamId: contactId, expectedVersion: 1, events: [{ id: "e2", event: erased }], contact })
+      yield* store.append({
+        streamId: contactId,
+        expectedVersion: 1,
+        events: [{ id: "e2", event: erased }],
+        projection: { _tag: "Erase", projectId: contact.projectId, suppress: false }
+      })
       const stream = yield* EventStream.make(source, contacts, "erasing", {
         _tag: "After",
         checkpoint: { transactionId: 0n, position: 0n }

@@ -6,7 +6,6 @@ import * as Backup from "@tracklog/core/Backup"
 import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
-import * as Erasure from "@tracklog/core/Erasure"
 import * as EventStore from "@tracklog/core/EventStore"
 import type * as Idempotency from "@tracklog/core/Idempotency"
 import * as Projects from "@tracklog/core/Projects"
@@ -128,65 +127,91 @@ const firstAbove = (ids: ReadonlyArray<string>, cursor: string) => {
 }
 
 // Each operation is one synchronous step: no other fiber runs between the version check and the
-// write, which is what makes check-and-append atomic here.
-const appendTo = (state: State, input: EventStore.Append): EventStore.ConcurrencyConflict | undefined => {
+// write, which is what makes check-and-append atomic here. `emailHash` is the hash of a starting
+// stream's email when the project's suppression list has entries (made before the step: Web
+// Crypto is asynchronous).
+const appendTo = (
+  state: State,
+  input: EventStore.Append,
+  emailHash: string | undefined
+): EventStore.ConcurrencyConflict | Suppressions.EmailSuppressed | undefined => {
   const stream = state.streams.get(input.streamId)
   const version = stream?.length ?? 0
-  if (version !== input.expectedVersion) {
-    return new EventStore.ConcurrencyConflict({
+  const conflict = (reason: "version" | "email", holder?: Contact.Contact) =>
+    new EventStore.ConcurrencyConflict({
       streamId: input.streamId,
       expectedVersion: input.expectedVersion,
-      reason: "version"
+      reason,
+      holder
     })
-  }
-  const contact = input.contact
-  // A stream claims its email when it starts; events never change a contact's email.
-  const claim = stream === undefined ? Contact.emailKey(contact.projectId, contact.email) : undefined
+  if (version !== input.expectedVersion) return conflict("version")
+  const projection = input.projection
+  if (projection._tag === "Erase") return eraseFrom(state, input, projection, emailHash)
+  const contact = projection.contact
+  // A stream claims its email when it starts, and moves its claim when its email changes.
+  const previous = stream === undefined ? undefined : state.contacts.get(input.streamId)
+  const claim = previous === undefined || previous.email !== contact.email
+    ? Contact.emailKey(contact.projectId, contact.email)
+    : undefined
   const holder = claim === undefined ? undefined : state.byEmail.get(claim)
-  if (holder !== undefined) {
-    return new EventStore.ConcurrencyConflict({
-      streamId: input.streamId,
-      expectedVersion: input.expectedVersion,
-      reason: "email",
-      holder: state.contacts.get(holder)
-    })
+  if (holder !== undefined && holder !== input.streamId) {
+    return conflict("email", stream === undefined ? state.contacts.get(holder) : undefined)
   }
-  // Every text is made before any is written: an event that cannot be encoded (a BigInt in its
-  // data, an invalid date) fails the append with nothing written.
-  const transactionId = state.transactions + 1
-  const texts = input.events.map(({ event, id }, i) =>
-    encodeRecord({
-      id,
-      streamId: input.streamId,
-      projectId: contact.projectId,
-      version: input.expectedVersion + i + 1,
-      transactionId,
-      event
-    })
-  )
-  state.transactions = transactionId
-  const positions = stream ?? []
-  let projectLog = state.projectLog.get(contact.projectId)
-  if (projectLog === undefined) state.projectLog.set(contact.projectId, projectLog = [])
-  for (const text of texts) {
-    state.log.append(text)
-    positions.push(state.log.size())
-    projectLog.push(state.log.size())
+  // The suppression list stops a contact's creation only (behaviour §7, §10).
+  if (stream === undefined && emailHash !== undefined && state.suppressed.get(contact.projectId)?.has(emailHash)) {
+    return new Suppressions.EmailSuppressed()
   }
-  if (stream === undefined) state.streams.set(input.streamId, positions)
+  const texts = encodeAll(state, input, contact.projectId)
+  writeAll(state, input, contact.projectId, texts)
   if (claim !== undefined) {
+    if (previous !== undefined) state.byEmail.delete(Contact.emailKey(previous.projectId, previous.email))
     state.byEmail.set(claim, contact.id)
-    const ids = state.byProject.get(contact.projectId)
-    if (ids === undefined) state.byProject.set(contact.projectId, [contact.id])
-    else insertSorted(ids, contact.id)
+    if (previous === undefined) {
+      const ids = state.byProject.get(contact.projectId)
+      if (ids === undefined) state.byProject.set(contact.projectId, [contact.id])
+      else insertSorted(ids, contact.id)
+    }
   }
   state.contacts.set(contact.id, contact)
   return undefined
 }
 
+// Every text is made before any is written: an event that cannot be encoded (a BigInt in its
+// data, an invalid date) fails the append with nothing written.
+const encodeAll = (state: State, input: EventStore.Append, projectId: string): ReadonlyArray<string> => {
+  const transactionId = state.transactions + 1
+  return input.events.map(({ event, id }, i) =>
+    encodeRecord({
+      id,
+      streamId: input.streamId,
+      projectId,
+      version: input.expectedVersion + i + 1,
+      transactionId,
+      event
+    })
+  )
+}
+
+const writeAll = (state: State, input: EventStore.Append, projectId: string, texts: ReadonlyArray<string>) => {
+  state.transactions++
+  let positions = state.streams.get(input.streamId)
+  if (positions === undefined) state.streams.set(input.streamId, positions = [])
+  let projectLog = state.projectLog.get(projectId)
+  if (projectLog === undefined) state.projectLog.set(projectId, projectLog = [])
+  for (const text of texts) {
+    state.log.append(text)
+    positions.push(state.log.size())
+    projectLog.push(state.log.size())
+  }
+}
+
 // Several streams and an idempotency record in one synchronous step: every check first, then
 // every event encoded (one that cannot be fails the whole with nothing written), then the writes.
-const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.ConcurrencyConflict | undefined => {
+const appendAllTo = (
+  state: State,
+  input: EventStore.AppendAll,
+  hashes: ReadonlyMap<string, string>
+): EventStore.ConcurrencyConflict | Suppressions.EmailSuppressed | undefined => {
   const record = input.idempotency
   if (record !== undefined && state.idempotency.has(Contact.emailKey(record.projectId, record.key))) {
     return new EventStore.ConcurrencyConflict({
@@ -201,10 +226,18 @@ const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.Conc
     const conflict = (reason: "version" | "email") =>
       new EventStore.ConcurrencyConflict({ streamId: append.streamId, expectedVersion: append.expectedVersion, reason })
     if (version !== append.expectedVersion) return conflict("version")
-    if (version === 0) {
-      const claim = Contact.emailKey(append.contact.projectId, append.contact.email)
-      if (state.byEmail.has(claim) || claims.has(claim)) return conflict("email")
+    if (append.projection._tag !== "Upsert") throw new Error("StoreMemory.appendAll: only contact upserts go together")
+    const contact = append.projection.contact
+    const previous = version === 0 ? undefined : state.contacts.get(append.streamId)
+    if (previous === undefined || previous.email !== contact.email) {
+      const claim = Contact.emailKey(contact.projectId, contact.email)
+      const holder = state.byEmail.get(claim)
+      if ((holder !== undefined && holder !== append.streamId) || claims.has(claim)) return conflict("email")
       claims.add(claim)
+    }
+    const hash = hashes.get(append.streamId)
+    if (version === 0 && hash !== undefined && state.suppressed.get(contact.projectId)?.has(hash)) {
+      return new Suppressions.EmailSuppressed()
     }
   }
   // One append encodes every event before it writes any (see `appendTo`); several are checked here.
@@ -213,7 +246,7 @@ const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.Conc
       for (const { event } of append.events)
         JSON.stringify(ContactEvent.encode(event))
   }
-  for (const append of input.appends) appendTo(state, append)
+  for (const append of input.appends) appendTo(state, append, undefined)
   if (record !== undefined) state.idempotency.set(Contact.emailKey(record.projectId, record.key), record)
   return undefined
 }
@@ -223,37 +256,25 @@ const appendAllTo = (state: State, input: EventStore.AppendAll): EventStore.Conc
 // contact, and the marker takes the stream's next version.
 const eraseFrom = (
   state: State,
-  input: Erasure.Erase,
+  input: EventStore.Append,
+  projection: Extract<EventStore.Projection, { readonly _tag: "Erase" }>,
   emailHash: string | undefined
 ): EventStore.ConcurrencyConflict | undefined => {
   const stream = state.streams.get(input.streamId)
   const contact = state.contacts.get(input.streamId)
-  if (
-    stream === undefined || stream.length !== input.expectedVersion || contact === undefined ||
-    contact.projectId !== input.projectId
-  ) {
+  if (stream === undefined || contact === undefined || contact.projectId !== projection.projectId) {
     return new EventStore.ConcurrencyConflict({
       streamId: input.streamId,
       expectedVersion: input.expectedVersion,
       reason: "version"
     })
   }
-  const text = encodeRecord({
-    id: input.marker.id,
-    streamId: input.streamId,
-    projectId: contact.projectId,
-    version: input.expectedVersion + 1,
-    transactionId: state.transactions + 1,
-    event: input.marker.event
-  })
-  state.transactions++
+  const texts = encodeAll(state, input, contact.projectId)
   for (const position of stream) {
     const stored = storedAt(state.log, position)
     if (!("erased" in stored)) state.log.overwrite(position - 1, tombstone(stored.transactionId))
   }
-  state.log.append(text)
-  stream.push(state.log.size())
-  state.projectLog.get(contact.projectId)?.push(state.log.size())
+  writeAll(state, input, contact.projectId, texts)
   state.contacts.delete(contact.id)
   state.byEmail.delete(Contact.emailKey(contact.projectId, contact.email))
   const ids = state.byProject.get(contact.projectId)
@@ -261,7 +282,7 @@ const eraseFrom = (
     const at = firstAbove(ids, contact.id) - 1
     if (ids[at] === contact.id) ids.splice(at, 1)
   }
-  if (emailHash !== undefined) {
+  if (projection.suppress && emailHash !== undefined) {
     const hashes = state.suppressed.get(contact.projectId)
     if (hashes === undefined) state.suppressed.set(contact.projectId, new Set([emailHash]))
     else hashes.add(emailHash)
@@ -277,6 +298,8 @@ const eraseFrom = (
   }
   return undefined
 }
+
+const noHash: Effect.Effect<string | undefined> = Effect.succeed(undefined)
 
 /** Builds both ports and `Projects` over one fresh in-memory state. */
 export const make = Effect.sync(() => {
@@ -305,46 +328,39 @@ export const make = Effect.sync(() => {
     )
 
   const eventStore = EventStore.EventStore.of({
-    append: (input) => {
-      // The key it is made under, and the suppression list, checked in the same step as the write
-      // (behaviour §9, §7).
-      const step = (
-        emailHash: string | undefined
+    append: (input) =>
+      // The hash a step needs is made first (Web Crypto is asynchronous), only when there is a
+      // list to look in or an email to put on it; the step checks the rest itself.
+      Effect.flatMap(hashFor(input), (
+        emailHash
       ): Effect.Effect<void, EventStore.ConcurrencyConflict | Projects.GrantRevoked | Suppressions.EmailSuppressed> => {
-        if (input.grantedBy !== undefined && state.grants.get(input.grantedBy)?.projectId !== input.contact.projectId) {
+        // The key the append is made under still grants its project (behaviour §9).
+        const projectId = EventStore.projectOf(input.projection)
+        if (input.grantedBy !== undefined && state.grants.get(input.grantedBy)?.projectId !== projectId) {
           return Effect.fail(new Projects.GrantRevoked())
         }
-        // An email that has a contact is not refused but held (`appendTo`): the list is about
-        // creating one.
-        if (
-          emailHash !== undefined && state.suppressed.get(input.contact.projectId)?.has(emailHash) === true &&
-          !state.byEmail.has(Contact.emailKey(input.contact.projectId, input.contact.email))
-        ) {
-          return Effect.fail(new Suppressions.EmailSuppressed())
-        }
-        const conflict = appendTo(state, input)
-        if (conflict !== undefined) return Effect.fail(conflict)
+        const refused = appendTo(state, input, emailHash)
+        if (refused !== undefined) return Effect.fail(refused)
         // Readers of this process wake at once (docs/decisions/0010-log-wake-up.md).
         signal.notify()
         return Effect.void
-      }
-      // The hash is made first (Web Crypto is asynchronous), only when the list has something to
-      // find; an empty list is seen empty in the same step as the write.
-      return Effect.suspend(() => {
-        const hashes = state.suppressed.get(input.contact.projectId)
-        return input.unlessSuppressed === true && input.expectedVersion === 0 && hashes !== undefined &&
-            hashes.size > 0
-          ? Effect.flatMap(hashOf(input.contact.projectId, input.contact.email), step)
-          : step(undefined)
-      })
-    },
-    appendAll: (input) =>
-      Effect.suspend(() => {
-        const conflict = appendAllTo(state, input)
-        if (conflict !== undefined) return Effect.fail(conflict)
-        signal.notify()
-        return Effect.void
       }),
+    appendAll: (input) =>
+      Effect.flatMap(
+        Effect.forEach(input.appends, (append) =>
+          Effect.map(hashFor(append), (hash) => [append.streamId, hash] as const)),
+        (hashed) => {
+          const hashes = new Map<string, string>()
+          for (const [streamId, hash] of hashed)
+            if (hash !== undefined)
+              hashes.set(streamId, hash)
+          const refused = appendAllTo(state, input, hashes)
+          if (refused !== undefined)
+            return Effect.fail(refused)
+          signal.notify()
+          return Effect.void
+        }
+      ),
     findIdempotency: (projectId, key, notBefore) =>
       read((state) => {
         const at = Contact.emailKey(projectId, key)
@@ -617,21 +633,20 @@ export const make = Effect.sync(() => {
   const hashOf = (projectId: string, email: string) =>
     Effect.flatMap(Effect.sync(() => secretOf(projectId)), (secret) => Suppressions.emailHash(secret, email))
 
-  const erasure = Erasure.Erasure.of({
-    erase: (input) =>
-      Effect.gen(function*() {
-        // The hash is made first (Web Crypto is asynchronous); the email of a contact id never
-        // changes, and the step below checks again that the contact is there.
+  // The email hash an append needs: a starting stream's, when its project's list has entries to
+  // find; an erased contact's, when it is to be suppressed.
+  const hashFor = (input: EventStore.Append): Effect.Effect<string | undefined> =>
+    Effect.suspend(() => {
+      const projection = input.projection
+      if (projection._tag === "Erase") {
         const contact = state.contacts.get(input.streamId)
-        const hash = input.suppress && contact !== undefined
-          ? yield* hashOf(contact.projectId, contact.email)
-          : undefined
-        const conflict = eraseFrom(state, input, hash)
-        if (conflict !== undefined) return yield* conflict
-        // The marker is in the log: live readers wake for it as for any append.
-        signal.notify()
-      })
-  })
+        return projection.suppress && contact !== undefined ? hashOf(contact.projectId, contact.email) : noHash
+      }
+      const hashes = state.suppressed.get(projection.contact.projectId)
+      return input.expectedVersion === 0 && hashes !== undefined && hashes.size > 0
+        ? hashOf(projection.contact.projectId, projection.contact.email)
+        : noHash
+    })
 
   const suppressions = Suppressions.Suppressions.of({
     // A project with an empty list answers without hashing: Web Crypto's HMAC costs ~100 µs.
@@ -686,7 +701,6 @@ export const make = Effect.sync(() => {
     eventStore,
     contacts,
     projects,
-    erasure,
     suppressions,
     /** The raw bytes the log holds, for checking what the process still keeps after an erasure. */
     logBuffers: () => state.log.buffers(),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as CommandHandler from "@tracklog/core/CommandHandler"
+import * as Commands from "@tracklog/core/Commands"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
 import type * as Decider from "@tracklog/core/Decider"
@@ -15,7 +16,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 
 const handlerWith = (options: CommandHandler.Options) =>
-  Track.layerWith(options).pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer))
+  Commands.layerWith(options).pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer))
 
 const command = (body: TrackCommand.Encoded) => Either.getOrThrow(TrackCommand.decode(body))
 
@@ -54,20 +55,20 @@ describe("CommandHandler: the contact cache is bounded by bytes (issue 15)", () 
 
 // A decider that is not the track decider: a counter that refuses to go below zero.
 type CounterEvent = { readonly _tag: "Added"; readonly n: number }
-const counter: Decider.Decider<number, CounterEvent, number, { readonly max: number }> = {
+const counter: Decider.Decider<number, CounterEvent, number, { readonly max: number }, "below zero"> = {
   initialState: 0,
   evolve: (state, event) => state + event.n,
-  decide: (n, state, context) => {
-    if (state + n < 0) throw new Error("below zero")
-    return [{ _tag: "Added", n: Math.min(n, context.max - state) }]
-  }
+  decide: (n, state, context) =>
+    state + n < 0
+      ? Either.left("below zero" as const)
+      : Either.right([{ _tag: "Added", n: Math.min(n, context.max - state) }])
 }
 
 describe("DeciderSpecification.for works for any decider", () => {
   const spec = DeciderSpecification.for(counter, { max: 10 })
   it("given/when/then", () => spec.given([{ _tag: "Added", n: 3 }]).when(4).then([{ _tag: "Added", n: 4 }]))
   it("thenState folds the given and decided events", () => spec.given([{ _tag: "Added", n: 8 }]).when(5).thenState(10))
-  it("thenThrows", () => spec.given([]).when(-1).thenThrows((e) => (e as Error).message === "below zero"))
+  it("thenRefuses", () => spec.given([]).when(-1).thenRefuses((refusal) => refusal === "below zero"))
   it("the track decider too", () =>
     DeciderSpecification.for(Track.decider, DeciderSpecification.context).given([]).when(
       command({ email: "a@b.co", event: "e" })
@@ -120,9 +121,6 @@ describe("CommandHandler: a first track reads nothing (issue 14)", () => {
                 : e
           )
       })
-      const handler = yield* CommandHandler.make().pipe(
-        Effect.provideService(EventStore.EventStore, strip ? stripped : store)
-      )
       const counted = Contacts.Contacts.of({
         ...contacts,
         findByEmail: (projectId, email) =>
@@ -131,10 +129,11 @@ describe("CommandHandler: a first track reads nothing (issue 14)", () => {
             return contacts.findByEmail(projectId, email)
           })
       })
-      return yield* Track.make.pipe(
-        Effect.provideService(CommandHandler.CommandHandler, handler),
+      const handler = yield* CommandHandler.make().pipe(
+        Effect.provideService(EventStore.EventStore, strip ? stripped : store),
         Effect.provideService(Contacts.Contacts, counted)
       )
+      return yield* Track.make.pipe(Effect.provideService(CommandHandler.CommandHandler, handler))
     })
   const store = Layer.merge(StoreMemory.layer, Ids.layer)
 

@@ -10,7 +10,6 @@ import * as Backup from "@tracklog/core/Backup"
 import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
-import * as Erasure from "@tracklog/core/Erasure"
 import * as EventStore from "@tracklog/core/EventStore"
 import type * as Idempotency from "@tracklog/core/Idempotency"
 import type * as Json from "@tracklog/core/Json"
@@ -130,7 +129,8 @@ const encodeAppend = (
   grantedBy?: string | undefined,
   emailHash?: string | undefined
 ): EncodedAppend => {
-  const { contact, events, expectedVersion, streamId } = input
+  const { events, expectedVersion, streamId } = input
+  const contact = upserted(input)
   return {
     input,
     key: record === undefined ? undefined : encodeKey(record, streamId),
@@ -161,6 +161,16 @@ const encodeAppend = (
     )
   }
 }
+
+// The contact an append writes: only upserts go through the append statement.
+const upserted = (input: EventStore.Append): Contact.Contact => {
+  if (input.projection._tag !== "Upsert") throw new Error("StorePostgres: an erasure is not an upsert")
+  return input.projection.contact
+}
+
+// An email change moves the contact's claim; the unique index decides a race for the email, and
+// its violation would fail a whole group commit: such appends go alone, in their own transaction.
+const changesEmail = (input: EventStore.Append) => input.events.some((e) => e.event._tag === "ContactEmailChanged")
 
 const ContactColumns = "id, project_id, email, subscribed, data, created_at, updated_at, version"
 
@@ -253,7 +263,8 @@ const appendText = (keyed: boolean) => `
       AND i.expected > 0 AND s.stream_id = i.stream_id AND s.version = i.expected
     RETURNING s.stream_id
   ), projected AS (
-    UPDATE contacts c SET subscribed = i.subscribed, data = i.data, updated_at = i.updated_at, version = i.version
+    UPDATE contacts c SET email = i.email, subscribed = i.subscribed, data = i.data, updated_at = i.updated_at,
+      version = i.version
     -- Driven by the moved streams (estimated at one row): an index probe per contact. With
     -- the filter c.id = ANY (moved) as well, each probe also walked the whole array: quadratic, 150
     -- to 350 ms for a batch moving 500 contacts.
@@ -422,74 +433,92 @@ export const make = (options: Options = {}) =>
       run: appendBatch,
       onBatch: StoreMetrics.batchSizeOf("append"),
       // One statement cannot move a stream twice, nor claim one email for two new contacts.
-      keyOf: ({ input, key }) =>
-        key === undefined
-          ? [input.streamId, Contact.emailKey(input.contact.projectId, input.contact.email)]
-          : [input.streamId, Contact.emailKey(input.contact.projectId, input.contact.email), key.id]
+      keyOf: ({ input, key }) => {
+        const contact = upserted(input)
+        return key === undefined
+          ? [input.streamId, Contact.emailKey(contact.projectId, contact.email)]
+          : [input.streamId, Contact.emailKey(contact.projectId, contact.email), key.id]
+      }
     })
     // Encoded by its caller, before it joins a batch: an append that cannot be encoded (a BigInt
     // in its data) fails alone, and its batch goes on without it.
     const signal = LogStream.makeSignal()
-    // A new contact checked against the suppression list carries its email's hash under the
-    // project's secret (read once per process); a project the database does not hold has none.
-    // Any other append goes straight to the batch: no step for a hash it does not need.
-    const append = (input: EventStore.Append) => {
+    // A new contact carries its email's hash under the project's secret (read once per process),
+    // checked against the suppression list in the statement; a project the database does not
+    // hold has none. Any other append goes straight to the batch: no step for a hash it does not need.
+    const hashFor = (input: EventStore.Append) => {
+      const contact = upserted(input)
+      return input.expectedVersion === 0
+        ? Effect.map(hashOf(contact.projectId, contact.email, boundedSecret), Option.getOrUndefined)
+        : Effect.succeed(undefined)
+    }
+    const append = (input: EventStore.Append): Effect.Effect<void, GrantedAppendError> => {
+      if (input.projection._tag === "Erase") return erase(input, input.projection)
+      if (changesEmail(input)) return appendTogether({ appends: [input] })
       const send = (emailHash: string | undefined) =>
         Effect.flatMap(Effect.sync(() => encodeAppend(input, undefined, input.grantedBy, emailHash)), batched)
-      return (input.unlessSuppressed === true && input.expectedVersion === 0
-        ? Effect.flatMap(
-          hashOf(input.contact.projectId, input.contact.email, boundedSecret),
-          (hash) => send(Option.getOrUndefined(hash))
-        )
-        : send(undefined)).pipe(
-          // Committed: this process's live readers wake at once (docs/decisions/0010-log-wake-up.md).
-          Effect.tap(() => signal.notify())
-        )
+      return (input.expectedVersion === 0 ? Effect.flatMap(hashFor(input), send) : send(undefined)).pipe(
+        // Committed: this process's live readers wake at once (docs/decisions/0010-log-wake-up.md).
+        Effect.tap(() => signal.notify())
+      )
     }
 
     // Several streams at once cannot share a group commit, which decides each append on its own:
     // they go in one transaction of their own, committed only when every stream moved.
-    const appendTogether = (input: EventStore.AppendAll): Effect.Effect<void, AppendError> => {
-      const conflict = (reason: "version" | "idempotency") =>
+    const appendTogether = (
+      input: EventStore.AppendAll
+    ): Effect.Effect<void, AppendError | Suppressions.EmailSuppressed> => {
+      const conflict = (reason: "version" | "email" | "idempotency") =>
         new EventStore.ConcurrencyConflict({
           streamId: input.appends[0]?.streamId ?? "",
           expectedVersion: input.appends[0]?.expectedVersion ?? 0,
           reason
         })
       const record = input.idempotency
-      return Effect.flatMap(Effect.sync(() => input.appends.map((a) => encodeAppend(a))), (encoded) =>
-        sql.withTransaction(Effect.gen(function*() {
-          if (encoded.length > 0) {
-            const answered = yield* appendStatement(encoded)
-            if (
-              answered.filter((row) =>
-                row.outcome === "written"
-              ).length !== encoded.length
-            )
-              return yield* conflict("version")
-          }
-          if (record !== undefined) {
-            yield* sql`INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
-              SELECT k.project_id, k.key, k.fingerprint, k.status, k.body, k.contact_ids, k.created_at
-              FROM json_populate_record(null::idempotency_keys, ${encodeKey(record, "").row}::json) AS k`
-          }
-        })).pipe(
-          Effect.catchTag("SqlError", (e): Effect.Effect<never, AppendError> =>
-            SqlErrors.isIdempotencyTaken(e)
-              ? Effect.fail(conflict("idempotency"))
-              : SqlErrors.isRetryable(e)
-              ? Effect.fail(conflict("version"))
-              : SqlErrors.orUnavailable(Effect.fail(e))),
-          bounded
+      return Effect.forEach(input.appends, (a) =>
+        Effect.map(hashFor(a), (hash) => encodeAppend(a, undefined, undefined, hash)))
+        .pipe(Effect.flatMap((encoded) =>
+          sql.withTransaction(Effect.gen(function*() {
+            if (encoded.length > 0) {
+              const answered = yield* appendStatement(encoded)
+              if (
+                answered.some((row) =>
+                  row.outcome === "suppressed"
+                )
+              ) return yield* new Suppressions.EmailSuppressed()
+              if (answered.filter((row) => row.outcome === "written").length !== encoded.length) {
+                return yield* conflict(answered.some((row) => row.outcome === "held") ? "email" : "version")
+              }
+            }
+            if (record !== undefined) {
+              yield* sql`INSERT INTO idempotency_keys (project_id, key, fingerprint, status, body, contact_ids, created_at)
+                SELECT k.project_id, k.key, k.fingerprint, k.status, k.body, k.contact_ids, k.created_at
+                FROM json_populate_record(null::idempotency_keys, ${encodeKey(record, "").row}::json) AS k`
+            }
+          })).pipe(
+            Effect.catchTag("SqlError", (e): Effect.Effect<never, AppendError> =>
+              SqlErrors.isIdempotencyTaken(e)
+                ? Effect.fail(conflict("idempotency"))
+                : SqlErrors.isEmailTaken(e)
+                ? Effect.fail(conflict("email"))
+                : SqlErrors.isRetryable(e)
+                ? Effect.fail(conflict("version"))
+                : SqlErrors.orUnavailable(Effect.fail(e))),
+            bounded
+          )
         ))
     }
 
-    const appendAll = (input: EventStore.AppendAll): Effect.Effect<void, AppendError> =>
-      (input.appends.length === 1
+    const appendAll = (
+      input: EventStore.AppendAll
+    ): Effect.Effect<void, AppendError | Suppressions.EmailSuppressed> =>
+      (input.appends.length === 1 && !changesEmail(input.appends[0]!)
         ? Effect.flatMap(
-          Effect.sync(() => encodeAppend(input.appends[0]!, input.idempotency)),
+          hashFor(input.appends[0]!),
+          (hash) => batched(encodeAppend(input.appends[0]!, input.idempotency, undefined, hash))
+        ).pipe(
           // Made under no key: never refused for one.
-          batched as (append: EncodedAppend) => Effect.Effect<void, AppendError>
+          Effect.catchTag("GrantRevoked", (e) => Effect.die(e))
         )
         : appendTogether(input)).pipe(Effect.tap(() => signal.notify()))
 
@@ -769,66 +798,70 @@ export const make = (options: Options = {}) =>
       Effect.orDie
     )
 
-    const conflict = (input: Erasure.Erase) =>
+    const conflict = (input: EventStore.Append) =>
       new EventStore.ConcurrencyConflict({
         streamId: input.streamId,
         expectedVersion: input.expectedVersion,
         reason: "version"
       })
 
-    const erasure = Erasure.Erasure.of({
-      // One transaction, opened by the compare-and-set of the stream, whose row lock orders it
-      // with any append to the contact: a track that commits first moves the version, so this
-      // erasure conflicts and is decided again (erasing that track too); one that commits after
-      // conflicts itself, and is decided again on no contact.
-      erase: (input) =>
-        sql.withTransaction(Effect.gen(function*() {
-          const moved = yield* sql`
-            UPDATE streams SET version = ${input.expectedVersion + 1}
-            WHERE stream_id = ${input.streamId} AND version = ${input.expectedVersion}
-            RETURNING stream_id`
-          if (moved.length === 0) return yield* conflict(input)
-          const erased = yield* sql<{ email: string }>`
-            DELETE FROM contacts WHERE id = ${input.streamId} AND project_id = ${input.projectId} RETURNING email`
-          if (erased.length === 0) return yield* conflict(input)
-          yield* sql`DELETE FROM events WHERE stream_id = ${input.streamId}`
-          if (idempotencyTable) {
-            // The records of the contact's tracks go; one that names other contacts too (a
-            // batch's) stays without this one, so a retry of it cannot track them twice
-            // (docs/decisions/0029-erasure-keeps-shared-batch-records.md).
-            const named = sql`project_id = ${input.projectId} AND contact_ids @> ARRAY[${input.streamId}]::text[]`
-            yield* sql`DELETE FROM idempotency_keys WHERE ${named} AND contact_ids <@ ARRAY[${input.streamId}]::text[]`
-            yield* sql`UPDATE idempotency_keys SET contact_ids = array_remove(contact_ids, ${input.streamId}::text)
-              WHERE ${named}`
-          }
-          if (input.suppress) {
-            const hash = yield* Effect.flatMap(
-              hashOf(input.projectId, erased[0]!.email, querySecret),
-              Option.match({
-                onNone: () =>
-                  Effect.dieMessage(`no project ${input.projectId}: its suppression list needs the project's secret`),
-                onSome: Effect.succeed
-              })
-            )
-            yield* sql`INSERT INTO suppressions (project_id, email_hash) VALUES (${input.projectId}, ${hash}) ON CONFLICT DO NOTHING`
-          }
-          const { event, id } = input.marker
+    // Erasure (behaviour §7): one transaction, opened by the compare-and-set of the stream, whose
+    // row lock orders it with any append to the contact: a track that commits first moves the
+    // version, so this erasure conflicts and is decided again (erasing that track too); one that
+    // commits after conflicts itself, and is decided again on no contact.
+    const erase = (
+      input: EventStore.Append,
+      projection: Extract<EventStore.Projection, { readonly _tag: "Erase" }>
+    ): Effect.Effect<void, AppendError> =>
+      sql.withTransaction(Effect.gen(function*() {
+        const moved = yield* sql`
+          UPDATE streams SET version = ${input.expectedVersion + input.events.length}
+          WHERE stream_id = ${input.streamId} AND version = ${input.expectedVersion}
+          RETURNING stream_id`
+        if (moved.length === 0) return yield* conflict(input)
+        const erased = yield* sql<{ email: string }>`
+          DELETE FROM contacts WHERE id = ${input.streamId} AND project_id = ${projection.projectId} RETURNING email`
+        if (erased.length === 0) return yield* conflict(input)
+        yield* sql`DELETE FROM events WHERE stream_id = ${input.streamId}`
+        if (idempotencyTable) {
+          // The records of the contact's tracks go; one that names other contacts too (a
+          // batch's) stays without this one, so a retry of it cannot track them twice
+          // (docs/decisions/0029-erasure-keeps-shared-batch-records.md).
+          const named = sql`project_id = ${projection.projectId} AND contact_ids @> ARRAY[${input.streamId}]::text[]`
+          yield* sql`DELETE FROM idempotency_keys WHERE ${named} AND contact_ids <@ ARRAY[${input.streamId}]::text[]`
+          yield* sql`UPDATE idempotency_keys SET contact_ids = array_remove(contact_ids, ${input.streamId}::text)
+            WHERE ${named}`
+        }
+        if (projection.suppress) {
+          const hash = yield* Effect.flatMap(
+            hashOf(projection.projectId, erased[0]!.email, querySecret),
+            Option.match({
+              onNone: () =>
+                Effect.dieMessage(
+                  `no project ${projection.projectId}: its suppression list needs the project's secret`
+                ),
+              onSome: Effect.succeed
+            })
+          )
+          yield* sql`INSERT INTO suppressions (project_id, email_hash) VALUES (${projection.projectId}, ${hash}) ON CONFLICT DO NOTHING`
+        }
+        for (const [i, { event, id }] of input.events.entries()) {
           yield* sql`
             INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
-            VALUES (${input.streamId}, ${input.projectId}, ${input.expectedVersion + 1}, ${id}, ${event._tag},
+            VALUES (${input.streamId}, ${projection.projectId}, ${input.expectedVersion + i + 1}, ${id}, ${event._tag},
               ${JSON.stringify(ContactEvent.encode(event))}::json, ${Timestamp.iso(event.at)}::timestamptz)`
-        })).pipe(
-          // A deadlock with a group commit: nothing was written; decide again.
-          Effect.catchTag(
-            "SqlError",
-            (e): Effect.Effect<never, EventStore.ConcurrencyConflict | StoreError.StoreUnavailable> =>
-              SqlErrors.isRetryable(e) ? Effect.fail(conflict(input)) : SqlErrors.orUnavailable(Effect.fail(e))
-          ),
-          bounded,
-          // The marker is in the log: live readers wake for it as for any append.
-          Effect.tap(() => signal.notify())
-        )
-    })
+        }
+      })).pipe(
+        // A deadlock with a group commit: nothing was written; decide again.
+        Effect.catchTag(
+          "SqlError",
+          (e): Effect.Effect<never, AppendError> =>
+            SqlErrors.isRetryable(e) ? Effect.fail(conflict(input)) : SqlErrors.orUnavailable(Effect.fail(e))
+        ),
+        bounded,
+        // The marker is in the log: live readers wake for it as for any append.
+        Effect.tap(() => signal.notify())
+      )
 
     // The track path asks only when a retry found no contact (a first track is checked in its
     // append); batched like its other read. A batch asks for all its emails in one query.
@@ -902,7 +935,7 @@ export const make = (options: Options = {}) =>
 
     const backup = makeBackup(sql, eventStore)
 
-    return { eventStore, contacts, projects, erasure, suppressions, logSource, processors, backup }
+    return { eventStore, contacts, projects, suppressions, logSource, processors, backup }
   })
 
 // Tables besides the log and projects whose rows an export carries, when the schema has them.

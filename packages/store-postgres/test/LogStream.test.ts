@@ -42,7 +42,7 @@ const appendContact = (projectId: string, n: number) =>
       streamId: contactId,
       expectedVersion: 0,
       events: events.map((event) => ({ id: newId(), event })),
-      contact: Contact.fold(events)!
+      projection: { _tag: "Upsert", contact: Contact.fold(events)! }
     })
   })
 

@@ -118,7 +118,7 @@ const exercise = Effect.gen(function*() {
     streamId: existing!.id,
     expectedVersion: existing!.version,
     events: [{ id: "plan-e1", event: next }],
-    contact: Contact.evolve(existing!, next)!,
+    projection: { _tag: "Upsert", contact: Contact.evolve(existing!, next)! },
     grantedBy: keyHash
   })
   const created = ContactEvent.ContactCreated.make({
@@ -133,9 +133,8 @@ const exercise = Effect.gen(function*() {
     streamId: "plan-new",
     expectedVersion: 0,
     events: [{ id: "plan-e2", event: created }],
-    contact: Contact.fold([created])!,
-    grantedBy: keyHash,
-    unlessSuppressed: true
+    projection: { _tag: "Upsert", contact: Contact.fold([created])! },
+    grantedBy: keyHash
   })
   // A first track for a taken email: refused, with the contact that holds it.
   const taken = ContactEvent.ContactCreated.make({ ...created, contactId: "plan-taken", email: "user7@example.com" })
@@ -143,8 +142,7 @@ const exercise = Effect.gen(function*() {
     streamId: "plan-taken",
     expectedVersion: 0,
     events: [{ id: "plan-e3", event: taken }],
-    contact: Contact.fold([taken])!,
-    unlessSuppressed: true
+    projection: { _tag: "Upsert", contact: Contact.fold([taken])! }
   }))
   expect(refused).toMatchObject({ _tag: "ConcurrencyConflict", reason: "email", holder: { id: "c7", version: 2 } })
   // A batch: its contacts read in one statement, then moved together in one transaction.
@@ -159,7 +157,7 @@ const exercise = Effect.gen(function*() {
         streamId: contact!.id,
         expectedVersion: contact!.version,
         events: [{ id: `plan-batch-${i}`, event: next }],
-        contact: Contact.evolve(contact!, next)!
+        projection: { _tag: "Upsert", contact: Contact.evolve(contact!, next)! }
       }
     })
   })

@@ -8,6 +8,7 @@ import * as Contact from "@tracklog/core/Contact"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
+import * as Commands from "@tracklog/core/Commands"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
@@ -21,7 +22,7 @@ import * as StorePostgres from "../src/StorePostgres.js"
 // A whole "process": its own pool, its own Track service.
 const processOn = (db: TestDatabase.Database) =>
   Layer.build(
-    Track.layer.pipe(
+    Commands.layer.pipe(
       Layer.provideMerge(StorePostgres.layer({ url: db.url, maxConnections: db.maxConnections })),
       Layer.provideMerge(Ids.layer)
     )
@@ -140,7 +141,7 @@ it.scopedLive("a database that goes away answers StoreUnavailable promptly, and 
     const tcp = yield* proxy(target)
     const viaProxy = new URL(db.url)
     viaProxy.host = `127.0.0.1:${tcp.port}`
-    const ctx = yield* Layer.build(Track.layer.pipe(
+    const ctx = yield* Layer.build(Commands.layer.pipe(
       Layer.provideMerge(StorePostgres.layer({ url: viaProxy.toString(), maxConnections: 4, timeout: "2 seconds" })),
       Layer.provideMerge(Ids.layer)
     ))

@@ -42,8 +42,8 @@ export const given = (events: ReadonlyArray<ContactEvent.ContactEvent>) => ({
 })
 
 /** A specification for any decider, deciding in `context` unless a `when` says otherwise. */
-const forDecider = <Command, Event, State, Context>(
-  decider: Decider.Decider<Command, Event, State, Context>,
+const forDecider = <Command, Event, State, Context, Refusal>(
+  decider: Decider.Decider<Command, Event, State, Context, Refusal>,
   context: Context
 ) => ({
   /** Starts from the events already in the stream. */
@@ -51,25 +51,25 @@ const forDecider = <Command, Event, State, Context>(
     /** Decides `command` on the fold of the given events. */
     when: (command: Command, ctx: Context = context) => {
       const decide = () => decider.decide(command, Decider.fold(decider, events), ctx)
+      const accepted = () => {
+        const decided = decide()
+        if (Either.isLeft(decided)) throw new Error(`refused: ${JSON.stringify(decided.left)}`)
+        return decided.right
+      }
       return {
         /** The command decides exactly these events. */
         then: (expected: ReadonlyArray<Event>) => {
-          expect(decide()).toEqual(expected)
+          expect(accepted()).toEqual(expected)
         },
         /** The state after the given and the decided events. */
         thenState: (expected: State) => {
-          expect(Decider.fold(decider, decide(), Decider.fold(decider, events))).toEqual(expected)
+          expect(Decider.fold(decider, accepted(), Decider.fold(decider, events))).toEqual(expected)
         },
-        /** The decider refuses the command by throwing (an error matching `expected`, when given). */
-        thenThrows: (expected?: (error: unknown) => boolean) => {
-          let thrown: { readonly error: unknown } | undefined
-          try {
-            decide()
-          } catch (error) {
-            thrown = { error }
-          }
-          if (thrown === undefined) throw new Error("expected the decider to refuse the command")
-          if (expected !== undefined) expect(expected(thrown.error)).toBe(true)
+        /** The decider refuses the command (with a refusal matching `expected`, when given). */
+        thenRefuses: (expected?: (refusal: Refusal) => boolean) => {
+          const decided = decide()
+          if (Either.isRight(decided)) throw new Error(`accepted: ${JSON.stringify(decided.right)}`)
+          if (expected !== undefined) expect(expected(decided.left)).toBe(true)
         }
       }
     }

@@ -9,9 +9,11 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ApiKey from "../ApiKey.js"
 import * as Contact from "../Contact.js"
+import * as ContactEvent from "../ContactEvent.js"
 import * as Contacts from "../Contacts.js"
+import type * as CommandHandler from "../CommandHandler.js"
+import * as ContactUpdate from "../ContactUpdate.js"
 import * as EraseContact from "../EraseContact.js"
-import * as Erasure from "../Erasure.js"
 import * as EventStore from "../EventStore.js"
 import * as Ids from "../Ids.js"
 import * as Projects from "../Projects.js"
@@ -24,11 +26,10 @@ import * as NewContact from "./NewContact.js"
 export type Services =
   | Ids.Ids
   | Track.Track
-  | EraseContact.EraseContact
+  | CommandHandler.CommandHandler
   | EventStore.EventStore
   | Contacts.Contacts
   | Projects.Projects
-  | Erasure.Erasure
   | Suppressions.Suppressions
 
 const command = (body: TrackCommand.Encoded) => {
@@ -89,7 +90,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
     it.effect("erasing removes the contact, all its events and its projection; the log keeps only the marker", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erase = yield* EraseContact.EraseContact
+        const erase = EraseContact
         const contacts = yield* Contacts.Contacts
         const store = yield* EventStore.EventStore
         const projectId = yield* newProject
@@ -121,7 +122,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
     it.effect("a second erase, an unknown id and another project's contact are ContactNotFound; that contact is untouched", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erase = yield* EraseContact.EraseContact
+        const erase = EraseContact
         const contacts = yield* Contacts.Contacts
         const store = yield* EventStore.EventStore
         const ids = yield* Ids.Ids
@@ -151,25 +152,23 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
     it.effect("the port refuses a stale version or a contact of another project, writing nothing", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erasure = yield* Erasure.Erasure
         const store = yield* EventStore.EventStore
         const ids = yield* Ids.Ids
         const projectId = yield* newProject
         const other = yield* newProject
         const first = yield* track.track(projectId, trackOf("stale@example.com", "e"))
-        const marker = (version: number) => ({
-          projectId,
+        const marker = (version: number, project: string): EventStore.Append => ({
           streamId: first.contact,
           expectedVersion: version,
-          marker: {
+          events: [{
             id: Effect.runSync(ids.next),
-            event: { _tag: "ContactErased" as const, contactId: first.contact, at: new Date() } as never
-          },
-          suppress: true
+            event: ContactEvent.trusted.ContactErased({ contactId: first.contact, at: new Date() })
+          }],
+          projection: { _tag: "Erase", projectId: project, suppress: true }
         })
-        const stale = yield* Effect.flip(erasure.erase(marker(1)))
+        const stale = yield* Effect.flip(store.append(marker(1, projectId)))
         expect(stale._tag).toBe("ConcurrencyConflict")
-        const foreign = yield* Effect.flip(erasure.erase({ ...marker(2), projectId: other }))
+        const foreign = yield* Effect.flip(store.append(marker(2, other)))
         expect(foreign._tag).toBe("ConcurrencyConflict")
         expect((yield* store.readStream(first.contact)).map((r) => r.event._tag)).toEqual([
           "ContactCreated",
@@ -181,7 +180,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
     it.effect("a track after a plain erasure creates a new contact, subscribed, even after an unsubscribe", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erase = yield* EraseContact.EraseContact
+        const erase = EraseContact
         const contacts = yield* Contacts.Contacts
         const projectId = yield* newProject
         const email = "again@example.com"
@@ -197,7 +196,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
     it.effect("after erase with suppress a track stores nothing; lifting it lets the email be tracked again", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erase = yield* EraseContact.EraseContact
+        const erase = EraseContact
         const contacts = yield* Contacts.Contacts
         const suppressions = yield* Suppressions.Suppressions
         const projectId = yield* newProject
@@ -232,47 +231,49 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         expect(Option.getOrThrow(yield* contacts.findByEmail(projectId, email)).subscribed).toBe(true)
       }))
 
-    it.effect("an append that starts a stream unless its email is suppressed writes nothing for a suppressed one", () =>
+    it.effect("an append that starts a stream writes nothing for a suppressed email; one that has a contact holds it", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erase = yield* EraseContact.EraseContact
         const contacts = yield* Contacts.Contacts
         const store = yield* EventStore.EventStore
         const projectId = yield* newProject
         const email = "held-back@example.com"
         const old = yield* track.track(projectId, trackOf(email, "e"))
-        yield* erase.erase(projectId, { contactId: old.contact, suppress: true })
+        yield* EraseContact.erase(projectId, { contactId: old.contact, suppress: true })
         const startOf = (email: string) => Effect.map(NewContact.firstAppend(projectId, email), (made) => made.append)
         const suppressed = yield* startOf(email)
-        const refused = yield* Effect.flip(store.append({ ...suppressed, unlessSuppressed: true }))
+        const refused = yield* Effect.flip(store.append(suppressed))
         expect(refused._tag).toBe("EmailSuppressed")
         expect(yield* store.readStream(suppressed.streamId)).toEqual([])
         expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
+        // Several streams at once are held to the same rule.
+        const together = yield* Effect.flip(store.appendAll({ appends: [suppressed] }))
+        expect(together._tag).toBe("EmailSuppressed")
+        expect(yield* store.readStream(suppressed.streamId)).toEqual([])
         // Another email of the project starts as usual under the same check.
         const fresh = yield* startOf("fresh@example.com")
-        yield* store.append({ ...fresh, unlessSuppressed: true })
+        yield* store.append(fresh)
         expect(yield* store.readStream(fresh.streamId)).toHaveLength(1)
-        // Without the check the port does not look (a batch asks the list before it appends).
-        yield* store.append(suppressed)
-        expect(yield* store.readStream(suppressed.streamId)).toHaveLength(1)
-        // The email now has a contact (as a backup, or a race with the erasure, may leave it): a
-        // creation is held by that contact, not refused, and a track goes on with it, as a track
-        // that read it first would.
+        // The suppression list stops creation only (behaviour §10): a contact may take the email.
+        const moved = yield* ContactUpdate.update(projectId, { contactId: fresh.streamId, email })
+        expect(moved.email).toBe(email)
+        // The email now has a contact: a creation is held by that contact, not refused, and a
+        // track goes on with it, as a track that read it first would.
         const second = yield* startOf(email)
-        const held = yield* Effect.flip(store.append({ ...second, unlessSuppressed: true }))
+        const held = yield* Effect.flip(store.append(second))
         expect(held).toMatchObject({
           _tag: "ConcurrencyConflict",
           reason: "email",
-          holder: { id: suppressed.streamId }
+          holder: { id: fresh.streamId }
         })
         const tracked = yield* track.track(projectId, trackOf(email, "kept"))
-        expect(tracked.contact).toBe(suppressed.streamId)
+        expect(tracked.contact).toBe(fresh.streamId)
       }))
 
     it.effect("the idempotency records of the contact's tracks go; a batch's record shared with others stays, without it", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erase = yield* EraseContact.EraseContact
+        const erase = EraseContact
         const store = yield* EventStore.EventStore
         const contacts = yield* Contacts.Contacts
         const projectId = yield* newProject
@@ -311,7 +312,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
     it.effect("a batch asks the list for all its emails at once: suppressed items store nothing, the rest apply", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erase = yield* EraseContact.EraseContact
+        const erase = EraseContact
         const contacts = yield* Contacts.Contacts
         const suppressions = yield* Suppressions.Suppressions
         const projectId = yield* newProject
@@ -340,7 +341,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
     it.effect("a suppressed email with a live contact is tracked as usual: the list is asked only before creating", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erase = yield* EraseContact.EraseContact
+        const erase = EraseContact
         const suppressions = yield* Suppressions.Suppressions
         const projectId = yield* newProject
         const email = "recreated@example.com"
@@ -357,7 +358,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
     it.effect("a track racing an erasure of its contact lands on the old contact and is erased, or makes a new one", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erase = yield* EraseContact.EraseContact
+        const erase = EraseContact
         const contacts = yield* Contacts.Contacts
         const store = yield* EventStore.EventStore
         const projectId = yield* newProject
@@ -393,7 +394,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
     it.effect("replaying the whole log never brings an erased contact back", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
-        const erase = yield* EraseContact.EraseContact
+        const erase = EraseContact
         const contacts = yield* Contacts.Contacts
         const projectId = yield* newProject
         const emails = ["r1@example.com", "r2@example.com", "r3@example.com"]

@@ -15,7 +15,7 @@ import * as EventStore from "../EventStore.js"
 import * as Ids from "../Ids.js"
 import * as LogStream from "../LogStream.js"
 import * as Processor from "../Processor.js"
-import * as Track from "../Track.js"
+import * as Commands from "../Commands.js"
 import type * as StorePorts from "../Store.js"
 import * as StoreContract from "./StoreContract.js"
 
@@ -46,7 +46,7 @@ const eventIds = (items: ReadonlyArray<LogStream.Item>) =>
 
 /** Runs the live-log contract against a store layer. */
 export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
-  layer(Layer.mergeAll(Ids.layer, Track.layer.pipe(Layer.provide(Ids.layer))).pipe(Layer.provideMerge(store)), {
+  layer(Commands.layer.pipe(Layer.provideMerge(Ids.layer), Layer.provideMerge(store)), {
     excludeTestServices: true
   })(`live log contract: ${name}`, (it) => {
     describe("LogStream", () => {

@@ -23,7 +23,7 @@ export const firstAppend = (projectId: string, email: string, extra: ReadonlyArr
       streamId: contactId,
       expectedVersion: 0,
       events: newEvents,
-      contact: Contact.fold(events)!
+      projection: { _tag: "Upsert", contact: Contact.fold(events)! }
     }
     return { contactId, events, append }
   })

@@ -14,6 +14,7 @@ import * as ApiKey from "../ApiKey.js"
 import * as Backup from "../Backup.js"
 import * as Contact from "../Contact.js"
 import * as Contacts from "../Contacts.js"
+import * as Commands from "../Commands.js"
 import * as EraseContact from "../EraseContact.js"
 import * as EventStore from "../EventStore.js"
 import * as Ids from "../Ids.js"
@@ -26,13 +27,10 @@ import { readAllFrom, readAllUntil } from "./StoreContract.js"
 /** What a store package provides for this suite. */
 export type Store = StorePorts.Ports | Backup.Backup
 
-type Ports = Store | Track.Track | Ids.Ids | EraseContact.EraseContact
+type Ports = Store | Commands.Services | Ids.Ids
 
 const withPorts = <E>(store: Layer.Layer<Store, E>) =>
-  EraseContact.layer.pipe(
-    Layer.provideMerge(Layer.mergeAll(Ids.layer, Track.layer.pipe(Layer.provide(Ids.layer)))),
-    Layer.provideMerge(store)
-  )
+  Commands.layer.pipe(Layer.provideMerge(Ids.layer), Layer.provideMerge(store))
 
 const logOf = Effect.map(readAllFrom(EventStore.start), (read) => read.events)
 
@@ -271,7 +269,7 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
         Effect.gen(function*() {
           const source = yield* inStore(Effect.gen(function*() {
             const projects = yield* Projects.Projects
-            const erase = yield* EraseContact.EraseContact
+            const erase = EraseContact
             const suppressions = yield* Suppressions.Suppressions
             const a = yield* newPair
             const b = yield* newPair

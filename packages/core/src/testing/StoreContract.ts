@@ -10,7 +10,7 @@ import * as ApiKey from "../ApiKey.js"
 import * as Contact from "../Contact.js"
 import * as ContactEvent from "../ContactEvent.js"
 import * as Contacts from "../Contacts.js"
-import * as EraseContact from "../EraseContact.js"
+import * as Commands from "../Commands.js"
 import * as EventStore from "../EventStore.js"
 import * as Ids from "../Ids.js"
 import * as Projects from "../Projects.js"
@@ -82,9 +82,7 @@ export const readAllUntil = (
 /** Runs the contract suite against a store layer. */
 export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
   layer(
-    Layer.mergeAll(Ids.layer, EraseContact.layer.pipe(Layer.provideMerge(Track.layer), Layer.provide(Ids.layer))).pipe(
-      Layer.provideMerge(store)
-    ),
+    Commands.layer.pipe(Layer.provideMerge(Ids.layer), Layer.provideMerge(store)),
     {
       excludeTestServices: true
     }
@@ -132,7 +130,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
             streamId: contactId,
             expectedVersion: 1,
             events: [{ id: yield* ids.next, event: later[0]! }, { id: yield* ids.next, event: later[1]! }],
-            contact: Contact.fold([...events, ...later])!
+            projection: { _tag: "Upsert", contact: Contact.fold([...events, ...later])! }
           }))
           expect(exit._tag).toBe("Failure")
           expect(yield* store.readStream(contactId)).toHaveLength(1)
@@ -150,7 +148,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
             streamId: newId,
             expectedVersion: 0,
             events: [{ id: yield* ids.next, event: created }, { id: yield* ids.next, event: unstorable }],
-            contact: Contact.fold([created, unstorable])!
+            projection: { _tag: "Upsert", contact: Contact.fold([created, unstorable])! }
           }))
           expect(failed._tag).toBe("Failure")
           expect(yield* store.readStream(newId)).toHaveLength(0)
@@ -182,7 +180,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
                     streamId,
                     expectedVersion: events.length,
                     events: [{ id, event }],
-                    contact: Contact.fold([...events, event])!
+                    projection: { _tag: "Upsert", contact: Contact.fold([...events, event])! }
                   })
                 )
             )
@@ -212,7 +210,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
               streamId: contactId,
               expectedVersion,
               events: [{ id: yield* ids.next, event: tracked("x") }],
-              contact
+              projection: { _tag: "Upsert", contact }
             }))
             expect(error._tag).toBe("ConcurrencyConflict")
           }
@@ -238,7 +236,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
                 // Every third append is decided on a stale version.
                 expectedVersion: i % 3 === 0 ? 0 : 1,
                 events: [{ id: yield* ids.next, event: next[1]! }],
-                contact: Contact.fold(next)!
+                projection: { _tag: "Upsert", contact: Contact.fold(next)! }
               }))
             }), { concurrency: "unbounded" })
           expect(outcomes.map((o, i) => [i % 3 === 0, o._tag === "Left"])).toEqual(

@@ -2,6 +2,7 @@
 // the core's Track service in code, and the web handler, over the in-memory store.
 import * as Contacts from "@tracklog/core/Contacts"
 import * as Ids from "@tracklog/core/Ids"
+import * as Commands from "@tracklog/core/Commands"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as WebHandler from "@tracklog/http/WebHandler"
@@ -20,7 +21,7 @@ const inCode = Effect.gen(function*() {
   yield* track.track("project", command.right)
   const contact = yield* contacts.findByEmail("project", "ada@example.com")
   return Option.getOrThrow(contact).email
-}).pipe(Effect.provide(Track.layer.pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer))))
+}).pipe(Effect.provide(Commands.layer.pipe(Layer.provideMerge(StoreMemory.layer), Layer.provideMerge(Ids.layer))))
 
 const email = await Effect.runPromise(inCode)
 

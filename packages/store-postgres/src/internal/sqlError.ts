@@ -17,6 +17,12 @@ export const isIdempotencyTaken = (error: SqlError.SqlError): boolean => {
   return code === "23505" && constraint === "idempotency_keys_pkey"
 }
 
+/** A unique violation of a contact's (project, email): another contact holds the email. */
+export const isEmailTaken = (error: SqlError.SqlError): boolean => {
+  const { code, constraint } = causeOf(error) as { code?: unknown; constraint?: unknown }
+  return code === "23505" && constraint === "contacts_project_id_email_key"
+}
+
 /** The append statement's guard (a division by zero, 22012): nothing was written; decide again. */
 export const isGuardTripped = (error: SqlError.SqlError): boolean => causeOf(error).code === "22012"
 
