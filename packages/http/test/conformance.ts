@@ -70,6 +70,25 @@ export const conformance = <E>(
         }
       })
 
+      it("one or more spaces between `Bearer` and the key (RFC 9110 §11.4: `1*SP`) name the key", async () => {
+        for (const spaces of ["  ", "   ", " ".repeat(8)]) {
+          const answer = await request(base, "POST", "/v1/track", {
+            body: { email: freshEmail("spaces"), event: "e" },
+            headers: { authorization: `Bearer${spaces}${projectA.publicKey}` }
+          })
+          expect(answer.status, JSON.stringify(spaces)).toBe(200)
+          const read = await request(base, "GET", "/contacts?limit=1", {
+            headers: { authorization: `Bearer${spaces}${projectA.secretKey}` }
+          })
+          expect(read.status, JSON.stringify(spaces)).toBe(200)
+        }
+        expectEnvelope(
+          await request(base, "GET", "/contacts", { headers: { authorization: "Bearer  sk_nope" } }),
+          401,
+          "INVALID_API_KEY"
+        )
+      })
+
       it("an unknown key → 401 INVALID_API_KEY, also one shaped like a real key", async () => {
         for (const key of ["pk_unknown", "sk_unknown", "nonsense"]) {
           expectEnvelope(await track({ email: "a@b.co", event: "e" }, key), 401, "INVALID_API_KEY")

@@ -205,6 +205,18 @@ for (const transport of transports) {
       expect(other.status).toBe(200)
     })
 
+    it("counts a key sent with several spaces after `Bearer` in that key's bucket (the parser auth uses)", async () => {
+      // Project B's secret key, untouched by the other tests here; three requests spend its burst.
+      const spaced = (spaces: string) =>
+        request(base(), "GET", "/contacts?limit=1", {
+          headers: { authorization: `Bearer${spaces}${projectB.secretKey}` }
+        })
+      const answers = []
+      for (const spaces of [" ", "  ", "   ", "  "]) answers.push(await spaced(spaces))
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429])
+      expect(answers[3]!.body.error.code).toBe("RATE_LIMIT_EXCEEDED")
+    })
+
     it("nothing of a refused request is stored", async () => {
       // Project A's secret key is spent; its public key has its own bucket.
       const answers = []
