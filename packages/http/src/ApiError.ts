@@ -168,6 +168,15 @@ export const fromDomain = (
   }
 }
 
+// The challenge of a 401 (RFC 9110 §11.6.1), in RFC 6750's form: `invalid_token` when a key was
+// sent and is not one; none when there was no usable key (RFC 6750 §3.1). Built once, not per answer.
+const challenge = { "www-authenticate": 'Bearer realm="tracklog"' } as const
+const invalidTokenChallenge = { "www-authenticate": 'Bearer realm="tracklog", error="invalid_token"' } as const
+
+/** The headers an error's answer carries besides the envelope: `WWW-Authenticate` on a 401. */
+export const headersOf = (error: ApiError): Readonly<Record<string, string>> | undefined =>
+  error.status !== 401 ? undefined : error.code === "INVALID_API_KEY" ? invalidTokenChallenge : challenge
+
 /** The error envelope of behaviour §2, as JSON text. */
 export const envelope = (error: ApiError, requestId: string): string =>
   JSON.stringify({

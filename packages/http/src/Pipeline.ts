@@ -206,7 +206,11 @@ export const make = (options: Options) =>
           headers: input.headers
         })))
       const fail = (error: ApiError.ApiError) =>
-        done({ status: error.status, body: ApiError.envelope(error, input.requestId) })
+        done({
+          status: error.status,
+          body: ApiError.envelope(error, input.requestId),
+          headers: ApiError.headersOf(error)
+        })
       const deadline: Deadline = {
         at: Date.now() + requestTimeout,
         expire: () => fiber.unsafeInterruptAsFork(fiber.id()),

@@ -83,6 +83,7 @@ describe("the OpenAPI document", () => {
           if (Number(status) >= 400) {
             expect(response.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/ErrorEnvelope" })
           }
+          if (status === "401") expect(Object.keys(response.headers ?? {})).toContain("WWW-Authenticate")
         }
       }
     }

@@ -1,6 +1,7 @@
 /**
  * Makes the generated OpenAPI document tell what the server sends, for every endpoint alike:
- * - every non-2xx answer is the one `ErrorEnvelope` component (behaviour §2), by `$ref`;
+ * - every non-2xx answer is the one `ErrorEnvelope` component (behaviour §2), by `$ref`, and every
+ *   401 declares its `WWW-Authenticate` header;
  * - the `400 HttpApiDecodeError` the generator adds to each endpoint goes: the server never
  *   sends that shape (a 400 it does send is declared by the endpoint, with the envelope);
  * - Effect's own schemas (`Trim`, `PropertyKey`, `Issue`, …) are inlined or dropped, so the
@@ -71,6 +72,12 @@ export interface TextOperation {
   readonly errors: Readonly<Record<number, string>>
 }
 
+// Every 401 challenges (RFC 9110 §11.6.1).
+const wwwAuthenticate = {
+  description: '`Bearer realm="tracklog"`, with `, error="invalid_token"` when the key sent names no project',
+  schema: { type: "string" }
+}
+
 /** The name of the 405 answer in `components.responses`. */
 export const MethodNotAllowed = "MethodNotAllowed"
 
@@ -129,6 +136,7 @@ export const fix = (
           continue
         }
         response.content = { "application/json": { schema: envelopeRef } }
+        if (status === "401") response.headers = { ...response.headers, "WWW-Authenticate": wwwAuthenticate }
       }
     }
   }
