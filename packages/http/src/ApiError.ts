@@ -23,6 +23,7 @@ export type Code =
   | "NOT_FOUND"
   | "CONTACT_NOT_FOUND"
   | "PAYLOAD_TOO_LARGE"
+  | "REQUEST_HEADER_FIELDS_TOO_LARGE"
   | "RATE_LIMIT_EXCEEDED"
   | "METHOD_NOT_ALLOWED"
   | "SERVICE_UNAVAILABLE"
@@ -78,6 +79,15 @@ export const notFound = () => make(404, "NOT_FOUND", "Route not found")
 export const contactNotFound = () => make(404, "CONTACT_NOT_FOUND", "Contact not found")
 
 export const payloadTooLarge = (limit: number) => make(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`)
+
+/** A header block over Node's limit (RFC 6585 §5): the headers are at fault, not the body. */
+export const headersTooLarge = () =>
+  make(
+    431,
+    "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    "Request headers too large",
+    "Send fewer or shorter headers"
+  )
 
 export const serviceUnavailable = () =>
   make(503, "SERVICE_UNAVAILABLE", "The event store is unavailable", "Retry later")

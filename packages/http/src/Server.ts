@@ -268,7 +268,7 @@ export const make = (
       if (error.code === "ECONNRESET" || !socket.writable) return socket.destroy()
       const requestId = randomUUID()
       const apiError = error.code === "HPE_HEADER_OVERFLOW"
-        ? new ApiError.ApiError({ status: 413, code: "PAYLOAD_TOO_LARGE", message: "Request headers too large" })
+        ? ApiError.headersTooLarge()
         : new ApiError.ApiError({ status: 400, code: "VALIDATION_ERROR", message: "Malformed HTTP request" })
       const body = ApiError.envelope(apiError, requestId)
       socket.end(
