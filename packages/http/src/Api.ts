@@ -77,7 +77,7 @@ export const TrackBatchRequest = Schema.Struct({
 export const IdempotencyHeaders = Schema.Struct({
   "idempotency-key": Schema.optional(Schema.String.annotations({
     description:
-      "1–255 visible ASCII characters, optionally quoted. A retry with the same key and body gets the first answer again (header Idempotent-Replayed: true) and appends nothing; kept at least 24 h."
+      "1–255 visible ASCII characters, optionally quoted. A retry with the same key and body gets the first answer again (header Idempotent-Replayed: true) and appends nothing, also while the first request still runs (the retry waits for it); kept at least 24 h."
   }))
 })
 
@@ -89,9 +89,6 @@ const idempotencyErrors = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoi
         400,
         "VALIDATION_ERROR: a malformed Idempotency-Key, or the header twice (errors[].code invalid_idempotency_key)"
       )
-    )
-    .addError(
-      ...error(409, "IDEMPOTENCY_KEY_IN_PROGRESS: a request with this key is still running; retry after Retry-After")
     )
     .addError(
       ...error(422, "IDEMPOTENCY_KEY_REUSED: this key was used with a different body; nothing was appended")
@@ -371,5 +368,6 @@ export const metrics: OpenApiFix.TextOperation = {
 export const openApi = () =>
   OpenApiFix.fix(OpenApi.fromApi(Api, { additionalPropertiesStrategy: "allow" }), ErrorEnvelope, {
     additionalPropertiesStrategy: "allow",
-    textOperations: [metrics]
+    textOperations: [metrics],
+    plainTextBodies: [track.path, trackBatch.path]
   })

@@ -29,7 +29,6 @@ export type Code =
   | "SERVICE_UNAVAILABLE"
   | "INTERNAL_SERVER_ERROR"
   | "IDEMPOTENCY_KEY_REUSED"
-  | "IDEMPOTENCY_KEY_IN_PROGRESS"
 
 /** A failure answered with the error envelope. */
 export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {

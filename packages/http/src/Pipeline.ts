@@ -97,7 +97,7 @@ export const answerHeaders = (path: string, status: number): Record<string, stri
 /** Adds `answerHeaders` to `headers` in place (no copy on every answer); returns it. */
 export const addAnswerHeaders = <H extends Record<string, unknown>>(headers: H, path: string, status: number): H => {
   if (isCorsPath(path)) Object.assign(headers, corsHeaders)
-  if (status === 503 || status === 429 || status === 409) (headers as Record<string, unknown>)["retry-after"] = "1"
+  if (status === 503 || status === 429) (headers as Record<string, unknown>)["retry-after"] = "1"
   return headers
 }
 

@@ -90,6 +90,23 @@ describe("the OpenAPI document", () => {
     expect(JSON.stringify(doc)).not.toContain("HttpApiDecodeError")
   })
 
+  it("the track routes take their JSON as application/json or text/plain (sendBeacon; decision 0006)", () => {
+    for (const path of ["/v1/track", "/v1/track/batch"]) {
+      const content = doc.paths[path].post.requestBody.content
+      expect(Object.keys(content).sort(), path).toEqual(["application/json", "text/plain"])
+      expect(content["text/plain"].schema, path).toEqual(content["application/json"].schema)
+    }
+  })
+
+  it("declares no 409: a second request with a key in flight waits and replays (behaviour §6)", () => {
+    for (const [path, item] of Object.entries<any>(doc.paths)) {
+      for (const [method, operation] of Object.entries<any>(item)) {
+        expect(Object.keys(operation.responses), `${method} ${path}`).not.toContain("409")
+      }
+    }
+    expect(JSON.stringify(doc)).not.toContain("IDEMPOTENCY_KEY_IN_PROGRESS")
+  })
+
   it("every answer of the conformance suite is declared for its route and matches its schema", async () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true })
     ajv.addSchema({ $id: "openapi.json", components: doc.components })

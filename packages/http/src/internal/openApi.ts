@@ -9,6 +9,8 @@
  * - an object schema that names no properties says `additionalProperties: true` out loud: client
  *   generators read a bare `{ type: "object" }` as an empty object (openapi-typescript does);
  * - routes the server answers outside `HttpApi` (`GET /metrics`: not JSON) are added as given;
+ * - the routes that parse their body as JSON whatever its type say they take `text/plain` too
+ *   (`navigator.sendBeacon` sends it; decision 0006), with the same schema;
  * - the 405 of a known path with another method (behaviour §9) is `components.responses.MethodNotAllowed`:
  *   OpenAPI has no place for "any method a path does not declare", so the document names it once
  *   and says so in its description; the `Allow` it sends lists the methods the path declares.
@@ -88,6 +90,8 @@ export const fix = (
   options: {
     readonly additionalPropertiesStrategy?: "allow" | "strict"
     readonly textOperations?: ReadonlyArray<TextOperation>
+    /** The paths whose `post` also takes its JSON body as `text/plain`. */
+    readonly plainTextBodies?: ReadonlyArray<string>
   } = {}
 ): OpenApi.OpenAPISpec => {
   const doc: Json = structuredClone(generated)
@@ -122,6 +126,11 @@ export const fix = (
       }
     }
     if (!doc.tags.some((t: Json) => t.name === extra.tag)) doc.tags.push({ name: extra.tag })
+  }
+
+  for (const path of options.plainTextBodies ?? []) {
+    const content = doc.paths[path]?.post?.requestBody?.content
+    if (content?.["application/json"] !== undefined) content["text/plain"] = content["application/json"]
   }
 
   for (const item of Object.values<Json>(doc.paths)) {
