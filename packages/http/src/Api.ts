@@ -320,7 +320,7 @@ export class Api extends HttpApi.make("tracklog")
   .annotate(OpenApi.Version, "0.1.0")
   .annotate(
     OpenApi.Description,
-    "Plunk's track API, event-sourced. Errors use the envelope of ErrorEnvelope. A known path with a method it does not declare answers 405 (components.responses.MethodNotAllowed) with `Allow`."
+    "Plunk's track API, event-sourced. Errors use the envelope of ErrorEnvelope. HEAD is answered wherever GET is, as GET without a body; any other method a known path does not declare answers 405 (components.responses.MethodNotAllowed) with `Allow`."
   )
 {}
 

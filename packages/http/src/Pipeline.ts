@@ -76,6 +76,11 @@ export const BatchPath = "/v1/track/batch"
 export const OpenApiPath = "/openapi.json"
 export const DocsPath = "/docs"
 export const MetricsPath = "/metrics"
+/**
+ * Whether a method reads as GET: HEAD is answered as GET without a body (RFC 9110 §9.3.2) on every
+ * GET route, so load balancers' `HEAD /health` works.
+ */
+export const isGet = (method: string) => method === "GET" || method === "HEAD"
 /** The routes a browser may call with a public key, so CORS applies to them. */
 export const isCorsPath = (path: string) => path === TrackPath || path === BatchPath
 const NoGrant = { projectId: "", kind: "public" } as const
@@ -151,13 +156,13 @@ export const make = (options: Options) =>
       return { ...route, value: { handler, pattern: "/" + route.segments.join("/") } }
     })
     const route: (method: string, path: string) => Router.Match<Endpoint> = Router.matcher(routes)
-    // A known path with another method: the routes a browser calls also answer CORS preflights,
-    // so their `Allow` names OPTIONS too.
+    // A known path with another method: HEAD is allowed wherever GET is, and the routes a browser
+    // calls also answer CORS preflights, so their `Allow` names OPTIONS too.
     const match = (method: string, path: string): Router.Match<Endpoint> => {
-      const found = route(method, path)
-      return found._tag === "MethodNotAllowed" && isCorsPath(path)
-        ? { ...found, allow: [...found.allow, "OPTIONS"] }
-        : found
+      const found = route(method === "HEAD" ? "GET" : method, path)
+      if (found._tag !== "MethodNotAllowed") return found
+      const allow = found.allow.flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m]))
+      return { ...found, allow: isCorsPath(path) ? [...allow, "OPTIONS"] : allow }
     }
     const openApi = JSON.stringify(Api.openApi())
     let docsHtml: string | undefined
@@ -244,11 +249,12 @@ export const make = (options: Options) =>
       return Effect.runPromise(Metrics.render)
     }
 
-    // The paths answered outside `Api`, and the one method each takes (for 405 + Allow).
-    const ownPaths: Record<string, string> = { [OpenApiPath]: "GET", [DocsPath]: "GET" }
-    if (metricsOn) ownPaths[MetricsPath] = "GET"
-    /** The method a path answered outside `Api` takes, if it is one. */
-    const ownMethod = (path: string): string | undefined => ownPaths[path]
+    // The paths answered outside `Api`, and the methods each takes (for 405 + Allow): GET, and so HEAD.
+    const readOnly = ["GET", "HEAD"] as const
+    const ownPaths: Record<string, ReadonlyArray<string>> = { [OpenApiPath]: readOnly, [DocsPath]: readOnly }
+    if (metricsOn) ownPaths[MetricsPath] = readOnly
+    /** The methods a path answered outside `Api` takes, if it is one. */
+    const ownMethods = (path: string): ReadonlyArray<string> | undefined => ownPaths[path]
 
     /**
      * The per-key rate limit, before the key is looked up (guesses at keys are throttled too,
@@ -264,7 +270,7 @@ export const make = (options: Options) =>
       return decision.retryAfterSeconds
     }
 
-    return { match, run, openApi, docs, log, bodyLimitOf, metricsOn, metricsText, recordRequest, ownMethod, limit }
+    return { match, run, openApi, docs, log, bodyLimitOf, metricsOn, metricsText, recordRequest, ownMethods, limit }
   })
 
 /** A built pipeline. */

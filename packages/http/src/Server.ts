@@ -144,6 +144,8 @@ export const make = (
           "x-request-id": requestId
         })
         log.request(method, pattern, 200, performance.now() - started, requestId)
+        // HEAD: the stream's headers, and the end; a stream never opened is never left open.
+        if (method === "HEAD") return void res.end()
         const write = (text: string) =>
           Effect.async<void, "stalled">((resume) => {
             if (res.write(text)) return resume(Effect.void)
@@ -181,11 +183,14 @@ export const make = (
         res.end()
         return log.request(method, pattern, 204, performance.now() - started, requestId)
       }
-      if (method === "GET" && path === Pipeline.OpenApiPath) {
+      // A HEAD is answered as its GET: Node sends the headers of `send` (content-length too) and
+      // drops the body (RFC 9110 §9.3.2).
+      const get = Pipeline.isGet(method)
+      if (get && path === Pipeline.OpenApiPath) {
         pattern = path
         return send(200, openApi)
       }
-      if (method === "GET" && path === Pipeline.MetricsPath && pipeline.metricsOn) {
+      if (get && path === Pipeline.MetricsPath && pipeline.metricsOn) {
         pattern = path
         req.resume()
         return void pipeline.metricsText().then(
@@ -196,7 +201,7 @@ export const make = (
           }
         )
       }
-      if (method === "GET" && path === Pipeline.DocsPath) {
+      if (get && path === Pipeline.DocsPath) {
         pattern = path
         return void pipeline.docs().then(
           (html) => send(200, html, Pipeline.Html),
@@ -210,11 +215,11 @@ export const make = (
       const found = match(method, path)
       if (found._tag === "NotFound") {
         req.resume()
-        const own = pipeline.ownMethod(path)
+        const own = pipeline.ownMethods(path)
         if (own !== undefined) {
           pattern = path
-          allow = own
-          return fail(ApiError.methodNotAllowed([own]))
+          allow = own.join(", ")
+          return fail(ApiError.methodNotAllowed(own))
         }
         return fail(ApiError.notFound())
       }

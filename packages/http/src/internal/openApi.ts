@@ -13,7 +13,8 @@
  *   (`navigator.sendBeacon` sends it; decision 0006), with the same schema;
  * - the 405 of a known path with another method (behaviour §9) is `components.responses.MethodNotAllowed`:
  *   OpenAPI has no place for "any method a path does not declare", so the document names it once
- *   and says so in its description; the `Allow` it sends lists the methods the path declares.
+ *   and says so in its description; the `Allow` it sends lists the methods the path declares, and
+ *   HEAD wherever GET is (a HEAD is answered as its GET without the body, so it is not declared apart).
  */
 import type * as OpenApi from "@effect/platform/OpenApi"
 import * as OpenApiJsonSchema from "@effect/platform/OpenApiJsonSchema"
@@ -152,10 +153,12 @@ export const fix = (
   doc.components.responses = {
     ...doc.components.responses,
     [MethodNotAllowed]: {
-      description: "METHOD_NOT_ALLOWED: a known path with a method it does not declare",
+      description:
+        "METHOD_NOT_ALLOWED: a known path with a method it does not declare (HEAD is answered wherever GET is: as GET, without a body)",
       headers: {
         Allow: {
-          description: "The methods the path declares (and OPTIONS on the CORS routes), comma-separated",
+          description:
+            "The methods the path declares, HEAD wherever GET is, and OPTIONS on the CORS routes; comma-separated",
           schema: { type: "string" }
         }
       },
