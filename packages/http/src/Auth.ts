@@ -58,6 +58,8 @@ export interface Trust {
 
 /** A request's grant; `trusted` when it came from the cache, unchecked by the store this time. */
 export interface Granted extends Projects.Grant {
+  /** The hash of the request's key, to read it again later (an open event stream does). */
+  readonly keyHash?: string | undefined
   readonly trusted?: Trust | undefined
 }
 
@@ -78,6 +80,7 @@ export const make = Effect.gen(function*() {
     trustedGrants.set(hash, {
       projectId: grant.projectId,
       kind: grant.kind,
+      keyHash: hash,
       trusted: { keyHash: hash, confirm: confirm(hash) }
     })
   }
@@ -104,7 +107,7 @@ export const make = Effect.gen(function*() {
         if (!trustedGrants.has(hash)) remember(hash, grant.value)
         return requirement === "secret" && grant.value.kind !== "secret"
           ? Effect.fail(ApiError.forbidden())
-          : Effect.succeed(grant.value)
+          : Effect.succeed<Granted>({ projectId: grant.value.projectId, kind: grant.value.kind, keyHash: hash })
       }
     })
 
