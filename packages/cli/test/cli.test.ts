@@ -90,6 +90,15 @@ describe("tracklog CLI", () => {
     expect(missing.stderr).toContain("no such file")
   }, 120_000)
 
+  it("the PostgreSQL store without a DATABASE_URL (unset or empty) fails at once, naming it (exit 1)", async () => {
+    for (const env of [{ TRACKLOG_STORE: "postgres" }, { TRACKLOG_STORE: "postgres", DATABASE_URL: "" }]) {
+      const run = await tracklog(["projects", "list"], env)
+      expect(run.code, JSON.stringify(env)).toBe(1)
+      expect(run.stderr).toContain("DATABASE_URL")
+      expect(run.stderr).not.toContain("connection")
+    }
+  }, 120_000)
+
   it("on a running server: created keys work; a rotated or revoked key gets 401 on the next request", async () => {
     const db = await inScope(TestDatabase.server)
     const env = { DATABASE_URL: db.url }
