@@ -10,6 +10,7 @@ import * as Ids from "@tracklog/core/Ids"
 import * as Projects from "@tracklog/core/Projects"
 import * as ServerConfig from "@tracklog/http/ServerConfig"
 import * as StoreLayer from "@tracklog/http/StoreLayer"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -38,6 +39,27 @@ const write = (stream: NodeJS.WritableStream) => (text: string) =>
 
 /** The process's stdout and stderr. */
 export const processOutput: Output = { out: write(process.stdout), err: write(process.stderr) }
+
+/**
+ * Whether text for a stream may carry ANSI colours: only on a terminal, and not when `NO_COLOR` is
+ * set to anything (https://no-color.org).
+ */
+export const colours = (stream: { readonly isTTY?: boolean | undefined }, env: NodeJS.ProcessEnv = process.env) =>
+  stream.isTTY === true && (env["NO_COLOR"] ?? "") === ""
+
+// CSI sequences (colours and styles): @effect/cli writes them whatever the stream is.
+const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g")
+const plain = (args: ReadonlyArray<unknown>) => args.map((a) => typeof a === "string" ? a.replace(ansi, "") : a)
+
+/** Runs `effect` with @effect/cli's help and usage errors in colour only where `colours` allows. */
+export const withColours = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Console.consoleWith((console) =>
+    Effect.withConsole(effect, {
+      ...console,
+      log: colours(process.stdout) ? console.log : (...args) => console.log(...plain(args)),
+      error: colours(process.stderr) ? console.error : (...args) => console.error(...plain(args))
+    })
+  )
 
 // The store the environment names, opened only when a command runs (never for --help).
 const withStore = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -187,7 +209,9 @@ export const command = (output: Output) => {
 
   return Command.make("tracklog").pipe(
     Command.withDescription(
-      "Operate a tracklog store: the same store configuration as the server (TRACKLOG_STORE, DATABASE_URL, TRACKLOG_DATA_DIR)."
+      "Operate a tracklog store: the same store configuration as the server (TRACKLOG_STORE, DATABASE_URL, TRACKLOG_DATA_DIR). " +
+        "Exit code 0 on success, 1 when the command failed, 2 on a usage error (an unknown command or option, a missing " +
+        "or malformed argument). Colours only on a terminal; NO_COLOR turns them off."
     ),
     Command.withSubcommands([projects, keys, exportCommand, importCommand])
   )

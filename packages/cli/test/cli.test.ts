@@ -90,6 +90,36 @@ describe("tracklog CLI", () => {
     expect(missing.stderr).toContain("no such file")
   }, 120_000)
 
+  it("writes no colour codes into a pipe, nor with NO_COLOR; keeps them on a terminal", async () => {
+    const ansi = /\u001b\[/
+    const help = await tracklog(["--help"], { TRACKLOG_STORE: "memory" })
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("USAGE")
+    expect(help.stdout).not.toMatch(ansi)
+    const usage = await tracklog(["keys", "rotate"], { TRACKLOG_STORE: "memory" })
+    expect(usage.code).toBe(2)
+    expect(usage.stdout + usage.stderr).not.toMatch(ansi)
+    // On a terminal (a pseudo-terminal from util-linux's `script`): colour, unless NO_COLOR is set.
+    const onTerminal = (env: Record<string, string>) =>
+      new Promise<string>((resolve, reject) => {
+        const command = `${tsx} --conditions=@tracklog/source packages/cli/src/main.ts --help`
+        execFile("script", ["-qec", command, "/dev/null"], {
+          cwd: root,
+          env: { ...cleanEnv, TRACKLOG_STORE: "memory", ...env },
+          encoding: "utf8"
+        }, (error, stdout) => {
+          if (error !== null) reject(new Error(`script (util-linux) is needed for this test: ${error.message}`))
+          else resolve(stdout)
+        })
+      })
+    const coloured = await onTerminal({})
+    expect(coloured).toContain("USAGE")
+    expect(coloured).toMatch(ansi)
+    const plain = await onTerminal({ NO_COLOR: "1" })
+    expect(plain).toContain("USAGE")
+    expect(plain).not.toMatch(ansi)
+  }, 120_000)
+
   it("the PostgreSQL store without a DATABASE_URL (unset or empty) fails at once, naming it (exit 1)", async () => {
     for (const env of [{ TRACKLOG_STORE: "postgres" }, { TRACKLOG_STORE: "postgres", DATABASE_URL: "" }]) {
       const run = await tracklog(["projects", "list"], env)
