@@ -4,6 +4,7 @@
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ApiKey from "@tracklog/core/ApiKey"
 import * as Backup from "@tracklog/core/Backup"
 import * as Ids from "@tracklog/core/Ids"
@@ -60,6 +61,27 @@ export const withColours = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       error: colours(process.stderr) ? console.error : (...args) => console.error(...plain(args))
     })
   )
+
+// An argument of the wrong form is a usage error (exit 2), refused before the store is opened.
+const checked = (name: string, valid: (text: string) => boolean, message: (text: string) => string) =>
+  Args.text({ name }).pipe(
+    Args.mapEffect((text) => valid(text) ? Effect.succeed(text) : Effect.fail(HelpDoc.p(message(text))))
+  )
+
+const Uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+const projectIdArg = checked(
+  "project id",
+  (text) => Uuid.test(text),
+  (text) => `A project id is a UUID, as \`tracklog projects list\` shows it; got "${text}".`
+).pipe(Args.map((id) => id.toLowerCase()), Args.withDescription("The project's id (a UUID)."))
+
+// The key itself is never echoed: a mistyped key may still be most of a secret.
+const keyArg = checked(
+  "key",
+  (text) => text.startsWith("pk_") || text.startsWith("sk_"),
+  () => "A key starts with pk_ (public) or sk_ (secret)."
+).pipe(Args.withDescription("The key to revoke, pk_… or sk_…."))
 
 // The store the environment names, opened only when a command runs (never for --help).
 const withStore = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -146,7 +168,7 @@ export const command = (output: Output) => {
 
   const rotate = Command.make(
     "rotate",
-    { projectId: Args.text({ name: "project id" }) },
+    { projectId: projectIdArg },
     ({ projectId }) =>
       run(Effect.gen(function*() {
         const keys = yield* newKeys
@@ -163,10 +185,8 @@ export const command = (output: Output) => {
     )
   )
 
-  const revoke = Command.make("revoke", { key: Args.text({ name: "key" }) }, ({ key }) =>
+  const revoke = Command.make("revoke", { key: keyArg }, ({ key }) =>
     run(Effect.gen(function*() {
-      if (!key.startsWith("pk_") && !key.startsWith("sk_"))
-        return yield* new CliError({ message: "a key starts with pk_ or sk_" })
       const grant = yield* (yield* Projects.Projects).revoke(yield* ApiKey.hash(key))
       yield* output.out(`Revoked the ${grant.kind} key of project ${grant.projectId}.\n`)
     }))).pipe(Command.withDescription("Revoke one key (pk_… or sk_…): it stops working at once."))

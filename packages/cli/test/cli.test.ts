@@ -120,6 +120,18 @@ describe("tracklog CLI", () => {
     expect(plain).not.toMatch(ansi)
   }, 120_000)
 
+  it("a malformed argument is a usage error (exit 2) that says what is wrong, before the store is opened", async () => {
+    // No store could be opened with this configuration: the argument is refused first.
+    const env = { TRACKLOG_STORE: "postgres", DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" }
+    const rotate = await tracklog(["keys", "rotate", "not-a-uuid"], env)
+    expect(rotate.code).toBe(2)
+    expect(rotate.stderr).toContain("not-a-uuid")
+    expect(rotate.stderr).toMatch(/UUID/)
+    const revoke = await tracklog(["keys", "revoke", "nope"], env)
+    expect(revoke.code).toBe(2)
+    expect(revoke.stderr).toContain("pk_")
+  }, 120_000)
+
   it("the PostgreSQL store without a DATABASE_URL (unset or empty) fails at once, naming it (exit 1)", async () => {
     for (const env of [{ TRACKLOG_STORE: "postgres" }, { TRACKLOG_STORE: "postgres", DATABASE_URL: "" }]) {
       const run = await tracklog(["projects", "list"], env)
@@ -191,8 +203,10 @@ describe("tracklog CLI", () => {
     const again = await tracklog(["keys", "revoke", second.publicKey], env)
     expect(again.code).toBe(1)
     expect(again.stderr).toContain("no project has this key")
-    const unknown = await tracklog(["keys", "rotate", "no-such-project"], env)
+    // A well-formed id that names no project: the command failed (1), not its usage (2).
+    const unknown = await tracklog(["keys", "rotate", "0190c0de-0000-7000-8000-000000000000"], env)
     expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain("no project with id")
   }, 240_000)
 
   it("refuses an embedded data directory another process holds, saying so", async () => {
