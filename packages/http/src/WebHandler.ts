@@ -150,7 +150,7 @@ export const make = (
       // the client goes away.
       const serveStream = (stream: Stream.Stream<string>): Response => {
         log.request(method, pattern, 200, performance.now() - started, requestId)
-        return new Response(Stream.toReadableStream(Stream.encodeText(stream)), {
+        return new Response(Stream.toReadableStreamRuntime(Stream.encodeText(stream), pipeline.runtime), {
           status: 200,
           headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": requestId }
         })
