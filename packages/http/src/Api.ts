@@ -49,9 +49,21 @@ export const TrackResponse = Schema.Struct({
   })
 }).annotations({ identifier: "TrackResponse" })
 
-/** One item's answer in a batch: the track answer, or its validation errors. */
+/** The answer to a track for a suppressed email that has no contact: nothing was stored (behaviour §7). */
+export const TrackSuppressedResponse = Schema.Struct({
+  success: Schema.Literal(true),
+  data: Schema.Struct({
+    contact: Schema.Null,
+    event: Schema.Null,
+    timestamp: Schema.String.annotations({ description: "The server's time, ISO-8601" }),
+    suppressed: Schema.Literal(true)
+  })
+}).annotations({ identifier: "TrackSuppressedResponse", description: "The email is suppressed: nothing was stored" })
+
+/** One item's answer in a batch: the track answer, the suppressed answer, or its validation errors. */
 export const BatchItemResult = Schema.Union(
   TrackResponse,
+  TrackSuppressedResponse,
   Schema.Struct({
     success: Schema.Literal(false),
     error: Schema.Struct({ code: Schema.Literal("VALIDATION_ERROR"), errors: Schema.Array(FieldError) })
@@ -64,6 +76,10 @@ export const TrackBatchResponse = Schema.Struct({
   data: Schema.Struct({
     accepted: Schema.Number.annotations({ description: "Items applied" }),
     rejected: Schema.Number.annotations({ description: "Items refused for their validation errors" }),
+    suppressed: Schema.Number.annotations({
+      description:
+        "Items whose email is suppressed: nothing stored for them. accepted + rejected + suppressed = the items"
+    }),
     results: Schema.Array(BatchItemResult).annotations({ description: "One per item, in the request's order" })
   })
 }).annotations({ identifier: "TrackBatchResponse" })
@@ -93,16 +109,6 @@ const idempotencyErrors = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoi
     .addError(
       ...error(422, "IDEMPOTENCY_KEY_REUSED: this key was used with a different body; nothing was appended")
     ) as unknown as E
-/** The answer to a track for a suppressed email that has no contact: nothing was stored (behaviour §7). */
-export const TrackSuppressedResponse = Schema.Struct({
-  success: Schema.Literal(true),
-  data: Schema.Struct({
-    contact: Schema.Null,
-    event: Schema.Null,
-    timestamp: Schema.String.annotations({ description: "The server's time, ISO-8601" }),
-    suppressed: Schema.Literal(true)
-  })
-}).annotations({ identifier: "TrackSuppressedResponse", description: "The email is suppressed: nothing was stored" })
 
 /** A contact as the read API shows it. */
 export const ContactView = Schema.Struct({

@@ -152,6 +152,7 @@ export const batchAnswer = (result: TrackBatch.Result): Reply =>
     data: {
       accepted: result.accepted,
       rejected: result.rejected,
+      suppressed: result.suppressed,
       results: result.items.map((item) =>
         item._tag === "Accepted"
           ? { success: true, data: trackView(item) }

@@ -146,8 +146,11 @@ export const make = (options: Options) =>
     // Each request runs as a root fiber: Effect's roots in slots, or overlapping requests are
     // promoted (decision 0028). Whatever the transport: server, web handler or router layer.
     FiberRoots.install()
+    // Everything the pipeline runs, runs on the runtime that built it: its flags too (main.ts
+    // turns Effect's fiber metrics off), which `Effect.runFork` and friends would not see.
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
+    const runPromise = Runtime.runPromise(runtime)
     const log = yield* RequestLog.make({ requests: options.requestLog ?? true })
 
     const routes = Router.fromApi(Api.Api).map((route) => {
@@ -167,7 +170,7 @@ export const make = (options: Options) =>
     const openApi = JSON.stringify(Api.openApi())
     let docsHtml: string | undefined
     const docs = (): Promise<string> =>
-      docsHtml !== undefined ? Promise.resolve(docsHtml) : Effect.runPromise(docsPage).then((html) => (docsHtml = html))
+      docsHtml !== undefined ? Promise.resolve(docsHtml) : runPromise(docsPage).then((html) => (docsHtml = html))
 
     // Request deadlines, swept by one timer: a timer per request would cost more than the request.
     // In slots, not a `Set`: a `Set` would keep finished requests alive (core's `SlotSet`).
@@ -246,7 +249,7 @@ export const make = (options: Options) =>
     /** The Prometheus text of `GET /metrics`, the limiter's bucket count read now. */
     const metricsText = (): Promise<string> => {
       if (limiter !== undefined) Metrics.rateLimitBuckets.unsafeUpdate(limiter.buckets(), noTags)
-      return Effect.runPromise(Metrics.render)
+      return runPromise(Metrics.render)
     }
 
     // The paths answered outside `Api`, and the methods each takes (for 405 + Allow): GET, and so HEAD.
@@ -270,7 +273,21 @@ export const make = (options: Options) =>
       return decision.retryAfterSeconds
     }
 
-    return { match, run, openApi, docs, log, bodyLimitOf, metricsOn, metricsText, recordRequest, ownMethods, limit }
+    return {
+      match,
+      run,
+      openApi,
+      docs,
+      log,
+      bodyLimitOf,
+      metricsOn,
+      metricsText,
+      recordRequest,
+      ownMethods,
+      limit,
+      /** The runtime that built the pipeline, for what a transport runs itself (an event stream). */
+      runtime
+    }
   })
 
 /** A built pipeline. */

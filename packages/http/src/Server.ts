@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
+import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
@@ -163,7 +164,7 @@ export const make = (
               res.off("drain", drained)
             })
           })
-        const fiber = Effect.runFork(Stream.runForEach(stream, write))
+        const fiber = Runtime.runFork(pipeline.runtime)(Stream.runForEach(stream, write))
         streams.add(fiber)
         res.once("close", () => fiber.unsafeInterruptAsFork(fiber.id()))
         fiber.addObserver((exit) => {

@@ -161,7 +161,10 @@ export const make = (
         const headers = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": requestId }
         // HEAD: the stream's headers only; the stream is never run.
         if (method === "HEAD") return new Response(null, { status: 200, headers })
-        return new Response(Stream.toReadableStream(Stream.encodeText(stream)), { status: 200, headers })
+        return new Response(Stream.toReadableStreamRuntime(Stream.encodeText(stream), pipeline.runtime), {
+          status: 200,
+          headers
+        })
       }
       const fail = (error: ApiError.ApiError, extra?: Readonly<Record<string, string>>) =>
         send(error.status, ApiError.envelope(error, requestId), Pipeline.Json, extra)

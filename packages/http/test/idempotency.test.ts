@@ -292,7 +292,8 @@ const suite = (name: string, store: () => Layer.Layer<Store, unknown>) =>
               const answer = await batch(url(), { events: items })
               expect(answer.status).toBe(200)
               expect(answer.body.data.results).toHaveLength(items.length)
-              expect(answer.body.data.accepted + answer.body.data.rejected).toBe(items.length)
+              const { accepted, rejected, suppressed } = answer.body.data
+              expect(accepted + rejected + suppressed).toBe(items.length)
             }
           ),
           { numRuns: 30 }

@@ -111,6 +111,15 @@ describe("the OpenAPI document", () => {
     expect(JSON.stringify(doc)).not.toContain("IDEMPOTENCY_KEY_IN_PROGRESS")
   })
 
+  it("declares a batch's three counts and a suppressed item's answer (behaviour §8)", () => {
+    const data = doc.components.schemas.TrackBatchResponse.properties.data
+    expect(data.required).toEqual(["accepted", "rejected", "suppressed", "results"])
+    expect(data.properties.suppressed.type).toBe("number")
+    expect(doc.components.schemas.BatchItemResult.anyOf).toContainEqual({
+      $ref: "#/components/schemas/TrackSuppressedResponse"
+    })
+  })
+
   it("every answer of the conformance suite is declared for its route and matches its schema", async () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true })
     ajv.addSchema({ $id: "openapi.json", components: doc.components })

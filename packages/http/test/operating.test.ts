@@ -447,4 +447,27 @@ describe("configuration", () => {
     })
     expect(Either.isLeft(read({ DATABASE_URL: url, TRACKLOG_PG_PREPARE: "no" }))).toBe(true)
   })
+
+  it("the PostgreSQL store without a DATABASE_URL (unset, empty or blank) is a configuration error naming it", () => {
+    for (
+      const env of [
+        { TRACKLOG_STORE: "postgres" },
+        { TRACKLOG_STORE: "postgres", DATABASE_URL: "" },
+        { TRACKLOG_STORE: "postgres", DATABASE_URL: " " },
+        { DATABASE_URL: "" }
+      ]
+    ) {
+      const read_ = read(env)
+      expect(Either.isLeft(read_), JSON.stringify(env)).toBe(true)
+      expect(String(Either.getLeft(read_).pipe(Option.getOrThrow))).toMatch(/DATABASE_URL/)
+      // The CLI reads the same store configuration.
+      const store = Effect.runSync(Effect.either(Effect.withConfigProvider(
+        ServerConfig.StoreConfig,
+        ConfigProvider.fromMap(new Map(Object.entries(env)))
+      )))
+      expect(Either.isLeft(store), JSON.stringify(env)).toBe(true)
+    }
+    // Another store does not need it, empty or not.
+    expect(Either.getOrThrow(read({ TRACKLOG_STORE: "memory", DATABASE_URL: "" })).store).toEqual({ _tag: "memory" })
+  })
 })
