@@ -4,12 +4,14 @@
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ApiKey from "@tracklog/core/ApiKey"
 import * as Backup from "@tracklog/core/Backup"
 import * as Ids from "@tracklog/core/Ids"
 import * as Projects from "@tracklog/core/Projects"
 import * as ServerConfig from "@tracklog/http/ServerConfig"
 import * as StoreLayer from "@tracklog/http/StoreLayer"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -38,6 +40,48 @@ const write = (stream: NodeJS.WritableStream) => (text: string) =>
 
 /** The process's stdout and stderr. */
 export const processOutput: Output = { out: write(process.stdout), err: write(process.stderr) }
+
+/**
+ * Whether text for a stream may carry ANSI colours: only on a terminal, and not when `NO_COLOR` is
+ * set to anything (https://no-color.org).
+ */
+export const colours = (stream: { readonly isTTY?: boolean | undefined }, env: NodeJS.ProcessEnv = process.env) =>
+  stream.isTTY === true && (env["NO_COLOR"] ?? "") === ""
+
+// CSI sequences (colours and styles): @effect/cli writes them whatever the stream is.
+const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g")
+const plain = (args: ReadonlyArray<unknown>) => args.map((a) => typeof a === "string" ? a.replace(ansi, "") : a)
+
+/** Runs `effect` with @effect/cli's help and usage errors in colour only where `colours` allows. */
+export const withColours = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Console.consoleWith((console) =>
+    Effect.withConsole(effect, {
+      ...console,
+      log: colours(process.stdout) ? console.log : (...args) => console.log(...plain(args)),
+      error: colours(process.stderr) ? console.error : (...args) => console.error(...plain(args))
+    })
+  )
+
+// An argument of the wrong form is a usage error (exit 2), refused before the store is opened.
+const checked = (name: string, valid: (text: string) => boolean, message: (text: string) => string) =>
+  Args.text({ name }).pipe(
+    Args.mapEffect((text) => valid(text) ? Effect.succeed(text) : Effect.fail(HelpDoc.p(message(text))))
+  )
+
+const Uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+const projectIdArg = checked(
+  "project id",
+  (text) => Uuid.test(text),
+  (text) => `A project id is a UUID, as \`tracklog projects list\` shows it; got "${text}".`
+).pipe(Args.map((id) => id.toLowerCase()), Args.withDescription("The project's id (a UUID)."))
+
+// The key itself is never echoed: a mistyped key may still be most of a secret.
+const keyArg = checked(
+  "key",
+  (text) => text.startsWith("pk_") || text.startsWith("sk_"),
+  () => "A key starts with pk_ (public) or sk_ (secret)."
+).pipe(Args.withDescription("The key to revoke, pk_… or sk_…."))
 
 // The store the environment names, opened only when a command runs (never for --help).
 const withStore = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -124,7 +168,7 @@ export const command = (output: Output) => {
 
   const rotate = Command.make(
     "rotate",
-    { projectId: Args.text({ name: "project id" }) },
+    { projectId: projectIdArg },
     ({ projectId }) =>
       run(Effect.gen(function*() {
         const keys = yield* newKeys
@@ -141,10 +185,8 @@ export const command = (output: Output) => {
     )
   )
 
-  const revoke = Command.make("revoke", { key: Args.text({ name: "key" }) }, ({ key }) =>
+  const revoke = Command.make("revoke", { key: keyArg }, ({ key }) =>
     run(Effect.gen(function*() {
-      if (!key.startsWith("pk_") && !key.startsWith("sk_"))
-        return yield* new CliError({ message: "a key starts with pk_ or sk_" })
       const grant = yield* (yield* Projects.Projects).revoke(yield* ApiKey.hash(key))
       yield* output.out(`Revoked the ${grant.kind} key of project ${grant.projectId}.\n`)
     }))).pipe(Command.withDescription("Revoke one key (pk_… or sk_…): it stops working at once."))
@@ -187,7 +229,9 @@ export const command = (output: Output) => {
 
   return Command.make("tracklog").pipe(
     Command.withDescription(
-      "Operate a tracklog store: the same store configuration as the server (TRACKLOG_STORE, DATABASE_URL, TRACKLOG_DATA_DIR)."
+      "Operate a tracklog store: the same store configuration as the server (TRACKLOG_STORE, DATABASE_URL, TRACKLOG_DATA_DIR). " +
+        "Exit code 0 on success, 1 when the command failed, 2 on a usage error (an unknown command or option, a missing " +
+        "or malformed argument). Colours only on a terminal; NO_COLOR turns them off."
     ),
     Command.withSubcommands([projects, keys, exportCommand, importCommand])
   )

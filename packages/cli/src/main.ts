@@ -12,6 +12,8 @@ import * as LogLevel from "effect/LogLevel"
 import * as Cli from "./Cli.js"
 
 Cli.cli(Cli.processOutput)(process.argv).pipe(
+  // Help and usage errors in colour on a terminal only, and never with NO_COLOR.
+  Cli.withColours,
   Effect.catchAllCause((cause) => {
     const failure = Cause.failureOption(cause)
     // @effect/cli has already printed what was wrong with the arguments.

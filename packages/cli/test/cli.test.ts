@@ -90,6 +90,57 @@ describe("tracklog CLI", () => {
     expect(missing.stderr).toContain("no such file")
   }, 120_000)
 
+  it("writes no colour codes into a pipe, nor with NO_COLOR; keeps them on a terminal", async () => {
+    const ansi = /\u001b\[/
+    const help = await tracklog(["--help"], { TRACKLOG_STORE: "memory" })
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("USAGE")
+    expect(help.stdout).not.toMatch(ansi)
+    const usage = await tracklog(["keys", "rotate"], { TRACKLOG_STORE: "memory" })
+    expect(usage.code).toBe(2)
+    expect(usage.stdout + usage.stderr).not.toMatch(ansi)
+    // On a terminal (a pseudo-terminal from util-linux's `script`): colour, unless NO_COLOR is set.
+    const onTerminal = (env: Record<string, string>) =>
+      new Promise<string>((resolve, reject) => {
+        const command = `${tsx} --conditions=@tracklog/source packages/cli/src/main.ts --help`
+        execFile("script", ["-qec", command, "/dev/null"], {
+          cwd: root,
+          env: { ...cleanEnv, TRACKLOG_STORE: "memory", ...env },
+          encoding: "utf8"
+        }, (error, stdout) => {
+          if (error !== null) reject(new Error(`script (util-linux) is needed for this test: ${error.message}`))
+          else resolve(stdout)
+        })
+      })
+    const coloured = await onTerminal({})
+    expect(coloured).toContain("USAGE")
+    expect(coloured).toMatch(ansi)
+    const plain = await onTerminal({ NO_COLOR: "1" })
+    expect(plain).toContain("USAGE")
+    expect(plain).not.toMatch(ansi)
+  }, 120_000)
+
+  it("a malformed argument is a usage error (exit 2) that says what is wrong, before the store is opened", async () => {
+    // No store could be opened with this configuration: the argument is refused first.
+    const env = { TRACKLOG_STORE: "postgres", DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" }
+    const rotate = await tracklog(["keys", "rotate", "not-a-uuid"], env)
+    expect(rotate.code).toBe(2)
+    expect(rotate.stderr).toContain("not-a-uuid")
+    expect(rotate.stderr).toMatch(/UUID/)
+    const revoke = await tracklog(["keys", "revoke", "nope"], env)
+    expect(revoke.code).toBe(2)
+    expect(revoke.stderr).toContain("pk_")
+  }, 120_000)
+
+  it("the PostgreSQL store without a DATABASE_URL (unset or empty) fails at once, naming it (exit 1)", async () => {
+    for (const env of [{ TRACKLOG_STORE: "postgres" }, { TRACKLOG_STORE: "postgres", DATABASE_URL: "" }]) {
+      const run = await tracklog(["projects", "list"], env)
+      expect(run.code, JSON.stringify(env)).toBe(1)
+      expect(run.stderr).toContain("DATABASE_URL")
+      expect(run.stderr).not.toContain("connection")
+    }
+  }, 120_000)
+
   it("on a running server: created keys work; a rotated or revoked key gets 401 on the next request", async () => {
     const db = await inScope(TestDatabase.server)
     const env = { DATABASE_URL: db.url }
@@ -152,8 +203,10 @@ describe("tracklog CLI", () => {
     const again = await tracklog(["keys", "revoke", second.publicKey], env)
     expect(again.code).toBe(1)
     expect(again.stderr).toContain("no project has this key")
-    const unknown = await tracklog(["keys", "rotate", "no-such-project"], env)
+    // A well-formed id that names no project: the command failed (1), not its usage (2).
+    const unknown = await tracklog(["keys", "rotate", "0190c0de-0000-7000-8000-000000000000"], env)
     expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain("no project with id")
   }, 240_000)
 
   it("refuses an embedded data directory another process holds, saying so", async () => {

@@ -123,7 +123,12 @@ export const make = Effect.gen(function*() {
             if (suppressed.has(item.right.email)) return { _tag: "Suppressed", timestamp }
             return { _tag: "Accepted", ...resultOf(decided[next++]!) }
           })
-          return { accepted: valid.length, rejected: items.length - valid.length, items: results }
+          return {
+            accepted: commands.length,
+            rejected: items.length - valid.length,
+            suppressed: valid.length - commands.length,
+            items: results
+          }
         }, idempotency)
       }),
       Effect.catchTag("EmailSuppressed", () =>

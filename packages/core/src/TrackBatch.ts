@@ -43,9 +43,13 @@ export type ItemResult =
   /** Its email is suppressed and has no contact: nothing stored for it (behaviour §7). */
   | { readonly _tag: "Suppressed"; readonly timestamp: Date }
 
-/** What a batch answers. */
+/** What a batch answers: each item counted once, so the three counts sum to the items. */
 export interface Result {
+  /** Items applied. */
   readonly accepted: number
+  /** Invalid items, refused for their validation errors. */
   readonly rejected: number
+  /** Items whose email is suppressed: nothing stored for them (behaviour §7). */
+  readonly suppressed: number
   readonly items: ReadonlyArray<ItemResult>
 }

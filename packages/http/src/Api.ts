@@ -50,9 +50,21 @@ export const TrackResponse = Schema.Struct({
   })
 }).annotations({ identifier: "TrackResponse" })
 
-/** One item's answer in a batch: the track answer, or its validation errors. */
+/** The answer to a track for a suppressed email that has no contact: nothing was stored (behaviour §7). */
+export const TrackSuppressedResponse = Schema.Struct({
+  success: Schema.Literal(true),
+  data: Schema.Struct({
+    contact: Schema.Null,
+    event: Schema.Null,
+    timestamp: Schema.String.annotations({ description: "The server's time, ISO-8601" }),
+    suppressed: Schema.Literal(true)
+  })
+}).annotations({ identifier: "TrackSuppressedResponse", description: "The email is suppressed: nothing was stored" })
+
+/** One item's answer in a batch: the track answer, the suppressed answer, or its validation errors. */
 export const BatchItemResult = Schema.Union(
   TrackResponse,
+  TrackSuppressedResponse,
   Schema.Struct({
     success: Schema.Literal(false),
     error: Schema.Struct({ code: Schema.Literal("VALIDATION_ERROR"), errors: Schema.Array(FieldError) })
@@ -65,6 +77,10 @@ export const TrackBatchResponse = Schema.Struct({
   data: Schema.Struct({
     accepted: Schema.Number.annotations({ description: "Items applied" }),
     rejected: Schema.Number.annotations({ description: "Items refused for their validation errors" }),
+    suppressed: Schema.Number.annotations({
+      description:
+        "Items whose email is suppressed: nothing stored for them. accepted + rejected + suppressed = the items"
+    }),
     results: Schema.Array(BatchItemResult).annotations({ description: "One per item, in the request's order" })
   })
 }).annotations({ identifier: "TrackBatchResponse" })
@@ -78,7 +94,7 @@ export const TrackBatchRequest = Schema.Struct({
 export const IdempotencyHeaders = Schema.Struct({
   "idempotency-key": Schema.optional(Schema.String.annotations({
     description:
-      "1–255 visible ASCII characters, optionally quoted. A retry with the same key and body gets the first answer again (header Idempotent-Replayed: true) and appends nothing; kept at least 24 h."
+      "1–255 visible ASCII characters, optionally quoted. A retry with the same key and body gets the first answer again (header Idempotent-Replayed: true) and appends nothing, also while the first request still runs (the retry waits for it); kept at least 24 h."
   }))
 })
 
@@ -92,21 +108,8 @@ const idempotencyErrors = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoi
       )
     )
     .addError(
-      ...error(409, "IDEMPOTENCY_KEY_IN_PROGRESS: a request with this key is still running; retry after Retry-After")
-    )
-    .addError(
       ...error(422, "IDEMPOTENCY_KEY_REUSED: this key was used with a different body; nothing was appended")
     ) as unknown as E
-/** The answer to a track for a suppressed email that has no contact: nothing was stored (behaviour §7). */
-export const TrackSuppressedResponse = Schema.Struct({
-  success: Schema.Literal(true),
-  data: Schema.Struct({
-    contact: Schema.Null,
-    event: Schema.Null,
-    timestamp: Schema.String.annotations({ description: "The server's time, ISO-8601" }),
-    suppressed: Schema.Literal(true)
-  })
-}).annotations({ identifier: "TrackSuppressedResponse", description: "The email is suppressed: nothing was stored" })
 
 /** A contact as the read API shows it. */
 export const ContactView = Schema.Struct({
@@ -344,12 +347,13 @@ export class Api extends HttpApi.make("tracklog")
   .add(EventsGroup)
   .add(HealthGroup)
   .addError(...error(404, "NOT_FOUND: unknown route"))
+  .addError(...error(431, "REQUEST_HEADER_FIELDS_TOO_LARGE: the header block is over the server's limit"))
   .addError(...error(500, "INTERNAL_SERVER_ERROR"))
   .annotate(OpenApi.Title, "tracklog")
   .annotate(OpenApi.Version, "0.1.0")
   .annotate(
     OpenApi.Description,
-    "Plunk's track API, event-sourced. Errors use the envelope of ErrorEnvelope. A known path with a method it does not declare answers 405 (components.responses.MethodNotAllowed) with `Allow`."
+    "Plunk's track API, event-sourced. Errors use the envelope of ErrorEnvelope. HEAD is answered wherever GET is, as GET without a body; any other method a known path does not declare answers 405 (components.responses.MethodNotAllowed) with `Allow`."
   )
 {}
 
@@ -397,5 +401,6 @@ export const metrics: OpenApiFix.TextOperation = {
 export const openApi = () =>
   OpenApiFix.fix(OpenApi.fromApi(Api, { additionalPropertiesStrategy: "allow" }), ErrorEnvelope, {
     additionalPropertiesStrategy: "allow",
-    textOperations: [metrics]
+    textOperations: [metrics],
+    plainTextBodies: [track.path, trackBatch.path]
   })

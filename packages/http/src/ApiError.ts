@@ -24,12 +24,12 @@ export type Code =
   | "CONTACT_NOT_FOUND"
   | "CONTACT_EXISTS"
   | "PAYLOAD_TOO_LARGE"
+  | "REQUEST_HEADER_FIELDS_TOO_LARGE"
   | "RATE_LIMIT_EXCEEDED"
   | "METHOD_NOT_ALLOWED"
   | "SERVICE_UNAVAILABLE"
   | "INTERNAL_SERVER_ERROR"
   | "IDEMPOTENCY_KEY_REUSED"
-  | "IDEMPOTENCY_KEY_IN_PROGRESS"
 
 /** A failure answered with the error envelope. */
 export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
@@ -79,6 +79,15 @@ export const notFound = () => make(404, "NOT_FOUND", "Route not found")
 export const contactNotFound = () => make(404, "CONTACT_NOT_FOUND", "Contact not found")
 
 export const payloadTooLarge = (limit: number) => make(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`)
+
+/** A header block over Node's limit (RFC 6585 §5): the headers are at fault, not the body. */
+export const headersTooLarge = () =>
+  make(
+    431,
+    "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    "Request headers too large",
+    "Send fewer or shorter headers"
+  )
 
 export const serviceUnavailable = () =>
   make(503, "SERVICE_UNAVAILABLE", "The event store is unavailable", "Retry later")
@@ -175,6 +184,15 @@ export const fromDomain = (
       return make(404, "NOT_FOUND", "This email is not suppressed")
   }
 }
+
+// The challenge of a 401 (RFC 9110 §11.6.1), in RFC 6750's form: `invalid_token` when a key was
+// sent and is not one; none when there was no usable key (RFC 6750 §3.1). Built once, not per answer.
+const challenge = { "www-authenticate": 'Bearer realm="tracklog"' } as const
+const invalidTokenChallenge = { "www-authenticate": 'Bearer realm="tracklog", error="invalid_token"' } as const
+
+/** The headers an error's answer carries besides the envelope: `WWW-Authenticate` on a 401. */
+export const headersOf = (error: ApiError): Readonly<Record<string, string>> | undefined =>
+  error.status !== 401 ? undefined : error.code === "INVALID_API_KEY" ? invalidTokenChallenge : challenge
 
 /** The error envelope of behaviour §2, as JSON text. */
 export const envelope = (error: ApiError, requestId: string): string =>

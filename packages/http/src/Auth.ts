@@ -10,8 +10,9 @@ import * as ApiError from "./ApiError.js"
 /** What a route accepts: any key of the project, or only its secret key. */
 export type Requirement = "any" | "secret"
 
-// The scheme name is case-insensitive (RFC 9110 §11.1).
-const Bearer = /^Bearer ([^\s]+)$/i
+// The scheme name is case-insensitive (RFC 9110 §11.1), and one or more spaces may follow it
+// (`credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]`, §11.4).
+const Bearer = /^Bearer +([^\s]+)$/i
 
 // Hashes of keys seen, bounded. A key rotated or revoked by another process (`pnpm tracklog
 // keys …`) must stop working on the next request: a grant is only taken from the cache below by a
@@ -22,7 +23,10 @@ const MaxCached = 10_000
 // most MaxCached × ~200 bytes whatever callers send.
 const MaxCachedKeyLength = 128
 
-/** The bearer token of an `Authorization` header, or undefined when there is none. */
+/**
+ * The bearer token of an `Authorization` header, or undefined when there is none: the one parser
+ * of the header, for authentication and the rate limit alike.
+ */
 export const keyOf = (header: string | undefined): string | undefined => {
   const match = header === undefined ? null : Bearer.exec(header)
   return match === null ? undefined : match[1]!
@@ -54,6 +58,8 @@ export interface Trust {
 
 /** A request's grant; `trusted` when it came from the cache, unchecked by the store this time. */
 export interface Granted extends Projects.Grant {
+  /** The hash of the request's key, to read it again later (an open event stream does). */
+  readonly keyHash?: string | undefined
   readonly trusted?: Trust | undefined
 }
 
@@ -74,6 +80,7 @@ export const make = Effect.gen(function*() {
     trustedGrants.set(hash, {
       projectId: grant.projectId,
       kind: grant.kind,
+      keyHash: hash,
       trusted: { keyHash: hash, confirm: confirm(hash) }
     })
   }
@@ -100,7 +107,7 @@ export const make = Effect.gen(function*() {
         if (!trustedGrants.has(hash)) remember(hash, grant.value)
         return requirement === "secret" && grant.value.kind !== "secret"
           ? Effect.fail(ApiError.forbidden())
-          : Effect.succeed(grant.value)
+          : Effect.succeed<Granted>({ projectId: grant.value.projectId, kind: grant.value.kind, keyHash: hash })
       }
     })
 

@@ -120,11 +120,19 @@ const frame = (recorded: EventStore.RecordedEvent, email: string | undefined): s
 export interface Options {
   /** How often `: ping` is sent (default 15 s). */
   readonly pingInterval?: Duration.DurationInput | undefined
+  /**
+   * Whether the stream's key still grants its project, read from the store: the stream ends once
+   * it does not, or cannot be read (behaviour §5.1). Unchecked when undefined.
+   */
+  readonly stillGranted?: Effect.Effect<boolean, unknown> | undefined
+  /** How often `stillGranted` is read (default 1 s). */
+  readonly keyCheckInterval?: Duration.DurationInput | undefined
 }
 
 /**
  * The project's log from `start` as SSE text, one piece per page read, pings between; ends when
- * the store fails (the client reconnects with its last id).
+ * the store fails (the client reconnects with its last id) or when its key is gone (the client's
+ * reconnect is then refused).
  */
 export const make = (
   source: LogStream.LogSource["Type"],
@@ -192,6 +200,13 @@ export const make = (
       Stream.catchAll(() => Stream.empty),
       Stream.provideService(LogStream.LogSource, source)
     )
+    // Done once the key no longer grants the project: revoked or rotated, perhaps by another
+    // process, so the store is asked, every second by default (one lookup; the stores batch them).
+    const { stillGranted } = options
+    const revoked = stillGranted === undefined ? undefined : Effect.sleep(options.keyCheckInterval ?? "1 second").pipe(
+      Effect.zipRight(Effect.orElseSucceed(stillGranted, () => false)),
+      Effect.repeat({ while: (granted) => granted })
+    )
     // Counted as a subscriber, and its lag kept, from when it runs until it ends (behaviour §9).
     const open = Effect.acquireRelease(Effect.sync(Metrics.streamLag), (lag) => Effect.sync(() => lag.close()))
     return Stream.unwrapScoped(Effect.map(open, (lag) => {
@@ -205,9 +220,10 @@ export const make = (
         ),
         Schedule.spaced(options.pingInterval ?? Duration.seconds(15))
       ).pipe(Stream.drop(1))
-      return Stream.concat(
+      const stream = Stream.concat(
         Stream.make(preamble),
         Stream.merge(events, pings, { haltStrategy: "left" })
       )
+      return revoked === undefined ? stream : Stream.interruptWhen(stream, revoked)
     }))
   })

@@ -11,6 +11,7 @@ import * as Idempotency from "@tracklog/core/Idempotency"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
 import * as LogStream from "@tracklog/core/LogStream"
+import * as Projects from "@tracklog/core/Projects"
 import * as Suppressions from "@tracklog/core/Suppressions"
 import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Track from "@tracklog/core/Track"
@@ -153,6 +154,7 @@ export const batchAnswer = (result: TrackBatch.Result): Reply =>
     data: {
       accepted: result.accepted,
       rejected: result.rejected,
+      suppressed: result.suppressed,
       results: result.items.map((item) =>
         item._tag === "Accepted"
           ? { success: true, data: trackView(item) }
@@ -211,6 +213,7 @@ export type Services =
   | Contacts.Contacts
   | Suppressions.Suppressions
   | EventStore.EventStore
+  | Projects.Projects
 
 /**
  * The handlers of every endpoint, by endpoint name: one for each endpoint of `Api`, checked by the
@@ -222,6 +225,7 @@ export const make = Effect.gen(function*() {
   const handler = yield* CommandHandler.CommandHandler
   const suppressions = yield* Suppressions.Suppressions
   const eventStore = yield* EventStore.EventStore
+  const projects = yield* Projects.Projects
   // A store that cannot be read live answers the stream route 503.
   const logSource = yield* Effect.serviceOption(LogStream.LogSource)
 
@@ -326,7 +330,14 @@ export const make = Effect.gen(function*() {
         Effect.gen(function*() {
           const start = yield* EventStream.startOf(headerOf(request, "last-event-id"), request.query)
           if (Option.isNone(logSource)) return yield* ApiError.serviceUnavailable()
-          const stream = yield* EventStream.make(logSource.value, contacts, request.grant.projectId, start)
+          // The stream lives no longer than its key: read again from the store, which a key revoked
+          // or rotated by another process leaves at once (behaviour §5.1).
+          const { keyHash, kind, projectId } = request.grant
+          const stillGranted = keyHash === undefined ? undefined : Effect.map(
+            projects.findByKeyHash(keyHash),
+            Option.exists((grant) => grant.projectId === projectId && grant.kind === kind)
+          )
+          const stream = yield* EventStream.make(logSource.value, contacts, projectId, start, { stillGranted })
           return { status: 200, body: "", stream }
         })
     },

@@ -16,8 +16,14 @@ import * as Prometheus from "./internal/prometheus.js"
 
 const none: ReadonlyArray<never> = []
 
-// Seconds, from 0.5 ms to ~8 s.
-const durationBuckets = MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 15 })
+// Seconds: doubling from 0.5 ms to ~4.1 s, then past the 10 s request deadline (a request cut off
+// by it lands above 10).
+const durationBuckets = MetricBoundaries.fromIterable([
+  ...Array.from({ length: 14 }, (_, i) => 0.0005 * 2 ** i),
+  5,
+  10,
+  30
+])
 
 const requestsKey = MetricKey.counter("tracklog_http_requests_total", {
   description: "HTTP requests answered, by route pattern, method and status",
@@ -121,8 +127,18 @@ export const makeRequestRecorder = () => {
   }
 }
 
-/** The Prometheus text of every metric in the registry. */
-export const render: Effect.Effect<string> = Effect.map(Metric.snapshot, Prometheus.render)
+/** Whether a series is one of tracklog's own, the ones `render` writes. */
+export const isOwn = (name: string) => name.startsWith("tracklog_")
+
+/**
+ * The Prometheus text of tracklog's own metrics in the registry. Others are left out: Effect's
+ * fiber metrics (recorded wherever the runtime flag is on, as in an embedder's runtime) have no
+ * help, counters without `_total` and milliseconds, and anything else is not ours to document.
+ */
+export const render: Effect.Effect<string> = Effect.map(
+  Metric.snapshot,
+  (pairs) => Prometheus.render(pairs.filter((pair) => isOwn(pair.metricKey.name)))
+)
 
 /** The Content-Type of `render`'s text. */
 export const contentType = Prometheus.contentType

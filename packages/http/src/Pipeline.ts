@@ -76,6 +76,11 @@ export const BatchPath = "/v1/track/batch"
 export const OpenApiPath = "/openapi.json"
 export const DocsPath = "/docs"
 export const MetricsPath = "/metrics"
+/**
+ * Whether a method reads as GET: HEAD is answered as GET without a body (RFC 9110 §9.3.2) on every
+ * GET route, so load balancers' `HEAD /health` works.
+ */
+export const isGet = (method: string) => method === "GET" || method === "HEAD"
 /** The routes a browser may call with a public key, so CORS applies to them. */
 export const isCorsPath = (path: string) => path === TrackPath || path === BatchPath
 const NoGrant = { projectId: "", kind: "public" } as const
@@ -97,7 +102,7 @@ export const answerHeaders = (path: string, status: number): Record<string, stri
 /** Adds `answerHeaders` to `headers` in place (no copy on every answer); returns it. */
 export const addAnswerHeaders = <H extends Record<string, unknown>>(headers: H, path: string, status: number): H => {
   if (isCorsPath(path)) Object.assign(headers, corsHeaders)
-  if (status === 503 || status === 429 || status === 409) (headers as Record<string, unknown>)["retry-after"] = "1"
+  if (status === 503 || status === 429) (headers as Record<string, unknown>)["retry-after"] = "1"
   return headers
 }
 
@@ -141,8 +146,11 @@ export const make = (options: Options) =>
     // Each request runs as a root fiber: Effect's roots in slots, or overlapping requests are
     // promoted (decision 0028). Whatever the transport: server, web handler or router layer.
     FiberRoots.install()
+    // Everything the pipeline runs, runs on the runtime that built it: its flags too (main.ts
+    // turns Effect's fiber metrics off), which `Effect.runFork` and friends would not see.
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
+    const runPromise = Runtime.runPromise(runtime)
     const log = yield* RequestLog.make({ requests: options.requestLog ?? true })
 
     const routes = Router.fromApi(Api.Api).map((route) => {
@@ -151,18 +159,18 @@ export const make = (options: Options) =>
       return { ...route, value: { handler, pattern: "/" + route.segments.join("/") } }
     })
     const route: (method: string, path: string) => Router.Match<Endpoint> = Router.matcher(routes)
-    // A known path with another method: the routes a browser calls also answer CORS preflights,
-    // so their `Allow` names OPTIONS too.
+    // A known path with another method: HEAD is allowed wherever GET is, and the routes a browser
+    // calls also answer CORS preflights, so their `Allow` names OPTIONS too.
     const match = (method: string, path: string): Router.Match<Endpoint> => {
-      const found = route(method, path)
-      return found._tag === "MethodNotAllowed" && isCorsPath(path)
-        ? { ...found, allow: [...found.allow, "OPTIONS"] }
-        : found
+      const found = route(method === "HEAD" ? "GET" : method, path)
+      if (found._tag !== "MethodNotAllowed") return found
+      const allow = found.allow.flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m]))
+      return { ...found, allow: isCorsPath(path) ? [...allow, "OPTIONS"] : allow }
     }
     const openApi = JSON.stringify(Api.openApi())
     let docsHtml: string | undefined
     const docs = (): Promise<string> =>
-      docsHtml !== undefined ? Promise.resolve(docsHtml) : Effect.runPromise(docsPage).then((html) => (docsHtml = html))
+      docsHtml !== undefined ? Promise.resolve(docsHtml) : runPromise(docsPage).then((html) => (docsHtml = html))
 
     // Request deadlines, swept by one timer: a timer per request would cost more than the request.
     // In slots, not a `Set`: a `Set` would keep finished requests alive (core's `SlotSet`).
@@ -206,7 +214,11 @@ export const make = (options: Options) =>
           headers: input.headers
         })))
       const fail = (error: ApiError.ApiError) =>
-        done({ status: error.status, body: ApiError.envelope(error, input.requestId) })
+        done({
+          status: error.status,
+          body: ApiError.envelope(error, input.requestId),
+          headers: ApiError.headersOf(error)
+        })
       const deadline: Deadline = {
         at: Date.now() + requestTimeout,
         expire: () => fiber.unsafeInterruptAsFork(fiber.id()),
@@ -237,14 +249,15 @@ export const make = (options: Options) =>
     /** The Prometheus text of `GET /metrics`, the limiter's bucket count read now. */
     const metricsText = (): Promise<string> => {
       if (limiter !== undefined) Metrics.rateLimitBuckets.unsafeUpdate(limiter.buckets(), noTags)
-      return Effect.runPromise(Metrics.render)
+      return runPromise(Metrics.render)
     }
 
-    // The paths answered outside `Api`, and the one method each takes (for 405 + Allow).
-    const ownPaths: Record<string, string> = { [OpenApiPath]: "GET", [DocsPath]: "GET" }
-    if (metricsOn) ownPaths[MetricsPath] = "GET"
-    /** The method a path answered outside `Api` takes, if it is one. */
-    const ownMethod = (path: string): string | undefined => ownPaths[path]
+    // The paths answered outside `Api`, and the methods each takes (for 405 + Allow): GET, and so HEAD.
+    const readOnly = ["GET", "HEAD"] as const
+    const ownPaths: Record<string, ReadonlyArray<string>> = { [OpenApiPath]: readOnly, [DocsPath]: readOnly }
+    if (metricsOn) ownPaths[MetricsPath] = readOnly
+    /** The methods a path answered outside `Api` takes, if it is one. */
+    const ownMethods = (path: string): ReadonlyArray<string> | undefined => ownPaths[path]
 
     /**
      * The per-key rate limit, before the key is looked up (guesses at keys are throttled too,
@@ -260,7 +273,21 @@ export const make = (options: Options) =>
       return decision.retryAfterSeconds
     }
 
-    return { match, run, openApi, docs, log, bodyLimitOf, metricsOn, metricsText, recordRequest, ownMethod, limit }
+    return {
+      match,
+      run,
+      openApi,
+      docs,
+      log,
+      bodyLimitOf,
+      metricsOn,
+      metricsText,
+      recordRequest,
+      ownMethods,
+      limit,
+      /** The runtime that built the pipeline, for what a transport runs itself (an event stream). */
+      runtime
+    }
   })
 
 /** A built pipeline. */

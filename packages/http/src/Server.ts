@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
+import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
@@ -144,6 +145,8 @@ export const make = (
           "x-request-id": requestId
         })
         log.request(method, pattern, 200, performance.now() - started, requestId)
+        // HEAD: the stream's headers, and the end; a stream never opened is never left open.
+        if (method === "HEAD") return void res.end()
         const write = (text: string) =>
           Effect.async<void, "stalled">((resume) => {
             if (res.write(text)) return resume(Effect.void)
@@ -161,7 +164,7 @@ export const make = (
               res.off("drain", drained)
             })
           })
-        const fiber = Effect.runFork(Stream.runForEach(stream, write))
+        const fiber = Runtime.runFork(pipeline.runtime)(Stream.runForEach(stream, write))
         streams.add(fiber)
         res.once("close", () => fiber.unsafeInterruptAsFork(fiber.id()))
         fiber.addObserver((exit) => {
@@ -181,11 +184,14 @@ export const make = (
         res.end()
         return log.request(method, pattern, 204, performance.now() - started, requestId)
       }
-      if (method === "GET" && path === Pipeline.OpenApiPath) {
+      // A HEAD is answered as its GET: Node sends the headers of `send` (content-length too) and
+      // drops the body (RFC 9110 §9.3.2).
+      const get = Pipeline.isGet(method)
+      if (get && path === Pipeline.OpenApiPath) {
         pattern = path
         return send(200, openApi)
       }
-      if (method === "GET" && path === Pipeline.MetricsPath && pipeline.metricsOn) {
+      if (get && path === Pipeline.MetricsPath && pipeline.metricsOn) {
         pattern = path
         req.resume()
         return void pipeline.metricsText().then(
@@ -196,7 +202,7 @@ export const make = (
           }
         )
       }
-      if (method === "GET" && path === Pipeline.DocsPath) {
+      if (get && path === Pipeline.DocsPath) {
         pattern = path
         return void pipeline.docs().then(
           (html) => send(200, html, Pipeline.Html),
@@ -210,11 +216,11 @@ export const make = (
       const found = match(method, path)
       if (found._tag === "NotFound") {
         req.resume()
-        const own = pipeline.ownMethod(path)
+        const own = pipeline.ownMethods(path)
         if (own !== undefined) {
           pattern = path
-          allow = own
-          return fail(ApiError.methodNotAllowed([own]))
+          allow = own.join(", ")
+          return fail(ApiError.methodNotAllowed(own))
         }
         return fail(ApiError.notFound())
       }
@@ -268,7 +274,7 @@ export const make = (
       if (error.code === "ECONNRESET" || !socket.writable) return socket.destroy()
       const requestId = randomUUID()
       const apiError = error.code === "HPE_HEADER_OVERFLOW"
-        ? new ApiError.ApiError({ status: 413, code: "PAYLOAD_TOO_LARGE", message: "Request headers too large" })
+        ? ApiError.headersTooLarge()
         : new ApiError.ApiError({ status: 400, code: "VALIDATION_ERROR", message: "Malformed HTTP request" })
       const body = ApiError.envelope(apiError, requestId)
       socket.end(

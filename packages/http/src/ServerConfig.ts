@@ -62,10 +62,22 @@ const store = Config.all({
     case "embedded":
       return Either.right({ _tag: "embedded", dataDir })
     case "postgres":
+      // Said here, before connecting: the driver would take an empty URL for its defaults and fail
+      // with "Failed to acquire connection", naming nothing.
       return Option.match(url, {
         onNone: () =>
-          Either.left(ConfigError.MissingData(["DATABASE_URL"], "TRACKLOG_STORE=postgres needs DATABASE_URL")),
-        onSome: (url) => Either.right({ _tag: "postgres", url, prepare })
+          Either.left(
+            ConfigError.MissingData(["DATABASE_URL"], "TRACKLOG_STORE=postgres needs DATABASE_URL, a postgres:// URL")
+          ),
+        onSome: (url) =>
+          url.trim() === ""
+            ? Either.left(
+              ConfigError.MissingData(
+                ["DATABASE_URL"],
+                "DATABASE_URL is empty: set it to a postgres:// URL, or unset it (and TRACKLOG_STORE) for the embedded store"
+              )
+            )
+            : Either.right({ _tag: "postgres", url, prepare })
       })
   }
 }))

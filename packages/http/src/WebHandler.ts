@@ -24,6 +24,8 @@ import * as Pipeline from "./Pipeline.js"
 import * as ServerConfig from "./ServerConfig.js"
 import * as StoreLayer from "./StoreLayer.js"
 
+const encoder = new TextEncoder()
+
 /** A request handler of the whole API. */
 export type Handler = (request: Request) => Promise<Response>
 
@@ -140,15 +142,24 @@ export const make = (
           delete headers["content-type"]
           return new Response(null, { status, headers })
         }
+        // A HEAD is its GET's answer without the content, with the length the content would have
+        // (RFC 9110 §9.3.2), as the node server sends it.
+        if (method === "HEAD") {
+          headers["content-length"] = String(encoder.encode(body).byteLength)
+          return new Response(null, { status, headers })
+        }
         return new Response(body, { status, headers })
       }
       // A Server-Sent Events reply: the stream is pulled as the client reads, and cancelled when
       // the client goes away.
       const serveStream = (stream: Stream.Stream<string>): Response => {
         log.request(method, pattern, 200, performance.now() - started, requestId)
-        return new Response(Stream.toReadableStream(Stream.encodeText(stream)), {
+        const headers = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": requestId }
+        // HEAD: the stream's headers only; the stream is never run.
+        if (method === "HEAD") return new Response(null, { status: 200, headers })
+        return new Response(Stream.toReadableStreamRuntime(Stream.encodeText(stream), pipeline.runtime), {
           status: 200,
-          headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": requestId }
+          headers
         })
       }
       const fail = (error: ApiError.ApiError, extra?: Readonly<Record<string, string>>) =>
@@ -160,11 +171,12 @@ export const make = (
         log.request(method, pattern, 204, performance.now() - started, requestId)
         return new Response(null, { status: 204, headers: { ...Pipeline.preflightHeaders, "x-request-id": requestId } })
       }
-      if (method === "GET" && path === Pipeline.OpenApiPath) {
+      const get = Pipeline.isGet(method)
+      if (get && path === Pipeline.OpenApiPath) {
         pattern = path
         return send(200, openApi)
       }
-      if (method === "GET" && path === Pipeline.MetricsPath && pipeline.metricsOn) {
+      if (get && path === Pipeline.MetricsPath && pipeline.metricsOn) {
         pattern = path
         await discardBody(request)
         try {
@@ -174,7 +186,7 @@ export const make = (
           return fail(ApiError.internal())
         }
       }
-      if (method === "GET" && path === Pipeline.DocsPath) {
+      if (get && path === Pipeline.DocsPath) {
         pattern = path
         try {
           return send(200, await pipeline.docs(), Pipeline.Html)
@@ -187,10 +199,10 @@ export const make = (
       const found = match(method, path)
       if (found._tag === "NotFound") {
         await discardBody(request)
-        const own = pipeline.ownMethod(path)
+        const own = pipeline.ownMethods(path)
         if (own !== undefined) {
           pattern = path
-          return fail(ApiError.methodNotAllowed([own]), { allow: own })
+          return fail(ApiError.methodNotAllowed(own), { allow: own.join(", ") })
         }
         return fail(ApiError.notFound())
       }

@@ -24,6 +24,8 @@ const expectEnvelope = (answer: Answer, status: number, code: string) => {
   expect(answer.headers.get("x-request-id")).toBe(answer.body.error.requestId)
   expect(new Date(answer.body.timestamp).toISOString()).toBe(answer.body.timestamp)
   if (code !== "VALIDATION_ERROR" || status === 400) expect(answer.body.error.errors).toBeUndefined()
+  // Every 401 says how to authenticate (RFC 9110 §11.6.1).
+  if (status === 401) expect(answer.headers.get("www-authenticate")).toMatch(/^Bearer( |$)/)
 }
 
 /** How a target under test starts over a store: the node server unless told otherwise. */
@@ -68,6 +70,54 @@ export const conformance = <E>(
           })
           expectEnvelope(answer, 401, "MISSING_AUTH")
         }
+      })
+
+      it('every 401 carries WWW-Authenticate: Bearer, with error="invalid_token" only when a key was sent', async () => {
+        const body = { email: "a@b.co", event: "e" }
+        const missing = [
+          await request(base, "POST", "/v1/track", { body }),
+          await request(base, "POST", "/v1/track", { body, headers: { authorization: "Basic abc" } }),
+          await request(base, "POST", "/v1/track/batch", { body: { events: [body] } }),
+          await request(base, "GET", "/contacts"),
+          await request(base, "GET", "/events/stream"),
+          await request(base, "DELETE", "/suppressions?email=a%40b.co")
+        ]
+        for (const answer of missing) {
+          expectEnvelope(answer, 401, "MISSING_AUTH")
+          expect(answer.headers.get("www-authenticate")).toBe('Bearer realm="tracklog"')
+        }
+        const invalid = [
+          await track(body, "pk_unknown"),
+          await request(base, "POST", "/v1/track/batch", { key: "pk_unknown", body: { events: [body] } }),
+          await get("/contacts", "sk_unknown"),
+          await get("/events/stream", "sk_unknown")
+        ]
+        for (const answer of invalid) {
+          expectEnvelope(answer, 401, "INVALID_API_KEY")
+          expect(answer.headers.get("www-authenticate")).toBe('Bearer realm="tracklog", error="invalid_token"')
+        }
+        // Only a 401 challenges: a 403 (the key is known, of the wrong kind) and a 200 do not.
+        expect((await get("/contacts", projectA.publicKey)).headers.get("www-authenticate")).toBeNull()
+        expect((await get("/contacts")).headers.get("www-authenticate")).toBeNull()
+      })
+
+      it("one or more spaces between `Bearer` and the key (RFC 9110 §11.4: `1*SP`) name the key", async () => {
+        for (const spaces of ["  ", "   ", " ".repeat(8)]) {
+          const answer = await request(base, "POST", "/v1/track", {
+            body: { email: freshEmail("spaces"), event: "e" },
+            headers: { authorization: `Bearer${spaces}${projectA.publicKey}` }
+          })
+          expect(answer.status, JSON.stringify(spaces)).toBe(200)
+          const read = await request(base, "GET", "/contacts?limit=1", {
+            headers: { authorization: `Bearer${spaces}${projectA.secretKey}` }
+          })
+          expect(read.status, JSON.stringify(spaces)).toBe(200)
+        }
+        expectEnvelope(
+          await request(base, "GET", "/contacts", { headers: { authorization: "Bearer  sk_nope" } }),
+          401,
+          "INVALID_API_KEY"
+        )
       })
 
       it("an unknown key → 401 INVALID_API_KEY, also one shaped like a real key", async () => {
@@ -420,7 +470,7 @@ export const conformance = <E>(
         expect(track.headers.get("allow")).toBe("POST, OPTIONS")
         const contacts = await request(base, "DELETE", "/contacts", { key: projectA.secretKey })
         expectEnvelope(contacts, 405, "METHOD_NOT_ALLOWED")
-        expect(contacts.headers.get("allow")).toBe("GET")
+        expect(contacts.headers.get("allow")).toBe("GET, HEAD")
       })
 
       it("the Bearer scheme name is case-insensitive (behaviour §9)", async () => {

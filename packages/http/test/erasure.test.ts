@@ -173,6 +173,32 @@ const erasure = <E>(
       expect(await byEmail(email)).toMatchObject([{ id: back.body.data.contact, subscribed: true }])
     })
 
+    it("a batch counts its suppressed items apart: accepted + rejected + suppressed = the items (behaviour §8)", async () => {
+      const email = `${marker("bsupp")}@example.com`
+      const kept = `${marker("bkept")}@example.com`
+      const old = (await track({ email, event: "e" })).body.data.contact
+      expectNoContent(await del(`/contacts/${old}?suppress=true`))
+      const answer = await request(base, "POST", "/v1/track/batch", {
+        key: projectA.publicKey,
+        body: {
+          events: [
+            { email: kept, event: "a" },
+            { email, event: "refused" },
+            { email: "not-an-email", event: "x" },
+            { email: kept, event: "b" }
+          ]
+        }
+      })
+      expect(answer.status, answer.text).toBe(200)
+      expect(Object.keys(answer.body.data)).toEqual(["accepted", "rejected", "suppressed", "results"])
+      expect(answer.body.data).toMatchObject({ accepted: 2, rejected: 1, suppressed: 1 })
+      expect(answer.body.data.results[1]).toMatchObject({
+        success: true,
+        data: { contact: null, event: null, suppressed: true }
+      })
+      expect(await byEmail(email)).toEqual([])
+    })
+
     it("a track racing an erasure of the same contact: erased with it or a new contact, never half, never 5xx", async () => {
       for (let round = 0; round < 10; round++) {
         const email = `${marker("race")}@example.com`

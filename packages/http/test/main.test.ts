@@ -127,6 +127,24 @@ describe("pnpm start", () => {
       .toThrow(/half matches/)
   })
 
+  it("the PostgreSQL store without a DATABASE_URL (unset, empty or blank) stops the start, naming it, before connecting", async () => {
+    for (
+      const env of [
+        { TRACKLOG_STORE: "postgres" },
+        { TRACKLOG_STORE: "postgres", DATABASE_URL: "" },
+        { DATABASE_URL: "  " }
+      ]
+    ) {
+      const started = await startProcess(env).then(
+        async (server) => `started: ${await server.stop()}`,
+        (error: Error) => error.message
+      )
+      expect(started, JSON.stringify(env)).toMatch(/^server exited with 1:/)
+      expect(started).toContain("DATABASE_URL")
+      expect(started).not.toContain("connection")
+    }
+  })
+
   describe("on PostgreSQL (DATABASE_URL)", () => {
     const scope = Effect.runSync(Scope.make())
     let url = ""

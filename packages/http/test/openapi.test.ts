@@ -47,13 +47,17 @@ const templates = Object.keys(doc.paths).map((template) => ({
 
 const Methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
 
-// A 405 is the document's MethodNotAllowed answer, and its Allow names what the path declares
-// (OPTIONS too on the CORS routes, which answer preflights).
+// A 405 is the document's MethodNotAllowed answer, and its Allow names what the path declares,
+// HEAD wherever GET is (answered as GET without a body), and OPTIONS on the CORS routes, which
+// answer preflights.
 const checkMethodNotAllowed = async (ajv: Ajv2020, template: string, answer: Seen) => {
   const declared = Object.keys(doc.paths[template]).filter((m) => Methods.includes(m)).map((m) => m.toUpperCase())
-  expect(declared, `${answer.method} ${template}: 405 for a declared method`).not.toContain(answer.method)
+  const allowed = declared.includes("GET") ? [...declared, "HEAD"] : declared
+  expect(allowed, `${answer.method} ${template}: 405 for a declared method`).not.toContain(answer.method)
   const allow = (answer.allow ?? "").split(",").map((m) => m.trim()).filter((m) => m !== "OPTIONS")
-  expect(allow.sort(), `${answer.method} ${template}: Allow`).toEqual(declared.sort())
+  expect(allow.sort(), `${answer.method} ${template}: Allow`).toEqual(allowed.sort())
+  // A HEAD's answer has no content (RFC 9110 §9.3.2).
+  if (answer.method === "HEAD") return expect(await answer.text).toBe("")
   const response = doc.components.responses.MethodNotAllowed
   const validate = ajv.compile({
     $id: `405-${Math.random()}`,
@@ -83,10 +87,37 @@ describe("the OpenAPI document", () => {
           if (Number(status) >= 400) {
             expect(response.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/ErrorEnvelope" })
           }
+          if (status === "401") expect(Object.keys(response.headers ?? {})).toContain("WWW-Authenticate")
         }
       }
     }
     expect(JSON.stringify(doc)).not.toContain("HttpApiDecodeError")
+  })
+
+  it("the track routes take their JSON as application/json or text/plain (sendBeacon; decision 0006)", () => {
+    for (const path of ["/v1/track", "/v1/track/batch"]) {
+      const content = doc.paths[path].post.requestBody.content
+      expect(Object.keys(content).sort(), path).toEqual(["application/json", "text/plain"])
+      expect(content["text/plain"].schema, path).toEqual(content["application/json"].schema)
+    }
+  })
+
+  it("declares no 409: a second request with a key in flight waits and replays (behaviour §6)", () => {
+    for (const [path, item] of Object.entries<any>(doc.paths)) {
+      for (const [method, operation] of Object.entries<any>(item)) {
+        expect(Object.keys(operation.responses), `${method} ${path}`).not.toContain("409")
+      }
+    }
+    expect(JSON.stringify(doc)).not.toContain("IDEMPOTENCY_KEY_IN_PROGRESS")
+  })
+
+  it("declares a batch's three counts and a suppressed item's answer (behaviour §8)", () => {
+    const data = doc.components.schemas.TrackBatchResponse.properties.data
+    expect(data.required).toEqual(["accepted", "rejected", "suppressed", "results"])
+    expect(data.properties.suppressed.type).toBe("number")
+    expect(doc.components.schemas.BatchItemResult.anyOf).toContainEqual({
+      $ref: "#/components/schemas/TrackSuppressedResponse"
+    })
   })
 
   it("every answer of the conformance suite is declared for its route and matches its schema", async () => {
@@ -136,8 +167,9 @@ describe("the OpenAPI document", () => {
       for (const template of Object.keys(doc.paths)) {
         const path = template.replace(/\{[^}]+\}/g, "x")
         const declared = Object.keys(doc.paths[template])
-        for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH"]) {
-          if (!declared.includes(method.toLowerCase())) await fetch(url + path, { method })
+        for (const method of ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]) {
+          const get = method === "HEAD" ? "get" : method.toLowerCase()
+          if (!declared.includes(get)) await fetch(url + path, { method })
         }
       }
     } finally {

@@ -11,6 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as Net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as ServerConfig from "../src/ServerConfig.js"
@@ -171,11 +172,11 @@ for (const transport of transports) {
       expect((await request(base(), "GET", "/metrics")).status).toBe(200)
       const post = await request(base(), "POST", "/metrics")
       expect(post.status).toBe(405)
-      expect(post.headers.get("allow")).toBe("GET")
+      expect(post.headers.get("allow")).toBe("GET, HEAD")
       expect(post.body.error.code).toBe("METHOD_NOT_ALLOWED")
       const openApi = await request(base(), "POST", "/openapi.json")
       expect(openApi.status).toBe(405)
-      expect(openApi.headers.get("allow")).toBe("GET")
+      expect(openApi.headers.get("allow")).toBe("GET, HEAD")
     })
   })
 
@@ -203,6 +204,18 @@ for (const transport of transports) {
       expect(limited.headers.get("x-request-id")).toBe(limited.body.error.requestId)
       const other = await track(base(), projectB.publicKey, "other@example.com")
       expect(other.status).toBe(200)
+    })
+
+    it("counts a key sent with several spaces after `Bearer` in that key's bucket (the parser auth uses)", async () => {
+      // Project B's secret key, untouched by the other tests here; three requests spend its burst.
+      const spaced = (spaces: string) =>
+        request(base(), "GET", "/contacts?limit=1", {
+          headers: { authorization: `Bearer${spaces}${projectB.secretKey}` }
+        })
+      const answers = []
+      for (const spaces of [" ", "  ", "   ", "  "]) answers.push(await spaced(spaces))
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429])
+      expect(answers[3]!.body.error.code).toBe("RATE_LIMIT_EXCEEDED")
     })
 
     it("nothing of a refused request is stored", async () => {
@@ -245,6 +258,119 @@ for (const transport of transports) {
         body: { email: "b@example.com", event: "e" }
       })
       expect(bad.body.error.code).toBe("MISSING_AUTH")
+    })
+  })
+}
+
+// A HEAD over a raw socket, `Connection: close`: resolves with what the server sent once it ends
+// the answer and closes, or with `"(still open)"` after 3 s.
+const rawHead = (base: string, path: string, headers: Record<string, string> = {}) =>
+  new Promise<string>((resolve) => {
+    const url = new URL(base)
+    const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")
+    const socket = Net.connect(Number(url.port), url.hostname, () =>
+      socket.write(`HEAD ${path} HTTP/1.1\r\nHost: x\r\n${lines}Connection: close\r\n\r\n`))
+    let out = ""
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve("(still open)")
+    }, 3_000)
+    socket.on("data", (c: Buffer) => (out += c.toString("latin1")))
+    socket.on("close", () => {
+      clearTimeout(timer)
+      resolve(out)
+    })
+    socket.on("error", () => {})
+  })
+
+for (const transport of transports) {
+  describe(`HEAD (${transport.name})`, () => {
+    const base = serveOn(transport, { metrics: true })
+
+    it("answers HEAD on every GET route as GET without a body: same status and headers, GET's content-length", async () => {
+      const email = `head-${Date.now()}@example.com`
+      const contact = (await track(base(), projectA.publicKey, email)).body.data.contact
+      const sk = projectA.secretKey
+      const routes: ReadonlyArray<readonly [string, string?]> = [
+        ["/health"],
+        ["/openapi.json"],
+        ["/docs"],
+        ["/contacts", sk],
+        [`/contacts?email=${encodeURIComponent(email)}`, sk],
+        [`/contacts/${contact}`, sk],
+        [`/contacts/${contact}?at=2000-01-01T00:00:00Z`, sk],
+        [`/contacts/${contact}/events`, sk],
+        // Failures too: no key, the wrong key, an unknown contact, a bad limit.
+        ["/contacts"],
+        ["/contacts", "sk_nope"],
+        ["/contacts", projectA.publicKey],
+        ["/contacts/00000000-0000-7000-8000-000000000000", sk],
+        ["/contacts?limit=0", sk]
+      ]
+      for (const [path, key] of routes) {
+        const options = key === undefined ? {} : { key }
+        const get = await request(base(), "GET", path, options)
+        const head = await request(base(), "HEAD", path, options)
+        const what = `HEAD ${path} ${key ?? "(no key)"}`
+        expect(head.status, what).toBe(get.status)
+        expect(head.text, what).toBe("")
+        for (const name of ["content-type", "www-authenticate", "allow", "access-control-allow-origin"]) {
+          expect(head.headers.get(name), `${what}: ${name}`).toBe(get.headers.get(name))
+        }
+        expect(head.headers.get("content-length"), what).toBe(String(Buffer.byteLength(get.text)))
+        expect(head.headers.get("x-request-id"), what).toMatch(/^[0-9a-f-]{36}$/)
+      }
+    })
+
+    it("HEAD /metrics: 200 with the text format's content type, no body", async () => {
+      const head = await request(base(), "HEAD", "/metrics")
+      expect(head.status).toBe(200)
+      expect(head.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8")
+      expect(Number(head.headers.get("content-length"))).toBeGreaterThan(0)
+      expect(head.text).toBe("")
+    })
+
+    it("HEAD /events/stream answers the stream's headers and ends, opening no stream; a bad cursor is its 400", async () => {
+      if (transport.name === "node server") {
+        const answer = await rawHead(base(), "/events/stream", { authorization: `Bearer ${projectA.secretKey}` })
+        expect(answer).toMatch(/^HTTP\/1\.1 200 /)
+        expect(answer.toLowerCase()).toContain("content-type: text/event-stream")
+        // Nothing after the header block: no `retry:`, no event.
+        expect(answer.endsWith("\r\n\r\n")).toBe(true)
+        expect(answer.indexOf("\r\n\r\n")).toBe(answer.length - 4)
+      } else {
+        const response = await fetch(`${base()}/events/stream`, {
+          method: "HEAD",
+          headers: { authorization: `Bearer ${projectA.secretKey}` }
+        })
+        expect(response.status).toBe(200)
+        expect(response.headers.get("content-type")).toBe("text/event-stream")
+        expect(response.body).toBeNull()
+      }
+      const bad = await request(base(), "HEAD", "/events/stream?after=nope", { key: projectA.secretKey })
+      expect(bad.status).toBe(400)
+      expect(bad.text).toBe("")
+      const { samples } = parsePrometheus((await request(base(), "GET", "/metrics")).text)
+      expect(valueOf(samples, "tracklog_stream_subscribers", {})).toBe(0)
+    })
+
+    it("a 405's Allow names HEAD wherever it names GET; HEAD where there is no GET is a 405", async () => {
+      for (const path of ["/health", "/metrics", "/openapi.json", "/docs"]) {
+        const post = await request(base(), "POST", path)
+        expect(post.status, path).toBe(405)
+        expect(post.headers.get("allow"), path).toBe("GET, HEAD")
+      }
+      const contacts = await request(base(), "PUT", "/contacts", { key: projectA.secretKey })
+      expect(contacts.headers.get("allow")).toBe("GET, HEAD")
+      const contact = await request(base(), "PUT", "/contacts/x", { key: projectA.secretKey })
+      expect(contact.headers.get("allow")?.split(", ").sort()).toEqual(["DELETE", "GET", "HEAD"])
+      const head = await request(base(), "HEAD", "/v1/track", { key: projectA.publicKey })
+      expect(head.status).toBe(405)
+      expect(head.headers.get("allow")).toBe("POST, OPTIONS")
+      expect(head.text).toBe("")
+      const suppressions = await request(base(), "HEAD", "/suppressions", { key: projectA.secretKey })
+      expect(suppressions.status).toBe(405)
+      expect(suppressions.headers.get("allow")).toBe("DELETE")
     })
   })
 }
@@ -320,5 +446,28 @@ describe("configuration", () => {
       prepare: false
     })
     expect(Either.isLeft(read({ DATABASE_URL: url, TRACKLOG_PG_PREPARE: "no" }))).toBe(true)
+  })
+
+  it("the PostgreSQL store without a DATABASE_URL (unset, empty or blank) is a configuration error naming it", () => {
+    for (
+      const env of [
+        { TRACKLOG_STORE: "postgres" },
+        { TRACKLOG_STORE: "postgres", DATABASE_URL: "" },
+        { TRACKLOG_STORE: "postgres", DATABASE_URL: " " },
+        { DATABASE_URL: "" }
+      ]
+    ) {
+      const read_ = read(env)
+      expect(Either.isLeft(read_), JSON.stringify(env)).toBe(true)
+      expect(String(Either.getLeft(read_).pipe(Option.getOrThrow))).toMatch(/DATABASE_URL/)
+      // The CLI reads the same store configuration.
+      const store = Effect.runSync(Effect.either(Effect.withConfigProvider(
+        ServerConfig.StoreConfig,
+        ConfigProvider.fromMap(new Map(Object.entries(env)))
+      )))
+      expect(Either.isLeft(store), JSON.stringify(env)).toBe(true)
+    }
+    // Another store does not need it, empty or not.
+    expect(Either.getOrThrow(read({ TRACKLOG_STORE: "memory", DATABASE_URL: "" })).store).toEqual({ _tag: "memory" })
   })
 })

@@ -9,7 +9,8 @@ import * as MetricKey from "effect/MetricKey"
 /** Operations per group commit, by batcher (`append`, `find_by_email`, `find_by_key_hash`). */
 export const batchSizeKey = MetricKey.histogram(
   "tracklog_store_group_commit_batch_size",
-  MetricBoundaries.fromIterable([1, 2, 4, 8, 16, 32, 64, 128, 256, 512]),
+  // Up past 1000: a batch of tracks (behaviour §8) holds up to 1000 items.
+  MetricBoundaries.fromIterable([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]),
   "Operations sent together in one group commit"
 )
 

@@ -27,6 +27,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as LogStream from "@tracklog/core/LogStream"
 import * as Processor from "@tracklog/core/Processor"
+import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Stream from "effect/Stream"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Pg from "pg"
@@ -420,8 +422,13 @@ export const make = (options: Options = {}) =>
       )
     }
 
-    // How both batchers (appends, and the track path's reads) group their calls.
+    // How both batchers (appends, and the track path's reads) group their calls. Their batches
+    // run on the runtime that built the store, with its flags (a server turns Effect's fiber
+    // metrics off), not on Effect's default one; interruptible whatever the builder was, or a
+    // statement's timeout could not cut it off.
+    const runtime = Runtime.enableRuntimeFlag(yield* Effect.runtime<never>(), RuntimeFlags.Interruption)
     const batching = {
+      runFork: Runtime.runFork(runtime),
       maxSize: options.maxBatch ?? 256,
       maxInFlight: options.maxInFlight ?? 2,
       maxQueued: MaxQueued,

@@ -328,10 +328,13 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         const outcome = yield* track.trackBatch(projectId, [
           Either.right(trackOf("kept@example.com", "a", { n: 1 })),
           Either.right(trackOf(email, "refused", { x: 1 })),
+          TrackCommand.decode({ email: "not-an-email", event: "e" }),
           Either.right(trackOf("kept@example.com", "b", { n: 2 }))
         ])
         if (outcome._tag !== "Done") throw new Error("expected Done")
-        expect(outcome.result.items.map((i) => i._tag)).toEqual(["Accepted", "Suppressed", "Accepted"])
+        expect(outcome.result.items.map((i) => i._tag)).toEqual(["Accepted", "Suppressed", "Rejected", "Accepted"])
+        // Each item counted once: applied, invalid, or suppressed (behaviour §8).
+        expect(outcome.result).toMatchObject({ accepted: 2, rejected: 1, suppressed: 1 })
         expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
         expect(Option.getOrThrow(yield* contacts.findByEmail(projectId, "kept@example.com"))).toMatchObject({
           data: { n: 2 }

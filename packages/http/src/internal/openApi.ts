@@ -1,6 +1,7 @@
 /**
  * Makes the generated OpenAPI document tell what the server sends, for every endpoint alike:
- * - every non-2xx answer is the one `ErrorEnvelope` component (behaviour §2), by `$ref`;
+ * - every non-2xx answer is the one `ErrorEnvelope` component (behaviour §2), by `$ref`, and every
+ *   401 declares its `WWW-Authenticate` header;
  * - the `400 HttpApiDecodeError` the generator adds to each endpoint goes: the server never
  *   sends that shape (a 400 it does send is declared by the endpoint, with the envelope);
  * - Effect's own schemas (`Trim`, `PropertyKey`, `Issue`, …) are inlined or dropped, so the
@@ -8,9 +9,12 @@
  * - an object schema that names no properties says `additionalProperties: true` out loud: client
  *   generators read a bare `{ type: "object" }` as an empty object (openapi-typescript does);
  * - routes the server answers outside `HttpApi` (`GET /metrics`: not JSON) are added as given;
+ * - the routes that parse their body as JSON whatever its type say they take `text/plain` too
+ *   (`navigator.sendBeacon` sends it; decision 0006), with the same schema;
  * - the 405 of a known path with another method (behaviour §9) is `components.responses.MethodNotAllowed`:
  *   OpenAPI has no place for "any method a path does not declare", so the document names it once
- *   and says so in its description; the `Allow` it sends lists the methods the path declares.
+ *   and says so in its description; the `Allow` it sends lists the methods the path declares, and
+ *   HEAD wherever GET is (a HEAD is answered as its GET without the body, so it is not declared apart).
  */
 import type * as OpenApi from "@effect/platform/OpenApi"
 import * as OpenApiJsonSchema from "@effect/platform/OpenApiJsonSchema"
@@ -71,6 +75,12 @@ export interface TextOperation {
   readonly errors: Readonly<Record<number, string>>
 }
 
+// Every 401 challenges (RFC 9110 §11.6.1).
+const wwwAuthenticate = {
+  description: '`Bearer realm="tracklog"`, with `, error="invalid_token"` when the key sent names no project',
+  schema: { type: "string" }
+}
+
 /** The name of the 405 answer in `components.responses`. */
 export const MethodNotAllowed = "MethodNotAllowed"
 
@@ -81,6 +91,8 @@ export const fix = (
   options: {
     readonly additionalPropertiesStrategy?: "allow" | "strict"
     readonly textOperations?: ReadonlyArray<TextOperation>
+    /** The paths whose `post` also takes its JSON body as `text/plain`. */
+    readonly plainTextBodies?: ReadonlyArray<string>
   } = {}
 ): OpenApi.OpenAPISpec => {
   const doc: Json = structuredClone(generated)
@@ -117,6 +129,11 @@ export const fix = (
     if (!doc.tags.some((t: Json) => t.name === extra.tag)) doc.tags.push({ name: extra.tag })
   }
 
+  for (const path of options.plainTextBodies ?? []) {
+    const content = doc.paths[path]?.post?.requestBody?.content
+    if (content?.["application/json"] !== undefined) content["text/plain"] = content["application/json"]
+  }
+
   for (const item of Object.values<Json>(doc.paths)) {
     for (const operation of Object.values<Json>(item)) {
       const responses = operation?.responses
@@ -129,16 +146,19 @@ export const fix = (
           continue
         }
         response.content = { "application/json": { schema: envelopeRef } }
+        if (status === "401") response.headers = { ...response.headers, "WWW-Authenticate": wwwAuthenticate }
       }
     }
   }
   doc.components.responses = {
     ...doc.components.responses,
     [MethodNotAllowed]: {
-      description: "METHOD_NOT_ALLOWED: a known path with a method it does not declare",
+      description:
+        "METHOD_NOT_ALLOWED: a known path with a method it does not declare (HEAD is answered wherever GET is: as GET, without a body)",
       headers: {
         Allow: {
-          description: "The methods the path declares (and OPTIONS on the CORS routes), comma-separated",
+          description:
+            "The methods the path declares, HEAD wherever GET is, and OPTIONS on the CORS routes; comma-separated",
           schema: { type: "string" }
         }
       },

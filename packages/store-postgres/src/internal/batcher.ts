@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 
 /** What one batch answers for each of its items, in order. */
 export type Outcomes<O, E> = ReadonlyArray<Exit.Exit<O, E>>
@@ -22,7 +23,13 @@ export const make = <I, O, E>(options: {
   readonly keyOf?: (item: I) => ReadonlyArray<string>
   /** Told the size of every batch sent (metrics). */
   readonly onBatch?: ((size: number) => void) | undefined
+  /**
+   * Starts a batch's fiber; by default on Effect's default runtime. The store passes the runtime
+   * that built it, so its flags hold (a server turns Effect's fiber metrics off).
+   */
+  readonly runFork?: (<A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>) | undefined
 }) => {
+  const runFork = options.runFork ?? Effect.runFork
   interface Entry {
     readonly item: I
     readonly resume: (exit: Exit.Exit<O, E>) => void
@@ -55,7 +62,7 @@ export const make = <I, O, E>(options: {
       options.onBatch?.(batch.length)
       // Suspended: a batch that throws while being built fails like any other, and still
       // releases its slot and answers its callers.
-      const fiber = Effect.runFork(Effect.suspend(() => options.run(batch.map((e) => e.item))))
+      const fiber = runFork(Effect.suspend(() => options.run(batch.map((e) => e.item))))
       fiber.addObserver((exit) => {
         inFlight--
         if (Exit.isSuccess(exit)) batch.forEach((entry, i) => entry.resume(exit.value[i]!))
