@@ -69,7 +69,16 @@ const isJson = (u: unknown): u is Json.Json => {
 const JsonValue: Schema.Schema<Json.Json> = Schema.declare(isJson, {
   identifier: "JsonValue",
   description: "Any JSON value",
-  jsonSchema: {}
+  jsonSchema: {
+    anyOf: [
+      { type: "string" },
+      { type: "number" },
+      { type: "boolean" },
+      { type: "null" },
+      { type: "array" },
+      { type: "object" }
+    ]
+  }
 })
 
 /** The unit of a window, as a schema. */
@@ -403,16 +412,16 @@ const report = (w: Walk, field: string, code: IssueCode, message: string): undef
   return undefined
 }
 
-// Reports a part of the structure that is not what it must be: what it holds is not looked at.
-const unreadable = (w: Walk, field: string, expected: string): false => {
-  w.opaque = true
-  return refuse(w, field, "invalid_type", expected)
-}
-
 // Records an issue; `false` so that a check can write `ok = refuse(…)`.
 const refuse = (w: Walk, field: string, code: IssueCode, message: string): false => {
   w.issues.push({ field, code, message })
   return false
+}
+
+// Reports a part of the structure that is not what it must be: what it holds is not looked at.
+const unreadable = (w: Walk, field: string, expected: string): false => {
+  w.opaque = true
+  return refuse(w, field, "invalid_type", expected)
 }
 
 /**

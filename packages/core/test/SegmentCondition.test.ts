@@ -2,6 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import type * as FieldIssue from "@tracklog/core/FieldIssue"
 import * as SegmentCondition from "@tracklog/core/SegmentCondition"
 import * as Either from "effect/Either"
+import * as JSONSchema from "effect/JSONSchema"
+import * as Schema from "effect/Schema"
 
 const Day = 86_400_000
 
@@ -212,6 +214,27 @@ describe("decode: valid conditions (Plunk's wire format)", () => {
       value: { a: [1, null] },
       day: undefined
     })
+  })
+
+  it("the wire schema describes what decode keeps, and has a JSON Schema for the API document", () => {
+    const { wire } = decoded({
+      logic: "AND",
+      groups: [{
+        filters: [{ field: "data.a", operator: "exists", value: [true] }],
+        conditions: {
+          logic: "OR",
+          groups: [{ filters: [{ field: "event.e", operator: "triggeredAtLeast", value: 2, within: 1, unit: "days" }] }]
+        }
+      }]
+    })
+    expect(Schema.decodeUnknownSync(SegmentCondition.WireCondition)(wire)).toEqual(wire)
+    expect(Object.keys(JSONSchema.make(SegmentCondition.WireCondition).$defs ?? {}).sort()).toEqual([
+      "Int",
+      "JsonValue",
+      "SegmentCondition",
+      "SegmentFilter",
+      "SegmentFilterGroup"
+    ])
   })
 
   it("100 filters are allowed, nesting 5 deep is allowed", () => {
