@@ -157,8 +157,7 @@ interface Draft {
 
 /**
  * What each event does to a change, one entry per event type: a new type of event is a type error
- * here until it says what it changes (a `ContactEmailChanged` would set `emailChanged` and
- * `stateChanged`).
+ * here until it says what it changes.
  */
 const Effects: {
   readonly [T in ContactEvent.Type]: (draft: Draft, event: Extract<ContactEvent.ContactEvent, { _tag: T }>) => void
@@ -175,6 +174,10 @@ const Effects: {
   ContactDataChanged: (draft, event) => {
     for (const key of Object.keys(event.set)) draft.dataKeys.add(key)
     for (const key of event.unset) draft.dataKeys.add(key)
+    draft.stateChanged = true
+  },
+  ContactEmailChanged: (draft) => {
+    draft.emailChanged = true
     draft.stateChanged = true
   },
   EventTracked: (draft, event) => {
