@@ -131,8 +131,12 @@ describe("SegmentRouting.changeOf", () => {
     }))
 
   it("an event of a type it does not know makes the change unknown", () =>
-    expect(change([{ _tag: "ContactEmailChanged", email: "b@c.de", at } as unknown as ContactEvent.ContactEvent]))
+    expect(change([{ _tag: "ContactRenamed", name: "b", at } as unknown as ContactEvent.ContactEvent]))
       .toMatchObject({ unknown: true }))
+
+  it("an email change changes the email and the contact's state", () =>
+    expect(change([ContactEvent.ContactEmailChanged.make({ email: "b@c.de", at })]))
+      .toMatchObject({ emailChanged: true, stateChanged: true, unknown: false }))
 })
 
 describe("SegmentRouting.affects", () => {
