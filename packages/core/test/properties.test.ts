@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
+import * as ContactUpdate from "@tracklog/core/ContactUpdate"
 import * as Json from "@tracklog/core/Json"
 import * as Arbitraries from "@tracklog/core/testing/Arbitraries"
 import { context } from "@tracklog/core/testing/DeciderSpecification"
@@ -194,5 +195,51 @@ describe("properties", () => {
       }
       state = Contact.fold(decided, state)
     }
+  })
+
+  it.prop("tracks and contact updates mixed: replay reproduces the state; an update records only what changed", [
+    FastCheck.array(
+      FastCheck.oneof(
+        Arbitraries.request(["ada@example.com"]).map((body) => ({ _tag: "track" as const, body })),
+        Arbitraries.update(["ada@example.com", "bob@example.com", "Eve@Example.com "]).map((body) => ({
+          _tag: "update" as const,
+          body
+        }))
+      ),
+      { minLength: 1, maxLength: 10 }
+    )
+  ], ([steps]) => {
+    let state: Contact.State = Contact.initialState
+    const events: Array<ContactEvent.ContactEvent> = []
+    for (const step of steps) {
+      if (step._tag === "track") {
+        // A track names the contact by its email: once the email moved, it is another contact's.
+        if (state !== null && state.email !== step.body.email.trim().toLowerCase()) continue
+        const decided = TrackDecider.decide(Either.getOrThrow(TrackCommand.decode(step.body)), state, context)
+        events.push(...decided)
+        state = Contact.fold(decided, state)
+        continue
+      }
+      if (state === null) continue
+      const command = Either.getOrThrow(ContactUpdate.decode(state.id, step.body))
+      const decided = Either.getOrThrow(
+        ContactUpdate.decide(command, state, { projectId: context.projectId, now: context.now, emailTaken: false })
+      )
+      const next = Contact.fold(decided, state)!
+      // Exactly the fields that change get an event, and no tracked event is ever recorded.
+      expect(decided.some((e) => e._tag === "ContactEmailChanged")).toBe(
+        command.email !== undefined && command.email !== state.email
+      )
+      expect(decided.some((e) => e._tag === "SubscriptionChanged")).toBe(
+        command.subscribed !== undefined && command.subscribed !== state.subscribed
+      )
+      expect(decided.some((e) => e._tag === "EventTracked")).toBe(false)
+      if (decided.length === 0) expect(next).toEqual(state)
+      expect(next.email).toBe(command.email ?? state.email)
+      events.push(...decided)
+      state = next
+    }
+    expect(Contact.fold(events)).toEqual(state)
+    expect(state?.version ?? 0).toBe(events.length)
   })
 })

@@ -102,11 +102,9 @@ describe("the OpenAPI document", () => {
     }
   })
 
-  it("declares no 409: a second request with a key in flight waits and replays (behaviour §6)", () => {
-    for (const [path, item] of Object.entries<any>(doc.paths)) {
-      for (const [method, operation] of Object.entries<any>(item)) {
-        expect(Object.keys(operation.responses), `${method} ${path}`).not.toContain("409")
-      }
+  it("the routes with an Idempotency-Key declare no 409: a second request in flight waits and replays (behaviour §6)", () => {
+    for (const path of ["/v1/track", "/v1/track/batch"]) {
+      expect(Object.keys(doc.paths[path].post.responses), path).not.toContain("409")
     }
     expect(JSON.stringify(doc)).not.toContain("IDEMPOTENCY_KEY_IN_PROGRESS")
   })

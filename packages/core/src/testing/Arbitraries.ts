@@ -1,5 +1,5 @@
 /**
- * Generators of track requests that hit every row of the merge table (behaviour §1.5): reserved keys,
+ * Generators of track requests and contact updates that hit every row of the merge table (behaviour §1.5): reserved keys,
  * empty strings, nulls, one-shot and persistent wrappers, nested values, `locale`.
  */
 import * as FastCheck from "effect/FastCheck"
@@ -49,3 +49,21 @@ export const request = (emails: ReadonlyArray<string>): FastCheck.Arbitrary<Trac
     preserveExistingSubscription: FastCheck.boolean(),
     data
   }, { requiredKeys: ["email", "event"] })
+
+/**
+ * A valid contact update body (behaviour §10): some of email, subscribed and data, with no one-shot
+ * values (an update records no event to carry them).
+ */
+export const update = (emails: ReadonlyArray<string>): FastCheck.Arbitrary<Record<string, Json.Json>> =>
+  FastCheck.record({
+    email: FastCheck.constantFrom(...emails),
+    subscribed: FastCheck.boolean(),
+    data: data.map((d) =>
+      Object.fromEntries(
+        Object.entries(d).filter(([, v]) =>
+          !(typeof v === "object" && v !== null && !Array.isArray(v) &&
+            (v as { persistent?: unknown }).persistent === false)
+        )
+      )
+    )
+  }, { requiredKeys: [] }).filter((body) => Object.keys(body).length > 0)

@@ -278,6 +278,60 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
         }))
     })
 
+    describe("email change (behaviour §10)", () => {
+      const moveTo = (contactId: string, projectId: string, email: string, expectedVersion: number) =>
+        Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          const ids = yield* Ids.Ids
+          const current = Option.getOrThrow(yield* (yield* Contacts.Contacts).findById(projectId, contactId))
+          const event = ContactEvent.ContactEmailChanged.make({ email, at: new Date() })
+          return yield* store.append({
+            streamId: contactId,
+            expectedVersion,
+            events: [{ id: yield* ids.next, event }],
+            projection: { _tag: "Upsert", contact: Contact.evolve(current, event)! }
+          })
+        })
+
+      it.effect("moves the contact's claim: the new email finds it, the old one is free for a new contact", () =>
+        Effect.gen(function*() {
+          const contacts = yield* Contacts.Contacts
+          const projectId = yield* newProject
+          const { contactId } = yield* createContact(projectId, "move-from@example.com")
+          yield* moveTo(contactId, projectId, "move-to@example.com", 1)
+          expect(Option.getOrThrow(yield* contacts.findByEmail(projectId, "move-to@example.com")).id).toBe(contactId)
+          expect(Option.isNone(yield* contacts.findByEmail(projectId, "move-from@example.com"))).toBe(true)
+          const stored = Option.getOrThrow(yield* contacts.findById(projectId, contactId))
+          expect(stored).toMatchObject({ email: "move-to@example.com", version: 2 })
+          expect(Contact.fold((yield* (yield* EventStore.EventStore).readStream(contactId)).map((r) => r.event)))
+            .toEqual(stored)
+          const fresh = yield* createContact(projectId, "move-from@example.com")
+          expect(fresh.contactId).not.toBe(contactId)
+        }))
+
+      it.effect("an email another contact holds is a conflict (reason email), and nothing is written", () =>
+        Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          const contacts = yield* Contacts.Contacts
+          const projectId = yield* newProject
+          const holder = yield* createContact(projectId, "holder@example.com")
+          const mover = yield* createContact(projectId, "mover@example.com")
+          const refused = yield* Effect.flip(moveTo(mover.contactId, projectId, "holder@example.com", 1))
+          expect(refused).toMatchObject({ _tag: "ConcurrencyConflict", reason: "email" })
+          expect(yield* store.readStream(mover.contactId)).toHaveLength(1)
+          expect(Option.getOrThrow(yield* contacts.findById(projectId, mover.contactId)).email).toBe(
+            "mover@example.com"
+          )
+          expect(Option.getOrThrow(yield* contacts.findByEmail(projectId, "holder@example.com")).id).toBe(
+            holder.contactId
+          )
+          // In another project the same email is free.
+          const other = yield* newProject
+          const elsewhere = yield* createContact(other, "elsewhere@example.com")
+          yield* moveTo(elsewhere.contactId, other, "holder@example.com", 1)
+        }))
+    })
+
     describe("catch-up", () => {
       it.effect("readAll returns every event once, in order, and resumes after its checkpoint", () =>
         Effect.gen(function*() {
