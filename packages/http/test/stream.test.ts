@@ -2,12 +2,16 @@
  * behaviour §5.1 (`GET /events/stream`) and §5.2 (`GET /contacts/:id?at=`) over real HTTP, on each store.
  */
 import * as Backup from "@tracklog/core/Backup"
+import * as Contacts from "@tracklog/core/Contacts"
+import * as Ids from "@tracklog/core/Ids"
+import * as LogStream from "@tracklog/core/LogStream"
 import type * as Store from "@tracklog/core/Store"
+import * as StoreContract from "@tracklog/core/testing/StoreContract"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
-import type * as Chunk from "effect/Chunk"
+import * as Chunk from "effect/Chunk"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -16,6 +20,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as EventStream from "../src/EventStream.js"
 import type * as Server from "../src/Server.js"
 import { projectA, projectB, request, start } from "./TestServer.js"
 
@@ -404,6 +409,38 @@ const acrossImport = <E>(name: string, into: () => Layer.Layer<Store.Ports | Bac
 
 acrossImport("memory", () => StoreMemory.layer)
 for (const backend of TestDatabase.backends) acrossImport(backend.name, () => TestDatabase.layer(backend.database))
+
+describe("events stream: a cursor without an epoch (decision 0030)", () => {
+  it("resumes where the store may have sent it (a database that held events before its epoch), and is a 400 elsewhere", async () => {
+    const { ids, refused, rest } = await Effect.runPromise(
+      Effect.gen(function*() {
+        const source = yield* LogStream.LogSource
+        const contacts = yield* Contacts.Contacts
+        const projectId = "legacy-cursors"
+        yield* StoreContract.createContact(projectId, "legacy@example.com", [
+          StoreContract.tracked("one"),
+          StoreContract.tracked("two")
+        ])
+        const log = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(LogStream.events({ projectId }), 3)))
+        // As the previous version wrote the first event's id.
+        const legacy = `${log[0]!.transactionId.toString(36)}-${log[0]!.position.toString(36)}`
+        const start = yield* EventStream.startOf(legacy, new URLSearchParams())
+        const refused = yield* Effect.flip(EventStream.make(source, contacts, projectId, start))
+        const upgraded = { ...source, identity: { ...source.identity, legacyCursors: true } }
+        const stream = yield* EventStream.make(upgraded, contacts, projectId, start)
+        const rest = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(stream, 2)))[1]!
+        return { ids: log.map((e) => LogStream.encodeCursor(source.identity.epoch, e)), refused, rest }
+      }).pipe(Effect.provide(Layer.merge(StoreMemory.layer, Ids.layer)), Effect.timeout("5 seconds"))
+    )
+    expect(refused).toMatchObject({
+      status: 400,
+      code: "VALIDATION_ERROR",
+      errors: [{ field: "Last-Event-ID", code: "invalid_cursor" }]
+    })
+    // Strictly after that event, with ids of this log's epoch.
+    expect([...rest.matchAll(/^id: (.+)$/gm)].map((m) => m[1])).toEqual(ids.slice(1))
+  })
+})
 
 describe("events stream: two server processes on one PostgreSQL", () => {
   it("a subscriber on one sees every event written through both, once, in log order", async () => {
