@@ -377,6 +377,21 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         const lifted = yield* track.trackIdempotent(projectId, trackOf(email, "again", { x: 1 }), request)
         expect(lifted).toEqual({ _tag: "Replayed", answer: first.answer })
         expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
+
+        // Many at once with a new key, while suppressed: one answer stored, every other one replays it.
+        yield* erase.erase(projectId, {
+          contactId: (yield* track.track(projectId, trackOf(email, "back"))).contact,
+          suppress: true
+        })
+        const burst = { ...request, key: "suppressed-burst" }
+        const outcomes = yield* Effect.forEach(
+          Array.from({ length: 20 }, () => trackOf(email, "again")),
+          (c) => track.trackIdempotent(projectId, c, burst),
+          { concurrency: "unbounded" }
+        )
+        expect(outcomes.filter((o) => o._tag === "Done")).toHaveLength(1)
+        expect(new Set(outcomes.map((o) => o.answer?.body)).size).toBe(1)
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
       }))
 
     it.effect("a batch with a key whose items are all suppressed keeps its answer for the key, also after the lift", () =>
