@@ -196,6 +196,9 @@ const erasure = <E>(
         success: true,
         data: { contact: null, event: null, suppressed: true }
       })
+      expect(await byEmail(email)).toEqual([])
+    })
+
     it("an Idempotency-Key answer for a suppressed email is kept: replayed byte for byte, another body 422, also after the lift", async () => {
       const email = `${marker("keyed")}@example.com`
       const other = `${marker("keyedother")}@example.com`
