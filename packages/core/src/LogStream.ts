@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as EventStore from "./EventStore.js"
+import * as Digest from "./internal/digest.js"
 import type * as StoreError from "./StoreError.js"
 
 /** Where a reader stands against the log: how far behind it is. */
@@ -54,8 +55,31 @@ export const makeSignal = (): Signal => {
   }
 }
 
+/**
+ * Which log a cursor belongs to (behaviour §5.1; docs/decisions/0033-cursors-name-their-log.md).
+ * Positions mean nothing outside the log that numbered them: an import numbers the log anew.
+ */
+export interface Identity {
+  /**
+   * The log's epoch, 16 lowercase hex digits: random, made when the store is created (the memory
+   * store: when its layer is built), the same for every process on the store, and kept by an
+   * import into it. Every cursor the store hands out names it.
+   */
+  readonly epoch: string
+  /**
+   * Whether a cursor without an epoch (`<tx>-<pos>`, as versions before epochs wrote them) may be
+   * one of this log: only a store that held events before it had an epoch can have handed it out.
+   */
+  readonly legacyCursors: boolean
+}
+
+/** A new epoch: 64 random bits as 16 lowercase hex digits. */
+export const newEpoch = (): string => Digest.hex(crypto.getRandomValues(new Uint8Array(8)))
+
 /** What a store implements for live reads. */
 export class LogSource extends Context.Tag("@tracklog/core/LogStream/LogSource")<LogSource, {
+  /** Which log this is: what every cursor of it names. */
+  readonly identity: Identity
   /**
    * Up to `limit` events after the checkpoint, in log order, of one project or (when `projectId`
    * is undefined) the whole log; gap-safe as `EventStore.readAll`.
@@ -96,7 +120,7 @@ export interface Options {
   readonly batchSize?: number | undefined
 }
 
-interface Cursor {
+interface Reader {
   readonly checkpoint: EventStore.Checkpoint
   readonly caughtUp: boolean
 }
@@ -108,32 +132,32 @@ interface Cursor {
 export const items = (options: Options = {}): Stream.Stream<Item, StoreError.StoreUnavailable, LogSource> =>
   Stream.unwrap(Effect.map(LogSource, (source) => {
     const limit = options.batchSize ?? 1000
-    const step = (cursor: Cursor): Effect.Effect<readonly [Chunk.Chunk<Item>, Cursor], StoreError.StoreUnavailable> =>
+    const step = (reader: Reader): Effect.Effect<readonly [Chunk.Chunk<Item>, Reader], StoreError.StoreUnavailable> =>
       Effect.suspend(() => {
         // Taken before the read: an append that lands after the read still wakes the wait below.
         const seen = source.signal.version()
-        return Effect.flatMap(source.read(cursor.checkpoint, limit, options.projectId), (batch) => {
+        return Effect.flatMap(source.read(reader.checkpoint, limit, options.projectId), (batch) => {
           if (batch.events.length > 0) {
             const events = Chunk.unsafeFromArray(batch.events.map((event): Item => ({ _tag: "Event", event })))
             return Effect.succeed([events, { checkpoint: batch.checkpoint, caughtUp: false }] as const)
           }
-          if (!cursor.caughtUp) {
+          if (!reader.caughtUp) {
             return Effect.succeed(
-              [Chunk.of<Item>({ _tag: "CaughtUp", checkpoint: cursor.checkpoint }), {
-                ...cursor,
+              [Chunk.of<Item>({ _tag: "CaughtUp", checkpoint: reader.checkpoint }), {
+                ...reader,
                 caughtUp: true
               }] as const
             )
           }
           return source.signal.await(seen).pipe(
             Effect.timeoutOption(source.pollInterval),
-            Effect.zipRight(step(cursor))
+            Effect.zipRight(step(reader))
           )
         })
       })
-    return Stream.unfoldChunkEffect<Cursor, Item, StoreError.StoreUnavailable, never>(
+    return Stream.unfoldChunkEffect<Reader, Item, StoreError.StoreUnavailable, never>(
       { checkpoint: options.after ?? EventStore.start, caughtUp: false },
-      (cursor) => Effect.map(step(cursor), Option.some)
+      (reader) => Effect.map(step(reader), Option.some)
     )
   }))
 
@@ -149,23 +173,48 @@ export const checkpointOf = (event: EventStore.Checkpoint): EventStore.Checkpoin
   position: event.position
 })
 
-/**
- * A checkpoint as an opaque cursor (behaviour §5.1): both parts, since a position alone is not a safe
- * resume point when transactions commit out of order.
- */
-export const encodeCursor = (checkpoint: EventStore.Checkpoint): string =>
+/** A cursor a client sent: the log it names (none for a legacy cursor) and the checkpoint in it. */
+export interface Cursor {
+  readonly epoch: string | undefined
+  readonly checkpoint: EventStore.Checkpoint
+}
+
+const checkpointText = (checkpoint: EventStore.Checkpoint) =>
   `${checkpoint.transactionId.toString(36)}-${checkpoint.position.toString(36)}`
 
-/** The checkpoint of a cursor `encodeCursor` made; none for anything else. */
-export const decodeCursor = (cursor: string): Option.Option<EventStore.Checkpoint> => {
-  const match = /^([0-9a-z]{1,13})-([0-9a-z]{1,13})$/.exec(cursor)
+/**
+ * A checkpoint of the log with this epoch as an opaque cursor (behaviour §5.1), `<epoch>.<tx>-<pos>`:
+ * both parts of the checkpoint, since a position alone is not a safe resume point when transactions
+ * commit out of order, and the log's epoch, since a checkpoint names an event of one log only.
+ * No line breaks: it is an SSE `id:`.
+ */
+export const encodeCursor = (epoch: string, checkpoint: EventStore.Checkpoint): string =>
+  `${epoch}.${checkpointText(checkpoint)}`
+
+/**
+ * A cursor `encodeCursor` made, or a legacy one (`<tx>-<pos>`, no epoch); none for anything else.
+ * Only the one canonical spelling of each is a cursor.
+ */
+export const decodeCursor = (cursor: string): Option.Option<Cursor> => {
+  const match = /^(?:([0-9a-f]{16})\.)?([0-9a-z]{1,13})-([0-9a-z]{1,13})$/.exec(cursor)
   if (match === null) return Option.none()
-  const checkpoint = { transactionId: parse36(match[1]!), position: parse36(match[2]!) }
-  // Only the one canonical spelling (no leading zeros), and within the 64-bit columns.
-  return encodeCursor(checkpoint) === cursor && checkpoint.transactionId < 2n ** 63n && checkpoint.position < 2n ** 63n
-    ? Option.some(checkpoint)
+  const epoch = match[1]
+  const checkpoint = { transactionId: parse36(match[2]!), position: parse36(match[3]!) }
+  const text = checkpointText(checkpoint)
+  // No leading zeros, and within the 64-bit columns.
+  return (epoch === undefined ? text : `${epoch}.${text}`) === cursor && checkpoint.transactionId < 2n ** 63n &&
+      checkpoint.position < 2n ** 63n
+    ? Option.some({ epoch, checkpoint })
     : Option.none()
 }
+
+/**
+ * Whether a cursor may name an event of the log with this identity: it names that log's epoch,
+ * or it is a legacy cursor and the log may have handed such out. A cursor of another log (one
+ * exported from it and imported here, say) never does: its positions are another numbering.
+ */
+export const belongsTo = (cursor: Cursor, identity: Identity): boolean =>
+  cursor.epoch === undefined ? identity.legacyCursors : cursor.epoch === identity.epoch
 
 const parse36 = (digits: string): bigint => {
   let n = 0n

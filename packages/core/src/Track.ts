@@ -25,6 +25,22 @@ export interface TrackResult {
   readonly timestamp: Date
 }
 
+/** A track of a suppressed email that has no contact: nothing was stored for it (behaviour §7). */
+export interface Suppressed {
+  readonly _tag: "Suppressed"
+  /** When it was answered. */
+  readonly timestamp: Date
+}
+
+/**
+ * What a track with an idempotency key answers, and stores for the key (behaviour §6): its result,
+ * or that its email is suppressed.
+ */
+export type KeyedResult = TrackResult | Suppressed
+
+/** True for the answer to a suppressed email. */
+export const isSuppressed = (result: KeyedResult): result is Suppressed => "_tag" in result
+
 /** The track decider: `TrackDecider.decide` over `Contact`'s fold. */
 export const decider: Decider.Decider<
   TrackCommand.TrackCommand,
@@ -62,15 +78,15 @@ export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
     command: TrackCommand.TrackCommand,
     grantedBy?: string | undefined
   ) => Effect.Effect<TrackResult, Failure | Suppressions.EmailSuppressed | Projects.GrantRevoked>
-  /** One track with an idempotency key: done now, or the stored answer of the first time. */
+  /**
+   * One track with an idempotency key: done now, or the stored answer of the first time. A
+   * suppressed email's answer is stored for the key too, with no events (behaviour §6, §7).
+   */
   readonly trackIdempotent: (
     projectId: string,
     command: TrackCommand.TrackCommand,
-    idempotency: Idempotency.Request<TrackResult>
-  ) => Effect.Effect<
-    Idempotency.Outcome<TrackResult>,
-    Failure | Suppressions.EmailSuppressed | Idempotency.IdempotencyKeyReused
-  >
+    idempotency: Idempotency.Request<KeyedResult>
+  ) => Effect.Effect<Idempotency.Outcome<KeyedResult>, Failure | Idempotency.IdempotencyKeyReused>
   /** The valid items of a batch, applied in order and committed together; the invalid ones rejected alone. */
   readonly trackBatch: (
     projectId: string,
@@ -97,8 +113,28 @@ export const make = Effect.gen(function*() {
   const trackIdempotent = (
     projectId: string,
     command: TrackCommand.TrackCommand,
-    idempotency: Idempotency.Request<TrackResult>
-  ) => handler.handleAll(handling, projectId, [command], (decided) => resultOf(decided[0]!), idempotency)
+    idempotency: Idempotency.Request<KeyedResult>
+  ) =>
+    handler.handleAll(handling, projectId, [command], (decided): KeyedResult => resultOf(decided[0]!), idempotency)
+      .pipe(
+        // A suppressed email is an answer like any other 2xx: kept for the key, with no events and
+        // no contact (behaviour §6), so a retry replays it, another body is refused, and lifting the
+        // suppression later changes nothing. Stored by `handleAll` with no commands: under the key's
+        // lock, and when the key was stored meanwhile, its answer is replayed (or the body refused).
+        Effect.catchTag("EmailSuppressed", () => {
+          const timestamp = new Date(clock.unsafeCurrentTimeMillis())
+          return handler.handleAll(
+            handling,
+            projectId,
+            [],
+            (): KeyedResult => ({ _tag: "Suppressed", timestamp }),
+            idempotency
+          ).pipe(
+            // No append, so no list to meet.
+            Effect.catchTag("EmailSuppressed", (e) => Effect.die(e))
+          )
+        })
+      )
 
   // A batch asks the list for its emails first, and answers their items alone (behaviour §7);
   // an email suppressed after that is refused by the append, and the batch is asked again.

@@ -306,7 +306,12 @@ export const eventsStream = HttpApiEndpoint.get("eventsStream", "/events/stream"
         "contact.subscribed, contact.unsubscribed, contact.updated, event.tracked, contact.erased; `: ping` every 15 s when idle"
     })
   )
-  .addError(...error(400, "VALIDATION_ERROR: a malformed cursor or an unknown `from` (code invalid_cursor)"))
+  .addError(
+    ...error(
+      400,
+      "VALIDATION_ERROR: a malformed cursor, one of another store's log, or an unknown `from` (code invalid_cursor)"
+    )
+  )
   .addError(...error(403, "FORBIDDEN: a public key"))
   .annotate(OpenApi.Summary, "Follow the project's log live (Server-Sent Events)")
 

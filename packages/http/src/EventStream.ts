@@ -31,18 +31,26 @@ const invalidCursor = (field: string, message: string) =>
   })
 
 /**
- * Where a stream begins: after a cursor, at the start, or at the head ("now"). `field` names
- * where a client's cursor came from (`Last-Event-ID`, `after`); the start of the log has none.
+ * Where a stream begins: after a checkpoint of the log (its start), after a client's cursor, or at
+ * the head ("now"). `field` names where a client's cursor came from (`Last-Event-ID`, `after`).
  */
 export type Start =
-  | { readonly _tag: "After"; readonly checkpoint: EventStore.Checkpoint; readonly field?: string | undefined }
+  | { readonly _tag: "After"; readonly checkpoint: EventStore.Checkpoint }
+  | { readonly _tag: "Cursor"; readonly cursor: LogStream.Cursor; readonly field: string }
   | { readonly _tag: "Now" }
 
 const notSent = (field: string) => invalidCursor(field, `${field} must be the id of an event this stream sent`)
 
+const otherLog = (field: string) =>
+  invalidCursor(
+    field,
+    `${field} names a place in another store's log (an import numbers the log anew): start again with from=start or from=now`
+  )
+
 /**
  * The start a request asks for: `Last-Event-ID`, else `?after=`, else `?from=`. A cursor that is
- * not one this server made, or an unknown `from`, is a 400, never a silent replay from zero.
+ * not one this server made, or an unknown `from`, is a 400, never a silent replay from zero; whether
+ * a well-formed cursor is one of this store's log is for `make` to tell.
  */
 export const startOf = (
   lastEventId: string | undefined,
@@ -52,18 +60,18 @@ export const startOf = (
   if (from !== null && from !== "start" && from !== "now") {
     return Effect.fail(invalidCursor("from", "from must be start or now"))
   }
-  const [field, cursor] = lastEventId !== undefined && lastEventId !== ""
+  const [field, text] = lastEventId !== undefined && lastEventId !== ""
     ? ["Last-Event-ID", lastEventId]
     : ["after", query.get("after")]
-  if (cursor !== null) {
-    return Option.match(LogStream.decodeCursor(cursor), {
+  if (text !== null) {
+    return Option.match(LogStream.decodeCursor(text), {
       onNone: () => Effect.fail(notSent(field)),
       // Every event has a transaction and a position above zero: `0-…` or `…-0` names none (and
       // `0-0` would be a replay from zero).
-      onSome: (checkpoint) =>
-        checkpoint.transactionId === 0n || checkpoint.position === 0n
+      onSome: (cursor) =>
+        cursor.checkpoint.transactionId === 0n || cursor.checkpoint.position === 0n
           ? Effect.fail(notSent(field))
-          : Effect.succeed({ _tag: "After" as const, checkpoint, field })
+          : Effect.succeed({ _tag: "Cursor" as const, cursor, field })
     })
   }
   return Effect.succeed(
@@ -75,8 +83,11 @@ export const startOf = (
 // usually comes first, and an email change says the new one. Bounded; cleared when full.
 const MaxEmails = 10_000
 
-/** The `event:` and `data:` of a recorded event; none for an event the project cannot show. */
-const frame = (recorded: EventStore.RecordedEvent, email: string | undefined): string | undefined => {
+/**
+ * The `id:`, `event:` and `data:` of a recorded event of the log with this epoch; none for an event
+ * the project cannot show.
+ */
+const frame = (recorded: EventStore.RecordedEvent, email: string | undefined, epoch: string): string | undefined => {
   const event = recorded.event
   const base = { id: recorded.id, contact: recorded.streamId }
   const timestamp = Timestamp.iso(event.at)
@@ -113,7 +124,7 @@ const frame = (recorded: EventStore.RecordedEvent, email: string | undefined): s
       break
   }
   // JSON.stringify escapes line breaks: the data is one line.
-  return `id: ${LogStream.encodeCursor(recorded)}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`
+  return `id: ${LogStream.encodeCursor(epoch, recorded)}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`
 }
 
 /** How the stream behaves. */
@@ -143,12 +154,20 @@ export const make = (
 ): Effect.Effect<Stream.Stream<string>, ApiError.ApiError> =>
   Effect.gen(function*() {
     const head = (of: string | undefined) => Effect.mapError(source.head(of), () => ApiError.serviceUnavailable())
-    const after = start._tag === "Now" ? yield* head(projectId) : start.checkpoint
-    // A client's cursor past the whole log's last event was never sent: a stream from it would
-    // skip every event until the log got there (behaviour §5.1: none skipped).
-    if (start._tag === "After" && start.field !== undefined && EventStore.isAfter(after, yield* head(undefined))) {
-      return yield* notSent(start.field)
+    const after = start._tag === "Now"
+      ? yield* head(projectId)
+      : start._tag === "Cursor"
+      ? start.cursor.checkpoint
+      : start.checkpoint
+    if (start._tag === "Cursor") {
+      // A cursor of another log names no event of this one, whatever its position: a stream from
+      // it would replay or skip at random (behaviour §5.1, decision 0033).
+      if (!LogStream.belongsTo(start.cursor, source.identity)) return yield* otherLog(start.field)
+      // One past the whole log's last event was never sent: a stream from it would skip every
+      // event until the log got there (behaviour §5.1: none skipped).
+      if (EventStore.isAfter(after, yield* head(undefined))) return yield* notSent(start.field)
     }
+    const epoch = source.identity.epoch
     const emails = new Map<string, string>()
     const emailOf = (recorded: EventStore.RecordedEvent): Effect.Effect<string | undefined> => {
       const event = recorded.event
@@ -192,7 +211,10 @@ export const make = (
       }),
       Stream.mapChunksEffect((chunk) =>
         Effect.map(
-          Effect.forEach(chunk, (recorded) => Effect.map(emailOf(recorded), (email) => frame(recorded, email) ?? "")),
+          Effect.forEach(
+            chunk,
+            (recorded) => Effect.map(emailOf(recorded), (email) => frame(recorded, email, epoch) ?? "")
+          ),
           (frames) => Chunk.of(frames.join(""))
         )
       ),

@@ -75,14 +75,16 @@ const ok = (body: unknown): Reply => ({ status: 200, body: JSON.stringify(body) 
 /** A `204 No Content` reply: the server sends no body and no content headers. */
 const noContent: Reply = { status: 204, body: "" }
 
-// behaviour §7: a suppressed email with no contact is answered 200, with nothing stored.
+// behaviour §7: a suppressed email with no contact is answered 200, with nothing stored for it.
+const suppressedView = (timestamp: Date) => ({
+  contact: null,
+  event: null,
+  timestamp: Timestamp.iso(timestamp),
+  suppressed: true
+})
 const suppressedReply = Effect.map(
   Clock.currentTimeMillis,
-  (millis) =>
-    ok({
-      success: true,
-      data: { contact: null, event: null, timestamp: Timestamp.iso(new Date(millis)), suppressed: true }
-    })
+  (millis) => ok({ success: true, data: suppressedView(new Date(millis)) })
 )
 
 const contactView = (contact: Contact.Contact) => ({
@@ -147,6 +149,10 @@ const trackView = (result: Track.TrackResult) => ({
 /** The answer to a track (behaviour §1.7): what is sent, and stored with an idempotency key. */
 export const trackAnswer = (result: Track.TrackResult): Reply => ok({ success: true, data: trackView(result) })
 
+/** The answer to a track with an idempotency key: a suppressed email's too is stored for the key (behaviour §6). */
+export const keyedTrackAnswer = (result: Track.KeyedResult): Reply =>
+  Track.isSuppressed(result) ? ok({ success: true, data: suppressedView(result.timestamp) }) : trackAnswer(result)
+
 /** The answer to a batch (behaviour §8). */
 export const batchAnswer = (result: TrackBatch.Result): Reply =>
   ok({
@@ -159,10 +165,7 @@ export const batchAnswer = (result: TrackBatch.Result): Reply =>
         item._tag === "Accepted"
           ? { success: true, data: trackView(item) }
           : item._tag === "Suppressed"
-          ? {
-            success: true,
-            data: { contact: null, event: null, timestamp: Timestamp.iso(item.timestamp), suppressed: true }
-          }
+          ? { success: true, data: suppressedView(item.timestamp) }
           : { success: false, error: { code: "VALIDATION_ERROR", errors: item.error.issues } }
       )
     }
@@ -251,6 +254,7 @@ export const make = Effect.gen(function*() {
         if (Either.isLeft(command)) return confirmed(request, Effect.fail(ApiError.fromDomain(command.left)))
         const given = key.right
         // A suppressed email with no contact is answered, not refused: nothing was stored (behaviour §7).
+        // With a key, `trackIdempotent` answers it itself, and keeps the answer for the key (§6).
         const onFailure = (error: Parameters<typeof ApiError.fromDomain>[0] | Suppressions.EmailSuppressed) =>
           error._tag === "EmailSuppressed"
             ? confirmed(request, suppressedReply)
@@ -264,7 +268,7 @@ export const make = Effect.gen(function*() {
               track.trackIdempotent(request.grant.projectId, command.right, {
                 key: given.value,
                 fingerprint,
-                render: trackAnswer
+                render: keyedTrackAnswer
               })
             ),
             Effect.matchEffect({ onFailure, onSuccess: (outcome) => Effect.succeed(replyOf(outcome)) })

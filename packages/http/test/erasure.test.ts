@@ -199,6 +199,69 @@ const erasure = <E>(
       expect(await byEmail(email)).toEqual([])
     })
 
+    it("an Idempotency-Key answer for a suppressed email is kept: replayed byte for byte, another body 422, also after the lift", async () => {
+      const email = `${marker("keyed")}@example.com`
+      const other = `${marker("keyedother")}@example.com`
+      const old = (await track({ email, event: "e" })).body.data.contact
+      expectNoContent(await del(`/contacts/${old}?suppress=true`))
+      const key = marker("key")
+      const keyed = (body: Record<string, unknown>) =>
+        request(base, "POST", "/v1/track", { key: projectA.publicKey, body, headers: { "idempotency-key": key } })
+      const body = { email, event: "again", data: { x: 1 } }
+      const first = await keyed(body)
+      expect(first.status, first.text).toBe(200)
+      expect(first.body).toMatchObject({ success: true, data: { contact: null, event: null, suppressed: true } })
+      expect(first.headers.get("idempotent-replayed")).toBeNull()
+      // Replayed later: the same bytes (its first timestamp), said to be a replay.
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      const again = await keyed(body)
+      expect(again.status).toBe(200)
+      expect(again.text).toBe(first.text)
+      expect(again.headers.get("idempotent-replayed")).toBe("true")
+      const reused = await keyed({ email: other, event: "e" })
+      expectEnvelope(reused, 422, "IDEMPOTENCY_KEY_REUSED")
+      expect(await byEmail(other)).toEqual([])
+      // Lifting the suppression does not change what the key answers, and the retry stores nothing.
+      expectNoContent(await del(`/suppressions?email=${encodeURIComponent(email)}`))
+      const lifted = await keyed(body)
+      expect(lifted.text).toBe(first.text)
+      expect(lifted.headers.get("idempotent-replayed")).toBe("true")
+      expect(await byEmail(email)).toEqual([])
+    })
+
+    it("a batch with an Idempotency-Key whose items are all suppressed keeps its answer, also after the lift", async () => {
+      const email = `${marker("batchkeyed")}@example.com`
+      const old = (await track({ email, event: "e" })).body.data.contact
+      expectNoContent(await del(`/contacts/${old}?suppress=true`))
+      const key = marker("batchkey")
+      const batch = (events: ReadonlyArray<Record<string, unknown>>) =>
+        request(base, "POST", "/v1/track/batch", {
+          key: projectA.publicKey,
+          body: { events },
+          headers: { "idempotency-key": key }
+        })
+      const events = [{ email, event: "a" }, { email, event: "b", data: { n: 2 } }]
+      const first = await batch(events)
+      expect(first.status, first.text).toBe(200)
+      expect(first.body.data.results.map((r: { data: { suppressed?: boolean } }) => r.data.suppressed)).toEqual([
+        true,
+        true
+      ])
+      const again = await batch(events)
+      expect(again.text).toBe(first.text)
+      expect(again.headers.get("idempotent-replayed")).toBe("true")
+      expectEnvelope(
+        await batch([{ email: `${marker("batchother")}@example.com`, event: "e" }]),
+        422,
+        "IDEMPOTENCY_KEY_REUSED"
+      )
+      expectNoContent(await del(`/suppressions?email=${encodeURIComponent(email)}`))
+      const lifted = await batch(events)
+      expect(lifted.text).toBe(first.text)
+      expect(lifted.headers.get("idempotent-replayed")).toBe("true")
+      expect(await byEmail(email)).toEqual([])
+    })
+
     it("a track racing an erasure of the same contact: erased with it or a new contact, never half, never 5xx", async () => {
       for (let round = 0; round < 10; round++) {
         const email = `${marker("race")}@example.com`

@@ -1,17 +1,26 @@
 /**
  * behaviour §5.1 (`GET /events/stream`) and §5.2 (`GET /contacts/:id?at=`) over real HTTP, on each store.
  */
+import * as Backup from "@tracklog/core/Backup"
+import * as Contacts from "@tracklog/core/Contacts"
+import * as Ids from "@tracklog/core/Ids"
+import * as LogStream from "@tracklog/core/LogStream"
 import type * as Store from "@tracklog/core/Store"
+import * as StoreContract from "@tracklog/core/testing/StoreContract"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
+import * as Chunk from "effect/Chunk"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as EventStream from "../src/EventStream.js"
 import type * as Server from "../src/Server.js"
 import { projectA, projectB, request, start } from "./TestServer.js"
 
@@ -122,17 +131,31 @@ const suite = <E>(
       }
     })
 
-    it("a well-formed cursor this server never sent (past the log's end, or before its first event) is a 400 too", async () => {
+    it("a well-formed cursor this server never sent (past the log's end, before its first event, another log's) is a 400 too", async () => {
       // A track first, so the log is not empty and its head is a real event.
-      expect((await track({ email: freshEmail("head"), event: "e" })).status).toBe(200)
+      const head = await track({ email: freshEmail("head"), event: "e" })
+      expect(head.status).toBe(200)
+      // This log's epoch, as its ids carry it.
+      const stream = await open(base, "/events/stream")
+      const frames = await stream.until((f) => f.some((x) => x.data?.id === head.body.data.event))
+      stream.close()
+      const id = events(frames).at(-1)!.id!
+      expect(id).toMatch(/^[0-9a-f]{16}\.[0-9a-z]+-[0-9a-z]+$/)
+      const epoch = id.slice(0, 16)
+      const other = epoch === "0123456789abcdef" ? "fedcba9876543210" : "0123456789abcdef"
       // Past the end, a stream would wait for positions the log may never reach: every event
-      // until then skipped. 0-0 names no event: it would replay from zero.
+      // until then skipped. 0-0 names no event: it would replay from zero. Another log's cursor,
+      // or one without an epoch on a store that never made such, names no event of this log.
       const bad = [
-        ["/events/stream?after=zzzz-zzzz", {}, "after"],
-        ["/events/stream?after=zzzzzzzzzzzz-1", {}, "after"],
-        ["/events/stream", { "last-event-id": "zzzzz-1" }, "Last-Event-ID"],
-        ["/events/stream?after=0-0", {}, "after"],
-        ["/events/stream?after=0-5", {}, "after"]
+        [`/events/stream?after=${epoch}.zzzz-zzzz`, {}, "after"],
+        [`/events/stream?after=${epoch}.zzzzzzzzzzzz-1`, {}, "after"],
+        ["/events/stream", { "last-event-id": `${epoch}.zzzzz-1` }, "Last-Event-ID"],
+        [`/events/stream?after=${epoch}.0-0`, {}, "after"],
+        [`/events/stream?after=${epoch}.0-5`, {}, "after"],
+        [`/events/stream?after=${other}.${id.slice(17)}`, {}, "after"],
+        ["/events/stream", { "last-event-id": `${other}.${id.slice(17)}` }, "Last-Event-ID"],
+        [`/events/stream?after=${id.slice(17)}`, {}, "after"],
+        ["/events/stream", { "last-event-id": "1-1" }, "Last-Event-ID"]
       ] as const
       for (const [path, headers, field] of bad) {
         const answer = await request(base, "GET", path, { key: projectA.secretKey, headers })
@@ -284,6 +307,140 @@ const waitFor = async (done: () => boolean) => {
 
 suite("memory", () => StoreMemory.layer)
 for (const backend of TestDatabase.backends) suite(backend.name, () => TestDatabase.layer(backend.database))
+
+// The status and body of a stream request, without waiting for the end of a stream that is sent.
+const opening = async (base: string, path: string, headers: Record<string, string>) => {
+  const controller = new AbortController()
+  const response = await fetch(base + path, {
+    headers: { authorization: `Bearer ${projectA.secretKey}`, ...headers },
+    signal: controller.signal
+  })
+  if (response.status === 200) {
+    controller.abort()
+    return { status: 200, body: undefined }
+  }
+  return { status: response.status, body: await response.json() }
+}
+
+// behaviour §5.1, §9: an import numbers the log anew, so the ids the old store sent name nothing in
+// the new one; a stream from one of them would replay (or skip) at random. The export comes from a
+// memory store, whose small positions fall inside the new store's log whatever its kind: before
+// logs had epochs, its ids were taken there (PostgreSQL: a replay of the whole log).
+const acrossImport = <E>(name: string, into: () => Layer.Layer<Store.Ports | Backup.Backup, E>) =>
+  describe(`events stream after export from a memory store and import into: ${name}`, () => {
+    it(
+      "an id the exporting store sent is a 400 invalid_cursor on the importing one, never a replay; its own ids resume",
+      async () => {
+        const scope = Effect.runSync(Scope.make())
+        // A new store, loaded with `items` when given (an import wants an empty store: before the
+        // server makes its projects), and a server on it.
+        const serve = async <E2>(
+          store: Layer.Layer<Store.Ports | Backup.Backup, E2>,
+          items?: Chunk.Chunk<Backup.Item>
+        ) => {
+          const context = await Effect.runPromise(Scope.extend(Layer.build(store), scope))
+          if (items !== undefined) {
+            await Effect.runPromise(
+              Effect.provide(
+                Effect.flatMap(Backup.Backup, (backup) => backup.import(Stream.fromChunk(items))),
+                context as Context.Context<Backup.Backup>
+              )
+            )
+          }
+          const { url } = await Effect.runPromise(Scope.extend(start(Layer.succeedContext(context)), scope))
+          return { context, url }
+        }
+        try {
+          const from = await serve(StoreMemory.layer)
+          const email = freshEmail("moved")
+          for (const event of ["a", "b", "c"]) {
+            const answer = await request(from.url, "POST", "/v1/track", {
+              key: projectA.publicKey,
+              body: { email, event }
+            })
+            expect(answer.status).toBe(200)
+          }
+          const last = (await request(from.url, "POST", "/v1/track", {
+            key: projectA.publicKey,
+            body: { email: freshEmail("moved-last"), event: "d" }
+          })).body.data.event
+          const sent = await open(from.url, "/events/stream")
+          const before = events(await sent.until((f) => f.some((x) => x.data?.id === last)))
+          sent.close()
+          const items = await Effect.runPromise(
+            Effect.provide(
+              Effect.flatMap(Backup.Backup, (backup) => Stream.runCollect(backup.export)),
+              from.context as Context.Context<Backup.Backup>
+            )
+          )
+          const moved = await serve(into(), items)
+          for (const id of [before.at(-1)!.id!, before[1]!.id!]) {
+            for (
+              const [path, headers, field] of [
+                [`/events/stream?after=${id}`, {}, "after"],
+                ["/events/stream", { "last-event-id": id }, "Last-Event-ID"]
+              ] as const
+            ) {
+              const answer = await opening(moved.url, path, headers)
+              expect(answer.status, `${field} ${id}`).toBe(400)
+              expect(answer.body).toMatchObject({
+                success: false,
+                error: { code: "VALIDATION_ERROR", statusCode: 400, errors: [{ field, code: "invalid_cursor" }] }
+              })
+            }
+          }
+          // From the start the new store sends the same events, with ids of its own log, which resume there.
+          const fresh = await open(moved.url, "/events/stream")
+          const after = events(await fresh.until((f) => f.some((x) => x.data?.id === last)))
+          fresh.close()
+          expect(after.map((f) => f.data.id)).toEqual(before.map((f) => f.data.id))
+          expect(after.filter((f) => before.some((b) => b.id === f.id))).toEqual([])
+          const resumed = await open(moved.url, "/events/stream", { headers: { "last-event-id": after[1]!.id! } })
+          const rest = events(await resumed.until((f) => f.some((x) => x.data?.id === last)))
+          resumed.close()
+          expect(rest.map((f) => f.id)).toEqual(after.slice(2).map((f) => f.id))
+        } finally {
+          await Effect.runPromise(Scope.close(scope, Exit.void))
+        }
+      },
+      60_000
+    )
+  })
+
+acrossImport("memory", () => StoreMemory.layer)
+for (const backend of TestDatabase.backends) acrossImport(backend.name, () => TestDatabase.layer(backend.database))
+
+describe("events stream: a cursor without an epoch (decision 0033)", () => {
+  it("resumes where the store may have sent it (a database that held events before its epoch), and is a 400 elsewhere", async () => {
+    const { ids, refused, rest } = await Effect.runPromise(
+      Effect.gen(function*() {
+        const source = yield* LogStream.LogSource
+        const contacts = yield* Contacts.Contacts
+        const projectId = "legacy-cursors"
+        yield* StoreContract.createContact(projectId, "legacy@example.com", [
+          StoreContract.tracked("one"),
+          StoreContract.tracked("two")
+        ])
+        const log = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(LogStream.events({ projectId }), 3)))
+        // As the previous version wrote the first event's id.
+        const legacy = `${log[0]!.transactionId.toString(36)}-${log[0]!.position.toString(36)}`
+        const start = yield* EventStream.startOf(legacy, new URLSearchParams())
+        const refused = yield* Effect.flip(EventStream.make(source, contacts, projectId, start))
+        const upgraded = { ...source, identity: { ...source.identity, legacyCursors: true } }
+        const stream = yield* EventStream.make(upgraded, contacts, projectId, start)
+        const rest = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(stream, 2)))[1]!
+        return { ids: log.map((e) => LogStream.encodeCursor(source.identity.epoch, e)), refused, rest }
+      }).pipe(Effect.provide(Layer.merge(StoreMemory.layer, Ids.layer)), Effect.timeout("5 seconds"))
+    )
+    expect(refused).toMatchObject({
+      status: 400,
+      code: "VALIDATION_ERROR",
+      errors: [{ field: "Last-Event-ID", code: "invalid_cursor" }]
+    })
+    // Strictly after that event, with ids of this log's epoch.
+    expect([...rest.matchAll(/^id: (.+)$/gm)].map((m) => m[1])).toEqual(ids.slice(1))
+  })
+})
 
 describe("events stream: two server processes on one PostgreSQL", () => {
   it("a subscriber on one sees every event written through both, once, in log order", async () => {

@@ -438,6 +438,9 @@ export const make = Effect.sync(() => {
   }
 
   const logSource = LogStream.LogSource.of({
+    // One log per layer built: nothing of it outlives the process, so no cursor made before this
+    // store was (by another process, or another store an export came from) can be one of its.
+    identity: { epoch: LogStream.newEpoch(), legacyCursors: false },
     read: (after, limit, projectId) =>
       read((state) => {
         const range = positionsAfter(state, after, projectId)

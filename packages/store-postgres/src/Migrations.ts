@@ -122,6 +122,22 @@ export const migrations = {
       created_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (project_id, email_hash)
     )`
+  }),
+  // The log's identity (behaviour §5.1, docs/decisions/0033-cursors-name-their-log.md): one row, made
+  // with the database, whose random epoch every stream cursor names, so that a cursor of another
+  // store's log (an import numbers the log anew) is refused, not read as a place in this one. A
+  // database that already held events may have handed out cursors without an epoch: it still
+  // takes those; a new one never made any.
+  "0006_log_identity": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE log_identity (
+      only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+      epoch text NOT NULL CHECK (epoch ~ '^[0-9a-f]{16}$'),
+      legacy_cursors boolean NOT NULL
+    )`
+    yield* sql`INSERT INTO log_identity (epoch, legacy_cursors)
+      SELECT left(encode(sha256((gen_random_uuid()::text || gen_random_uuid()::text)::bytea), 'hex'), 16),
+        EXISTS (SELECT 1 FROM events)`
   })
 }
 

@@ -937,7 +937,9 @@ export const make = (options: Options = {}) =>
         )
     })
 
-    const logSource = LiveLog.makeLogSource({ sql, guard, signal, pollInterval: options.pollInterval })
+    // Asked once, as the idempotency table is: the migrations have run before the store is made.
+    const identity = yield* Effect.orDie(LiveLog.readIdentity(sql))
+    const logSource = LiveLog.makeLogSource({ sql, guard, identity, signal, pollInterval: options.pollInterval })
     const processors = LiveLog.makeProcessorStore({ sql, guard })
 
     const backup = makeBackup(sql, eventStore)

@@ -82,6 +82,7 @@ for (const backend of TestDatabase.backends) {
               "contacts",
               "events",
               "idempotency_keys",
+              "log_identity",
               "processors",
               "projects",
               "streams",
@@ -89,6 +90,8 @@ for (const backend of TestDatabase.backends) {
               "tracklog_migrations"
             ]
           )
+          // One log, one epoch.
+          expect(yield* sql`SELECT count(*)::int AS n FROM log_identity`).toEqual([{ n: 1 }])
         }),
       { timeout: 60_000 }
     )

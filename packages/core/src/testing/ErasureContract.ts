@@ -290,7 +290,9 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         ]
         const batch = { key: "shared", fingerprint: "fp-shared", render }
         const first = yield* track.trackBatch(projectId, items, batch)
-        if (alone._tag !== "Done" || first._tag !== "Done") throw new Error("expected Done")
+        if (alone._tag !== "Done" || first._tag !== "Done" || Track.isSuppressed(alone.result)) {
+          throw new Error("expected Done")
+        }
         const [a, b] = first.result.items.map((item) => item._tag === "Accepted" ? item.contact : "")
 
         // A record of the erased contact's tracks alone goes with it.
@@ -339,6 +341,95 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         expect(Option.getOrThrow(yield* contacts.findByEmail(projectId, "kept@example.com"))).toMatchObject({
           data: { n: 2 }
         })
+      }))
+
+    it.effect("a track with a key for a suppressed email keeps its answer for the key: replayed, also after the lift", () =>
+      Effect.gen(function*() {
+        const track = yield* Track.Track
+        const erase = EraseContact
+        const contacts = yield* Contacts.Contacts
+        const suppressions = yield* Suppressions.Suppressions
+        const store = yield* EventStore.EventStore
+        const projectId = yield* newProject
+        const email = "keyed-gone@example.com"
+        const old = yield* track.track(projectId, trackOf(email, "e"))
+        yield* erase.erase(projectId, { contactId: old.contact, suppress: true })
+        const render = (result: unknown) => ({ status: 200, body: JSON.stringify(result) })
+        const request = { key: "suppressed-key", fingerprint: "fp-suppressed", render }
+
+        const first = yield* track.trackIdempotent(projectId, trackOf(email, "again", { x: 1 }), request)
+        if (first._tag !== "Done") throw new Error("expected Done")
+        expect(first.result).toEqual({ _tag: "Suppressed", timestamp: expect.any(Date) })
+        // Stored for the key like any answer (behaviour §6), naming no contact: nothing else was stored.
+        const stored = Option.getOrThrow(yield* store.findIdempotency(projectId, request.key, new Date(0)))
+        expect(stored).toMatchObject({ fingerprint: request.fingerprint, answer: first.answer, contactIds: [] })
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
+
+        const again = yield* track.trackIdempotent(projectId, trackOf(email, "again", { x: 1 }), request)
+        expect(again).toEqual({ _tag: "Replayed", answer: first.answer })
+        // Another body with the key is refused, and creates nothing.
+        const other = yield* Effect.flip(
+          track.trackIdempotent(projectId, trackOf("keyed-other@example.com", "e"), {
+            ...request,
+            fingerprint: "fp-other"
+          })
+        )
+        expect(other._tag).toBe("IdempotencyKeyReused")
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, "keyed-other@example.com"))).toBe(true)
+        // Lifting the suppression does not change what the key answers: still no contact.
+        yield* suppressions.lift(projectId, email)
+        const lifted = yield* track.trackIdempotent(projectId, trackOf(email, "again", { x: 1 }), request)
+        expect(lifted).toEqual({ _tag: "Replayed", answer: first.answer })
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
+
+        // Many at once with a new key, while suppressed: one answer stored, every other one replays it.
+        yield* erase.erase(projectId, {
+          contactId: (yield* track.track(projectId, trackOf(email, "back"))).contact,
+          suppress: true
+        })
+        const burst = { ...request, key: "suppressed-burst" }
+        const outcomes = yield* Effect.forEach(
+          Array.from({ length: 20 }, () => trackOf(email, "again")),
+          (c) => track.trackIdempotent(projectId, c, burst),
+          { concurrency: "unbounded" }
+        )
+        expect(outcomes.filter((o) => o._tag === "Done")).toHaveLength(1)
+        expect(new Set(outcomes.map((o) => o.answer?.body)).size).toBe(1)
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
+      }))
+
+    it.effect("a batch with a key whose items are all suppressed keeps its answer for the key, also after the lift", () =>
+      Effect.gen(function*() {
+        const track = yield* Track.Track
+        const erase = EraseContact
+        const contacts = yield* Contacts.Contacts
+        const suppressions = yield* Suppressions.Suppressions
+        const store = yield* EventStore.EventStore
+        const projectId = yield* newProject
+        const email = "batch-keyed-gone@example.com"
+        const old = yield* track.track(projectId, trackOf(email, "e"))
+        yield* erase.erase(projectId, { contactId: old.contact, suppress: true })
+        const render = (result: unknown) => ({ status: 200, body: JSON.stringify(result) })
+        const request = { key: "suppressed-batch", fingerprint: "fp-batch", render }
+        const items = [Either.right(trackOf(email, "a")), Either.right(trackOf(email, "b", { n: 2 }))]
+
+        const first = yield* track.trackBatch(projectId, items, request)
+        if (first._tag !== "Done") throw new Error("expected Done")
+        expect(first.result.items.map((item) => item._tag)).toEqual(["Suppressed", "Suppressed"])
+        const stored = Option.getOrThrow(yield* store.findIdempotency(projectId, request.key, new Date(0)))
+        expect(stored).toMatchObject({ answer: first.answer, contactIds: [] })
+        expect(yield* track.trackBatch(projectId, items, request)).toEqual({ _tag: "Replayed", answer: first.answer })
+        const other = yield* Effect.flip(
+          track.trackBatch(projectId, [Either.right(trackOf("batch-keyed-other@example.com", "e"))], {
+            ...request,
+            fingerprint: "fp-other"
+          })
+        )
+        expect(other._tag).toBe("IdempotencyKeyReused")
+        yield* suppressions.lift(projectId, email)
+        expect(yield* track.trackBatch(projectId, items, request)).toEqual({ _tag: "Replayed", answer: first.answer })
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, email))).toBe(true)
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, "batch-keyed-other@example.com"))).toBe(true)
       }))
 
     it.effect("a suppressed email with a live contact is tracked as usual: the list is asked only before creating", () =>

@@ -53,7 +53,7 @@ const record = (
   createdAt
 })
 
-const answer = (result: Track.TrackResult): Idempotency.Answer => ({ status: 200, body: JSON.stringify(result) })
+const answer = (result: Track.KeyedResult): Idempotency.Answer => ({ status: 200, body: JSON.stringify(result) })
 
 /** The tests, for the `it` of a store's contract layer. */
 export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {

@@ -118,13 +118,67 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           expect((yield* source.lag(LogStream.checkpointOf(next!), projectId)).events).toBe(0)
         }))
 
-      it("a cursor round-trips its checkpoint, and nothing else is a cursor", () => {
+      it("a cursor round-trips its log's epoch and its checkpoint, a legacy one has no epoch, and nothing else is a cursor", () => {
         const checkpoint = { transactionId: 123456789n, position: 42n }
-        expect(LogStream.decodeCursor(LogStream.encodeCursor(checkpoint))).toEqual(Option.some(checkpoint))
-        for (const bad of ["", "0", "abc", "1-", "-1", "01-2", "1-2-3", "Z-1", "1.2", "zzzzzzzzzzzzz-1", " 1-2"]) {
-          expect(LogStream.decodeCursor(bad)).toEqual(Option.none())
+        const epoch = "0123456789abcdef"
+        const cursor = LogStream.encodeCursor(epoch, checkpoint)
+        expect(cursor).toBe("0123456789abcdef.21i3v9-16")
+        expect(LogStream.decodeCursor(cursor)).toEqual(Option.some({ epoch, checkpoint }))
+        // As versions before epochs wrote them.
+        expect(LogStream.decodeCursor("21i3v9-16")).toEqual(Option.some({ epoch: undefined, checkpoint }))
+        for (
+          const bad of [
+            "",
+            "0",
+            "abc",
+            "1-",
+            "-1",
+            "01-2",
+            "1-2-3",
+            "Z-1",
+            "1.2",
+            "zzzzzzzzzzzzz-1",
+            " 1-2",
+            `${epoch}.`,
+            `${epoch}-1-2`,
+            `${epoch}.01-2`,
+            `${epoch}.1-2.3`,
+            `${epoch.toUpperCase()}.1-2`,
+            `${epoch.slice(1)}.1-2`,
+            `${epoch}0.1-2`,
+            `.1-2`,
+            `${epoch}.1-2\n`,
+            `${epoch}.zzzzzzzzzzzzz-1`
+          ]
+        ) {
+          expect(LogStream.decodeCursor(bad), bad).toEqual(Option.none())
         }
       })
+
+      it.effect("the log has an epoch of its own: its cursors are of it; another log's, or a legacy one here, are not", () =>
+        Effect.gen(function*() {
+          const source = yield* LogStream.LogSource
+          const { identity } = source
+          expect(identity.epoch).toMatch(/^[0-9a-f]{16}$/)
+          // Every contract store is made new: it never handed out a cursor without its epoch.
+          expect(identity.legacyCursors).toBe(false)
+          const projectId = yield* newProject
+          yield* StoreContract.createContact(projectId, "epoch@example.com")
+          const [event] = yield* take(LogStream.events({ projectId }), 1)
+          const cursorOf = (epoch: string) =>
+            Option.getOrThrow(LogStream.decodeCursor(LogStream.encodeCursor(epoch, LogStream.checkpointOf(event!))))
+          expect(LogStream.belongsTo(cursorOf(identity.epoch), identity)).toBe(true)
+          const other = LogStream.newEpoch()
+          expect(other).not.toBe(identity.epoch)
+          expect(LogStream.belongsTo(cursorOf(other), identity)).toBe(false)
+          const legacy = Option.getOrThrow(
+            LogStream.decodeCursor(`${event!.transactionId.toString(36)}-${event!.position.toString(36)}`)
+          )
+          expect(LogStream.belongsTo(legacy, identity)).toBe(false)
+          expect(LogStream.belongsTo(legacy, { ...identity, legacyCursors: true })).toBe(true)
+          // The same for every reader of the store, however often asked.
+          expect((yield* LogStream.LogSource).identity).toEqual(identity)
+        }))
     })
 
     describe("Processor", () => {

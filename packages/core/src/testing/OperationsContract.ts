@@ -5,7 +5,9 @@
 import type * as StorePorts from "../Store.js"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -18,6 +20,8 @@ import * as Commands from "../Commands.js"
 import * as EraseContact from "../EraseContact.js"
 import * as EventStore from "../EventStore.js"
 import * as Ids from "../Ids.js"
+import * as LogStream from "../LogStream.js"
+import * as Processor from "../Processor.js"
 import * as Projects from "../Projects.js"
 import * as Suppressions from "../Suppressions.js"
 import * as Track from "../Track.js"
@@ -25,7 +29,7 @@ import * as TrackCommand from "../TrackCommand.js"
 import { readAllFrom, readAllUntil } from "./StoreContract.js"
 
 /** What a store package provides for this suite. */
-export type Store = StorePorts.Ports | Backup.Backup
+export type Store = StorePorts.Ports | Backup.Backup | LogStream.LogSource | Processor.ProcessorStore
 
 type Ports = Store | Commands.Services | Ids.Ids
 
@@ -258,6 +262,55 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
             // A second import is refused: the store is no longer empty.
             const again = yield* Effect.flip(backup.import(Stream.fromIterable(parsed)))
             expect(again._tag).toBe("StoreNotEmpty")
+          }))
+        }),
+      60_000
+    )
+
+    it.live(
+      "export then import: the new store's log has its own epoch, so no cursor of the old one is of it, and processors start from its beginning",
+      () =>
+        Effect.gen(function*() {
+          const name = "imported-processor"
+          const source = yield* inStore(Effect.gen(function*() {
+            const { keys } = yield* newPair
+            yield* (yield* Projects.Projects).ensure(keys)
+            for (let i = 0; i < 4; i++) yield* track(keys.projectId, { email: `p${i % 2}@example.com`, event: `e${i}` })
+            const log = (yield* readAllUntil(EventStore.start, 6)).events
+            // A processor that has handled the whole log: its checkpoint is the last event's.
+            const processors = yield* Processor.ProcessorStore
+            const last = LogStream.checkpointOf(log[log.length - 1]!)
+            expect(Option.isSome(yield* processors.claim(name, "instance", Duration.seconds(5)))).toBe(true)
+            yield* processors.commit(name, "instance", EventStore.start, last, Effect.void)
+            yield* processors.release(name, "instance")
+            const identity = (yield* LogStream.LogSource).identity
+            return { items: yield* collect, identity, last, log, projectId: keys.projectId }
+          }))
+          yield* inStore(Effect.gen(function*() {
+            yield* (yield* Backup.Backup).import(Stream.fromIterable(throughNdjson(source.items)))
+            const { identity } = yield* LogStream.LogSource
+            // The import renumbered the log: a cursor of the old one names nothing here, whatever
+            // its position (behaviour §5.1, §9).
+            expect(identity.epoch).not.toBe(source.identity.epoch)
+            expect(identity.legacyCursors).toBe(false)
+            const cursor = (epoch: string) =>
+              Option.getOrThrow(LogStream.decodeCursor(LogStream.encodeCursor(epoch, source.last)))
+            expect(LogStream.belongsTo(cursor(source.identity.epoch), identity)).toBe(false)
+            expect(LogStream.belongsTo(cursor(identity.epoch), identity)).toBe(true)
+            // Processor checkpoints are not exported: the processor starts again from the imported
+            // log's first event and sees all of it, once.
+            const processors = yield* Processor.ProcessorStore
+            expect(yield* processors.status(name)).toEqual(Option.none())
+            const seen: Array<string> = []
+            const running = yield* Effect.fork(Processor.run({
+              name,
+              projectId: source.projectId,
+              handle: (events) => Effect.sync(() => seen.push(...events.map((e) => e.id)))
+            }))
+            const deadline = Date.now() + 10_000
+            while (seen.length < source.log.length && Date.now() < deadline) yield* Effect.sleep("10 millis")
+            yield* Fiber.interrupt(running)
+            expect(seen).toEqual(source.log.map((e) => e.id))
           }))
         }),
       60_000

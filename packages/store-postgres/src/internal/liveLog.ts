@@ -17,10 +17,14 @@ type Guard = <A>(effect: Effect.Effect<A, SqlError.SqlError>) => Effect.Effect<A
 
 const { columns, toRecorded } = EventRow
 
-/** The `LogSource` of a Postgres store; `signal` is notified by its appends. */
+/**
+ * The `LogSource` of a Postgres store; `signal` is notified by its appends, `identity` is the
+ * database's (`readIdentity`).
+ */
 export const makeLogSource = (options: {
   readonly sql: SqlClient.SqlClient
   readonly guard: Guard
+  readonly identity: LogStream.Identity
   readonly signal: LogStream.Signal
   readonly pollInterval?: Duration.DurationInput | undefined
 }) => {
@@ -31,6 +35,7 @@ export const makeLogSource = (options: {
   const after = (checkpoint: EventStore.Checkpoint) =>
     sql`(transaction_id, global_position) > (${checkpoint.transactionId.toString()}::xid8, ${checkpoint.position.toString()}::bigint)`
   return LogStream.LogSource.of({
+    identity: options.identity,
     // As `readAll` (StorePostgres): the next page in log order first, the xmin filter after it,
     // so what passes is a prefix with no gap; a project's page is a range of its index.
     read: (checkpoint, limit, projectId) => {
@@ -95,6 +100,16 @@ export const makeLogSource = (options: {
     pollInterval: Duration.decode(options.pollInterval ?? LogStream.DefaultPollInterval)
   })
 }
+
+/** The log's identity, as migration 0006 made it: one row, never changed, so read once per store. */
+export const readIdentity = (sql: SqlClient.SqlClient): Effect.Effect<LogStream.Identity, SqlError.SqlError> =>
+  sql<{ epoch: string; legacy_cursors: boolean }>`SELECT epoch, legacy_cursors FROM log_identity`.pipe(
+    Effect.flatMap((rows) =>
+      rows.length === 1
+        ? Effect.succeed({ epoch: rows[0]!.epoch, legacyCursors: rows[0]!.legacy_cursors })
+        : Effect.dieMessage(`log_identity holds ${rows.length} rows, not 1`)
+    )
+  )
 
 /**
  * The `ProcessorStore` of a Postgres store: one `processors` row per name holding the checkpoint
