@@ -14,6 +14,7 @@ describe("Api.keyRequirements", () => {
       listContacts: "secret",
       contactEvents: "secret",
       eraseContact: "secret",
+      updateContact: "secret",
       liftSuppression: "secret",
       eventsStream: "secret",
       health: "none"

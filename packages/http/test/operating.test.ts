@@ -363,7 +363,7 @@ for (const transport of transports) {
       const contacts = await request(base(), "PUT", "/contacts", { key: projectA.secretKey })
       expect(contacts.headers.get("allow")).toBe("GET, HEAD")
       const contact = await request(base(), "PUT", "/contacts/x", { key: projectA.secretKey })
-      expect(contact.headers.get("allow")?.split(", ").sort()).toEqual(["DELETE", "GET", "HEAD"])
+      expect(contact.headers.get("allow")?.split(", ").sort()).toEqual(["DELETE", "GET", "HEAD", "PATCH"])
       const head = await request(base(), "HEAD", "/v1/track", { key: projectA.publicKey })
       expect(head.status).toBe(405)
       expect(head.headers.get("allow")).toBe("POST, OPTIONS")
