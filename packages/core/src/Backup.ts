@@ -10,6 +10,7 @@ import * as Either from "effect/Either"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
+import * as Contact from "./Contact.js"
 import * as ContactEvent from "./ContactEvent.js"
 import type * as StoreError from "./StoreError.js"
 
@@ -139,6 +140,61 @@ export const eventOf = (item: typeof EventItem.Type): Either.Either<ContactEvent
  */
 export const follows = (last: number, version: number, event: ContactEvent.ContactEvent): boolean =>
   version === last + 1 || (event._tag === "ContactErased" && version > last)
+
+/** A stream as an import rebuilt it: its last version, its project, and its contact (none once erased). */
+export interface RebuiltStream {
+  readonly streamId: string
+  readonly projectId: string
+  readonly version: number
+  readonly contact: Contact.State
+}
+
+/**
+ * An import's projection, rebuilt from its log as it is read (behaviour §9): every event item is
+ * checked to follow its stream (`follows`) and folded into its contact; at the end, one contact per
+ * (project, canonical email) must hold. Both stores import through it, so both accept and refuse
+ * exactly the same exports.
+ */
+export const rebuild = () => {
+  const streams = new Map<string, { projectId: string; version: number; contact: Contact.State }>()
+  return {
+    /** Folds one event item: its event, or why it does not fit its stream. */
+    add: (item: typeof EventItem.Type): Either.Either<ContactEvent.ContactEvent, InvalidExport> =>
+      Either.flatMap(eventOf(item), (event) => {
+        const stream = streams.get(item.streamId) ?? { projectId: item.projectId, version: 0, contact: null }
+        if (!follows(stream.version, item.version, event)) {
+          return Either.left(
+            new InvalidExport({ message: `event ${item.id}: version ${item.version} after ${stream.version}` })
+          )
+        }
+        streams.set(item.streamId, {
+          projectId: stream.projectId,
+          version: item.version,
+          contact: Contact.evolve(stream.contact, event)
+        })
+        return Either.right(event)
+      }),
+    /** Every stream folded so far, in the order they started; two contacts with one email are invalid. */
+    finish: (): Either.Either<ReadonlyArray<RebuiltStream>, InvalidExport> => {
+      const emails = new Set<string>()
+      const out: Array<RebuiltStream> = []
+      for (const [streamId, stream] of streams) {
+        const contact = stream.contact
+        if (contact !== null) {
+          const key = Contact.emailKey(contact.projectId, contact.email)
+          if (emails.has(key)) {
+            return Either.left(
+              new InvalidExport({ message: `two contacts for one email in project ${contact.projectId}` })
+            )
+          }
+          emails.add(key)
+        }
+        out.push({ streamId, projectId: stream.projectId, version: stream.version, contact })
+      }
+      return Either.right(out)
+    }
+  }
+}
 
 /** What an import loaded. */
 export interface Summary {

@@ -68,23 +68,19 @@ export type Encoded = typeof ContactEvent.Encoded
 /** The event's tag, as stored in the log's `type` column. */
 export type Type = ContactEvent["_tag"]
 
-/** The name the read API shows for an event, or `undefined` for events that are not shown. */
-export const visibleName = (event: ContactEvent): string | undefined => {
-  switch (event._tag) {
-    case "EventTracked":
-      return event.name
-    case "SubscriptionChanged":
-      return event.subscribed ? "contact.subscribed" : "contact.unsubscribed"
-    case "ContactCreated":
-    case "ContactDataChanged":
-    case "ContactEmailChanged":
-    case "ContactErased":
-      return undefined
-  }
+// The events a contact's timeline (behaviour §3) shows, and under what name: one table, from which
+// both the name of an event and the list of types a store selects are read.
+const Visible: { readonly [T in Type]?: (event: Extract<ContactEvent, { _tag: T }>) => string } = {
+  EventTracked: (event) => event.name,
+  SubscriptionChanged: (event) => (event.subscribed ? "contact.subscribed" : "contact.unsubscribed")
 }
 
+/** The name the read API shows for an event, or `undefined` for events that are not shown. */
+export const visibleName = (event: ContactEvent): string | undefined =>
+  (Visible[event._tag] as ((event: ContactEvent) => string) | undefined)?.(event)
+
 /** The types `visibleName` shows: what a contact's event list (behaviour §3) holds. */
-export const visibleTypes: ReadonlyArray<Type> = ["EventTracked", "SubscriptionChanged"]
+export const visibleTypes: ReadonlyArray<Type> = Object.keys(Visible) as Array<Type>
 
 /**
  * Encodes an event to its JSON form: the schema's encoding written out (every append encodes its

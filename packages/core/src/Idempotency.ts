@@ -34,6 +34,21 @@ export interface Record {
   readonly createdAt: Date
 }
 
+/** True while a record made at `createdAt` is kept: made at or after `notBefore` (behaviour §6). */
+export const isLive = (record: Pick<Record, "createdAt">, notBefore: Date): boolean =>
+  record.createdAt.getTime() >= notBefore.getTime()
+
+/**
+ * A record once a contact it names is erased (behaviour §7, decision 0029): without that contact,
+ * or `undefined` when it named no other (then the record goes). A record that does not name it is
+ * kept as it is.
+ */
+export const withoutContact = (record: Record, contactId: string): Record | undefined => {
+  if (!record.contactIds.includes(contactId)) return record
+  const others = record.contactIds.filter((id) => id !== contactId)
+  return others.length === 0 ? undefined : { ...record, contactIds: others }
+}
+
 /** What a command needs to run idempotently: the key, the body's fingerprint, and how its result reads. */
 export interface Request<R> {
   readonly key: string
@@ -98,7 +113,3 @@ export const canonical = (value: unknown): string => {
 
 /** The fingerprint of a request body: hex SHA-256 of its canonical text. */
 export const fingerprint = (body: unknown): Effect.Effect<string> => Digest.sha256Hex(canonical(body))
-
-/** True when a record made at `createdAt` is still kept at `now`. */
-export const isLive = (createdAt: Date, now: number, ttlSeconds: number): boolean =>
-  createdAt.getTime() > now - ttlSeconds * 1000

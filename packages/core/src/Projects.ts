@@ -44,6 +44,10 @@ export class ProjectKeysConflict extends Schema.TaggedError<ProjectKeysConflict>
   message: Schema.String
 }) {}
 
+/** What `rotate` refuses: a hash of the new pair belongs to a project already, or the two are one. */
+export const rotationConflict = () =>
+  new ProjectKeysConflict({ message: "A new key of the rotation is already in use" })
+
 /** A project as `list` shows it: never its keys, only how many of each kind it has. */
 export interface Summary {
   readonly projectId: string
