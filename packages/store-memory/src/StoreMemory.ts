@@ -7,7 +7,6 @@ import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
-import type * as Idempotency from "@tracklog/core/Idempotency"
 import * as Projects from "@tracklog/core/Projects"
 import * as Suppressions from "@tracklog/core/Suppressions"
 import * as LogStream from "@tracklog/core/LogStream"
@@ -21,117 +20,16 @@ import * as Layer from "effect/Layer"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as TextLog from "./internal/textLog.js"
-
-interface State {
-  /** streamId → the log positions of its events, in version order. */
-  readonly streams: Map<string, Array<number>>
-  /** Every event in log order (position = index + 1), each as the JSON text of a `Stored`. */
-  readonly log: TextLog.TextLog
-  readonly contacts: Map<string, Contact.Contact>
-  /** `projectId \0 email` → contact id: the one-contact-per-email index. */
-  readonly byEmail: Map<string, string>
-  /** projectId → contact ids, sorted, for cursor pagination. */
-  readonly byProject: Map<string, Array<string>>
-  readonly grants: Map<string, Projects.Grant>
-  readonly projects: Set<string>
-  /** `projectId \0 key` → the idempotency record stored with its request's events (behaviour §6). */
-  readonly idempotency: Map<string, Idempotency.Record>
-  /** projectId → the secret its suppression hashes are keyed with. */
-  readonly secrets: Map<string, string>
-  /** projectId → the email hashes on its suppression list. */
-  readonly suppressed: Map<string, Set<string>>
-  /** projectId → the log positions of its events, in log order: a project's log without a scan. */
-  readonly projectLog: Map<string, Array<number>>
-  /** Processor checkpoints and leases, by name. */
-  readonly processors: Map<string, { checkpoint: EventStore.Checkpoint; owner: string | undefined; leaseUntil: number }>
-  /** projectId → when it was created, in creation order. */
-  readonly projectCreated: Map<string, Date>
-  transactions: number
-}
-
-// The log keeps each event as JSON text in buffers outside the heap, not as the ~7 objects it
-// decodes to, which the garbage collector would copy and mark again and again as the log grows
-// (docs/decisions/0009-memory-log-as-text.md). Events round-trip through JSON as they do in
-// Postgres; the projection keeps the contact object the caller folded.
-interface Stored {
-  readonly id: string
-  readonly streamId: string
-  readonly projectId: string
-  readonly version: number
-  readonly transactionId: number
-  readonly event: ContactEvent.Encoded
-}
-
-const encodeRecord = (stored: Omit<Stored, "event"> & { readonly event: ContactEvent.ContactEvent }): string =>
-  JSON.stringify(
-    {
-      id: stored.id,
-      streamId: stored.streamId,
-      projectId: stored.projectId,
-      version: stored.version,
-      transactionId: stored.transactionId,
-      event: ContactEvent.encode(stored.event)
-    } satisfies Stored
-  )
-
-// What an erased event's text is overwritten with: its transaction, so a reader can still move
-// its checkpoint past it, and nothing else.
-interface Tombstone {
-  readonly erased: number
-}
-
-const tombstone = (transactionId: number): string => JSON.stringify({ erased: transactionId } satisfies Tombstone)
-
-const storedAt = (log: TextLog.TextLog, position: number): Stored | Tombstone => JSON.parse(log.get(position - 1))
-
-const recordedAt = (log: TextLog.TextLog, position: number): EventStore.RecordedEvent => {
-  const stored = storedAt(log, position)
-  if ("erased" in stored) throw new Error(`the event at ${position} was erased`)
-  return toRecorded(stored, position)
-}
-
-const toRecorded = (stored: Stored, position: number): EventStore.RecordedEvent => {
-  return {
-    id: stored.id,
-    streamId: stored.streamId,
-    projectId: stored.projectId,
-    version: stored.version,
-    transactionId: BigInt(stored.transactionId),
-    position: BigInt(position),
-    event: ContactEvent.decode(stored.event)
-  }
-}
-
-// Sorted insert: ids are time-ordered, so this is an append in the common case.
-const insertSorted = (ids: Array<string>, id: string) => {
-  let lo = 0
-  let hi = ids.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (ids[mid]! < id) lo = mid + 1
-    else hi = mid
-  }
-  ids.splice(lo, 0, id)
-}
-
-const firstAbove = (ids: ReadonlyArray<string>, cursor: string) => {
-  let lo = 0
-  let hi = ids.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (ids[mid]! <= cursor) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
+import * as LogRecord from "./internal/logRecord.js"
+import * as SortedIds from "./internal/sortedIds.js"
+import * as State from "./internal/state.js"
 
 // Each operation is one synchronous step: no other fiber runs between the version check and the
 // write, which is what makes check-and-append atomic here. `emailHash` is the hash of a starting
 // stream's email when the project's suppression list has entries (made before the step: Web
 // Crypto is asynchronous).
 const appendTo = (
-  state: State,
+  state: State.State,
   input: EventStore.Append,
   emailHash: string | undefined
 ): EventStore.ConcurrencyConflict | Suppressions.EmailSuppressed | undefined => {
@@ -169,7 +67,7 @@ const appendTo = (
     if (previous === undefined) {
       const ids = state.byProject.get(contact.projectId)
       if (ids === undefined) state.byProject.set(contact.projectId, [contact.id])
-      else insertSorted(ids, contact.id)
+      else SortedIds.insert(ids, contact.id)
     }
   }
   state.contacts.set(contact.id, contact)
@@ -178,10 +76,10 @@ const appendTo = (
 
 // Every text is made before any is written: an event that cannot be encoded (a BigInt in its
 // data, an invalid date) fails the append with nothing written.
-const encodeAll = (state: State, input: EventStore.Append, projectId: string): ReadonlyArray<string> => {
+const encodeAll = (state: State.State, input: EventStore.Append, projectId: string): ReadonlyArray<string> => {
   const transactionId = state.transactions + 1
   return input.events.map(({ event, id }, i) =>
-    encodeRecord({
+    LogRecord.encode({
       id,
       streamId: input.streamId,
       projectId,
@@ -192,23 +90,15 @@ const encodeAll = (state: State, input: EventStore.Append, projectId: string): R
   )
 }
 
-const writeAll = (state: State, input: EventStore.Append, projectId: string, texts: ReadonlyArray<string>) => {
+const writeAll = (state: State.State, input: EventStore.Append, projectId: string, texts: ReadonlyArray<string>) => {
   state.transactions++
-  let positions = state.streams.get(input.streamId)
-  if (positions === undefined) state.streams.set(input.streamId, positions = [])
-  let projectLog = state.projectLog.get(projectId)
-  if (projectLog === undefined) state.projectLog.set(projectId, projectLog = [])
-  for (const text of texts) {
-    state.log.append(text)
-    positions.push(state.log.size())
-    projectLog.push(state.log.size())
-  }
+  State.write(state, input.streamId, projectId, texts)
 }
 
 // Several streams and an idempotency record in one synchronous step: every check first, then
 // every event encoded (one that cannot be fails the whole with nothing written), then the writes.
 const appendAllTo = (
-  state: State,
+  state: State.State,
   input: EventStore.AppendAll,
   hashes: ReadonlyMap<string, string>
 ): EventStore.ConcurrencyConflict | Suppressions.EmailSuppressed | undefined => {
@@ -255,7 +145,7 @@ const appendAllTo = (
 // overwritten in the log's buffers with a tombstone, the projection and its indexes forget the
 // contact, and the marker takes the stream's next version.
 const eraseFrom = (
-  state: State,
+  state: State.State,
   input: EventStore.Append,
   projection: Extract<EventStore.Projection, { readonly _tag: "Erase" }>,
   emailHash: string | undefined
@@ -271,17 +161,11 @@ const eraseFrom = (
   }
   const texts = encodeAll(state, input, contact.projectId)
   for (const position of stream) {
-    const stored = storedAt(state.log, position)
-    if (!("erased" in stored)) state.log.overwrite(position - 1, tombstone(stored.transactionId))
+    const stored = LogRecord.at(state.log, position)
+    if (!LogRecord.isErased(stored)) state.log.overwrite(position - 1, LogRecord.tombstone(stored.transactionId))
   }
   writeAll(state, input, contact.projectId, texts)
-  state.contacts.delete(contact.id)
-  state.byEmail.delete(Contact.emailKey(contact.projectId, contact.email))
-  const ids = state.byProject.get(contact.projectId)
-  if (ids !== undefined) {
-    const at = firstAbove(ids, contact.id) - 1
-    if (ids[at] === contact.id) ids.splice(at, 1)
-  }
+  State.removeContact(state, contact)
   if (projection.suppress && emailHash !== undefined) {
     const hashes = state.suppressed.get(contact.projectId)
     if (hashes === undefined) state.suppressed.set(contact.projectId, new Set([emailHash]))
@@ -303,25 +187,10 @@ const noHash: Effect.Effect<string | undefined> = Effect.succeed(undefined)
 
 /** Builds both ports and `Projects` over one fresh in-memory state. */
 export const make = Effect.sync(() => {
-  const state: State = {
-    streams: new Map(),
-    log: TextLog.make(),
-    contacts: new Map(),
-    byEmail: new Map(),
-    byProject: new Map(),
-    grants: new Map(),
-    projects: new Set(),
-    idempotency: new Map(),
-    secrets: new Map(),
-    suppressed: new Map(),
-    projectLog: new Map(),
-    processors: new Map(),
-    projectCreated: new Map(),
-    transactions: 0
-  }
+  const state = State.make()
   const signal = LogStream.makeSignal()
-  const read = <A>(f: (state: State) => A) => Effect.sync(() => f(state))
-  const byEmail = (state: State, projectId: string, email: string) =>
+  const read = <A>(f: (state: State.State) => A) => Effect.sync(() => f(state))
+  const byEmail = (state: State.State, projectId: string, email: string) =>
     Option.map(
       Option.fromNullable(state.byEmail.get(Contact.emailKey(projectId, email))),
       (id) => state.contacts.get(id)!
@@ -385,8 +254,8 @@ export const make = Effect.sync(() => {
       read((state) => {
         const events: Array<EventStore.RecordedEvent> = []
         for (const position of state.streams.get(streamId) ?? []) {
-          const stored = storedAt(state.log, position)
-          if (!("erased" in stored)) events.push(toRecorded(stored, position))
+          const stored = LogRecord.at(state.log, position)
+          if (!LogRecord.isErased(stored)) events.push(LogRecord.toRecorded(stored, position))
         }
         return events
       }),
@@ -397,13 +266,13 @@ export const make = Effect.sync(() => {
         const events: Array<EventStore.RecordedEvent> = []
         let checkpoint = after
         for (let p = from + 1; p <= Math.min(from + limit, state.log.size()); p++) {
-          const stored = storedAt(state.log, p)
+          const stored = LogRecord.at(state.log, p)
           // An erased event is skipped, but the checkpoint moves past it: a page of them is progress.
-          if ("erased" in stored) {
+          if (LogRecord.isErased(stored)) {
             checkpoint = { transactionId: BigInt(stored.erased), position: BigInt(p) }
             continue
           }
-          const recorded = toRecorded(stored, p)
+          const recorded = LogRecord.toRecorded(stored, p)
           events.push(recorded)
           checkpoint = recorded
         }
@@ -412,7 +281,7 @@ export const make = Effect.sync(() => {
   })
 
   // The positions after `after` of a project's log (or of the whole log), from the first index.
-  const positionsAfter = (state: State, after: EventStore.Checkpoint, projectId: string | undefined) => {
+  const positionsAfter = (state: State.State, after: EventStore.Checkpoint, projectId: string | undefined) => {
     const from = Math.max(0, Number(after.position))
     if (projectId === undefined) {
       return { count: Math.max(0, state.log.size() - from), at: (i: number) => from + 1 + i }
@@ -430,12 +299,8 @@ export const make = Effect.sync(() => {
 
   // Where a reader is after the event at `position`, erased or not: an erased event is skipped,
   // but the checkpoint moves past it (behaviour §7), so a page of them is progress.
-  const checkpointAt = (state: State, position: number): EventStore.Checkpoint => {
-    const stored = storedAt(state.log, position)
-    return "erased" in stored
-      ? { transactionId: BigInt(stored.erased), position: BigInt(position) }
-      : { transactionId: BigInt(stored.transactionId), position: BigInt(position) }
-  }
+  const checkpointAt = (state: State.State, position: number): EventStore.Checkpoint =>
+    LogRecord.checkpointOf(LogRecord.at(state.log, position), position)
 
   const logSource = LogStream.LogSource.of({
     // One log per layer built: nothing of it outlives the process, so no cursor made before this
@@ -448,8 +313,8 @@ export const make = Effect.sync(() => {
         let checkpoint = after
         for (let i = 0; i < Math.min(limit, range.count); i++) {
           const position = range.at(i)
-          const stored = storedAt(state.log, position)
-          if (!("erased" in stored)) events.push(toRecorded(stored, position))
+          const stored = LogRecord.at(state.log, position)
+          if (!LogRecord.isErased(stored)) events.push(LogRecord.toRecorded(stored, position))
           checkpoint = checkpointAt(state, position)
         }
         return { events, checkpoint }
@@ -465,8 +330,8 @@ export const make = Effect.sync(() => {
         const range = positionsAfter(state, after, projectId)
         let oldestAt = Option.none<Date>()
         for (let i = 0; i < range.count && Option.isNone(oldestAt); i++) {
-          const stored = storedAt(state.log, range.at(i))
-          if (!("erased" in stored)) oldestAt = Option.some(toRecorded(stored, range.at(i)).event.at)
+          const stored = LogRecord.at(state.log, range.at(i))
+          if (!LogRecord.isErased(stored)) oldestAt = Option.some(LogRecord.toRecorded(stored, range.at(i)).event.at)
         }
         return { events: range.count, oldestAt }
       }),
@@ -534,7 +399,7 @@ export const make = Effect.sync(() => {
     list: (projectId, request) =>
       read((state) => {
         const ids = state.byProject.get(projectId) ?? []
-        const from = request.cursor === undefined ? 0 : firstAbove(ids, request.cursor)
+        const from = request.cursor === undefined ? 0 : SortedIds.firstAbove(ids, request.cursor)
         const rows = ids.slice(from, from + request.limit + 1).map((id) => state.contacts.get(id)!)
         return Contacts.page(rows, request.limit, (c) => c.id)
       }),
@@ -553,7 +418,9 @@ export const make = Effect.sync(() => {
             i >= 0 && rows.length <= request.limit;
             i--
           ) {
-            const recorded = recordedAt(state.log, positions[i]!)
+            const stored = LogRecord.at(state.log, positions[i]!)
+            if (LogRecord.isErased(stored)) continue
+            const recorded = LogRecord.toRecorded(stored, positions[i]!)
             if (ContactEvent.visibleName(recorded.event) !== undefined) rows.push(recorded)
           }
           return Contacts.page(rows, request.limit, (r) => String(r.version))
@@ -712,7 +579,7 @@ export const make = Effect.sync(() => {
   }
 })
 
-function* exportItems(state: State): Generator<Backup.Item> {
+function* exportItems(state: State.State): Generator<Backup.Item> {
   yield { type: "tracklog-export", version: 1, exportedAt: new Date().toISOString() }
   // A project known only by id (see `secretOf`) that has suppressions is exported too: its
   // secret must travel with its hashes.
@@ -735,10 +602,10 @@ function* exportItems(state: State): Generator<Backup.Item> {
     }
   }
   for (let p = 1; p <= state.log.size(); p++) {
-    const stored = storedAt(state.log, p)
+    const stored = LogRecord.at(state.log, p)
     // An erased event left nothing to export; its stream's marker is exported like any event.
-    if ("erased" in stored) continue
-    const recorded = toRecorded(stored, p)
+    if (LogRecord.isErased(stored)) continue
+    const recorded = LogRecord.toRecorded(stored, p)
     yield {
       type: "event",
       id: recorded.id,
@@ -753,7 +620,7 @@ function* exportItems(state: State): Generator<Backup.Item> {
 
 // Checks everything before writing anything: an import that fails leaves the store empty.
 const importInto = (
-  state: State,
+  state: State.State,
   items: Iterable<Backup.Item>
 ): Either.Either<Backup.Summary, Backup.InvalidExport> => {
   const invalid = (message: string) => Either.left(new Backup.InvalidExport({ message }))
@@ -799,7 +666,7 @@ const importInto = (
         texts.push({
           projectId: item.projectId,
           streamId: item.streamId,
-          text: encodeRecord({
+          text: LogRecord.encode({
             id: item.id,
             streamId: item.streamId,
             projectId: item.projectId,
@@ -830,25 +697,13 @@ const importInto = (
     else hashes.add(emailHash)
   }
   for (const [hash, grant] of grants) state.grants.set(hash, grant)
-  for (const { projectId, streamId, text } of texts) {
-    state.log.append(text)
-    const inProject = state.projectLog.get(projectId)
-    if (inProject === undefined) state.projectLog.set(projectId, [state.log.size()])
-    else inProject.push(state.log.size())
-    const positions = state.streams.get(streamId)
-    if (positions === undefined) state.streams.set(streamId, [state.log.size()])
-    else positions.push(state.log.size())
-  }
+  for (const { projectId, streamId, text } of texts) State.write(state, streamId, projectId, [text])
   state.transactions = texts.length
   let contacts = 0
   for (const { state: contact } of streams.values()) {
     if (contact === null) continue
     contacts++
-    state.contacts.set(contact.id, contact)
-    state.byEmail.set(Contact.emailKey(contact.projectId, contact.email), contact.id)
-    const ids = state.byProject.get(contact.projectId)
-    if (ids === undefined) state.byProject.set(contact.projectId, [contact.id])
-    else insertSorted(ids, contact.id)
+    State.addContact(state, contact)
   }
   return Either.right({
     projects: projects.size,
