@@ -5,22 +5,23 @@
 import * as Backup from "@tracklog/core/Backup"
 import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
-import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Projects from "@tracklog/core/Projects"
 import * as Suppressions from "@tracklog/core/Suppressions"
 import * as LogStream from "@tracklog/core/LogStream"
 import * as Processor from "@tracklog/core/Processor"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Store from "@tracklog/core/Store"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as ContactReads from "./internal/contactReads.js"
+import * as LogReads from "./internal/logReads.js"
 import * as LogRecord from "./internal/logRecord.js"
+import * as LogSource from "./internal/logSource.js"
+import * as ProcessorStore from "./internal/processorStore.js"
 import * as SortedIds from "./internal/sortedIds.js"
 import * as State from "./internal/state.js"
 
@@ -190,11 +191,6 @@ export const make = Effect.sync(() => {
   const state = State.make()
   const signal = LogStream.makeSignal()
   const read = <A>(f: (state: State.State) => A) => Effect.sync(() => f(state))
-  const byEmail = (state: State.State, projectId: string, email: string) =>
-    Option.map(
-      Option.fromNullable(state.byEmail.get(Contact.emailKey(projectId, email))),
-      (id) => state.contacts.get(id)!
-    )
 
   const eventStore = EventStore.EventStore.of({
     append: (input) =>
@@ -250,187 +246,12 @@ export const make = Effect.sync(() => {
         }
         return removed
       }),
-    readStream: (streamId) =>
-      read((state) => {
-        const events: Array<EventStore.RecordedEvent> = []
-        for (const position of state.streams.get(streamId) ?? []) {
-          const stored = LogRecord.at(state.log, position)
-          if (!LogRecord.isErased(stored)) events.push(LogRecord.toRecorded(stored, position))
-        }
-        return events
-      }),
-    readAll: (after, limit) =>
-      read((state) => {
-        // Transactions here commit in id order, so the position alone orders the log.
-        const from = Math.max(0, Number(after.position))
-        const events: Array<EventStore.RecordedEvent> = []
-        let checkpoint = after
-        for (let p = from + 1; p <= Math.min(from + limit, state.log.size()); p++) {
-          const stored = LogRecord.at(state.log, p)
-          // An erased event is skipped, but the checkpoint moves past it: a page of them is progress.
-          if (LogRecord.isErased(stored)) {
-            checkpoint = { transactionId: BigInt(stored.erased), position: BigInt(p) }
-            continue
-          }
-          const recorded = LogRecord.toRecorded(stored, p)
-          events.push(recorded)
-          checkpoint = recorded
-        }
-        return { events, checkpoint }
-      })
+    ...LogReads.make(state)
   })
 
-  // The positions after `after` of a project's log (or of the whole log), from the first index.
-  const positionsAfter = (state: State.State, after: EventStore.Checkpoint, projectId: string | undefined) => {
-    const from = Math.max(0, Number(after.position))
-    if (projectId === undefined) {
-      return { count: Math.max(0, state.log.size() - from), at: (i: number) => from + 1 + i }
-    }
-    const list = state.projectLog.get(projectId) ?? []
-    let lo = 0
-    let hi = list.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (list[mid]! <= from) lo = mid + 1
-      else hi = mid
-    }
-    return { count: list.length - lo, at: (i: number) => list[lo + i]! }
-  }
-
-  // Where a reader is after the event at `position`, erased or not: an erased event is skipped,
-  // but the checkpoint moves past it (behaviour §7), so a page of them is progress.
-  const checkpointAt = (state: State.State, position: number): EventStore.Checkpoint =>
-    LogRecord.checkpointOf(LogRecord.at(state.log, position), position)
-
-  const logSource = LogStream.LogSource.of({
-    // One log per layer built: nothing of it outlives the process, so no cursor made before this
-    // store was (by another process, or another store an export came from) can be one of its.
-    identity: { epoch: LogStream.newEpoch(), legacyCursors: false },
-    read: (after, limit, projectId) =>
-      read((state) => {
-        const range = positionsAfter(state, after, projectId)
-        const events: Array<EventStore.RecordedEvent> = []
-        let checkpoint = after
-        for (let i = 0; i < Math.min(limit, range.count); i++) {
-          const position = range.at(i)
-          const stored = LogRecord.at(state.log, position)
-          if (!LogRecord.isErased(stored)) events.push(LogRecord.toRecorded(stored, position))
-          checkpoint = checkpointAt(state, position)
-        }
-        return { events, checkpoint }
-      }),
-    head: (projectId) =>
-      read((state) => {
-        const list = projectId === undefined ? undefined : state.projectLog.get(projectId) ?? []
-        const position = list === undefined ? state.log.size() : list[list.length - 1] ?? 0
-        return position === 0 ? EventStore.start : checkpointAt(state, position)
-      }),
-    lag: (after, projectId) =>
-      read((state) => {
-        const range = positionsAfter(state, after, projectId)
-        let oldestAt = Option.none<Date>()
-        for (let i = 0; i < range.count && Option.isNone(oldestAt); i++) {
-          const stored = LogRecord.at(state.log, range.at(i))
-          if (!LogRecord.isErased(stored)) oldestAt = Option.some(LogRecord.toRecorded(stored, range.at(i)).event.at)
-        }
-        return { events: range.count, oldestAt }
-      }),
-    signal,
-    pollInterval: LogStream.DefaultPollInterval
-  })
-
-  // No transactions here: `work` runs, then the checkpoint moves if it still can. The memory store
-  // is for one process, where the lease is only ever contended by fibers.
-  const processors = Processor.ProcessorStore.of({
-    claim: (name, owner, ttl) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        read((state) => {
-          const row = state.processors.get(name)
-          if (row === undefined) {
-            state.processors.set(name, {
-              checkpoint: EventStore.start,
-              owner,
-              leaseUntil: now + Duration.toMillis(ttl)
-            })
-            return Option.some(EventStore.start)
-          }
-          if (row.owner !== undefined && row.owner !== owner && row.leaseUntil > now) return Option.none()
-          row.owner = owner
-          row.leaseUntil = now + Duration.toMillis(ttl)
-          return Option.some(row.checkpoint)
-        })),
-    release: (name, owner) =>
-      read((state) => {
-        const row = state.processors.get(name)
-        if (row !== undefined && row.owner === owner) row.owner = undefined
-      }),
-    commit: (name, owner, from, to, work) =>
-      Effect.flatMap(work, (a) =>
-        Effect.flatMap(
-          read((state) => {
-            const row = state.processors.get(name)
-            if (
-              row === undefined || row.owner !== owner || row.checkpoint.transactionId !== from.transactionId ||
-              row.checkpoint.position !== from.position
-            ) return false
-            row.checkpoint = to
-            return true
-          }),
-          (moved) => (moved ? Effect.succeed(a) : Effect.fail(new Processor.CheckpointConflict({ name })))
-        )),
-    status: (name) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        read((state) => {
-          const row = state.processors.get(name)
-          return row === undefined ? Option.none() : Option.some({
-            checkpoint: row.checkpoint,
-            owner: row.owner !== undefined && row.leaseUntil > now ? Option.some(row.owner) : Option.none<string>()
-          })
-        }))
-  })
-
-  const contacts = Contacts.Contacts.of({
-    findById: (projectId, contactId) =>
-      read((state) =>
-        Option.filter(Option.fromNullable(state.contacts.get(contactId)), (c) => c.projectId === projectId)
-      ),
-    findByEmail: (projectId, email) => read((state) => byEmail(state, projectId, email)),
-    findManyByEmail: (projectId, emails) => read((state) => emails.map((email) => byEmail(state, projectId, email))),
-    list: (projectId, request) =>
-      read((state) => {
-        const ids = state.byProject.get(projectId) ?? []
-        const from = request.cursor === undefined ? 0 : SortedIds.firstAbove(ids, request.cursor)
-        const rows = ids.slice(from, from + request.limit + 1).map((id) => state.contacts.get(id)!)
-        return Contacts.page(rows, request.limit, (c) => c.id)
-      }),
-    timeline: (projectId, contactId, request) =>
-      Effect.flatMap(
-        read((state) => {
-          const contact = state.contacts.get(contactId)
-          if (contact === undefined || contact.projectId !== projectId) return undefined
-          const positions = state.streams.get(contactId) ?? []
-          const before = request.cursor === undefined ? Infinity : Number(request.cursor)
-          const rows: Array<EventStore.RecordedEvent> = []
-          // Versions are 1, 2, 3… at indexes 0, 1, 2…: the ones below the cursor are the first
-          // ⌈cursor − 1⌉, so nothing after it is decoded.
-          for (
-            let i = Math.min(positions.length, Math.ceil(before - 1)) - 1;
-            i >= 0 && rows.length <= request.limit;
-            i--
-          ) {
-            const stored = LogRecord.at(state.log, positions[i]!)
-            if (LogRecord.isErased(stored)) continue
-            const recorded = LogRecord.toRecorded(stored, positions[i]!)
-            if (ContactEvent.visibleName(recorded.event) !== undefined) rows.push(recorded)
-          }
-          return Contacts.page(rows, request.limit, (r) => String(r.version))
-        }),
-        (page) =>
-          page === undefined
-            ? Effect.fail(new Contacts.ContactNotFound({ contactId }))
-            : Effect.succeed({ ...page, data: page.data.map(Contacts.toTimelineEvent) })
-      )
-  })
+  const logSource = LogSource.make(state, signal)
+  const processors = ProcessorStore.make(state)
+  const contacts = ContactReads.make(state)
 
   const projects = Projects.Projects.of({
     findByKeyHash: (hash) => read((state) => Option.fromNullable(state.grants.get(hash))),
