@@ -17,174 +17,15 @@ import * as Layer from "effect/Layer"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as Append from "./internal/append.js"
 import * as ContactReads from "./internal/contactReads.js"
+import * as IdempotencyRecords from "./internal/idempotencyRecords.js"
 import * as LogReads from "./internal/logReads.js"
 import * as LogRecord from "./internal/logRecord.js"
 import * as LogSource from "./internal/logSource.js"
 import * as ProcessorStore from "./internal/processorStore.js"
-import * as SortedIds from "./internal/sortedIds.js"
 import * as State from "./internal/state.js"
-
-// Each operation is one synchronous step: no other fiber runs between the version check and the
-// write, which is what makes check-and-append atomic here. `emailHash` is the hash of a starting
-// stream's email when the project's suppression list has entries (made before the step: Web
-// Crypto is asynchronous).
-const appendTo = (
-  state: State.State,
-  input: EventStore.Append,
-  emailHash: string | undefined
-): EventStore.ConcurrencyConflict | Suppressions.EmailSuppressed | undefined => {
-  const stream = state.streams.get(input.streamId)
-  const version = stream?.length ?? 0
-  const conflict = (reason: "version" | "email", holder?: Contact.Contact) =>
-    new EventStore.ConcurrencyConflict({
-      streamId: input.streamId,
-      expectedVersion: input.expectedVersion,
-      reason,
-      holder
-    })
-  if (version !== input.expectedVersion) return conflict("version")
-  const projection = input.projection
-  if (projection._tag === "Erase") return eraseFrom(state, input, projection, emailHash)
-  const contact = projection.contact
-  // A stream claims its email when it starts, and moves its claim when its email changes.
-  const previous = stream === undefined ? undefined : state.contacts.get(input.streamId)
-  const claim = previous === undefined || previous.email !== contact.email
-    ? Contact.emailKey(contact.projectId, contact.email)
-    : undefined
-  const holder = claim === undefined ? undefined : state.byEmail.get(claim)
-  if (holder !== undefined && holder !== input.streamId) {
-    return conflict("email", stream === undefined ? state.contacts.get(holder) : undefined)
-  }
-  // The suppression list stops a contact's creation only (behaviour §7, §10).
-  if (stream === undefined && emailHash !== undefined && state.suppressed.get(contact.projectId)?.has(emailHash)) {
-    return new Suppressions.EmailSuppressed()
-  }
-  const texts = encodeAll(state, input, contact.projectId)
-  writeAll(state, input, contact.projectId, texts)
-  if (claim !== undefined) {
-    if (previous !== undefined) state.byEmail.delete(Contact.emailKey(previous.projectId, previous.email))
-    state.byEmail.set(claim, contact.id)
-    if (previous === undefined) {
-      const ids = state.byProject.get(contact.projectId)
-      if (ids === undefined) state.byProject.set(contact.projectId, [contact.id])
-      else SortedIds.insert(ids, contact.id)
-    }
-  }
-  state.contacts.set(contact.id, contact)
-  return undefined
-}
-
-// Every text is made before any is written: an event that cannot be encoded (a BigInt in its
-// data, an invalid date) fails the append with nothing written.
-const encodeAll = (state: State.State, input: EventStore.Append, projectId: string): ReadonlyArray<string> => {
-  const transactionId = state.transactions + 1
-  return input.events.map(({ event, id }, i) =>
-    LogRecord.encode({
-      id,
-      streamId: input.streamId,
-      projectId,
-      version: input.expectedVersion + i + 1,
-      transactionId,
-      event
-    })
-  )
-}
-
-const writeAll = (state: State.State, input: EventStore.Append, projectId: string, texts: ReadonlyArray<string>) => {
-  state.transactions++
-  State.write(state, input.streamId, projectId, texts)
-}
-
-// Several streams and an idempotency record in one synchronous step: every check first, then
-// every event encoded (one that cannot be fails the whole with nothing written), then the writes.
-const appendAllTo = (
-  state: State.State,
-  input: EventStore.AppendAll,
-  hashes: ReadonlyMap<string, string>
-): EventStore.ConcurrencyConflict | Suppressions.EmailSuppressed | undefined => {
-  const record = input.idempotency
-  if (record !== undefined && state.idempotency.has(Contact.emailKey(record.projectId, record.key))) {
-    return new EventStore.ConcurrencyConflict({
-      streamId: input.appends[0]?.streamId ?? "",
-      expectedVersion: input.appends[0]?.expectedVersion ?? 0,
-      reason: "idempotency"
-    })
-  }
-  const claims = new Set<string>()
-  for (const append of input.appends) {
-    const version = state.streams.get(append.streamId)?.length ?? 0
-    const conflict = (reason: "version" | "email") =>
-      new EventStore.ConcurrencyConflict({ streamId: append.streamId, expectedVersion: append.expectedVersion, reason })
-    if (version !== append.expectedVersion) return conflict("version")
-    if (append.projection._tag !== "Upsert") throw new Error("StoreMemory.appendAll: only contact upserts go together")
-    const contact = append.projection.contact
-    const previous = version === 0 ? undefined : state.contacts.get(append.streamId)
-    if (previous === undefined || previous.email !== contact.email) {
-      const claim = Contact.emailKey(contact.projectId, contact.email)
-      const holder = state.byEmail.get(claim)
-      if ((holder !== undefined && holder !== append.streamId) || claims.has(claim)) return conflict("email")
-      claims.add(claim)
-    }
-    const hash = hashes.get(append.streamId)
-    if (version === 0 && hash !== undefined && state.suppressed.get(contact.projectId)?.has(hash)) {
-      return new Suppressions.EmailSuppressed()
-    }
-  }
-  // One append encodes every event before it writes any (see `appendTo`); several are checked here.
-  if (input.appends.length > 1) {
-    for (const append of input.appends)
-      for (const { event } of append.events)
-        JSON.stringify(ContactEvent.encode(event))
-  }
-  for (const append of input.appends) appendTo(state, append, undefined)
-  if (record !== undefined) state.idempotency.set(Contact.emailKey(record.projectId, record.key), record)
-  return undefined
-}
-
-// Erasure (behaviour §7) in one synchronous step, like an append: every event of the stream is
-// overwritten in the log's buffers with a tombstone, the projection and its indexes forget the
-// contact, and the marker takes the stream's next version.
-const eraseFrom = (
-  state: State.State,
-  input: EventStore.Append,
-  projection: Extract<EventStore.Projection, { readonly _tag: "Erase" }>,
-  emailHash: string | undefined
-): EventStore.ConcurrencyConflict | undefined => {
-  const stream = state.streams.get(input.streamId)
-  const contact = state.contacts.get(input.streamId)
-  if (stream === undefined || contact === undefined || contact.projectId !== projection.projectId) {
-    return new EventStore.ConcurrencyConflict({
-      streamId: input.streamId,
-      expectedVersion: input.expectedVersion,
-      reason: "version"
-    })
-  }
-  const texts = encodeAll(state, input, contact.projectId)
-  for (const position of stream) {
-    const stored = LogRecord.at(state.log, position)
-    if (!LogRecord.isErased(stored)) state.log.overwrite(position - 1, LogRecord.tombstone(stored.transactionId))
-  }
-  writeAll(state, input, contact.projectId, texts)
-  State.removeContact(state, contact)
-  if (projection.suppress && emailHash !== undefined) {
-    const hashes = state.suppressed.get(contact.projectId)
-    if (hashes === undefined) state.suppressed.set(contact.projectId, new Set([emailHash]))
-    else hashes.add(emailHash)
-  }
-  // The idempotency records of the contact's tracks (behaviour §6) go in this same step. One that
-  // names other contacts too (a batch's) stays without this one: a retry of that batch must not
-  // track them twice (docs/decisions/0029-erasure-keeps-shared-batch-records.md).
-  for (const [at, record] of state.idempotency) {
-    if (record.projectId !== contact.projectId || !record.contactIds.includes(contact.id)) continue
-    const others = record.contactIds.filter((id) => id !== contact.id)
-    if (others.length === 0) state.idempotency.delete(at)
-    else state.idempotency.set(at, { ...record, contactIds: others })
-  }
-  return undefined
-}
-
-const noHash: Effect.Effect<string | undefined> = Effect.succeed(undefined)
+import * as SuppressionList from "./internal/suppressionList.js"
 
 /** Builds both ports and `Projects` over one fresh in-memory state. */
 export const make = Effect.sync(() => {
@@ -192,61 +33,16 @@ export const make = Effect.sync(() => {
   const signal = LogStream.makeSignal()
   const read = <A>(f: (state: State.State) => A) => Effect.sync(() => f(state))
 
+  const appends = Append.make(state, signal)
+  const records = IdempotencyRecords.make(state)
+  const reads = LogReads.make(state)
   const eventStore = EventStore.EventStore.of({
-    append: (input) =>
-      // The hash a step needs is made first (Web Crypto is asynchronous), only when there is a
-      // list to look in or an email to put on it; the step checks the rest itself.
-      Effect.flatMap(hashFor(input), (
-        emailHash
-      ): Effect.Effect<void, EventStore.ConcurrencyConflict | Projects.GrantRevoked | Suppressions.EmailSuppressed> => {
-        // The key the append is made under still grants its project (behaviour §9).
-        const projectId = EventStore.projectOf(input.projection)
-        if (input.grantedBy !== undefined && state.grants.get(input.grantedBy)?.projectId !== projectId) {
-          return Effect.fail(new Projects.GrantRevoked())
-        }
-        const refused = appendTo(state, input, emailHash)
-        if (refused !== undefined) return Effect.fail(refused)
-        // Readers of this process wake at once (docs/decisions/0010-log-wake-up.md).
-        signal.notify()
-        return Effect.void
-      }),
-    appendAll: (input) =>
-      Effect.flatMap(
-        Effect.forEach(input.appends, (append) =>
-          Effect.map(hashFor(append), (hash) => [append.streamId, hash] as const)),
-        (hashed) => {
-          const hashes = new Map<string, string>()
-          for (const [streamId, hash] of hashed)
-            if (hash !== undefined)
-              hashes.set(streamId, hash)
-          const refused = appendAllTo(state, input, hashes)
-          if (refused !== undefined)
-            return Effect.fail(refused)
-          signal.notify()
-          return Effect.void
-        }
-      ),
-    findIdempotency: (projectId, key, notBefore) =>
-      read((state) => {
-        const at = Contact.emailKey(projectId, key)
-        const record = state.idempotency.get(at)
-        if (record === undefined) return Option.none()
-        if (record.createdAt >= notBefore) return Option.some(record)
-        state.idempotency.delete(at)
-        return Option.none()
-      }),
-    expireIdempotency: (before) =>
-      read((state) => {
-        let removed = 0
-        for (const [at, record] of state.idempotency) {
-          if (record.createdAt < before) {
-            state.idempotency.delete(at)
-            removed++
-          }
-        }
-        return removed
-      }),
-    ...LogReads.make(state)
+    append: appends.append,
+    appendAll: appends.appendAll,
+    findIdempotency: records.findIdempotency,
+    expireIdempotency: records.expireIdempotency,
+    readStream: reads.readStream,
+    readAll: reads.readAll
   })
 
   const logSource = LogSource.make(state, signal)
@@ -311,62 +107,7 @@ export const make = Effect.sync(() => {
       })
   })
 
-  // A project gets its secret when created; one known only by id (tests, embedders that skip
-  // `Projects`) gets it on first use.
-  const secretOf = (projectId: string) => {
-    let secret = state.secrets.get(projectId)
-    if (secret === undefined) {
-      secret = Suppressions.newSecret()
-      state.secrets.set(projectId, secret)
-    }
-    return secret
-  }
-  const hashOf = (projectId: string, email: string) =>
-    Effect.flatMap(Effect.sync(() => secretOf(projectId)), (secret) => Suppressions.emailHash(secret, email))
-
-  // The email hash an append needs: a starting stream's, when its project's list has entries to
-  // find; an erased contact's, when it is to be suppressed.
-  const hashFor = (input: EventStore.Append): Effect.Effect<string | undefined> =>
-    Effect.suspend(() => {
-      const projection = input.projection
-      if (projection._tag === "Erase") {
-        const contact = state.contacts.get(input.streamId)
-        return projection.suppress && contact !== undefined ? hashOf(contact.projectId, contact.email) : noHash
-      }
-      const hashes = state.suppressed.get(projection.contact.projectId)
-      return input.expectedVersion === 0 && hashes !== undefined && hashes.size > 0
-        ? hashOf(projection.contact.projectId, projection.contact.email)
-        : noHash
-    })
-
-  const suppressions = Suppressions.Suppressions.of({
-    // A project with an empty list answers without hashing: Web Crypto's HMAC costs ~100 µs.
-    isSuppressed: (projectId, email) =>
-      Effect.suspend(() => {
-        const hashes = state.suppressed.get(projectId)
-        return hashes === undefined || hashes.size === 0
-          ? Effect.succeed(false)
-          : Effect.map(hashOf(projectId, email), (hash) => hashes.has(hash))
-      }),
-    suppressedAmong: (projectId, emails) =>
-      Effect.suspend(() => {
-        const hashes = state.suppressed.get(projectId)
-        if (hashes === undefined || hashes.size === 0) return Effect.succeed(new Set<string>())
-        const distinct = [...new Set(emails)]
-        return Effect.map(
-          Effect.forEach(distinct, (email) => hashOf(projectId, email)),
-          (hashed) => new Set(distinct.filter((_, i) => hashes.has(hashed[i]!)))
-        )
-      }),
-    lift: (projectId, email) =>
-      Effect.flatMap(
-        hashOf(projectId, email),
-        (hash) =>
-          state.suppressed.get(projectId)?.delete(hash) === true
-            ? Effect.void
-            : Effect.fail(new Suppressions.NotSuppressed())
-      )
-  })
+  const suppressions = SuppressionList.make(state)
 
   const backup = Backup.Backup.of({
     export: Stream.suspend(() => Stream.fromIterable(exportItems(state))),
