@@ -4,7 +4,6 @@
  * list as rows of its table, and the log; an import rebuilds the contact projection from the log.
  */
 import * as Backup from "@tracklog/core/Backup"
-import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import type * as Projects from "@tracklog/core/Projects"
 import * as Suppressions from "@tracklog/core/Suppressions"
@@ -13,6 +12,7 @@ import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import * as LogRecord from "./logRecord.js"
 import * as State from "./state.js"
+import * as SuppressionList from "./suppressionList.js"
 
 // Every item of the store, in the order `Backup.Backup` gives: header, projects, keys, rows, the log.
 function* exportItems(state: State.State): Generator<Backup.Item> {
@@ -54,7 +54,9 @@ function* exportItems(state: State.State): Generator<Backup.Item> {
   }
 }
 
-// Checks everything before writing anything: an import that fails leaves the store empty.
+// Checks everything before writing anything: an import that fails leaves the store empty. The
+// log's checks (each stream's versions, one contact per email) are core's `Backup.rebuild`, the
+// same as the PostgreSQL store's, so both accept and refuse the same exports.
 const importInto = (
   state: State.State,
   items: Iterable<Backup.Item>
@@ -66,7 +68,7 @@ const importInto = (
   const carried = new Map<string, boolean>()
   const suppressed: Array<{ readonly projectId: string; readonly emailHash: string }> = []
   const grants = new Map<string, Projects.Grant>()
-  const streams = new Map<string, { version: number; state: Contact.State }>()
+  const rebuilt = Backup.rebuild()
   const texts: Array<{ readonly projectId: string; readonly streamId: string; readonly text: string }> = []
   for (const item of items) {
     switch (item.type) {
@@ -91,14 +93,9 @@ const importInto = (
         break
       }
       case "event": {
-        const decoded = Backup.eventOf(item)
-        if (Either.isLeft(decoded)) return Either.left(decoded.left)
-        const stream = streams.get(item.streamId) ?? { version: 0, state: Contact.initialState }
-        if (!Backup.follows(stream.version, item.version, decoded.right))
-          return invalid(`event ${item.id}: version ${item.version} after ${stream.version}`)
-        stream.version = item.version
-        stream.state = Contact.evolve(stream.state, decoded.right)
-        streams.set(item.streamId, stream)
+        const event = rebuilt.add(item)
+        if (Either.isLeft(event)) return Either.left(event.left)
+        // Each event its own transaction, numbered in log order: the log is renumbered (behaviour §9).
         texts.push({
           projectId: item.projectId,
           streamId: item.streamId,
@@ -108,35 +105,26 @@ const importInto = (
             projectId: item.projectId,
             version: item.version,
             transactionId: texts.length + 1,
-            event: decoded.right
+            event: event.right
           })
         })
       }
     }
   }
-  const emails = new Set<string>()
-  for (const { state: contact } of streams.values()) {
-    if (contact === null) continue
-    const key = Contact.emailKey(contact.projectId, contact.email)
-    if (emails.has(key)) return invalid(`two contacts for one email in project ${contact.projectId}`)
-    emails.add(key)
-  }
+  const streams = rebuilt.finish()
+  if (Either.isLeft(streams)) return Either.left(streams.left)
   for (const [id, createdAt] of projects) {
     state.projects.add(id)
     if (createdAt !== undefined) state.projectCreated.set(id, createdAt)
     // The exported secret, so the exported hashes still match; a project without one gets its own.
     state.secrets.set(id, secrets.get(id) ?? Suppressions.newSecret())
   }
-  for (const { emailHash, projectId } of suppressed) {
-    const hashes = state.suppressed.get(projectId)
-    if (hashes === undefined) state.suppressed.set(projectId, new Set([emailHash]))
-    else hashes.add(emailHash)
-  }
+  for (const { emailHash, projectId } of suppressed) SuppressionList.add(state, projectId, emailHash)
   for (const [hash, grant] of grants) state.grants.set(hash, grant)
   for (const { projectId, streamId, text } of texts) State.write(state, streamId, projectId, [text])
   state.transactions = texts.length
   let contacts = 0
-  for (const { state: contact } of streams.values()) {
+  for (const { contact } of streams.right) {
     if (contact === null) continue
     contacts++
     State.addContact(state, contact)
