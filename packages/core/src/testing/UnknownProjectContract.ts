@@ -5,17 +5,19 @@
  *
  * Decided in issue 28: every store gives such a project its suppression secret on first use, as
  * it gives one to a project it holds, so erasure with suppression and the suppression list
- * (behaviour §7) work for it the same.
+ * (behaviour §7) work for it the same; ensuring the project later keeps that secret, or what it
+ * suppressed would be tracked again.
  */
 import { describe, expect, type Vitest } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as ApiKey from "../ApiKey.js"
 import type * as CommandHandler from "../CommandHandler.js"
 import * as Contacts from "../Contacts.js"
 import * as EraseContact from "../EraseContact.js"
 import * as Ids from "../Ids.js"
-import type * as Projects from "../Projects.js"
+import * as Projects from "../Projects.js"
 import * as Suppressions from "../Suppressions.js"
 import * as Track from "../Track.js"
 import * as TrackCommand from "../TrackCommand.js"
@@ -60,5 +62,26 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         expect((yield* Effect.flip(suppressions.lift(projectId, email)))._tag).toBe("NotSuppressed")
         const back = yield* track.track(projectId, trackOf(email, "back"))
         expect(back.contact).not.toBe(old.contact)
+      }))
+
+    it.effect("ensured later under its id, it keeps its secret: what it suppressed stays suppressed", () =>
+      Effect.gen(function*() {
+        const track = yield* Track.Track
+        const suppressions = yield* Suppressions.Suppressions
+        const projectId = yield* unknownProject
+        const email = "before-ensure@example.com"
+        const old = yield* track.track(projectId, trackOf(email, "e"))
+        yield* EraseContact.erase(projectId, { contactId: old.contact, suppress: true })
+
+        const keys = {
+          projectId,
+          publicKeyHash: yield* ApiKey.hash(ApiKey.generate("public")),
+          secretKeyHash: yield* ApiKey.hash(ApiKey.generate("secret"))
+        }
+        expect(yield* (yield* Projects.Projects).ensure(keys)).toBe(projectId)
+        expect(yield* suppressions.isSuppressed(projectId, email)).toBe(true)
+        expect((yield* Effect.flip(track.track(projectId, trackOf(email, "again"))))._tag).toBe("EmailSuppressed")
+        yield* suppressions.lift(projectId, email)
+        expect(yield* suppressions.isSuppressed(projectId, email)).toBe(false)
       }))
   })

@@ -3,10 +3,10 @@
  */
 import type * as ApiKey from "@tracklog/core/ApiKey"
 import * as Projects from "@tracklog/core/Projects"
-import * as Suppressions from "@tracklog/core/Suppressions"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as State from "./state.js"
+import * as SuppressionList from "./suppressionList.js"
 
 // The pair's two grants, replacing none: the caller checked that both hashes are free.
 const grantPair = (state: State.State, keys: Projects.ProjectKeys) => {
@@ -33,7 +33,9 @@ export const make = (state: State.State): Projects.Projects["Type"] =>
         if (outcome._tag === "Exists") return Effect.succeed(outcome.projectId)
         if (outcome._tag !== "Create") return Effect.fail(outcome)
         state.projects.add(keys.projectId)
-        state.secrets.set(keys.projectId, Suppressions.newSecret())
+        // A project used by id before it was ensured keeps the secret it got then: a new one
+        // would no longer match its suppressed hashes, and their emails would be tracked again.
+        SuppressionList.secretOf(state, keys.projectId)
         state.projectCreated.set(keys.projectId, new Date())
         grantPair(state, keys)
         return Effect.succeed(keys.projectId)
