@@ -13,8 +13,8 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as FieldIssue from "./FieldIssue.js"
-import * as IsoInstant from "./internal/isoInstant.js"
 import * as Json from "./Json.js"
+import * as Timestamp from "./Timestamp.js"
 
 /** Most filters one condition may hold, counted over every group at every depth. */
 export const MaxFilters = 100
@@ -23,7 +23,7 @@ export const MaxDepth = 5
 /** Largest count a `triggeredAtLeast` / `triggeredFewerThan` filter may ask for. */
 export const MaxCount = 1000
 /** Longest window, in ms (100 years of days): `instant + window` must stay an exact integer. */
-export const MaxWindow = 36_500 * IsoInstant.DayMillis
+export const MaxWindow = 36_500 * Timestamp.DayMillis
 
 /** How a condition joins its groups. */
 export type Logic = "AND" | "OR"
@@ -35,7 +35,7 @@ export type Unit = "minutes" | "hours" | "days"
 export const UnitMillis: { readonly [U in Unit]: number } = {
   minutes: 60_000,
   hours: 3_600_000,
-  days: IsoInstant.DayMillis
+  days: Timestamp.DayMillis
 }
 
 /** One filter as sent: `value`, `unit` and `within` as the operator wants them. */
@@ -652,7 +652,7 @@ const timedValue = (sent: Sent, w: Walk): number | undefined =>
 
 const instantOf = (sent: Sent, w: Walk): number | undefined => {
   if (!needValue(sent, w)) return undefined
-  const millis = typeof sent.value === "string" ? IsoInstant.parse(sent.value) : NaN
+  const millis = typeof sent.value === "string" ? Timestamp.parse(sent.value) : NaN
   return Number.isNaN(millis)
     ? report(w, `${sent.path}.value`, "invalid_value", "Expected an ISO-8601 date (YYYY-MM-DD) or instant")
     : millis
@@ -704,7 +704,7 @@ const leafOf = (where: Target, op: string, sent: Sent, w: Walk): Leaf | undefine
       if (instant === undefined) return undefined
       if (op === "equals") {
         // A day covers all of its UTC milliseconds; an instant only itself.
-        const last = IsoInstant.isDate(sent.value as string) ? instant + IsoInstant.DayMillis - 1 : instant
+        const last = Timestamp.isDate(sent.value as string) ? instant + Timestamp.DayMillis - 1 : instant
         return { _tag: "DateIn", attribute, from: instant, to: last }
       }
       const [from, to] = rangeOf(op as Comparison, instant)
@@ -725,13 +725,13 @@ const leafOf = (where: Target, op: string, sent: Sent, w: Walk): Leaf | undefine
       if (!needValue(sent, w)) return undefined
       const value = sent.value as Json.Json
       if (op === "equals") {
-        const day = typeof value === "string" && IsoInstant.isDate(value) ? IsoInstant.parse(value) : undefined
+        const day = typeof value === "string" && Timestamp.isDate(value) ? Timestamp.parse(value) : undefined
         return { _tag: "DataEquals", path, value, day }
       }
       // What is left is a comparison: `Operators` admitted nothing else for a data field.
       const comparison = op as Comparison
       if (typeof value === "number") return { _tag: "DataCompare", path, comparison, bound: value, instant: false }
-      const instant = typeof value === "string" ? IsoInstant.parse(value) : NaN
+      const instant = typeof value === "string" ? Timestamp.parse(value) : NaN
       // A bound that is neither would make a filter that never holds: refused as a mistake.
       return Number.isNaN(instant)
         ? report(w, `${sent.path}.value`, "invalid_value", "Expected a number or an ISO-8601 date or instant")
