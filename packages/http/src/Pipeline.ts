@@ -51,8 +51,11 @@ export interface Options {
   readonly rateLimit?: RateLimiter.Limit | undefined
 }
 
-/** A routed endpoint: its handler and its path pattern (for the log; never the raw path). */
-export interface Endpoint {
+/**
+ * A routed endpoint: its handler, what `Api` says it requires (its key, its body), and its path
+ * pattern (for the log; never the raw path).
+ */
+export interface Endpoint extends Api.Requirements {
   readonly handler: Handlers.Handler
   readonly pattern: string
 }
@@ -153,10 +156,12 @@ export const make = (options: Options) =>
     const runPromise = Runtime.runPromise(runtime)
     const log = yield* RequestLog.make({ requests: options.requestLog ?? true })
 
+    const requirements: Readonly<Record<string, Api.Requirements>> = Api.requirements()
     const routes = Router.fromApi(Api.Api).map((route) => {
       const handler = handlers[route.name]
       if (handler === undefined) throw new Error(`no handler for endpoint ${route.name}`)
-      return { ...route, value: { handler, pattern: "/" + route.segments.join("/") } }
+      const { body, key } = requirements[route.name]!
+      return { ...route, value: { handler, key, body, pattern: "/" + route.segments.join("/") } }
     })
     const route: (method: string, path: string) => Router.Match<Endpoint> = Router.matcher(routes)
     // A known path with another method: HEAD is allowed wherever GET is, and the routes a browser
@@ -198,12 +203,12 @@ export const make = (options: Options) =>
      * envelope on failure (503 past the deadline, 500 for a defect, which is logged).
      */
     const run = (endpoint: Endpoint, input: Input, done: (reply: Handlers.Reply) => void) => {
-      const { handler } = endpoint
-      const authenticated = handler.auth === "none"
+      const { handler, key } = endpoint
+      const authenticated = key === "none"
         ? Effect.succeed<Handlers.Request["grant"]>(NoGrant)
-        : handler.trustsGrant === true && handler.auth === "any"
+        : handler.trustsGrant === true && key === "any"
         ? auth.authenticateTrusted(input.authorization)
-        : auth.authenticate(input.authorization, handler.auth)
+        : auth.authenticate(input.authorization, key)
       const fiber = runFork(Effect.flatMap(authenticated, (grant) =>
         handler.handle({
           requestId: input.requestId,
@@ -238,7 +243,7 @@ export const make = (options: Options) =>
 
     /** The body limit of an endpoint: the batch route has its own. */
     const bodyLimitOf = (endpoint: Endpoint) =>
-      endpoint.handler.bodyLimit === "batch" ? options.batchBodyLimit ?? TrackBatch.DefaultBodyLimit : options.bodyLimit
+      endpoint.body === "batch" ? options.batchBodyLimit ?? TrackBatch.DefaultBodyLimit : options.bodyLimit
 
     // Metrics (behaviour §9): one recorder per pipeline, no-op when off.
     const metricsOn = options.metrics ?? true
@@ -264,7 +269,7 @@ export const make = (options: Options) =>
      * `RateLimiter.ts`): the seconds to wait when the request is refused, counted; else undefined.
      */
     const limit = (endpoint: Endpoint, authorization: string | undefined): number | undefined => {
-      if (limiter === undefined || endpoint.handler.auth === "none") return undefined
+      if (limiter === undefined || endpoint.key === "none") return undefined
       const key = Auth.keyOf(authorization)
       if (key === undefined) return undefined
       const decision = limiter.take(Auth.hashOf(key))

@@ -254,7 +254,7 @@ export const make = (
             reply.stream === undefined ? send(reply.status, reply.body, Json, reply.headers) : serveStream(reply.stream)
         )
 
-      if (!endpoint.handler.body) {
+      if (endpoint.body === "none") {
         req.resume()
         return respond(undefined)
       }

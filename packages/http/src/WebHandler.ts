@@ -222,7 +222,7 @@ export const make = (
       }
 
       let body: unknown = undefined
-      if (endpoint.handler.body) {
+      if (endpoint.body !== "none") {
         const limit = pipeline.bodyLimitOf(endpoint)
         const read = await readBody(request, limit)
         if (read._tag === "TooLarge") return fail(ApiError.payloadTooLarge(limit))
