@@ -11,7 +11,7 @@
  */
 import type * as EventFacts from "./EventFacts.js"
 import * as Json from "./Json.js"
-import type * as SegmentCondition from "./SegmentCondition.js"
+import type * as SegmentNode from "./SegmentNode.js"
 import * as Timestamp from "./Timestamp.js"
 
 /** What a condition is evaluated against: a contact's state and the facts of its events. */
@@ -44,10 +44,10 @@ interface Context {
 }
 
 /**
- * Evaluates an inlined condition (`SegmentCondition.inline`) for `subject` at `t` (ms). A
+ * Evaluates an inlined condition (`SegmentNode.inline`) for `subject` at `t` (ms). A
  * `segment.<id>` leaf left in it is a defect and throws.
  */
-export const evaluate = (node: SegmentCondition.Node, subject: Subject, t: number): Result => {
+export const evaluate = (node: SegmentNode.Node, subject: Subject, t: number): Result => {
   const context: Context = { subject, t, boundary: Infinity }
   const matches = go(node, context)
   return { matches, boundary: context.boundary }
@@ -94,7 +94,7 @@ const resolve = (data: Json.JsonObject, path: ReadonlyArray<string>): Json.Json 
 // The instant a data value names, or NaN.
 const instantOf = (value: Json.Json | undefined): number => typeof value === "string" ? Timestamp.parse(value) : NaN
 
-const compare = (comparison: SegmentCondition.Comparison, value: number, bound: number): boolean => {
+const compare = (comparison: SegmentNode.Comparison, value: number, bound: number): boolean => {
   switch (comparison) {
     case "greaterThan":
       return value > bound
@@ -107,7 +107,7 @@ const compare = (comparison: SegmentCondition.Comparison, value: number, bound: 
   }
 }
 
-const go = (node: SegmentCondition.Node, c: Context): boolean => {
+const go = (node: SegmentNode.Node, c: Context): boolean => {
   switch (node._tag) {
     case "And": {
       // True: it stays true while every child does (the least boundary). False: it stays false

@@ -4,7 +4,7 @@
  * keeps its answer, so it need not be evaluated for that command at all.
  */
 import * as ContactEvent from "./ContactEvent.js"
-import type * as SegmentCondition from "./SegmentCondition.js"
+import type * as SegmentNode from "./SegmentNode.js"
 
 /** A contact attribute a condition can read. */
 export type Attribute = "email" | "subscribed" | "createdAt" | "updatedAt"
@@ -26,7 +26,7 @@ export interface Reads {
 /** Nothing: what the empty condition reads. */
 export const nothing: Reads = { attributes: new Set(), dataKeys: new Set(), events: new Map(), timed: false }
 
-const attributeOf = (leaf: SegmentCondition.Leaf): Attribute | undefined => {
+const attributeOf = (leaf: SegmentNode.Leaf): Attribute | undefined => {
   switch (leaf._tag) {
     case "EmailEquals":
     case "EmailContains":
@@ -46,12 +46,12 @@ const attributeOf = (leaf: SegmentCondition.Leaf): Attribute | undefined => {
  * What an inlined condition reads. A `segment.<id>` leaf left in it is a defect and throws: what
  * it reads is what the referenced condition reads, which only inlining tells.
  */
-export const reads = (node: SegmentCondition.Node): Reads => {
+export const reads = (node: SegmentNode.Node): Reads => {
   const attributes = new Set<Attribute>()
   const dataKeys = new Set<string>()
   const events = new Map<string, number>()
   let timed = false
-  const go = (n: SegmentCondition.Node): void => {
+  const go = (n: SegmentNode.Node): void => {
     switch (n._tag) {
       case "And":
       case "Or":

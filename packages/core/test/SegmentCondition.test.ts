@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type * as FieldIssue from "@tracklog/core/FieldIssue"
 import * as SegmentCondition from "@tracklog/core/SegmentCondition"
+import * as SegmentNode from "@tracklog/core/SegmentNode"
 import * as Either from "effect/Either"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Schema from "effect/Schema"
@@ -514,60 +515,60 @@ describe("segment references", () => {
         conditions: { logic: "OR", groups: [{ filters: [member("a"), member("c")] }] }
       }]
     })
-    expect([...SegmentCondition.references(node)].sort()).toEqual(["a", "b", "c"])
-    expect(SegmentCondition.references(plan).size).toBe(0)
+    expect([...SegmentNode.references(node)].sort()).toEqual(["a", "b", "c"])
+    expect(SegmentNode.references(plan).size).toBe(0)
   })
 
   it("an unknown segment is unknown_segment at the filter's field", () => {
     const node = refs("known", "ghost")
     const lookup = (id: string) => (id === "known" ? plan : undefined)
-    expect(SegmentCondition.checkReferences(undefined, node, lookup)).toMatchObject([
+    expect(SegmentNode.checkReferences(undefined, node, lookup)).toMatchObject([
       { field: "condition.groups[1].filters[0].field", code: "unknown_segment" }
     ])
-    expect(SegmentCondition.checkReferences(undefined, node, lookup, "body.condition")).toMatchObject([
+    expect(SegmentNode.checkReferences(undefined, node, lookup, "body.condition")).toMatchObject([
       { field: "body.condition.groups[1].filters[0].field", code: "unknown_segment" }
     ])
   })
 
   it("a segment referring to itself is a cycle", () =>
-    expect(SegmentCondition.checkReferences("a", refs("a"), () => undefined)).toMatchObject([
+    expect(SegmentNode.checkReferences("a", refs("a"), () => undefined)).toMatchObject([
       { field: "condition.groups[0].filters[0].field", code: "segment_cycle" }
     ]))
 
   it("A → B → A is a cycle, found when A is (re)defined", () => {
-    const segments: Record<string, SegmentCondition.Node> = { b: refs("a") }
-    expect(SegmentCondition.checkReferences("a", refs("b"), (id) => segments[id])).toMatchObject([
+    const segments: Record<string, SegmentNode.Node> = { b: refs("a") }
+    expect(SegmentNode.checkReferences("a", refs("b"), (id) => segments[id])).toMatchObject([
       { code: "segment_cycle" }
     ])
   })
 
   it("A → B → C → A is a cycle too, through others", () => {
-    const segments: Record<string, SegmentCondition.Node> = { b: refs("c"), c: refs("a") }
-    expect(SegmentCondition.checkReferences("a", refs("b"), (id) => segments[id])).toMatchObject([
+    const segments: Record<string, SegmentNode.Node> = { b: refs("c"), c: refs("a") }
+    expect(SegmentNode.checkReferences("a", refs("b"), (id) => segments[id])).toMatchObject([
       { code: "segment_cycle" }
     ])
   })
 
   it("shared references without a cycle are fine (a diamond)", () => {
-    const segments: Record<string, SegmentCondition.Node> = { b: refs("d"), c: refs("d"), d: plan }
-    expect(SegmentCondition.checkReferences("a", refs("b", "c"), (id) => segments[id])).toEqual([])
-    expect(SegmentCondition.checkReferences(undefined, refs("b", "c"), (id) => segments[id])).toEqual([])
+    const segments: Record<string, SegmentNode.Node> = { b: refs("d"), c: refs("d"), d: plan }
+    expect(SegmentNode.checkReferences("a", refs("b", "c"), (id) => segments[id])).toEqual([])
+    expect(SegmentNode.checkReferences(undefined, refs("b", "c"), (id) => segments[id])).toEqual([])
   })
 
   it("a cycle among other segments is reported too, and does not loop", () => {
-    const segments: Record<string, SegmentCondition.Node> = { b: refs("c"), c: refs("b") }
-    expect(SegmentCondition.checkReferences(undefined, refs("b"), (id) => segments[id])).toMatchObject([
+    const segments: Record<string, SegmentNode.Node> = { b: refs("c"), c: refs("b") }
+    expect(SegmentNode.checkReferences(undefined, refs("b"), (id) => segments[id])).toMatchObject([
       { code: "segment_cycle" }
     ])
   })
 
   it("inline replaces each reference by the referenced tree, itself inlined", () => {
-    const segments: Record<string, SegmentCondition.Node> = { b: refs("c"), c: plan }
+    const segments: Record<string, SegmentNode.Node> = { b: refs("c"), c: plan }
     const { node } = decoded({
       logic: "AND",
       groups: [{ filters: [member("b", "notMemberOfSegment"), { field: "email", operator: "contains", value: "x" }] }]
     })
-    expect(SegmentCondition.inline(node, (id) => segments[id])).toEqual({
+    expect(SegmentNode.inline(node, (id) => segments[id])).toEqual({
       _tag: "And",
       children: [{ _tag: "Not", child: plan }, { _tag: "EmailContains", value: "x" }]
     })
@@ -584,7 +585,7 @@ describe("segment references", () => {
       logic: "AND",
       groups: [{ filters: [member("b"), { field: "subscribed", operator: "equals", value: true }] }]
     })
-    expect(SegmentCondition.inline(node, () => both)).toEqual({
+    expect(SegmentNode.inline(node, () => both)).toEqual({
       _tag: "And",
       children: [
         { _tag: "EmailContains", value: "x" },
@@ -592,14 +593,14 @@ describe("segment references", () => {
         { _tag: "Subscribed", value: true }
       ]
     })
-    expect(SegmentCondition.inline(both, () => undefined)).toBe(both)
+    expect(SegmentNode.inline(both, () => undefined)).toBe(both)
   })
 
   it("a reference to a segment that is gone inlines to never", () =>
-    expect(SegmentCondition.inline(refs("ghost"), () => undefined)).toEqual(SegmentCondition.never))
+    expect(SegmentNode.inline(refs("ghost"), () => undefined)).toEqual(SegmentNode.never))
 
   it("inlining a cycle throws (checkReferences refuses them)", () => {
-    const segments: Record<string, SegmentCondition.Node> = { a: refs("b"), b: refs("a") }
-    expect(() => SegmentCondition.inline(refs("a"), (id) => segments[id])).toThrow(/cycle/)
+    const segments: Record<string, SegmentNode.Node> = { a: refs("b"), b: refs("a") }
+    expect(() => SegmentNode.inline(refs("a"), (id) => segments[id])).toThrow(/cycle/)
   })
 })

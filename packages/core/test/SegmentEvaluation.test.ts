@@ -4,6 +4,7 @@ import * as EventFacts from "@tracklog/core/EventFacts"
 import * as Json from "@tracklog/core/Json"
 import * as SegmentCondition from "@tracklog/core/SegmentCondition"
 import * as SegmentEvaluation from "@tracklog/core/SegmentEvaluation"
+import * as SegmentNode from "@tracklog/core/SegmentNode"
 import * as SegmentRouting from "@tracklog/core/SegmentRouting"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
@@ -38,7 +39,7 @@ const conditionOf = (u: Record<string, unknown>) =>
 
 // The subject as a store would hold it: facts folded from the events in log (time) order, keeping
 // as many recent times as the condition reads.
-const subjectOf = (given: Given, node: SegmentCondition.Node): SegmentEvaluation.Subject => {
+const subjectOf = (given: Given, node: SegmentNode.Node): SegmentEvaluation.Subject => {
   const keep = SegmentRouting.reads(node).events
   const events = [...(given.events ?? [])].sort((a, b) => a[1] - b[1]).map(([name, at]) =>
     ContactEvent.EventTracked.make({ name, data: {}, at: new Date(at) })
@@ -56,7 +57,7 @@ const subjectOf = (given: Given, node: SegmentCondition.Node): SegmentEvaluation
 
 const given = (state: Given = {}, segments: Record<string, Record<string, unknown>> = {}) => ({
   when: (condition: Record<string, unknown>) => {
-    const node = SegmentCondition.inline(
+    const node = SegmentNode.inline(
       conditionOf(condition),
       (id) => segments[id] === undefined ? undefined : conditionOf(segments[id])
     )
@@ -460,7 +461,7 @@ describe("segment.<id>: memberOfSegment, notMemberOfSegment", () => {
 
   it("a reference that was not inlined is a defect", () => {
     const node = conditionOf({ field: "segment.pro", operator: "memberOfSegment" })
-    expect(() => SegmentEvaluation.evaluate(node, subjectOf({}, SegmentCondition.never), T)).toThrow(/inlined/)
+    expect(() => SegmentEvaluation.evaluate(node, subjectOf({}, SegmentNode.never), T)).toThrow(/inlined/)
   })
 })
 
@@ -529,7 +530,7 @@ describe("AND, OR, nesting: the answer and its boundary", () => {
 
   it("a negated group keeps its boundary", () => {
     const positive = given(state).when(and(recentBuy, newContact)).at(T)
-    const node = SegmentCondition.not(conditionOf(and(recentBuy, newContact)))
+    const node = SegmentNode.not(conditionOf(and(recentBuy, newContact)))
     expect(SegmentEvaluation.evaluate(node, subjectOf(state, node), T)).toEqual({
       matches: !positive.matches,
       boundary: positive.boundary
@@ -672,7 +673,7 @@ const critical = (c: SegmentCondition.WireCondition, s: RawSubject): ReadonlySet
   return new Set(times.flatMap((at) => windows.map((w) => at + w)))
 }
 
-const subjectOfRaw = (s: RawSubject, node: SegmentCondition.Node): SegmentEvaluation.Subject =>
+const subjectOfRaw = (s: RawSubject, node: SegmentNode.Node): SegmentEvaluation.Subject =>
   subjectOf({
     subscribed: s.subscribed,
     createdAt: s.createdAt,
@@ -690,7 +691,7 @@ describe("properties", () => {
       const subject = subjectOfRaw(raw, node)
       const result = SegmentEvaluation.evaluate(node, subject, t)
       expect(result.matches).toBe(model(wire, raw, t))
-      expect(SegmentEvaluation.evaluate(SegmentCondition.not(node), subject, t)).toEqual({
+      expect(SegmentEvaluation.evaluate(SegmentNode.not(node), subject, t)).toEqual({
         matches: !result.matches,
         boundary: result.boundary
       })

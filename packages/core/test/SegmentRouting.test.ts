@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as SegmentCondition from "@tracklog/core/SegmentCondition"
+import * as SegmentNode from "@tracklog/core/SegmentNode"
 import * as SegmentRouting from "@tracklog/core/SegmentRouting"
 import * as Either from "effect/Either"
 
@@ -81,7 +82,7 @@ describe("SegmentRouting.reads", () => {
   it("reads an inlined reference's condition; a reference left in throws", () => {
     const member = nodeOf({ field: "segment.s", operator: "notMemberOfSegment" })
     expect(() => SegmentRouting.reads(member)).toThrow(/inlined/)
-    const inlined = SegmentCondition.inline(member, () => nodeOf({ field: "data.plan", operator: "exists" }))
+    const inlined = SegmentNode.inline(member, () => nodeOf({ field: "data.plan", operator: "exists" }))
     expect([...SegmentRouting.reads(inlined).dataKeys]).toEqual(["plan"])
   })
 

@@ -107,6 +107,30 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
         expect((yield* store.readStream(b.contactId)).map((r) => r.version)).toEqual([1, 2])
       }))
 
+    it.effect("two streams of one call that start with one email conflict, and nothing of either is written", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore.EventStore
+        const contacts = yield* Contacts.Contacts
+        const projectId = yield* newProject
+        // One contact per email holds within a call as between calls (behaviour §1.4).
+        const a = yield* newContact(projectId, "twin@example.com")
+        const b = yield* newContact(projectId, "twin@example.com")
+        const error = yield* Effect.flip(
+          store.appendAll({
+            appends: [a.append, b.append],
+            idempotency: record(projectId, "twins", [a.contactId, b.contactId])
+          })
+        )
+        expect(error._tag).toBe("ConcurrencyConflict")
+        expect(yield* store.readStream(a.contactId)).toEqual([])
+        expect(yield* store.readStream(b.contactId)).toEqual([])
+        expect(Option.isNone(yield* contacts.findByEmail(projectId, "twin@example.com"))).toBe(true)
+        expect(Option.isNone(yield* store.findIdempotency(projectId, "twins", new Date(0)))).toBe(true)
+        // Either one alone starts as usual.
+        yield* store.appendAll({ appends: [b.append] })
+        expect(Option.getOrThrow(yield* contacts.findByEmail(projectId, "twin@example.com")).id).toBe(b.contactId)
+      }))
+
     it.effect("a key already stored fails the append with reason idempotency and writes none of its events", () =>
       Effect.gen(function*() {
         const store = yield* EventStore.EventStore

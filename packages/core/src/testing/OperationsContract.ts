@@ -113,6 +113,15 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
         const taken = yield* Effect.flip(projects.rotate({ ...next.keys, projectId: keys.projectId }))
         expect(taken._tag).toBe("ProjectKeysConflict")
         expect(Option.isSome(yield* projects.findByKeyHash(next.keys.publicKeyHash))).toBe(true)
+        // So is a pair whose two hashes are one (`Projects.rotationConflict`): it would be both kinds.
+        const fresh = yield* newPair
+        const one = fresh.keys.publicKeyHash
+        const same = yield* Effect.flip(
+          projects.rotate({ projectId: keys.projectId, publicKeyHash: one, secretKeyHash: one })
+        )
+        expect(same._tag).toBe("ProjectKeysConflict")
+        expect(Option.isNone(yield* projects.findByKeyHash(one))).toBe(true)
+        expect(Option.isSome(yield* projects.findByKeyHash(next.keys.secretKeyHash))).toBe(true)
       })))
 
     it.live("revoke deletes one key; list shows what each project has left", () =>

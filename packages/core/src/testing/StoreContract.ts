@@ -20,6 +20,7 @@ import * as Arbitraries from "./Arbitraries.js"
 import * as IdempotencyContract from "./IdempotencyContract.js"
 import * as ErasureContract from "./ErasureContract.js"
 import * as NewContact from "./NewContact.js"
+import * as UnknownProjectContract from "./UnknownProjectContract.js"
 import * as FastCheck from "effect/FastCheck"
 import * as TrackCommand from "../TrackCommand.js"
 
@@ -540,4 +541,5 @@ export const run = <E>(name: string, store: Layer.Layer<Store.Ports, E>) =>
 
     IdempotencyContract.tests(it)
     ErasureContract.suite(it)
+    UnknownProjectContract.suite(it)
   })
