@@ -104,38 +104,24 @@ interface Journal {
  * sends no body for it, and runs no stream. Once written, the transport calls `written()`.
  */
 export class Answer {
-  readonly status: number
-  readonly headers: Record<string, string>
-  readonly body: string
-  readonly stream: Stream.Stream<string> | undefined
-  readonly #call: Call
-  readonly #journal: Journal
-  readonly #counted: boolean
-
   constructor(
-    call: Call,
-    journal: Journal,
-    status: number,
-    headers: Record<string, string>,
-    body: string,
-    stream: Stream.Stream<string> | undefined,
-    counted: boolean
-  ) {
-    this.status = status
-    this.headers = headers
-    this.body = body
-    this.stream = stream
-    this.#call = call
-    this.#journal = journal
-    this.#counted = counted
-  }
+    readonly status: number,
+    readonly headers: Record<string, string>,
+    readonly body: string,
+    readonly stream: Stream.Stream<string> | undefined,
+    private readonly call: Call,
+    private readonly journal: Journal,
+    // Preflights and event streams are logged, not counted: neither is a request the duration
+    // histogram is about (a stream's answer lasts as long as its client stays).
+    private readonly counted: boolean
+  ) {}
 
   /** The answer is written: the request's log line and its metrics, its duration up to now. */
   written(): void {
-    const call = this.#call
+    const { call, journal } = this
     const millis = performance.now() - call.started
-    this.#journal.log.request(call.method, call.pattern, this.status, millis, call.requestId)
-    if (this.#counted) this.#journal.record(call.method, call.pattern, this.status, millis)
+    journal.log.request(call.method, call.pattern, this.status, millis, call.requestId)
+    if (this.counted) journal.record(call.method, call.pattern, this.status, millis)
   }
 }
 
@@ -324,8 +310,6 @@ export const make = (options: Options) =>
       contentType: string,
       extra?: Readonly<Record<string, string>>,
       stream?: Stream.Stream<string>,
-      // Preflights and event streams are logged, not counted: neither is a request the duration
-      // histogram is about (a stream's answer lasts as long as its client stays).
       counted = stream === undefined
     ) => {
       const headers: Record<string, string> = status === 204
@@ -334,7 +318,7 @@ export const make = (options: Options) =>
       if (isCorsPath(call.path)) Object.assign(headers, corsHeaders)
       if (status === 503 || status === 429) headers["retry-after"] = "1"
       if (extra !== undefined) Object.assign(headers, extra)
-      call.exchange.respond(new Answer(call, journal, status, headers, body, stream, counted))
+      call.exchange.respond(new Answer(status, headers, body, stream, call, journal, counted))
     }
 
     /** Answers the error's envelope (behaviour §2), with `WWW-Authenticate` on a 401. */

@@ -122,7 +122,7 @@ class WebExchange implements Pipeline.Exchange {
   }
 
   readBody(limit: number, done: (body: Pipeline.Body) => void): void {
-    void readBody(this.request, limit).then(done)
+    void readBody(this.request, limit).then(done, () => done({ _tag: "Unreadable" }))
   }
 
   // Touching `request.body` can be costly (Hono on Node builds a whole undici Request for it):
