@@ -3,6 +3,7 @@
  * the rules live in `TrackDecider.decide`.
  */
 import type * as ContactEvent from "./ContactEvent.js"
+import type * as EventStore from "./EventStore.js"
 import type * as Json from "./Json.js"
 
 /** The state of a contact after `version` events. */
@@ -67,6 +68,23 @@ export const evolve = (state: State, event: ContactEvent.ContactEvent): State =>
 export const fold = (events: Iterable<ContactEvent.ContactEvent>, state: State = initialState): State => {
   let current = state
   for (const event of events) current = evolve(current, event)
+  return current
+}
+
+/**
+ * The contact as it was at `at` (behaviour §5.2): the events of its stream with a time ≤ `at`,
+ * folded. None when it did not exist yet, and none for a stream of another project than
+ * `projectId`: a contact id names no contact outside its project.
+ */
+export const asOf = (stream: ReadonlyArray<EventStore.RecordedEvent>, projectId: string, at: Date): State => {
+  if (stream.length === 0 || stream[0]!.projectId !== projectId) return null
+  const until = at.getTime()
+  let current: State = initialState
+  // Each event by its own time, not the first later one ending the fold: times come from the
+  // clocks of the processes that appended them, which need not agree.
+  for (const recorded of stream) {
+    if (recorded.event.at.getTime() <= until) current = evolve(current, recorded.event)
+  }
   return current
 }
 

@@ -3,12 +3,12 @@
  * scoped to a project, so one project never sees another's contacts.
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type * as Contact from "./Contact.js"
+import * as Contact from "./Contact.js"
 import * as ContactEvent from "./ContactEvent.js"
-import type * as EventStore from "./EventStore.js"
+import * as EventStore from "./EventStore.js"
 import type * as Json from "./Json.js"
 import type * as StoreError from "./StoreError.js"
 
@@ -84,3 +84,18 @@ export const toTimelineEvent = (recorded: EventStore.RecordedEvent): TimelineEve
     createdAt: event.at
   }
 }
+
+/**
+ * A contact as it was at `at` (behaviour §5.2), read from the log, not the projection: its stream
+ * folded up to then (`Contact.asOf`). None when it did not exist yet, or is another project's.
+ */
+export const findAt = (
+  projectId: string,
+  contactId: string,
+  at: Date
+): Effect.Effect<Option.Option<Contact.Contact>, StoreError.StoreUnavailable, EventStore.EventStore> =>
+  Effect.flatMap(
+    EventStore.EventStore,
+    (store) =>
+      Effect.map(store.readStream(contactId), (stream) => Option.fromNullable(Contact.asOf(stream, projectId, at)))
+  )

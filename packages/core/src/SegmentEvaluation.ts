@@ -10,9 +10,9 @@
  * again (`Infinity`).
  */
 import type * as EventFacts from "./EventFacts.js"
-import * as IsoInstant from "./internal/isoInstant.js"
 import * as Json from "./Json.js"
 import type * as SegmentNode from "./SegmentNode.js"
+import * as Timestamp from "./Timestamp.js"
 
 /** What a condition is evaluated against: a contact's state and the facts of its events. */
 export interface Subject {
@@ -92,7 +92,7 @@ const resolve = (data: Json.JsonObject, path: ReadonlyArray<string>): Json.Json 
 }
 
 // The instant a data value names, or NaN.
-const instantOf = (value: Json.Json | undefined): number => typeof value === "string" ? IsoInstant.parse(value) : NaN
+const instantOf = (value: Json.Json | undefined): number => typeof value === "string" ? Timestamp.parse(value) : NaN
 
 const compare = (comparison: SegmentNode.Comparison, value: number, bound: number): boolean => {
   switch (comparison) {
@@ -166,8 +166,8 @@ const go = (node: SegmentNode.Node, c: Context): boolean => {
       if (value === undefined) return constant(false, c)
       if (Json.equals(value, node.value)) return constant(true, c)
       if (node.day === undefined || typeof value !== "string") return constant(false, c)
-      const at = IsoInstant.parse(value)
-      return constant(node.day <= at && at < node.day + IsoInstant.DayMillis, c)
+      const at = Timestamp.parse(value)
+      return constant(node.day <= at && at < node.day + Timestamp.DayMillis, c)
     }
     case "DataContains": {
       const value = resolve(c.subject.data, node.path)

@@ -44,4 +44,19 @@ describe("behaviour references", () => {
     const stale = sources.filter(({ text }) => old.test(text)).map(({ file }) => file)
     expect(stale).toEqual([])
   })
+
+  it("every Lives in line names files that exist, never a directory", () => {
+    const wrong: Array<string> = []
+    const lines = [...behaviour.matchAll(/^Lives in: ([\s\S]*?)(?:\n\n|$)/gm)].map((m) => m[1]!)
+    expect(lines.length).toBeGreaterThanOrEqual(10)
+    for (const line of lines) {
+      const paths = [...line.matchAll(/`((?:packages|docs|examples)\/[^`]*)`/g)].map((m) => m[1]!)
+      if (paths.length === 0) wrong.push(`names no file: ${line.slice(0, 60)}…`)
+      for (const path of paths) {
+        const full = Path.join(root, path)
+        if (!Fs.existsSync(full) || !Fs.statSync(full).isFile()) wrong.push(`not a file: ${path}`)
+      }
+    }
+    expect(wrong).toEqual([])
+  })
 })

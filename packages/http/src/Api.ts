@@ -154,6 +154,12 @@ export class KeyRequirement
   extends Context.Tag("@tracklog/http/Api/KeyRequirement")<KeyRequirement, "any" | "secret">()
 {}
 
+/**
+ * The body limit of an endpoint with a payload: the server's (`default`, when unset) or the batch
+ * route's larger one (`batch`: `TRACKLOG_BATCH_BODY_LIMIT`, behaviour §8). The pipeline reads it.
+ */
+export class BodyLimit extends Context.Tag("@tracklog/http/Api/BodyLimit")<BodyLimit, "default" | "batch">() {}
+
 /** Page sizes of the list endpoints (behaviour §3), for their URL parameters and their handlers. */
 export const ContactsPage = { max: 100, default: 20 } as const
 export const EventsPage = { max: 1000, default: 100 } as const
@@ -193,6 +199,7 @@ export const trackBatch = HttpApiEndpoint.post("trackBatch", "/v1/track/batch")
   .addError(...error(400, "VALIDATION_ERROR: the body is not JSON"))
   .addError(...error(413, "PAYLOAD_TOO_LARGE: over TRACKLOG_BATCH_BODY_LIMIT (default 10 MiB)"))
   .addError(...error(422, "VALIDATION_ERROR: no events array, empty, or over 1000 items"))
+  .annotate(BodyLimit, "batch")
   .annotate(OpenApi.Summary, "Track up to 1000 events at once")
   .annotate(
     OpenApi.Description,
@@ -367,23 +374,42 @@ export type EndpointName = typeof Api extends HttpApi.HttpApi<any, infer Groups,
   ? HttpApiEndpoint.HttpApiEndpoint.Name<HttpApiGroup.HttpApiGroup.Endpoints<Groups>>
   : never
 
-/** The key each endpoint wants, by name: `none` for an endpoint outside `Authorization`. */
-export const keyRequirements = (): Readonly<Record<EndpointName, "any" | "secret" | "none">> => {
-  const out: Record<string, "any" | "secret" | "none"> = {}
+/** What the pipeline checks of a request before the endpoint's handler runs. */
+export interface Requirements {
+  /** The key it wants (behaviour §1.1): `none` outside `Authorization`, else `KeyRequirement`. */
+  readonly key: "any" | "secret" | "none"
+  /** Which body limit applies (`BodyLimit`); `none` when the endpoint has no payload: no body is read. */
+  readonly body: "none" | "default" | "batch"
+}
+
+/** Each endpoint's `Requirements`, by name, read from its annotations and its group's. */
+export const requirements = (): Readonly<Record<EndpointName, Requirements>> => {
+  const out: Record<string, Requirements> = {}
+  const auth = Authorization as unknown as HttpApiMiddleware.TagClassAny
   HttpApi.reflect(Api as unknown as HttpApi.HttpApi.AnyWithProps, {
     onGroup: () => {},
     onEndpoint: ({ endpoint, group, mergedAnnotations }) => {
-      const auth = Authorization as unknown as HttpApiMiddleware.TagClassAny
+      const annotations = mergedAnnotations as Context.Context<KeyRequirement | BodyLimit>
       const guarded = group.middlewares.has(auth) || endpoint.middlewares.has(auth)
-      out[endpoint.name] = guarded
-        ? Option.getOrElse(
-          Context.getOption(mergedAnnotations as Context.Context<KeyRequirement>, KeyRequirement),
-          () => "secret" as const
-        )
-        : "none"
+      out[endpoint.name] = {
+        key: guarded
+          ? Option.getOrElse(Context.getOption(annotations, KeyRequirement), () => "secret" as const)
+          : "none",
+        body: Option.isNone(endpoint.payloadSchema)
+          ? "none"
+          : Option.getOrElse(Context.getOption(annotations, BodyLimit), () => "default" as const)
+      }
     }
   })
-  return out as Record<EndpointName, "any" | "secret" | "none">
+  return out as Record<EndpointName, Requirements>
+}
+
+/** The key each endpoint wants, by name: `none` for an endpoint outside `Authorization`. */
+export const keyRequirements = (): Readonly<Record<EndpointName, Requirements["key"]>> => {
+  const all = requirements()
+  const out: Record<string, Requirements["key"]> = {}
+  for (const name in all) out[name] = all[name as EndpointName].key
+  return out as Record<EndpointName, Requirements["key"]>
 }
 
 /**

@@ -31,7 +31,9 @@ export const layer = (options: Options) =>
         const path = "/" + route.segments.join("/")
         yield* router.add(route.method as Method, path as `/${string}`, app)
       }
+      // The CORS preflights of both track routes: a router without our catch-all routes them too.
       yield* router.add("OPTIONS", Pipeline.TrackPath, app)
+      yield* router.add("OPTIONS", Pipeline.BatchPath, app)
       yield* router.add("GET", Pipeline.OpenApiPath, app)
       yield* router.add("GET", Pipeline.DocsPath, app)
       if (options.metrics ?? true) yield* router.add("GET", Pipeline.MetricsPath, app)

@@ -1,17 +1,17 @@
 /**
- * The HTTP server: a lean `node:http` adapter that serves exactly the endpoints of `Api`, with
- * the behaviour §2 envelope for every failure, request ids, CORS on the track route, a body limit
- * and one log line per request. Handlers run on the Effect runtime that built the server.
+ * The HTTP server: a lean `node:http` transport for the request pipeline (`Pipeline`), which
+ * serves exactly the endpoints of `Api`. It only converts: the request line, headers and body
+ * bytes in; status, headers and body bytes, or an event stream with backpressure, out. Its own
+ * concerns: answers written per loop turn (decision 0008), shutdown, and the envelope for what
+ * Node refuses before any request exists (`clientError`).
  *
  * Why not `HttpApiBuilder`: it costs ~5× the per-request time of this adapter on the track route
  * (docs/decisions/0003-lean-http-adapter.md); `Api` stays the one definition of the API.
  */
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import type * as Scope from "effect/Scope"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
@@ -20,24 +20,12 @@ import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import * as Answers from "./internal/answers.js"
 import * as ApiError from "./ApiError.js"
-import type * as Auth from "./Auth.js"
-import * as Handlers from "./Handlers.js"
-import * as Metrics from "./Metrics.js"
 import * as Pipeline from "./Pipeline.js"
 
-/** How the server listens. */
-export interface Options {
+/** How the server listens, and what its pipeline does. */
+export interface Options extends Pipeline.Options {
   readonly port: number
   readonly host?: string | undefined
-  /** Largest accepted request body, in bytes. */
-  readonly bodyLimit: number
-  /**
-   * Longest a request may take, waiting included (default 10 s); past it the answer is 503. A
-   * hung store then costs each request at most this, also when requests queue on one contact.
-   */
-  readonly requestTimeoutMillis?: number | undefined
-  /** Largest accepted body of `POST /v1/track/batch`, in bytes (default 10 MiB). */
-  readonly batchBodyLimit?: number | undefined
   /** How long shutdown waits for in-flight requests before closing their connections. */
   readonly shutdownTimeoutMillis?: number | undefined
   /**
@@ -45,12 +33,6 @@ export interface Options {
    * connection (default 30 s): the server never buffers without bound for it.
    */
   readonly streamStallMillis?: number | undefined
-  /** Whether each request writes a log line (default true; `TRACKLOG_LOG=off` in `ServerConfig`). */
-  readonly requestLog?: boolean | undefined
-  /** Serve `GET /metrics` and record request metrics (default true; behaviour §9). */
-  readonly metrics?: Pipeline.Options["metrics"]
-  /** Per-key token bucket (behaviour §9); none when undefined. */
-  readonly rateLimit?: Pipeline.Options["rateLimit"]
 }
 
 /** A running server. */
@@ -62,209 +44,137 @@ export interface Running {
   readonly openStreams?: () => number
 }
 
-const { Json } = Pipeline
+// What a server's exchanges share.
+interface Transport {
+  readonly answers: { readonly write: (exchange: NodeExchange) => void }
+  readonly runtime: Runtime.Runtime<never>
+  /** Open event streams, ended at shutdown: they would otherwise hold it for its whole timeout. */
+  readonly streams: Set<Fiber.RuntimeFiber<void, unknown>>
+  readonly streamStall: number
+  closing: boolean
+}
 
-const noHeaders: Handlers.Request["headers"] = {}
+/** One request on `node:http`: what the pipeline reads of it, and how its answer is written. */
+class NodeExchange implements Pipeline.Exchange {
+  readonly method: string
+  readonly url: string
+  readonly req: Http.IncomingMessage
+  readonly res: Http.ServerResponse
+  readonly transport: Transport
+  answer: Pipeline.Answer | undefined = undefined
 
-// The headers handlers read, each as sent. Not `headersDistinct`: that copies every header of
-// every request a second time, and a track reads none of them.
-const headersOf = (req: Http.IncomingMessage): Handlers.Request["headers"] => {
-  let out: Record<string, ReadonlyArray<string> | undefined> | undefined
-  for (const name of Handlers.headerNames) {
-    if (req.headers[name] !== undefined) (out ??= {})[name] = req.headersDistinct[name]
+  constructor(req: Http.IncomingMessage, res: Http.ServerResponse, transport: Transport) {
+    this.method = req.method ?? "GET"
+    this.url = req.url ?? "/"
+    this.req = req
+    this.res = res
+    this.transport = transport
   }
-  return out ?? noHeaders
+
+  header(name: string): string | undefined {
+    const value = this.req.headers[name]
+    return typeof value === "string" || value === undefined ? value : value.join(", ")
+  }
+
+  // Not `headersDistinct` for every request: that copies every header a second time; it is read
+  // only for a header the request has.
+  headerValues(name: string): ReadonlyArray<string> | undefined {
+    return this.req.headers[name] === undefined ? undefined : this.req.headersDistinct[name]
+  }
+
+  readBody(limit: number, done: (body: Pipeline.Body) => void): void {
+    readBody(this.req, limit, done)
+  }
+
+  skipBody(): void {
+    this.req.resume()
+  }
+
+  respond(answer: Pipeline.Answer): void {
+    if (answer.stream !== undefined) return serveStream(this, answer, answer.stream)
+    this.answer = answer
+    this.transport.answers.write(this)
+  }
+
+  /** Writes the answer: at the end of the loop turn, with the others of the turn (decision 0008). */
+  write(): void {
+    const answer = this.answer!
+    const headers: Http.OutgoingHttpHeaders = answer.headers
+    // A HEAD is answered as its GET: Node sends these headers, this length too, and drops the
+    // body (RFC 9110 §9.3.2).
+    if (answer.status !== 204) headers["content-length"] = Buffer.byteLength(answer.body)
+    if (this.transport.closing) headers["connection"] = "close"
+    this.res.writeHead(answer.status, headers)
+    this.res.end(answer.body)
+    answer.written()
+  }
+}
+
+// A Server-Sent Events answer: each piece written as it comes, the next one pulled only once the
+// socket has taken the last (its buffer bounded by the socket's high-water mark); a client that
+// stops reading is dropped after `streamStall`, one that goes away stops it.
+const serveStream = (exchange: NodeExchange, answer: Pipeline.Answer, stream: Stream.Stream<string>) => {
+  const { res, transport } = exchange
+  res.writeHead(answer.status, answer.headers)
+  answer.written()
+  // HEAD: the stream's headers, and the end; a stream never opened is never left open.
+  if (exchange.method === "HEAD") return void res.end()
+  const write = (text: string) =>
+    Effect.async<void, "stalled">((resume) => {
+      if (res.write(text)) return resume(Effect.void)
+      const timer = setTimeout(() => {
+        res.off("drain", drained)
+        resume(Effect.fail("stalled"))
+      }, transport.streamStall)
+      const drained = () => {
+        clearTimeout(timer)
+        resume(Effect.void)
+      }
+      res.once("drain", drained)
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        res.off("drain", drained)
+      })
+    })
+  const fiber = Runtime.runFork(transport.runtime)(Stream.runForEach(stream, write))
+  transport.streams.add(fiber)
+  res.once("close", () => fiber.unsafeInterruptAsFork(fiber.id()))
+  fiber.addObserver((exit) => {
+    transport.streams.delete(fiber)
+    if (res.destroyed) return
+    // A stalled client's unread buffer is dropped with its socket; it resumes from its last id.
+    // At shutdown the reply is ended as a reply, not cut: the client sees a clean end and
+    // reconnects (to another process) with its last id.
+    if (Exit.isFailure(exit) && !(transport.closing && Exit.isInterrupted(exit))) res.destroy()
+    else res.end()
+  })
 }
 
 /** Starts the server for the scope; closing the scope drains it gracefully. */
 export const make = (
   options: Options
-): Effect.Effect<Running, never, Scope.Scope | Handlers.Services | Auth.Services> =>
+): Effect.Effect<Running, never, Pipeline.Services> =>
   Effect.gen(function*() {
     const pipeline = yield* Pipeline.make(options)
-    const { bodyLimitOf, log, match, openApi, recordRequest, run } = pipeline
-
-    const answers = Answers.make()
-    // Open event streams, ended at shutdown: they would otherwise hold it for its whole timeout.
-    const streams = new Set<Fiber.RuntimeFiber<void, unknown>>()
-    const streamStall = options.streamStallMillis ?? 30_000
+    const { dispatch, log } = pipeline
+    const transport: Transport = {
+      answers: Answers.make<NodeExchange>(),
+      runtime: pipeline.runtime,
+      streams: new Set(),
+      streamStall: options.streamStallMillis ?? 30_000,
+      closing: false
+    }
+    const { streams } = transport
     let inFlight = 0
-    let closing = false
+    // One function for every request, not a closure per request.
+    const closed = () => {
+      inFlight--
+    }
 
     const listener = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
-      const started = performance.now()
-      const requestId = randomUUID()
-      const method = req.method ?? "GET"
-      const url = req.url ?? "/"
-      const { path, query } = Pipeline.splitUrl(url)
-      let pattern = "(unmatched)"
       inFlight++
-      res.once("close", () => inFlight--)
-
-      const send = (status: number, body: string, contentType = Json, extra?: Readonly<Record<string, string>>) => {
-        const headers: Http.OutgoingHttpHeaders = {
-          "content-type": contentType,
-          "content-length": Buffer.byteLength(body),
-          "x-request-id": requestId
-        }
-        Pipeline.addAnswerHeaders(headers, path, status)
-        if (extra !== undefined) Object.assign(headers, extra)
-        if (allow !== undefined) headers["allow"] = allow
-        if (closing) headers["connection"] = "close"
-        // A 204 has no content, so no content headers either (RFC 9110 §8.6).
-        if (status === 204) {
-          delete headers["content-type"]
-          delete headers["content-length"]
-        }
-        answers.write(() => {
-          res.writeHead(status, headers)
-          res.end(body)
-          // The route pattern, never the raw path or query: those may hold emails or keys.
-          const millis = performance.now() - started
-          log.request(method, pattern, status, millis, requestId)
-          recordRequest(method, pattern, status, millis)
-        })
-      }
-      let allow: string | undefined
-      const fail = (error: ApiError.ApiError, retryAfter?: number) =>
-        send(
-          error.status,
-          ApiError.envelope(error, requestId),
-          Json,
-          retryAfter === undefined ? undefined : { "retry-after": String(retryAfter) }
-        )
-
-      // A Server-Sent Events reply: each piece written as it comes, the next one pulled only once
-      // the socket has taken the last (its buffer bounded by the socket's high-water mark); a
-      // client that stops reading is dropped after `streamStall`, one that goes away stops it.
-      const serveStream = (stream: Stream.Stream<string>) => {
-        res.writeHead(200, {
-          "content-type": "text/event-stream",
-          "cache-control": "no-cache",
-          "x-accel-buffering": "no",
-          "x-request-id": requestId
-        })
-        log.request(method, pattern, 200, performance.now() - started, requestId)
-        // HEAD: the stream's headers, and the end; a stream never opened is never left open.
-        if (method === "HEAD") return void res.end()
-        const write = (text: string) =>
-          Effect.async<void, "stalled">((resume) => {
-            if (res.write(text)) return resume(Effect.void)
-            const timer = setTimeout(() => {
-              res.off("drain", drained)
-              resume(Effect.fail("stalled"))
-            }, streamStall)
-            const drained = () => {
-              clearTimeout(timer)
-              resume(Effect.void)
-            }
-            res.once("drain", drained)
-            return Effect.sync(() => {
-              clearTimeout(timer)
-              res.off("drain", drained)
-            })
-          })
-        const fiber = Runtime.runFork(pipeline.runtime)(Stream.runForEach(stream, write))
-        streams.add(fiber)
-        res.once("close", () => fiber.unsafeInterruptAsFork(fiber.id()))
-        fiber.addObserver((exit) => {
-          streams.delete(fiber)
-          if (res.destroyed) return
-          // A stalled client's unread buffer is dropped with its socket; it resumes from its last id.
-          // At shutdown the reply is ended as a reply, not cut: the client sees a clean end and
-          // reconnects (to another process) with its last id.
-          if (Exit.isFailure(exit) && !(closing && Exit.isInterrupted(exit))) res.destroy()
-          else res.end()
-        })
-      }
-
-      if (method === "OPTIONS" && Pipeline.isCorsPath(path)) {
-        pattern = path
-        res.writeHead(204, { ...Pipeline.preflightHeaders, "x-request-id": requestId, "content-length": 0 })
-        res.end()
-        return log.request(method, pattern, 204, performance.now() - started, requestId)
-      }
-      // A HEAD is answered as its GET: Node sends the headers of `send` (content-length too) and
-      // drops the body (RFC 9110 §9.3.2).
-      const get = Pipeline.isGet(method)
-      if (get && path === Pipeline.OpenApiPath) {
-        pattern = path
-        return send(200, openApi)
-      }
-      if (get && path === Pipeline.MetricsPath && pipeline.metricsOn) {
-        pattern = path
-        req.resume()
-        return void pipeline.metricsText().then(
-          (text) => send(200, text, Metrics.contentType),
-          (cause: unknown) => {
-            log.defect(requestId, Cause.die(cause))
-            fail(ApiError.internal())
-          }
-        )
-      }
-      if (get && path === Pipeline.DocsPath) {
-        pattern = path
-        return void pipeline.docs().then(
-          (html) => send(200, html, Pipeline.Html),
-          (cause: unknown) => {
-            log.defect(requestId, Cause.die(cause))
-            fail(ApiError.internal())
-          }
-        )
-      }
-
-      const found = match(method, path)
-      if (found._tag === "NotFound") {
-        req.resume()
-        const own = pipeline.ownMethods(path)
-        if (own !== undefined) {
-          pattern = path
-          allow = own.join(", ")
-          return fail(ApiError.methodNotAllowed(own))
-        }
-        return fail(ApiError.notFound())
-      }
-      if (found._tag === "MethodNotAllowed") {
-        req.resume()
-        pattern = "(method not allowed)"
-        allow = found.allow.join(", ")
-        return fail(ApiError.methodNotAllowed(found.allow))
-      }
-      const endpoint = found.value
-      pattern = endpoint.pattern
-
-      const retryAfter = pipeline.limit(endpoint, req.headers.authorization)
-      if (retryAfter !== undefined) {
-        req.resume()
-        return fail(ApiError.rateLimited(), retryAfter)
-      }
-
-      const respond = (body: unknown) =>
-        run(
-          endpoint,
-          {
-            requestId,
-            authorization: req.headers.authorization,
-            params: found.params,
-            query,
-            body,
-            headers: headersOf(req)
-          },
-          (reply) =>
-            reply.stream === undefined ? send(reply.status, reply.body, Json, reply.headers) : serveStream(reply.stream)
-        )
-
-      if (!endpoint.handler.body) {
-        req.resume()
-        return respond(undefined)
-      }
-      const bodyLimit = bodyLimitOf(endpoint)
-      readBody(req, bodyLimit, (result) => {
-        if (result._tag === "TooLarge") return fail(ApiError.payloadTooLarge(bodyLimit))
-        const parsed = Pipeline.parseBody(result.text)
-        if (!parsed.ok) return fail(ApiError.invalidJson())
-        respond(parsed.body)
-      })
+      res.once("close", closed)
+      dispatch(new NodeExchange(req, res, transport))
     }
 
     const server = Http.createServer({ keepAliveTimeout: 65_000 }, listener)
@@ -279,7 +189,9 @@ export const make = (
       const body = ApiError.envelope(apiError, requestId)
       socket.end(
         `HTTP/1.1 ${apiError.status} ${Http.STATUS_CODES[apiError.status]}\r\n` +
-          `content-type: ${Json}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n` +
+          `content-type: ${Pipeline.Json}\r\ncontent-length: ${
+            Buffer.byteLength(body)
+          }\r\nx-request-id: ${requestId}\r\n` +
           `connection: close\r\n\r\n${body}`
       )
       log.request("?", "(malformed)", apiError.status, 0, requestId)
@@ -301,7 +213,7 @@ export const make = (
       () =>
         Effect.async<void>((resume) => {
           // Stop accepting, answer what is in flight, then close what is left.
-          closing = true
+          transport.closing = true
           for (const fiber of streams) fiber.unsafeInterruptAsFork(fiber.id())
           server.close(() => resume(Effect.void))
           server.closeIdleConnections()
@@ -317,11 +229,9 @@ export const make = (
     return running
   })
 
-type BodyResult = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: "TooLarge" }
-
 // Reads up to `limit` bytes. Past it the answer is 413 at once; the rest of the upload is
 // drained (not reset), so the client can read the answer, unless it goes on far past the limit.
-const readBody = (req: Http.IncomingMessage, limit: number, done: (result: BodyResult) => void) => {
+const readBody = (req: Http.IncomingMessage, limit: number, done: (result: Pipeline.Body) => void) => {
   const declared = Number(req.headers["content-length"])
   let tooLarge = declared > limit
   if (tooLarge) done({ _tag: "TooLarge" })

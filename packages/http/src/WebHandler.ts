@@ -1,23 +1,24 @@
 /**
  * The whole API as a web-standard handler, `(request: Request) => Promise<Response>`, for Hono,
- * Bun, Deno, Next.js route handlers and the like: the same pipeline as the `node:http` server
- * (`Pipeline`): routes, envelope, auth, request ids, CORS, body limit, OpenAPI document and docs,
- * `GET /metrics` and request metrics, the per-key rate limit.
+ * Bun, Deno, Next.js route handlers and the like: a transport for the request pipeline
+ * (`Pipeline`), as the `node:http` server is. It only converts: a `Request` in (its body read up
+ * to the limit), a `Response` out (an event stream as a `ReadableStream`), answers handed back per
+ * loop turn.
  *
  * Built eagerly: `fromLayer` / `fromEnv` resolve once the store is up, before any request.
  * `HttpApiBuilder.toWebHandler` builds inside the first request instead, and an aborted first
  * request wedges every later one there (Effect-TS/effect#6319).
  */
+import type * as CommandHandler from "@tracklog/core/CommandHandler"
 import type * as Store from "@tracklog/core/Store"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Stream from "effect/Stream"
 import * as Layer from "effect/Layer"
+import type * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
-import * as ApiError from "./ApiError.js"
+import * as Stream from "effect/Stream"
 import * as Answers from "./internal/answers.js"
-import type * as CommandHandler from "@tracklog/core/CommandHandler"
 import * as Bootstrap from "./Bootstrap.js"
 import * as Metrics from "./Metrics.js"
 import * as Pipeline from "./Pipeline.js"
@@ -41,19 +42,8 @@ export interface WebHandler {
 /** How the handler behaves. */
 export interface Options extends Pipeline.Options {}
 
-// Touching `request.body` can be costly (Hono on Node builds a whole undici Request for it):
-// only a request that declares a body gets its body discarded.
-const discardBody = (request: Request) =>
-  request.headers.has("content-length") || request.headers.has("transfer-encoding")
-    ? request.body?.cancel().catch(() => {})
-    : undefined
-
-type Body = { readonly _tag: "Body"; readonly text: string } | { readonly _tag: "TooLarge" } | {
-  readonly _tag: "Unreadable"
-}
-
 // Reads at most `limit` bytes; past it the rest is not read at all.
-const readBody = async (request: Request, limit: number): Promise<Body> => {
+const readBody = async (request: Request, limit: number): Promise<Pipeline.Body> => {
   const declared = request.headers.get("content-length")
   // Over the limit: the body is left unread, not cancelled; the transport drains or closes it
   // (cancelling resets the connection under some, before the client reads the 413).
@@ -94,183 +84,112 @@ const readBody = async (request: Request, limit: number): Promise<Body> => {
   return { _tag: "Body", text: new TextDecoder().decode(bytes) }
 }
 
-/** The handler over the pipeline, for the scope (for Effect users composing their own runtime). */
-// Headers by lowercase name, as the handlers read them; a header sent twice arrives joined
-// with ", " here (the Fetch API keeps no duplicates), which a handler that checks repeats sees.
-const headersOf = (request: Request): Record<string, ReadonlyArray<string>> => {
-  const out: Record<string, Array<string>> = {}
-  request.headers.forEach((value, name) => {
-    out[name] = [value]
-  })
-  return out
+// What a handler's exchanges share.
+interface Transport {
+  readonly answers: { readonly write: (exchange: WebExchange) => void }
+  readonly runtime: Runtime.Runtime<never>
 }
 
+/** One `Request`: what the pipeline reads of it, and the `Response` its answer becomes. */
+class WebExchange implements Pipeline.Exchange {
+  readonly method: string
+  readonly url: string
+  readonly request: Request
+  readonly transport: Transport
+  readonly resolve: (response: Response) => void
+  answer: Pipeline.Answer | undefined = undefined
+  // The cancel of a body that is not read, waited for before the answer.
+  skipping: Promise<unknown> | undefined = undefined
+
+  constructor(request: Request, transport: Transport, resolve: (response: Response) => void) {
+    const url = new URL(request.url)
+    this.method = request.method
+    this.url = url.pathname + url.search
+    this.request = request
+    this.transport = transport
+    this.resolve = resolve
+  }
+
+  header(name: string): string | undefined {
+    return this.request.headers.get(name) ?? undefined
+  }
+
+  // A header sent twice arrives joined with ", " here (the Fetch API keeps no duplicates), which a
+  // handler that checks repeats sees.
+  headerValues(name: string): ReadonlyArray<string> | undefined {
+    const value = this.request.headers.get(name)
+    return value === null ? undefined : [value]
+  }
+
+  readBody(limit: number, done: (body: Pipeline.Body) => void): void {
+    void readBody(this.request, limit).then(done, () => done({ _tag: "Unreadable" }))
+  }
+
+  // Touching `request.body` can be costly (Hono on Node builds a whole undici Request for it):
+  // only a request that declares a body gets its body discarded.
+  skipBody(): void {
+    const headers = this.request.headers
+    if (headers.has("content-length") || headers.has("transfer-encoding")) {
+      this.skipping = this.request.body?.cancel().catch(() => {})
+    }
+  }
+
+  respond(answer: Pipeline.Answer): void {
+    this.answer = answer
+    if (this.skipping === undefined) this.transport.answers.write(this)
+    else void this.skipping.then(() => this.transport.answers.write(this))
+  }
+
+  /**
+   * Hands the answer back: at the end of the loop turn, with the others of the turn, as the node
+   * server writes them (decision 0008): the transport then writes a batch, and the client wakes once.
+   */
+  write(): void {
+    const answer = this.answer!
+    this.resolve(toResponse(this.method, answer, this.transport.runtime))
+    answer.written()
+  }
+}
+
+const toResponse = (method: string, answer: Pipeline.Answer, runtime: Runtime.Runtime<never>): Response => {
+  const { body, headers, status, stream } = answer
+  // The stream is pulled as the client reads, and cancelled when the client goes away; a HEAD
+  // gets the stream's headers only, and the stream never runs.
+  if (stream !== undefined) {
+    return new Response(
+      method === "HEAD" ? null : Stream.toReadableStreamRuntime(Stream.encodeText(stream), runtime),
+      { status, headers }
+    )
+  }
+  if (status === 204) return new Response(null, { status, headers })
+  // A HEAD is its GET's answer without the content, with the length the content would have
+  // (RFC 9110 §9.3.2), as the node server sends it.
+  if (method === "HEAD") {
+    headers["content-length"] = String(encoder.encode(body).byteLength)
+    return new Response(null, { status, headers })
+  }
+  return new Response(body, { status, headers })
+}
+
+/** The handler over the pipeline, for the scope (for Effect users composing their own runtime). */
 export const make = (
   options: Options
 ): Effect.Effect<{ readonly handler: Handler; readonly stop: () => void }, never, Pipeline.Services> =>
   Effect.gen(function*() {
     const pipeline = yield* Pipeline.make(options)
-    const { log, match, openApi, recordRequest, run } = pipeline
-    // Answers are handed back together at the end of the loop turn, as the node server writes
-    // them (docs/decisions/0008): the transport then writes a batch, and the client wakes once.
-    const answers = Answers.make()
-    let stopped = false
-
-    const handler: Handler = async (request) => {
-      const started = performance.now()
-      const requestId = crypto.randomUUID()
-      const method = request.method
-      const url = new URL(request.url)
-      const { path, query } = Pipeline.splitUrl(url.pathname + url.search)
-      let pattern = "(unmatched)"
-
-      const send = (
-        status: number,
-        body: string,
-        contentType = Pipeline.Json,
-        extra?: Readonly<Record<string, string>>
-      ): Response => {
-        const headers: Record<string, string> = { "content-type": contentType, "x-request-id": requestId }
-        Object.assign(headers, Pipeline.answerHeaders(path, status))
-        if (extra !== undefined) Object.assign(headers, extra)
-        // The route pattern, never the raw path or query: those may hold emails or keys.
-        const millis = performance.now() - started
-        log.request(method, pattern, status, millis, requestId)
-        recordRequest(method, pattern, status, millis)
-        // A 204 has no content (RFC 9110 §8.6).
-        if (status === 204) {
-          delete headers["content-type"]
-          return new Response(null, { status, headers })
-        }
-        // A HEAD is its GET's answer without the content, with the length the content would have
-        // (RFC 9110 §9.3.2), as the node server sends it.
-        if (method === "HEAD") {
-          headers["content-length"] = String(encoder.encode(body).byteLength)
-          return new Response(null, { status, headers })
-        }
-        return new Response(body, { status, headers })
-      }
-      // A Server-Sent Events reply: the stream is pulled as the client reads, and cancelled when
-      // the client goes away.
-      const serveStream = (stream: Stream.Stream<string>): Response => {
-        log.request(method, pattern, 200, performance.now() - started, requestId)
-        const headers = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": requestId }
-        // HEAD: the stream's headers only; the stream is never run.
-        if (method === "HEAD") return new Response(null, { status: 200, headers })
-        return new Response(Stream.toReadableStreamRuntime(Stream.encodeText(stream), pipeline.runtime), {
-          status: 200,
-          headers
-        })
-      }
-      const fail = (error: ApiError.ApiError, extra?: Readonly<Record<string, string>>) =>
-        send(error.status, ApiError.envelope(error, requestId), Pipeline.Json, extra)
-
-      if (stopped) return fail(ApiError.serviceUnavailable())
-      if (method === "OPTIONS" && Pipeline.isCorsPath(path)) {
-        pattern = path
-        log.request(method, pattern, 204, performance.now() - started, requestId)
-        return new Response(null, { status: 204, headers: { ...Pipeline.preflightHeaders, "x-request-id": requestId } })
-      }
-      const get = Pipeline.isGet(method)
-      if (get && path === Pipeline.OpenApiPath) {
-        pattern = path
-        return send(200, openApi)
-      }
-      if (get && path === Pipeline.MetricsPath && pipeline.metricsOn) {
-        pattern = path
-        await discardBody(request)
-        try {
-          return send(200, await pipeline.metricsText(), Metrics.contentType)
-        } catch (cause) {
-          log.defect(requestId, Cause.die(cause))
-          return fail(ApiError.internal())
-        }
-      }
-      if (get && path === Pipeline.DocsPath) {
-        pattern = path
-        try {
-          return send(200, await pipeline.docs(), Pipeline.Html)
-        } catch (cause) {
-          log.defect(requestId, Cause.die(cause))
-          return fail(ApiError.internal())
-        }
-      }
-
-      const found = match(method, path)
-      if (found._tag === "NotFound") {
-        await discardBody(request)
-        const own = pipeline.ownMethods(path)
-        if (own !== undefined) {
-          pattern = path
-          return fail(ApiError.methodNotAllowed(own), { allow: own.join(", ") })
-        }
-        return fail(ApiError.notFound())
-      }
-      if (found._tag === "MethodNotAllowed") {
-        await discardBody(request)
-        pattern = "(method not allowed)"
-        return fail(ApiError.methodNotAllowed(found.allow), { allow: found.allow.join(", ") })
-      }
-      const endpoint = found.value
-      pattern = endpoint.pattern
-
-      const authorization = request.headers.get("authorization") ?? undefined
-      const retryAfter = pipeline.limit(endpoint, authorization)
-      if (retryAfter !== undefined) {
-        await discardBody(request)
-        return fail(ApiError.rateLimited(), { "retry-after": String(retryAfter) })
-      }
-
-      let body: unknown = undefined
-      if (endpoint.handler.body) {
-        const limit = pipeline.bodyLimitOf(endpoint)
-        const read = await readBody(request, limit)
-        if (read._tag === "TooLarge") return fail(ApiError.payloadTooLarge(limit))
-        if (read._tag === "Unreadable") {
-          return fail(
-            new ApiError.ApiError({
-              status: 400,
-              code: "VALIDATION_ERROR",
-              message: "The request body could not be read"
-            })
-          )
-        }
-        const parsed = Pipeline.parseBody(read.text)
-        if (!parsed.ok) return fail(ApiError.invalidJson())
-        body = parsed.body
-      } else {
-        await discardBody(request)
-      }
-      return new Promise<Response>((resolve) =>
-        run(endpoint, {
-          requestId,
-          authorization,
-          params: found.params,
-          query,
-          body,
-          headers: headersOf(request)
-        }, (reply) =>
-          answers.write(() =>
-            resolve(
-              reply.stream === undefined
-                ? send(reply.status, reply.body, Pipeline.Json, reply.headers)
-                : serveStream(reply.stream)
-            )
-          ))
-      )
-    }
-    return { handler, stop: () => (stopped = true) }
+    const { dispatch } = pipeline
+    const transport: Transport = { answers: Answers.make<WebExchange>(), runtime: pipeline.runtime }
+    const handler: Handler = (request) =>
+      new Promise<Response>((resolve) => dispatch(new WebExchange(request, transport, resolve)))
+    return { handler, stop: pipeline.stop }
   })
-
-/** What a store layer must provide: `Store.Ports`. */
-export type StorePorts = Store.Ports
 
 /**
  * Builds the handler over a store layer, now: resolves once the store is up and the projects of
  * `keys` exist, rejects if that fails.
  */
 export const fromLayer = async <E>(
-  store: Layer.Layer<StorePorts, E>,
+  store: Layer.Layer<Store.Ports, E>,
   options: Partial<Options> & {
     readonly keys?: ReadonlyArray<ServerConfig.KeyPair> | undefined
     /** The command handler's tuning: contact cache budget, idempotency TTL. */

@@ -1,6 +1,7 @@
 /**
- * Which key each endpoint wants is stated once, in `Api` (behaviour §1.1), and the handlers take it
- * from there: public or secret on the track route, secret on the reads, none on health.
+ * Which key each endpoint wants (behaviour §1.1) and which body limit applies are stated once, in
+ * `Api`, and the pipeline takes them from there: public or secret on the track routes, secret on
+ * the reads, none on health; the batch route's larger body limit, no body where there is no payload.
  */
 import { describe, expect, it } from "vitest"
 import * as Api from "../src/Api.js"
@@ -17,6 +18,22 @@ describe("Api.keyRequirements", () => {
       updateContact: "secret",
       liftSuppression: "secret",
       eventsStream: "secret",
+      health: "none"
+    })
+  })
+
+  it("reads each endpoint's body from its payload and its BodyLimit annotation", () => {
+    const bodies = Object.fromEntries(Object.entries(Api.requirements()).map(([name, r]) => [name, r.body]))
+    expect(bodies).toEqual({
+      track: "default",
+      trackBatch: "batch",
+      getContact: "none",
+      listContacts: "none",
+      contactEvents: "none",
+      eraseContact: "none",
+      updateContact: "default",
+      liftSuppression: "none",
+      eventsStream: "none",
       health: "none"
     })
   })

@@ -8,18 +8,18 @@ import type * as FieldIssue from "../FieldIssue.js"
 import * as Json from "../Json.js"
 import type * as SegmentCondition from "../SegmentCondition.js"
 import * as SegmentNode from "../SegmentNode.js"
-import * as IsoInstant from "./isoInstant.js"
+import * as Timestamp from "../Timestamp.js"
 
 /** Largest count a `triggeredAtLeast` / `triggeredFewerThan` filter may ask for. */
 export const MaxCount = 1000
 /** Longest window, in ms (100 years of days): `instant + window` must stay an exact integer. */
-export const MaxWindow = 36_500 * IsoInstant.DayMillis
+export const MaxWindow = 36_500 * Timestamp.DayMillis
 
 /** Milliseconds in one of each unit (a day is always 86 400 000 ms). */
 export const UnitMillis: { readonly [U in SegmentCondition.Unit]: number } = {
   minutes: 60_000,
   hours: 3_600_000,
-  days: IsoInstant.DayMillis
+  days: Timestamp.DayMillis
 }
 
 /** Whether `u` is a JSON value: finite numbers only, plain objects and arrays of JSON values. */
@@ -256,7 +256,7 @@ const timedValue = (sent: Sent, w: Issues): number | undefined =>
 
 const instantOf = (sent: Sent, w: Issues): number | undefined => {
   if (!needValue(sent, w)) return undefined
-  const millis = typeof sent.value === "string" ? IsoInstant.parse(sent.value) : NaN
+  const millis = typeof sent.value === "string" ? Timestamp.parse(sent.value) : NaN
   return Number.isNaN(millis)
     ? report(w, `${sent.path}.value`, "invalid_value", "Expected an ISO-8601 date (YYYY-MM-DD) or instant")
     : millis
@@ -308,7 +308,7 @@ const leafOf = (where: Target, op: string, sent: Sent, w: Issues): SegmentNode.L
       if (instant === undefined) return undefined
       if (op === "equals") {
         // A day covers all of its UTC milliseconds; an instant only itself.
-        const last = IsoInstant.isDate(sent.value as string) ? instant + IsoInstant.DayMillis - 1 : instant
+        const last = Timestamp.isDate(sent.value as string) ? instant + Timestamp.DayMillis - 1 : instant
         return { _tag: "DateIn", attribute, from: instant, to: last }
       }
       const [from, to] = rangeOf(op as SegmentNode.Comparison, instant)
@@ -329,13 +329,13 @@ const leafOf = (where: Target, op: string, sent: Sent, w: Issues): SegmentNode.L
       if (!needValue(sent, w)) return undefined
       const value = sent.value as Json.Json
       if (op === "equals") {
-        const day = typeof value === "string" && IsoInstant.isDate(value) ? IsoInstant.parse(value) : undefined
+        const day = typeof value === "string" && Timestamp.isDate(value) ? Timestamp.parse(value) : undefined
         return { _tag: "DataEquals", path, value, day }
       }
       // What is left is a comparison: `Operators` admitted nothing else for a data field.
       const comparison = op as SegmentNode.Comparison
       if (typeof value === "number") return { _tag: "DataCompare", path, comparison, bound: value, instant: false }
-      const instant = typeof value === "string" ? IsoInstant.parse(value) : NaN
+      const instant = typeof value === "string" ? Timestamp.parse(value) : NaN
       // A bound that is neither would make a filter that never holds: refused as a mistake.
       return Number.isNaN(instant)
         ? report(w, `${sent.path}.value`, "invalid_value", "Expected a number or an ISO-8601 date or instant")
