@@ -1,11 +1,12 @@
 /**
- * Export and import of the whole store (`Backup`, behaviour §9) on PostgreSQL. Not bounded by the
- * operation timeout: an import of a large log takes as long as it takes, in one transaction.
+ * Export and import of the whole store (`Backup`, behaviour §9) on PostgreSQL. The import's rules
+ * (each stream's versions, the fold of each contact, one contact per email) are core's
+ * `Backup.rebuild`, which the memory store runs too; here its result is written. Not bounded by
+ * the operation timeout: an import of a large log takes as long as it takes, in one transaction.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import * as Backup from "@tracklog/core/Backup"
-import * as Contact from "@tracklog/core/Contact"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import * as EventStore from "@tracklog/core/EventStore"
 import type * as StoreError from "@tracklog/core/StoreError"
@@ -133,7 +134,7 @@ export const make = (sql: SqlClient.SqlClient, readAll: EventStore.EventStore["T
       }
       const projectColumns = yield* columnsOf("projects")
       const tableColumns = new Map<string, ReadonlySet<string>>()
-      const streams = new Map<string, { version: number; projectId: string; state: Contact.State }>()
+      const rebuilt = Backup.rebuild()
       const counts = { projects: 0, keys: 0, events: 0, contacts: 0, rows: 0 }
       // project id → whether its item carried its suppression secret (`Backup.checkSuppression`).
       const carried = new Map<string, boolean>()
@@ -177,16 +178,8 @@ export const make = (sql: SqlClient.SqlClient, readAll: EventStore.EventStore["T
                 break
               }
               case "event": {
-                const decoded = Backup.eventOf(item)
-                if (decoded._tag === "Left") return yield* decoded.left
-                const stream = streams.get(item.streamId) ??
-                  { version: 0, projectId: item.projectId, state: Contact.initialState }
-                if (!Backup.follows(stream.version, item.version, decoded.right)) {
-                  return yield* invalid(`event ${item.id}: version ${item.version} after ${stream.version}`)
-                }
-                stream.version = item.version
-                stream.state = Contact.evolve(stream.state, decoded.right)
-                streams.set(item.streamId, stream)
+                const event = rebuilt.add(item)
+                if (event._tag === "Left") return yield* event.left
                 counts.events++
                 // Positions are numbered anew in log order: one import transaction, so the
                 // position alone orders what it loads.
@@ -196,9 +189,9 @@ export const make = (sql: SqlClient.SqlClient, readAll: EventStore.EventStore["T
                   version: item.version,
                   global_position: counts.events,
                   id: item.id,
-                  type: decoded.right._tag,
-                  data: ContactEvent.encode(decoded.right),
-                  created_at: Timestamp.iso(decoded.right.at)
+                  type: event.right._tag,
+                  data: ContactEvent.encode(event.right),
+                  created_at: Timestamp.iso(event.right.at)
                 })
               }
             }
@@ -222,30 +215,25 @@ export const make = (sql: SqlClient.SqlClient, readAll: EventStore.EventStore["T
       yield* Stream.runForEachChunk(Stream.rechunk(items, ImportChunk), (chunk) => load(Array.from(chunk)))
 
       // The projection, folded from the log: streams and their contacts.
-      const all = [...streams.entries()]
-      const emails = new Set<string>()
-      for (let i = 0; i < all.length; i += ImportChunk) {
-        const slice = all.slice(i, i + ImportChunk)
-        const contactRows = []
-        for (const [, { state }] of slice) {
-          if (state === null) continue
-          const key = Contact.emailKey(state.projectId, state.email)
-          if (emails.has(key)) return yield* invalid(`two contacts for one email in project ${state.projectId}`)
-          emails.add(key)
-          contactRows.push({
-            id: state.id,
-            project_id: state.projectId,
-            email: state.email,
-            subscribed: state.subscribed,
-            data: state.data,
-            created_at: Timestamp.iso(state.createdAt),
-            updated_at: Timestamp.iso(state.updatedAt),
-            version: state.version
-          })
-        }
+      const streams = rebuilt.finish()
+      if (streams._tag === "Left") return yield* streams.left
+      for (let i = 0; i < streams.right.length; i += ImportChunk) {
+        const slice = streams.right.slice(i, i + ImportChunk)
+        const contactRows = slice.flatMap(({ contact }) =>
+          contact === null ? [] : [{
+            id: contact.id,
+            project_id: contact.projectId,
+            email: contact.email,
+            subscribed: contact.subscribed,
+            data: contact.data,
+            created_at: Timestamp.iso(contact.createdAt),
+            updated_at: Timestamp.iso(contact.updatedAt),
+            version: contact.version
+          }]
+        )
         yield* sql`INSERT INTO streams (stream_id, version)
           SELECT stream_id, version FROM json_to_recordset(${
-          JSON.stringify(slice.map(([id, s]) => ({ stream_id: id, version: s.version })))
+          JSON.stringify(slice.map((s) => ({ stream_id: s.streamId, version: s.version })))
         }::json)
           AS s(stream_id text, version integer)`
         if (contactRows.length > 0) {

@@ -1,6 +1,7 @@
 /**
- * Projects and their key hashes (`Projects`, behaviour §1.1, §9) on PostgreSQL. Changes of keys run
- * under one advisory lock, so two processes changing keys at once agree.
+ * Projects and their key hashes (`Projects`, behaviour §1.1, §9) on PostgreSQL. The rules are core's
+ * (`Projects.resolveEnsure`, `Projects.rotationConflict`); here they run under one advisory lock, so
+ * two processes changing keys at once agree.
  */
 import * as Projects from "@tracklog/core/Projects"
 import type * as StoreError from "@tracklog/core/StoreError"
@@ -83,9 +84,7 @@ export const make = (db: Database.Database) => {
         const project = yield* sql`SELECT id FROM projects WHERE id = ${keys.projectId}`
         if (project.length === 0) return new Projects.ProjectNotFound({ projectId: keys.projectId })
         const taken = yield* sql`SELECT hash FROM api_keys WHERE hash IN (${keys.publicKeyHash}, ${keys.secretKeyHash})`
-        if (taken.length > 0 || keys.publicKeyHash === keys.secretKeyHash) {
-          return new Projects.ProjectKeysConflict({ message: "A new key of the rotation is already in use" })
-        }
+        if (taken.length > 0 || keys.publicKeyHash === keys.secretKeyHash) return Projects.rotationConflict()
         yield* sql`DELETE FROM api_keys WHERE project_id = ${keys.projectId}`
         yield* insertKeys(keys)
         return undefined
