@@ -52,7 +52,9 @@ export const make = (db: Database.Database) => {
         }
         const outcome = Projects.resolveEnsure({ public: grant(keys.publicKeyHash), secret: grant(keys.secretKeyHash) })
         if (outcome._tag !== "Create") return outcome
-        yield* sql`INSERT INTO projects (id) VALUES (${keys.projectId})`
+        // The row may be there without keys: made by a suppression's first use of the project's
+        // secret (`suppressions.ts`), which it keeps.
+        yield* sql`INSERT INTO projects (id) VALUES (${keys.projectId}) ON CONFLICT DO NOTHING`
         yield* insertKeys(keys)
         return { _tag: "Exists" as const, projectId: keys.projectId }
       }))).pipe(

@@ -1,7 +1,9 @@
 /**
  * The suppression list (behaviour §7) on PostgreSQL: each project's secret, the keyed hashes of its
  * suppressed emails, and the checks. A project gets its secret with its `projects` row (a column
- * default, migration 0005); a project the database does not hold has none, and nothing suppressed.
+ * default, migration 0005); a project the database does not hold gets its row, hence its secret,
+ * when a suppression first needs it (`suppressWithin`), as every store gives a project its secret on
+ * first use. A project without a row has nothing on its list, so a check needs no secret for it.
  */
 import type * as SqlError from "@effect/sql/SqlError"
 import type * as StoreError from "@tracklog/core/StoreError"
@@ -112,16 +114,19 @@ export const make = (db: Database.Database) => {
      * (docs/decisions/0026-first-track-without-a-read.md); none for a project without a row.
      */
     newContactHash: (projectId: string, email: string) => Effect.map(hashOf(projectId, email), Option.getOrUndefined),
-    /** Puts the email on its project's list, in the caller's transaction (an erasure's). */
+    /**
+     * Puts the email on its project's list, in the caller's transaction (an erasure's). A project
+     * the database does not hold gets its row first, with its secret: `ON CONFLICT DO NOTHING`
+     * waits for a transaction making the same row, and the read after it, a statement of its own,
+     * sees the row that won, so two processes never key one project's hashes with two secrets.
+     */
     suppressWithin: (projectId: string, email: string): Effect.Effect<void, SqlError.SqlError> =>
       Effect.gen(function*() {
         let secret = secrets.get(projectId)
         if (secret === undefined) {
+          yield* sql`INSERT INTO projects (id) VALUES (${projectId}) ON CONFLICT DO NOTHING`
           const rows = yield* sql<{ hmac_secret: string }>`SELECT hmac_secret FROM projects WHERE id = ${projectId}`
-          secret = rows[0]?.hmac_secret
-          if (secret === undefined) {
-            return yield* Effect.dieMessage(`no project ${projectId}: its suppression list needs the project's secret`)
-          }
+          secret = rows[0]!.hmac_secret
         }
         yield* sql`INSERT INTO suppressions (project_id, email_hash)
           VALUES (${projectId}, ${EmailHash.emailHash(secret, email)}) ON CONFLICT DO NOTHING`
