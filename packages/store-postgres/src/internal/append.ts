@@ -156,20 +156,18 @@ export const make = (options: {
       ))
   }
 
+  // Committed: this process's live readers wake at once (docs/decisions/0010-log-wake-up.md).
+  const notify = () => signal.notify()
+
   const append = (input: EventStore.Append): Effect.Effect<void, GrantedAppendError> => {
     // The marker is in the log: live readers wake for it as for any append.
-    if (input.projection._tag === "Erase") {
-      return Effect.tap(options.erase(input, input.projection), () => signal.notify())
-    }
-    if (changesEmail(input)) return appendTogether({ appends: [input] })
+    if (input.projection._tag === "Erase") return Effect.tap(options.erase(input, input.projection), notify)
+    if (changesEmail(input)) return Effect.tap(appendTogether({ appends: [input] }), notify)
     // Encoded by its caller, before it joins a batch: an append that cannot be encoded (a BigInt
     // in its data) fails alone, and its batch goes on without it.
     const send = (emailHash: string | undefined) =>
       Effect.flatMap(Effect.sync(() => AppendStatement.encode(input, undefined, input.grantedBy, emailHash)), batched)
-    return (input.expectedVersion === 0 ? Effect.flatMap(hashFor(input), send) : send(undefined)).pipe(
-      // Committed: this process's live readers wake at once (docs/decisions/0010-log-wake-up.md).
-      Effect.tap(() => signal.notify())
-    )
+    return Effect.tap(input.expectedVersion === 0 ? Effect.flatMap(hashFor(input), send) : send(undefined), notify)
   }
 
   const appendAll = (
@@ -183,7 +181,7 @@ export const make = (options: {
         // Made under no key: never refused for one.
         Effect.catchTag("GrantRevoked", (e) => Effect.die(e))
       )
-      : appendTogether(input)).pipe(Effect.tap(() => signal.notify()))
+      : appendTogether(input)).pipe(Effect.tap(notify))
 
   return { append, appendAll }
 }
