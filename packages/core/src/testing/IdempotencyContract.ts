@@ -13,7 +13,7 @@ import * as Contact from "../Contact.js"
 import * as ContactEvent from "../ContactEvent.js"
 import * as Contacts from "../Contacts.js"
 import * as EventStore from "../EventStore.js"
-import type * as Idempotency from "../Idempotency.js"
+import * as Idempotency from "../Idempotency.js"
 import * as Ids from "../Ids.js"
 import type * as Projects from "../Projects.js"
 import * as Track from "../Track.js"
@@ -165,9 +165,16 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
         const old = new Date(Date.now() - 3_600_000)
         const a = yield* newContact(projectId, "expired-a@example.com")
         const b = yield* newContact(projectId, "expired-b@example.com")
-        yield* store.appendAll({ appends: [a.append], idempotency: record(projectId, "old", [a.contactId], old) })
-        expect(Option.isSome(yield* store.findIdempotency(projectId, "old", new Date(old.getTime() - 1)))).toBe(true)
-        expect(Option.isNone(yield* store.findIdempotency(projectId, "old", new Date(old.getTime() + 1)))).toBe(true)
+        const made = record(projectId, "old", [a.contactId], old)
+        yield* store.appendAll({ appends: [a.append], idempotency: made })
+        // Found exactly while `Idempotency.isLive` says so, at the boundary too (a PostgreSQL store
+        // applies the rule inside its lookup); the last lookup, past it, removes the record.
+        for (const offset of [-1, 0, 1]) {
+          const notBefore = new Date(old.getTime() + offset)
+          const found = yield* store.findIdempotency(projectId, "old", notBefore)
+          expect([offset, Option.isSome(found)]).toEqual([offset, Idempotency.isLive(made, notBefore)])
+        }
+        expect(Option.isNone(yield* store.findIdempotency(projectId, "old", new Date(0)))).toBe(true)
         yield* store.appendAll({ appends: [b.append], idempotency: record(projectId, "old", [b.contactId]) })
         expect(Option.getOrThrow(yield* store.findIdempotency(projectId, "old", new Date(0))).contactIds).toEqual([
           b.contactId
@@ -175,6 +182,9 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
 
         const c = yield* newContact(projectId, "expired-c@example.com")
         yield* store.appendAll({ appends: [c.append], idempotency: record(projectId, "older", [c.contactId], old) })
+        // Expiry removes only what `Idempotency.isLive` no longer keeps: a record made at `before` stays.
+        yield* store.expireIdempotency(old)
+        expect(Option.isSome(yield* store.findIdempotency(projectId, "older", new Date(0)))).toBe(true)
         const removed = yield* store.expireIdempotency(new Date(old.getTime() + 1))
         expect(removed).toBeGreaterThanOrEqual(1)
         expect(Option.isNone(yield* store.findIdempotency(projectId, "older", new Date(0)))).toBe(true)

@@ -447,4 +447,34 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
         expect(error._tag).toBe("InvalidExport")
         expect(yield* (yield* Projects.Projects).count).toBe(0)
       })))
+
+    // `Backup.rebuild` decides; every store imports through it.
+    it.live("an import with two contacts for one email of a project is refused and leaves the store empty", () =>
+      inStore(Effect.gen(function*() {
+        const backup = yield* Backup.Backup
+        const at = "2026-01-01T00:00:00.000Z"
+        const created = (streamId: string, projectId: string, email: string, position: number): Backup.Item => ({
+          type: "event",
+          id: `e-${streamId}`,
+          streamId,
+          projectId,
+          version: 1,
+          position: String(position),
+          event: { _tag: "ContactCreated", contactId: streamId, projectId, email, subscribed: true, at }
+        })
+        // One email in two projects is two contacts: not a duplicate.
+        const items: Array<Backup.Item> = [
+          { type: "project", id: "p1" },
+          { type: "project", id: "p2" },
+          created("s1", "p1", "same@example.com", 1),
+          created("s2", "p2", "same@example.com", 2),
+          created("s3", "p1", "same@example.com", 3)
+        ]
+        const error = yield* Effect.flip(backup.import(Stream.fromIterable(items)))
+        expect(error).toMatchObject({ _tag: "InvalidExport", message: "two contacts for one email in project p1" })
+        expect(yield* (yield* Projects.Projects).count).toBe(0)
+        expect(yield* logOf).toEqual([])
+        const fine = yield* backup.import(Stream.fromIterable(items.slice(0, 4)))
+        expect(fine).toMatchObject({ projects: 2, events: 2, contacts: 2 })
+      })))
   })

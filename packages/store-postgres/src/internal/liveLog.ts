@@ -1,19 +1,16 @@
 /**
- * The log read live and the processors' checkpoints and leases, on PostgreSQL (behaviour §5.3).
+ * The log read live (`LogStream.LogSource`, behaviour §5.1, §5.3) on PostgreSQL, and the log's
+ * identity that its cursors name (docs/decisions/0033-cursors-name-their-log.md).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import * as SqlError from "@effect/sql/SqlError"
+import type * as SqlError from "@effect/sql/SqlError"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as LogStream from "@tracklog/core/LogStream"
-import * as Processor from "@tracklog/core/Processor"
-import type * as StoreError from "@tracklog/core/StoreError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Database from "./database.js"
 import * as EventRow from "./eventRow.js"
-import * as SqlErrors from "./sqlError.js"
-
-type Guard = <A>(effect: Effect.Effect<A, SqlError.SqlError>) => Effect.Effect<A, StoreError.StoreUnavailable>
 
 const { columns, toRecorded } = EventRow
 
@@ -23,7 +20,7 @@ const { columns, toRecorded } = EventRow
  */
 export const makeLogSource = (options: {
   readonly sql: SqlClient.SqlClient
-  readonly guard: Guard
+  readonly guard: Database.Guard
   readonly identity: LogStream.Identity
   readonly signal: LogStream.Signal
   readonly pollInterval?: Duration.DurationInput | undefined
@@ -36,7 +33,7 @@ export const makeLogSource = (options: {
     sql`(transaction_id, global_position) > (${checkpoint.transactionId.toString()}::xid8, ${checkpoint.position.toString()}::bigint)`
   return LogStream.LogSource.of({
     identity: options.identity,
-    // As `readAll` (StorePostgres): the next page in log order first, the xmin filter after it,
+    // As `readAll` (`log.ts`): the next page in log order first, the xmin filter after it,
     // so what passes is a prefix with no gap; a project's page is a range of its index.
     read: (checkpoint, limit, projectId) => {
       const t = checkpoint.transactionId.toString()
@@ -110,63 +107,3 @@ export const readIdentity = (sql: SqlClient.SqlClient): Effect.Effect<LogStream.
         : Effect.dieMessage(`log_identity holds ${rows.length} rows, not 1`)
     )
   )
-
-/**
- * The `ProcessorStore` of a Postgres store: one `processors` row per name holding the checkpoint
- * and a lease (owner, expiry by the database's clock, renewed by heartbeat). No advisory locks:
- * the embedded Postgres serves one connection, which a session lock would pin.
- */
-export const makeProcessorStore = (options: { readonly sql: SqlClient.SqlClient; readonly guard: Guard }) => {
-  const { guard, sql } = options
-  return Processor.ProcessorStore.of({
-    claim: (name, owner, ttl) =>
-      guard(sql<{ transaction_id: string; global_position: string }>`
-        INSERT INTO processors (name, owner, lease_until)
-        VALUES (${name}, ${owner}, clock_timestamp() + ${Duration.toMillis(ttl)} * interval '1 millisecond')
-        ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
-        WHERE processors.owner = EXCLUDED.owner OR processors.owner IS NULL OR processors.lease_until < clock_timestamp()
-        RETURNING transaction_id::text, global_position::text`).pipe(
-        Effect.map((rows) =>
-          Option.map(
-            Option.fromNullable(rows[0]),
-            (r) => ({ transactionId: BigInt(r.transaction_id), position: BigInt(r.global_position) })
-          )
-        )
-      ),
-    release: (name, owner) =>
-      guard(sql`UPDATE processors SET owner = NULL, lease_until = NULL WHERE name = ${name} AND owner = ${owner}`).pipe(
-        Effect.asVoid
-      ),
-    // The handler's writes through this `SqlClient` join the transaction: a failed compare-and-set
-    // fails it, and they roll back with it.
-    commit: (name, owner, from, to, work) =>
-      sql.withTransaction(Effect.gen(function*() {
-        const a = yield* work
-        const moved = yield* SqlErrors.orUnavailable(sql`
-          UPDATE processors SET transaction_id = ${to.transactionId.toString()}::xid8, global_position = ${to.position.toString()}::bigint,
-            updated_at = now()
-          WHERE name = ${name} AND owner = ${owner}
-            AND transaction_id = ${from.transactionId.toString()}::xid8 AND global_position = ${from.position.toString()}::bigint
-          RETURNING name`)
-        if (moved.length === 0) return yield* new Processor.CheckpointConflict({ name })
-        return a
-      })).pipe(
-        Effect.catchIf(
-          (e): e is SqlError.SqlError => e instanceof SqlError.SqlError,
-          (e) => SqlErrors.orUnavailable(Effect.fail(e))
-        )
-      ),
-    status: (name) =>
-      guard(sql<{ transaction_id: string; global_position: string; owner: string | null }>`
-        SELECT transaction_id::text, global_position::text,
-          CASE WHEN lease_until > clock_timestamp() THEN owner END AS owner
-        FROM processors WHERE name = ${name}`).pipe(
-        Effect.map((rows) =>
-          Option.map(Option.fromNullable(rows[0]), (r) => ({
-            checkpoint: { transactionId: BigInt(r.transaction_id), position: BigInt(r.global_position) },
-            owner: Option.fromNullable(r.owner)
-          }))
-        )
-      )
-  })
-}
