@@ -39,7 +39,7 @@ const run = (concurrency: number) =>
         streamId: contactId,
         expectedVersion: 0,
         events: events.map((event) => ({ id: ids.make(Date.now()), event })),
-        contact: Contact.fold(events)!
+        projection: { _tag: "Upsert" as const, contact: Contact.fold(events)! }
       })
     }, { concurrency, discard: true })
     return (appends / (performance.now() - started)) * 1000
