@@ -37,7 +37,7 @@ export const populate = (options: {
         streamId: contactId,
         expectedVersion: 0,
         events: events.map((event) => ({ id: ids.make(Date.now()), event })),
-        contact: Contact.fold(events)!
+        projection: { _tag: "Upsert" as const, contact: Contact.fold(events)! }
       })
     }, { concurrency: 64, discard: true })
   })
