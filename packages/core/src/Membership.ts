@@ -17,8 +17,6 @@ import type * as StoreError from "./StoreError.js"
 export interface Snapshot {
   readonly contact: Contact.Contact
   readonly facts: EventFacts.EventFacts
-  /** How many recent times `facts` keeps per event name (names absent: 0). */
-  readonly keep: { readonly [name: string]: number }
   /** The segments it is in, each with the instant it entered (ms). */
   readonly segments: { readonly [segmentId: string]: number }
   /** Per segment whose answer a window can change without new input: the last instant (ms) it holds. */
