@@ -10,7 +10,9 @@
 import * as Backup from "@tracklog/core/Backup"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as LogStream from "@tracklog/core/LogStream"
+import * as Membership from "@tracklog/core/Membership"
 import * as Processor from "@tracklog/core/Processor"
+import * as SegmentStore from "@tracklog/core/SegmentStore"
 import * as Store from "@tracklog/core/Store"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -24,6 +26,7 @@ import * as LogSource from "./internal/logSource.js"
 import * as ProcessorStore from "./internal/processorStore.js"
 import * as ProjectKeys from "./internal/projectKeys.js"
 import * as State from "./internal/state.js"
+import * as Segments from "./internal/segments.js"
 import * as SuppressionList from "./internal/suppressionList.js"
 
 /** Builds every port of the store over one fresh state. */
@@ -49,6 +52,8 @@ export const make = Effect.sync(() => {
     backup: ExportImport.make(state),
     logSource: LogSource.make(state, signal),
     processors: ProcessorStore.make(state),
+    segmentStore: Segments.makeSegmentStore(state),
+    membershipStore: Segments.makeMembershipStore(state, signal),
     /** The raw bytes the log holds, for checking what the process still keeps after an erasure. */
     logBuffers: () => state.log.buffers()
   }
@@ -56,12 +61,19 @@ export const make = Effect.sync(() => {
 
 /** Every port of the store over one shared in-memory state. */
 export const layer: Layer.Layer<
-  Store.Ports | LogStream.LogSource | Processor.ProcessorStore | Backup.Backup
+  | Store.Ports
+  | LogStream.LogSource
+  | Processor.ProcessorStore
+  | Backup.Backup
+  | SegmentStore.SegmentStore
+  | Membership.MembershipStore
 > = Layer.effectContext(
   Effect.map(make, (ports) =>
     Store.context(ports).pipe(
       Context.add(LogStream.LogSource, ports.logSource),
       Context.add(Processor.ProcessorStore, ports.processors),
-      Context.add(Backup.Backup, ports.backup)
+      Context.add(Backup.Backup, ports.backup),
+      Context.add(SegmentStore.SegmentStore, ports.segmentStore),
+      Context.add(Membership.MembershipStore, ports.membershipStore)
     ))
 )

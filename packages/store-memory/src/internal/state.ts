@@ -7,7 +7,9 @@
 import * as Contact from "@tracklog/core/Contact"
 import type * as EventStore from "@tracklog/core/EventStore"
 import type * as Idempotency from "@tracklog/core/Idempotency"
+import type * as Membership from "@tracklog/core/Membership"
 import type * as Projects from "@tracklog/core/Projects"
+import type * as Segment from "@tracklog/core/Segment"
 import * as SortedIds from "./sortedIds.js"
 import * as TextLog from "./textLog.js"
 
@@ -45,6 +47,12 @@ export interface State {
   readonly projectLog: Map<string, Array<number>>
   /** Processor checkpoints and leases, by name. */
   readonly processors: Map<string, ProcessorRow>
+  /** Segment definitions by id, deleted ones until purged (behaviour §11). */
+  readonly segments: Map<string, Segment.Segment>
+  /** The segment processor's snapshot of each contact it has seen. */
+  readonly snapshots: Map<string, Membership.Snapshot>
+  /** segmentId → its members' ids, each with when it entered (ms). */
+  readonly members: Map<string, Map<string, number>>
   /** The last transaction written; each append is one, numbered in commit order. */
   transactions: number
 }
@@ -64,6 +72,9 @@ export const make = (): State => ({
   suppressed: new Map(),
   projectLog: new Map(),
   processors: new Map(),
+  segments: new Map(),
+  snapshots: new Map(),
+  members: new Map(),
   transactions: 0
 })
 
@@ -102,6 +113,9 @@ export const addContact = (
 /** Takes a contact out of the projection: its row, its email's claim and its place in its project's list. */
 export const removeContact = (state: State, contact: Contact.Contact): void => {
   state.contacts.delete(contact.id)
+  // Its segment state goes with it (behaviour §7, §11.3): no exit, `contact.erased` says it.
+  state.snapshots.delete(contact.id)
+  for (const members of state.members.values()) members.delete(contact.id)
   state.byEmail.delete(Contact.emailKey(contact.projectId, contact.email))
   const ids = state.byProject.get(contact.projectId)
   if (ids !== undefined) SortedIds.remove(ids, contact.id)

@@ -1,0 +1,298 @@
+/**
+ * The segment processor (behaviour §11.3): one active instance per store, under the lease of
+ * `Membership.ProcessorName`, follows the log and keeps every segment's membership. Each turn:
+ *
+ * 1. the next page of the log, grouped into commands (a stream's run of events in one
+ *    transaction), each applied to its contact (`SegmentMembership.command`);
+ * 2. the contacts whose window passed (`MembershipStore.due`), up to a little before now;
+ * 3. a page of a segment's pass over the contacts (new, edited, rebuilt or deleted), only when the
+ *    log is read to its end, so a pass never evaluates a contact the log has news of.
+ *
+ * Each is written with `MembershipStore.write` inside `ProcessorStore.commit`: on PostgreSQL the
+ * membership, the transitions and the checkpoint are one transaction, so a transition is recorded
+ * exactly once whatever stops the process, and a second process only takes over at the checkpoint.
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as EventStore from "./EventStore.js"
+import * as Ids from "./Ids.js"
+import * as LogStream from "./LogStream.js"
+import * as Membership from "./Membership.js"
+import * as Processor from "./Processor.js"
+import * as Segment from "./Segment.js"
+import * as SegmentMembership from "./SegmentMembership.js"
+import * as SegmentStore from "./SegmentStore.js"
+
+/** Tuning; the defaults suit a server. */
+export interface Options {
+  /** Log events per turn (default 1000). */
+  readonly batchSize?: number | undefined
+  /** Contacts per due sweep and per pass page (default 1000). */
+  readonly pageSize?: number | undefined
+  /**
+   * How far behind now the due sweep stays (default 1 s): an event committed late carries the
+   * time it was decided at, and must be seen before a window that passed after it is applied.
+   */
+  readonly dueGrace?: Duration.DurationInput | undefined
+  /** How long an idle instance waits for news at most (default 100 ms). */
+  readonly idle?: Duration.DurationInput | undefined
+  readonly leaseTtl?: Duration.DurationInput | undefined
+  readonly instanceId?: string | undefined
+}
+
+type Requirements =
+  | EventStore.EventStore
+  | Processor.ProcessorStore
+  | SegmentStore.SegmentStore
+  | Membership.MembershipStore
+  | LogStream.LogSource
+  | Ids.Ids
+
+// What one turn collects to write.
+interface Batch {
+  readonly snapshots: Map<string, Membership.Snapshot | null>
+  readonly joined: Map<string, { segmentId: string; contactId: string; at: number } | null>
+  readonly transitions: Array<Membership.Transition>
+}
+
+const newBatch = (): Batch => ({ snapshots: new Map(), joined: new Map(), transitions: [] })
+
+/** The steps of one instance, over its services; `turn` answers whether it found work. */
+export const make = (options: Options = {}) =>
+  Effect.gen(function*() {
+    const events = yield* EventStore.EventStore
+    const segments = yield* SegmentStore.SegmentStore
+    const membership = yield* Membership.MembershipStore
+    const ids = yield* Ids.Ids
+    const batchSize = options.batchSize ?? 1000
+    const pageSize = options.pageSize ?? 1000
+    const grace = Duration.toMillis(Duration.decode(options.dueGrace ?? Duration.seconds(1)))
+    // Where each deleted segment's exits are: a restart goes over its members again, harmlessly.
+    const deleting = new Map<string, string>()
+
+    const record = (batch: Batch, contactId: string, step: SegmentMembership.Step) => {
+      const snapshot = step.snapshot
+      batch.snapshots.set(contactId, snapshot)
+      if (snapshot === null) return
+      for (const change of step.changes) {
+        const segment = change.segment
+        batch.joined.set(
+          `${segment.id}\u0000${contactId}`,
+          change.entered ? { segmentId: segment.id, contactId, at: change.at } : null
+        )
+        if (change.silent || !segment.trackMembership) continue
+        batch.transitions.push({
+          contactId,
+          projectId: snapshot.contact.projectId,
+          name: change.entered ? Segment.entryName(segment) : Segment.exitName(segment),
+          data: { segmentId: segment.id, segmentName: segment.name, reason: change.reason },
+          at: new Date(change.at),
+          eventId: ids.make(change.at)
+        })
+      }
+    }
+
+    const writeOf = (
+      batch: Batch,
+      extra: Partial<Pick<Membership.Write, "progress" | "purged">> = {}
+    ): Membership.Write => {
+      const snapshots: Array<Membership.Snapshot> = []
+      const removed: Array<string> = []
+      for (const [id, snapshot] of batch.snapshots) {
+        if (snapshot === null) removed.push(id)
+        else snapshots.push(snapshot)
+      }
+      const joined: Array<{ segmentId: string; contactId: string; at: number }> = []
+      const left: Array<{ segmentId: string; contactId: string }> = []
+      for (const [key, entry] of batch.joined) {
+        if (entry !== null) joined.push(entry)
+        else {
+          const [segmentId, contactId] = key.split("\u0000") as [string, string]
+          left.push({ segmentId, contactId })
+        }
+      }
+      return {
+        snapshots,
+        removed,
+        joined,
+        left,
+        transitions: batch.transitions,
+        progress: extra.progress ?? [],
+        purged: extra.purged ?? []
+      }
+    }
+
+    // 1. A page of the log: each command applied to its contact, in log order.
+    const applyLog = (page: ReadonlyArray<EventStore.RecordedEvent>, definitions: SegmentMembership.Definitions) =>
+      Effect.gen(function*() {
+        const known = yield* membership.snapshots([...new Set(page.map((e) => e.streamId))])
+        const batch = newBatch()
+        const current = (id: string) => batch.snapshots.has(id) ? batch.snapshots.get(id) ?? undefined : known.get(id)
+        let i = 0
+        while (i < page.length) {
+          const first = page[i]!
+          let j = i + 1
+          while (
+            j < page.length && page[j]!.streamId === first.streamId && page[j]!.transactionId === first.transactionId
+          ) j++
+          const commandEvents = page.slice(i, j).map((e) => e.event)
+          const compiled = definitions.byProject.get(first.projectId) ?? []
+          const step = SegmentMembership.command(
+            current(first.streamId),
+            commandEvents,
+            compiled,
+            definitions.keep(first.projectId)
+          )
+          record(batch, first.streamId, step)
+          i = j
+        }
+        yield* membership.write(writeOf(batch))
+      })
+
+    // 2. Windows that passed before `upTo`.
+    const sweep = (upTo: number, definitions: SegmentMembership.Definitions) =>
+      Effect.gen(function*() {
+        const due = yield* membership.due(upTo - 1, pageSize)
+        if (due.length === 0) return false
+        const batch = newBatch()
+        for (const snapshot of due) {
+          const compiled = definitions.byProject.get(snapshot.contact.projectId) ?? []
+          record(batch, snapshot.contact.id, SegmentMembership.time(snapshot, compiled, upTo))
+        }
+        yield* membership.write(writeOf(batch))
+        // A snapshot whose deadline waits for a pass stays due: not work done, or the sweep would spin.
+        return [...batch.snapshots.values()].some((s, k) => s?.due !== due[k]!.due)
+      })
+
+    // 3. A page of one segment's pass: a deleted one's exits, or an evaluation of every contact.
+    const passPage = (all: ReadonlyArray<Segment.Segment>, definitions: SegmentMembership.Definitions) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const gone = all.find((s) => Segment.isDeleted(s))
+        if (gone !== undefined) {
+          const after = deleting.get(gone.id) ?? ""
+          const page = yield* membership.page(gone.projectId, after, pageSize)
+          const batch = newBatch()
+          for (const snapshot of page) record(batch, snapshot.contact.id, SegmentMembership.leave(snapshot, gone, now))
+          const finished = page.length < pageSize
+          yield* membership.write(writeOf(batch, { purged: finished ? [gone.id] : [] }))
+          if (finished) deleting.delete(gone.id)
+          else deleting.set(gone.id, page[page.length - 1]!.contact.id)
+          return true
+        }
+        const building = all.find((s) => Segment.status(s) === "building")
+        if (building === undefined) return false
+        const compiled = definitions.byProject.get(building.projectId)?.find((c) => c.segment.id === building.id)
+        if (compiled === undefined) return false
+        const page = yield* membership.page(building.projectId, building.buildCursor, pageSize)
+        const keep = definitions.keep(building.projectId)
+        const batch = newBatch()
+        for (const stored of page) {
+          let snapshot = stored
+          if (SegmentMembership.needsRefold(snapshot, keep, compiled)) {
+            const stream = yield* events.readStream(snapshot.contact.id)
+            snapshot = SegmentMembership.refold(snapshot, stream.map((e) => e.event), keep)
+          }
+          record(batch, snapshot.contact.id, SegmentMembership.pass(snapshot, compiled, now))
+        }
+        const finished = page.length < pageSize
+        const progress: Membership.Progress = {
+          segmentId: building.id,
+          revision: building.revision,
+          buildCursor: finished ? building.buildCursor : page[page.length - 1]!.contact.id,
+          built: finished
+        }
+        yield* membership.write(writeOf(batch, { progress: [progress] }))
+        return true
+      })
+
+    /** One turn from `checkpoint`: the checkpoint after it and whether there was work. */
+    const turn = (
+      name: string,
+      owner: string,
+      checkpoint: EventStore.Checkpoint,
+      store: Processor.ProcessorStore["Type"]
+    ) =>
+      Effect.gen(function*() {
+        const all = yield* segments.all
+        const definitions = SegmentMembership.compile(all)
+        const page = yield* events.readAll(checkpoint, batchSize)
+        let at = checkpoint
+        if (page.events.length > 0) {
+          yield* store.commit(name, owner, at, page.checkpoint, applyLog(page.events, definitions))
+          at = page.checkpoint
+        }
+        const caughtUp = page.events.length < batchSize
+        const now = yield* Clock.currentTimeMillis
+        // Behind the log, no window past its last event read can be applied yet.
+        const lastRead = page.events.at(-1)?.event.at.getTime() ?? now
+        const upTo = (caughtUp ? now : Math.min(now, lastRead)) - grace
+        const swept = yield* store.commit(name, owner, at, at, sweep(upTo, definitions))
+        const passed = caughtUp && (yield* store.commit(name, owner, at, at, passPage(all, definitions)))
+        return { checkpoint: at, worked: page.events.length > 0 || swept || passed }
+      })
+
+    return { turn }
+  })
+
+/**
+ * Runs one instance until interrupted: standby until it holds the lease, then turns, resting
+ * while there is nothing to do; back to standby if the lease is lost or the store is unreachable.
+ */
+export const run = (options: Options = {}): Effect.Effect<never, never, Requirements> =>
+  Effect.gen(function*() {
+    const { turn } = yield* make(options)
+    const store = yield* Processor.ProcessorStore
+    const source = yield* LogStream.LogSource
+    const name = Membership.ProcessorName
+    const owner = options.instanceId ?? Ids.uuidv7(Date.now(), globalThis.crypto.getRandomValues(new Uint8Array(10)))
+    const ttl = Duration.decode(options.leaseTtl ?? Duration.seconds(5))
+    const beat = Duration.divide(ttl, 4).pipe(Option.getOrElse(() => Duration.seconds(1)))
+    const idle = Duration.decode(options.idle ?? Duration.millis(100))
+
+    const acquire: Effect.Effect<EventStore.Checkpoint> = store.claim(name, owner, ttl).pipe(
+      Effect.orElseSucceed(() => Option.none<EventStore.Checkpoint>()),
+      Effect.flatMap(Option.match({
+        onSome: Effect.succeed,
+        onNone: () => Effect.zipRight(Effect.sleep(beat), Effect.suspend(() => acquire))
+      }))
+    )
+    const heartbeat = store.claim(name, owner, ttl).pipe(
+      Effect.flatMap((granted) => Option.isSome(granted) ? Effect.void : Effect.fail("lost" as const)),
+      Effect.catchTag("StoreUnavailable", () => Effect.void),
+      Effect.repeat(Schedule.spaced(beat))
+    )
+
+    const active = Effect.gen(function*() {
+      let checkpoint = yield* acquire
+      const beating = yield* Effect.fork(heartbeat)
+      const loop = Effect.gen(function*() {
+        for (;;) {
+          const seen = source.signal.version()
+          const result = yield* turn(name, owner, checkpoint, store)
+          checkpoint = result.checkpoint
+          if (!result.worked) yield* Effect.race(source.signal.await(seen), Effect.sleep(idle))
+        }
+      })
+      return yield* Effect.raceFirst(loop, Fiber.join(beating)).pipe(
+        Effect.ensuring(Fiber.interrupt(beating)),
+        Effect.ensuring(Effect.ignore(store.release(name, owner)))
+      )
+    })
+
+    return yield* active.pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.logDebug("segment processor: back to standby", cause).pipe(Effect.zipRight(Effect.sleep(beat)))
+      ),
+      Effect.forever
+    )
+  })
+
+/** The processor, run for as long as the layer is: what a server starts beside its routes. */
+export const layer = (options: Options = {}): Layer.Layer<never, never, Requirements> =>
+  Layer.scopedDiscard(Effect.forkScoped(run(options)))
