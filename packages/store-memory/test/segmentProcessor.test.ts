@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Commands from "@tracklog/core/Commands"
+import * as EraseContact from "@tracklog/core/EraseContact"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
 import * as Membership from "@tracklog/core/Membership"
@@ -10,6 +11,7 @@ import * as SegmentStore from "@tracklog/core/SegmentStore"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Either from "effect/Either"
@@ -40,11 +42,11 @@ const define = (id: string, name: string, condition: Segment.Segment["condition"
         answer: undefined
       })))
 
-// A track, letting the test clock run while it retries (a transition moved its contact's version).
-const trackNow = (body: TrackCommand.Encoded) =>
+// Runs a command, letting the test clock run while it retries: a transition moved its contact's
+// version, so the command's cached state conflicts once.
+const runNow = <A, E, R>(command: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
-    const track = yield* Track.Track
-    const fiber = yield* Effect.fork(track.track("p", command(body)))
+    const fiber = yield* Effect.fork(command)
     for (let i = 0;; i++) {
       const done = yield* Fiber.poll(fiber)
       if (done._tag === "Some") return yield* Fiber.join(fiber)
@@ -52,11 +54,14 @@ const trackNow = (body: TrackCommand.Encoded) =>
     }
   })
 
+const trackNow = (body: TrackCommand.Encoded) =>
+  runNow(Effect.flatMap(Track.Track, (track) => track.track("p", command(body))))
+
 // Turns until there is nothing left to do, as the one instance.
 const settle = Effect.gen(function*() {
   const { turn } = yield* SegmentProcessor.make({ dueGrace: 0 })
   const store = yield* Processor.ProcessorStore
-  let checkpoint = (yield* store.claim(Membership.ProcessorName, "test", "1 minute")).pipe(
+  let checkpoint = (yield* store.claim(Membership.ProcessorName, "test", Duration.minutes(1))).pipe(
     (o) => o._tag === "Some" ? o.value : EventStore.start
   )
   for (let i = 0; i < 50; i++) {
@@ -124,5 +129,112 @@ describe("SegmentProcessor on the memory store", () => {
         "segment.buyers.entry changed 2026-01-01T00:00:00.000Z",
         "segment.buyers.exit time 2026-01-02T12:00:00.000Z"
       ])
+    }).pipe(Effect.provide(services)))
+
+  const edit = (id: string, change: Partial<Segment.Segment>) =>
+    Effect.flatMap(SegmentStore.SegmentStore, (store) =>
+      store.update("p", (current) => {
+        const segment = current.find((s) => s.id === id)!
+        return Either.right({ put: [{ ...segment, ...change }], answer: undefined })
+      }))
+
+  const members = (id: string) =>
+    Effect.flatMap(
+      Membership.MembershipStore,
+      (store) => Effect.map(store.members(id, { limit: 100 }), (page) => page.data.map((m) => m.contact.email).sort())
+    )
+
+  it.effect("an edited condition records the difference (reason definition); a deleted segment its exits (reason deleted), then is gone", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-01-01T00:00:00Z"))
+      const pro = yield* trackNow({ email: "pro@x.io", event: "e", data: { plan: "pro" } })
+      const free = yield* trackNow({ email: "free@x.io", event: "e", data: { plan: "free" } })
+      yield* define("s", "Plan", {
+        logic: "AND",
+        groups: [{ filters: [{ field: "data.plan", operator: "equals", value: "pro" }] }]
+      }, new Date())
+      yield* settle
+      expect(yield* members("s")).toEqual(["pro@x.io"])
+      yield* TestClock.adjust(1000)
+      yield* edit("s", {
+        condition: { logic: "AND", groups: [{ filters: [{ field: "data.plan", operator: "equals", value: "free" }] }] },
+        revision: 2
+      })
+      yield* settle
+      expect(yield* members("s")).toEqual(["free@x.io"])
+      expect(yield* names(pro.contact)).toEqual(["segment.plan.exit definition 2026-01-01T00:00:01.000Z"])
+      expect(yield* names(free.contact)).toEqual(["segment.plan.entry definition 2026-01-01T00:00:01.000Z"])
+      const segments = yield* SegmentStore.SegmentStore
+      expect((yield* segments.get("p", "s")).pipe((o) => o._tag === "Some" && o.value.builtRevision)).toBe(2)
+      yield* TestClock.adjust(1000)
+      yield* edit("s", { deletedAt: new Date() })
+      yield* settle
+      expect(yield* names(free.contact)).toEqual([
+        "segment.plan.entry definition 2026-01-01T00:00:01.000Z",
+        "segment.plan.exit deleted 2026-01-01T00:00:02.000Z"
+      ])
+      expect((yield* segments.get("p", "s"))._tag).toBe("None")
+      expect(yield* members("s")).toEqual([])
+    }).pipe(Effect.provide(services)))
+
+  it.effect("without trackMembership nothing is recorded but membership is kept; an erased contact leaves with no exit", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-01-01T00:00:00Z"))
+      yield* define("quiet", "Quiet", {
+        logic: "AND",
+        groups: [{ filters: [{ field: "event.e", operator: "triggered" }] }]
+      }, new Date())
+      yield* edit("quiet", { trackMembership: false })
+      yield* define("loud", "Loud", {
+        logic: "AND",
+        groups: [{ filters: [{ field: "event.e", operator: "triggered" }] }]
+      }, new Date())
+      yield* settle
+      const a = yield* trackNow({ email: "a@x.io", event: "e" })
+      yield* settle
+      expect(yield* members("quiet")).toEqual(["a@x.io"])
+      expect(yield* names(a.contact)).toEqual(["segment.loud.entry changed 2026-01-01T00:00:00.000Z"])
+      yield* runNow(EraseContact.erase("p", { contactId: a.contact, suppress: false }))
+      yield* settle
+      expect(yield* members("quiet")).toEqual([])
+      expect(yield* members("loud")).toEqual([])
+      const events = yield* EventStore.EventStore
+      const stream = yield* events.readStream(a.contact)
+      expect(stream.map((e) => e.event._tag)).toEqual(["ContactErased"])
+    }).pipe(Effect.provide(services)))
+
+  it.effect("a rebuild, of one segment or of all, gives the same members and records nothing new", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-01-01T00:00:00Z"))
+      yield* define("s1", "Buyers", {
+        logic: "AND",
+        groups: [{ filters: [{ field: "event.buy", operator: "triggeredWithin", value: 1, unit: "days" }] }]
+      }, new Date())
+      yield* define("s2", "Pro", {
+        logic: "AND",
+        groups: [{ filters: [{ field: "data.plan", operator: "equals", value: "pro" }] }]
+      }, new Date())
+      yield* settle
+      for (let i = 0; i < 6; i++) {
+        yield* TestClock.adjust(6 * 3_600_000)
+        yield* trackNow({
+          email: `c${i % 3}@x.io`,
+          event: i % 2 === 0 ? "buy" : "view",
+          data: { plan: i % 4 === 0 ? "pro" : "free" }
+        })
+        yield* settle
+      }
+      const before = { s1: yield* members("s1"), s2: yield* members("s2") }
+      const events = yield* EventStore.EventStore
+      const logSize = (yield* events.readAll(EventStore.start, 100_000)).events.length
+      const store = yield* Membership.MembershipStore
+      yield* store.rebuild("s1")
+      yield* settle
+      expect({ s1: yield* members("s1"), s2: yield* members("s2") }).toEqual(before)
+      yield* store.rebuild(undefined)
+      yield* settle
+      expect({ s1: yield* members("s1"), s2: yield* members("s2") }).toEqual(before)
+      expect((yield* events.readAll(EventStore.start, 100_000)).events.length).toBe(logSize)
+      expect(before.s2.length).toBeGreaterThan(0)
     }).pipe(Effect.provide(services)))
 })
