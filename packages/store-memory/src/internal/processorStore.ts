@@ -37,8 +37,10 @@ export const make = (state: State.State): Processor.ProcessorStore["Type"] =>
         const row = state.processors.get(name)
         if (row !== undefined && row.owner === owner) row.owner = undefined
       }),
+    // Uninterruptible: an interruption between `work` and the checkpoint would keep the one without
+    // the other, and the next instance would do `work` again.
     commit: (name, owner, from, to, work) =>
-      Effect.flatMap(work, (a) =>
+      Effect.uninterruptible(Effect.flatMap(work, (a) =>
         Effect.flatMap(
           Effect.sync(() => {
             const row = state.processors.get(name)
@@ -50,7 +52,7 @@ export const make = (state: State.State): Processor.ProcessorStore["Type"] =>
             return true
           }),
           (moved) => (moved ? Effect.succeed(a) : Effect.fail(new Processor.CheckpointConflict({ name })))
-        )),
+        ))),
     status: (name) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.sync(() => {

@@ -1,0 +1,325 @@
+/**
+ * The segment contract (behaviour §11.3), run against every store: the same processor over the
+ * store's `SegmentStore`, `MembershipStore` and log must record the same transitions, exactly once,
+ * with two instances running, after rebuilds, and equal to the brute-force oracle
+ * (`SegmentOracle`). Time moves by a clock the suite shifts: real sleeps, so a database's own
+ * timers still run, and instants days apart without waiting for them.
+ */
+import { expect, layer } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Commands from "../Commands.js"
+import * as EraseContact from "../EraseContact.js"
+import * as EventStore from "../EventStore.js"
+import * as Ids from "../Ids.js"
+import type * as LogStream from "../LogStream.js"
+import * as Membership from "../Membership.js"
+import * as Processor from "../Processor.js"
+import type * as Segment from "../Segment.js"
+import * as SegmentProcessor from "../SegmentProcessor.js"
+import * as SegmentStore from "../SegmentStore.js"
+import type * as StorePorts from "../Store.js"
+import * as Track from "../Track.js"
+import * as TrackCommand from "../TrackCommand.js"
+import * as SegmentOracle from "./SegmentOracle.js"
+
+/** What a store package provides for segments. */
+export type Store =
+  | StorePorts.Ports
+  | LogStream.LogSource
+  | Processor.ProcessorStore
+  | SegmentStore.SegmentStore
+  | Membership.MembershipStore
+
+/** A clock `offset` ms ahead of real time. */
+const shifted = (state: { offset: number }): Clock.Clock => {
+  const real = Clock.make()
+  return {
+    ...real,
+    unsafeCurrentTimeMillis: () => real.unsafeCurrentTimeMillis() + state.offset,
+    unsafeCurrentTimeNanos: () => real.unsafeCurrentTimeNanos() + BigInt(state.offset) * 1_000_000n,
+    currentTimeMillis: Effect.sync(() => real.unsafeCurrentTimeMillis() + state.offset),
+    currentTimeNanos: Effect.sync(() => real.unsafeCurrentTimeNanos() + BigInt(state.offset) * 1_000_000n),
+    sleep: (duration: Duration.Duration) => real.sleep(duration)
+  }
+}
+
+const Minute = 60_000
+
+/** Runs the segment contract against a store layer. */
+export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
+  const time = { offset: 0 }
+  const clock = shifted(time)
+  const services = Commands.layer.pipe(
+    Layer.provideMerge(Ids.layer),
+    Layer.provideMerge(store),
+    Layer.provideMerge(Layer.setClock(clock))
+  )
+  return layer(services, { excludeTestServices: true })(`segment contract: ${name}`, (it) => {
+    const newProject = Effect.flatMap(Ids.Ids, (ids) => ids.next)
+
+    const track = (projectId: string, body: TrackCommand.Encoded) =>
+      Effect.flatMap(Track.Track, (t) => t.track(projectId, Either.getOrThrow(TrackCommand.decode(body))))
+
+    const define = (projectId: string, id: string, slug: string, condition: Segment.Segment["condition"]) =>
+      Effect.gen(function*() {
+        const at = new Date(clock.unsafeCurrentTimeMillis())
+        const store = yield* SegmentStore.SegmentStore
+        yield* store.update(projectId, () =>
+          Either.right({
+            put: [{
+              id,
+              projectId,
+              name: slug,
+              slug,
+              condition,
+              trackMembership: true,
+              createdAt: at,
+              updatedAt: at,
+              revision: 1,
+              builtRevision: 0,
+              buildCursor: ""
+            }],
+            answer: undefined
+          }))
+        return (yield* store.get(projectId, id)).pipe((o) => {
+          if (o._tag === "None") throw new Error(`segment ${id} not stored`)
+          return o.value
+        })
+      })
+
+    const edit = (projectId: string, id: string, change: Partial<Segment.Segment>) =>
+      Effect.flatMap(
+        SegmentStore.SegmentStore,
+        (store) =>
+          store.update(projectId, (current) =>
+            Either.right({ put: [{ ...current.find((s) => s.id === id)!, ...change }], answer: undefined }))
+      )
+
+    // The processor's turns until it has nothing to do, as one instance; the lease given back.
+    const settle = Effect.gen(function*() {
+      const { turn } = yield* SegmentProcessor.make({ dueGrace: 0 })
+      const store = yield* Processor.ProcessorStore
+      const owner = "contract"
+      // Another instance's lease (a test's forked processor) runs out within its ttl.
+      let claimed = yield* store.claim(Membership.ProcessorName, owner, Duration.minutes(1))
+      while (claimed._tag === "None") {
+        yield* Effect.sleep("50 millis")
+        claimed = yield* store.claim(Membership.ProcessorName, owner, Duration.minutes(1))
+      }
+      let checkpoint = claimed._tag === "Some" ? claimed.value : EventStore.start
+      for (let i = 0; i < 200; i++) {
+        const result = yield* turn(Membership.ProcessorName, owner, checkpoint, store)
+        checkpoint = result.checkpoint
+        if (!result.worked) return yield* store.release(Membership.ProcessorName, owner)
+      }
+      return yield* Effect.die(new Error("the processor never settled"))
+    }).pipe(Effect.withClock(clock))
+
+    const transitions = (contactId: string) =>
+      Effect.map(
+        Effect.flatMap(EventStore.EventStore, (s) => s.readStream(contactId)),
+        SegmentOracle.recorded
+      )
+
+    const members = (segmentId: string) =>
+      Effect.flatMap(
+        Membership.MembershipStore,
+        (store) =>
+          Effect.map(store.members(segmentId, { limit: 1000 }), (page) => page.data.map((m) => m.contact.email).sort())
+      )
+
+    const plan = (value: string): Segment.Segment["condition"] => ({
+      logic: "AND",
+      groups: [{ filters: [{ field: "data.plan", operator: "equals", value }] }]
+    })
+
+    it.effect("a baseline is silent; tracks move a contact in and out, each transition once, at the track's time", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        const before = yield* track(p, { email: "a@x.io", event: "e", data: { plan: "pro" } })
+        yield* define(p, `${p}-vip`, "vip", plan("pro"))
+        yield* settle
+        expect(yield* members(`${p}-vip`)).toEqual(["a@x.io"])
+        expect(yield* transitions(before.contact)).toEqual([])
+        const entry = yield* track(p, { email: "b@x.io", event: "e", data: { plan: "pro" } })
+        yield* settle
+        const exit = yield* track(p, { email: "b@x.io", event: "e", data: { plan: "free" } })
+        yield* settle
+        yield* settle
+        expect(yield* transitions(entry.contact)).toEqual([
+          `${entry.timestamp.getTime()} segment.vip.entry changed`,
+          `${exit.timestamp.getTime()} segment.vip.exit changed`
+        ])
+        expect(yield* members(`${p}-vip`)).toEqual(["a@x.io"])
+      }))
+
+    it.effect("a window that passes moves a contact out at the instant it passed, with no new event", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        yield* define(p, `${p}-buyers`, "buyers", {
+          logic: "AND",
+          groups: [{ filters: [{ field: "event.buy", operator: "triggeredWithin", value: 30, unit: "minutes" }] }]
+        })
+        yield* settle
+        const first = yield* track(p, { email: "a@x.io", event: "buy" })
+        yield* settle
+        time.offset += 10 * Minute
+        const second = yield* track(p, { email: "a@x.io", event: "buy" })
+        yield* settle
+        time.offset += 60 * Minute
+        yield* settle
+        expect(yield* transitions(first.contact)).toEqual([
+          `${first.timestamp.getTime()} segment.buyers.entry changed`,
+          `${second.timestamp.getTime() + 30 * Minute} segment.buyers.exit time`
+        ])
+      }))
+
+    it.effect("an edit records the difference (reason definition); a deletion its exits (reason deleted), then it is gone", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        const pro = yield* track(p, { email: "pro@x.io", event: "e", data: { plan: "pro" } })
+        const free = yield* track(p, { email: "free@x.io", event: "e", data: { plan: "free" } })
+        const id = `${p}-plan`
+        yield* define(p, id, "plan", plan("pro"))
+        yield* settle
+        yield* edit(p, id, { condition: plan("free"), revision: 2 })
+        yield* settle
+        expect(yield* members(id)).toEqual(["free@x.io"])
+        expect((yield* transitions(pro.contact)).map((t) => t.split(" ").slice(1).join(" "))).toEqual([
+          "segment.plan.exit definition"
+        ])
+        yield* edit(p, id, { deletedAt: new Date(clock.unsafeCurrentTimeMillis()) })
+        yield* settle
+        expect((yield* transitions(free.contact)).map((t) => t.split(" ").slice(1).join(" "))).toEqual([
+          "segment.plan.entry definition",
+          "segment.plan.exit deleted"
+        ])
+        const segments = yield* SegmentStore.SegmentStore
+        expect((yield* segments.get(p, id))._tag).toBe("None")
+        expect(yield* members(id)).toEqual([])
+      }))
+
+    it.effect("an erased contact leaves every segment with no exit event", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        yield* define(p, `${p}-any`, "any", {
+          logic: "AND",
+          groups: [{ filters: [{ field: "event.e", operator: "triggered" }] }]
+        })
+        yield* settle
+        const a = yield* track(p, { email: "a@x.io", event: "e" })
+        yield* settle
+        expect(yield* members(`${p}-any`)).toEqual(["a@x.io"])
+        yield* EraseContact.erase(p, { contactId: a.contact, suppress: false })
+        yield* settle
+        expect(yield* members(`${p}-any`)).toEqual([])
+        const events = yield* EventStore.EventStore
+        expect((yield* events.readStream(a.contact)).map((e) => e.event._tag)).toEqual(["ContactErased"])
+      }))
+
+    it.effect("a rebuild, of one segment or of all, gives the same members and records nothing new", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        yield* define(p, `${p}-recent`, "recent", {
+          logic: "AND",
+          groups: [{ filters: [{ field: "event.buy", operator: "triggeredWithin", value: 1, unit: "days" }] }]
+        })
+        yield* define(p, `${p}-pro`, "pro", plan("pro"))
+        yield* settle
+        for (let i = 0; i < 6; i++) {
+          time.offset += 6 * 60 * Minute
+          yield* track(p, {
+            email: `c${i % 3}@x.io`,
+            event: i % 2 === 0 ? "buy" : "view",
+            data: { plan: i % 4 === 0 ? "pro" : "free" }
+          })
+          yield* settle
+        }
+        const before = [yield* members(`${p}-recent`), yield* members(`${p}-pro`)]
+        const events = yield* EventStore.EventStore
+        const size = (yield* events.readAll(EventStore.start, 1_000_000)).events.length
+        const store = yield* Membership.MembershipStore
+        yield* store.rebuild(`${p}-recent`)
+        yield* settle
+        expect([yield* members(`${p}-recent`), yield* members(`${p}-pro`)]).toEqual(before)
+        yield* store.rebuild(undefined)
+        yield* settle
+        expect([yield* members(`${p}-recent`), yield* members(`${p}-pro`)]).toEqual(before)
+        expect((yield* events.readAll(EventStore.start, 1_000_000)).events.length).toBe(size)
+        expect(before[1]!.length).toBeGreaterThan(0)
+      }))
+
+    it.effect("two instances running at once, one stopped half way: each transition once, equal to the oracle's", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        const segment = yield* define(p, `${p}-positive`, "positive", {
+          logic: "AND",
+          groups: [{ filters: [{ field: "data.n", operator: "greaterThan", value: 0 }] }]
+        })
+        yield* settle
+        const options = { leaseTtl: Duration.seconds(1), idle: Duration.millis(20) }
+        const a = yield* Effect.fork(Effect.withClock(SegmentProcessor.run({ ...options, instanceId: "a" }), clock))
+        const b = yield* Effect.fork(Effect.withClock(SegmentProcessor.run({ ...options, instanceId: "b" }), clock))
+        const contacts = new Set<string>()
+        for (let i = 0; i < 60; i++) {
+          const result = yield* track(p, { email: `c${i % 6}@x.io`, event: "e", data: { n: Math.floor(i / 6) % 2 } })
+          contacts.add(result.contact)
+          // The active instance may be either: stop one, the other takes over at the checkpoint.
+          if (i === 30) yield* Fiber.interrupt(a)
+        }
+        yield* Effect.sleep("300 millis")
+        yield* Fiber.interrupt(b)
+        yield* settle
+        const events = yield* EventStore.EventStore
+        let total = 0
+        for (const c of contacts) {
+          const stream = yield* events.readStream(c)
+          const recorded = SegmentOracle.recorded(stream)
+          expect(SegmentOracle.alternates(stream)).toBe(true)
+          expect(recorded).toEqual(SegmentOracle.expected(stream, [segment], Infinity))
+          total += recorded.length
+        }
+        expect(total).toBeGreaterThan(20)
+      }))
+
+    it.effect("random tracks over random times: the transitions equal the oracle's", () =>
+      Effect.gen(function*() {
+        const services = yield* Effect.context<Store | Commands.Services | Ids.Ids>()
+        yield* Effect.promise(() =>
+          FastCheck.assert(
+            FastCheck.asyncProperty(SegmentOracle.scenario, (scenario) =>
+              Effect.runPromise(
+                Effect.gen(function*() {
+                  const p = yield* newProject
+                  const segments = SegmentOracle.segments(p, scenario.picked, new Date(clock.unsafeCurrentTimeMillis()))
+                  const store = yield* SegmentStore.SegmentStore
+                  yield* store.update(p, () => Either.right({ put: segments, answer: undefined }))
+                  yield* settle
+                  const contacts = new Set<string>()
+                  for (const step of scenario.steps) {
+                    time.offset += step.wait
+                    contacts.add((yield* track(p, SegmentOracle.body(step))).contact)
+                    yield* settle
+                  }
+                  time.offset += 6 * 60 * Minute
+                  yield* settle
+                  const end = clock.unsafeCurrentTimeMillis()
+                  const events = yield* EventStore.EventStore
+                  for (const id of contacts) {
+                    const stream = yield* events.readStream(id)
+                    expect(SegmentOracle.recorded(stream)).toEqual(SegmentOracle.expected(stream, segments, end))
+                  }
+                }).pipe(Effect.provide(services))
+              )),
+            { numRuns: 8 }
+          )
+        )
+      }), 120_000)
+  })
+}
