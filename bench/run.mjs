@@ -1,4 +1,4 @@
-// `pnpm bench [in-process|append|http-memory|http-postgres|http-embedded|growth|emmett|replay|latency|idempotency|catchup|sse|hono]…`: every benchmark prints a ratio
+// `pnpm bench [in-process|append|http-memory|http-postgres|http-embedded|growth|emmett|replay|latency|idempotency|catchup|sse|hono|segments|segments-http]…`: every benchmark prints a ratio
 // against a baseline measured in the same run. BENCH_ROUNDS / BENCH_SECONDS tune the rounds.
 import { execFileSync } from "node:child_process"
 import { ensureOpenload, ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
@@ -16,7 +16,9 @@ const all = [
   "idempotency",
   "catchup",
   "sse",
-  "hono"
+  "hono",
+  "segments",
+  "segments-http"
 ]
 // Run only when named: `pnpm bench http-metrics`, `pnpm bench metrics-instructions`.
 const extra = ["http-metrics", "metrics-instructions"]
@@ -33,14 +35,16 @@ if (
   chosen.includes("sse") &&
   !chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))
 ) ensureServerBundle()
-if (chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))) {
+if (
+  chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono", "segments-http"].includes(c))
+) {
   if (!hasWrk()) {
     console.error("The HTTP benchmarks need wrk: apt-get install wrk")
     process.exit(1)
   }
   ensureServerBundle()
 }
-if (chosen.includes("latency")) ensureOpenload()
+if (chosen.includes("latency") || chosen.includes("segments-http")) ensureOpenload()
 const http = await import("./http.mjs")
 const latency = await import("./latency.mjs")
 const sse = await import("./sse.mjs")
@@ -78,6 +82,12 @@ for (const name of chosen) {
       break
     case "latency":
       await latency.run()
+      break
+    case "segments":
+      tsx("bench/segments.ts")
+      break
+    case "segments-http":
+      await (await import("./segments-http.mjs")).run()
       break
     case "catchup":
       tsx("bench/catchup.ts")

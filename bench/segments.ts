@@ -78,8 +78,10 @@ const segment = (id: string, condition: Segment.Segment["condition"]): Segment.S
 }
 
 const define = (s: Segment.Segment) =>
-  Effect.flatMap(SegmentStore.SegmentStore, (store) =>
-    store.update(projectId, () => Either.right({ put: [s], answer: undefined })))
+  Effect.flatMap(
+    SegmentStore.SegmentStore,
+    (store) => store.update(projectId, () => Either.right({ put: [s], answer: undefined }))
+  )
 
 const filter = (field: string, operator: string, value?: unknown, unit?: string): Segment.Segment["condition"] => ({
   logic: "AND",
@@ -114,7 +116,9 @@ const plunkTick = (segments: ReadonlyArray<{ readonly id: string; readonly query
     let changes = 0
     for (const s of segments) {
       const matching = yield* sql.unsafe<{ id: string }>(s.query, [projectId])
-      const members = yield* sql<{ contact_id: string }>`SELECT contact_id FROM segment_members WHERE segment_id = ${s.id}`
+      const members = yield* sql<
+        { contact_id: string }
+      >`SELECT contact_id FROM segment_members WHERE segment_id = ${s.id}`
       const now = new Set(matching.map((r) => r.id))
       const before = new Set(members.map((r) => r.contact_id))
       for (const id of now) if (!before.has(id)) changes++
@@ -155,7 +159,9 @@ const program = Effect.gen(function*() {
     audience.push(performance.now() - started)
     if (answer.total !== contacts) throw new Error(`audience: ${answer.total} of ${contacts}`)
   }
-  console.log(`audience over ${contacts} contacts: ${percentile(audience, 0.5).toFixed(0)} ms (median of 3; target ≤ 1000 ms)`)
+  console.log(
+    `audience over ${contacts} contacts: ${percentile(audience, 0.5).toFixed(0)} ms (median of 3; target ≤ 1000 ms)`
+  )
 
   // Every contact due at once: the window passes for all of them.
   const before = yield* trackLatencies(3000)
@@ -187,7 +193,9 @@ const program = Effect.gen(function*() {
   const tick = yield* plunkTick(plunk)
   const perEvent = drain * 1000 / contacts
   console.log(
-    `Plunk's method (recompute 20 segments from the store and diff, one 5-minute tick): ${(tick.ms / 1000).toFixed(2)} s ` +
+    `Plunk's method (recompute 20 segments from the store and diff, one 5-minute tick): ${
+      (tick.ms / 1000).toFixed(2)
+    } s ` +
       `over ${contacts} contacts, whether anything changed or not; ours: ${perEvent.toFixed(1)} µs per transition ` +
       `and nothing for an event no segment reads`
   )
