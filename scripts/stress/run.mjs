@@ -2,7 +2,7 @@
 // Runs the reliability scripts one after another and sums them up; exits non-zero if any failed.
 //
 //   node scripts/stress/run.mjs [--build] [name…]     (no names: all; `pnpm stress` calls this)
-// names: crash, db-faults, two-processes, load, memory, batch-crash. The server bundle (packages/http/dist/main.js) is
+// names: crash, db-faults, two-processes, load, memory, batch-crash, segments-crash. The server bundle (packages/http/dist/main.js) is
 // built first if missing, or always with --build. Each script takes its parameters from the
 // environment (see the header of each file).
 import { spawn } from "node:child_process"
@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import { ensureBuilt } from "./lib.mjs"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
-const all = ["crash", "db-faults", "two-processes", "load", "memory", "batch-crash"]
+const all = ["crash", "db-faults", "two-processes", "load", "memory", "batch-crash", "segments-crash"]
 const args = process.argv.slice(2)
 const force = args.includes("--build")
 const names = args.filter((a) => a !== "--build")
