@@ -63,7 +63,9 @@ describe("SegmentCommand.decodeCreate (POST /segments)", () => {
     expect(issuesOf(SegmentCommand.decodeCreate({ name: "  ", condition: vip }))).toEqual(["name:invalid_value"])
     const badOperator = {
       logic: "AND",
-      groups: [{ filters: [{ field: "email", operator: "contains", value: "a" }, { field: "email", operator: "nope" }] }]
+      groups: [{
+        filters: [{ field: "email", operator: "contains", value: "a" }, { field: "email", operator: "nope" }]
+      }]
     }
     expect(issuesOf(SegmentCommand.decodeCreate({ name: "x", condition: badOperator }))).toEqual([
       "condition.groups[0].filters[1].operator:unknown_operator"
@@ -134,7 +136,9 @@ describe("SegmentCommand.create", () => {
         .toEqual(["condition.groups[0].filters[0].field:unknown_segment"])
     }
     const known = [given("s1", "VIPs", vip)]
-    expect(Either.isRight(SegmentCommand.create(known, createCommand({ name: "x", condition: memberOf("s1") }), context)))
+    expect(
+      Either.isRight(SegmentCommand.create(known, createCommand({ name: "x", condition: memberOf("s1") }), context))
+    )
       .toBe(true)
   })
 })
@@ -143,7 +147,9 @@ describe("SegmentCommand.update", () => {
   const current = [given("s1", "VIPs", vip), given("s2", "In VIPs", memberOf("s1"))]
 
   it("a rename keeps the slug (decision 0034) and the revision", () => {
-    const next = Either.getOrThrow(SegmentCommand.update(current, updateCommand("s1", { name: "Big spenders" }), context))
+    const next = Either.getOrThrow(
+      SegmentCommand.update(current, updateCommand("s1", { name: "Big spenders" }), context)
+    )
     expect(next.answer).toMatchObject({ name: "Big spenders", slug: "vips", revision: 1, builtRevision: 1 })
     expect(next.answer.updatedAt).toEqual(t1)
   })
