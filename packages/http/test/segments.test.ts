@@ -5,11 +5,13 @@
  * not provide them yet), with its naive `sync` standing in for the segment processor.
  */
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
+import { Ajv2020 } from "ajv/dist/2020.js"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Api from "../src/Api.js"
 import * as SegmentPorts from "./segmentPorts.js"
 import { type Answer, projectA, projectB, request, start } from "./TestServer.js"
 
@@ -36,11 +38,18 @@ beforeAll(async () => {
 })
 afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
+// Every answer of the segment routes, checked against the OpenAPI document at the end.
+const seen: Array<{ readonly method: string; readonly path: string; readonly answer: Answer }> = []
+const call = async (method: string, path: string, options: Parameters<typeof request>[3]) => {
+  const answer = await request(base, method, path, options)
+  seen.push({ method, path: path.split("?")[0]!, answer })
+  return answer
+}
 const key = projectA.secretKey
-const post = (path: string, body: unknown, k = key) => request(base, "POST", path, { key: k, body })
-const get = (path: string, k = key) => request(base, "GET", path, { key: k })
-const patch = (path: string, body: unknown, k = key) => request(base, "PATCH", path, { key: k, body })
-const del = (path: string, k = key) => request(base, "DELETE", path, { key: k })
+const post = (path: string, body: unknown, k = key) => call("POST", path, { key: k, body })
+const get = (path: string, k = key) => call("GET", path, { key: k })
+const patch = (path: string, body: unknown, k = key) => call("PATCH", path, { key: k, body })
+const del = (path: string, k = key) => call("DELETE", path, { key: k })
 const track = async (body: Record<string, unknown>) => {
   const answer = await request(base, "POST", "/v1/track", { key: projectA.publicKey, body })
   expect(answer.status, answer.text).toBe(200)
@@ -150,7 +159,7 @@ describe("segment definitions (behaviour §11.2)", () => {
   })
 
   it("a body that is not JSON is 400", async () => {
-    const answer = await request(base, "POST", "/segments", {
+    const answer = await call("POST", "/segments", {
       key,
       raw: "{not json",
       headers: { "content-type": "application/json" }
@@ -293,5 +302,47 @@ describe("members, a contact's segments and audiences (behaviour §11.2)", () =>
     const answer = query(all(ofTag, filter("data.plan", "equals", { value: "vip" })))
     setTimeout(() => void sync(), 200)
     expect(mine(await answer)).toEqual([ann, cid, dan].sort())
+  })
+})
+
+describe("a store that keeps no segments", () => {
+  it("answers the segment routes 503 SERVICE_UNAVAILABLE", async () => {
+    const own = Effect.runSync(Scope.make())
+    try {
+      const { url } = await Effect.runPromise(Scope.extend(start(StoreMemory.layer), own))
+      expectError(await request(url, "GET", "/segments", { key }), 503, "SERVICE_UNAVAILABLE")
+    } finally {
+      await Effect.runPromise(Scope.close(own, Exit.void))
+    }
+  })
+})
+
+describe("the OpenAPI document (behaviour §11.2)", () => {
+  it("declares every status the segment routes answered, and each body matches its schema", () => {
+    const doc = Api.openApi() as any
+    const ajv = new Ajv2020({ strict: false, allErrors: true })
+    ajv.addSchema({ $id: "openapi.json", components: doc.components })
+    const templates = Object.keys(doc.paths).map((template) => ({
+      template,
+      pattern: new RegExp("^" + template.replace(/\{[^}]+\}/g, "[^/]+") + "/?$")
+    }))
+    const statuses = new Set<number>()
+    for (const [i, { answer, method, path }] of seen.entries()) {
+      // `/contacts/query` is also a `/contacts/{id}`: the template that declares the method.
+      const found = templates.find((t) => t.pattern.test(path) && doc.paths[t.template][method.toLowerCase()])
+      expect(found, `${method} ${path}`).toBeDefined()
+      const declared = doc.paths[found!.template][method.toLowerCase()].responses[String(answer.status)]
+      expect(declared, `${method} ${found!.template} answered ${answer.status}, not declared`).toBeDefined()
+      statuses.add(answer.status)
+      if (answer.status === 204) continue
+      const schema = declared.content["application/json"].schema
+      const validate = ajv.compile({
+        $id: `segment-answer-${i}`,
+        ...JSON.parse(JSON.stringify(schema).replaceAll('"#/components', '"openapi.json#/components'))
+      })
+      expect(validate(answer.body), `${method} ${found!.template} ${answer.status}: ${ajv.errorsText(validate.errors)}`)
+        .toBe(true)
+    }
+    expect([...statuses].sort()).toEqual([200, 201, 204, 400, 403, 404, 409, 422])
   })
 })
