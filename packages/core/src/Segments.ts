@@ -28,6 +28,7 @@ import * as SegmentCommand from "./SegmentCommand.js"
 import * as SegmentCondition from "./SegmentCondition.js"
 import * as SegmentEvaluation from "./SegmentEvaluation.js"
 import * as SegmentNode from "./SegmentNode.js"
+import * as SegmentRouting from "./SegmentRouting.js"
 import * as SegmentStore from "./SegmentStore.js"
 import type * as StoreError from "./StoreError.js"
 
@@ -153,6 +154,7 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
     const membership = yield* Membership.MembershipStore
     const ids = yield* Ids.Ids
     const contacts = yield* Contacts.Contacts
+    const events = yield* EventStore.EventStore
     const processors = yield* Effect.serviceOption(Processor.ProcessorStore)
     const source = yield* Effect.serviceOption(LogStream.LogSource)
 
@@ -177,6 +179,26 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
               : Effect.succeed(segment)
         })
       )
+
+    // A snapshot keeps as many recent times per event name as the live segments count in a window
+    // (`Snapshot.keep`); an audience may count more. For a contact whose kept times fall short,
+    // its facts are folded again from its stream, keeping what the audience needs.
+    const subjectFor = (condition: SegmentNode.Node) => {
+      const counted = [...SegmentRouting.reads(condition).events].filter(([, keep]) => keep > 0)
+      const keep = new Map(counted)
+      const complete = (snapshot: Membership.Snapshot) =>
+        counted.every(([name, needed]) => {
+          const facts = EventFacts.get(snapshot.facts, name)
+          return facts === undefined || facts.recent.length >= Math.min(needed, facts.count)
+        })
+      const refold = (snapshot: Membership.Snapshot) =>
+        Effect.map(events.readStream(snapshot.contact.id), (stream) =>
+          subjectOf({
+            ...snapshot,
+            facts: EventFacts.fold(stream.map((recorded) => recorded.event), (name) => keep.get(name) ?? 0)
+          }))
+      return { complete, refold }
+    }
 
     return Segments.of({
       create: (projectId, command) =>
@@ -234,6 +256,7 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
           const condition = yield* decodeAudience(raw, yield* store.list(projectId))
           yield* processed
           const t = yield* Clock.currentTimeMillis
+          const subject = subjectFor(condition)
           const cursor = page.cursor ?? ""
           const found: Array<Contact.Contact> = []
           let total = 0
@@ -242,7 +265,9 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
           for (;;) {
             const chunk = yield* membership.page(projectId, after, QueryChunk)
             for (const snapshot of chunk) {
-              if (!SegmentEvaluation.evaluate(condition, subjectOf(snapshot), t).matches) continue
+              // Only a snapshot that falls short costs a read (and an effect).
+              const subjectNow = subject.complete(snapshot) ? subjectOf(snapshot) : yield* subject.refold(snapshot)
+              if (!SegmentEvaluation.evaluate(condition, subjectNow, t).matches) continue
               total++
               if (snapshot.contact.id <= cursor) continue
               if (found.length < page.limit) found.push(snapshot.contact)
@@ -276,7 +301,7 @@ export const decodeAudience = (
 export const layer: Layer.Layer<
   Segments,
   never,
-  SegmentStore.SegmentStore | Membership.MembershipStore | Ids.Ids | Contacts.Contacts
+  SegmentStore.SegmentStore | Membership.MembershipStore | Ids.Ids | Contacts.Contacts | EventStore.EventStore
 > = Layer.effect(Segments, make())
 
 /** As `layer`, with another bound on the wait for the processor. */
@@ -287,14 +312,15 @@ export const layerWith = (options: { readonly maxWait?: Duration.DurationInput |
  * `layer` when the context holds the segment ports (`SegmentStore`, `MembershipStore`), nothing
  * otherwise: for an edge composing a store that may not keep segments (the routes then answer 503).
  */
-export const layerIfKept: Layer.Layer<never, never, Ids.Ids | Contacts.Contacts> = Layer.unwrapEffect(
-  Effect.gen(function*() {
-    const segments = yield* Effect.serviceOption(SegmentStore.SegmentStore)
-    const membership = yield* Effect.serviceOption(Membership.MembershipStore)
-    if (Option.isNone(segments) || Option.isNone(membership)) return Layer.empty
-    return layer.pipe(
-      Layer.provide(Layer.succeed(SegmentStore.SegmentStore, segments.value)),
-      Layer.provide(Layer.succeed(Membership.MembershipStore, membership.value))
-    ) as Layer.Layer<never, never, Ids.Ids | Contacts.Contacts>
-  })
-)
+export const layerIfKept: Layer.Layer<never, never, Ids.Ids | Contacts.Contacts | EventStore.EventStore> = Layer
+  .unwrapEffect(
+    Effect.gen(function*() {
+      const segments = yield* Effect.serviceOption(SegmentStore.SegmentStore)
+      const membership = yield* Effect.serviceOption(Membership.MembershipStore)
+      if (Option.isNone(segments) || Option.isNone(membership)) return Layer.empty
+      return layer.pipe(
+        Layer.provide(Layer.succeed(SegmentStore.SegmentStore, segments.value)),
+        Layer.provide(Layer.succeed(Membership.MembershipStore, membership.value))
+      ) as Layer.Layer<never, never, Ids.Ids | Contacts.Contacts | EventStore.EventStore>
+    })
+  )

@@ -15,6 +15,7 @@ import type * as Segment from "@tracklog/core/Segment"
 import * as SegmentCommand from "@tracklog/core/SegmentCommand"
 import * as SegmentEvaluation from "@tracklog/core/SegmentEvaluation"
 import * as SegmentNode from "@tracklog/core/SegmentNode"
+import * as SegmentRouting from "@tracklog/core/SegmentRouting"
 import * as SegmentStore from "@tracklog/core/SegmentStore"
 import * as Segments from "@tracklog/core/Segments"
 import * as Clock from "effect/Clock"
@@ -161,19 +162,23 @@ export const make = () => {
         w.removed.push(contactId)
         continue
       }
+      const current = ofProject(stream.projectId)
+      const lookup = SegmentCommand.lookupOf(current)
+      const nodes = SegmentCommand.visible(current).map((segment) =>
+        [segment, SegmentNode.inline(SegmentCommand.nodeOf(segment), lookup)] as const
+      )
+      // As the processor: only as many recent times as the segments count in a window.
+      const keep = SegmentRouting.combine(nodes.map(([, node]) => SegmentRouting.reads(node))).events
       const snapshot: Membership.Snapshot = {
         contact: contact.value,
-        facts: EventFacts.fold(stream.events.map((r) => r.event), () => 50),
-        keep: {},
+        facts: EventFacts.fold(stream.events.map((r) => r.event), (name) => keep.get(name) ?? 0),
+        keep: Object.fromEntries(keep),
         segments: {},
         deadlines: {},
         due: null
       }
-      const current = ofProject(stream.projectId)
-      const lookup = SegmentCommand.lookupOf(current)
       const inSegments: Record<string, number> = {}
-      for (const segment of SegmentCommand.visible(current)) {
-        const node = SegmentNode.inline(SegmentCommand.nodeOf(segment), lookup)
+      for (const [segment, node] of nodes) {
         const matches = SegmentEvaluation.evaluate(node, Segments.subjectOf(snapshot), t).matches
         const was = membersOf(segment.id).get(contactId)
         if (matches) inSegments[segment.id] = was ?? t

@@ -187,12 +187,13 @@ describe("segment definitions (behaviour §11.2)", () => {
 
 describe("members, a contact's segments and audiences (behaviour §11.2)", () => {
   const tag = `m${Date.now().toString(36)}`
+  const annEmail = unique(`${tag}-ann`)
   let ann = ""
   let bob = ""
   let cid = ""
   let vip: { id: string } = { id: "" }
   beforeAll(async () => {
-    ann = await track({ email: unique(`${tag}-ann`), event: "purchase", data: { plan: "vip", seats: 5 } })
+    ann = await track({ email: annEmail, event: "purchase", data: { plan: "vip", seats: 5 } })
     bob = await track({ email: unique(`${tag}-bob`), event: "signup", data: { plan: "free", seats: 1 } })
     cid = await track({ email: unique(`${tag}-cid`), event: "purchase", data: { plan: "vip", seats: 12 } })
     vip = await create(`VIP ${tag}`, all(filter("data.plan", "equals", { value: "vip" })))
@@ -294,6 +295,16 @@ describe("members, a contact's segments and audiences (behaviour §11.2)", () =>
       "limit:invalid_limit",
       "cursor:invalid_cursor"
     ])
+  })
+
+  it("counts in a window beyond what the snapshots keep for the segments are folded from the log", async () => {
+    // No segment counts purchases: the snapshots keep no recent times for them.
+    await track({ email: annEmail, event: "purchase" })
+    await sync()
+    const twice = (operator: string) =>
+      all(ofTag, filter("event.purchase", operator, { value: 2, within: 1, unit: "hours" }))
+    expect(mine(await query(twice("triggeredAtLeast")))).toEqual([ann])
+    expect(mine(await query(twice("triggeredFewerThan")))).toEqual([bob, cid].sort())
   })
 
   it("a read waits for the processor to reach the log as it was when asked: the client sees its own track", async () => {
