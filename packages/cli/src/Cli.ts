@@ -1,5 +1,6 @@
 /**
- * `tracklog`: key management and export/import on the server's store (behaviour §9), configured by
+ * `tracklog`: key management, export/import (behaviour §9) and segment rebuilds (behaviour §11.3)
+ * on the server's store, configured by
  * the same environment variables as the server (`ServerConfig.StoreConfig`, `StoreLayer`).
  */
 import * as Args from "@effect/cli/Args"
@@ -8,7 +9,10 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ApiKey from "@tracklog/core/ApiKey"
 import * as Backup from "@tracklog/core/Backup"
 import * as Ids from "@tracklog/core/Ids"
+import * as Membership from "@tracklog/core/Membership"
 import * as Projects from "@tracklog/core/Projects"
+import * as Segment from "@tracklog/core/Segment"
+import * as SegmentStore from "@tracklog/core/SegmentStore"
 import * as ServerConfig from "@tracklog/http/ServerConfig"
 import * as StoreLayer from "@tracklog/http/StoreLayer"
 import * as Console from "effect/Console"
@@ -77,6 +81,16 @@ const projectIdArg = checked(
 ).pipe(Args.map((id) => id.toLowerCase()), Args.withDescription("The project's id (a UUID)."))
 
 // The key itself is never echoed: a mistyped key may still be most of a secret.
+const segmentIdArg = checked(
+  "segment id",
+  (text) => Uuid.test(text),
+  (text) => `A segment id is a UUID, as GET /segments shows it; got "${text}".`
+).pipe(
+  Args.map((id) => id.toLowerCase()),
+  Args.withDescription("The segment's id (a UUID); without it, every segment."),
+  Args.optional
+)
+
 const keyArg = checked(
   "key",
   (text) => text.startsWith("pk_") || text.startsWith("sk_"),
@@ -227,13 +241,42 @@ export const command = (output: Output) => {
       "Load an export (NDJSON) into an EMPTY store, in log order, and rebuild the contacts by folding the log. Refuses a store that holds anything."
     ))
 
+  const rebuild = Command.make("rebuild", { segmentId: segmentIdArg }, ({ segmentId }) =>
+    run(Effect.gen(function*() {
+      const membership = yield* Effect.serviceOption(Membership.MembershipStore)
+      const definitions = yield* Effect.serviceOption(SegmentStore.SegmentStore)
+      if (Option.isNone(membership) || Option.isNone(definitions)) {
+        return yield* new CliError({ message: "this store keeps no segments" })
+      }
+      const id = Option.getOrUndefined(segmentId)
+      if (id !== undefined) {
+        const all = yield* definitions.value.all
+        if (!all.some((segment) => segment.id === id && !Segment.isDeleted(segment))) {
+          return yield* new CliError({ message: `no segment with id ${id}` })
+        }
+      }
+      yield* membership.value.rebuild(id)
+      yield* output.out(
+        `${id === undefined ? "Every segment" : `Segment ${id}`} is rebuilding from the log: ` +
+          "the segment processor evaluates every contact again (status building, then live); no transition is recorded twice.\n"
+      )
+    }))).pipe(Command.withDescription(
+      "Recompute segment membership from the log: one segment, or every segment (and every contact's snapshot). " +
+        "The members come out the same and no entry or exit is recorded twice."
+    ))
+
+  const segments = Command.make("segments").pipe(
+    Command.withDescription("Operate segments."),
+    Command.withSubcommands([rebuild])
+  )
+
   return Command.make("tracklog").pipe(
     Command.withDescription(
       "Operate a tracklog store: the same store configuration as the server (TRACKLOG_STORE, DATABASE_URL, TRACKLOG_DATA_DIR). " +
         "Exit code 0 on success, 1 when the command failed, 2 on a usage error (an unknown command or option, a missing " +
         "or malformed argument). Colours only on a terminal; NO_COLOR turns them off."
     ),
-    Command.withSubcommands([projects, keys, exportCommand, importCommand])
+    Command.withSubcommands([projects, keys, exportCommand, importCommand, segments])
   )
 }
 

@@ -1,6 +1,6 @@
 /**
- * The HTTP API as one `HttpApi` definition: the Plunk-compatible track route, the contact reads
- * and health. It is the single description of the API: the OpenAPI document and the docs page
+ * The HTTP API as one `HttpApi` definition: the Plunk-compatible track route, the contact reads,
+ * segments (`SegmentApi`) and health. It is the single description of the API: the OpenAPI document and the docs page
  * are derived from it, and the server serves exactly its endpoints (see `Server`).
  */
 import * as HttpApi from "@effect/platform/HttpApi"
@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as OpenApiFix from "./internal/openApi.js"
 import * as Prometheus from "./internal/prometheus.js"
+import * as SegmentApi from "./SegmentApi.js"
 
 /** One broken rule of a request, in `error.errors[]` (the core's `FieldIssue`). */
 export const FieldError = FieldIssue.FieldIssue.annotations({ identifier: "FieldError" })
@@ -349,6 +350,9 @@ export class SuppressionsGroup
 {}
 export class EventsGroup extends HttpApiGroup.make("events").add(authErrors(eventsStream)).middleware(Authorization) {}
 
+/** Segments and audiences (behaviour §11.2): `SegmentApi`. */
+export const SegmentsGroup = SegmentApi.group({ ErrorEnvelope, ContactView, Authorization, authErrors })
+
 export class HealthGroup extends HttpApiGroup.make("health").add(health) {}
 
 /** The whole API. */
@@ -357,6 +361,7 @@ export class Api extends HttpApi.make("tracklog")
   .add(ContactsGroup)
   .add(SuppressionsGroup)
   .add(EventsGroup)
+  .add(SegmentsGroup)
   .add(HealthGroup)
   .addError(...error(404, "NOT_FOUND: unknown route"))
   .addError(...error(431, "REQUEST_HEADER_FIELDS_TOO_LARGE: the header block is over the server's limit"))

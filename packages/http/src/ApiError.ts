@@ -8,6 +8,8 @@ import type * as Projects from "@tracklog/core/Projects"
 import type * as CommandHandler from "@tracklog/core/CommandHandler"
 import type * as ContactUpdate from "@tracklog/core/ContactUpdate"
 import * as FieldIssue from "@tracklog/core/FieldIssue"
+import type * as SegmentCommand from "@tracklog/core/SegmentCommand"
+import type * as SegmentCondition from "@tracklog/core/SegmentCondition"
 import type * as StoreError from "@tracklog/core/StoreError"
 import type * as Suppressions from "@tracklog/core/Suppressions"
 import type * as TrackBatch from "@tracklog/core/TrackBatch"
@@ -30,6 +32,9 @@ export type Code =
   | "SERVICE_UNAVAILABLE"
   | "INTERNAL_SERVER_ERROR"
   | "IDEMPOTENCY_KEY_REUSED"
+  | "SEGMENT_NOT_FOUND"
+  | "SEGMENT_EXISTS"
+  | "SEGMENT_IN_USE"
 
 /** A failure answered with the error envelope. */
 export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
@@ -77,6 +82,8 @@ export const forbidden = () =>
 export const notFound = () => make(404, "NOT_FOUND", "Route not found")
 
 export const contactNotFound = () => make(404, "CONTACT_NOT_FOUND", "Contact not found")
+
+export const segmentNotFound = () => make(404, "SEGMENT_NOT_FOUND", "Segment not found")
 
 export const payloadTooLarge = (limit: number) => make(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`)
 
@@ -140,6 +147,11 @@ export const fromDomain = (
     | Suppressions.NotSuppressed
     | Projects.GrantRevoked
     | Suppressions.EmailSuppressed
+    | SegmentCommand.InvalidSegment
+    | SegmentCondition.InvalidCondition
+    | SegmentCommand.SegmentNotFound
+    | SegmentCommand.SegmentExists
+    | SegmentCommand.SegmentInUse
     | ApiError
 ): ApiError => {
   switch (error._tag) {
@@ -182,6 +194,25 @@ export const fromDomain = (
       return make(409, "CONTACT_EXISTS", "This email is suppressed in the project")
     case "NotSuppressed":
       return make(404, "NOT_FOUND", "This email is not suppressed")
+    case "InvalidSegment":
+    case "InvalidCondition":
+      return validation(error.issues)
+    case "SegmentNotFound":
+      return segmentNotFound()
+    case "SegmentExists":
+      return make(
+        409,
+        "SEGMENT_EXISTS",
+        `Another segment of the project has the slug "${error.slug}"`,
+        "Choose another name: a segment's slug is made from its name and never changes"
+      )
+    case "SegmentInUse":
+      return make(
+        409,
+        "SEGMENT_IN_USE",
+        `Other segments refer to this one: ${error.referencedBy.join(", ")}`,
+        "Change or delete the segments that refer to it first"
+      )
   }
 }
 

@@ -13,6 +13,7 @@ import type * as ApiError from "./ApiError.js"
 import type * as Auth from "./Auth.js"
 import * as ContactHandlers from "./ContactHandlers.js"
 import * as HealthHandlers from "./HealthHandlers.js"
+import * as SegmentHandlers from "./SegmentHandlers.js"
 import * as StreamHandlers from "./StreamHandlers.js"
 import * as SuppressionHandlers from "./SuppressionHandlers.js"
 import * as TrackHandlers from "./TrackHandlers.js"
@@ -67,6 +68,7 @@ export type Services =
   | ContactHandlers.Services
   | SuppressionHandlers.Services
   | StreamHandlers.Services
+  | SegmentHandlers.Services
   | HealthHandlers.Services
 
 /** The handlers of every endpoint of `Api`, by endpoint name. */
@@ -76,6 +78,7 @@ export const make = Effect.gen(function*() {
     ...(yield* ContactHandlers.make),
     ...(yield* SuppressionHandlers.make),
     ...(yield* StreamHandlers.make),
+    ...(yield* SegmentHandlers.make),
     ...(yield* HealthHandlers.make)
   }
   return handlers as Readonly<Record<string, Handler>>

@@ -5,6 +5,7 @@
 import type * as CommandHandler from "@tracklog/core/CommandHandler"
 import * as Commands from "@tracklog/core/Commands"
 import * as Ids from "@tracklog/core/Ids"
+import * as Segments from "@tracklog/core/Segments"
 import * as EmbeddedPostgres from "@tracklog/store-postgres/EmbeddedPostgres"
 import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
@@ -30,9 +31,15 @@ const storeOf = (store: ServerConfig.Store) => {
   }
 }
 
-/** The commands (`Commands.layer`) and `Ids` over a store's ports. */
+/**
+ * The commands (`Commands.layer`), `Segments` (when the store keeps segments: `Segments.layerIfKept`)
+ * and `Ids` over a store's ports.
+ */
 export const services = <A, E, R>(store: Layer.Layer<A, E, R>, handler: CommandHandler.Options = {}) =>
-  Commands.layerWith(handler).pipe(Layer.provideMerge(store), Layer.provideMerge(Ids.layer))
+  Layer.merge(Commands.layerWith(handler), Segments.layerIfKept).pipe(
+    Layer.provideMerge(store),
+    Layer.provideMerge(Ids.layer)
+  )
 
 /** Store ports, the commands and `Ids` for the configured store; `handler` tunes the command handler. */
 export const layer = (store: ServerConfig.Store, handler: CommandHandler.Options = {}) =>

@@ -1,11 +1,13 @@
 /**
- * What the answers look like: the JSON of a contact, a tracked event, a track, a batch and a
- * suppressed email, and the replies that carry them. `Api` states the same shapes as schemas for
+ * What the answers look like: the JSON of a contact, a tracked event, a track, a batch, a
+ * suppressed email and a segment, and the replies that carry them. `Api` states the same shapes as schemas for
  * the OpenAPI document; `openapi.test.ts` checks answers against it.
  */
 import type * as Contact from "@tracklog/core/Contact"
 import type * as Contacts from "@tracklog/core/Contacts"
 import type * as Idempotency from "@tracklog/core/Idempotency"
+import type * as Membership from "@tracklog/core/Membership"
+import type * as Segments from "@tracklog/core/Segments"
 import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Track from "@tracklog/core/Track"
 import type * as TrackBatch from "@tracklog/core/TrackBatch"
@@ -83,3 +85,28 @@ export const idempotentAnswer = <R>(outcome: Idempotency.Outcome<R>): Handlers.R
   outcome._tag === "Replayed"
     ? { ...outcome.answer, headers: { "idempotent-replayed": "true" } }
     : outcome.answer!
+
+/** A segment as the API shows it (`SegmentApi.SegmentView`, behaviour §11.2). */
+export const segment = (summary: Segments.Summary) => ({
+  id: summary.segment.id,
+  name: summary.segment.name,
+  slug: summary.segment.slug,
+  condition: summary.segment.condition,
+  trackMembership: summary.segment.trackMembership,
+  members: summary.members,
+  status: summary.status,
+  createdAt: Timestamp.iso(summary.segment.createdAt),
+  updatedAt: Timestamp.iso(summary.segment.updatedAt)
+})
+
+/** A segment a contact is in (`SegmentApi.ContactSegmentView`). */
+export const contactSegment = (entered: Segments.Entered) => ({
+  ...segment(entered),
+  enteredAt: Timestamp.iso(entered.enteredAt)
+})
+
+/** A segment's member: the contact as the read API shows it, and when it entered. */
+export const member = (member: Membership.Member) => ({
+  ...contact(member.contact),
+  enteredAt: Timestamp.iso(member.enteredAt)
+})

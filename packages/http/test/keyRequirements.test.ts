@@ -18,6 +18,14 @@ describe("Api.keyRequirements", () => {
       updateContact: "secret",
       liftSuppression: "secret",
       eventsStream: "secret",
+      listSegments: "secret",
+      createSegment: "secret",
+      getSegment: "secret",
+      updateSegment: "secret",
+      deleteSegment: "secret",
+      segmentContacts: "secret",
+      contactSegments: "secret",
+      queryContacts: "secret",
       health: "none"
     })
   })
@@ -34,6 +42,14 @@ describe("Api.keyRequirements", () => {
       updateContact: "default",
       liftSuppression: "none",
       eventsStream: "none",
+      listSegments: "none",
+      createSegment: "default",
+      getSegment: "none",
+      updateSegment: "default",
+      deleteSegment: "none",
+      segmentContacts: "none",
+      contactSegments: "none",
+      queryContacts: "default",
       health: "none"
     })
   })
