@@ -296,3 +296,20 @@ export const run = (options: Options = {}): Effect.Effect<never, never, Requirem
 /** The processor, run for as long as the layer is: what a server starts beside its routes. */
 export const layer = (options: Options = {}): Layer.Layer<never, never, Requirements> =>
   Layer.scopedDiscard(Effect.forkScoped(run(options)))
+
+/**
+ * `layer` where the context can run it (a store with a live log: `LogSource` and
+ * `ProcessorStore`), nothing elsewhere (a store a test wraps down to `Store.Ports`).
+ */
+export const layerWhereLive = (
+  options: Options = {}
+): Layer.Layer<never, never, Exclude<Requirements, LogStream.LogSource | Processor.ProcessorStore>> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const source = yield* Effect.serviceOption(LogStream.LogSource)
+    const processors = yield* Effect.serviceOption(Processor.ProcessorStore)
+    if (Option.isNone(source) || Option.isNone(processors)) return Layer.empty
+    return layer(options).pipe(
+      Layer.provide(Layer.succeed(LogStream.LogSource, source.value)),
+      Layer.provide(Layer.succeed(Processor.ProcessorStore, processors.value))
+    )
+  }))

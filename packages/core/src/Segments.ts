@@ -307,20 +307,3 @@ export const layer: Layer.Layer<
 /** As `layer`, with another bound on the wait for the processor. */
 export const layerWith = (options: { readonly maxWait?: Duration.DurationInput | undefined }) =>
   Layer.effect(Segments, make(options))
-
-/**
- * `layer` when the context holds the segment ports (`SegmentStore`, `MembershipStore`), nothing
- * otherwise: for an edge composing a store that may not keep segments (the routes then answer 503).
- */
-export const layerIfKept: Layer.Layer<never, never, Ids.Ids | Contacts.Contacts | EventStore.EventStore> = Layer
-  .unwrapEffect(
-    Effect.gen(function*() {
-      const segments = yield* Effect.serviceOption(SegmentStore.SegmentStore)
-      const membership = yield* Effect.serviceOption(Membership.MembershipStore)
-      if (Option.isNone(segments) || Option.isNone(membership)) return Layer.empty
-      return layer.pipe(
-        Layer.provide(Layer.succeed(SegmentStore.SegmentStore, segments.value)),
-        Layer.provide(Layer.succeed(Membership.MembershipStore, membership.value))
-      ) as Layer.Layer<never, never, Ids.Ids | Contacts.Contacts | EventStore.EventStore>
-    })
-  )

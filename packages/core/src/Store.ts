@@ -7,7 +7,9 @@
 import * as Context from "effect/Context"
 import * as Contacts from "./Contacts.js"
 import * as EventStore from "./EventStore.js"
+import * as Membership from "./Membership.js"
 import * as Projects from "./Projects.js"
+import * as SegmentStore from "./SegmentStore.js"
 import * as Suppressions from "./Suppressions.js"
 
 /** The services a store layer provides. */
@@ -16,6 +18,8 @@ export type Ports =
   | Contacts.Contacts
   | Projects.Projects
   | Suppressions.Suppressions
+  | SegmentStore.SegmentStore
+  | Membership.MembershipStore
 
 /** A backend's implementations of the ports. */
 export interface Implementations {
@@ -23,6 +27,8 @@ export interface Implementations {
   readonly contacts: Contacts.Contacts["Type"]
   readonly projects: Projects.Projects["Type"]
   readonly suppressions: Suppressions.Suppressions["Type"]
+  readonly segmentStore: SegmentStore.SegmentStore["Type"]
+  readonly membershipStore: Membership.MembershipStore["Type"]
 }
 
 /** The context a store layer provides, from its implementations. */
@@ -30,5 +36,7 @@ export const context = (ports: Implementations): Context.Context<Ports> =>
   Context.make(EventStore.EventStore, ports.eventStore).pipe(
     Context.add(Contacts.Contacts, ports.contacts),
     Context.add(Projects.Projects, ports.projects),
-    Context.add(Suppressions.Suppressions, ports.suppressions)
+    Context.add(Suppressions.Suppressions, ports.suppressions),
+    Context.add(SegmentStore.SegmentStore, ports.segmentStore),
+    Context.add(Membership.MembershipStore, ports.membershipStore)
   )

@@ -4,6 +4,7 @@
  */
 import * as Commands from "@tracklog/core/Commands"
 import * as Ids from "@tracklog/core/Ids"
+import * as SegmentProcessor from "@tracklog/core/SegmentProcessor"
 import * as Segments from "@tracklog/core/Segments"
 import type * as Store from "@tracklog/core/Store"
 import * as Effect from "effect/Effect"
@@ -34,7 +35,10 @@ export const start = <E>(
     // Built into the caller's scope: the store lives as long as the server.
     const ports = options.metrics === true ? Metrics.instrumentStore(store) : store
     const context = yield* Layer.build(
-      Layer.merge(Commands.layer, Segments.layerIfKept).pipe(Layer.provideMerge(ports), Layer.provideMerge(Ids.layer))
+      Layer.mergeAll(Commands.layer, Segments.layer, SegmentProcessor.layerWhereLive()).pipe(
+        Layer.provideMerge(ports),
+        Layer.provideMerge(Ids.layer)
+      )
     )
     return yield* Effect.gen(function*() {
       yield* Bootstrap.run([projectA, projectB])

@@ -5,6 +5,8 @@
  */
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
+import * as Membership from "@tracklog/core/Membership"
+import * as SegmentStore from "@tracklog/core/SegmentStore"
 import * as Store from "@tracklog/core/Store"
 import * as StoreError from "@tracklog/core/StoreError"
 import * as Suppressions from "@tracklog/core/Suppressions"
@@ -42,7 +44,23 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
       suppressedAmong: () => failure,
       lift: () => failure
     })
-    return Store.context({ contacts, eventStore, projects, suppressions })
+    const segmentStore = SegmentStore.SegmentStore.of({
+      list: () => failure,
+      get: () => failure,
+      all: failure,
+      update: () => failure
+    })
+    const membershipStore = Membership.MembershipStore.of({
+      snapshots: () => failure,
+      due: () => failure,
+      page: () => failure,
+      write: () => failure,
+      members: () => failure,
+      count: () => failure,
+      segmentsOf: () => failure,
+      rebuild: () => failure
+    })
+    return Store.context({ contacts, eventStore, projects, suppressions, segmentStore, membershipStore })
   }))
 
 const serve = (

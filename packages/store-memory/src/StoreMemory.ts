@@ -10,9 +10,7 @@
 import * as Backup from "@tracklog/core/Backup"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as LogStream from "@tracklog/core/LogStream"
-import * as Membership from "@tracklog/core/Membership"
 import * as Processor from "@tracklog/core/Processor"
-import * as SegmentStore from "@tracklog/core/SegmentStore"
 import * as Store from "@tracklog/core/Store"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -61,19 +59,12 @@ export const make = Effect.sync(() => {
 
 /** Every port of the store over one shared in-memory state. */
 export const layer: Layer.Layer<
-  | Store.Ports
-  | LogStream.LogSource
-  | Processor.ProcessorStore
-  | Backup.Backup
-  | SegmentStore.SegmentStore
-  | Membership.MembershipStore
+  Store.Ports | LogStream.LogSource | Processor.ProcessorStore | Backup.Backup
 > = Layer.effectContext(
   Effect.map(make, (ports) =>
     Store.context(ports).pipe(
       Context.add(LogStream.LogSource, ports.logSource),
       Context.add(Processor.ProcessorStore, ports.processors),
-      Context.add(Backup.Backup, ports.backup),
-      Context.add(SegmentStore.SegmentStore, ports.segmentStore),
-      Context.add(Membership.MembershipStore, ports.membershipStore)
+      Context.add(Backup.Backup, ports.backup)
     ))
 )
