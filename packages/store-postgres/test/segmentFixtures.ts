@@ -32,11 +32,16 @@ export const segmentOf = (
 
 /** A create as the decider would decide it: refused when the slug is taken by a live segment. */
 export const create = (segment: Segment.Segment) =>
-  Effect.flatMap(SegmentStore.SegmentStore, (store) =>
-    store.update(segment.projectId, (current) =>
-      current.some((s) => s.slug === segment.slug && s.deletedAt === undefined)
-        ? Either.left("taken" as const)
-        : Either.right({ put: [segment], answer: segment.id })))
+  Effect.flatMap(
+    SegmentStore.SegmentStore,
+    (store) =>
+      store.update(segment.projectId, (current) =>
+        current.some((s) =>
+            s.slug === segment.slug && s.deletedAt === undefined
+          )
+          ? Either.left("taken" as const)
+          : Either.right({ put: [segment], answer: segment.id }))
+  )
 
 // Spread, not written in the literal: a snapshot field the processor adds or drops changes no test.
 const empty = { facts: {}, keep: {}, segments: {}, deadlines: {}, due: null }

@@ -4,7 +4,7 @@
  * processor's `ProcessorStore.commit`, a write joins that transaction (`sql.withTransaction` nests
  * as a savepoint): its transitions and its checkpoint commit together or not at all.
  */
-import * as SqlError from "@effect/sql/SqlError"
+import type * as SqlError from "@effect/sql/SqlError"
 import type * as Contact from "@tracklog/core/Contact"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as Membership from "@tracklog/core/Membership"
@@ -170,7 +170,9 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
       guard(sql<ContactRow.Row & { entered_at: Date }>`
         SELECT m.entered_at, ${contactColumns}
         FROM segment_members m JOIN contacts c ON c.id = m.contact_id COLLATE "default"
-        WHERE m.segment_id = ${segmentId} ${request.cursor === undefined ? sql`` : sql`AND m.contact_id > ${request.cursor}`}
+        WHERE m.segment_id = ${segmentId} ${
+        request.cursor === undefined ? sql`` : sql`AND m.contact_id > ${request.cursor}`
+      }
         ORDER BY m.contact_id LIMIT ${request.limit + 1}`).pipe(
         Effect.map((rows) =>
           Contacts.page(

@@ -110,7 +110,9 @@ export const make = ({ bounded, guard, sql }: Database.Database) => {
         if (Either.isLeft(decided)) return yield* Effect.fail(decided.left)
         const { answer, put: segments } = decided.right
         if (segments.some((s) => s.projectId !== projectId)) {
-          return yield* Effect.dieMessage(`SegmentStore.update: a decision of project ${projectId} put another's segment`)
+          return yield* Effect.dieMessage(
+            `SegmentStore.update: a decision of project ${projectId} put another's segment`
+          )
         }
         if (segments.length > 0) yield* put(segments)
         return answer
