@@ -3,6 +3,7 @@
  * rows, one at a time per project, across pools; on the server and on the embedded Postgres.
  */
 import { describe, expect, layer } from "@effect/vitest"
+import * as Backup from "@tracklog/core/Backup"
 import * as Ids from "@tracklog/core/Ids"
 import * as Membership from "@tracklog/core/Membership"
 import * as SegmentStore from "@tracklog/core/SegmentStore"
@@ -11,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as StorePostgres from "../src/StorePostgres.js"
 import { create, segmentOf, writeOf } from "./segmentFixtures.js"
 
@@ -111,6 +113,36 @@ for (const backend of TestDatabase.backends) {
             expect(yield* store.list(projectId)).toEqual([deleted, again])
           }))
       })
+
+      it.effect(
+        "export then import carries the definitions, not how far their membership was built",
+        () =>
+          Effect.gen(function*() {
+            const store = yield* SegmentStore.SegmentStore
+            const membership = yield* Membership.MembershipStore
+            const projectId = yield* (yield* Ids.Ids).next
+            const vip = segmentOf(projectId, `${projectId}-vip`, "vip", { revision: 3 })
+            const gone = segmentOf(projectId, `${projectId}-gone`, "gone", {
+              createdAt: new Date(vip.createdAt.getTime() + 1),
+              deletedAt: new Date()
+            })
+            yield* create(vip)
+            yield* create(gone)
+            yield* membership.write(writeOf({
+              progress: [{ segmentId: vip.id, revision: 3, buildCursor: "~", built: true }]
+            }))
+            const items = yield* Stream.runCollect((yield* Backup.Backup).export)
+            const target = yield* Layer.build(TestDatabase.layer(backend.database))
+            yield* Effect.flatMap(Backup.Backup, (backup) => backup.import(Stream.fromChunk(items))).pipe(
+              Effect.provide(target)
+            )
+            const imported = yield* Effect.flatMap(SegmentStore.SegmentStore, (s) => s.list(projectId)).pipe(
+              Effect.provide(target)
+            )
+            expect(imported).toEqual([vip, gone])
+          }).pipe(Effect.scoped),
+        { timeout: 60_000 }
+      )
     }
   )
 }
