@@ -118,7 +118,6 @@ for (const backend of TestDatabase.backends) {
         "export then import carries the definitions, not how far their membership was built",
         () =>
           Effect.gen(function*() {
-            const store = yield* SegmentStore.SegmentStore
             const membership = yield* Membership.MembershipStore
             const projectId = yield* (yield* Ids.Ids).next
             const vip = segmentOf(projectId, `${projectId}-vip`, "vip", { revision: 3 })
