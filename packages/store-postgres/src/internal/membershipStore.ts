@@ -4,6 +4,7 @@
  * processor's `ProcessorStore.commit`, a write joins that transaction (`sql.withTransaction` nests
  * as a savepoint): its transitions and its checkpoint commit together or not at all.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import type * as Contact from "@tracklog/core/Contact"
 import * as Contacts from "@tracklog/core/Contacts"
@@ -12,6 +13,7 @@ import * as StoreError from "@tracklog/core/StoreError"
 import type * as LogStream from "@tracklog/core/LogStream"
 import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as ContactRow from "./contactRow.js"
 import type * as Database from "./database.js"
 import * as SqlErrors from "./sqlError.js"
@@ -50,6 +52,15 @@ const classify = <A, R>(effect: Effect.Effect<A, SqlError.SqlError, R>) =>
 /** The `MembershipStore` of a store; `signal` wakes this process's live readers after a write. */
 export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStream.Signal) => {
   const contactColumns = sql.literal(ContactRow.columns.split(", ").map((c) => `c.${c}`).join(", "))
+
+  // Bounded when it is its own transaction. Inside a caller's (the processor's commit) it is not:
+  // a timeout would answer while its statements go on, and the caller's rollback or commit could
+  // land between them. The caller's transaction is the operation to bound.
+  const boundedAlone = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.flatMap(
+      Effect.serviceOption(SqlClient.TransactionConnection),
+      (outer): Effect.Effect<A, E | StoreError.StoreUnavailable, R> => Option.isSome(outer) ? effect : bounded(effect)
+    )
 
   const write = (step: Membership.Write) =>
     sql.withTransaction(Effect.gen(function*() {
@@ -109,7 +120,7 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
       }
     })).pipe(
       classify,
-      bounded,
+      boundedAlone,
       // Wakes this process's live readers for the transitions. Inside the processor's
       // transaction this is before its commit: `ProcessorStore.commit` notifies again after it.
       Effect.tap(() => step.transitions.length > 0 ? Effect.sync(() => signal.notify()) : Effect.void)
@@ -117,19 +128,20 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
 
   // Every snapshot forgotten and the processor back at the start of the log; or one segment's
   // members forgotten, and the segment taken out of each snapshot that holds it, so the
-  // processor's baseline pass finds every member anew.
+  // processor's baseline pass finds every member anew. Not bounded by the operation timeout: an
+  // operator's command over every contact takes as long as it takes, as an import does.
   const rebuild = (segmentId: string | undefined) =>
     sql.withTransaction(Effect.gen(function*() {
       if (segmentId === undefined) {
-        yield* sql`DELETE FROM segment_members`
+        // Tables in the order a processor's step writes them, so the two do not deadlock; the
+        // checkpoint last, as its commit moves it last.
         yield* sql`DELETE FROM segment_snapshots`
+        yield* sql`DELETE FROM segment_members`
         yield* sql`UPDATE segments SET built_revision = 0, build_cursor = ''`
-        // Last, as a processor's commit moves it last: the two take their rows in one order.
         yield* sql`UPDATE processors SET transaction_id = '0', global_position = 0, updated_at = now()
           WHERE name = ${Membership.ProcessorName}`
         return
       }
-      yield* sql`DELETE FROM segment_members WHERE segment_id = ${segmentId}`
       yield* sql`
         WITH stripped AS (
           SELECT contact_id, (snapshot -> 'segments') - ${segmentId}::text AS segments,
@@ -145,8 +157,9 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
         SET snapshot = t.snapshot || jsonb_build_object('segments', d.segments, 'deadlines', d.deadlines, 'due', d.due),
           due = d.due
         FROM due d WHERE t.contact_id = d.contact_id`
+      yield* sql`DELETE FROM segment_members WHERE segment_id = ${segmentId}`
       yield* sql`UPDATE segments SET built_revision = 0, build_cursor = '' WHERE id = ${segmentId}`
-    })).pipe(classify, bounded)
+    })).pipe(classify)
 
   return Membership.MembershipStore.of({
     snapshots: (contactIds) =>
