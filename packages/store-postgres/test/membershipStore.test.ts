@@ -11,6 +11,7 @@ import * as Contacts from "@tracklog/core/Contacts"
 import * as EraseContact from "@tracklog/core/EraseContact"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Ids from "@tracklog/core/Ids"
+import * as LogStream from "@tracklog/core/LogStream"
 import * as Membership from "@tracklog/core/Membership"
 import * as Processor from "@tracklog/core/Processor"
 import * as SegmentStore from "@tracklog/core/SegmentStore"
@@ -18,6 +19,7 @@ import { readAllFrom, readAllUntil } from "@tracklog/core/testing/StoreContract"
 import * as Track from "@tracklog/core/Track"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,6 +27,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { create, segmentOf, snapshotOf, writeOf } from "./segmentFixtures.js"
 
 const newId = Effect.flatMap(Ids.Ids, (ids) => ids.next)
@@ -244,6 +247,27 @@ for (const backend of TestDatabase.backends) {
           expect(Option.map(yield* processors.status(name), (s) => s.checkpoint)).toEqual(Option.some(to))
         }))
     })
+
+    it.effect("a live reader of the project gets a transition as soon as the processor's commit ends", () =>
+      Effect.gen(function*() {
+        const source = yield* LogStream.LogSource
+        const membership = yield* Membership.MembershipStore
+        const processors = yield* Processor.ProcessorStore
+        const { contacts: [a], projectId } = yield* contactsOf(1)
+        const after = yield* source.head(projectId)
+        const eventId = yield* newId
+        const seen = yield* LogStream.events({ after, projectId }).pipe(
+          Stream.take(1),
+          Stream.runCollect,
+          Effect.fork
+        )
+        const name = `segments-live-${eventId}`
+        const from = Option.getOrThrow(yield* processors.claim(name, "me", Duration.seconds(30)))
+        const step = writeOf({ transitions: [entry(a!, "vip", eventId)] })
+        yield* processors.commit(name, "me", from, { transactionId: 1n, position: 1n }, membership.write(step))
+        const read = Chunk.toReadonlyArray(yield* Fiber.join(seen).pipe(Effect.timeout(Duration.seconds(10))))
+        expect(read.map((r) => [r.id, r.version])).toEqual([[eventId, a!.version + 1]])
+      }))
 
     describe("reads", () => {
       it.effect("due: the snapshots due by an instant, earliest first, at most limit", () =>
