@@ -193,6 +193,34 @@ for (const backend of TestDatabase.backends) {
           expect((yield* refreshed(b!)).version).toBe(b!.version + 1)
         }))
 
+      it.effect("a contact erased while the write waits for its stream gets no transition", () =>
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const membership = yield* Membership.MembershipStore
+          const { contacts: [a] } = yield* contactsOf(1)
+          const locked = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          // An erasure's transaction, by hand: the stream moved and locked first, the contact gone.
+          const erasing = yield* sql.withTransaction(Effect.gen(function*() {
+            yield* sql`UPDATE streams SET version = version + 1 WHERE stream_id = ${a!.id}`
+            yield* sql`DELETE FROM contacts WHERE id = ${a!.id}`
+            yield* Deferred.succeed(locked, undefined)
+            yield* Deferred.await(release)
+          })).pipe(Effect.fork)
+          yield* Deferred.await(locked)
+          const writing = yield* Effect.fork(
+            membership.write(writeOf({ transitions: [entry(a!, "vip", yield* newId)] }))
+          )
+          yield* Effect.sleep(Duration.millis(200))
+          expect(writing.unsafePoll()).toBeNull()
+          yield* Deferred.succeed(release, undefined)
+          yield* Fiber.join(erasing)
+          yield* Fiber.join(writing)
+          expect((yield* stream(a!.id)).length).toBe(a!.version)
+          const [row] = yield* sql<{ version: number }>`SELECT version FROM streams WHERE stream_id = ${a!.id}`
+          expect(row!.version).toBe(a!.version + 1)
+        }))
+
       it.effect("progress moves a pass only at the segment's revision; purged removes a segment and its members", () =>
         Effect.gen(function*() {
           const membership = yield* Membership.MembershipStore
