@@ -88,7 +88,9 @@ for (const backend of TestDatabase.backends) {
           const snapB = snapshotOf(b!, { segments: { s1: at } })
           yield* membership.write(writeOf({
             snapshots: [snapshotOf(a!), snapA, snapB],
+            // The same contact twice in a step: the last one holds, as for snapshots.
             joined: [
+              { segmentId: "s1", contactId: b!.id, at: at - 5 },
               { segmentId: "s1", contactId: a!.id, at },
               { segmentId: "s2", contactId: a!.id, at: at + 1 },
               { segmentId: "s1", contactId: b!.id, at }

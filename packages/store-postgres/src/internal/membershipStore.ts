@@ -88,7 +88,7 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
           WHERE m.segment_id = l."segmentId" AND m.contact_id = l."contactId"`
       }
       if (step.joined.length > 0) {
-        const rows = step.joined.map((j) => ({
+        const rows = lastBy(step.joined, (j) => `${j.segmentId}\u0000${j.contactId}`).map((j) => ({
           segment_id: j.segmentId,
           contact_id: j.contactId,
           entered_at: Timestamp.iso(new Date(j.at))
