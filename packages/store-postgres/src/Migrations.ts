@@ -138,6 +138,47 @@ export const migrations = {
     yield* sql`INSERT INTO log_identity (epoch, legacy_cursors)
       SELECT left(encode(sha256((gen_random_uuid()::text || gen_random_uuid()::text)::bytea), 'hex'), 16),
         EXISTS (SELECT 1 FROM events)`
+  }),
+  // Segments (behaviour §11): their definitions, and the membership the segment processor keeps.
+  // Contact ids are compared as JavaScript compares strings (a segment's build cursor is one), so
+  // they sort byte-wise here: "C", whatever the database's collation.
+  "0007_segments": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // `json`, not `jsonb`: the condition is answered as it was sent, keys in its order.
+    yield* sql`CREATE TABLE segments (
+      id text PRIMARY KEY,
+      project_id text NOT NULL,
+      name text NOT NULL,
+      slug text NOT NULL,
+      condition json NOT NULL,
+      track_membership boolean NOT NULL,
+      created_at timestamptz NOT NULL,
+      updated_at timestamptz NOT NULL,
+      revision integer NOT NULL,
+      built_revision integer NOT NULL DEFAULT 0,
+      build_cursor text COLLATE "C" NOT NULL DEFAULT '',
+      deleted_at timestamptz
+    )`
+    yield* sql`CREATE INDEX segments_by_project ON segments (project_id, created_at, id)`
+    // The decision keeps slugs unique under its lock; this guards it.
+    yield* sql`CREATE UNIQUE INDEX segments_slug ON segments (project_id, slug) WHERE deleted_at IS NULL`
+    // One row per contact the processor has seen; `due` (ms) is when a time window may move it, a
+    // double as JavaScript's numbers are, so any instant the evaluator computes is stored exactly.
+    yield* sql`CREATE TABLE segment_snapshots (
+      contact_id text COLLATE "C" PRIMARY KEY,
+      project_id text NOT NULL,
+      snapshot jsonb NOT NULL,
+      due double precision
+    )`
+    yield* sql`CREATE INDEX segment_snapshots_due ON segment_snapshots (due, contact_id) WHERE due IS NOT NULL`
+    yield* sql`CREATE INDEX segment_snapshots_by_project ON segment_snapshots (project_id, contact_id)`
+    yield* sql`CREATE TABLE segment_members (
+      segment_id text NOT NULL,
+      contact_id text COLLATE "C" NOT NULL,
+      entered_at timestamptz NOT NULL,
+      PRIMARY KEY (segment_id, contact_id)
+    )`
+    yield* sql`CREATE INDEX segment_members_by_contact ON segment_members (contact_id)`
   })
 }
 

@@ -10,7 +10,9 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Backup from "@tracklog/core/Backup"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as LogStream from "@tracklog/core/LogStream"
+import * as Membership from "@tracklog/core/Membership"
 import * as Processor from "@tracklog/core/Processor"
+import * as SegmentStore from "@tracklog/core/SegmentStore"
 import * as Store from "@tracklog/core/Store"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -27,8 +29,10 @@ import * as Erase from "./internal/erase.js"
 import * as IdempotencySql from "./internal/idempotency.js"
 import * as LiveLog from "./internal/liveLog.js"
 import * as Log from "./internal/log.js"
+import * as MembershipStoreSql from "./internal/membershipStore.js"
 import * as ProcessorStore from "./internal/processorStore.js"
 import * as ProjectsSql from "./internal/projects.js"
+import * as SegmentStoreSql from "./internal/segmentStore.js"
 import * as SuppressionsSql from "./internal/suppressions.js"
 import * as Migrations from "./Migrations.js"
 
@@ -99,8 +103,11 @@ export const make = (options: Options = {}) =>
         signal,
         pollInterval: options.pollInterval
       }),
-      processors: ProcessorStore.make(db),
-      backup: BackupSql.make(db.sql, log.readAll)
+      processors: ProcessorStore.make({ ...db, signal }),
+      backup: BackupSql.make(db.sql, log.readAll),
+      // Not in `Store.Implementations` yet: the segment ports (behaviour §11).
+      segmentStore: SegmentStoreSql.make(db),
+      membershipStore: MembershipStoreSql.make(db, signal)
     }
   })
 
@@ -108,7 +115,12 @@ export const make = (options: Options = {}) =>
 export const layerFromClient = (
   options: Options = {}
 ): Layer.Layer<
-  Store.Ports | LogStream.LogSource | Processor.ProcessorStore | Backup.Backup,
+  | Store.Ports
+  | LogStream.LogSource
+  | Processor.ProcessorStore
+  | Backup.Backup
+  | SegmentStore.SegmentStore
+  | Membership.MembershipStore,
   SqlError.SqlError | import("@effect/sql/Migrator").MigrationError,
   SqlClient.SqlClient
 > =>
@@ -118,7 +130,9 @@ export const layerFromClient = (
     return Store.context(ports).pipe(
       Context.add(LogStream.LogSource, ports.logSource),
       Context.add(Processor.ProcessorStore, ports.processors),
-      Context.add(Backup.Backup, ports.backup)
+      Context.add(Backup.Backup, ports.backup),
+      Context.add(SegmentStore.SegmentStore, ports.segmentStore),
+      Context.add(Membership.MembershipStore, ports.membershipStore)
     )
   }))
 

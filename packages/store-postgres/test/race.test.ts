@@ -85,6 +85,9 @@ for (const backend of TestDatabase.backends) {
               "log_identity",
               "processors",
               "projects",
+              "segment_members",
+              "segment_snapshots",
+              "segments",
               "streams",
               "suppressions",
               "tracklog_migrations"

@@ -17,8 +17,28 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as SqlErrors from "./sqlError.js"
 
-// Tables besides the log and projects whose rows an export carries, when the schema has them.
-const ExtraTables = [Backup.SuppressionsTable] as const
+// Tables besides the log and projects whose rows an export carries, when the schema has them,
+// with the columns that travel (both ways). A segment's definition travels; how far the processor
+// built its membership does not (nor do snapshots and members): an import rebuilds it.
+// The memory store's import does not take segment rows yet.
+const ExtraTables: ReadonlyArray<{ readonly name: string; readonly columns?: ReadonlyArray<string> }> = [
+  { name: Backup.SuppressionsTable },
+  {
+    name: "segments",
+    columns: [
+      "id",
+      "project_id",
+      "name",
+      "slug",
+      "condition",
+      "track_membership",
+      "created_at",
+      "updated_at",
+      "revision",
+      "deleted_at"
+    ]
+  }
+]
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
 
@@ -41,8 +61,8 @@ export const make = (sql: SqlClient.SqlClient, readAll: EventStore.EventStore["T
     )
 
   const existingTables = sql<{ name: string }>`
-    SELECT t AS name FROM unnest(${`{${ExtraTables.join(",")}}`}::text[]) AS t WHERE to_regclass(t) IS NOT NULL`.pipe(
-    Effect.map((rows) => rows.map((r) => r.name))
+    SELECT t AS name FROM unnest(${ExtraTables.map((t) => t.name)}::text[]) AS t WHERE to_regclass(t) IS NOT NULL`.pipe(
+    Effect.map((rows) => ExtraTables.filter((t) => rows.some((r) => r.name === t.name)))
   )
 
   // A row into a table, with only the columns both the row and the table have; the rest take
@@ -86,9 +106,11 @@ export const make = (sql: SqlClient.SqlClient, readAll: EventStore.EventStore["T
   const rowItems = Stream.fromIterableEffect(existingTables).pipe(
     Stream.flatMap((table) =>
       Stream.fromIterableEffect(
-        sql<{ row: string }>`SELECT row_to_json(t)::text AS row FROM ${sql.literal(quoteIdent(table))} t`
+        sql<{ row: string }>`SELECT row_to_json(t)::text AS row FROM (SELECT ${
+          sql.literal(table.columns?.join(", ") ?? "*")
+        } FROM ${sql.literal(quoteIdent(table.name))}) t`
       ).pipe(
-        Stream.map(({ row }): Backup.Item => ({ type: "row", table, row: JSON.parse(row) }))
+        Stream.map(({ row }): Backup.Item => ({ type: "row", table: table.name, row: JSON.parse(row) }))
       )
     )
   )
@@ -169,7 +191,9 @@ export const make = (sql: SqlClient.SqlClient, readAll: EventStore.EventStore["T
                 }
                 let columns = tableColumns.get(item.table)
                 if (columns === undefined) {
-                  columns = yield* columnsOf(item.table)
+                  const travel = ExtraTables.find((t) => t.name === item.table)?.columns
+                  const all = yield* columnsOf(item.table)
+                  columns = travel === undefined ? all : new Set(travel.filter((c) => all.has(c)))
                   tableColumns.set(item.table, columns)
                 }
                 if (columns.size === 0) return yield* invalid(`this store has no table ${item.table}`)

@@ -49,6 +49,9 @@ export const make = (options: {
       if (erased.length === 0) return yield* conflict(input)
       yield* sql`DELETE FROM events WHERE stream_id = ${input.streamId}`
       yield* options.withoutContact(projectId, input.streamId)
+      // Its segment membership goes too; its exits are not recorded (`contact.erased` says it).
+      yield* sql`DELETE FROM segment_snapshots WHERE contact_id = ${input.streamId}`
+      yield* sql`DELETE FROM segment_members WHERE contact_id = ${input.streamId}`
       if (suppress) yield* options.suppressWithin(projectId, erased[0]!.email)
       for (const [i, { event, id }] of input.events.entries()) {
         yield* sql`

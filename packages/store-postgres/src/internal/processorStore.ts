@@ -4,6 +4,7 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlError from "@effect/sql/SqlError"
+import type * as LogStream from "@tracklog/core/LogStream"
 import * as Processor from "@tracklog/core/Processor"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -16,7 +17,12 @@ import * as SqlErrors from "./sqlError.js"
  * and a lease (owner, expiry by the database's clock, renewed by heartbeat). No advisory locks:
  * the embedded Postgres serves one connection, which a session lock would pin.
  */
-export const make = (options: { readonly sql: SqlClient.SqlClient; readonly guard: Database.Guard }) => {
+export const make = (options: {
+  readonly sql: SqlClient.SqlClient
+  readonly guard: Database.Guard
+  /** Notified after each commit: a handler may have appended (segment transitions). */
+  readonly signal?: LogStream.Signal | undefined
+}) => {
   const { guard, sql } = options
   return Processor.ProcessorStore.of({
     claim: (name, owner, ttl) =>
@@ -51,6 +57,8 @@ export const make = (options: { readonly sql: SqlClient.SqlClient; readonly guar
         if (moved.length === 0) return yield* new Processor.CheckpointConflict({ name })
         return a
       })).pipe(
+        // Committed: this process's live readers wake for what the handler appended, at once.
+        Effect.tap(() => Effect.sync(() => options.signal?.notify())),
         Effect.catchIf(
           (e): e is SqlError.SqlError => e instanceof SqlError.SqlError,
           (e) => SqlErrors.orUnavailable(Effect.fail(e))

@@ -1,0 +1,67 @@
+/**
+ * Segment transitions appended to their contacts' streams (`Membership.Write.transitions`,
+ * behaviour §11.3), inside the caller's transaction: as an append does, each stream row is locked,
+ * its version taken, the events inserted after it and the version moved, stream and contact
+ * projection together. A track that read the contact before waits on the lock and then fails its
+ * compare-and-set, so it is decided again after the transition, never interleaved with it.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as ContactEvent from "@tracklog/core/ContactEvent"
+import type * as Membership from "@tracklog/core/Membership"
+import * as Timestamp from "@tracklog/core/Timestamp"
+import * as Effect from "effect/Effect"
+
+/** Appends the transitions in their order; a contact that no longer exists (erased) gets none. */
+export const append = (sql: SqlClient.SqlClient, transitions: ReadonlyArray<Membership.Transition>) =>
+  Effect.gen(function*() {
+    if (transitions.length === 0) return
+    const ids = [...new Set(transitions.map((t) => t.contactId))]
+    // One order for every writer of this statement, so two never wait on each other's rows. The
+    // group commit locks in its own order: a deadlock with it fails one side, which retries.
+    const locked = yield* sql<{ stream_id: string; version: number }>`
+      SELECT stream_id, version FROM streams WHERE stream_id = ANY (${ids}::text[])
+      ORDER BY stream_id FOR UPDATE`
+    // A statement of its own, after the lock: under READ COMMITTED it sees every commit made
+    // before the lock was granted, so an erasure that held the stream has removed its contact.
+    const living = yield* sql<{ id: string; project_id: string }>`
+      SELECT id, project_id FROM contacts WHERE id = ANY (${ids}::text[])`
+    const versions = new Map(locked.map((r) => [r.stream_id, r.version]))
+    const projects = new Map(living.map((r) => [r.id, r.project_id]))
+    const events: Array<Record<string, unknown>> = []
+    for (const t of transitions) {
+      const version = versions.get(t.contactId)
+      if (version === undefined || projects.get(t.contactId) !== t.projectId) continue
+      versions.set(t.contactId, version + 1)
+      const event = new ContactEvent.EventTracked({ name: t.name, data: t.data, at: t.at })
+      events.push({
+        n: events.length,
+        stream_id: t.contactId,
+        project_id: t.projectId,
+        version: version + 1,
+        id: t.eventId,
+        type: event._tag,
+        data: ContactEvent.encode(event),
+        created_at: Timestamp.iso(t.at)
+      })
+    }
+    if (events.length === 0) return
+    const moved = [...new Set(events.map((e) => e.stream_id as string))].map((id) => ({
+      stream_id: id,
+      version: versions.get(id)!
+    }))
+    // The events take their transaction id and position from the column defaults, as every
+    // append's do: readers see them in log order once this transaction commits.
+    yield* sql`
+      WITH appended AS (
+        INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
+        SELECT e.stream_id, e.project_id, e.version, e.id, e.type, e.data, e.created_at
+        FROM json_to_recordset(${JSON.stringify(events)}::json) AS e(
+          stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz, n integer)
+        ORDER BY e.n
+      ), heads AS (
+        SELECT * FROM json_to_recordset(${JSON.stringify(moved)}::json) AS m(stream_id text, version integer)
+      ), streamed AS (
+        UPDATE streams s SET version = h.version FROM heads h WHERE s.stream_id = h.stream_id
+      )
+      UPDATE contacts c SET version = h.version FROM heads h WHERE c.id = h.stream_id`
+  })
