@@ -7,7 +7,6 @@ import * as Commands from "@tracklog/core/Commands"
 import * as Ids from "@tracklog/core/Ids"
 import * as SegmentProcessor from "@tracklog/core/SegmentProcessor"
 import * as Segments from "@tracklog/core/Segments"
-import type * as Store from "@tracklog/core/Store"
 import * as EmbeddedPostgres from "@tracklog/store-postgres/EmbeddedPostgres"
 import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
@@ -37,10 +36,7 @@ const storeOf = (store: ServerConfig.Store) => {
  * The commands (`Commands.layer`), `Segments`, the segment processor (behaviour §11.3, where the
  * store has a live log) and `Ids` over a store's ports.
  */
-export const services = <A extends Store.Ports, E, R>(
-  store: Layer.Layer<A, E, R>,
-  handler: CommandHandler.Options = {}
-) =>
+export const services = <A, E, R>(store: Layer.Layer<A, E, R>, handler: CommandHandler.Options = {}) =>
   Layer.mergeAll(Commands.layerWith(handler), Segments.layer, SegmentProcessor.layerWhereLive()).pipe(
     Layer.provideMerge(store),
     Layer.provideMerge(Ids.layer)
