@@ -12,6 +12,9 @@ import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import * as Contact from "./Contact.js"
 import * as ContactEvent from "./ContactEvent.js"
+import type * as Json from "./Json.js"
+import type * as Segment from "./Segment.js"
+import * as SegmentCondition from "./SegmentCondition.js"
 import type * as StoreError from "./StoreError.js"
 
 /** The first item of every export: what the rest is. */
@@ -61,6 +64,68 @@ export const RowItem = Schema.Struct({
  * such as `created_at`, may come along), in every store's export.
  */
 export const SuppressionsTable = "suppressions"
+
+/** The table whose rows carry segment definitions (behaviour §11; membership is rebuilt, not carried). */
+export const SegmentsTable = "segments"
+
+/** A segment definition as an export row: the PostgreSQL store's columns. */
+export const segmentRow = (segment: Segment.Segment): Record<string, Json.Json> => ({
+  id: segment.id,
+  project_id: segment.projectId,
+  name: segment.name,
+  slug: segment.slug,
+  condition: segment.condition as unknown as Json.Json,
+  track_membership: segment.trackMembership,
+  created_at: segment.createdAt.toISOString(),
+  updated_at: segment.updatedAt.toISOString(),
+  revision: segment.revision,
+  deleted_at: segment.deletedAt === undefined ? null : segment.deletedAt.toISOString()
+})
+
+/**
+ * A segment definition from an export row, of a project the export holds; it is built again from
+ * the first contact (`builtRevision` 0), as nothing of its membership travels.
+ */
+export const checkSegment = (
+  row: Readonly<Record<string, unknown>>,
+  projects: { has(id: string): boolean }
+): Either.Either<Segment.Segment, InvalidExport> => {
+  const text = (k: string) => (typeof row[k] === "string" ? row[k] as string : undefined)
+  const instant = (k: string) => {
+    const t = text(k)
+    const ms = t === undefined ? NaN : Date.parse(t)
+    return Number.isNaN(ms) ? undefined : new Date(ms)
+  }
+  const [id, projectId, name, slug] = [text("id"), text("project_id"), text("name"), text("slug")]
+  const createdAt = instant("created_at")
+  const updatedAt = instant("updated_at")
+  const revision = row["revision"]
+  const condition = SegmentCondition.decode(row["condition"])
+  if (
+    id === undefined || projectId === undefined || name === undefined || slug === undefined ||
+    createdAt === undefined || updatedAt === undefined || typeof row["track_membership"] !== "boolean" ||
+    typeof revision !== "number" || !Number.isInteger(revision) || revision < 1 || Either.isLeft(condition)
+  ) {
+    return Either.left(new InvalidExport({ message: `segment row ${id ?? "?"} is not a valid segment definition` }))
+  }
+  if (!projects.has(projectId))
+    return Either.left(new InvalidExport({ message: `segment of unknown project ${projectId}` }))
+  const deletedAt = row["deleted_at"] === null || row["deleted_at"] === undefined ? undefined : instant("deleted_at")
+  return Either.right({
+    id,
+    projectId,
+    name,
+    slug,
+    condition: condition.right.wire,
+    trackMembership: row["track_membership"] as boolean,
+    createdAt,
+    updatedAt,
+    revision,
+    builtRevision: 0,
+    buildCursor: "",
+    ...(deletedAt === undefined ? {} : { deletedAt })
+  })
+}
 
 /**
  * The `extra` field of a project item holding its suppression secret. The hashes of its

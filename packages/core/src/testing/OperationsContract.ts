@@ -6,6 +6,7 @@ import type * as StorePorts from "../Store.js"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -23,6 +24,8 @@ import * as Ids from "../Ids.js"
 import * as LogStream from "../LogStream.js"
 import * as Processor from "../Processor.js"
 import * as Projects from "../Projects.js"
+import type * as Segment from "../Segment.js"
+import * as SegmentStore from "../SegmentStore.js"
 import * as Suppressions from "../Suppressions.js"
 import * as Track from "../Track.js"
 import * as TrackCommand from "../TrackCommand.js"
@@ -367,6 +370,45 @@ export const run = <E>(name: string, fresh: () => Layer.Layer<Store, E>) =>
             // A suppression made after the import is hashed under the same secret as the imported ones.
             yield* suppressions.lift(a.keys.projectId, "kept@example.com")
             expect(yield* suppressions.isSuppressed(a.keys.projectId, "kept@example.com")).toBe(false)
+          }))
+        }),
+      60_000
+    )
+
+    it.live(
+      "export then import carries segment definitions, to be built again from the log",
+      () =>
+        Effect.gen(function*() {
+          const source = yield* inStore(Effect.gen(function*() {
+            const { keys } = yield* newPair
+            yield* (yield* Projects.Projects).ensure(keys)
+            const at = new Date("2026-01-01T00:00:00.000Z")
+            const segment: Segment.Segment = {
+              id: `${keys.projectId}-s`,
+              projectId: keys.projectId,
+              name: "Pro",
+              slug: "pro",
+              condition: {
+                logic: "AND",
+                groups: [{ filters: [{ field: "data.plan", operator: "equals", value: "pro" }] }]
+              },
+              trackMembership: false,
+              createdAt: at,
+              updatedAt: at,
+              revision: 3,
+              builtRevision: 3,
+              buildCursor: "zzz"
+            }
+            yield* (yield* SegmentStore.SegmentStore).update(
+              keys.projectId,
+              () => Either.right({ put: [segment], answer: undefined })
+            )
+            return { items: yield* collect, segment }
+          }))
+          yield* inStore(Effect.gen(function*() {
+            yield* (yield* Backup.Backup).import(Stream.fromIterable(throughNdjson(source.items)))
+            const found = yield* (yield* SegmentStore.SegmentStore).get(source.segment.projectId, source.segment.id)
+            expect(Option.getOrThrow(found)).toEqual({ ...source.segment, builtRevision: 0, buildCursor: "" })
           }))
         }),
       60_000

@@ -4,6 +4,7 @@
  * list as rows of its table, and the log; an import rebuilds the contact projection from the log.
  */
 import * as Backup from "@tracklog/core/Backup"
+import type * as Segment from "@tracklog/core/Segment"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
 import type * as Projects from "@tracklog/core/Projects"
 import * as Suppressions from "@tracklog/core/Suppressions"
@@ -37,6 +38,9 @@ function* exportItems(state: State.State): Generator<Backup.Item> {
       yield { type: "row", table: Backup.SuppressionsTable, row: { project_id: projectId, email_hash: emailHash } }
     }
   }
+  for (const segment of state.segments.values()) {
+    yield { type: "row", table: Backup.SegmentsTable, row: Backup.segmentRow(segment) }
+  }
   for (let p = 1; p <= state.log.size(); p++) {
     const stored = LogRecord.at(state.log, p)
     // An erased event left nothing to export; its stream's marker is exported like any event.
@@ -67,6 +71,7 @@ const importInto = (
   // project id → whether its item carried a secret, for `Backup.checkSuppression`.
   const carried = new Map<string, boolean>()
   const suppressed: Array<{ readonly projectId: string; readonly emailHash: string }> = []
+  const segments: Array<Segment.Segment> = []
   const grants = new Map<string, Projects.Grant>()
   const rebuilt = Backup.rebuild()
   const texts: Array<{ readonly projectId: string; readonly streamId: string; readonly text: string }> = []
@@ -86,6 +91,12 @@ const importInto = (
         grants.set(item.hash, { projectId: item.projectId, kind: item.kind })
         break
       case "row": {
+        if (item.table === Backup.SegmentsTable) {
+          const segment = Backup.checkSegment(item.row, projects)
+          if (Either.isLeft(segment)) return Either.left(segment.left)
+          segments.push(segment.right)
+          break
+        }
         if (item.table !== Backup.SuppressionsTable) return invalid(`the memory store keeps no table ${item.table}`)
         const row = Backup.checkSuppression(item.row, carried)
         if (Either.isLeft(row)) return Either.left(row.left)
@@ -120,6 +131,7 @@ const importInto = (
     state.secrets.set(id, secrets.get(id) ?? Suppressions.newSecret())
   }
   for (const { emailHash, projectId } of suppressed) SuppressionList.add(state, projectId, emailHash)
+  for (const segment of segments) state.segments.set(segment.id, segment)
   for (const [hash, grant] of grants) state.grants.set(hash, grant)
   for (const { projectId, streamId, text } of texts) State.write(state, streamId, projectId, [text])
   state.transactions = texts.length
@@ -134,7 +146,7 @@ const importInto = (
     keys: grants.size,
     events: texts.length,
     contacts,
-    rows: suppressed.length
+    rows: suppressed.length + segments.length
   })
 }
 

@@ -20,11 +20,10 @@ import * as SqlErrors from "./sqlError.js"
 // Tables besides the log and projects whose rows an export carries, when the schema has them,
 // with the columns that travel (both ways). A segment's definition travels; how far the processor
 // built its membership does not (nor do snapshots and members): an import rebuilds it.
-// The memory store's import does not take segment rows yet.
 const ExtraTables: ReadonlyArray<{ readonly name: string; readonly columns?: ReadonlyArray<string> }> = [
   { name: Backup.SuppressionsTable },
   {
-    name: "segments",
+    name: Backup.SegmentsTable,
     columns: [
       "id",
       "project_id",
