@@ -30,9 +30,12 @@ import * as SegmentStore from "./SegmentStore.js"
 
 /** Tuning; the defaults suit a server. */
 export interface Options {
-  /** Log events per turn (default 1000). */
+  /**
+   * Log events per turn (default 200): a turn holds them and their contacts' snapshots in memory,
+   * and a contact may carry hundreds of KB of data.
+   */
   readonly batchSize?: number | undefined
-  /** Contacts per due sweep and per pass page (default 1000). */
+  /** Contacts per due sweep and per pass page (default 500). */
   readonly pageSize?: number | undefined
   /**
    * How far behind now the due sweep stays (default 1 s): an event committed late carries the
@@ -69,8 +72,8 @@ export const make = (options: Options = {}) =>
     const segments = yield* SegmentStore.SegmentStore
     const membership = yield* Membership.MembershipStore
     const ids = yield* Ids.Ids
-    const batchSize = options.batchSize ?? 1000
-    const pageSize = options.pageSize ?? 1000
+    const batchSize = options.batchSize ?? 200
+    const pageSize = options.pageSize ?? 500
     const grace = Duration.toMillis(Duration.decode(options.dueGrace ?? Duration.seconds(1)))
     // Where each deleted segment's exits are: a restart goes over its members again, harmlessly.
     const deleting = new Map<string, string>()
@@ -154,11 +157,9 @@ export const make = (options: Options = {}) =>
         yield* membership.write(writeOf(batch))
       })
 
-    // 2. Windows that passed before `upTo`.
-    const sweep = (upTo: number, definitions: SegmentMembership.Definitions) =>
+    // 2. Windows that passed before `upTo`, for the snapshots found due.
+    const sweep = (due: ReadonlyArray<Membership.Snapshot>, upTo: number, definitions: SegmentMembership.Definitions) =>
       Effect.gen(function*() {
-        const due = yield* membership.due(upTo - 1, pageSize)
-        if (due.length === 0) return false
         const batch = newBatch()
         for (const snapshot of due) {
           const compiled = definitions.byProject.get(snapshot.contact.projectId) ?? []
@@ -232,8 +233,12 @@ export const make = (options: Options = {}) =>
         // Behind the log, no window past its last event read can be applied yet.
         const lastRead = page.events.at(-1)?.event.at.getTime() ?? now
         const upTo = (caughtUp ? now : Math.min(now, lastRead)) - grace
-        const swept = yield* store.commit(name, owner, at, at, sweep(upTo, definitions))
-        const passed = caughtUp && (yield* store.commit(name, owner, at, at, passPage(all, definitions)))
+        // Read first, so an idle turn opens no transaction: only the lease holder writes, and the
+        // commit checks the lease.
+        const due = yield* membership.due(upTo - 1, pageSize)
+        const swept = due.length > 0 && (yield* store.commit(name, owner, at, at, sweep(due, upTo, definitions)))
+        const pending = all.some((s) => Segment.isDeleted(s) || Segment.status(s) === "building")
+        const passed = caughtUp && pending && (yield* store.commit(name, owner, at, at, passPage(all, definitions)))
         return { checkpoint: at, worked: page.events.length > 0 || swept || passed }
       })
 
