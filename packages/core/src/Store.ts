@@ -9,6 +9,8 @@ import * as Contacts from "./Contacts.js"
 import * as EventStore from "./EventStore.js"
 import * as Projects from "./Projects.js"
 import * as Suppressions from "./Suppressions.js"
+import * as WebhookEndpoints from "./WebhookEndpoints.js"
+import * as WebhookOutbox from "./WebhookOutbox.js"
 
 /** The services a store layer provides. */
 export type Ports =
@@ -16,6 +18,8 @@ export type Ports =
   | Contacts.Contacts
   | Projects.Projects
   | Suppressions.Suppressions
+  | WebhookEndpoints.WebhookEndpoints
+  | WebhookOutbox.WebhookOutbox
 
 /** A backend's implementations of the ports. */
 export interface Implementations {
@@ -23,6 +27,8 @@ export interface Implementations {
   readonly contacts: Contacts.Contacts["Type"]
   readonly projects: Projects.Projects["Type"]
   readonly suppressions: Suppressions.Suppressions["Type"]
+  readonly webhookEndpoints: WebhookEndpoints.WebhookEndpoints["Type"]
+  readonly webhookOutbox: WebhookOutbox.WebhookOutbox["Type"]
 }
 
 /** The context a store layer provides, from its implementations. */
@@ -30,5 +36,7 @@ export const context = (ports: Implementations): Context.Context<Ports> =>
   Context.make(EventStore.EventStore, ports.eventStore).pipe(
     Context.add(Contacts.Contacts, ports.contacts),
     Context.add(Projects.Projects, ports.projects),
-    Context.add(Suppressions.Suppressions, ports.suppressions)
+    Context.add(Suppressions.Suppressions, ports.suppressions),
+    Context.add(WebhookEndpoints.WebhookEndpoints, ports.webhookEndpoints),
+    Context.add(WebhookOutbox.WebhookOutbox, ports.webhookOutbox)
   )

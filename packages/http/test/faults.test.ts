@@ -5,6 +5,8 @@
  */
 import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
+import * as WebhookEndpoints from "@tracklog/core/WebhookEndpoints"
+import * as WebhookOutbox from "@tracklog/core/WebhookOutbox"
 import * as Store from "@tracklog/core/Store"
 import * as StoreError from "@tracklog/core/StoreError"
 import * as Suppressions from "@tracklog/core/Suppressions"
@@ -42,7 +44,21 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
       suppressedAmong: () => failure,
       lift: () => failure
     })
-    return Store.context({ contacts, eventStore, projects, suppressions })
+    const webhookEndpoints = WebhookEndpoints.WebhookEndpoints.of({
+      get: () => failure,
+      list: () => failure,
+      enabled: failure,
+      save: () => failure
+    })
+    const webhookOutbox = WebhookOutbox.WebhookOutbox.of({
+      enqueue: () => failure,
+      claim: () => failure,
+      settle: () => failure,
+      list: () => failure,
+      retry: () => failure,
+      depth: failure
+    })
+    return Store.context({ contacts, eventStore, projects, suppressions, webhookEndpoints, webhookOutbox })
   }))
 
 const serve = (

@@ -25,6 +25,8 @@ import * as ProcessorStore from "./internal/processorStore.js"
 import * as ProjectKeys from "./internal/projectKeys.js"
 import * as State from "./internal/state.js"
 import * as SuppressionList from "./internal/suppressionList.js"
+import * as WebhookEndpoints from "./internal/webhookEndpoints.js"
+import * as WebhookOutbox from "./internal/webhookOutbox.js"
 
 /** Builds every port of the store over one fresh state. */
 export const make = Effect.sync(() => {
@@ -46,6 +48,8 @@ export const make = Effect.sync(() => {
     contacts: ContactReads.make(state),
     projects: ProjectKeys.make(state),
     suppressions: SuppressionList.make(state),
+    webhookEndpoints: WebhookEndpoints.make(state),
+    webhookOutbox: WebhookOutbox.make(state),
     backup: ExportImport.make(state),
     logSource: LogSource.make(state, signal),
     processors: ProcessorStore.make(state),

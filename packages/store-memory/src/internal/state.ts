@@ -8,6 +8,8 @@ import * as Contact from "@tracklog/core/Contact"
 import type * as EventStore from "@tracklog/core/EventStore"
 import type * as Idempotency from "@tracklog/core/Idempotency"
 import type * as Projects from "@tracklog/core/Projects"
+import type * as WebhookEndpoint from "@tracklog/core/WebhookEndpoint"
+import type * as WebhookOutbox from "@tracklog/core/WebhookOutbox"
 import * as SortedIds from "./sortedIds.js"
 import * as TextLog from "./textLog.js"
 
@@ -15,6 +17,13 @@ import * as TextLog from "./textLog.js"
 export interface ProcessorRow {
   checkpoint: EventStore.Checkpoint
   owner: string | undefined
+  leaseUntil: number
+}
+
+/** A webhook message as the memory store keeps it: the message and its lease. */
+export interface MessageRow {
+  message: WebhookOutbox.Message
+  leaseOwner: string | undefined
   leaseUntil: number
 }
 
@@ -45,6 +54,14 @@ export interface State {
   readonly projectLog: Map<string, Array<number>>
   /** Processor checkpoints and leases, by name. */
   readonly processors: Map<string, ProcessorRow>
+  /** Webhook endpoints by id (behaviour §12). */
+  readonly webhookEndpoints: Map<string, WebhookEndpoint.WebhookEndpoint>
+  /** Webhook messages by id, in queue order. */
+  readonly webhookMessages: Map<string, MessageRow>
+  /** `endpointId \0 eventId` of every message queued: one message per endpoint and event. */
+  readonly webhookQueued: Set<string>
+  /** The last webhook message's `seq`. */
+  webhookSeq: number
   /** The last transaction written; each append is one, numbered in commit order. */
   transactions: number
 }
@@ -64,6 +81,10 @@ export const make = (): State => ({
   suppressed: new Map(),
   projectLog: new Map(),
   processors: new Map(),
+  webhookEndpoints: new Map(),
+  webhookMessages: new Map(),
+  webhookQueued: new Set(),
+  webhookSeq: 0,
   transactions: 0
 })
 
