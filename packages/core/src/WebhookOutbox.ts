@@ -78,13 +78,15 @@ export class WebhookOutbox extends Context.Tag("@tracklog/core/WebhookOutbox")<W
   /**
    * Leases up to `limit` messages due at `now` to `owner` for `lease`: pending, not leased by
    * another, their endpoint enabled, and no earlier pending message of the same contact and
-   * endpoint. Oldest due first.
+   * endpoint; none of the endpoints in `exclude` (those this sender has enough of in flight).
+   * Oldest due first.
    */
   readonly claim: (options: {
     readonly owner: string
     readonly now: Date
     readonly limit: number
     readonly lease: Duration.Duration
+    readonly exclude?: ReadonlyArray<string> | undefined
   }) => Effect.Effect<ReadonlyArray<Message>, StoreError.StoreUnavailable>
   /**
    * Records an attempt and what follows it, and gives the lease up, if `owner` still holds it;

@@ -59,7 +59,7 @@ export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
         }
         return queued
       }),
-    claim: ({ lease, limit, now, owner }) =>
+    claim: ({ exclude = [], lease, limit, now, owner }) =>
       Effect.sync(() => {
         const at = now.getTime()
         const heads = new Set<string>()
@@ -74,6 +74,7 @@ export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
           if (message.nextAttemptAt === null || message.nextAttemptAt.getTime() > at) continue
           if (row.leaseOwner !== undefined && row.leaseUntil > at) continue
           if (state.webhookEndpoints.get(message.endpointId)?.enabled !== true) continue
+          if (exclude.includes(message.endpointId)) continue
           row.leaseOwner = owner
           row.leaseUntil = at + Duration.toMillis(lease)
           out.push(message)

@@ -88,12 +88,13 @@ export const make = (db: Database.Database): WebhookOutbox.WebhookOutbox["Type"]
         ORDER BY r.n
         ON CONFLICT (endpoint_id, event_id) DO NOTHING
         RETURNING id`).pipe(Effect.map((inserted) => inserted.length)),
-    claim: ({ lease, limit, now, owner }) =>
+    claim: ({ exclude = [], lease, limit, now, owner }) =>
       rows(sql<Row>`
         WITH due AS (
           SELECT m.seq FROM webhook_messages m
           JOIN webhook_endpoints e ON e.id = m.endpoint_id AND e.enabled
           WHERE m.status = 'pending' AND m.next_attempt_at <= ${now.toISOString()}::timestamptz
+            AND m.endpoint_id NOT IN (SELECT json_array_elements_text(${JSON.stringify(exclude)}::json))
             AND (m.lease_until IS NULL OR m.lease_until <= ${now.toISOString()}::timestamptz)
             AND NOT EXISTS (
               SELECT 1 FROM webhook_messages p
