@@ -12,6 +12,8 @@ import type * as StoreError from "@tracklog/core/StoreError"
 import type * as Suppressions from "@tracklog/core/Suppressions"
 import type * as TrackBatch from "@tracklog/core/TrackBatch"
 import type * as TrackCommand from "@tracklog/core/TrackCommand"
+import type * as WebhookEndpoint from "@tracklog/core/WebhookEndpoint"
+import type * as WebhookEndpointCommand from "@tracklog/core/WebhookEndpointCommand"
 import * as Schema from "effect/Schema"
 
 /** The machine-readable codes of behaviour §2. */
@@ -30,6 +32,8 @@ export type Code =
   | "SERVICE_UNAVAILABLE"
   | "INTERNAL_SERVER_ERROR"
   | "IDEMPOTENCY_KEY_REUSED"
+  | "WEBHOOK_NOT_FOUND"
+  | "DELIVERY_NOT_FOUND"
 
 /** A failure answered with the error envelope. */
 export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
@@ -77,6 +81,12 @@ export const forbidden = () =>
 export const notFound = () => make(404, "NOT_FOUND", "Route not found")
 
 export const contactNotFound = () => make(404, "CONTACT_NOT_FOUND", "Contact not found")
+
+/** No webhook endpoint of the project has this id (behaviour §12). */
+export const webhookNotFound = () => make(404, "WEBHOOK_NOT_FOUND", "Webhook endpoint not found")
+
+/** The endpoint has no delivery with this id (behaviour §12). */
+export const deliveryNotFound = () => make(404, "DELIVERY_NOT_FOUND", "Delivery not found")
 
 export const payloadTooLarge = (limit: number) => make(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`)
 
@@ -140,6 +150,9 @@ export const fromDomain = (
     | Suppressions.NotSuppressed
     | Projects.GrantRevoked
     | Suppressions.EmailSuppressed
+    | WebhookEndpoint.WebhookEndpointNotFound
+    | WebhookEndpoint.WebhookEndpointExists
+    | WebhookEndpointCommand.InvalidWebhookEndpoint
     | ApiError
 ): ApiError => {
   switch (error._tag) {
@@ -182,6 +195,13 @@ export const fromDomain = (
       return make(409, "CONTACT_EXISTS", "This email is suppressed in the project")
     case "NotSuppressed":
       return make(404, "NOT_FOUND", "This email is not suppressed")
+    case "WebhookEndpointNotFound":
+      return webhookNotFound()
+    case "InvalidWebhookEndpoint":
+      return validation(error.issues)
+    // A fresh id that is taken: a fault of the id source, never the caller's.
+    case "WebhookEndpointExists":
+      return internal()
   }
 }
 

@@ -16,6 +16,7 @@ import * as HealthHandlers from "./HealthHandlers.js"
 import * as StreamHandlers from "./StreamHandlers.js"
 import * as SuppressionHandlers from "./SuppressionHandlers.js"
 import * as TrackHandlers from "./TrackHandlers.js"
+import * as WebhookHandlers from "./WebhookHandlers.js"
 
 /** A request as handlers see it: already routed, its body parsed, its key checked. */
 export interface Request {
@@ -68,6 +69,7 @@ export type Services =
   | SuppressionHandlers.Services
   | StreamHandlers.Services
   | HealthHandlers.Services
+  | WebhookHandlers.Services
 
 /** The handlers of every endpoint of `Api`, by endpoint name. */
 export const make = Effect.gen(function*() {
@@ -76,6 +78,7 @@ export const make = Effect.gen(function*() {
     ...(yield* ContactHandlers.make),
     ...(yield* SuppressionHandlers.make),
     ...(yield* StreamHandlers.make),
+    ...(yield* WebhookHandlers.make),
     ...(yield* HealthHandlers.make)
   }
   return handlers as Readonly<Record<string, Handler>>
