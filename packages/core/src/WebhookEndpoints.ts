@@ -86,7 +86,9 @@ export const execute = (
       Effect.catchTag(attempt, "EndpointConflict", (conflict) =>
         n >= MaxAttempts
           ? Effect.fail(
-            new StoreError.StoreUnavailable({ reason: `endpoint ${conflict.endpointId} kept changing under its writes` })
+            new StoreError.StoreUnavailable({
+              reason: `endpoint ${conflict.endpointId} kept changing under its writes`
+            })
           )
           : loop(n + 1))
     return yield* loop(1)

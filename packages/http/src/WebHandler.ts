@@ -210,14 +210,18 @@ export const fromLayer = async <E>(
       const created = yield* Bootstrap.run(options.keys ?? [])
       const webhooks = options.webhooks ?? Webhooks.defaults
       if (webhooks !== false) yield* Webhooks.start(webhooks)
-      const built = yield* Effect.provideService(make({
-        bodyLimit: options.bodyLimit ?? 1024 * 1024,
-        batchBodyLimit: options.batchBodyLimit,
-        requestTimeoutMillis: options.requestTimeoutMillis,
-        requestLog: options.requestLog,
-        metrics,
-        rateLimit: options.rateLimit
-      }), Webhooks.Settings, webhooks === false ? Webhooks.defaults : webhooks)
+      const built = yield* Effect.provideService(
+        make({
+          bodyLimit: options.bodyLimit ?? 1024 * 1024,
+          batchBodyLimit: options.batchBodyLimit,
+          requestTimeoutMillis: options.requestTimeoutMillis,
+          requestLog: options.requestLog,
+          metrics,
+          rateLimit: options.rateLimit
+        }),
+        Webhooks.Settings,
+        webhooks === false ? Webhooks.defaults : webhooks
+      )
       return { ...built, created }
     }).pipe(Effect.provide(context))
   })

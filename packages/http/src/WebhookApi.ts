@@ -174,4 +174,3 @@ export class WebhooksGroup extends HttpApiGroup.make("webhooks")
   .add(authErrors(retryWebhookDelivery))
   .middleware(Authorization)
 {}
-

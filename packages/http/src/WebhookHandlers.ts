@@ -5,7 +5,7 @@
  */
 import * as Ids from "@tracklog/core/Ids"
 import * as Timestamp from "@tracklog/core/Timestamp"
-import * as WebhookEndpoint from "@tracklog/core/WebhookEndpoint"
+import type * as WebhookEndpoint from "@tracklog/core/WebhookEndpoint"
 import * as WebhookEndpointCommand from "@tracklog/core/WebhookEndpointCommand"
 import * as WebhookEndpoints from "@tracklog/core/WebhookEndpoints"
 import * as WebhookOutbox from "@tracklog/core/WebhookOutbox"
@@ -53,23 +53,22 @@ const endpointId = (request: Handlers.Request) => {
   return Ids.isUuid(id) ? Effect.succeed(id) : Effect.fail(ApiError.webhookNotFound())
 }
 
-const urlNotAllowed = (message: string) =>
-  ApiError.validation([{ field: "url", code: "url_not_allowed", message }])
+const urlNotAllowed = (message: string) => ApiError.validation([{ field: "url", code: "url_not_allowed", message }])
 
 // The target a URL names must be public, unless the settings allow private ones (behaviour §12).
 const checkTarget = (url: string, settings: Webhooks.Options) =>
-    SsrfGuard.checkUrl(url, settings).pipe(
-      Effect.mapError((e) =>
-        e._tag === "UrlNotAllowed"
-          // The resolved address is not repeated: it would tell a caller about the server's network.
-          ? urlNotAllowed(
-            e.reason === "scheme" || e.reason === "invalid_url"
-              ? e.message
-              : "The host is, or resolves to, a loopback, private or link-local address"
-          )
-          : urlNotAllowed(`The host ${e.host} does not resolve`)
-      )
+  SsrfGuard.checkUrl(url, settings).pipe(
+    Effect.mapError((e) =>
+      e._tag === "UrlNotAllowed"
+        // The resolved address is not repeated: it would tell a caller about the server's network.
+        ? urlNotAllowed(
+          e.reason === "scheme" || e.reason === "invalid_url"
+            ? e.message
+            : "The host is, or resolves to, a loopback, private or link-local address"
+        )
+        : urlNotAllowed(`The host ${e.host} does not resolve`)
     )
+  )
 
 const decoded = <A>(either: Either.Either<A, WebhookEndpointCommand.InvalidWebhookEndpoint>) =>
   Either.match(either, { onLeft: (e) => Effect.fail(ApiError.fromDomain(e)), onRight: Effect.succeed })
@@ -136,8 +135,10 @@ export const make = Effect.gen(function*() {
     },
     getWebhook: {
       handle: (request) =>
-        Effect.flatMap(endpointId(request), (id) =>
-          Effect.map(found(request.grant.projectId, id), (endpoint) => json(200, view(endpoint))))
+        Effect.flatMap(
+          endpointId(request),
+          (id) => Effect.map(found(request.grant.projectId, id), (endpoint) => json(200, view(endpoint)))
+        )
     },
     updateWebhook: {
       handle: (request) =>

@@ -91,7 +91,10 @@ const post = (url: URL, request: Request, options: Options): Effect.Effect<Webho
       finish(
         error.code === "ENOTALLOWED"
           ? { _tag: "NotAllowed", message: `not sent: ${error.message}` }
-          : { _tag: "NetworkError", message: error.code === undefined ? error.message : `${error.code}: ${error.message}` }
+          : {
+            _tag: "NetworkError",
+            message: error.code === undefined ? error.message : `${error.code}: ${error.message}`
+          }
       )
     })
     req.end(body)

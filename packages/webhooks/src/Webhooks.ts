@@ -4,12 +4,12 @@
  * that can be read live. `Settings` are what the HTTP routes need too: whether private targets
  * are allowed, and how names resolve (`SsrfGuard`).
  */
-import * as EventStore from "@tracklog/core/EventStore"
-import * as Ids from "@tracklog/core/Ids"
+import type * as EventStore from "@tracklog/core/EventStore"
+import type * as Ids from "@tracklog/core/Ids"
 import * as LogStream from "@tracklog/core/LogStream"
 import * as Processor from "@tracklog/core/Processor"
 import * as WebhookDispatcher from "@tracklog/core/WebhookDispatcher"
-import * as WebhookEndpoints from "@tracklog/core/WebhookEndpoints"
+import type * as WebhookEndpoints from "@tracklog/core/WebhookEndpoints"
 import * as WebhookOutbox from "@tracklog/core/WebhookOutbox"
 import * as WebhookSchedule from "@tracklog/core/WebhookSchedule"
 import * as Context from "effect/Context"

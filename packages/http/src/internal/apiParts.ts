@@ -25,7 +25,8 @@ export const ErrorEnvelope = Schema.Struct({
   timestamp: Schema.String
 }).annotations({ identifier: "ErrorEnvelope" })
 
-export const error = (status: number, description: string) => [ErrorEnvelope.annotations({ description }), { status }] as const
+export const error = (status: number, description: string) =>
+  [ErrorEnvelope.annotations({ description }), { status }] as const
 
 export const page = <A, I>(item: Schema.Schema<A, I>, identifier: string) =>
   Schema.Struct({
@@ -54,4 +55,3 @@ export const PageParams = (size: { readonly max: number; readonly default: numbe
     }),
     cursor: Schema.optional(Schema.String)
   })
-

@@ -16,14 +16,16 @@ interface StoredState extends Omit<WebhookEndpoint.WebhookEndpoint, "createdAt" 
 }
 
 const encode = (endpoint: WebhookEndpoint.WebhookEndpoint): string =>
-  JSON.stringify({
-    ...endpoint,
-    createdAt: endpoint.createdAt.toISOString(),
-    updatedAt: endpoint.updatedAt.toISOString(),
-    previous: endpoint.previous === null
-      ? null
-      : { secret: endpoint.previous.secret, until: endpoint.previous.until.toISOString() }
-  } satisfies StoredState)
+  JSON.stringify(
+    {
+      ...endpoint,
+      createdAt: endpoint.createdAt.toISOString(),
+      updatedAt: endpoint.updatedAt.toISOString(),
+      previous: endpoint.previous === null
+        ? null
+        : { secret: endpoint.previous.secret, until: endpoint.previous.until.toISOString() }
+    } satisfies StoredState
+  )
 
 // `pg` hands `json` columns over parsed.
 const decode = (row: { state: StoredState }): WebhookEndpoint.WebhookEndpoint => ({

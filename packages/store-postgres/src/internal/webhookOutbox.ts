@@ -51,9 +51,9 @@ const decode = (row: Row): WebhookOutbox.Message => ({
 const encodeAttempt = (attempt: WebhookSchedule.Attempt) => JSON.stringify({ ...attempt, at: attempt.at.toISOString() })
 
 /** Drops every message of an erased contact, in the erasure's transaction (behaviour §7, §12). */
-export const eraseContact = (db: Database.Database) =>
-(projectId: string, contactId: string): Effect.Effect<void, SqlError.SqlError> =>
-  Effect.asVoid(db.sql`DELETE FROM webhook_messages WHERE project_id = ${projectId} AND contact_id = ${contactId}`)
+export const eraseContact =
+  (db: Database.Database) => (projectId: string, contactId: string): Effect.Effect<void, SqlError.SqlError> =>
+    Effect.asVoid(db.sql`DELETE FROM webhook_messages WHERE project_id = ${projectId} AND contact_id = ${contactId}`)
 
 /** The `WebhookOutbox` of a Postgres store. */
 export const make = (db: Database.Database): WebhookOutbox.WebhookOutbox["Type"] => {
@@ -143,7 +143,7 @@ export const make = (db: Database.Database): WebhookOutbox.WebhookOutbox["Type"]
       FROM webhook_messages WHERE status = 'pending'`).pipe(
       Effect.map(([row]) => ({
         pending: row?.pending ?? 0,
-        oldestPendingAt: row?.oldest_ms == null ? null : new Date(row.oldest_ms)
+        oldestPendingAt: row === undefined || row.oldest_ms === null ? null : new Date(row.oldest_ms)
       }))
     )
   })
