@@ -53,6 +53,8 @@ const oldest = Metric.gauge("tracklog_webhook_oldest_pending_age_seconds", {
 /** Shows every series from the start, at 0 (a gauge or counter is in the registry only once touched). */
 export const touch = (): void => {
   for (const counter of attempts.values()) counter.unsafeUpdate(0, none)
+  // Read once, so the histogram is in the registry before its first attempt.
+  duration.unsafeValue(none)
   queued.unsafeUpdate(0, none)
   depth.unsafeUpdate(0, none)
   oldest.unsafeUpdate(0, none)
