@@ -45,8 +45,11 @@ it("GET /docs renders the POST /v1/track operation with no network but our serve
     expect(await page.locator(".opblock-summary-path").allInnerTexts()).toEqual(
       expect.arrayContaining(["/contacts", "/contacts/{id}", "/contacts/{id}/events"])
     )
-    // The contact update (behaviour §10) is on the page as a PATCH operation.
-    expect(await page.locator(".opblock-patch .opblock-summary-path").allInnerTexts()).toEqual(["/contacts/{id}"])
+    // The contact update (behaviour §10) and the webhook update (§12) are on the page as PATCH operations.
+    expect(await page.locator(".opblock-patch .opblock-summary-path").allInnerTexts()).toEqual([
+      "/contacts/{id}",
+      "/webhooks/{id}"
+    ])
     expect(elsewhere).toEqual([])
   } finally {
     await browser.close()

@@ -18,6 +18,14 @@ describe("Api.keyRequirements", () => {
       updateContact: "secret",
       liftSuppression: "secret",
       eventsStream: "secret",
+      createWebhook: "secret",
+      listWebhooks: "secret",
+      getWebhook: "secret",
+      updateWebhook: "secret",
+      deleteWebhook: "secret",
+      rotateWebhookSecret: "secret",
+      webhookDeliveries: "secret",
+      retryWebhookDelivery: "secret",
       health: "none"
     })
   })
@@ -34,6 +42,14 @@ describe("Api.keyRequirements", () => {
       updateContact: "default",
       liftSuppression: "none",
       eventsStream: "none",
+      createWebhook: "default",
+      listWebhooks: "none",
+      getWebhook: "none",
+      updateWebhook: "default",
+      deleteWebhook: "none",
+      rotateWebhookSecret: "none",
+      webhookDeliveries: "none",
+      retryWebhookDelivery: "none",
       health: "none"
     })
   })
