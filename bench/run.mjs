@@ -16,7 +16,8 @@ const all = [
   "idempotency",
   "catchup",
   "sse",
-  "hono"
+  "hono",
+  "webhooks"
 ]
 // Run only when named: `pnpm bench http-metrics`, `pnpm bench metrics-instructions`.
 const extra = ["http-metrics", "metrics-instructions"]
@@ -33,17 +34,18 @@ if (
   chosen.includes("sse") &&
   !chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))
 ) ensureServerBundle()
-if (chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))) {
+if (chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono", "webhooks"].includes(c))) {
   if (!hasWrk()) {
     console.error("The HTTP benchmarks need wrk: apt-get install wrk")
     process.exit(1)
   }
   ensureServerBundle()
 }
-if (chosen.includes("latency")) ensureOpenload()
+if (chosen.includes("latency") || chosen.includes("webhooks")) ensureOpenload()
 const http = await import("./http.mjs")
 const latency = await import("./latency.mjs")
 const sse = await import("./sse.mjs")
+const webhooks = await import("./webhooks.mjs")
 const hono = await import("./hono.mjs")
 
 for (const name of chosen) {
@@ -84,6 +86,9 @@ for (const name of chosen) {
       break
     case "sse":
       await sse.run()
+      break
+    case "webhooks":
+      await webhooks.run()
       break
     case "hono":
       await hono.run()
