@@ -53,7 +53,7 @@ export const make: Effect.Effect<
 
   // The contact's email just before `event`, from the cache or else from its stream.
   const emailBefore = (event: EventStore.RecordedEvent) =>
-    emails.has(event.streamId) ? Effect.succeed(emails.get(event.streamId)) : Effect.map(
+    emails.has(event.streamId) || event.version === 1 ? Effect.succeed(emails.get(event.streamId)) : Effect.map(
       eventStore.readStream(event.streamId),
       (stream) => {
         let email: string | undefined

@@ -15,6 +15,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as WebhookDelivery from "./WebhookDelivery.js"
 import * as WebhookMetrics from "./WebhookMetrics.js"
@@ -28,7 +29,7 @@ export interface Options extends WebhookDelivery.Options {
   readonly pollInterval?: Duration.Duration | undefined
   /** Attempts in flight at once in this process (default 256). */
   readonly concurrency?: number | undefined
-  /** Attempts in flight at once to one endpoint in this process (default 16). */
+  /** Attempts in flight at once to one endpoint in this process (default 64). */
   readonly perEndpoint?: number | undefined
   /** This process's id as a lease owner (default: a new UUID). */
   readonly owner?: string | undefined
@@ -37,8 +38,12 @@ export interface Options extends WebhookDelivery.Options {
 // Longer than an attempt can take (the timeout), so a lease never runs out under a live attempt.
 const leaseFor = (timeout: Duration.Duration) => Duration.sum(timeout, Duration.seconds(45))
 
-// Messages per claim: small, so no endpoint takes more than its share in one go.
-const ClaimSize = 16
+// Messages per claim: bounded, so no endpoint takes much more than its share in one go.
+const ClaimSize = 64
+
+// How long an endpoint read for a delivery is used for the next ones: the claim itself skips
+// disabled and deleted endpoints, so a stale read costs at most one attempt.
+const EndpointTtlMillis = 1000
 
 /** What comes after an attempt with this result, the message having had `before` attempts. */
 export const next = (
@@ -72,14 +77,29 @@ export const run = (
     const owner = options.owner ?? `sender-${ids.make(yield* Clock.currentTimeMillis)}`
     const poll = options.pollInterval ?? Duration.millis(200)
     const capacity = options.concurrency ?? 256
-    const perEndpoint = options.perEndpoint ?? 16
+    const perEndpoint = options.perEndpoint ?? 64
     const lease = leaseFor(options.timeout)
     const inFlight = new Map<string, number>()
     let total = 0
+    // Offered when an attempt ends: its contact's next message may be due now, and there is room.
+    const wake = yield* Queue.sliding<void>(1)
+    const known = new Map<
+      string,
+      { readonly endpoint: Option.Option<WebhookEndpoint.WebhookEndpoint>; until: number }
+    >()
+    const endpointOf = (message: WebhookOutbox.Message, now: number) => {
+      const cached = known.get(message.endpointId)
+      if (cached !== undefined && cached.until > now) return Effect.succeed(cached.endpoint)
+      return Effect.tap(endpoints.get(message.projectId, message.endpointId), (endpoint) =>
+        Effect.sync(() => {
+          if (known.size > 10_000) known.clear()
+          known.set(message.endpointId, { endpoint, until: now + EndpointTtlMillis })
+        }))
+    }
 
     const deliver = (message: WebhookOutbox.Message) =>
       Effect.gen(function*() {
-        const found = yield* endpoints.get(message.projectId, message.endpointId)
+        const found = yield* endpointOf(message, yield* Clock.currentTimeMillis)
         // Deleted (its messages go with it) or disabled since the claim: the lease runs out, and
         // the message waits until the endpoint is enabled again.
         if (Option.isNone(found) || !found.value.enabled) return
@@ -103,6 +123,7 @@ export const run = (
         yield* outbox.settle(message.id, owner, attempt, settlement)
         WebhookMetrics.attempted(outcome, millis / 1000)
         if (outcome === "gone") {
+          known.delete(endpoint.id)
           yield* WebhookEndpoints.execute(endpoint.projectId, { _tag: "DisableEndpoint", endpointId: endpoint.id })
         }
       }).pipe(
@@ -114,7 +135,8 @@ export const run = (
           const n = (inFlight.get(message.endpointId) ?? 1) - 1
           if (n === 0) inFlight.delete(message.endpointId)
           else inFlight.set(message.endpointId, n)
-        }))
+        })),
+        Effect.ensuring(Queue.offer(wake, undefined))
       )
 
     // One round: claim what fits, start each delivery on its own fiber; true when work was found.
@@ -129,12 +151,19 @@ export const run = (
         inFlight.set(message.endpointId, (inFlight.get(message.endpointId) ?? 0) + 1)
         yield* FiberSet.run(fibers, deliver(message))
       }
-      return claimed.length > 0
+      // A full claim may have left more behind: claim again at once. Otherwise wait for the poll,
+      // or for an attempt to end (a moment later, so that ends close together make one claim).
+      return claimed.length >= room
     }).pipe(Effect.catchAll(() => Effect.succeed(false)))
 
+    const settled = Effect.zipRight(Queue.take(wake), Effect.sleep(Duration.millis(10)))
     const loop: Effect.Effect<never> = Effect.flatMap(
       round,
-      (found) => Effect.zipRight(found ? Effect.yieldNow() : Effect.sleep(poll), Effect.suspend(() => loop))
+      (more) =>
+        Effect.zipRight(
+          more ? Effect.yieldNow() : Effect.race(Effect.sleep(poll), settled),
+          Effect.suspend(() => loop)
+        )
     )
     return yield* loop
   })
