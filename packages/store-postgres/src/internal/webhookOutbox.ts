@@ -9,7 +9,11 @@ import type * as WebhookSchedule from "@tracklog/core/WebhookSchedule"
 import * as WebhookOutbox from "@tracklog/core/WebhookOutbox"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import type * as StoreError from "@tracklog/core/StoreError"
+import * as StoreMetrics from "../StoreMetrics.js"
+import * as Batcher from "./batcher.js"
 import type * as Database from "./database.js"
 
 interface Row {
@@ -48,7 +52,12 @@ const decode = (row: Row): WebhookOutbox.Message => ({
   createdAt: new Date(row.created_ms)
 })
 
-const encodeAttempt = (attempt: WebhookSchedule.Attempt) => JSON.stringify({ ...attempt, at: attempt.at.toISOString() })
+interface Settle {
+  readonly messageId: string
+  readonly owner: string
+  readonly attempt: WebhookSchedule.Attempt
+  readonly next: WebhookOutbox.Settlement
+}
 
 /** Drops every message of an erased contact, in the erasure's transaction (behaviour §7, §12). */
 export const eraseContact =
@@ -60,6 +69,32 @@ export const make = (db: Database.Database): WebhookOutbox.WebhookOutbox["Type"]
   const { guard, sql } = db
   const rows = (effect: Effect.Effect<ReadonlyArray<Row>, SqlError.SqlError>) =>
     Effect.map(guard(effect), (found) => found.map(decode))
+  // Attempts end one by one, many at a time: recorded together, one statement per round trip.
+  const settle = Batcher.make<Settle, boolean, StoreError.StoreUnavailable>({
+    ...db.batching,
+    onBatch: StoreMetrics.batchSizeOf("webhook_settle"),
+    keyOf: (item) => [item.messageId],
+    run: (items) =>
+      guard(sql<{ id: string }>`
+        UPDATE webhook_messages m SET attempts = m.attempts || jsonb_build_array(r.attempt),
+          status = r.status, next_attempt_at = r.next_at::timestamptz, lease_owner = NULL, lease_until = NULL
+        FROM json_to_recordset(${
+        JSON.stringify(items.map(({ attempt, messageId, next, owner }) => ({
+          id: messageId,
+          owner,
+          attempt: { ...attempt, at: attempt.at.toISOString() },
+          status: next._tag === "Delivered" ? "delivered" : next._tag === "Failed" ? "failed" : "pending",
+          next_at: next._tag === "RetryAt" ? next.at.toISOString() : null
+        })))
+      }::json) AS r(id text, owner text, attempt jsonb, status text, next_at text)
+        WHERE m.id = r.id AND m.lease_owner = r.owner
+        RETURNING m.id`).pipe(
+        Effect.map((updated) => {
+          const done = new Set(updated.map((u) => u.id))
+          return items.map((item) => Exit.succeed(done.has(item.messageId)))
+        })
+      )
+  })
   return WebhookOutbox.WebhookOutbox.of({
     // In log order (the array's): `seq` follows it. A message whose event is gone from the log (its
     // contact erased since the dispatcher read it) or whose endpoint was deleted is left out.
@@ -112,14 +147,7 @@ export const make = (db: Database.Database): WebhookOutbox.WebhookOutbox["Type"]
           [...claimed].sort((a, b) => (a.nextAttemptAt?.getTime() ?? 0) - (b.nextAttemptAt?.getTime() ?? 0))
         )
       ),
-    settle: (messageId, owner, attempt, next) =>
-      guard(sql`
-        UPDATE webhook_messages SET attempts = attempts || jsonb_build_array(${encodeAttempt(attempt)}::jsonb),
-          status = ${next._tag === "Delivered" ? "delivered" : next._tag === "Failed" ? "failed" : "pending"},
-          next_attempt_at = ${next._tag === "RetryAt" ? next.at.toISOString() : null}::timestamptz,
-          lease_owner = NULL, lease_until = NULL
-        WHERE id = ${messageId} AND lease_owner = ${owner}
-        RETURNING seq`).pipe(Effect.map((updated) => updated.length > 0)),
+    settle: (messageId, owner, attempt, next) => settle({ messageId, owner, attempt, next }),
     list: (projectId, endpointId, { cursor, limit, status }) =>
       rows(sql<Row>`
         SELECT ${sql.literal(columns("m"))} FROM webhook_messages m
