@@ -67,10 +67,19 @@ export const run = async () => {
     openload({ base: star.base, key: key.pk, rate, seconds: Math.max(seconds, 8), warmup: 0 })
     while (await pending(star.base, made.id) > 0) await new Promise((r) => setTimeout(r, 50))
     const stats = await json(`${receiver.base}/stats`)
+    // Where the time goes, on the newest 100 deliveries: event → queued (the dispatcher), queued →
+    // first attempt (the sender).
+    const recent = (await json(`${star.base}/webhooks/${made.id}/deliveries?status=delivered&limit=100`, {
+      headers: { authorization: `Bearer ${key.sk}` }
+    })).data
+    const queuedLag = recent.map((d) => Date.parse(d.createdAt) - Date.parse(d.payload.timestamp))
+    const sendLag = recent.map((d) => Date.parse(d.attempts[0].at) - Date.parse(d.createdAt))
     console.log(
       `webhooks, postgres: at ${rate} tracks/s, ${stats.count} deliveries (${stats.distinct} distinct ids); ` +
         `event → delivery p50 ${percentile(stats.delays, 50)} ms, p99 ${percentile(stats.delays, 99)} ms ` +
-        `(target ≤ 1000)`
+        `(target ≤ 1000); of the last 100, event → queued p50 ${percentile(queuedLag, 50)} ms, p99 ${
+          percentile(queuedLag, 99)
+        } ms; queued → sent p50 ${percentile(sendLag, 50)} ms, p99 ${percentile(sendLag, 99)} ms`
     )
   } finally {
     await none.stop()

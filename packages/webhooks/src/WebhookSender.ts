@@ -27,9 +27,9 @@ export interface Options extends WebhookDelivery.Options {
   readonly delays: WebhookSchedule.Delays
   /** How often the outbox is asked for due work while there is none (default 200 ms). */
   readonly pollInterval?: Duration.Duration | undefined
-  /** Attempts in flight at once in this process (default 256). */
+  /** Attempts in flight at once in this process (default 512). */
   readonly concurrency?: number | undefined
-  /** Attempts in flight at once to one endpoint in this process (default 64). */
+  /** Attempts in flight at once to one endpoint in this process (default 128). */
   readonly perEndpoint?: number | undefined
   /** This process's id as a lease owner (default: a new UUID). */
   readonly owner?: string | undefined
@@ -76,8 +76,8 @@ export const run = (
     const ids = yield* Ids.Ids
     const owner = options.owner ?? `sender-${ids.make(yield* Clock.currentTimeMillis)}`
     const poll = options.pollInterval ?? Duration.millis(200)
-    const capacity = options.concurrency ?? 256
-    const perEndpoint = options.perEndpoint ?? 64
+    const capacity = options.concurrency ?? 512
+    const perEndpoint = options.perEndpoint ?? 128
     const lease = leaseFor(options.timeout)
     const inFlight = new Map<string, number>()
     let total = 0
