@@ -22,6 +22,7 @@ import * as WebhookDispatcher from "../WebhookDispatcher.js"
 import type * as WebhookEndpoint from "../WebhookEndpoint.js"
 import * as WebhookEndpoints from "../WebhookEndpoints.js"
 import * as WebhookOutbox from "../WebhookOutbox.js"
+import * as Track from "../Track.js"
 import * as StoreContract from "./StoreContract.js"
 
 /** What a store package provides. */
@@ -72,7 +73,8 @@ const later = (ms: number) => new Date(Date.now() + ms)
 
 const waitFor = <A, E, R>(effect: Effect.Effect<A, E, R>, until: (a: A) => boolean) =>
   effect.pipe(
-    Effect.repeat({ until, schedule: Schedule.spaced("50 millis") }),
+    Effect.filterOrFail(until, () => new Error("not yet")),
+    Effect.retry(Schedule.spaced("50 millis")),
     Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("condition not met within 10 s") })
   )
 
@@ -302,6 +304,33 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           expect((yield* listed(vip.id)).map((m) => m.type).reverse()).toEqual(["contact.created", "segment.vip.entry"])
           expect(yield* listed(off.id)).toEqual([])
           yield* Effect.forEach(fibers, Fiber.interrupt)
+        }))
+
+      it.effect("an event of a contact it has not seen yet carries the email as of that event, read from the stream", () =>
+        Effect.gen(function*() {
+          const outbox = yield* WebhookOutbox.WebhookOutbox
+          const track = yield* Track.Track
+          const projectId = yield* newProject
+          const name = `webhooks-late-${projectId}`
+          const dispatcher = yield* WebhookDispatcher.make
+          const run = Processor.run({ ...dispatcher, name, projectId })
+          // Seen while nothing matched: the dispatcher kept nothing of the contact.
+          yield* track.track(projectId, { email: "before@example.com", event: "early" })
+          const first = yield* Effect.fork(run)
+          yield* waitFor(Processor.lag(name, projectId), (lag) => lag.events === 0)
+          yield* Fiber.interrupt(first)
+          const hook = yield* create(projectId, ["late"])
+          yield* track.track(projectId, { email: "before@example.com", event: "late", data: { n: 1 } })
+          const second = yield* Effect.fork(run)
+          const [message] = yield* waitFor(
+            Effect.map(outbox.list(projectId, hook.id, { limit: 10 }), (page) => page.data),
+            (data) => data.length === 1
+          )
+          expect(JSON.parse(message!.payload)).toMatchObject({
+            type: "late",
+            data: { email: "before@example.com", name: "late", data: { n: 1 } }
+          })
+          yield* Fiber.interrupt(second)
         }))
     })
   })
