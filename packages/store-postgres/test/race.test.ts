@@ -87,7 +87,9 @@ for (const backend of TestDatabase.backends) {
               "projects",
               "streams",
               "suppressions",
-              "tracklog_migrations"
+              "tracklog_migrations",
+              "webhook_endpoints",
+              "webhook_messages"
             ]
           )
           // One log, one epoch.
