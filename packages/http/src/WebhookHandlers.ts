@@ -18,6 +18,7 @@ import * as Option from "effect/Option"
 import * as ApiError from "./ApiError.js"
 import type * as Handlers from "./Handlers.js"
 import * as Params from "./Params.js"
+import * as Views from "./Views.js"
 import * as WebhookApi from "./WebhookApi.js"
 
 /** What the group's handlers need. */
@@ -157,7 +158,7 @@ export const make = Effect.gen(function*() {
             Effect.provide(context),
             Effect.mapError(ApiError.fromDomain)
           )
-          return { status: 204, body: "" }
+          return Views.noContent
         })
     },
     rotateWebhookSecret: {
