@@ -58,6 +58,8 @@ export interface State {
   readonly webhookEndpoints: Map<string, WebhookEndpoint.WebhookEndpoint>
   /** Webhook messages by id, in queue order. */
   readonly webhookMessages: Map<string, MessageRow>
+  /** The pending ones among them: what a claim and the queue's depth look at. */
+  readonly webhookPending: Map<string, MessageRow>
   /** `endpointId \0 eventId` of every message queued: one message per endpoint and event. */
   readonly webhookQueued: Set<string>
   /** The last webhook message's `seq`. */
@@ -83,6 +85,7 @@ export const make = (): State => ({
   processors: new Map(),
   webhookEndpoints: new Map(),
   webhookMessages: new Map(),
+  webhookPending: new Map(),
   webhookQueued: new Set(),
   webhookSeq: 0,
   transactions: 0

@@ -15,6 +15,7 @@ export const dropEndpoint = (state: State.State, endpointId: string): void => {
   for (const [id, row] of state.webhookMessages) {
     if (row.message.endpointId === endpointId) {
       state.webhookMessages.delete(id)
+      state.webhookPending.delete(id)
       state.webhookQueued.delete(queuedKey(endpointId, row.message.eventId))
     }
   }
@@ -23,14 +24,15 @@ export const dropEndpoint = (state: State.State, endpointId: string): void => {
 /** Drops every message of an erased contact, with its payload (behaviour §7, §12). */
 export const eraseContact = (state: State.State, projectId: string, contactId: string): void => {
   for (const [id, row] of state.webhookMessages) {
-    if (row.message.projectId === projectId && row.message.contactId === contactId) state.webhookMessages.delete(id)
+    if (row.message.projectId === projectId && row.message.contactId === contactId) {
+      state.webhookMessages.delete(id)
+      state.webhookPending.delete(id)
+    }
   }
 }
 
 const pendingInOrder = (state: State.State) =>
-  [...state.webhookMessages.values()].filter((row) => row.message.status === "pending").sort((a, b) =>
-    a.message.seq - b.message.seq
-  )
+  [...state.webhookPending.values()].sort((a, b) => a.message.seq - b.message.seq)
 
 /** The `WebhookOutbox` of a memory store. */
 export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
@@ -44,7 +46,7 @@ export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
           // Erased since the dispatcher read the event: nothing of it may be kept.
           if (message.type !== "contact.erased" && !state.contacts.has(message.contactId)) continue
           state.webhookQueued.add(key)
-          state.webhookMessages.set(message.id, {
+          const row: State.MessageRow = {
             message: {
               ...message,
               seq: ++state.webhookSeq,
@@ -54,7 +56,9 @@ export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
             },
             leaseOwner: undefined,
             leaseUntil: 0
-          })
+          }
+          state.webhookMessages.set(message.id, row)
+          state.webhookPending.set(message.id, row)
           queued++
         }
         return queued
@@ -93,6 +97,7 @@ export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
           status: next._tag === "Delivered" ? "delivered" : next._tag === "Failed" ? "failed" : "pending",
           nextAttemptAt: next._tag === "RetryAt" ? next.at : null
         }
+        if (next._tag !== "RetryAt") state.webhookPending.delete(messageId)
         return true
       }),
     list: (projectId, endpointId, { cursor, limit, status }) =>
@@ -115,13 +120,13 @@ export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
           return Option.none()
         }
         row.message = { ...row.message, status: "pending", nextAttemptAt: now }
+        state.webhookPending.set(messageId, row)
         return Option.some(row.message)
       }),
     depth: Effect.sync(() => {
       let pending = 0
       let oldest: Date | null = null
-      for (const { message } of state.webhookMessages.values()) {
-        if (message.status !== "pending") continue
+      for (const { message } of state.webhookPending.values()) {
         pending++
         if (oldest === null || message.createdAt < oldest) oldest = message.createdAt
       }
