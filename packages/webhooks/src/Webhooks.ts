@@ -87,7 +87,8 @@ export const run = (
       Effect.zipRight(Effect.sleep(options.depthInterval ?? Duration.seconds(5))),
       Effect.forever
     )
-    return yield* Effect.raceAll([
+    // None of them ends but by failing; the first failure (the dispatcher's) stops the others.
+    yield* Effect.all([
       Processor.run({ ...dispatcher, leaseTtl: options.leaseTtl }),
       WebhookSender.run({
         ...options,
@@ -96,7 +97,8 @@ export const run = (
         pollInterval: options.pollInterval
       }),
       depth
-    ])
+    ], { concurrency: "unbounded", discard: true })
+    return yield* Effect.never
   })
 
 /**
