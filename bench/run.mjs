@@ -18,7 +18,8 @@ const all = [
   "sse",
   "hono",
   "segments",
-  "segments-http"
+  "segments-http",
+  "webhooks"
 ]
 // Run only when named: `pnpm bench http-metrics`, `pnpm bench metrics-instructions`.
 const extra = ["http-metrics", "metrics-instructions"]
@@ -36,7 +37,9 @@ if (
   !chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))
 ) ensureServerBundle()
 if (
-  chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono", "segments-http"].includes(c))
+  chosen.some((c) =>
+    c.startsWith("http") || ["latency", "growth", "emmett", "hono", "segments-http", "webhooks"].includes(c)
+  )
 ) {
   if (!hasWrk()) {
     console.error("The HTTP benchmarks need wrk: apt-get install wrk")
@@ -44,10 +47,12 @@ if (
   }
   ensureServerBundle()
 }
-if (chosen.includes("latency") || chosen.includes("segments-http")) ensureOpenload()
+if (chosen.includes("latency") || chosen.includes("segments-http")) ensureOpenload(),
+if (chosen.includes("latency") || chosen.includes("webhooks")) ensureOpenload()
 const http = await import("./http.mjs")
 const latency = await import("./latency.mjs")
 const sse = await import("./sse.mjs")
+const webhooks = await import("./webhooks.mjs")
 const hono = await import("./hono.mjs")
 
 for (const name of chosen) {
@@ -94,6 +99,9 @@ for (const name of chosen) {
       break
     case "sse":
       await sse.run()
+      break
+    case "webhooks":
+      await webhooks.run()
       break
     case "hono":
       await hono.run()

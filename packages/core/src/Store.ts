@@ -11,6 +11,8 @@ import * as Membership from "./Membership.js"
 import * as Projects from "./Projects.js"
 import * as SegmentStore from "./SegmentStore.js"
 import * as Suppressions from "./Suppressions.js"
+import * as WebhookEndpoints from "./WebhookEndpoints.js"
+import * as WebhookOutbox from "./WebhookOutbox.js"
 
 /** The services a store layer provides. */
 export type Ports =
@@ -20,6 +22,8 @@ export type Ports =
   | Suppressions.Suppressions
   | SegmentStore.SegmentStore
   | Membership.MembershipStore
+  | WebhookEndpoints.WebhookEndpoints
+  | WebhookOutbox.WebhookOutbox
 
 /** A backend's implementations of the ports. */
 export interface Implementations {
@@ -29,6 +33,8 @@ export interface Implementations {
   readonly suppressions: Suppressions.Suppressions["Type"]
   readonly segmentStore: SegmentStore.SegmentStore["Type"]
   readonly membershipStore: Membership.MembershipStore["Type"]
+  readonly webhookEndpoints: WebhookEndpoints.WebhookEndpoints["Type"]
+  readonly webhookOutbox: WebhookOutbox.WebhookOutbox["Type"]
 }
 
 /** The context a store layer provides, from its implementations. */
@@ -39,4 +45,6 @@ export const context = (ports: Implementations): Context.Context<Ports> =>
     Context.add(Suppressions.Suppressions, ports.suppressions),
     Context.add(SegmentStore.SegmentStore, ports.segmentStore),
     Context.add(Membership.MembershipStore, ports.membershipStore)
+    Context.add(WebhookEndpoints.WebhookEndpoints, ports.webhookEndpoints),
+    Context.add(WebhookOutbox.WebhookOutbox, ports.webhookOutbox)
   )

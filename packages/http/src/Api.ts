@@ -6,40 +6,26 @@
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
-import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import type * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
-import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as ContactUpdate from "@tracklog/core/ContactUpdate"
-import * as FieldIssue from "@tracklog/core/FieldIssue"
 import * as Json from "@tracklog/core/Json"
 import * as TrackBatch from "@tracklog/core/TrackBatch"
 import * as TrackCommand from "@tracklog/core/TrackCommand"
 import * as Context from "effect/Context"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as ApiParts from "./internal/apiParts.js"
 import * as OpenApiFix from "./internal/openApi.js"
 import * as Prometheus from "./internal/prometheus.js"
 import * as SegmentApi from "./SegmentApi.js"
+import * as WebhookApi from "./WebhookApi.js"
 
-/** One broken rule of a request, in `error.errors[]` (the core's `FieldIssue`). */
-export const FieldError = FieldIssue.FieldIssue.annotations({ identifier: "FieldError" })
+/** The error envelope (behaviour §2), its field errors, and the bearer key middleware. */
+export { Authorization, ErrorEnvelope, FieldError } from "./internal/apiParts.js"
 
-/** The envelope of every non-2xx answer (behaviour §2). */
-export const ErrorEnvelope = Schema.Struct({
-  success: Schema.Literal(false),
-  error: Schema.Struct({
-    code: Schema.String,
-    message: Schema.String,
-    statusCode: Schema.Number,
-    requestId: Schema.String,
-    errors: Schema.optionalWith(Schema.Array(FieldError), { exact: true }),
-    suggestion: Schema.optionalWith(Schema.String, { exact: true })
-  }),
-  timestamp: Schema.String
-}).annotations({ identifier: "ErrorEnvelope" })
-
-const error = (status: number, description: string) => [ErrorEnvelope.annotations({ description }), { status }] as const
+const { authErrors, Authorization, error, ErrorEnvelope, FieldError, page, PageParams } = ApiParts
 
 /** The answer to a track (behaviour §1.7). */
 export const TrackResponse = Schema.Struct({
@@ -130,22 +116,8 @@ export const EventView = Schema.Struct({
   createdAt: Schema.String
 }).annotations({ identifier: "Event" })
 
-const page = <A, I>(item: Schema.Schema<A, I>, identifier: string) =>
-  Schema.Struct({
-    data: Schema.Array(item),
-    cursor: Schema.optionalWith(Schema.String, { exact: true }).annotations({
-      description: "Pass as `cursor` for the next page; absent on the last page"
-    }),
-    hasMore: Schema.Boolean
-  }).annotations({ identifier })
-
 export const ContactList = page(ContactView, "ContactList")
 export const EventList = page(EventView, "EventList")
-
-/** Bearer key authentication: `pk_…` works on `/v1/track` only, `sk_…` everywhere. */
-export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("Authorization", {
-  security: { bearer: HttpApiSecurity.bearer }
-}) {}
 
 /**
  * The key an endpoint behind `Authorization` wants (behaviour §1.1): `any` key of the project, or
@@ -164,20 +136,6 @@ export class BodyLimit extends Context.Tag("@tracklog/http/Api/BodyLimit")<BodyL
 /** Page sizes of the list endpoints (behaviour §3), for their URL parameters and their handlers. */
 export const ContactsPage = { max: 100, default: 20 } as const
 export const EventsPage = { max: 1000, default: 100 } as const
-
-const authErrors = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E): E =>
-  (endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps)
-    .addError(...error(401, "MISSING_AUTH or INVALID_API_KEY"))
-    .addError(...error(429, "RATE_LIMIT_EXCEEDED"))
-    .addError(...error(503, "SERVICE_UNAVAILABLE: the store cannot be reached")) as unknown as E
-
-const PageParams = (size: { readonly max: number; readonly default: number }) =>
-  Schema.Struct({
-    limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, size.max))).annotations({
-      description: `Page size, 1–${size.max}, default ${size.default}`
-    }),
-    cursor: Schema.optional(Schema.String)
-  })
 
 /** `POST /v1/track`. */
 export const track = HttpApiEndpoint.post("track", "/v1/track")
@@ -362,6 +320,7 @@ export class Api extends HttpApi.make("tracklog")
   .add(SuppressionsGroup)
   .add(EventsGroup)
   .add(SegmentsGroup)
+  .add(WebhookApi.WebhooksGroup)
   .add(HealthGroup)
   .addError(...error(404, "NOT_FOUND: unknown route"))
   .addError(...error(431, "REQUEST_HEADER_FIELDS_TOO_LARGE: the header block is over the server's limit"))

@@ -14,6 +14,8 @@ import type * as StoreError from "@tracklog/core/StoreError"
 import type * as Suppressions from "@tracklog/core/Suppressions"
 import type * as TrackBatch from "@tracklog/core/TrackBatch"
 import type * as TrackCommand from "@tracklog/core/TrackCommand"
+import type * as WebhookEndpoint from "@tracklog/core/WebhookEndpoint"
+import type * as WebhookEndpointCommand from "@tracklog/core/WebhookEndpointCommand"
 import * as Schema from "effect/Schema"
 
 /** The machine-readable codes of behaviour §2. */
@@ -35,6 +37,8 @@ export type Code =
   | "SEGMENT_NOT_FOUND"
   | "SEGMENT_EXISTS"
   | "SEGMENT_IN_USE"
+  | "WEBHOOK_NOT_FOUND"
+  | "DELIVERY_NOT_FOUND"
 
 /** A failure answered with the error envelope. */
 export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
@@ -84,6 +88,11 @@ export const notFound = () => make(404, "NOT_FOUND", "Route not found")
 export const contactNotFound = () => make(404, "CONTACT_NOT_FOUND", "Contact not found")
 
 export const segmentNotFound = () => make(404, "SEGMENT_NOT_FOUND", "Segment not found")
+/** No webhook endpoint of the project has this id (behaviour §12). */
+export const webhookNotFound = () => make(404, "WEBHOOK_NOT_FOUND", "Webhook endpoint not found")
+
+/** The endpoint has no delivery with this id (behaviour §12). */
+export const deliveryNotFound = () => make(404, "DELIVERY_NOT_FOUND", "Delivery not found")
 
 export const payloadTooLarge = (limit: number) => make(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`)
 
@@ -152,6 +161,9 @@ export const fromDomain = (
     | SegmentCommand.SegmentNotFound
     | SegmentCommand.SegmentExists
     | SegmentCommand.SegmentInUse
+    | WebhookEndpoint.WebhookEndpointNotFound
+    | WebhookEndpoint.WebhookEndpointExists
+    | WebhookEndpointCommand.InvalidWebhookEndpoint
     | ApiError
 ): ApiError => {
   switch (error._tag) {
@@ -213,6 +225,13 @@ export const fromDomain = (
         `Other segments refer to this one: ${error.referencedBy.join(", ")}`,
         "Change or delete the segments that refer to it first"
       )
+    case "WebhookEndpointNotFound":
+      return webhookNotFound()
+    case "InvalidWebhookEndpoint":
+      return validation(error.issues)
+    // A fresh id that is taken: a fault of the id source, never the caller's.
+    case "WebhookEndpointExists":
+      return internal()
   }
 }
 

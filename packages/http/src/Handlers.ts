@@ -17,6 +17,7 @@ import * as SegmentHandlers from "./SegmentHandlers.js"
 import * as StreamHandlers from "./StreamHandlers.js"
 import * as SuppressionHandlers from "./SuppressionHandlers.js"
 import * as TrackHandlers from "./TrackHandlers.js"
+import * as WebhookHandlers from "./WebhookHandlers.js"
 
 /** A request as handlers see it: already routed, its body parsed, its key checked. */
 export interface Request {
@@ -70,6 +71,7 @@ export type Services =
   | StreamHandlers.Services
   | SegmentHandlers.Services
   | HealthHandlers.Services
+  | WebhookHandlers.Services
 
 /** The handlers of every endpoint of `Api`, by endpoint name. */
 export const make = Effect.gen(function*() {
@@ -79,6 +81,7 @@ export const make = Effect.gen(function*() {
     ...(yield* SuppressionHandlers.make),
     ...(yield* StreamHandlers.make),
     ...(yield* SegmentHandlers.make),
+    ...(yield* WebhookHandlers.make),
     ...(yield* HealthHandlers.make)
   }
   return handlers as Readonly<Record<string, Handler>>

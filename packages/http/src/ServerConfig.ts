@@ -2,6 +2,7 @@
  * The server's configuration, from the environment (the README's "Configuration" table).
  */
 import * as CommandHandler from "@tracklog/core/CommandHandler"
+import * as WebhookSchedule from "@tracklog/core/WebhookSchedule"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Either from "effect/Either"
@@ -126,6 +127,21 @@ export const ServerConfig = Config.all({
   metrics: Config.literal("on", "off")("TRACKLOG_METRICS").pipe(
     Config.withDefault("on" as const),
     Config.map((value) => value === "on")
+  ),
+  // behaviour §12: `on` lets webhooks go to loopback, private and link-local targets (tests, a receiver on this machine).
+  webhookAllowPrivate: Config.literal("on", "off")("TRACKLOG_WEBHOOK_ALLOW_PRIVATE").pipe(
+    Config.withDefault("off" as const),
+    Config.map((value) => value === "on")
+  ),
+  // behaviour §12: the waits between a webhook message's attempts, `5s,5m,30m,2h,5h,10h,10h` by default.
+  webhookRetry: Config.string("TRACKLOG_WEBHOOK_RETRY").pipe(
+    Config.withDefault(WebhookSchedule.format(WebhookSchedule.DefaultDelays)),
+    Config.mapOrFail((text) =>
+      Either.mapLeft(
+        WebhookSchedule.parse(text),
+        (message) => ConfigError.InvalidData(["TRACKLOG_WEBHOOK_RETRY"], message)
+      )
+    )
   ),
   // `<requests per second>[:<burst>]` per key, per process; off when unset (behaviour §9).
   rateLimit: Config.option(

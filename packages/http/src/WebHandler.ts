@@ -11,6 +11,7 @@
  */
 import type * as CommandHandler from "@tracklog/core/CommandHandler"
 import type * as Store from "@tracklog/core/Store"
+import * as Webhooks from "@tracklog/webhooks/Webhooks"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -194,6 +195,8 @@ export const fromLayer = async <E>(
     readonly keys?: ReadonlyArray<ServerConfig.KeyPair> | undefined
     /** The command handler's tuning: contact cache budget, idempotency TTL. */
     readonly handler?: CommandHandler.Options | undefined
+    /** The webhook dispatcher and sender's settings (behaviour §12); `false` runs neither. */
+    readonly webhooks?: Webhooks.Options | false | undefined
   } = {}
 ): Promise<WebHandler> => {
   const scope = Effect.runSync(Scope.make())
@@ -205,14 +208,20 @@ export const fromLayer = async <E>(
     )
     return yield* Effect.gen(function*() {
       const created = yield* Bootstrap.run(options.keys ?? [])
-      const built = yield* make({
-        bodyLimit: options.bodyLimit ?? 1024 * 1024,
-        batchBodyLimit: options.batchBodyLimit,
-        requestTimeoutMillis: options.requestTimeoutMillis,
-        requestLog: options.requestLog,
-        metrics,
-        rateLimit: options.rateLimit
-      })
+      const webhooks = options.webhooks ?? Webhooks.defaults
+      if (webhooks !== false) yield* Webhooks.start(webhooks)
+      const built = yield* Effect.provideService(
+        make({
+          bodyLimit: options.bodyLimit ?? 1024 * 1024,
+          batchBodyLimit: options.batchBodyLimit,
+          requestTimeoutMillis: options.requestTimeoutMillis,
+          requestLog: options.requestLog,
+          metrics,
+          rateLimit: options.rateLimit
+        }),
+        Webhooks.Settings,
+        webhooks === false ? Webhooks.defaults : webhooks
+      )
       return { ...built, created }
     }).pipe(Effect.provide(context))
   })
@@ -247,6 +256,7 @@ export const fromEnv = async (): Promise<WebHandler> => {
     metrics: config.metrics,
     rateLimit: config.rateLimit._tag === "Some" ? config.rateLimit.value : undefined,
     keys: config.keys,
+    webhooks: { allowPrivate: config.webhookAllowPrivate, delays: config.webhookRetry },
     handler: { idempotencyTtlSeconds: config.idempotencyTtl, cacheBytes: config.contactCacheBytes }
   })
 }

@@ -3,6 +3,7 @@
  * projects, then `POST /v1/track` and the read API until SIGINT/SIGTERM.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Webhooks from "@tracklog/webhooks/Webhooks"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as RuntimeFlags from "effect/RuntimeFlags"
@@ -18,8 +19,11 @@ const program = Effect.gen(function*() {
   const config = yield* ServerConfig.ServerConfig
   // Before the store's layer is built: PGlite's module compiles there (decision 0019, 0027).
   for (const flag of V8Flags.forStore(config.store._tag)) V8.setFlagsFromString(flag)
+  const webhookOptions: Webhooks.Options = { allowPrivate: config.webhookAllowPrivate, delays: config.webhookRetry }
   return yield* Effect.gen(function*() {
     const created = yield* Bootstrap.run(config.keys)
+    // The webhook dispatcher and sender (behaviour §12), for as long as the server runs.
+    yield* Webhooks.start(webhookOptions)
     const running = yield* Server.make({
       port: config.port,
       host: config.host._tag === "Some" ? config.host.value : undefined,
@@ -41,6 +45,7 @@ const program = Effect.gen(function*() {
     return yield* Effect.never
   }).pipe(
     Effect.scoped,
+    Effect.provideService(Webhooks.Settings, webhookOptions),
     Effect.provide((config.metrics ? StoreLayer.instrumented : StoreLayer.layer)(config.store, {
       idempotencyTtlSeconds: config.idempotencyTtl,
       cacheBytes: config.contactCacheBytes

@@ -7,6 +7,7 @@ import * as Ids from "@tracklog/core/Ids"
 import * as SegmentProcessor from "@tracklog/core/SegmentProcessor"
 import * as Segments from "@tracklog/core/Segments"
 import type * as Store from "@tracklog/core/Store"
+import * as Webhooks from "@tracklog/webhooks/Webhooks"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Bootstrap from "../src/Bootstrap.js"
@@ -29,6 +30,8 @@ export const start = <E>(
     readonly requestLog?: boolean
     readonly metrics?: boolean
     readonly rateLimit?: RateLimiter.Limit
+    /** Runs the webhook dispatcher and sender with these settings (behaviour §12); neither when absent. */
+    readonly webhooks?: Webhooks.Options
   } = {}
 ) =>
   Effect.gen(function*() {
@@ -42,6 +45,7 @@ export const start = <E>(
     )
     return yield* Effect.gen(function*() {
       yield* Bootstrap.run([projectA, projectB])
+      if (options.webhooks !== undefined) yield* Webhooks.start(options.webhooks)
       const running = yield* Server.make({
         port: 0,
         host: "127.0.0.1",
@@ -55,7 +59,7 @@ export const start = <E>(
         rateLimit: options.rateLimit
       })
       return { url: running.url, running }
-    }).pipe(Effect.provide(context))
+    }).pipe(Effect.provide(context), Effect.provideService(Webhooks.Settings, options.webhooks ?? Webhooks.defaults))
   })
 
 export interface Answer {

@@ -45,10 +45,11 @@ it("GET /docs renders the POST /v1/track operation with no network but our serve
     expect(await page.locator(".opblock-summary-path").allInnerTexts()).toEqual(
       expect.arrayContaining(["/contacts", "/contacts/{id}", "/contacts/{id}/events"])
     )
-    // The contact and segment updates (behaviour §10, §11.2) are on the page as PATCH operations.
+    // The contact, segment and webhook updates (behaviour §10, §11.2, §12) are on the page as PATCH operations.
     expect(await page.locator(".opblock-patch .opblock-summary-path").allInnerTexts()).toEqual([
       "/contacts/{id}",
-      "/segments/{id}"
+      "/segments/{id}",
+      "/webhooks/{id}"
     ])
     expect(elsewhere).toEqual([])
   } finally {

@@ -7,6 +7,8 @@ import * as Contacts from "@tracklog/core/Contacts"
 import * as EventStore from "@tracklog/core/EventStore"
 import * as Membership from "@tracklog/core/Membership"
 import * as SegmentStore from "@tracklog/core/SegmentStore"
+import * as WebhookEndpoints from "@tracklog/core/WebhookEndpoints"
+import * as WebhookOutbox from "@tracklog/core/WebhookOutbox"
 import * as Store from "@tracklog/core/Store"
 import * as StoreError from "@tracklog/core/StoreError"
 import * as Suppressions from "@tracklog/core/Suppressions"
@@ -60,7 +62,30 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
       segmentsOf: () => failure,
       rebuild: () => failure
     })
-    return Store.context({ contacts, eventStore, projects, suppressions, segmentStore, membershipStore })
+    const webhookEndpoints = WebhookEndpoints.WebhookEndpoints.of({
+      get: () => failure,
+      list: () => failure,
+      enabled: failure,
+      save: () => failure
+    })
+    const webhookOutbox = WebhookOutbox.WebhookOutbox.of({
+      enqueue: () => failure,
+      claim: () => failure,
+      settle: () => failure,
+      list: () => failure,
+      retry: () => failure,
+      depth: failure
+    })
+    return Store.context({
+      contacts,
+      eventStore,
+      projects,
+      suppressions,
+      segmentStore,
+      membershipStore,
+      webhookEndpoints,
+      webhookOutbox
+    })
   }))
 
 const serve = (

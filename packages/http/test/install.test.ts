@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll, expect, it } from "vitest"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..")
-const packages = ["core", "store-memory", "store-postgres", "http"]
+const packages = ["core", "store-memory", "store-postgres", "webhooks", "http"]
 const dir = mkdtempSync(join(tmpdir(), "tracklog-install-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 

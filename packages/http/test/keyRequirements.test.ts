@@ -26,6 +26,14 @@ describe("Api.keyRequirements", () => {
       segmentContacts: "secret",
       contactSegments: "secret",
       queryContacts: "secret",
+      createWebhook: "secret",
+      listWebhooks: "secret",
+      getWebhook: "secret",
+      updateWebhook: "secret",
+      deleteWebhook: "secret",
+      rotateWebhookSecret: "secret",
+      webhookDeliveries: "secret",
+      retryWebhookDelivery: "secret",
       health: "none"
     })
   })
@@ -50,6 +58,14 @@ describe("Api.keyRequirements", () => {
       segmentContacts: "none",
       contactSegments: "none",
       queryContacts: "default",
+      createWebhook: "default",
+      listWebhooks: "none",
+      getWebhook: "none",
+      updateWebhook: "default",
+      deleteWebhook: "none",
+      rotateWebhookSecret: "none",
+      webhookDeliveries: "none",
+      retryWebhookDelivery: "none",
       health: "none"
     })
   })

@@ -8,10 +8,10 @@ import { Ajv2020 } from "ajv/dist/2020.js"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import * as Api from "../src/Api.js"
 import { conformance } from "./conformance.js"
-import { startWebHandler } from "./TestServer.js"
+import { projectA, request, startWebHandler } from "./TestServer.js"
 
 interface Seen {
   readonly method: string
@@ -38,6 +38,36 @@ conformance(
   () => StoreMemory.layer,
   (store, options) => startWebHandler(store, options, record(seen))
 )
+
+// The webhook routes (behaviour §12), answers recorded too: every status they give, checked below.
+describe("webhook routes, answers recorded for the OpenAPI check", () => {
+  const scope = Effect.runSync(Scope.make())
+  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  it("makes, reads, changes, rotates, lists deliveries and refuses as the document says", async () => {
+    const { url } = await Effect.runPromise(Scope.extend(startWebHandler(StoreMemory.layer, {}, record(seen)), scope))
+    const call = (method: string, path: string, body?: unknown, key = projectA.secretKey) =>
+      request(url, method, path, body === undefined ? { key } : { key, body })
+    // A public address literal (no name to resolve) and a pattern nothing matches: nothing is ever sent.
+    const made = await call("POST", "/webhooks", { url: "https://93.184.216.34/hook", events: ["never.tracked"] })
+    expect(made.status, made.text).toBe(201)
+    const id = made.body.id as string
+    const answers = [
+      await call("GET", "/webhooks"),
+      await call("GET", `/webhooks/${id}`),
+      await call("PATCH", `/webhooks/${id}`, { description: "described", enabled: false }),
+      await call("POST", `/webhooks/${id}/rotate-secret`),
+      await call("GET", `/webhooks/${id}/deliveries?status=pending&limit=5`),
+      await call("POST", "/webhooks", { url: "http://10.0.0.1/", events: ["x"] }),
+      await call("PATCH", `/webhooks/${id}`, {}),
+      await call("GET", `/webhooks/${id}/deliveries?status=lost`),
+      await call("POST", `/webhooks/${id}/deliveries/msg_none/retry`),
+      await call("GET", "/webhooks/0190c0de-0000-7000-8000-000000000000"),
+      await call("DELETE", "/webhooks/not-an-id"),
+      await call("GET", "/webhooks", undefined, projectA.publicKey)
+    ]
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 422, 422, 422, 404, 404, 404, 403])
+  })
+})
 
 const doc = Api.openApi() as any
 const templates = Object.keys(doc.paths).map((template) => ({

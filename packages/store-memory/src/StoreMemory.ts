@@ -26,6 +26,8 @@ import * as ProjectKeys from "./internal/projectKeys.js"
 import * as State from "./internal/state.js"
 import * as Segments from "./internal/segments.js"
 import * as SuppressionList from "./internal/suppressionList.js"
+import * as WebhookEndpoints from "./internal/webhookEndpoints.js"
+import * as WebhookOutbox from "./internal/webhookOutbox.js"
 
 /** Builds every port of the store over one fresh state. */
 export const make = Effect.sync(() => {
@@ -47,6 +49,8 @@ export const make = Effect.sync(() => {
     contacts: ContactReads.make(state),
     projects: ProjectKeys.make(state),
     suppressions: SuppressionList.make(state),
+    webhookEndpoints: WebhookEndpoints.make(state),
+    webhookOutbox: WebhookOutbox.make(state),
     backup: ExportImport.make(state),
     logSource: LogSource.make(state, signal),
     processors: ProcessorStore.make(state),

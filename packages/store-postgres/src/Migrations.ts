@@ -179,6 +179,44 @@ export const migrations = {
       PRIMARY KEY (segment_id, contact_id)
     )`
     yield* sql`CREATE INDEX segment_members_by_contact ON segment_members (contact_id)`
+  // Webhooks (behaviour §12). An endpoint is kept as its state, in JSON, written by compare-and-set
+  // of its version; `enabled` is a column for the sender's join. A message is queued once per
+  // endpoint and event (the unique key), ordered by `seq`; the sender finds due work through the
+  // partial index on `next_attempt_at`, and a contact's earlier pending message through
+  // `webhook_messages_order` (docs/decisions/0040, 0041).
+  "0008_webhooks": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE webhook_endpoints (
+      id text PRIMARY KEY,
+      project_id text NOT NULL,
+      state json NOT NULL,
+      enabled boolean NOT NULL,
+      version integer NOT NULL CHECK (version > 0),
+      created_at timestamptz NOT NULL
+    )`
+    yield* sql`CREATE INDEX webhook_endpoints_project ON webhook_endpoints (project_id, created_at, id)`
+    yield* sql`CREATE TABLE webhook_messages (
+      seq bigserial PRIMARY KEY,
+      id text NOT NULL UNIQUE,
+      project_id text NOT NULL,
+      endpoint_id text NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+      contact_id text NOT NULL,
+      event_id text NOT NULL,
+      type text NOT NULL,
+      payload text NOT NULL,
+      status text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+      attempts jsonb NOT NULL DEFAULT '[]',
+      next_attempt_at timestamptz,
+      lease_owner text,
+      lease_until timestamptz,
+      created_at timestamptz NOT NULL,
+      UNIQUE (endpoint_id, event_id)
+    )`
+    yield* sql`CREATE INDEX webhook_messages_due ON webhook_messages (next_attempt_at) WHERE status = 'pending'`
+    yield* sql`CREATE INDEX webhook_messages_order ON webhook_messages (endpoint_id, contact_id, seq)
+      WHERE status = 'pending'`
+    yield* sql`CREATE INDEX webhook_messages_endpoint ON webhook_messages (endpoint_id, seq)`
+    yield* sql`CREATE INDEX webhook_messages_contact ON webhook_messages (project_id, contact_id)`
   })
 }
 

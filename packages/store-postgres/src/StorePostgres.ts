@@ -34,6 +34,8 @@ import * as ProcessorStore from "./internal/processorStore.js"
 import * as ProjectsSql from "./internal/projects.js"
 import * as SegmentStoreSql from "./internal/segmentStore.js"
 import * as SuppressionsSql from "./internal/suppressions.js"
+import * as WebhookEndpointsSql from "./internal/webhookEndpoints.js"
+import * as WebhookOutboxSql from "./internal/webhookOutbox.js"
 import * as Migrations from "./Migrations.js"
 
 /** How the store reaches its database. */
@@ -76,7 +78,8 @@ export const make = (options: Options = {}) =>
       erase: Erase.make({
         db,
         withoutContact: idempotency.withoutContact,
-        suppressWithin: suppressions.suppressWithin
+        suppressWithin: suppressions.suppressWithin,
+        withoutWebhooks: WebhookOutboxSql.eraseContact(db)
       }),
       newContactHash: suppressions.newContactHash,
       insertRecord: idempotency.insert
@@ -96,6 +99,8 @@ export const make = (options: Options = {}) =>
       contacts: ContactsSql.make(db),
       projects: ProjectsSql.make(db),
       suppressions: suppressions.port,
+      webhookEndpoints: WebhookEndpointsSql.make(db),
+      webhookOutbox: WebhookOutboxSql.make(db),
       logSource: LiveLog.makeLogSource({
         sql: db.sql,
         guard: db.guard,

@@ -90,7 +90,9 @@ for (const backend of TestDatabase.backends) {
               "segments",
               "streams",
               "suppressions",
-              "tracklog_migrations"
+              "tracklog_migrations",
+              "webhook_endpoints",
+              "webhook_messages"
             ]
           )
           // One log, one epoch.

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as IdempotencyRecords from "./idempotencyRecords.js"
 import * as LogRecord from "./logRecord.js"
 import * as State from "./state.js"
+import * as WebhookOutbox from "./webhookOutbox.js"
 import * as SuppressionList from "./suppressionList.js"
 
 type Refusal = EventStore.ConcurrencyConflict | Suppressions.EmailSuppressed
@@ -128,6 +129,7 @@ const erase = (
   State.removeContact(state, contact)
   if (projection.suppress && emailHash !== undefined) SuppressionList.add(state, contact.projectId, emailHash)
   IdempotencyRecords.withoutContact(state, contact.projectId, contact.id)
+  WebhookOutbox.eraseContact(state, contact.projectId, contact.id)
   return undefined
 }
 

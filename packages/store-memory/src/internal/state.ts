@@ -10,6 +10,8 @@ import type * as Idempotency from "@tracklog/core/Idempotency"
 import type * as Membership from "@tracklog/core/Membership"
 import type * as Projects from "@tracklog/core/Projects"
 import type * as Segment from "@tracklog/core/Segment"
+import type * as WebhookEndpoint from "@tracklog/core/WebhookEndpoint"
+import type * as WebhookOutbox from "@tracklog/core/WebhookOutbox"
 import * as SortedIds from "./sortedIds.js"
 import * as TextLog from "./textLog.js"
 
@@ -17,6 +19,13 @@ import * as TextLog from "./textLog.js"
 export interface ProcessorRow {
   checkpoint: EventStore.Checkpoint
   owner: string | undefined
+  leaseUntil: number
+}
+
+/** A webhook message as the memory store keeps it: the message and its lease. */
+export interface MessageRow {
+  message: WebhookOutbox.Message
+  leaseOwner: string | undefined
   leaseUntil: number
 }
 
@@ -53,6 +62,16 @@ export interface State {
   readonly snapshots: Map<string, Membership.Snapshot>
   /** segmentId → its members' ids, each with when it entered (ms). */
   readonly members: Map<string, Map<string, number>>
+  /** Webhook endpoints by id (behaviour §12). */
+  readonly webhookEndpoints: Map<string, WebhookEndpoint.WebhookEndpoint>
+  /** Webhook messages by id, in queue order. */
+  readonly webhookMessages: Map<string, MessageRow>
+  /** The pending ones among them: what a claim and the queue's depth look at. */
+  readonly webhookPending: Map<string, MessageRow>
+  /** `endpointId \0 eventId` of every message queued: one message per endpoint and event. */
+  readonly webhookQueued: Set<string>
+  /** The last webhook message's `seq`. */
+  webhookSeq: number
   /** The last transaction written; each append is one, numbered in commit order. */
   transactions: number
 }
@@ -75,6 +94,11 @@ export const make = (): State => ({
   segments: new Map(),
   snapshots: new Map(),
   members: new Map(),
+  webhookEndpoints: new Map(),
+  webhookMessages: new Map(),
+  webhookPending: new Map(),
+  webhookQueued: new Set(),
+  webhookSeq: 0,
   transactions: 0
 })
 

@@ -25,6 +25,8 @@ export const make = (options: {
   readonly withoutContact: (projectId: string, contactId: string) => Effect.Effect<void, SqlError.SqlError>
   /** Puts the email on its project's list, in the erasure's transaction. */
   readonly suppressWithin: (projectId: string, email: string) => Effect.Effect<void, SqlError.SqlError>
+  /** Drops the contact's webhook messages and their payloads, in the erasure's transaction. */
+  readonly withoutWebhooks: (projectId: string, contactId: string) => Effect.Effect<void, SqlError.SqlError>
 }) => {
   const { bounded, sql } = options.db
   const conflict = (input: EventStore.Append) =>
@@ -52,6 +54,7 @@ export const make = (options: {
       // Its segment membership goes too; its exits are not recorded (`contact.erased` says it).
       yield* sql`DELETE FROM segment_snapshots WHERE contact_id = ${input.streamId}`
       yield* sql`DELETE FROM segment_members WHERE contact_id = ${input.streamId}`
+      yield* options.withoutWebhooks(projectId, input.streamId)
       if (suppress) yield* options.suppressWithin(projectId, erased[0]!.email)
       for (const [i, { event, id }] of input.events.entries()) {
         yield* sql`

@@ -1,0 +1,169 @@
+/**
+ * The webhook sender (webhooks, §12): claims due messages from the outbox under a lease, signs and
+ * sends each, records the attempt and what follows it (delivered, a retry on the schedule, failed),
+ * and disables an endpoint that answers `410 Gone`. Deliveries run concurrently across endpoints
+ * and contacts, bounded per endpoint, so a slow receiver holds only its own share; for one contact
+ * and endpoint the outbox hands out only the earliest pending message (decisions 0040, 0041).
+ */
+import * as Ids from "@tracklog/core/Ids"
+import * as WebhookEndpoint from "@tracklog/core/WebhookEndpoint"
+import * as WebhookEndpoints from "@tracklog/core/WebhookEndpoints"
+import * as WebhookOutbox from "@tracklog/core/WebhookOutbox"
+import * as WebhookSchedule from "@tracklog/core/WebhookSchedule"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as WebhookDelivery from "./WebhookDelivery.js"
+import * as WebhookMetrics from "./WebhookMetrics.js"
+import * as WebhookSignature from "./WebhookSignature.js"
+
+/** How the sender works. */
+export interface Options extends WebhookDelivery.Options {
+  /** The waits between attempts (`WebhookSchedule.DefaultDelays`). */
+  readonly delays: WebhookSchedule.Delays
+  /** How often the outbox is asked for due work while there is none (default 200 ms). */
+  readonly pollInterval?: Duration.Duration | undefined
+  /** Attempts in flight at once in this process (default 512). */
+  readonly concurrency?: number | undefined
+  /** Attempts in flight at once to one endpoint in this process (default 128). */
+  readonly perEndpoint?: number | undefined
+  /** This process's id as a lease owner (default: a new UUID). */
+  readonly owner?: string | undefined
+}
+
+// Longer than an attempt can take (the timeout), so a lease never runs out under a live attempt.
+const leaseFor = (timeout: Duration.Duration) => Duration.sum(timeout, Duration.seconds(45))
+
+// Messages per claim: bounded, so no endpoint takes much more than its share in one go.
+const ClaimSize = 64
+
+// How long an endpoint read for a delivery is used for the next ones: the claim itself skips
+// disabled and deleted endpoints, so a stale read costs at most one attempt.
+const EndpointTtlMillis = 1000
+
+/** What comes after an attempt with this result, the message having had `before` attempts. */
+export const next = (
+  result: WebhookSchedule.Result,
+  before: number,
+  at: Date,
+  delays: WebhookSchedule.Delays
+): { readonly settlement: WebhookOutbox.Settlement; readonly outcome: WebhookMetrics.Outcome } => {
+  const meaning = WebhookSchedule.classify(result)
+  if (meaning === "delivered") return { settlement: { _tag: "Delivered" }, outcome: "delivered" }
+  if (meaning === "gone") return { settlement: { _tag: "Failed" }, outcome: "gone" }
+  const retryAt = WebhookSchedule.nextAttemptAt(before + 1, at, delays)
+  return retryAt === undefined
+    ? { settlement: { _tag: "Failed" }, outcome: "failed" }
+    : { settlement: { _tag: "RetryAt", at: retryAt }, outcome: "retry" }
+}
+
+/** Runs the sender until interrupted; attempts in flight are interrupted with its scope. */
+export const run = (
+  options: Options
+): Effect.Effect<
+  never,
+  never,
+  WebhookEndpoints.WebhookEndpoints | WebhookOutbox.WebhookOutbox | Ids.Ids | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const fibers = yield* FiberSet.make()
+    const outbox = yield* WebhookOutbox.WebhookOutbox
+    const endpoints = yield* WebhookEndpoints.WebhookEndpoints
+    const ids = yield* Ids.Ids
+    const owner = options.owner ?? `sender-${ids.make(yield* Clock.currentTimeMillis)}`
+    const poll = options.pollInterval ?? Duration.millis(200)
+    const capacity = options.concurrency ?? 512
+    const perEndpoint = options.perEndpoint ?? 128
+    const lease = leaseFor(options.timeout)
+    const inFlight = new Map<string, number>()
+    let total = 0
+    // Offered when an attempt ends: its contact's next message may be due now, and there is room.
+    const wake = yield* Queue.sliding<void>(1)
+    const known = new Map<
+      string,
+      { readonly endpoint: Option.Option<WebhookEndpoint.WebhookEndpoint>; until: number }
+    >()
+    const endpointOf = (message: WebhookOutbox.Message, now: number) => {
+      const cached = known.get(message.endpointId)
+      if (cached !== undefined && cached.until > now) return Effect.succeed(cached.endpoint)
+      return Effect.tap(endpoints.get(message.projectId, message.endpointId), (endpoint) =>
+        Effect.sync(() => {
+          if (known.size > 10_000) known.clear()
+          known.set(message.endpointId, { endpoint, until: now + EndpointTtlMillis })
+        }))
+    }
+
+    const deliver = (message: WebhookOutbox.Message) =>
+      Effect.gen(function*() {
+        const found = yield* endpointOf(message, yield* Clock.currentTimeMillis)
+        // Deleted (its messages go with it) or disabled since the claim: the lease runs out, and
+        // the message waits until the endpoint is enabled again.
+        if (Option.isNone(found) || !found.value.enabled) return
+        const endpoint = found.value
+        const started = yield* Clock.currentTimeMillis
+        const at = new Date(started)
+        const headers = WebhookSignature.headers({
+          messageId: message.id,
+          timestamp: at,
+          body: message.payload,
+          secrets: WebhookEndpoint.signingSecrets(endpoint, at)
+        })
+        const t0 = performance.now()
+        const result = yield* WebhookDelivery.send(
+          { url: endpoint.url, headers: { ...headers }, body: message.payload },
+          options
+        )
+        const millis = performance.now() - t0
+        const { outcome, settlement } = next(result, message.attempts.length, at, options.delays)
+        const attempt = WebhookSchedule.attempt(result, at, Math.round(millis))
+        yield* outbox.settle(message.id, owner, attempt, settlement)
+        WebhookMetrics.attempted(outcome, millis / 1000)
+        if (outcome === "gone") {
+          known.delete(endpoint.id)
+          yield* WebhookEndpoints.execute(endpoint.projectId, { _tag: "DisableEndpoint", endpointId: endpoint.id })
+        }
+      }).pipe(
+        Effect.catchAll((error) => Effect.logWarning(`webhook message ${message.id}: ${error._tag}`)),
+        Effect.provideService(WebhookEndpoints.WebhookEndpoints, endpoints),
+        Effect.provideService(Ids.Ids, ids),
+        Effect.ensuring(Effect.sync(() => {
+          total--
+          const n = (inFlight.get(message.endpointId) ?? 1) - 1
+          if (n === 0) inFlight.delete(message.endpointId)
+          else inFlight.set(message.endpointId, n)
+        })),
+        Effect.ensuring(Queue.offer(wake, undefined))
+      )
+
+    // One round: claim what fits, start each delivery on its own fiber; true when work was found.
+    const round = Effect.gen(function*() {
+      const room = Math.min(ClaimSize, capacity - total)
+      if (room <= 0) return false
+      const now = new Date(yield* Clock.currentTimeMillis)
+      const full = [...inFlight].filter(([, n]) => n >= perEndpoint).map(([id]) => id)
+      const claimed = yield* outbox.claim({ owner, now, limit: room, lease, exclude: full })
+      for (const message of claimed) {
+        total++
+        inFlight.set(message.endpointId, (inFlight.get(message.endpointId) ?? 0) + 1)
+        yield* FiberSet.run(fibers, deliver(message))
+      }
+      // A full claim may have left more behind: claim again at once. Otherwise wait for the poll,
+      // or for an attempt to end (a moment later, so that ends close together make one claim).
+      return claimed.length >= room
+    }).pipe(Effect.catchAll(() => Effect.succeed(false)))
+
+    const settled = Effect.zipRight(Queue.take(wake), Effect.sleep(Duration.millis(10)))
+    const loop: Effect.Effect<never> = Effect.flatMap(
+      round,
+      (more) =>
+        Effect.zipRight(
+          more ? Effect.yieldNow() : Effect.race(Effect.sleep(poll), settled),
+          Effect.suspend(() => loop)
+        )
+    )
+    return yield* loop
+  })
