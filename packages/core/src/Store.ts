@@ -44,7 +44,7 @@ export const context = (ports: Implementations): Context.Context<Ports> =>
     Context.add(Projects.Projects, ports.projects),
     Context.add(Suppressions.Suppressions, ports.suppressions),
     Context.add(SegmentStore.SegmentStore, ports.segmentStore),
-    Context.add(Membership.MembershipStore, ports.membershipStore)
+    Context.add(Membership.MembershipStore, ports.membershipStore),
     Context.add(WebhookEndpoints.WebhookEndpoints, ports.webhookEndpoints),
     Context.add(WebhookOutbox.WebhookOutbox, ports.webhookOutbox)
   )

@@ -179,6 +179,7 @@ export const migrations = {
       PRIMARY KEY (segment_id, contact_id)
     )`
     yield* sql`CREATE INDEX segment_members_by_contact ON segment_members (contact_id)`
+  }),
   // Webhooks (behaviour §12). An endpoint is kept as its state, in JSON, written by compare-and-set
   // of its version; `enabled` is a column for the sender's join. A message is queued once per
   // endpoint and event (the unique key), ordered by `seq`; the sender finds due work through the
