@@ -47,8 +47,7 @@ if (
   }
   ensureServerBundle()
 }
-if (chosen.includes("latency") || chosen.includes("segments-http")) ensureOpenload(),
-if (chosen.includes("latency") || chosen.includes("webhooks")) ensureOpenload()
+if (["latency", "segments-http", "webhooks"].some((c) => chosen.includes(c))) ensureOpenload()
 const http = await import("./http.mjs")
 const latency = await import("./latency.mjs")
 const sse = await import("./sse.mjs")
