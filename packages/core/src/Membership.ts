@@ -13,7 +13,11 @@ import type * as EventFacts from "./EventFacts.js"
 import type * as Segment from "./Segment.js"
 import type * as StoreError from "./StoreError.js"
 
-/** What the processor knows of one contact, as of its checkpoint. Plain JSON apart from `contact`'s dates. */
+/**
+ * What the processor knows of one contact, as of its checkpoint. Plain JSON apart from `contact`'s
+ * dates. Its `contact.data` holds only the top-level keys the project's segments read: a contact's
+ * data can be large, and nothing else of it is ever evaluated.
+ */
 export interface Snapshot {
   readonly contact: Contact.Contact
   readonly facts: EventFacts.EventFacts
@@ -93,7 +97,11 @@ export class MembershipStore extends Context.Tag("@tracklog/core/Membership/Memb
   ) => Effect.Effect<ReadonlyMap<string, Snapshot>, StoreError.StoreUnavailable>
   /** Up to `limit` snapshots with `due ≤ before`, earliest due first. */
   readonly due: (before: number, limit: number) => Effect.Effect<ReadonlyArray<Snapshot>, StoreError.StoreUnavailable>
-  /** A project's snapshots with a contact id after `after` (`""`: from the first), by contact id. */
+  /**
+   * A project's snapshots with a contact id after `after` (`""`: from the first), by contact id,
+   * each with `contact` as the projection holds it now — its whole data, where a stored snapshot
+   * keeps only the data keys the project's segments read (`SegmentMembership`).
+   */
   readonly page: (
     projectId: string,
     after: string,

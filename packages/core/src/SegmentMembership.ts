@@ -10,6 +10,7 @@
 import * as Contact from "./Contact.js"
 import type * as ContactEvent from "./ContactEvent.js"
 import * as EventFacts from "./EventFacts.js"
+import type * as Json from "./Json.js"
 import * as Membership from "./Membership.js"
 import * as Segment from "./Segment.js"
 import * as SegmentCondition from "./SegmentCondition.js"
@@ -30,6 +31,8 @@ export interface Definitions {
   readonly byProject: ReadonlyMap<string, ReadonlyArray<Compiled>>
   /** Each project's recent-times budget per event name (`EventFacts.Keep`). */
   readonly keep: (projectId: string) => EventFacts.Keep
+  /** The top-level data keys each project's segments read: all a snapshot keeps of its data. */
+  readonly dataKeys: (projectId: string) => ReadonlySet<string>
 }
 
 /**
@@ -46,6 +49,7 @@ export const compile = (segments: ReadonlyArray<Segment.Segment>): Definitions =
   }
   const byProject = new Map<string, ReadonlyArray<Compiled>>()
   const keeps = new Map<string, ReadonlyMap<string, number>>()
+  const dataKeys = new Map<string, ReadonlySet<string>>()
   for (const [projectId, list] of projects) {
     const nodes = new Map(list.map((s) => [s.id, decodeStored(s)]))
     const compiled = list.map((segment): Compiled => {
@@ -53,15 +57,31 @@ export const compile = (segments: ReadonlyArray<Segment.Segment>): Definitions =
       return { segment, node, reads: SegmentRouting.reads(node) }
     })
     byProject.set(projectId, compiled)
-    keeps.set(projectId, SegmentRouting.combine(compiled.map((c) => c.reads)).events)
+    const reads = SegmentRouting.combine(compiled.map((c) => c.reads))
+    keeps.set(projectId, reads.events)
+    dataKeys.set(projectId, reads.dataKeys)
   }
   return {
     byProject,
     keep: (projectId) => {
       const counts = keeps.get(projectId)
       return counts === undefined ? EventFacts.keepNone : (name) => counts.get(name) ?? 0
-    }
+    },
+    dataKeys: (projectId) => dataKeys.get(projectId) ?? noKeys
   }
+}
+
+const noKeys: ReadonlySet<string> = new Set()
+
+// The contact with only the data keys in `keys`.
+const kept = (contact: Contact.Contact, keys: ReadonlySet<string>): Contact.Contact => {
+  const data: { [key: string]: Json.Json } = {}
+  let all = true
+  for (const key in contact.data) {
+    if (keys.has(key)) data[key] = contact.data[key]!
+    else all = false
+  }
+  return all ? contact : { ...contact, data }
 }
 
 const decodeStored = (segment: Segment.Segment): SegmentNode.Node => {
@@ -125,8 +145,8 @@ const draftOf = (snapshot: Membership.Snapshot): Draft => ({
   deadlines: { ...snapshot.deadlines }
 })
 
-const done = (draft: Draft): Membership.Snapshot => ({
-  contact: draft.contact,
+const done = (draft: Draft, keys: ReadonlySet<string>): Membership.Snapshot => ({
+  contact: kept(draft.contact, keys),
   facts: draft.facts,
   segments: draft.segments,
   deadlines: draft.deadlines,
@@ -194,7 +214,8 @@ export const command = (
   snapshot: Membership.Snapshot | undefined,
   events: ReadonlyArray<ContactEvent.ContactEvent>,
   compiled: ReadonlyArray<Compiled>,
-  keep: EventFacts.Keep
+  keep: EventFacts.Keep,
+  keys: ReadonlySet<string>
 ): Step => {
   const t = events[events.length - 1]!.at.getTime()
   const changes: Array<Change> = []
@@ -217,7 +238,7 @@ export const command = (
     if (!everything && !SegmentRouting.affects(c.reads, change)) continue
     look(draft, c, t, t, "changed", changes)
   }
-  return { snapshot: done(draft), changes }
+  return { snapshot: done(draft, keys), changes }
 }
 
 /**
@@ -241,11 +262,16 @@ export const refold = (
 ): Membership.Snapshot => ({ ...snapshot, facts: EventFacts.fold(stream, keep) })
 
 /** Windows that passed before `upTo`, with no command: the due sweep. */
-export const time = (snapshot: Membership.Snapshot, compiled: ReadonlyArray<Compiled>, upTo: number): Step => {
+export const time = (
+  snapshot: Membership.Snapshot,
+  compiled: ReadonlyArray<Compiled>,
+  upTo: number,
+  keys: ReadonlySet<string>
+): Step => {
   const draft = draftOf(snapshot)
   const changes: Array<Change> = []
   passTime(draft, compiled, upTo, changes)
-  return { snapshot: done(draft), changes }
+  return { snapshot: done(draft, keys), changes }
 }
 
 /**
@@ -254,22 +280,27 @@ export const time = (snapshot: Membership.Snapshot, compiled: ReadonlyArray<Comp
  * 0038); a later one records the difference with `reason: definition`. A member keeps its entry
  * instant when it stays.
  */
-export const pass = (snapshot: Membership.Snapshot, c: Compiled, t: number): Step => {
+export const pass = (snapshot: Membership.Snapshot, c: Compiled, t: number, keys: ReadonlySet<string>): Step => {
   const draft = draftOf(snapshot)
   const changes: Array<Change> = []
   look(draft, c, t, t, "definition", changes)
-  if (c.segment.builtRevision > 0) return { snapshot: done(draft), changes }
+  if (c.segment.builtRevision > 0) return { snapshot: done(draft, keys), changes }
   const id = c.segment.id
   // A baseline states the membership as it is, changed or not: a rebuild starts from no members.
   const member = Object.hasOwn(draft.segments, id)
   const baseline: Array<Change> = member || changes.length > 0
     ? [{ segment: c.segment, entered: member, at: draft.segments[id] ?? t, reason: "definition", silent: true }]
     : []
-  return { snapshot: done(draft), changes: baseline }
+  return { snapshot: done(draft, keys), changes: baseline }
 }
 
 /** A deleted segment's exit for a member (`reason: deleted`); nothing for a contact not in it. */
-export const leave = (snapshot: Membership.Snapshot, segment: Segment.Segment, t: number): Step => {
+export const leave = (
+  snapshot: Membership.Snapshot,
+  segment: Segment.Segment,
+  t: number,
+  keys: ReadonlySet<string>
+): Step => {
   if (!Object.hasOwn(snapshot.segments, segment.id) && !Object.hasOwn(snapshot.deadlines, segment.id)) {
     return { snapshot, changes: [] }
   }
@@ -278,7 +309,7 @@ export const leave = (snapshot: Membership.Snapshot, segment: Segment.Segment, t
   delete draft.segments[segment.id]
   delete draft.deadlines[segment.id]
   return {
-    snapshot: done(draft),
+    snapshot: done(draft, keys),
     changes: was ? [{ segment, entered: false, at: t, reason: "deleted", silent: false }] : []
   }
 }

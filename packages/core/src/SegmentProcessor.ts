@@ -149,7 +149,8 @@ export const make = (options: Options = {}) =>
             current(first.streamId),
             commandEvents,
             compiled,
-            definitions.keep(first.projectId)
+            definitions.keep(first.projectId),
+            definitions.dataKeys(first.projectId)
           )
           record(batch, first.streamId, step)
           i = j
@@ -163,7 +164,8 @@ export const make = (options: Options = {}) =>
         const batch = newBatch()
         for (const snapshot of due) {
           const compiled = definitions.byProject.get(snapshot.contact.projectId) ?? []
-          record(batch, snapshot.contact.id, SegmentMembership.time(snapshot, compiled, upTo))
+          const keys = definitions.dataKeys(snapshot.contact.projectId)
+          record(batch, snapshot.contact.id, SegmentMembership.time(snapshot, compiled, upTo, keys))
         }
         yield* membership.write(writeOf(batch))
         // A snapshot whose deadline waits for a pass stays due: not work done, or the sweep would spin.
@@ -179,19 +181,27 @@ export const make = (options: Options = {}) =>
           const after = deleting.get(gone.id) ?? ""
           const page = yield* membership.page(gone.projectId, after, pageSize)
           const batch = newBatch()
-          for (const snapshot of page) record(batch, snapshot.contact.id, SegmentMembership.leave(snapshot, gone, now))
+          const keys = definitions.dataKeys(gone.projectId)
+          for (const snapshot of page) {
+            record(batch, snapshot.contact.id, SegmentMembership.leave(snapshot, gone, now, keys))
+          }
           const finished = page.length < pageSize
           yield* membership.write(writeOf(batch, { purged: finished ? [gone.id] : [] }))
           if (finished) deleting.delete(gone.id)
           else deleting.set(gone.id, page[page.length - 1]!.contact.id)
           return true
         }
-        const building = all.find((s) => Segment.status(s) === "building")
+        // A definition younger than the grace waits: an event decided before it may still be on
+        // its way into the log, and a pass must not finish without it.
+        const building = all.find((s) => Segment.status(s) === "building" && s.updatedAt.getTime() <= now - grace)
         if (building === undefined) return false
         const compiled = definitions.byProject.get(building.projectId)?.find((c) => c.segment.id === building.id)
         if (compiled === undefined) return false
         const page = yield* membership.page(building.projectId, building.buildCursor, pageSize)
         const keep = definitions.keep(building.projectId)
+        // The page's contacts come as the projection holds them, whole: a pass may read a data
+        // key the snapshots did not keep until now.
+        const keys = definitions.dataKeys(building.projectId)
         const batch = newBatch()
         for (const stored of page) {
           let snapshot = stored
@@ -199,7 +209,7 @@ export const make = (options: Options = {}) =>
             const stream = yield* events.readStream(snapshot.contact.id)
             snapshot = SegmentMembership.refold(snapshot, stream.map((e) => e.event), keep)
           }
-          record(batch, snapshot.contact.id, SegmentMembership.pass(snapshot, compiled, now))
+          record(batch, snapshot.contact.id, SegmentMembership.pass(snapshot, compiled, now, keys))
         }
         const finished = page.length < pageSize
         const progress: Membership.Progress = {

@@ -17,7 +17,7 @@ import * as Commands from "../Commands.js"
 import * as EraseContact from "../EraseContact.js"
 import * as EventStore from "../EventStore.js"
 import * as Ids from "../Ids.js"
-import type * as LogStream from "../LogStream.js"
+import * as LogStream from "../LogStream.js"
 import * as Membership from "../Membership.js"
 import * as Processor from "../Processor.js"
 import type * as Segment from "../Segment.js"
@@ -126,6 +126,19 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
         claimed = yield* store.claim(Membership.ProcessorName, owner, Duration.minutes(1))
       }
       let checkpoint = claimed._tag === "Some" ? claimed.value : EventStore.start
+      // First until the log shows the last written event: a pass run before would miss it.
+      if (written !== undefined) {
+        const source = yield* LogStream.LogSource
+        const stream = yield* Effect.flatMap(EventStore.EventStore, (s) => s.readStream(written!.contact))
+        const event = stream.find((e) => e.id === written!.event)
+        for (
+          let i = 0;
+          event !== undefined && i < 500 && EventStore.isAfter(event, yield* source.head(undefined));
+          i++
+        ) {
+          yield* Effect.sleep("20 millis")
+        }
+      }
       for (let i = 0; i < 1000; i++) {
         const result = yield* turn(Membership.ProcessorName, owner, checkpoint, store)
         checkpoint = result.checkpoint

@@ -92,7 +92,8 @@ export const makeMembershipStore = (
         const page: Array<Membership.Snapshot> = []
         for (let i = SortedIds.firstAbove(ids, after); i < ids.length && page.length < limit; i++) {
           const snapshot = state.snapshots.get(ids[i]!)
-          if (snapshot !== undefined) page.push(snapshot)
+          const contact = state.contacts.get(ids[i]!)
+          if (snapshot !== undefined && contact !== undefined) page.push({ ...snapshot, contact })
         }
         return page
       }),

@@ -173,10 +173,15 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
       guard(sql<{ snapshot: Stored }>`
         SELECT snapshot FROM segment_snapshots WHERE due IS NOT NULL AND due <= ${before}
         ORDER BY due, contact_id LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toSnapshot))),
+    // With the contact as the projection holds it (its whole data): see the port.
     page: (projectId, after, limit) =>
-      guard(sql<{ snapshot: Stored }>`
-        SELECT snapshot FROM segment_snapshots WHERE project_id = ${projectId} AND contact_id > ${after}
-        ORDER BY contact_id LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toSnapshot))),
+      guard(sql<{ snapshot: Stored } & ContactRow.Row>`
+        SELECT s.snapshot, ${contactColumns}
+        FROM segment_snapshots s JOIN contacts c ON c.id = s.contact_id COLLATE "default"
+        WHERE s.project_id = ${projectId} AND s.contact_id > ${after}
+        ORDER BY s.contact_id LIMIT ${limit}`).pipe(
+        Effect.map((rows) => rows.map((row) => ({ ...toSnapshot(row), contact: ContactRow.toContact(row) })))
+      ),
     write,
     // The contacts' own collation on the join, so each member is one probe of their primary key.
     members: (segmentId, request) =>
