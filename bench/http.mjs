@@ -31,7 +31,10 @@ const medianRun = (runs) => ({
 })
 
 /** `a` and `b`: `{ label, server, database? }`. Warms both, then alternates rounds. */
-export const compare = ({ name, a, b, key = "pk_bench", emails = 1000, connections = 50, keyB = key }) => {
+/** `warmSeconds`: one fixed warm-up run of that many seconds each, instead of runs until the figures settle. */
+export const compare = (
+  { name, a, b, key = "pk_bench", emails = 1000, connections = 50, keyB = key, warmSeconds }
+) => {
   const load = (side, k) => ({
     base: side.server.base,
     key: k,
@@ -39,8 +42,9 @@ export const compare = ({ name, a, b, key = "pk_bench", emails = 1000, connectio
     connections,
     cpu: cpuMeter({ pid: side.server.pid, database: side.database })
   })
-  const warmA = warm(load(a, key))
-  const warmB = warm(load(b, keyB))
+  const fixed = (options) => (wrk({ ...options, seconds: warmSeconds }), `1×${warmSeconds}`)
+  const warmA = warmSeconds === undefined ? `${warm(load(a, key))}×2` : fixed(load(a, key))
+  const warmB = warmSeconds === undefined ? `${warm(load(b, keyB))}×2` : fixed(load(b, keyB))
   const ra = []
   const rb = []
   for (let i = 0; i < rounds; i++) {
@@ -55,7 +59,7 @@ export const compare = ({ name, a, b, key = "pk_bench", emails = 1000, connectio
   console.log(
     `${name} [${
       emails === "new" ? "new emails" : `${emails} emails`
-    }, wrk -t1 -c${connections}, warm-up ${warmA}×2 s / ${warmB}×2 s]: ` +
+    }, wrk -t1 -c${connections}, warm-up ${warmA} s / ${warmB} s]: ` +
       `${a.label} ${describeRun(ma)}, p50 ${ma.p50.toFixed(2)} ms; ${b.label} ${describeRun(mb)}, p50 ${
         mb.p50.toFixed(2)
       } ms → ratio ${ratio.toFixed(2)}×`
