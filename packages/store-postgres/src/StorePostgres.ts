@@ -75,6 +75,7 @@ export const make = (options: Options = {}) =>
         suppressWithin: suppressions.suppressWithin
       }),
       newContactHash: suppressions.newContactHash,
+      newContactHasher: suppressions.newContactHasher,
       insertRecord: idempotency.insert
     })
     const eventStore = EventStore.EventStore.of({
