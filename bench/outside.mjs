@@ -49,10 +49,13 @@ request = function()
 end
 `)
 
+let serial = 0
+
 // The physical ceiling: the same event rows, 1000 per multi-row INSERT (its own transaction), 2
 // in flight, into a table made LIKE the events table (its indexes and defaults too).
 const rawInsert = async (url, secs) => {
   const clients = [new pg.Client(url), new pg.Client(url)]
+  for (const c of clients) c.on("error", () => {})
   await Promise.all(clients.map((c) => c.connect()))
   const text = `INSERT INTO raw_events (stream_id, project_id, version, id, type, data, created_at) VALUES ${
     Array.from({ length: BatchSize }, (_, i) => {
@@ -61,7 +64,6 @@ const rawInsert = async (url, secs) => {
     }).join(", ")
   }`
   let rows = 0
-  let serial = 0
   const until = performance.now() + secs * 1000
   const started = performance.now()
   const loop = async (client) => {
@@ -84,15 +86,19 @@ const rawInsert = async (url, secs) => {
       rows += BatchSize
     }
   }
-  await Promise.all(clients.map(loop))
-  const elapsed = (performance.now() - started) / 1000
-  await Promise.all(clients.map((c) => c.end()))
-  return rows / elapsed
+  try {
+    await Promise.all(clients.map(loop))
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => {})))
+  }
+  return rows / ((performance.now() - started) / 1000)
 }
 
 const batchRun = (ours, script, secs) => {
   const r = wrk({ base: ours.base, key: "pk_bench", connections: 2, seconds: secs, cpu: ours.cpu, script })
-  if (r.non2xx > 0 || r.requests === 0) throw new Error(`batch: ${r.non2xx} non-2xx answers of ${r.requests}`)
+  if (r.non2xx > 0 || r.requests === 0) {
+    throw new Error(`batch: ${r.non2xx} non-2xx answers of ${r.requests} (${r.errors ?? "no socket errors"})`)
+  }
   return { tps: r.rps * BatchSize, serverUs: r.serverUs / BatchSize, dbUs: r.dbUs / BatchSize }
 }
 

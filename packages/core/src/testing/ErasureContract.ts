@@ -320,7 +320,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         expect(yield* record("shared")).toBeNull()
       }))
 
-    it.effect("a batch asks the list for all its emails at once: suppressed items store nothing, the rest apply", () =>
+    it.effect("a batch refused for a suppressed email asks the list for all its emails at once: suppressed items store nothing, the rest apply", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
         const erase = EraseContact
