@@ -56,15 +56,21 @@ export const compare = (
   const ma = medianRun(ra)
   const mb = medianRun(rb)
   const ratio = ma.rps / mb.rps
+  // Machine CPU per request, server and database together, the baseline's over ours: steadier
+  // than req/s when other work shares the machine.
+  const total = (r) => r.serverUs === undefined ? undefined : r.serverUs + (r.dbUs ?? 0)
+  const cpuRatio = total(ma) === undefined || total(mb) === undefined ? undefined : total(mb) / total(ma)
   console.log(
     `${name} [${
       emails === "new" ? "new emails" : `${emails} emails`
     }, wrk -t1 -c${connections}, warm-up ${warmA} s / ${warmB} s]: ` +
       `${a.label} ${describeRun(ma)}, p50 ${ma.p50.toFixed(2)} ms; ${b.label} ${describeRun(mb)}, p50 ${
         mb.p50.toFixed(2)
-      } ms → ratio ${ratio.toFixed(2)}×`
+      } ms → ratio ${ratio.toFixed(2)}×${
+        cpuRatio === undefined ? "" : ` (CPU per request ${cpuRatio.toFixed(2)}× less)`
+      }`
   )
-  return { name, emails, connections, a: ma, b: mb, ratio }
+  return { name, emails, connections, a: ma, b: mb, ratio, cpuRatio }
 }
 
 const keys = { TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" }
