@@ -67,7 +67,11 @@ export const compare = (
       `${a.label} ${describeRun(ma)}, p50 ${ma.p50.toFixed(2)} ms; ${b.label} ${describeRun(mb)}, p50 ${
         mb.p50.toFixed(2)
       } ms → ratio ${ratio.toFixed(2)}×${
-        cpuRatio === undefined ? "" : ` (CPU per request ${cpuRatio.toFixed(2)}× less)`
+        cpuRatio === undefined
+          ? ""
+          : cpuRatio >= 1
+          ? ` (CPU per request ${cpuRatio.toFixed(2)}× less)`
+          : ` (CPU per request ${(1 / cpuRatio).toFixed(2)}× more)`
       }`
   )
   return { name, emails, connections, a: ma, b: mb, ratio, cpuRatio }
