@@ -253,10 +253,8 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         expect(yield* store.readStream(suppressed.streamId)).toEqual([])
         // With another new contact beside it (a batch): refused as such, and neither is written.
         const beside = yield* startOf("beside@example.com")
-        const both = yield* Effect.flip(store.appendAll({ appends: [beside, suppressed] }))
-        expect(both._tag).toBe("EmailSuppressed")
+        expect((yield* Effect.flip(store.appendAll({ appends: [beside, suppressed] })))._tag).toBe("EmailSuppressed")
         expect(yield* store.readStream(beside.streamId)).toEqual([])
-        expect(Option.isNone(yield* contacts.findByEmail(projectId, "beside@example.com"))).toBe(true)
         // Another email of the project starts as usual under the same check.
         const fresh = yield* startOf("fresh@example.com")
         yield* store.append(fresh)
