@@ -31,7 +31,10 @@ const medianRun = (runs) => ({
 })
 
 /** `a` and `b`: `{ label, server, database? }`. Warms both, then alternates rounds. */
-export const compare = ({ name, a, b, key = "pk_bench", emails = 1000, connections = 50, keyB = key }) => {
+/** `warmSeconds`: one fixed warm-up run of that many seconds each, instead of runs until the figures settle. */
+export const compare = (
+  { name, a, b, key = "pk_bench", emails = 1000, connections = 50, keyB = key, warmSeconds }
+) => {
   const load = (side, k) => ({
     base: side.server.base,
     key: k,
@@ -39,8 +42,9 @@ export const compare = ({ name, a, b, key = "pk_bench", emails = 1000, connectio
     connections,
     cpu: cpuMeter({ pid: side.server.pid, database: side.database })
   })
-  const warmA = warm(load(a, key))
-  const warmB = warm(load(b, keyB))
+  const fixed = (options) => (wrk({ ...options, seconds: warmSeconds }), `1×${warmSeconds}`)
+  const warmA = warmSeconds === undefined ? `${warm(load(a, key))}×2` : fixed(load(a, key))
+  const warmB = warmSeconds === undefined ? `${warm(load(b, keyB))}×2` : fixed(load(b, keyB))
   const ra = []
   const rb = []
   for (let i = 0; i < rounds; i++) {
@@ -52,15 +56,25 @@ export const compare = ({ name, a, b, key = "pk_bench", emails = 1000, connectio
   const ma = medianRun(ra)
   const mb = medianRun(rb)
   const ratio = ma.rps / mb.rps
+  // Machine CPU per request, server and database together, the baseline's over ours: steadier
+  // than req/s when other work shares the machine.
+  const total = (r) => r.serverUs === undefined ? undefined : r.serverUs + (r.dbUs ?? 0)
+  const cpuRatio = total(ma) === undefined || total(mb) === undefined ? undefined : total(mb) / total(ma)
   console.log(
     `${name} [${
       emails === "new" ? "new emails" : `${emails} emails`
-    }, wrk -t1 -c${connections}, warm-up ${warmA}×2 s / ${warmB}×2 s]: ` +
+    }, wrk -t1 -c${connections}, warm-up ${warmA} s / ${warmB} s]: ` +
       `${a.label} ${describeRun(ma)}, p50 ${ma.p50.toFixed(2)} ms; ${b.label} ${describeRun(mb)}, p50 ${
         mb.p50.toFixed(2)
-      } ms → ratio ${ratio.toFixed(2)}×`
+      } ms → ratio ${ratio.toFixed(2)}×${
+        cpuRatio === undefined
+          ? ""
+          : cpuRatio >= 1
+          ? ` (CPU per request ${cpuRatio.toFixed(2)}× less)`
+          : ` (CPU per request ${(1 / cpuRatio).toFixed(2)}× more)`
+      }`
   )
-  return { name, emails, connections, a: ma, b: mb, ratio }
+  return { name, emails, connections, a: ma, b: mb, ratio, cpuRatio }
 }
 
 const keys = { TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" }

@@ -1,4 +1,4 @@
-// `pnpm bench [in-process|append|http-memory|http-postgres|http-embedded|growth|emmett|replay|latency|idempotency|catchup|sse|hono|segments|segments-http]…`: every benchmark prints a ratio
+// `pnpm bench [in-process|append|http-memory|http-postgres|http-embedded|growth|emmett|outside|replay|latency|idempotency|catchup|sse|hono|segments|segments-http|webhooks]…`: every benchmark prints a ratio
 // against a baseline measured in the same run. BENCH_ROUNDS / BENCH_SECONDS tune the rounds.
 import { execFileSync } from "node:child_process"
 import { ensureOpenload, ensureServerBundle, hasWrk, root } from "./lib/common.mjs"
@@ -11,6 +11,7 @@ const all = [
   "http-embedded",
   "growth",
   "emmett",
+  "outside",
   "replay",
   "latency",
   "idempotency",
@@ -34,11 +35,12 @@ const tsx = (file) =>
 
 if (
   chosen.includes("sse") &&
-  !chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "hono"].includes(c))
+  !chosen.some((c) => c.startsWith("http") || ["latency", "growth", "emmett", "outside", "hono"].includes(c))
 ) ensureServerBundle()
 if (
   chosen.some((c) =>
-    c.startsWith("http") || ["latency", "growth", "emmett", "hono", "segments-http", "webhooks"].includes(c)
+    c.startsWith("http") ||
+    ["latency", "growth", "emmett", "outside", "hono", "segments-http", "webhooks"].includes(c)
   )
 ) {
   if (!hasWrk()) {
@@ -83,6 +85,9 @@ for (const name of chosen) {
       break
     case "emmett":
       await (await import("./emmett.mjs")).run()
+      break
+    case "outside":
+      await (await import("./outside.mjs")).run()
       break
     case "latency":
       await latency.run()

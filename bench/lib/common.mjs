@@ -95,12 +95,19 @@ const sentTo = new Map()
 /** Requests `wrk` has sent to `base` so far in this process, warm-ups included. */
 export const requestsSent = (base) => sentTo.get(base) ?? 0
 
+/** A wrk script file with `text`. */
+export const luaFile = (text) => {
+  const path = join(mkdtempSync(join(tmpdir(), "tracklog-bench-")), "load.lua")
+  writeFileSync(path, text)
+  return path
+}
+
 /**
- * Closed-model load with wrk; returns requests/s, the request count, p50/p99 in ms and the
+ * Closed-model load with wrk (`script`: a wrk script of one's own, else single tracks on `emails`); returns requests/s, the request count, p50/p99 in ms and the
  * non-2xx count. With `cpu` (from `cpuMeter`), also the CPU µs per request of the server and
  * of its database backends, read from /proc before and after.
  */
-export const wrk = ({ base, key, emails = 1000, connections = 50, seconds = 5, cpu }) => {
+export const wrk = ({ base, key, emails = 1000, connections = 50, seconds = 5, cpu, script }) => {
   const before = cpu?.sample()
   const out = execFileSync("wrk", [
     "-t1",
@@ -108,7 +115,7 @@ export const wrk = ({ base, key, emails = 1000, connections = 50, seconds = 5, c
     `-d${seconds}s`,
     "--latency",
     "-s",
-    luaFor({ key, emails }),
+    script ?? luaFor({ key, emails }),
     base
   ], {
     encoding: "utf8"

@@ -95,6 +95,8 @@ export class Track extends Context.Tag("@tracklog/core/Track")<Track, {
   ) => Effect.Effect<Idempotency.Outcome<TrackBatch.Result>, Failure | Idempotency.IdempotencyKeyReused>
 }>() {}
 
+const noneSuppressed: ReadonlySet<string> = new Set()
+
 const resultOf = (decided: CommandHandler.Decided): TrackResult => ({
   contact: decided.streamId,
   event: decided.events[decided.events.length - 1]!.id,
@@ -136,8 +138,11 @@ export const make = Effect.gen(function*() {
         })
       )
 
-  // A batch asks the list for its emails first, and answers their items alone (behaviour §7);
-  // an email suppressed after that is refused by the append, and the batch is asked again.
+  // A batch is appended at once: the append refuses a new contact whose email is suppressed, as it
+  // does a first track's (decision 0026), and then the batch asks the list for its emails and
+  // answers their items alone (behaviour §7); an email suppressed after that is refused by the
+  // append again, and the batch is asked again. A batch without suppressed emails, the common
+  // case, hashes none and reads no list (decision 0046).
   const trackBatch = (
     projectId: string,
     items: ReadonlyArray<TrackBatch.Item>,
@@ -145,10 +150,12 @@ export const make = Effect.gen(function*() {
     attempts = 1
   ): Effect.Effect<Idempotency.Outcome<TrackBatch.Result>, Failure | Idempotency.IdempotencyKeyReused> => {
     const valid = items.filter(Either.isRight).map((item) => item.right)
-    // One store call for every email: a lookup each cost a fiber and, 8 at a time, a round trip
-    // per 8 emails.
-    const emails = [...new Set(valid.map((command) => command.email))]
-    return suppressions.suppressedAmong(projectId, emails).pipe(
+    // When it asks, one store call for every email: a lookup each cost a fiber and, 8 at a time,
+    // a round trip per 8 emails.
+    const suppressedAmong = attempts === 1
+      ? Effect.succeed(noneSuppressed)
+      : suppressions.suppressedAmong(projectId, [...new Set(valid.map((command) => command.email))])
+    return suppressedAmong.pipe(
       Effect.flatMap((suppressed) => {
         const commands = valid.filter((command) => !suppressed.has(command.email))
         const timestamp = new Date(clock.unsafeCurrentTimeMillis())

@@ -82,6 +82,7 @@ export const make = (options: Options = {}) =>
         withoutWebhooks: WebhookOutboxSql.eraseContact(db)
       }),
       newContactHash: suppressions.newContactHash,
+      newContactHasher: suppressions.newContactHasher,
       insertRecord: idempotency.insert
     })
     const eventStore = EventStore.EventStore.of({

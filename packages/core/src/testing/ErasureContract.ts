@@ -251,6 +251,10 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         const together = yield* Effect.flip(store.appendAll({ appends: [suppressed] }))
         expect(together._tag).toBe("EmailSuppressed")
         expect(yield* store.readStream(suppressed.streamId)).toEqual([])
+        // With another new contact beside it (a batch): refused as such, and neither is written.
+        const beside = yield* startOf("beside@example.com")
+        expect((yield* Effect.flip(store.appendAll({ appends: [beside, suppressed] })))._tag).toBe("EmailSuppressed")
+        expect(yield* store.readStream(beside.streamId)).toEqual([])
         // Another email of the project starts as usual under the same check.
         const fresh = yield* startOf("fresh@example.com")
         yield* store.append(fresh)
@@ -320,7 +324,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services, true>) =>
         expect(yield* record("shared")).toBeNull()
       }))
 
-    it.effect("a batch asks the list for all its emails at once: suppressed items store nothing, the rest apply", () =>
+    it.effect("a batch refused for a suppressed email asks the list for all its emails at once: suppressed items store nothing, the rest apply", () =>
       Effect.gen(function*() {
         const track = yield* Track.Track
         const erase = EraseContact

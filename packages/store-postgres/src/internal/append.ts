@@ -18,6 +18,7 @@ import * as Exit from "effect/Exit"
 import * as Batcher from "./batcher.js"
 import * as AppendStatement from "./appendStatement.js"
 import * as ContactRow from "./contactRow.js"
+import * as IdempotencyRecords from "./idempotency.js"
 import type * as Database from "./database.js"
 import type * as Erase from "./erase.js"
 import * as SqlErrors from "./sqlError.js"
@@ -41,6 +42,10 @@ export const make = (options: {
     projectId: string,
     email: string
   ) => Effect.Effect<string | undefined, StoreError.StoreUnavailable>
+  /** `newContactHash` for many emails of a project: its secret read once, then a plain function. */
+  readonly newContactHasher: (
+    projectId: string
+  ) => Effect.Effect<(email: string) => string | undefined, StoreError.StoreUnavailable>
   /** Stores a record in the caller's transaction (`idempotency.ts`). */
   readonly insertRecord: (record: Idempotency.Record) => Effect.Effect<void, SqlError.SqlError>
 }) => {
@@ -114,10 +119,56 @@ export const make = (options: {
       : Effect.succeed(undefined)
   }
 
-  // Several streams at once cannot share a group commit, which decides each append on its own:
-  // they go in one transaction of their own, running the same statement, committed only when
-  // every stream moved.
+  // A batch's appends encoded at once: each project's hasher once (a batch has one project),
+  // then no Effect per append (decision 0046).
+  const encodeAll = (appends: ReadonlyArray<EventStore.Append>) => {
+    const projects = new Set<string>()
+    for (const a of appends) if (a.expectedVersion === 0) projects.add(AppendStatement.upserted(a).projectId)
+    return Effect.map(
+      Effect.forEach(projects, (p) => Effect.map(options.newContactHasher(p), (hasher) => [p, hasher] as const)),
+      (hashers) => {
+        const byProject = new Map(hashers)
+        return appends.map((a) => {
+          if (a.expectedVersion !== 0) return AppendStatement.encode(a)
+          const contact = AppendStatement.upserted(a)
+          return AppendStatement.encode(a, undefined, undefined, byProject.get(contact.projectId)!(contact.email))
+        })
+      }
+    )
+  }
+
+  // Several streams at once cannot share a group commit, which decides each append on its own.
+  // They go as one statement of their own that writes all of them or none (one round trip, one
+  // commit, prepared: decision 0046). When it writes none, the same statement runs again in a
+  // transaction of its own, answering each append's outcome, to tell a suppressed email or a
+  // taken one from a lost race (and a conflict on the way is answered as such).
   const appendTogether = (
+    input: EventStore.AppendAll
+  ): Effect.Effect<void, AppendError | Suppressions.EmailSuppressed> =>
+    input.appends.length === 0 || input.appends.some(changesEmail)
+      ? appendInTransaction(input)
+      : encodeAll(input.appends).pipe(
+        Effect.flatMap((encoded) => {
+          const record = input.idempotency
+          // The record travels with the first append, whose stream it then guards (`blocked`).
+          const all = record === undefined ? encoded : [
+            { ...encoded[0]!, key: IdempotencyRecords.encodeRecord(record, encoded[0]!.input.streamId) },
+            ...encoded.slice(1)
+          ]
+          const { text, values } = AppendStatement.query(all, true)
+          return direct(text, values)
+        }),
+        Effect.asVoid,
+        Effect.catchTag(
+          "SqlError",
+          (e): Effect.Effect<void, AppendError | Suppressions.EmailSuppressed> =>
+            SqlErrors.isGuardTripped(e) || SqlErrors.isIdempotencyTaken(e) || SqlErrors.isRetryable(e)
+              ? appendInTransaction(input)
+              : SqlErrors.orUnavailable(Effect.fail(e))
+        )
+      )
+
+  const appendInTransaction = (
     input: EventStore.AppendAll
   ): Effect.Effect<void, AppendError | Suppressions.EmailSuppressed> => {
     const conflict = (reason: "version" | "email" | "idempotency") =>
@@ -127,10 +178,7 @@ export const make = (options: {
         reason
       })
     const record = input.idempotency
-    return Effect.forEach(
-      input.appends,
-      (a) => Effect.map(hashFor(a), (hash) => AppendStatement.encode(a, undefined, undefined, hash))
-    )
+    return encodeAll(input.appends)
       .pipe(Effect.flatMap((encoded) =>
         sql.withTransaction(Effect.gen(function*() {
           if (encoded.length > 0) {

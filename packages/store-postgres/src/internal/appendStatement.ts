@@ -93,7 +93,10 @@ const Answer = `SELECT stream_id, 'written' AS outcome, NULL::json AS holder FRO
   UNION ALL SELECT stream_id, 'refused', NULL FROM refused
   UNION ALL SELECT stream_id, 'suppressed', NULL FROM suppressed
   UNION ALL SELECT stream_id, 'held', holder FROM held`
-const text = (keyed: boolean) => `
+// `whole`: the appends go all or none, in this statement alone (a batch, behaviour §8): when one
+// of them would not be written, the statement fails (division by zero, as the keyed guard) and
+// nothing of it stays; it answers one row.
+const text = (keyed: boolean, whole: boolean) => `
   WITH granted AS (
     -- An index lookup by construction, like every hot-path read (plans.test.ts).
     SELECT hash, project_id FROM api_keys WHERE hash = ANY ($3::text[])
@@ -189,20 +192,33 @@ const text = (keyed: boolean) => `
     JOIN ok ON ok.stream_id = e.stream_id
     ORDER BY e.stream_id, e.version
   )${
+  whole
+    ? `, whole AS (
+    SELECT 1 / (CASE WHEN (SELECT count(*) FROM ok) = (SELECT count(*) FROM offered) THEN 1 ELSE 0 END) AS pass
+  )`
+    : ""
+}${
   keyed
     // UNION ALL runs every branch, so the guard is evaluated even when nothing moved.
     ? `, guard AS (
     SELECT 1 / (CASE WHEN EXISTS (
       SELECT 1 FROM keys k JOIN claimed c ON c.project_id = k.project_id AND c.key = k.key
       WHERE k.stream_id NOT IN (SELECT stream_id FROM ok)) THEN 0 ELSE 1 END) AS pass
-  )
-  ${Answer}
+  )`
+    : ""
+}
+  ${
+  whole
+    ? `SELECT w.pass${keyed ? " + g.pass" : ""} AS pass FROM whole w${keyed ? ", guard g" : ""}`
+    : keyed
+    ? `${Answer}
   UNION ALL SELECT NULL, NULL, NULL FROM guard WHERE pass = 0`
-    : `
-  ${Answer}`
+    : Answer
 }`
-const Keyed = text(true)
-const Plain = text(false)
+const Keyed = text(true, false)
+const Plain = text(false, false)
+const KeyedWhole = text(true, true)
+const PlainWhole = text(false, true)
 
 /** A row of the statement's answer. */
 export interface Row {
@@ -212,9 +228,13 @@ export interface Row {
   readonly holder: ContactRow.JsonRow | null
 }
 
-/** The statement for a batch: its text (keyed when an append of it stores a record) and its values. */
+/**
+ * The statement for a batch: its text (keyed when an append of it stores a record) and its values.
+ * `whole`: all or none, answering one row, `{ pass }` (see `text`).
+ */
 export const query = (
-  batch: ReadonlyArray<Encoded>
+  batch: ReadonlyArray<Encoded>,
+  whole = false
 ): { text: string; values: Array<string | ReadonlyArray<string>> } => {
   const heads = `[${batch.map((a) => a.head).join(",")}]`
   const rows = `[${batch.flatMap((a) => a.rows).join(",")}]`
@@ -222,6 +242,6 @@ export const query = (
   const grants = [...new Set(batch.flatMap((a) => (a.grantedBy === undefined ? [] : [a.grantedBy])))]
   const keys = batch.flatMap((a) => (a.key === undefined ? [] : [a.key.row]))
   return keys.length > 0
-    ? { text: Keyed, values: [heads, rows, grants, `[${keys.join(",")}]`] }
-    : { text: Plain, values: [heads, rows, grants] }
+    ? { text: whole ? KeyedWhole : Keyed, values: [heads, rows, grants, `[${keys.join(",")}]`] }
+    : { text: whole ? PlainWhole : Plain, values: [heads, rows, grants] }
 }

@@ -114,6 +114,13 @@ export const make = (db: Database.Database) => {
      * (docs/decisions/0026-first-track-without-a-read.md); none for a project without a row.
      */
     newContactHash: (projectId: string, email: string) => Effect.map(hashOf(projectId, email), Option.getOrUndefined),
+    /** The same for many emails of one project: its secret once, then a plain function. */
+    newContactHasher: (projectId: string) =>
+      Effect.map(
+        secretOf(projectId),
+        (secret): (email: string) => string | undefined =>
+          Option.isNone(secret) ? () => undefined : (email) => EmailHash.emailHash(secret.value, email)
+      ),
     /**
      * Puts the email on its project's list, in the caller's transaction (an erasure's). A project
      * the database does not hold gets its row first, with its secret: `ON CONFLICT DO NOTHING`
