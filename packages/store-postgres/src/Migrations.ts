@@ -218,13 +218,13 @@ export const migrations = {
       WHERE status = 'pending'`
     yield* sql`CREATE INDEX webhook_messages_endpoint ON webhook_messages (endpoint_id, seq)`
     yield* sql`CREATE INDEX webhook_messages_contact ON webhook_messages (project_id, contact_id)`
+  }),
   // Every track updates its contact's row and its stream's. Rows written by inserts fill their
   // pages, so an update found no room beside its row and wrote its new version elsewhere, with an
   // entry in each of the table's indexes (3 for contacts): 4–7% of the updates were HOT under a
   // batch load. With room left in each page, ~90% are, and the database's CPU per batched track
   // fell by ~40% (docs/decisions/0046-batch-one-statement-and-hot-updates.md). Pages written from
-  // now on keep the room. Numbered 0009: 0007 and 0008 are taken on other branches (segments,
-  // webhooks), and the migrator runs only ids above the highest one a database has run.
+  // now on keep the room.
   "0009_hot_updates": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE contacts SET (fillfactor = 70)`
