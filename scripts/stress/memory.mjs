@@ -4,14 +4,28 @@
 // per-process caches are budgeted in bytes, not entries.
 //
 //   node scripts/stress/memory.mjs
-// env: MEMORY_TRACKS=2000  MEMORY_DATA_KB=400  MEMORY_CONCURRENCY=8  MEMORY_LIMIT_MIB=400
+// env: MEMORY_TRACKS=2000  MEMORY_DATA_KB=400  MEMORY_CONCURRENCY=8  MEMORY_LIMIT_MIB=400  MEMORY_SETTLE_MS=5000
 //      DATABASE_URL (admin url of the local server), TRACKLOG_CONTACT_CACHE_BYTES (passed to the server)
-import { createDatabase, ensureBuilt, envInt, fmt, PK, rssOf, runScript, SK, startServer, track, uid } from "./lib.mjs"
+import {
+  createDatabase,
+  ensureBuilt,
+  envInt,
+  fmt,
+  PK,
+  rssOf,
+  runScript,
+  SK,
+  sleep,
+  startServer,
+  track,
+  uid
+} from "./lib.mjs"
 
 const tracks = envInt("MEMORY_TRACKS", 2000)
 const dataKb = envInt("MEMORY_DATA_KB", 400)
 const concurrency = envInt("MEMORY_CONCURRENCY", 8)
 const limitMiB = envInt("MEMORY_LIMIT_MIB", 400)
+const settleMs = envInt("MEMORY_SETTLE_MS", 5000)
 
 runScript("memory", async (report, defer) => {
   ensureBuilt()
@@ -47,6 +61,9 @@ runScript("memory", async (report, defer) => {
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
+  // The server's log processors (segments, webhooks) read every event after its track answered:
+  // what is measured is what the server keeps once they are through, not their backlog in flight.
+  await sleep(settleMs)
   const after = rssOf(server.pid)
   peak = Math.max(peak, after.rssMiB)
   console.log(
