@@ -4,7 +4,7 @@
 // per-process caches are budgeted in bytes, not entries.
 //
 //   node scripts/stress/memory.mjs
-// env: MEMORY_TRACKS=2000  MEMORY_DATA_KB=400  MEMORY_CONCURRENCY=8  MEMORY_LIMIT_MIB=400  MEMORY_SETTLE_MS=5000
+// env: MEMORY_TRACKS=2000  MEMORY_DATA_KB=400  MEMORY_CONCURRENCY=8  MEMORY_LIMIT_MIB=400  MEMORY_SETTLE_MS=2000
 //      DATABASE_URL (admin url of the local server), TRACKLOG_CONTACT_CACHE_BYTES (passed to the server)
 import {
   createDatabase,
@@ -12,6 +12,7 @@ import {
   envInt,
   fmt,
   PK,
+  pgConnect,
   rssOf,
   runScript,
   SK,
@@ -25,7 +26,7 @@ const tracks = envInt("MEMORY_TRACKS", 2000)
 const dataKb = envInt("MEMORY_DATA_KB", 400)
 const concurrency = envInt("MEMORY_CONCURRENCY", 8)
 const limitMiB = envInt("MEMORY_LIMIT_MIB", 400)
-const settleMs = envInt("MEMORY_SETTLE_MS", 5000)
+const settleMs = envInt("MEMORY_SETTLE_MS", 2000)
 
 runScript("memory", async (report, defer) => {
   ensureBuilt()
@@ -62,7 +63,23 @@ runScript("memory", async (report, defer) => {
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   // The server's log processors (segments, webhooks) read every event after its track answered:
-  // what is measured is what the server keeps once they are through, not their backlog in flight.
+  // what is measured is what the server keeps once they are through (their checkpoints at the
+  // log's last event), then `settleMs` more, not their backlog in flight.
+  const db = await pgConnect(database.url)
+  try {
+    for (let i = 0; i < 600; i++) {
+      const rows = await db.query(`
+        WITH last AS (
+          SELECT transaction_id::text::numeric AS tx, global_position AS pos FROM events
+          ORDER BY transaction_id DESC, global_position DESC LIMIT 1)
+        SELECT count(*)::int AS behind FROM processors p, last
+        WHERE (p.transaction_id::text::numeric, p.global_position) < (last.tx, last.pos)`)
+      if (rows[0].behind === 0) break
+      await sleep(100)
+    }
+  } finally {
+    await db.close()
+  }
   await sleep(settleMs)
   const after = rssOf(server.pid)
   peak = Math.max(peak, after.rssMiB)

@@ -81,7 +81,7 @@ runScript("segments-crash", async (report, defer) => {
 
   const db = await pgConnect(database.url)
   try {
-    const { rows } = await db.query(
+    const rows = await db.query(
       `SELECT stream_id, version, transaction_id::text AS tx, data::text AS data FROM events ORDER BY stream_id, version`
     )
     const streams = new Map()
@@ -125,7 +125,7 @@ runScript("segments-crash", async (report, defer) => {
       acknowledged,
       contacts: streams.size,
       transitions,
-      members: members.rows[0].n
+      members: members[0].n
     })
     report.check(kills >= 2, `only ${kills} kills`)
     report.check(transitions > 0, "no transition recorded at all")
@@ -134,6 +134,6 @@ runScript("segments-crash", async (report, defer) => {
         `${transitions} transitions, each as its commands call for`
     )
   } finally {
-    await db.end()
+    await db.close()
   }
 })

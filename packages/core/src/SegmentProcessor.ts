@@ -31,7 +31,7 @@ import * as SegmentStore from "./SegmentStore.js"
 /** Tuning; the defaults suit a server. */
 export interface Options {
   /**
-   * Log events per turn (default 50): a turn holds them and their contacts' snapshots in memory,
+   * Log events per turn (default 25): a turn holds them and their contacts' snapshots in memory,
    * and a contact may carry hundreds of KB of data.
    */
   readonly batchSize?: number | undefined
@@ -72,7 +72,7 @@ export const make = (options: Options = {}) =>
     const segments = yield* SegmentStore.SegmentStore
     const membership = yield* Membership.MembershipStore
     const ids = yield* Ids.Ids
-    const batchSize = options.batchSize ?? 50
+    const batchSize = options.batchSize ?? 25
     const pageSize = options.pageSize ?? 500
     const grace = Duration.toMillis(Duration.decode(options.dueGrace ?? Duration.seconds(1)))
     // Where each deleted segment's exits are: a restart goes over its members again, harmlessly.

@@ -89,7 +89,8 @@ export const run = (
     )
     // None of them ends but by failing; the first failure (the dispatcher's) stops the others.
     yield* Effect.all([
-      Processor.run({ ...dispatcher, leaseTtl: options.leaseTtl }),
+      // A page holds its events whole, and an event may carry hundreds of KB: small pages.
+      Processor.run({ ...dispatcher, leaseTtl: options.leaseTtl, batchSize: 25 }),
       WebhookSender.run({
         ...options,
         timeout,
