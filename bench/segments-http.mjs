@@ -54,7 +54,7 @@ const twenty = (firstId) => [
 
 const defineTwenty = async (base) => {
   const first = await post(base, "/segments", { name: "seg 0", condition: twenty("x")[0] })
-  const conditions = twenty(first.data.id)
+  const conditions = twenty(first.id)
   for (let i = 1; i < conditions.length; i++)
     await post(base, "/segments", { name: `seg ${i}`, condition: conditions[i] })
 }
@@ -110,7 +110,7 @@ export const run = async () => {
       name: "probe vip",
       condition: all(f("data.probe", "equals", "in"))
     })
-    const slug = vip.data.slug
+    const slug = vip.slug
     const waiting = new Map()
     const latencies = []
     const stream = await subscribe(withSegments.base, (data, at) => {
@@ -148,7 +148,7 @@ export const run = async () => {
     const exits = []
     const instants = new Map()
     const exitStream = await subscribe(withSegments.base, (data, at) => {
-      if (data.name !== `segment.${recent.data.slug}.exit`) return
+      if (data.name !== `segment.${recent.slug}.exit`) return
       const instant = instants.get(data.contactId ?? data.contact)
       if (instant !== undefined) exits.push(Date.now() - instant - (performance.now() - at))
     })

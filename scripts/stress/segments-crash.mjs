@@ -44,7 +44,15 @@ runScript("segments-crash", async (report, defer) => {
     })
   })
   if (created.status !== 201) throw new Error(`POST /segments: ${created.status} ${await created.text()}`)
-  const segment = (await created.json()).data
+  const segment = await created.json()
+  // Live before the first track: contacts there at its first pass would be its silent baseline.
+  for (let i = 0; i < 300; i++) {
+    const answer = await fetch(`${servers[0].base}/segments/${segment.id}`, {
+      headers: { authorization: `Bearer ${SK}` }
+    })
+    if ((await answer.json()).status === "live") break
+    await sleep(100)
+  }
 
   const tag = uid()
   let kills = 0
@@ -76,11 +84,26 @@ runScript("segments-crash", async (report, defer) => {
   await Promise.all(workers)
   stopping = true
   await killer
-  // The processor catches up after the last restart (a new lease within 5 s).
-  await sleep(12_000)
-
   const db = await pgConnect(database.url)
   try {
+    // The processor catches up after the last restart (a new lease within 5 s): its checkpoint at
+    // the log's last event, which its own transitions keep moving until it has nothing to add.
+    for (let i = 0; i < 600; i++) {
+      const behind = await db.query(`
+        WITH last AS (
+          SELECT transaction_id::text::numeric AS tx, global_position AS pos FROM events
+          ORDER BY transaction_id DESC, global_position DESC LIMIT 1)
+        SELECT count(*)::int AS n FROM processors p, last
+        WHERE p.name = 'tracklog.segments' AND (p.transaction_id::text::numeric, p.global_position) < (last.tx, last.pos)`)
+      if (behind[0].n === 0 && i > 10) break
+      if (i % 25 === 0)
+        console.log(
+          `[segments-crash] waiting for the processor: ${
+            JSON.stringify(await db.query(`SELECT name, transaction_id::text, global_position FROM processors`))
+          }`
+        )
+      await sleep(200)
+    }
     const rows = await db.query(
       `SELECT stream_id, version, transaction_id::text AS tx, data::text AS data FROM events ORDER BY stream_id, version`
     )
@@ -113,6 +136,18 @@ runScript("segments-crash", async (report, defer) => {
       const recorded = events.filter((e) => e.event.name === entry || e.event.name === exit).map((e) => e.event.name)
       transitions += recorded.length
       if (JSON.stringify(recorded) !== JSON.stringify(expected)) {
+        let k = 0
+        while (k < recorded.length && recorded[k] === expected[k]) k++
+        if (process.env.SEGCRASH_DEBUG) {
+          const trail = events.map((e) =>
+            e.event._tag === "EventTracked"
+              ? `${e.tx}:${e.event.name}`
+              : `${e.tx}:${e.event._tag}${JSON.stringify(e.event.set ?? "")}`
+          )
+          console.log(
+            `first difference at transition ${k} of ${expected.length}; last events:\n${trail.slice(-12).join("\n")}`
+          )
+        }
         report.violation(
           `${streamId}: recorded ${recorded.length} transitions [${recorded.slice(0, 6).join(", ")}…], ` +
             `expected ${expected.length} [${expected.slice(0, 6).join(", ")}…]`
