@@ -377,6 +377,23 @@ export const pgConnect = async (url) => {
   }
 }
 
+/**
+ * How many of the server's log processors (all, or the one named) have a checkpoint before the
+ * log's last event: 0 once they are through it.
+ */
+export const processorsBehind = async (db, name) => {
+  const rows = await db.query(
+    `WITH last AS (
+       SELECT transaction_id::text::numeric AS tx, global_position AS pos FROM events
+       ORDER BY transaction_id DESC, global_position DESC LIMIT 1)
+     SELECT count(*)::int AS n FROM processors p, last
+     WHERE ($1::text IS NULL OR p.name = $1)
+       AND (p.transaction_id::text::numeric, p.global_position) < (last.tx, last.pos)`,
+    [name ?? null]
+  )
+  return rows[0].n
+}
+
 /** PGlite opened directly on an embedded server's data directory (the server must be stopped). */
 export const pgliteOpen = async (dataDir) => {
   const pkgDir = dirname(

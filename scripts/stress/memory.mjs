@@ -13,6 +13,7 @@ import {
   fmt,
   PK,
   pgConnect,
+  processorsBehind,
   rssOf,
   runScript,
   SK,
@@ -68,13 +69,7 @@ runScript("memory", async (report, defer) => {
   const db = await pgConnect(database.url)
   try {
     for (let i = 0; i < 600; i++) {
-      const rows = await db.query(`
-        WITH last AS (
-          SELECT transaction_id::text::numeric AS tx, global_position AS pos FROM events
-          ORDER BY transaction_id DESC, global_position DESC LIMIT 1)
-        SELECT count(*)::int AS behind FROM processors p, last
-        WHERE (p.transaction_id::text::numeric, p.global_position) < (last.tx, last.pos)`)
-      if (rows[0].behind === 0) break
+      if ((await processorsBehind(db)) === 0) break
       await sleep(100)
     }
   } finally {

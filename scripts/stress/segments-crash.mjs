@@ -14,6 +14,7 @@ import {
   envInt,
   PK,
   pgConnect,
+  processorsBehind,
   rand,
   runScript,
   SK,
@@ -89,13 +90,7 @@ runScript("segments-crash", async (report, defer) => {
     // The processor catches up after the last restart (a new lease within 5 s): its checkpoint at
     // the log's last event, which its own transitions keep moving until it has nothing to add.
     for (let i = 0; i < 600; i++) {
-      const behind = await db.query(`
-        WITH last AS (
-          SELECT transaction_id::text::numeric AS tx, global_position AS pos FROM events
-          ORDER BY transaction_id DESC, global_position DESC LIMIT 1)
-        SELECT count(*)::int AS n FROM processors p, last
-        WHERE p.name = 'tracklog.segments' AND (p.transaction_id::text::numeric, p.global_position) < (last.tx, last.pos)`)
-      if (behind[0].n === 0 && i > 10) break
+      if ((await processorsBehind(db, "tracklog.segments")) === 0 && i > 10) break
       if (i % 25 === 0)
         console.log(
           `[segments-crash] waiting for the processor: ${

@@ -242,12 +242,16 @@ export const command = (
 }
 
 /**
- * Whether a snapshot's facts keep fewer recent times of an event a segment counts than it needs
- * (the segment is newer than the facts): they must be folded again from the contact's stream
- * (`refold`) before the segment can be evaluated exactly.
+ * Whether a snapshot's facts keep fewer recent times of an event a condition counts (`reads`) than
+ * `keep` asks for (the condition is newer than the facts): they must be folded again from the
+ * contact's stream (`refold`) before it can be evaluated exactly.
  */
-export const needsRefold = (snapshot: Membership.Snapshot, keep: EventFacts.Keep, c: Compiled): boolean => {
-  for (const name of c.reads.events.keys()) {
+export const needsRefold = (
+  snapshot: Membership.Snapshot,
+  keep: EventFacts.Keep,
+  reads: SegmentRouting.Reads
+): boolean => {
+  for (const name of reads.events.keys()) {
     const facts = EventFacts.get(snapshot.facts, name)
     if (facts !== undefined && facts.recent.length < Math.min(facts.count, keep(name))) return true
   }

@@ -205,7 +205,7 @@ export const make = (options: Options = {}) =>
         const batch = newBatch()
         for (const stored of page) {
           let snapshot = stored
-          if (SegmentMembership.needsRefold(snapshot, keep, compiled)) {
+          if (SegmentMembership.needsRefold(snapshot, keep, compiled.reads)) {
             const stream = yield* events.readStream(snapshot.contact.id)
             snapshot = SegmentMembership.refold(snapshot, stream.map((e) => e.event), keep)
           }

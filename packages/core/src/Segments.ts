@@ -17,7 +17,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Contact from "./Contact.js"
 import * as Contacts from "./Contacts.js"
-import * as EventFacts from "./EventFacts.js"
 import * as EventStore from "./EventStore.js"
 import * as Ids from "./Ids.js"
 import * as LogStream from "./LogStream.js"
@@ -27,6 +26,7 @@ import * as Segment from "./Segment.js"
 import * as SegmentCommand from "./SegmentCommand.js"
 import * as SegmentCondition from "./SegmentCondition.js"
 import * as SegmentEvaluation from "./SegmentEvaluation.js"
+import * as SegmentMembership from "./SegmentMembership.js"
 import * as SegmentNode from "./SegmentNode.js"
 import * as SegmentRouting from "./SegmentRouting.js"
 import * as SegmentStore from "./SegmentStore.js"
@@ -138,14 +138,8 @@ export const awaitProcessed = (
 export const QueryChunk = 1000
 
 /** What a condition is evaluated against for a contact the processor keeps (`Membership.Snapshot`). */
-export const subjectOf = (snapshot: Membership.Snapshot): SegmentEvaluation.Subject => ({
-  email: snapshot.contact.email,
-  subscribed: snapshot.contact.subscribed,
-  createdAt: snapshot.contact.createdAt.getTime(),
-  updatedAt: snapshot.contact.updatedAt.getTime(),
-  data: snapshot.contact.data,
-  facts: (name) => EventFacts.get(snapshot.facts, name)
-})
+const subjectOf = (snapshot: Membership.Snapshot): SegmentEvaluation.Subject =>
+  SegmentMembership.subjectOf(snapshot.contact, snapshot.facts)
 
 /** Builds the service from the stores' ports; the wait needs `ProcessorStore` and `LogSource`, and is skipped without them. */
 export const make = (options: { readonly maxWait?: Duration.DurationInput | undefined } = {}) =>
@@ -180,23 +174,18 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
         })
       )
 
-    // A snapshot keeps as many recent times per event name as the live segments count in a window
-    // (`Snapshot.keep`); an audience may count more. For a contact whose kept times fall short,
+    // A snapshot keeps as many recent times per event name as the live segments count in a window;
+    // an audience may count more. For a contact whose kept times fall short,
     // its facts are folded again from its stream, keeping what the audience needs.
     const subjectFor = (condition: SegmentNode.Node) => {
-      const counted = [...SegmentRouting.reads(condition).events].filter(([, keep]) => keep > 0)
-      const keep = new Map(counted)
-      const complete = (snapshot: Membership.Snapshot) =>
-        counted.every(([name, needed]) => {
-          const facts = EventFacts.get(snapshot.facts, name)
-          return facts === undefined || facts.recent.length >= Math.min(needed, facts.count)
-        })
+      const reads = SegmentRouting.reads(condition)
+      const keep = (name: string) => reads.events.get(name) ?? 0
+      const complete = (snapshot: Membership.Snapshot) => !SegmentMembership.needsRefold(snapshot, keep, reads)
       const refold = (snapshot: Membership.Snapshot) =>
-        Effect.map(events.readStream(snapshot.contact.id), (stream) =>
-          subjectOf({
-            ...snapshot,
-            facts: EventFacts.fold(stream.map((recorded) => recorded.event), (name) => keep.get(name) ?? 0)
-          }))
+        Effect.map(
+          events.readStream(snapshot.contact.id),
+          (stream) => subjectOf(SegmentMembership.refold(snapshot, stream.map((recorded) => recorded.event), keep))
+        )
       return { complete, refold }
     }
 
