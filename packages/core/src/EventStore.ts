@@ -42,6 +42,12 @@ export interface Checkpoint {
 /** The checkpoint before the first event. */
 export const start: Checkpoint = { transactionId: 0n, position: 0n }
 
+/**
+ * The payload bytes a processor's page holds at most (4 MiB): hundreds of ordinary events, a few
+ * of those that carry hundreds of KB of data.
+ */
+export const PageBytes = 4 * 1024 * 1024
+
 /** True when `event` comes after `checkpoint` in log order. */
 export const isAfter = (event: Checkpoint, checkpoint: Checkpoint): boolean =>
   event.transactionId > checkpoint.transactionId ||
@@ -168,9 +174,13 @@ export class EventStore extends Context.Tag("@tracklog/core/EventStore")<EventSt
   /**
    * Up to `limit` events after the checkpoint, in (transactionId, position) order. Only events of
    * transactions that can no longer be overtaken are returned, so a reader never skips one.
+   * With `maxBytes`, the page also stops before the event that would take its payloads past it
+   * (never before the first): a page of large events stays small. A store that holds its log in
+   * memory anyway may ignore it.
    */
   readonly readAll: (
     after: Checkpoint,
-    limit: number
+    limit: number,
+    maxBytes?: number
   ) => Effect.Effect<Batch, StoreError.StoreUnavailable>
 }>() {}

@@ -82,12 +82,13 @@ export class LogSource extends Context.Tag("@tracklog/core/LogStream/LogSource")
   readonly identity: Identity
   /**
    * Up to `limit` events after the checkpoint, in log order, of one project or (when `projectId`
-   * is undefined) the whole log; gap-safe as `EventStore.readAll`.
+   * is undefined) the whole log; gap-safe, and bounded by `maxBytes`, as `EventStore.readAll`.
    */
   readonly read: (
     after: EventStore.Checkpoint,
     limit: number,
-    projectId: string | undefined
+    projectId: string | undefined,
+    maxBytes?: number
   ) => Effect.Effect<EventStore.Batch, StoreError.StoreUnavailable>
   /** The checkpoint of the last event a reader can see now: where "from now" starts. */
   readonly head: (projectId: string | undefined) => Effect.Effect<EventStore.Checkpoint, StoreError.StoreUnavailable>
@@ -118,6 +119,8 @@ export interface Options {
   readonly projectId?: string | undefined
   /** Events per page read (default 1000). */
   readonly batchSize?: number | undefined
+  /** Payload bytes per page read, at most (see `EventStore.readAll`; default: no bound). */
+  readonly maxBytes?: number | undefined
 }
 
 interface Reader {
@@ -136,7 +139,7 @@ export const items = (options: Options = {}): Stream.Stream<Item, StoreError.Sto
       Effect.suspend(() => {
         // Taken before the read: an append that lands after the read still wakes the wait below.
         const seen = source.signal.version()
-        return Effect.flatMap(source.read(reader.checkpoint, limit, options.projectId), (batch) => {
+        return Effect.flatMap(source.read(reader.checkpoint, limit, options.projectId, options.maxBytes), (batch) => {
           if (batch.events.length > 0) {
             const events = Chunk.unsafeFromArray(batch.events.map((event): Item => ({ _tag: "Event", event })))
             return Effect.succeed([events, { checkpoint: batch.checkpoint, caughtUp: false }] as const)

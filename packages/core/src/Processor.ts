@@ -77,6 +77,8 @@ export interface Config<E, R> {
   readonly projectId?: string | undefined
   /** Events per handler call, at most (default 100). */
   readonly batchSize?: number | undefined
+  /** Payload bytes per handler call, at most (default: no bound; see `EventStore.readAll`). */
+  readonly maxBytes?: number | undefined
   /** Handles events in log order; fails to have the batch retried. */
   readonly handle: (events: ReadonlyArray<EventStore.RecordedEvent>) => Effect.Effect<void, E, R>
   /** How long a lease lasts without a heartbeat (default 5 s): a standby takes over after it. */
@@ -152,7 +154,12 @@ export const run = <E, R>(
             Effect.tap(() => Effect.sync(() => (checkpoint = to)))
           )
         }
-        return LogStream.items({ after: from, projectId: config.projectId, batchSize: config.batchSize ?? 100 }).pipe(
+        return LogStream.items({
+          after: from,
+          projectId: config.projectId,
+          batchSize: config.batchSize ?? 100,
+          maxBytes: config.maxBytes
+        }).pipe(
           Stream.mapError((e): LeaseLost | ProcessorFailed | StoreError.StoreUnavailable => e),
           Stream.runForEachChunk((chunk) => {
             const events = Chunk.toReadonlyArray(chunk).flatMap((item) => (item._tag === "Event" ? [item.event] : []))

@@ -30,11 +30,13 @@ import * as SegmentStore from "./SegmentStore.js"
 
 /** Tuning; the defaults suit a server. */
 export interface Options {
-  /**
-   * Log events per turn (default 25): a turn holds them and their contacts' snapshots in memory,
-   * and a contact may carry hundreds of KB of data.
-   */
+  /** Log events per turn, at most (default 500). */
   readonly batchSize?: number | undefined
+  /**
+   * Their payload bytes per turn, at most (default `EventStore.PageBytes`): a turn holds its
+   * events in memory, and an event may carry hundreds of KB of data.
+   */
+  readonly maxBytes?: number | undefined
   /** Contacts per due sweep and per pass page (default 500). */
   readonly pageSize?: number | undefined
   /**
@@ -72,7 +74,8 @@ export const make = (options: Options = {}) =>
     const segments = yield* SegmentStore.SegmentStore
     const membership = yield* Membership.MembershipStore
     const ids = yield* Ids.Ids
-    const batchSize = options.batchSize ?? 25
+    const batchSize = options.batchSize ?? 500
+    const maxBytes = options.maxBytes ?? EventStore.PageBytes
     const pageSize = options.pageSize ?? 500
     const grace = Duration.toMillis(Duration.decode(options.dueGrace ?? Duration.seconds(1)))
     // Where each deleted segment's exits are: a restart goes over its members again, harmlessly.
@@ -232,13 +235,15 @@ export const make = (options: Options = {}) =>
       Effect.gen(function*() {
         const all = yield* segments.all
         const definitions = SegmentMembership.compile(all)
-        const page = yield* events.readAll(checkpoint, batchSize)
+        const page = yield* events.readAll(checkpoint, batchSize, maxBytes)
         let at = checkpoint
         if (page.events.length > 0) {
           yield* store.commit(name, owner, at, page.checkpoint, applyLog(page.events, definitions))
           at = page.checkpoint
         }
-        const caughtUp = page.events.length < batchSize
+        // A short page may have stopped at its bytes, not at the log's end: a look past it tells.
+        const caughtUp = page.events.length === 0 ||
+          (page.events.length < batchSize && (yield* events.readAll(at, 1)).events.length === 0)
         const now = yield* Clock.currentTimeMillis
         // Behind the log, no window past its last event read can be applied yet.
         const lastRead = page.events.at(-1)?.event.at.getTime() ?? now

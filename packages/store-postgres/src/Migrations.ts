@@ -229,6 +229,14 @@ export const migrations = {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE contacts SET (fillfactor = 70)`
     yield* sql`ALTER TABLE streams SET (fillfactor = 70)`
+  }),
+  // Each event's payload size as written (its JSON text), so a processor's page can stop at a
+  // number of bytes (`EventStore.readAll`'s `maxBytes`) without reading or decompressing the
+  // payloads it leaves out. Nullable: adding it rewrites nothing; an event written before it is
+  // counted at its stored size.
+  "0010_event_bytes": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE events ADD COLUMN bytes integer`
   })
 }
 

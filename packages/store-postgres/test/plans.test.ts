@@ -62,7 +62,9 @@ const scansHot = (query: string, relation: string) =>
 // Many contacts, each with a short stream, written directly: the store is not what is measured.
 const seed = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  for (const table of ["contacts", "events", "streams", "api_keys", "suppressions"]) {
+  for (
+    const table of ["contacts", "events", "streams", "api_keys", "suppressions", "segment_snapshots", "segment_members"]
+  ) {
     // Kept never analyzed on the server too, whatever autovacuum would do meanwhile.
     yield* sql.unsafe(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`)
   }
@@ -85,6 +87,17 @@ const seed = Effect.gen(function*() {
     INSERT INTO api_keys (hash, project_id, kind)
     SELECT md5('k' || g || kind), 'p' || g, kind FROM generate_series(1, ${Contacts}) g, unnest(ARRAY['public', 'secret']) kind`)
   yield* sql.unsafe(`INSERT INTO api_keys (hash, project_id, kind) VALUES ('${keyHash}', '${project}', 'public')`)
+  // Every contact with a segment snapshot and in one segment, as a live segment keeps them.
+  yield* sql.unsafe(`
+    INSERT INTO segment_snapshots (contact_id, project_id, snapshot, due)
+    SELECT 'c' || g, '${project}', jsonb_build_object(
+      'contact', jsonb_build_object('id', 'c' || g, 'projectId', '${project}', 'createdAt', now(), 'updatedAt', now()),
+      'facts', '{}'::jsonb, 'segments', '{}'::jsonb, 'deadlines', '{}'::jsonb, 'due', NULL
+    ), NULL
+    FROM generate_series(1, ${Contacts}) g`)
+  yield* sql.unsafe(`
+    INSERT INTO segment_members (segment_id, contact_id, entered_at)
+    SELECT 'plans-segment', 'c' || g, now() FROM generate_series(1, ${Contacts}) g`)
   // A suppression list as long as the contacts, which a first track checks.
   yield* sql.unsafe(`
     INSERT INTO suppressions (project_id, email_hash)
@@ -103,7 +116,7 @@ const exercise = Effect.gen(function*() {
     Effect.provideService(SqlClient.SqlClient, recording(sql, seen)),
     Effect.mapInputContext((context: Context.Context<never>) => Context.omit(DirectQuery.Pool)(context))
   )
-  const { contacts, eventStore } = store
+  const { contacts, eventStore, logSource, membershipStore } = store
   const found = yield* contacts.findByEmail(project, "user42@example.com")
   expect(found._tag).toBe("Some")
   yield* contacts.findByEmail(project, "nobody@example.com")
@@ -166,10 +179,14 @@ const exercise = Effect.gen(function*() {
   yield* eventStore.readStream("c7")
   const last = yield* sql<{ transaction_id: string; global_position: string }>`
     SELECT transaction_id::text, global_position::text FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1 OFFSET 5`
-  yield* eventStore.readAll({
-    transactionId: BigInt(last[0]!.transaction_id),
-    position: BigInt(last[0]!.global_position)
-  }, 100)
+  const checkpoint = { transactionId: BigInt(last[0]!.transaction_id), position: BigInt(last[0]!.global_position) }
+  yield* eventStore.readAll(checkpoint, 100)
+  // Pages bounded by bytes, as the processors read them.
+  yield* eventStore.readAll(checkpoint, 100, 4096)
+  yield* logSource.read(checkpoint, 100, undefined, 4096)
+  // The segment reads that join each row to its contact: a page of snapshots, a page of members.
+  yield* membershipStore.page(project, "", 100)
+  yield* membershipStore.members("plans-segment", { limit: 10 })
   return seen
 })
 

@@ -4,7 +4,7 @@
  * that can be read live. `Settings` are what the HTTP routes need too: whether private targets
  * are allowed, and how names resolve (`SsrfGuard`).
  */
-import type * as EventStore from "@tracklog/core/EventStore"
+import * as EventStore from "@tracklog/core/EventStore"
 import type * as Ids from "@tracklog/core/Ids"
 import * as LogStream from "@tracklog/core/LogStream"
 import * as Processor from "@tracklog/core/Processor"
@@ -89,8 +89,13 @@ export const run = (
     )
     // None of them ends but by failing; the first failure (the dispatcher's) stops the others.
     yield* Effect.all([
-      // A page holds its events whole, and an event may carry hundreds of KB: small pages.
-      Processor.run({ ...dispatcher, leaseTtl: options.leaseTtl, batchSize: 25 }),
+      // A page holds its events whole, and an event may carry hundreds of KB: bounded by bytes too.
+      Processor.run({
+        ...dispatcher,
+        leaseTtl: options.leaseTtl,
+        batchSize: 500,
+        maxBytes: EventStore.PageBytes
+      }),
       WebhookSender.run({
         ...options,
         timeout,

@@ -186,8 +186,8 @@ const text = (keyed: boolean, whole: boolean) => `
     ) c
     WHERE i.expected = 0 AND i.stream_id NOT IN (SELECT id FROM created)
   ), appended AS (
-    INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
-    SELECT e.stream_id, e.project_id, e.version, e.id, e.type, e.data, e.created_at
+    INSERT INTO events (stream_id, project_id, version, id, type, data, created_at, bytes)
+    SELECT e.stream_id, e.project_id, e.version, e.id, e.type, e.data, e.created_at, octet_length(e.data::text)
     FROM json_to_recordset($2::json) AS e(stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz)
     JOIN ok ON ok.stream_id = e.stream_id
     ORDER BY e.stream_id, e.version

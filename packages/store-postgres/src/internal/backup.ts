@@ -227,8 +227,8 @@ export const make = (sql: SqlClient.SqlClient, readAll: EventStore.EventStore["T
             counts.keys += keys.length
           }
           if (events.length > 0) {
-            yield* sql`INSERT INTO events (stream_id, project_id, version, global_position, id, type, data, created_at)
-              SELECT stream_id, project_id, version, global_position, id, type, data, created_at
+            yield* sql`INSERT INTO events (stream_id, project_id, version, global_position, id, type, data, created_at, bytes)
+              SELECT stream_id, project_id, version, global_position, id, type, data, created_at, octet_length(data::text)
               FROM json_to_recordset(${JSON.stringify(events)}::json) AS e(
                 stream_id text, project_id text, version integer, global_position bigint, id text, type text, data json, created_at timestamptz)
               ORDER BY global_position`

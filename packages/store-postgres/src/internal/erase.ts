@@ -57,10 +57,11 @@ export const make = (options: {
       yield* options.withoutWebhooks(projectId, input.streamId)
       if (suppress) yield* options.suppressWithin(projectId, erased[0]!.email)
       for (const [i, { event, id }] of input.events.entries()) {
+        const data = JSON.stringify(ContactEvent.encode(event))
         yield* sql`
-          INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
+          INSERT INTO events (stream_id, project_id, version, id, type, data, created_at, bytes)
           VALUES (${input.streamId}, ${projectId}, ${input.expectedVersion + i + 1}, ${id}, ${event._tag},
-            ${JSON.stringify(ContactEvent.encode(event))}::json, ${Timestamp.iso(event.at)}::timestamptz)`
+            ${data}::json, ${Timestamp.iso(event.at)}::timestamptz, ${Buffer.byteLength(data)})`
       }
     })).pipe(
       // A deadlock with a group commit: nothing was written; decide again.

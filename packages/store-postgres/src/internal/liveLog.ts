@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Database from "./database.js"
 import * as EventRow from "./eventRow.js"
+import * as Log from "./log.js"
 
 const { columns, toRecorded } = EventRow
 
@@ -35,7 +36,7 @@ export const makeLogSource = (options: {
     identity: options.identity,
     // As `readAll` (`log.ts`): the next page in log order first, the xmin filter after it,
     // so what passes is a prefix with no gap; a project's page is a range of its index.
-    read: (checkpoint, limit, projectId) => {
+    read: (checkpoint, limit, projectId, maxBytes) => {
       const t = checkpoint.transactionId.toString()
       const p = checkpoint.position.toString()
       // A project's page comes from a function, in its order. Ordered by its ordinality it needs no
@@ -58,8 +59,8 @@ export const makeLogSource = (options: {
       return guard(
         sql`
         SELECT ${sql.literal(columns)}
-        FROM ${page}
-        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        FROM ${Log.bounded(sql, page, order, maxBytes)}
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${Log.within(sql, maxBytes)}
         ORDER BY ${order}`.values
       ).pipe(Effect.map((rows) => {
         const events = rows.map(toRecorded)

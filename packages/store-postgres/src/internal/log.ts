@@ -2,10 +2,33 @@
  * The log read back (`EventStore.readStream`, `readAll`, behaviour §4): one stream in version order,
  * and the whole log after a checkpoint, in log order with no gap.
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import type * as EventStore from "@tracklog/core/EventStore"
 import * as Effect from "effect/Effect"
 import type * as Database from "./database.js"
 import * as EventRow from "./eventRow.js"
+
+/**
+ * A page of events (`page`, a FROM item named `events`, in log order by `order`) cut where its
+ * payloads pass `maxBytes` (`EventStore.readAll`); still a prefix, and never empty for want of
+ * room. Only the sizes are summed: a payload left out is neither read nor decompressed.
+ */
+export const bounded = (
+  sql: SqlClient.SqlClient,
+  page: Statement.Fragment,
+  order: Statement.Fragment,
+  maxBytes: number | undefined
+): Statement.Fragment =>
+  maxBytes === undefined ? page : sql`(
+    SELECT *, sum(coalesce(events.bytes, pg_column_size(events.data))) OVER (ORDER BY ${order})
+      - coalesce(events.bytes, pg_column_size(events.data)) AS bytes_before
+    FROM ${page}
+  ) AS events`
+
+/** The condition that goes with `bounded`. */
+export const within = (sql: SqlClient.SqlClient, maxBytes: number | undefined): Statement.Fragment =>
+  maxBytes === undefined ? sql`` : sql`AND events.bytes_before < ${maxBytes}`
 
 /** The reads of a store's log. */
 export const make = ({ guard, sql }: Database.Database) => {
@@ -22,17 +45,24 @@ export const make = ({ guard, sql }: Database.Database) => {
     // table whose statistics lag behind (a fresh or bulk-loaded log) got a bitmap scan of every
     // remaining row and a sort on disk per page, ~20× slower than walking the index in order.
     // The outer ORDER BY names the columns: the bare names would sort by the `::text` outputs.
-    readAll: (after: EventStore.Checkpoint, limit: number) =>
+    readAll: (after: EventStore.Checkpoint, limit: number, maxBytes?: number) =>
       guard(
         sql`
         SELECT ${columns}
-        FROM (
+        FROM ${
+          bounded(
+            sql,
+            sql`(
           SELECT * FROM events
           WHERE (transaction_id, global_position) > (${after.transactionId.toString()}::xid8, ${after.position.toString()}::bigint)
           ORDER BY transaction_id, global_position
           LIMIT ${limit}
-        ) AS events
-        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ) AS events`,
+            sql`events.transaction_id, events.global_position`,
+            maxBytes
+          )
+        }
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${within(sql, maxBytes)}
         ORDER BY events.transaction_id, events.global_position`.values
       ).pipe(Effect.map((rows) => {
         const events = rows.map(EventRow.toRecorded)

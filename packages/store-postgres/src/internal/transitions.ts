@@ -53,8 +53,8 @@ export const append = (sql: SqlClient.SqlClient, transitions: ReadonlyArray<Memb
     // append's do: readers see them in log order once this transaction commits.
     yield* sql`
       WITH appended AS (
-        INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
-        SELECT e.stream_id, e.project_id, e.version, e.id, e.type, e.data, e.created_at
+        INSERT INTO events (stream_id, project_id, version, id, type, data, created_at, bytes)
+        SELECT e.stream_id, e.project_id, e.version, e.id, e.type, e.data, e.created_at, octet_length(e.data::text)
         FROM json_to_recordset(${JSON.stringify(events)}::json) AS e(
           stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz, n integer)
         ORDER BY e.n
