@@ -107,6 +107,15 @@ export class MembershipStore extends Context.Tag("@tracklog/core/Membership/Memb
     after: string,
     limit: number
   ) => Effect.Effect<ReadonlyArray<Snapshot>, StoreError.StoreUnavailable>
+  /**
+   * As `page`, with each snapshot as stored: its `contact` keeps only the data keys the project's
+   * segments read (`Snapshot`). Cheaper: what an audience reads when those keys are all it needs.
+   */
+  readonly scan: (
+    projectId: string,
+    after: string,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<Snapshot>, StoreError.StoreUnavailable>
   /** Writes one step (see `Write`) atomically. */
   readonly write: (write: Write) => Effect.Effect<void, StoreError.StoreUnavailable>
   /** A segment's members now, by contact id, with the contact as the projection holds it. */

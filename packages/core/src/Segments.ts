@@ -13,6 +13,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Contact from "./Contact.js"
@@ -135,7 +136,7 @@ export const awaitProcessed = (
   }).pipe(Effect.catchAll(() => Effect.void))
 
 /** Snapshots are read this many at a time for an audience. */
-export const QueryChunk = 1000
+export const QueryChunk = 2000
 
 /** What a condition is evaluated against for a contact the processor keeps (`Membership.Snapshot`). */
 const subjectOf = (snapshot: Membership.Snapshot): SegmentEvaluation.Subject =>
@@ -242,17 +243,29 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
         }),
       query: (projectId, raw, page) =>
         Effect.gen(function*() {
-          const condition = yield* decodeAudience(raw, yield* store.list(projectId))
+          const segments = yield* store.list(projectId)
+          const condition = yield* decodeAudience(raw, segments)
           yield* processed
           const t = yield* Clock.currentTimeMillis
           const subject = subjectFor(condition)
+          // The snapshots as stored hold every data key the project's segments read, once no
+          // segment is building (its pass brings the keys it reads): when those are all the
+          // audience reads, the contacts are not joined in, only the page answered is read whole.
+          const kept = SegmentMembership.compile(segments).dataKeys(projectId)
+          const stored = segments.every((s) => Segment.isDeleted(s) || Segment.status(s) === "live") &&
+            [...SegmentRouting.reads(condition).dataKeys].every((key) => kept.has(key))
+          const read = (after: string) =>
+            stored ? membership.scan(projectId, after, QueryChunk) : membership.page(projectId, after, QueryChunk)
           const cursor = page.cursor ?? ""
           const found: Array<Contact.Contact> = []
           let total = 0
           let more = false
-          let after = ""
+          // The next chunk is read while this one is evaluated.
+          let next = yield* Effect.fork(read(""))
           for (;;) {
-            const chunk = yield* membership.page(projectId, after, QueryChunk)
+            const chunk = yield* Fiber.join(next)
+            const full = chunk.length === QueryChunk
+            if (full) next = yield* Effect.fork(read(chunk[chunk.length - 1]!.contact.id))
             for (const snapshot of chunk) {
               // Only a snapshot that falls short costs a read (and an effect).
               const subjectNow = subject.complete(snapshot) ? subjectOf(snapshot) : yield* subject.refold(snapshot)
@@ -262,10 +275,14 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
               if (found.length < page.limit) found.push(snapshot.contact)
               else more = true
             }
-            if (chunk.length < QueryChunk) break
-            after = chunk[chunk.length - 1]!.contact.id
+            if (!full) break
           }
-          return { contacts: found, cursor: more ? found[found.length - 1]!.id : null, total }
+          const answered = stored
+            ? yield* Effect.forEach(found, (c) => contacts.findById(projectId, c.id), { concurrency: 8 }).pipe(
+              Effect.map((all) => all.flatMap((c) => Option.isSome(c) ? [c.value] : []))
+            )
+            : found
+          return { contacts: answered, cursor: more ? found[found.length - 1]!.id : null, total }
         })
     })
   })

@@ -56,6 +56,7 @@ const brokenStore = (failure: Effect.Effect<never, StoreError.StoreUnavailable>)
       snapshots: () => failure,
       due: () => failure,
       page: () => failure,
+      scan: () => failure,
       write: () => failure,
       members: () => failure,
       count: () => failure,

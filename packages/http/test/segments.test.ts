@@ -244,6 +244,9 @@ describe("members, a contact's segments and audiences (behaviour §11.2)", () =>
     expect(mine(vips)).toEqual([ann, cid].sort())
     expect(vips.body.total).toBe(2)
     expect(vips.body.cursor).toBeNull()
+    // Evaluated on the snapshots (a segment keeps `plan`, all it reads), answered with the whole contact.
+    const annAnswered = (vips.body.contacts as Array<{ id: string; data: unknown }>).find((c) => c.id === ann)
+    expect(annAnswered?.data).toEqual({ plan: "vip", seats: 5 })
     expect(mine(await query(all(ofTag, filter("data.seats", "greaterThan", { value: 4 }))))).toEqual([ann, cid].sort())
     const either = {
       logic: "AND",

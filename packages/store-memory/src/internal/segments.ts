@@ -97,6 +97,16 @@ export const makeMembershipStore = (
         }
         return page
       }),
+    scan: (projectId, after, limit) =>
+      Effect.sync(() => {
+        const ids = state.byProject.get(projectId) ?? []
+        const page: Array<Membership.Snapshot> = []
+        for (let i = SortedIds.firstAbove(ids, after); i < ids.length && page.length < limit; i++) {
+          const snapshot = state.snapshots.get(ids[i]!)
+          if (snapshot !== undefined) page.push(snapshot)
+        }
+        return page
+      }),
     write: (write) =>
       Effect.sync(() => {
         for (const snapshot of write.snapshots) {
