@@ -134,6 +134,11 @@ export interface Batch {
   readonly events: ReadonlyArray<RecordedEvent>
   /** Where to resume; equal to the input when nothing new is visible yet. */
   readonly checkpoint: Checkpoint
+  /**
+   * The page may have stopped at its `maxBytes` rather than at the end of what is visible: a short
+   * page is then no sign that the reader has caught up.
+   */
+  readonly cut?: boolean | undefined
 }
 
 /** The log. */

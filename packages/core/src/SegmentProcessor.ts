@@ -241,9 +241,8 @@ export const make = (options: Options = {}) =>
           yield* store.commit(name, owner, at, page.checkpoint, applyLog(page.events, definitions))
           at = page.checkpoint
         }
-        // A short page may have stopped at its bytes, not at the log's end: a look past it tells.
-        const caughtUp = page.events.length === 0 ||
-          (page.events.length < batchSize && (yield* events.readAll(at, 1)).events.length === 0)
+        // A short page read all there was, unless it stopped at its bytes.
+        const caughtUp = page.events.length < batchSize && page.cut !== true
         const now = yield* Clock.currentTimeMillis
         // Behind the log, no window past its last event read can be applied yet.
         const lastRead = page.events.at(-1)?.event.at.getTime() ?? now

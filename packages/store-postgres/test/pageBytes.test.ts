@@ -48,6 +48,19 @@ const pages = (read: (after: EventStore.Checkpoint) => Effect.Effect<EventStore.
     }
   })
 
+// Whether each non-empty page read with `read` from the start says it was cut.
+const pagesCut = (read: (after: EventStore.Checkpoint) => Effect.Effect<EventStore.Batch, unknown>) =>
+  Effect.gen(function*() {
+    const out: Array<boolean | undefined> = []
+    let at = EventStore.start
+    for (;;) {
+      const page = yield* read(at)
+      if (page.events.length === 0) return out
+      out.push(page.cut)
+      at = page.checkpoint
+    }
+  })
+
 const MaxBytes = 30_000
 
 // Each page stops where the bound says: what comes before its last event is within the bound,
@@ -99,6 +112,11 @@ for (const backend of TestDatabase.backends) {
             // 92 KB of payloads over a 30 000-byte bound: three pages at least.
             expect(paged.length).toBeGreaterThanOrEqual(3)
           }
+          // A page that stopped at its bytes says so: a short page is then no sign of the log's end.
+          const cuts = yield* pagesCut((at) => store.readAll(at, 100, MaxBytes))
+          expect(cuts.length).toBeGreaterThanOrEqual(3)
+          expect(cuts.slice(0, -1).every((cut) => cut === true)).toBe(true)
+          expect((yield* store.readAll(EventStore.start, 100)).cut).not.toBe(true)
           // A bound below any event: one event a page, never none.
           const single = yield* pages((at) => source.read(at, 100, project, 1))
           expect(single.map((page) => page.length)).toEqual(expected.map(() => 1))

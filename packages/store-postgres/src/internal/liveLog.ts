@@ -10,10 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Database from "./database.js"
-import * as EventRow from "./eventRow.js"
 import * as Log from "./log.js"
-
-const { columns, toRecorded } = EventRow
 
 /**
  * The `LogSource` of a Postgres store; `signal` is notified by its appends, `identity` is the
@@ -58,15 +55,11 @@ export const makeLogSource = (options: {
         ]
       return guard(
         sql`
-        SELECT ${sql.literal(columns)}
+        SELECT ${Log.boundedColumns(sql, maxBytes)}
         FROM ${Log.bounded(sql, page, order, maxBytes)}
         WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${Log.within(sql, maxBytes)}
         ORDER BY ${order}`.values
-      ).pipe(Effect.map((rows) => {
-        const events = rows.map(toRecorded)
-        const last = events[events.length - 1]
-        return { events, checkpoint: last === undefined ? checkpoint : LogStream.checkpointOf(last) }
-      }))
+      ).pipe(Effect.map((rows) => Log.batchOf(rows, checkpoint, limit, maxBytes)))
     },
     // The last committed event: what commits after this moment gets a larger transaction id and
     // comes after it. Transactions in flight at this very moment are concurrent with "now" and

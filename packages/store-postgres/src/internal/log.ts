@@ -30,9 +30,38 @@ export const bounded = (
 export const within = (sql: SqlClient.SqlClient, maxBytes: number | undefined): Statement.Fragment =>
   maxBytes === undefined ? sql`` : sql`AND events.bytes_before < ${maxBytes}`
 
+/** The columns to read from `bounded`: `EventRow.columns`, and the bytes up to each row. */
+export const boundedColumns = (sql: SqlClient.SqlClient, maxBytes: number | undefined): Statement.Fragment =>
+  sql.literal(
+    maxBytes === undefined
+      ? EventRow.columns
+      : `${EventRow.columns}, events.bytes_before + coalesce(events.bytes, pg_column_size(events.data))`
+  )
+
+/**
+ * The rows of `boundedColumns` as a page after `after`. It may have been cut by its bytes when it
+ * is short of `limit` and its bytes reached `maxBytes` (the next row did not fit, if there was one).
+ */
+export const batchOf = (
+  rows: ReadonlyArray<ReadonlyArray<unknown>>,
+  after: EventStore.Checkpoint,
+  limit: number,
+  maxBytes: number | undefined
+): EventStore.Batch => {
+  const events = rows.map(EventRow.toRecorded)
+  const last = events[events.length - 1]
+  const through = Number(rows[rows.length - 1]?.[7] ?? 0)
+  return {
+    events,
+    checkpoint: last === undefined ? after : { transactionId: last.transactionId, position: last.position },
+    cut: maxBytes !== undefined && events.length > 0 && events.length < limit && through >= maxBytes
+  }
+}
+
 /** The reads of a store's log. */
 export const make = ({ guard, sql }: Database.Database) => {
   const columns = sql.literal(EventRow.columns)
+
   return {
     readStream: (streamId: string) =>
       guard(sql`SELECT ${columns} FROM events WHERE stream_id = ${streamId} ORDER BY version`.values).pipe(
@@ -48,7 +77,7 @@ export const make = ({ guard, sql }: Database.Database) => {
     readAll: (after: EventStore.Checkpoint, limit: number, maxBytes?: number) =>
       guard(
         sql`
-        SELECT ${columns}
+        SELECT ${boundedColumns(sql, maxBytes)}
         FROM ${
           bounded(
             sql,
@@ -64,13 +93,6 @@ export const make = ({ guard, sql }: Database.Database) => {
         }
         WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${within(sql, maxBytes)}
         ORDER BY events.transaction_id, events.global_position`.values
-      ).pipe(Effect.map((rows) => {
-        const events = rows.map(EventRow.toRecorded)
-        const last = events[events.length - 1]
-        return {
-          events,
-          checkpoint: last === undefined ? after : { transactionId: last.transactionId, position: last.position }
-        }
-      }))
+      ).pipe(Effect.map((rows) => batchOf(rows, after, limit, maxBytes)))
   }
 }
