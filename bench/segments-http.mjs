@@ -11,8 +11,12 @@ const keys = { TRACKLOG_PROJECT_KEYS: "pk_bench:sk_bench" }
 const auth = { authorization: "Bearer sk_bench", "content-type": "application/json" }
 const probes = Number(process.env.BENCH_PROBES ?? 200)
 
+// Once more when the connection was one the server had just closed as idle (after a long wrk run).
+const send = (url, init) =>
+  fetch(url, init).catch((e) => e?.cause?.code === "UND_ERR_SOCKET" ? fetch(url, init) : Promise.reject(e))
+
 const post = async (base, path, body) => {
-  const answer = await fetch(`${base}${path}`, { method: "POST", headers: auth, body: JSON.stringify(body) })
+  const answer = await send(`${base}${path}`, { method: "POST", headers: auth, body: JSON.stringify(body) })
   if (!answer.ok) throw new Error(`${path}: ${answer.status} ${await answer.text()}`)
   return answer.json()
 }

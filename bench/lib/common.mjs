@@ -43,14 +43,21 @@ export const startServer = (args, env = {}, command = process.execPath) =>
           pid: child.pid,
           stop: () =>
             new Promise((done) => {
+              stopping = true
               child.once("exit", done)
               child.kill("SIGTERM")
             })
         })
       }
     })
-    child.stderr.on("data", (c) => (output += c))
-    child.once("exit", (code) => reject(new Error(`server exited ${code}: ${output}`)))
+    // Its errors are kept (the last 20 KB), to be shown if it exits before it is stopped.
+    child.stderr.on("data", (c) => (output = (output + c).slice(-20_000)))
+    let stopping = false
+    child.once("exit", (code, signal) => {
+      if (listening && !stopping)
+        console.error(`[bench] server ${args.join(" ")} exited (${code ?? signal}): ${output}`)
+      reject(new Error(`server exited ${code}: ${output}`))
+    })
   })
 
 export const hasWrk = () => {

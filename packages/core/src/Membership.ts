@@ -29,6 +29,15 @@ export interface Snapshot {
   readonly due: number | null
 }
 
+/**
+ * A snapshot as `page` reads it: `contact` as the projection holds it now, and `seen`, the stream
+ * version the snapshot was folded to. A contact whose version is past it has events the processor
+ * has not read yet.
+ */
+export interface Paged extends Snapshot {
+  readonly seen: number
+}
+
 /** The name the segment processor keeps its checkpoint and lease under. */
 export const ProcessorName = "tracklog.segments"
 
@@ -106,7 +115,7 @@ export class MembershipStore extends Context.Tag("@tracklog/core/Membership/Memb
     projectId: string,
     after: string,
     limit: number
-  ) => Effect.Effect<ReadonlyArray<Snapshot>, StoreError.StoreUnavailable>
+  ) => Effect.Effect<ReadonlyArray<Paged>, StoreError.StoreUnavailable>
   /**
    * As `page`, with each snapshot as stored: its `contact` keeps only the data keys the project's
    * segments read (`Snapshot`). Cheaper: what an audience reads when those keys are all it needs.

@@ -5,8 +5,10 @@
  * 1. the next page of the log, grouped into commands (a stream's run of events in one
  *    transaction), each applied to its contact (`SegmentMembership.command`);
  * 2. the contacts whose window passed (`MembershipStore.due`), up to a little before now;
- * 3. a page of a segment's pass over the contacts (new, edited, rebuilt or deleted), only when the
- *    log is read to its end, so a pass never evaluates a contact the log has news of.
+ * 3. a page of a segment's pass over the contacts (new, edited, rebuilt or deleted), each contact
+ *    evaluated as the processor has read it (one with newer events in the log as it was at the
+ *    checkpoint: those events come as a command after the pass), every turn once the log is read
+ *    to its end, and every `passEvery` while it is not.
  *
  * Each is written with `MembershipStore.write` inside `ProcessorStore.commit`: on PostgreSQL the
  * membership, the transitions and the checkpoint are one transaction, so a transition is recorded
@@ -19,6 +21,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Contact from "./Contact.js"
 import * as EventStore from "./EventStore.js"
 import * as Ids from "./Ids.js"
 import * as LogStream from "./LogStream.js"
@@ -44,6 +47,8 @@ export interface Options {
    * time it was decided at, and must be seen before a window that passed after it is applied.
    */
   readonly dueGrace?: Duration.DurationInput | undefined
+  /** While the log is read behind its end, a pass page at most this often (default 200 ms). */
+  readonly passEvery?: Duration.DurationInput | undefined
   /** How long an idle instance waits for news at most (default 100 ms). */
   readonly idle?: Duration.DurationInput | undefined
   readonly leaseTtl?: Duration.DurationInput | undefined
@@ -80,6 +85,8 @@ export const make = (options: Options = {}) =>
     const grace = Duration.toMillis(Duration.decode(options.dueGrace ?? Duration.seconds(1)))
     // Where each deleted segment's exits are: a restart goes over its members again, harmlessly.
     const deleting = new Map<string, string>()
+    const passEvery = Duration.toMillis(Duration.decode(options.passEvery ?? Duration.millis(200)))
+    let lastPass = -Infinity
 
     const record = (batch: Batch, contactId: string, step: SegmentMembership.Step) => {
       const snapshot = step.snapshot
@@ -175,8 +182,13 @@ export const make = (options: Options = {}) =>
         return [...batch.snapshots.values()].some((s, k) => s?.due !== due[k]!.due)
       })
 
-    // 3. A page of one segment's pass: a deleted one's exits, or an evaluation of every contact.
-    const passPage = (all: ReadonlyArray<Segment.Segment>, definitions: SegmentMembership.Definitions) =>
+    // 3. A page of one segment's pass: a deleted one's exits, or an evaluation of every contact,
+    // each as the processor has read it up to `at`.
+    const passPage = (
+      all: ReadonlyArray<Segment.Segment>,
+      definitions: SegmentMembership.Definitions,
+      at: EventStore.Checkpoint
+    ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const gone = all.find((s) => Segment.isDeleted(s))
@@ -207,10 +219,21 @@ export const make = (options: Options = {}) =>
         const keys = definitions.dataKeys(building.projectId)
         const batch = newBatch()
         for (const stored of page) {
-          let snapshot = stored
-          if (SegmentMembership.needsRefold(snapshot, keep, compiled.reads)) {
-            const stream = yield* events.readStream(snapshot.contact.id)
-            snapshot = SegmentMembership.refold(snapshot, stream.map((e) => e.event), keep)
+          let snapshot: Membership.Snapshot = stored
+          // A contact with events past `at` is evaluated as it was at `at`, as its facts are: those
+          // events are a command still to come, which the segment will then cover.
+          const unread = stored.contact.version !== stored.seen
+          const short = SegmentMembership.needsRefold(stored, keep, compiled.reads)
+          if (unread || short) {
+            const stream = (yield* events.readStream(stored.contact.id)).flatMap((e) =>
+              EventStore.isAfter(e, at) ? [] : [e.event]
+            )
+            if (unread) {
+              const contact = Contact.fold(stream)
+              if (contact === null) continue
+              snapshot = { ...snapshot, contact }
+            }
+            if (short) snapshot = SegmentMembership.refold(snapshot, stream, keep)
           }
           record(batch, snapshot.contact.id, SegmentMembership.pass(snapshot, compiled, now, keys))
         }
@@ -251,8 +274,12 @@ export const make = (options: Options = {}) =>
         // commit checks the lease.
         const due = yield* membership.due(upTo - 1, pageSize)
         const swept = due.length > 0 && (yield* store.commit(name, owner, at, at, sweep(due, upTo, definitions)))
+        // Behind the log, a pass still moves on, a page every `passEvery` at most: a segment
+        // created under steady load goes live while the load goes on.
         const pending = all.some((s) => Segment.isDeleted(s) || Segment.status(s) === "building")
-        const passed = caughtUp && pending && (yield* store.commit(name, owner, at, at, passPage(all, definitions)))
+        const passNow = pending && (caughtUp || now - lastPass >= passEvery)
+        const passed = passNow && (yield* store.commit(name, owner, at, at, passPage(all, definitions, at)))
+        if (passNow) lastPass = now
         return { checkpoint: at, worked: page.events.length > 0 || swept || passed }
       })
 

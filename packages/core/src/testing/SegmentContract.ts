@@ -13,6 +13,7 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Commands from "../Commands.js"
 import * as EraseContact from "../EraseContact.js"
 import * as EventStore from "../EventStore.js"
@@ -20,7 +21,7 @@ import * as Ids from "../Ids.js"
 import * as LogStream from "../LogStream.js"
 import * as Membership from "../Membership.js"
 import * as Processor from "../Processor.js"
-import type * as Segment from "../Segment.js"
+import * as Segment from "../Segment.js"
 import * as SegmentProcessor from "../SegmentProcessor.js"
 import * as SegmentStore from "../SegmentStore.js"
 import type * as StorePorts from "../Store.js"
@@ -186,6 +187,31 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
         ])
         expect(yield* members(`${p}-vip`)).toEqual(["a@x.io"])
       }))
+
+    it.effect("a pass behind the log evaluates a contact as the processor has read it; its newer events enter it after", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        const a = yield* track(p, { email: "a@x.io", event: "e", data: { plan: "free" } })
+        yield* track(p, { email: "b@x.io", event: "e", data: { plan: "pro" } })
+        yield* settle
+        yield* define(p, `${p}-pro`, "pro", plan("pro"))
+        // Behind the log: a page of one event a turn, and a pass page every turn all the same.
+        yield* track(p, { email: "c@x.io", event: "e" })
+        const upgrade = yield* track(p, { email: "a@x.io", event: "e", data: { plan: "pro" } })
+        const { turn } = yield* SegmentProcessor.make({ dueGrace: 0, batchSize: 1, passEvery: 0 })
+        const store = yield* Processor.ProcessorStore
+        const claimed = yield* store.claim(Membership.ProcessorName, "behind", Duration.minutes(1))
+        expect(claimed._tag).toBe("Some")
+        const first = yield* turn(Membership.ProcessorName, "behind", Option.getOrThrow(claimed), store)
+        expect(yield* pastWritten(first.checkpoint)).toBe(false)
+        yield* store.release(Membership.ProcessorName, "behind")
+        const segments = yield* SegmentStore.SegmentStore
+        expect(Option.map(yield* segments.get(p, `${p}-pro`), Segment.status)).toEqual(Option.some("live"))
+        yield* settle
+        expect(yield* members(`${p}-pro`)).toEqual(["a@x.io", "b@x.io"])
+        // a was free when the pass read it; its upgrade came after, as a command the segment covered.
+        expect(yield* transitions(a.contact)).toEqual([`${upgrade.timestamp.getTime()} segment.pro.entry changed`])
+      }).pipe(Effect.withClock(clock)))
 
     it.effect("a window that passes moves a contact out at the instant it passed, with no new event", () =>
       Effect.gen(function*() {

@@ -89,11 +89,13 @@ export const makeMembershipStore = (
     page: (projectId, after, limit) =>
       Effect.sync(() => {
         const ids = state.byProject.get(projectId) ?? []
-        const page: Array<Membership.Snapshot> = []
+        const page: Array<Membership.Paged> = []
         for (let i = SortedIds.firstAbove(ids, after); i < ids.length && page.length < limit; i++) {
           const snapshot = state.snapshots.get(ids[i]!)
           const contact = state.contacts.get(ids[i]!)
-          if (snapshot !== undefined && contact !== undefined) page.push({ ...snapshot, contact })
+          if (snapshot !== undefined && contact !== undefined) {
+            page.push({ ...snapshot, contact, seen: snapshot.contact.version })
+          }
         }
         return page
       }),

@@ -188,7 +188,13 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
         ) s
         CROSS JOIN LATERAL (SELECT * FROM contacts WHERE id = s.contact_id COLLATE "default" LIMIT 1) c
         ORDER BY s.contact_id`).pipe(
-        Effect.map((rows) => rows.map((row) => ({ ...toSnapshot(row), contact: ContactRow.toContact(row) })))
+        Effect.map((rows) =>
+          rows.map((row): Membership.Paged => ({
+            ...toSnapshot(row),
+            contact: ContactRow.toContact(row),
+            seen: row.snapshot.contact.version
+          }))
+        )
       ),
     // The snapshot as text, parsed here: the driver's own parsing of each row and its dates was
     // most of an audience's time.
