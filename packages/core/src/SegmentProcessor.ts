@@ -206,24 +206,33 @@ export const make = (options: Options = {}) =>
           else deleting.set(gone.id, page[page.length - 1]!.contact.id)
           return true
         }
-        // A definition younger than the grace waits: an event decided before it may still be on
-        // its way into the log, and a pass must not finish without it.
-        const building = all.find((s) => Segment.status(s) === "building" && s.updatedAt.getTime() <= now - grace)
-        if (building === undefined) return false
-        const compiled = definitions.byProject.get(building.projectId)?.find((c) => c.segment.id === building.id)
-        if (compiled === undefined) return false
-        const page = yield* membership.page(building.projectId, building.buildCursor, pageSize)
-        const keep = definitions.keep(building.projectId)
+        // Every segment of one project that waits for its pass, in one page of its contacts from
+        // the least advanced one's cursor: a project's new segments are built together. A
+        // definition younger than the grace waits: an event decided before it may still be on its
+        // way into the log, and a pass must not finish without it.
+        const ready = all.filter((s) => Segment.status(s) === "building" && s.updatedAt.getTime() <= now - grace)
+        if (ready.length === 0) return false
+        const projectId = ready[0]!.projectId
+        const compiled = definitions.byProject.get(projectId) ?? []
+        const building = compiled.filter((c) => ready.some((s) => s.id === c.segment.id))
+        if (building.length === 0) return false
+        const from = building.reduce(
+          (least, c) => c.segment.buildCursor < least ? c.segment.buildCursor : least,
+          "\uffff"
+        )
+        const page = yield* membership.page(projectId, from, pageSize)
+        const keep = definitions.keep(projectId)
         // The page's contacts come as the projection holds them, whole: a pass may read a data
         // key the snapshots did not keep until now.
-        const keys = definitions.dataKeys(building.projectId)
+        const keys = definitions.dataKeys(projectId)
         const batch = newBatch()
         for (const stored of page) {
+          const due = building.filter((c) => stored.contact.id > c.segment.buildCursor)
           let snapshot: Membership.Snapshot = stored
           // A contact with events past `at` is evaluated as it was at `at`, as its facts are: those
           // events are a command still to come, which the segment will then cover.
           const unread = stored.contact.version !== stored.seen
-          const short = SegmentMembership.needsRefold(stored, keep, compiled.reads)
+          const short = due.some((c) => SegmentMembership.needsRefold(stored, keep, c.reads))
           if (unread || short) {
             const stream = (yield* events.readStream(stored.contact.id)).flatMap((e) =>
               EventStore.isAfter(e, at) ? [] : [e.event]
@@ -235,16 +244,25 @@ export const make = (options: Options = {}) =>
             }
             if (short) snapshot = SegmentMembership.refold(snapshot, stream, keep)
           }
-          record(batch, snapshot.contact.id, SegmentMembership.pass(snapshot, compiled, now, keys))
+          for (const c of due) {
+            const step = SegmentMembership.pass(snapshot, c, now, keys)
+            record(batch, snapshot.contact.id, step)
+            if (step.snapshot !== null) snapshot = step.snapshot
+          }
         }
         const finished = page.length < pageSize
-        const progress: Membership.Progress = {
-          segmentId: building.id,
-          revision: building.revision,
-          buildCursor: finished ? building.buildCursor : page[page.length - 1]!.contact.id,
-          built: finished
-        }
-        yield* membership.write(writeOf(batch, { progress: [progress] }))
+        const last = page[page.length - 1]?.contact.id ?? from
+        const progress = building.flatMap((c): Array<Membership.Progress> =>
+          finished || c.segment.buildCursor < last
+            ? [{
+              segmentId: c.segment.id,
+              revision: c.segment.revision,
+              buildCursor: finished ? c.segment.buildCursor : last,
+              built: finished
+            }]
+            : []
+        )
+        yield* membership.write(writeOf(batch, { progress }))
         return true
       })
 

@@ -213,6 +213,37 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
         expect(yield* transitions(a.contact)).toEqual([`${upgrade.timestamp.getTime()} segment.pro.entry changed`])
       }).pipe(Effect.withClock(clock)))
 
+    it.effect("a project's segments waiting for their passes are built together, each from its own cursor", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        for (const email of ["a@x.io", "b@x.io", "c@x.io"]) {
+          yield* track(p, { email, event: "e", data: { plan: email === "b@x.io" ? "free" : "pro" } })
+        }
+        yield* settle
+        const store = yield* Processor.ProcessorStore
+        const turns = (pageSize: number) =>
+          Effect.gen(function*() {
+            const { turn } = yield* SegmentProcessor.make({ dueGrace: 0, pageSize, passEvery: 0 })
+            const claimed = yield* store.claim(Membership.ProcessorName, "together", Duration.minutes(1))
+            yield* turn(Membership.ProcessorName, "together", Option.getOrThrow(claimed), store)
+            yield* store.release(Membership.ProcessorName, "together")
+          })
+        yield* define(p, `${p}-one`, "one", plan("pro"))
+        yield* turns(1)
+        const segments = yield* SegmentStore.SegmentStore
+        const one = Option.getOrThrow(yield* segments.get(p, `${p}-one`))
+        expect(one.buildCursor).not.toBe("")
+        expect(Segment.status(one)).toBe("building")
+        yield* define(p, `${p}-two`, "two", plan("free"))
+        // One page of every contact: "one" goes on from its cursor, "two" starts from the first.
+        yield* turns(10)
+        for (const id of [`${p}-one`, `${p}-two`]) {
+          expect(Option.map(yield* segments.get(p, id), Segment.status)).toEqual(Option.some("live"))
+        }
+        expect(yield* members(`${p}-one`)).toEqual(["a@x.io", "c@x.io"])
+        expect(yield* members(`${p}-two`)).toEqual(["b@x.io"])
+      }).pipe(Effect.withClock(clock)))
+
     it.effect("a window that passes moves a contact out at the instant it passed, with no new event", () =>
       Effect.gen(function*() {
         const p = yield* newProject
