@@ -182,8 +182,10 @@ export const make = (options: Options = {}) =>
         return [...batch.snapshots.values()].some((s, k) => s?.due !== due[k]!.due)
       })
 
-    // 3. A page of one segment's pass: a deleted one's exits, or an evaluation of every contact,
-    // each as the processor has read it up to `at`.
+    // 3. A page of a pass: a deleted segment's exits, or an evaluation of the contacts for the
+    // segments being built, each as the processor has read it up to `at`. Read and worked out
+    // here, outside the transaction (the streams a contact needs read side by side); the write
+    // to commit comes back, with what to do once it is committed. `undefined`: nothing to do.
     const passPage = (
       all: ReadonlyArray<Segment.Segment>,
       definitions: SegmentMembership.Definitions,
@@ -201,21 +203,24 @@ export const make = (options: Options = {}) =>
             record(batch, snapshot.contact.id, SegmentMembership.leave(snapshot, gone, now, keys))
           }
           const finished = page.length < pageSize
-          yield* membership.write(writeOf(batch, { purged: finished ? [gone.id] : [] }))
-          if (finished) deleting.delete(gone.id)
-          else deleting.set(gone.id, page[page.length - 1]!.contact.id)
-          return true
+          return {
+            write: writeOf(batch, { purged: finished ? [gone.id] : [] }),
+            committed: () => {
+              if (finished) deleting.delete(gone.id)
+              else deleting.set(gone.id, page[page.length - 1]!.contact.id)
+            }
+          }
         }
         // Every segment of one project that waits for its pass, in one page of its contacts from
         // the least advanced one's cursor: a project's new segments are built together. A
         // definition younger than the grace waits: an event decided before it may still be on its
         // way into the log, and a pass must not finish without it.
         const ready = all.filter((s) => Segment.status(s) === "building" && s.updatedAt.getTime() <= now - grace)
-        if (ready.length === 0) return false
+        if (ready.length === 0) return undefined
         const projectId = ready[0]!.projectId
         const compiled = definitions.byProject.get(projectId) ?? []
         const building = compiled.filter((c) => ready.some((s) => s.id === c.segment.id))
-        if (building.length === 0) return false
+        if (building.length === 0) return undefined
         const from = building.reduce(
           (least, c) => c.segment.buildCursor < least ? c.segment.buildCursor : least,
           "\uffff"
@@ -225,24 +230,37 @@ export const make = (options: Options = {}) =>
         // The page's contacts come as the projection holds them, whole: a pass may read a data
         // key the snapshots did not keep until now.
         const keys = definitions.dataKeys(projectId)
+        const dueOf = (stored: Membership.Paged) => building.filter((c) => stored.contact.id > c.segment.buildCursor)
+        // A contact with events past `at` is evaluated as it was at `at`, as its facts are: those
+        // events are a command still to come, which the segment will then cover. One whose facts
+        // keep fewer recent times than a segment counts has them folded again.
+        const unread = (stored: Membership.Paged) => stored.contact.version !== stored.seen
+        const short = (stored: Membership.Paged) =>
+          dueOf(stored).some((c) => SegmentMembership.needsRefold(stored, keep, c.reads))
+        const streams = new Map(
+          yield* Effect.forEach(
+            page.filter((stored) => unread(stored) || short(stored)),
+            (stored) =>
+              Effect.map(events.readStream(stored.contact.id), (stream) =>
+                [
+                  stored.contact.id,
+                  stream.flatMap((e) => EventStore.isAfter(e, at) ? [] : [e.event])
+                ] as const),
+            { concurrency: 8 }
+          )
+        )
         const batch = newBatch()
         for (const stored of page) {
-          const due = building.filter((c) => stored.contact.id > c.segment.buildCursor)
+          const due = dueOf(stored)
           let snapshot: Membership.Snapshot = stored
-          // A contact with events past `at` is evaluated as it was at `at`, as its facts are: those
-          // events are a command still to come, which the segment will then cover.
-          const unread = stored.contact.version !== stored.seen
-          const short = due.some((c) => SegmentMembership.needsRefold(stored, keep, c.reads))
-          if (unread || short) {
-            const stream = (yield* events.readStream(stored.contact.id)).flatMap((e) =>
-              EventStore.isAfter(e, at) ? [] : [e.event]
-            )
-            if (unread) {
+          const stream = streams.get(stored.contact.id)
+          if (stream !== undefined) {
+            if (unread(stored)) {
               const contact = Contact.fold(stream)
               if (contact === null) continue
               snapshot = { ...snapshot, contact }
             }
-            if (short) snapshot = SegmentMembership.refold(snapshot, stream, keep)
+            if (short(stored)) snapshot = SegmentMembership.refold(snapshot, stream, keep)
           }
           for (const c of due) {
             const step = SegmentMembership.pass(snapshot, c, now, keys)
@@ -262,8 +280,7 @@ export const make = (options: Options = {}) =>
             }]
             : []
         )
-        yield* membership.write(writeOf(batch, { progress }))
-        return true
+        return { write: writeOf(batch, { progress }), committed: () => {} }
       })
 
     /** One turn from `checkpoint`: the checkpoint after it and whether there was work. */
@@ -296,7 +313,10 @@ export const make = (options: Options = {}) =>
         // created under steady load goes live while the load goes on.
         const pending = all.some((s) => Segment.isDeleted(s) || Segment.status(s) === "building")
         const passNow = pending && (caughtUp || now - lastPass >= passEvery)
-        const passed = passNow && (yield* store.commit(name, owner, at, at, passPage(all, definitions, at)))
+        const pass = passNow ? yield* passPage(all, definitions, at) : undefined
+        const passed = pass !== undefined &&
+          (yield* Effect.as(store.commit(name, owner, at, at, membership.write(pass.write)), true))
+        if (pass !== undefined) pass.committed()
         if (passNow) lastPass = now
         return { checkpoint: at, worked: page.events.length > 0 || swept || passed }
       })
