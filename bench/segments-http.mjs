@@ -76,13 +76,13 @@ const subscribe = async (base, onFrame) => {
       for (;;) {
         const { done, value } = await reader.read()
         if (done) return
-        buffer += decoder.decode(value, { stream: true })
-        let cut
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const frame = buffer.slice(0, cut)
-          buffer = buffer.slice(cut + 2)
+        // Split once per chunk: slicing the rest off after each frame is quadratic in a chunk's frames.
+        const frames = (buffer + decoder.decode(value, { stream: true })).split("\n\n")
+        buffer = frames.pop()
+        const at = performance.now()
+        for (const frame of frames) {
           const data = frame.split("\n").find((l) => l.startsWith("data:"))
-          if (data !== undefined) onFrame(JSON.parse(data.slice(5)), performance.now())
+          if (data !== undefined) onFrame(JSON.parse(data.slice(5)), at)
         }
       }
     } catch {
@@ -147,6 +147,30 @@ export const run = async () => {
       const sent = waiting.get(data.contactId ?? data.contact)
       if (sent !== undefined) latencies.push(at - sent)
     })
+    // The target's measure: from the track's answer to the entry in the log, by polling the
+    // log for the probes still waiting (their streams, by key) every 20 ms. The stream's figure
+    // adds the event stream's own delivery to this client.
+    const logDb = await pgConnect(dbA.url)
+    const inLog = []
+    const pendingLog = new Map()
+    let polling = true
+    const poller = (async () => {
+      while (polling) {
+        const ids = [...pendingLog.keys()]
+        if (ids.length > 0) {
+          const rows = await logDb.query(
+            `SELECT DISTINCT stream_id FROM events WHERE stream_id = ANY ($1::text[]) AND data->>'name' = $2`,
+            [ids, `segment.${slug}.entry`]
+          )
+          const now = performance.now()
+          for (const { stream_id } of rows) {
+            inLog.push(now - pendingLog.get(stream_id))
+            pendingLog.delete(stream_id)
+          }
+        }
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    })()
     const rate = Math.max(100, Math.round(result.a.rps / 2))
     const load = openloadAsync({ base: withSegments.base, key: "pk_bench", rate, seconds: 20, emails: 10_000 })
     await new Promise((r) => setTimeout(r, 3000))
@@ -157,16 +181,23 @@ export const run = async () => {
         data: { probe: "in" }
       })
       waiting.set(answer.data.contact, performance.now())
+      pendingLog.set(answer.data.contact, performance.now())
       await new Promise((r) => setTimeout(r, 50))
     }
     await load
     await new Promise((r) => setTimeout(r, 2000))
     await stream.close()
-    const lost = probes - latencies.length
+    polling = false
+    await poller
+    await logDb.close()
     console.log(
-      `entry latency at ${rate} tracks/s (half the maximum): p50 ${percentile(latencies, 0.5)?.toFixed(0)} ms, ` +
-        `p99 ${percentile(latencies, 0.99)?.toFixed(0)} ms over ${latencies.length} entries` +
-        `${lost > 0 ? ` (${lost} not seen within 2 s)` : ""} (target p99 ≤ 1000 ms)`
+      `entry latency at ${rate} tracks/s (half the maximum), track answered → entry in the log: p50 ${
+        percentile(inLog, 0.5)?.toFixed(0)
+      } ms, p99 ${percentile(inLog, 0.99)?.toFixed(0)} ms over ${inLog.length} entries${
+        pendingLog.size > 0 ? ` (${pendingLog.size} not in the log within 2 s of the load's end)` : ""
+      } (target p99 ≤ 1000 ms); on the event stream: p50 ${percentile(latencies, 0.5)?.toFixed(0)} ms, p99 ${
+        percentile(latencies, 0.99)?.toFixed(0)
+      } ms over ${latencies.length}`
     )
 
     // Exit from time: a one-minute window, measured from the instant it passed.
