@@ -85,6 +85,18 @@ export const make = (options: Options = {}) =>
     const grace = Duration.toMillis(Duration.decode(options.dueGrace ?? Duration.seconds(1)))
     // Where each deleted segment's exits are: a restart goes over its members again, harmlessly.
     const deleting = new Map<string, string>()
+    // The definitions compiled once per change of the segments, not once per turn: compiling
+    // decodes every condition again.
+    let cache: { readonly key: string; readonly definitions: SegmentMembership.Definitions } | undefined
+    const compiled = (all: ReadonlyArray<Segment.Segment>): SegmentMembership.Definitions => {
+      const key = all.map((s) =>
+        `${s.id} ${s.revision} ${s.builtRevision} ${s.buildCursor} ${s.updatedAt.getTime()} ${
+          s.deletedAt?.getTime() ?? ""
+        } ${s.trackMembership} ${JSON.stringify(s.name)}`
+      ).join("\n")
+      if (cache?.key !== key) cache = { key, definitions: SegmentMembership.compile(all) }
+      return cache.definitions
+    }
     const passEvery = Duration.toMillis(Duration.decode(options.passEvery ?? Duration.millis(200)))
     let lastPass = -Infinity
 
@@ -292,7 +304,7 @@ export const make = (options: Options = {}) =>
     ) =>
       Effect.gen(function*() {
         const all = yield* segments.all
-        const definitions = SegmentMembership.compile(all)
+        const definitions = compiled(all)
         const page = yield* events.readAll(checkpoint, batchSize, maxBytes)
         let at = checkpoint
         if (page.events.length > 0) {
