@@ -237,6 +237,21 @@ export const migrations = {
   "0010_event_bytes": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE events ADD COLUMN bytes integer`
+  }),
+  // A page of a project's segment snapshots, and of a segment's members, always by walking their
+  // index in order, as `tracklog_project_page` does for the log: on a table never analyzed (a new
+  // one, a bulk load) the planner took each page as a bitmap scan of every row after the cursor
+  // and a sort, 80 ms a page at 100 000 contacts, quadratic over a pass or an audience.
+  "0011_ordered_pages": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE FUNCTION tracklog_snapshot_page(p text, after text, n integer) RETURNS SETOF segment_snapshots
+      LANGUAGE sql STABLE SET enable_bitmapscan = off SET enable_sort = off AS $$
+        SELECT * FROM segment_snapshots WHERE project_id = p AND contact_id > after ORDER BY contact_id LIMIT n
+      $$`
+    yield* sql`CREATE FUNCTION tracklog_member_page(s text, after text, n integer) RETURNS SETOF segment_members
+      LANGUAGE sql STABLE SET enable_bitmapscan = off SET enable_sort = off AS $$
+        SELECT * FROM segment_members WHERE segment_id = s AND contact_id > after ORDER BY contact_id LIMIT n
+      $$`
   })
 }
 

@@ -35,28 +35,15 @@ const recordedBytes = Effect.gen(function*() {
   return rows
 })
 
-// Every page read with `read` from the start until one comes back short of `limit` and of events.
+// Every page read with `read` from the start until one comes back with no events.
 const pages = (read: (after: EventStore.Checkpoint) => Effect.Effect<EventStore.Batch, unknown>) =>
   Effect.gen(function*() {
-    const out: Array<ReadonlyArray<EventStore.RecordedEvent>> = []
+    const out: Array<EventStore.Batch> = []
     let at = EventStore.start
     for (;;) {
       const page = yield* read(at)
       if (page.events.length === 0) return out
-      out.push(page.events)
-      at = page.checkpoint
-    }
-  })
-
-// Whether each non-empty page read with `read` from the start says it was cut.
-const pagesCut = (read: (after: EventStore.Checkpoint) => Effect.Effect<EventStore.Batch, unknown>) =>
-  Effect.gen(function*() {
-    const out: Array<boolean | undefined> = []
-    let at = EventStore.start
-    for (;;) {
-      const page = yield* read(at)
-      if (page.events.length === 0) return out
-      out.push(page.cut)
+      out.push(page)
       at = page.checkpoint
     }
   })
@@ -106,20 +93,20 @@ for (const backend of TestDatabase.backends) {
               (at: EventStore.Checkpoint) => source.read(at, 100, project, MaxBytes)
             ]
           ) {
-            const paged = (yield* pages(read)).map((page) => page.filter((e) => e.projectId === project))
+            const paged = (yield* pages(read)).map((page) => page.events.filter((e) => e.projectId === project))
               .filter((page) => page.length > 0)
             expect(checkPages(paged, bytes, 100)).toEqual(expected)
             // 92 KB of payloads over a 30 000-byte bound: three pages at least.
             expect(paged.length).toBeGreaterThanOrEqual(3)
           }
           // A page that stopped at its bytes says so: a short page is then no sign of the log's end.
-          const cuts = yield* pagesCut((at) => store.readAll(at, 100, MaxBytes))
+          const cuts = (yield* pages((at) => store.readAll(at, 100, MaxBytes))).map((page) => page.cut)
           expect(cuts.length).toBeGreaterThanOrEqual(3)
           expect(cuts.slice(0, -1).every((cut) => cut === true)).toBe(true)
           expect((yield* store.readAll(EventStore.start, 100)).cut).not.toBe(true)
           // A bound below any event: one event a page, never none.
           const single = yield* pages((at) => source.read(at, 100, project, 1))
-          expect(single.map((page) => page.length)).toEqual(expected.map(() => 1))
+          expect(single.map((page) => page.events.length)).toEqual(expected.map(() => 1))
           // No bound: one page.
           expect((yield* source.read(EventStore.start, 100, project)).events.map((e) => e.id)).toEqual(expected)
         }))
@@ -130,7 +117,7 @@ for (const backend of TestDatabase.backends) {
           const store = yield* EventStore.EventStore
           yield* sql`UPDATE events SET bytes = NULL WHERE project_id = ${project}`
           const paged = yield* pages((at) => store.readAll(at, 100, MaxBytes))
-          const ids = paged.flat().filter((e) => e.projectId === project).map((e) => e.id)
+          const ids = paged.flatMap((page) => page.events).filter((e) => e.projectId === project).map((e) => e.id)
           expect(ids.length).toBe(sizes.length * 2)
           // "x" repeated compresses: stored sizes are small, so the pages are few.
           expect(paged.length).toBeLessThanOrEqual(2)

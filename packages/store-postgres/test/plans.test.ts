@@ -186,6 +186,7 @@ const exercise = Effect.gen(function*() {
   yield* logSource.read(checkpoint, 100, undefined, 4096)
   // The segment reads that join each row to its contact: a page of snapshots, a page of members.
   yield* membershipStore.page(project, "", 100)
+  yield* membershipStore.scan(project, "c1", 100)
   yield* membershipStore.members("plans-segment", { limit: 10 })
   return seen
 })
@@ -293,6 +294,40 @@ for (const backend of TestDatabase.backends) {
     )
   })
 
+  describe(`segment page plans: ${backend.name}`, () => {
+    it.scopedLive(
+      "a page of snapshots or of members walks its index in order, on tables never analyzed: no sort, no bitmap scan",
+      () =>
+        Effect.gen(function*() {
+          yield* seed
+          const sql = yield* SqlClient.SqlClient
+          const functions = yield* sql<{ proname: string; prosrc: string; proconfig: ReadonlyArray<string> }>`
+            SELECT proname, prosrc, proconfig FROM pg_proc
+            WHERE proname IN ('tracklog_snapshot_page', 'tracklog_member_page') ORDER BY proname`
+          expect(functions.map((f) => f.proname)).toEqual(["tracklog_member_page", "tracklog_snapshot_page"])
+          for (const f of functions) {
+            // The body as the function runs it: under its own settings, with a cursor halfway.
+            const body = f.prosrc.replace(/\bp\b|\bs\b/g, `'${project}'`).replace(/\bafter\b/g, "'c1500'")
+              .replace(/\bn\b/g, "500")
+            const plan = yield* sql.withTransaction(Effect.gen(function*() {
+              for (const setting of f.proconfig) {
+                const [name, value] = setting.split("=")
+                yield* sql.unsafe(`SET LOCAL ${name} = ${value}`)
+              }
+              const [row] = yield* sql.unsafe<{ "QUERY PLAN": ReadonlyArray<{ Plan: PlanNode }> }>(
+                `EXPLAIN (FORMAT JSON) ${body.replace("segment_id = 'plans'", "segment_id = 'plans-segment'")}`
+              )
+              return nodes(row!["QUERY PLAN"][0]!.Plan).map((n) => n["Node Type"])
+            }))
+            expect(plan, f.proname).toContain("Index Scan")
+            expect(plan, f.proname).not.toContain("Sort")
+            expect(plan, f.proname).not.toContain("Bitmap Heap Scan")
+          }
+        }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))),
+      60_000
+    )
+  })
+
   describe(`hot-path plans: ${backend.name}`, () => {
     it.scopedLive(
       `no sequential scan of contacts, events, streams or keys looked up at ${Contacts} contacts, before and after ANALYZE, custom and generic plans`,
@@ -311,6 +346,11 @@ for (const backend of TestDatabase.backends) {
           yield* sql`ANALYZE`
           const after = yield* seqScans(statements)
           expect(after.filter((s) => s.seqScans.length > 0)).toEqual([])
+          // The pages of snapshots and members come from the functions that walk their index.
+          const texts = statements.map((s) => s.compile()[0])
+          for (const f of ["tracklog_snapshot_page", "tracklog_member_page"]) {
+            expect(texts.filter((t) => t.includes(f)).length).toBeGreaterThan(0)
+          }
         }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))),
       120_000
     )

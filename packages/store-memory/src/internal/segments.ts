@@ -63,6 +63,24 @@ const membersOf = (state: State.State, segmentId: string): Map<string, number> =
   return members
 }
 
+// Up to `limit` of a project's snapshots after `after`, by contact id, as `f` makes them (`undefined`: left out).
+const walk = <A>(
+  state: State.State,
+  projectId: string,
+  after: string,
+  limit: number,
+  f: (snapshot: Membership.Snapshot) => A | undefined
+): Array<A> => {
+  const ids = state.byProject.get(projectId) ?? []
+  const page: Array<A> = []
+  for (let i = SortedIds.firstAbove(ids, after); i < ids.length && page.length < limit; i++) {
+    const snapshot = state.snapshots.get(ids[i]!)
+    const made = snapshot === undefined ? undefined : f(snapshot)
+    if (made !== undefined) page.push(made)
+  }
+  return page
+}
+
 /** The `MembershipStore` of a memory store; `signal` wakes live readers after transitions. */
 export const makeMembershipStore = (
   state: State.State,
@@ -87,28 +105,13 @@ export const makeMembershipStore = (
         return due.sort((a, b) => a.due! - b.due!).slice(0, limit)
       }),
     page: (projectId, after, limit) =>
-      Effect.sync(() => {
-        const ids = state.byProject.get(projectId) ?? []
-        const page: Array<Membership.Paged> = []
-        for (let i = SortedIds.firstAbove(ids, after); i < ids.length && page.length < limit; i++) {
-          const snapshot = state.snapshots.get(ids[i]!)
-          const contact = state.contacts.get(ids[i]!)
-          if (snapshot !== undefined && contact !== undefined) {
-            page.push({ ...snapshot, contact, seen: snapshot.contact.version })
-          }
-        }
-        return page
-      }),
-    scan: (projectId, after, limit) =>
-      Effect.sync(() => {
-        const ids = state.byProject.get(projectId) ?? []
-        const page: Array<Membership.Snapshot> = []
-        for (let i = SortedIds.firstAbove(ids, after); i < ids.length && page.length < limit; i++) {
-          const snapshot = state.snapshots.get(ids[i]!)
-          if (snapshot !== undefined) page.push(snapshot)
-        }
-        return page
-      }),
+      Effect.sync(() =>
+        walk(state, projectId, after, limit, (snapshot) => {
+          const contact = state.contacts.get(snapshot.contact.id)
+          return contact === undefined ? undefined : { ...snapshot, contact, seen: snapshot.contact.version }
+        })
+      ),
+    scan: (projectId, after, limit) => Effect.sync(() => walk(state, projectId, after, limit, (snapshot) => snapshot)),
     write: (write) =>
       Effect.sync(() => {
         for (const snapshot of write.snapshots) {

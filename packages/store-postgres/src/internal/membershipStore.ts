@@ -174,20 +174,17 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
         SELECT snapshot FROM segment_snapshots WHERE due IS NOT NULL AND due <= ${before}
         ORDER BY due, contact_id LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toSnapshot))),
     // With the contact as the projection holds it (its whole data): see the port. The page is
-    // taken first and each contact probed by its key after: in one join, a table whose statistics
-    // lag (a new segment table, a bulk load) got a hash join of every snapshot with every contact
-    // per page, 360 ms a page at 100 000 contacts, quadratic over a pass. The probe's LIMIT keeps
-    // the planner from pulling it up into such a join again.
+    // taken first, by its index in order (migration 0011), and each contact probed by its key
+    // after: in one join, a table whose statistics lag (a new segment table, a bulk load) got a
+    // hash join of every snapshot with every contact per page, 360 ms a page at 100 000 contacts,
+    // quadratic over a pass. The probe's LIMIT keeps the planner from pulling it up into such a
+    // join again.
     page: (projectId, after, limit) =>
       guard(sql<{ snapshot: Stored } & ContactRow.Row>`
         SELECT s.snapshot, ${contactColumns}
-        FROM (
-          SELECT contact_id, snapshot FROM segment_snapshots
-          WHERE project_id = ${projectId} AND contact_id > ${after}
-          ORDER BY contact_id LIMIT ${limit}
-        ) s
+        FROM tracklog_snapshot_page(${projectId}, ${after}, ${limit}) WITH ORDINALITY AS s
         CROSS JOIN LATERAL (SELECT * FROM contacts WHERE id = s.contact_id COLLATE "default" LIMIT 1) c
-        ORDER BY s.contact_id`).pipe(
+        ORDER BY s.ordinality`).pipe(
         Effect.map((rows) =>
           rows.map((row): Membership.Paged => ({
             ...toSnapshot(row),
@@ -197,13 +194,12 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
         )
       ),
     // The snapshot as text, parsed here: the driver's own parsing of each row and its dates was
-    // most of an audience's time.
+    // most of an audience's time. By the index in order, as `page`.
     scan: (projectId, after, limit) =>
       guard(
         sql`
-        SELECT snapshot::text FROM segment_snapshots
-        WHERE project_id = ${projectId} AND contact_id > ${after}
-        ORDER BY contact_id LIMIT ${limit}`.values
+        SELECT snapshot::text FROM tracklog_snapshot_page(${projectId}, ${after}, ${limit}) WITH ORDINALITY AS s
+        ORDER BY s.ordinality`.values
       ).pipe(
         Effect.map((rows) => rows.map((row) => toSnapshot({ snapshot: JSON.parse(row[0] as string) })))
       ),
@@ -213,15 +209,9 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
     members: (segmentId, request) =>
       guard(sql<ContactRow.Row & { entered_at: Date }>`
         SELECT m.entered_at, ${contactColumns}
-        FROM (
-          SELECT contact_id, entered_at FROM segment_members
-          WHERE segment_id = ${segmentId} ${
-        request.cursor === undefined ? sql`` : sql`AND contact_id > ${request.cursor}`
-      }
-          ORDER BY contact_id LIMIT ${request.limit + 1}
-        ) m
+        FROM tracklog_member_page(${segmentId}, ${request.cursor ?? ""}, ${request.limit + 1}) WITH ORDINALITY AS m
         CROSS JOIN LATERAL (SELECT * FROM contacts WHERE id = m.contact_id COLLATE "default" LIMIT 1) c
-        ORDER BY m.contact_id`).pipe(
+        ORDER BY m.ordinality`).pipe(
         Effect.map((rows) =>
           Contacts.page(
             rows.map((row): Membership.Member => ({ contact: ContactRow.toContact(row), enteredAt: row.entered_at })),
