@@ -31,35 +31,22 @@ export const makeLogSource = (options: {
     sql`(transaction_id, global_position) > (${checkpoint.transactionId.toString()}::xid8, ${checkpoint.position.toString()}::bigint)`
   return LogStream.LogSource.of({
     identity: options.identity,
-    // As `readAll` (`log.ts`): the next page in log order first, the xmin filter after it,
-    // so what passes is a prefix with no gap; a project's page is a range of its index.
+    // As `readAll` (`log.ts`): the next page in log order first, the xmin filter (and the
+    // bytes) after it, so what passes is a prefix with no gap; a project's page is a range of
+    // its index.
     read: (checkpoint, limit, projectId, maxBytes) => {
       const t = checkpoint.transactionId.toString()
       const p = checkpoint.position.toString()
       // A project's page comes from a function, in its order. Ordered by its ordinality it needs no
       // sort (the planner knows that column is in order); ordered by the log's columns, every page
       // was sorted again, a third of a 10k-event page's time.
-      const [page, order] = projectId === undefined
-        ? [
-          sql`(
-          SELECT * FROM events
-          WHERE ${after(checkpoint)}
-          ORDER BY transaction_id, global_position
-          LIMIT ${limit}
-        ) AS events`,
-          sql`events.transaction_id, events.global_position`
-        ]
+      const page = projectId === undefined
+        ? Log.next(sql, checkpoint, limit)
         : [
           sql`tracklog_project_page(${projectId}, ${t}::xid8, ${p}::bigint, ${limit}) WITH ORDINALITY AS events`,
           sql`events.ordinality`
-        ]
-      return guard(
-        sql`
-        SELECT ${Log.boundedColumns(sql, maxBytes)}
-        FROM ${Log.bounded(sql, page, order, maxBytes)}
-        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${Log.within(sql, maxBytes)}
-        ORDER BY ${order}`.values
-      ).pipe(Effect.map((rows) => Log.batchOf(rows, checkpoint, limit, maxBytes)))
+        ] as const
+      return Log.read(options, page, checkpoint, limit, maxBytes)
     },
     // The last committed event: what commits after this moment gets a larger transaction id and
     // comes after it. Transactions in flight at this very moment are concurrent with "now" and
