@@ -242,17 +242,20 @@ export const make = (options: Options = {}) =>
         // The page's contacts come as the projection holds them, whole: a pass may read a data
         // key the snapshots did not keep until now.
         const keys = definitions.dataKeys(projectId)
-        const dueOf = (stored: Membership.Paged) => building.filter((c) => stored.contact.id > c.segment.buildCursor)
-        // A contact with events past `at` is evaluated as it was at `at`, as its facts are: those
-        // events are a command still to come, which the segment will then cover. One whose facts
-        // keep fewer recent times than a segment counts has them folded again.
-        const unread = (stored: Membership.Paged) => stored.contact.version !== stored.seen
-        const short = (stored: Membership.Paged) =>
-          dueOf(stored).some((c) => SegmentMembership.needsRefold(stored, keep, c.reads))
+        // Per contact: the segments it waits for, whether its stream is past `at` (evaluated as it
+        // was at `at`, as its facts are: those events are a command still to come, which the
+        // segment will then cover), and whether its facts keep fewer recent times than a segment
+        // counts (folded again).
+        const looks = page.map((stored) => {
+          const due = building.filter((c) => stored.contact.id > c.segment.buildCursor)
+          const unread = stored.contact.version !== stored.seen
+          const short = due.some((c) => SegmentMembership.needsRefold(stored, keep, c.reads))
+          return { stored, due, unread, short }
+        })
         const streams = new Map(
           yield* Effect.forEach(
-            page.filter((stored) => unread(stored) || short(stored)),
-            (stored) =>
+            looks.filter((look) => look.unread || look.short),
+            ({ stored }) =>
               Effect.map(events.readStream(stored.contact.id), (stream) =>
                 [
                   stored.contact.id,
@@ -262,17 +265,16 @@ export const make = (options: Options = {}) =>
           )
         )
         const batch = newBatch()
-        for (const stored of page) {
-          const due = dueOf(stored)
+        for (const { due, short, stored, unread } of looks) {
           let snapshot: Membership.Snapshot = stored
           const stream = streams.get(stored.contact.id)
           if (stream !== undefined) {
-            if (unread(stored)) {
+            if (unread) {
               const contact = Contact.fold(stream)
               if (contact === null) continue
               snapshot = { ...snapshot, contact }
             }
-            if (short(stored)) snapshot = SegmentMembership.refold(snapshot, stream, keep)
+            if (short) snapshot = SegmentMembership.refold(snapshot, stream, keep)
           }
           for (const c of due) {
             const step = SegmentMembership.pass(snapshot, c, now, keys)

@@ -178,8 +178,7 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
     // A snapshot keeps as many recent times per event name as the live segments count in a window;
     // an audience may count more. For a contact whose kept times fall short,
     // its facts are folded again from its stream, keeping what the audience needs.
-    const subjectFor = (condition: SegmentNode.Node) => {
-      const reads = SegmentRouting.reads(condition)
+    const subjectFor = (reads: SegmentRouting.Reads) => {
       const keep = (name: string) => reads.events.get(name) ?? 0
       const complete = (snapshot: Membership.Snapshot) => !SegmentMembership.needsRefold(snapshot, keep, reads)
       const refold = (snapshot: Membership.Snapshot) =>
@@ -247,13 +246,14 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
           const condition = yield* decodeAudience(raw, segments)
           yield* processed
           const t = yield* Clock.currentTimeMillis
-          const subject = subjectFor(condition)
+          const reads = SegmentRouting.reads(condition)
+          const subject = subjectFor(reads)
           // The snapshots as stored hold every data key the project's segments read, once no
           // segment is building (its pass brings the keys it reads): when those are all the
           // audience reads, the contacts are not joined in, only the page answered is read whole.
           const kept = SegmentMembership.compile(segments).dataKeys(projectId)
           const stored = segments.every((s) => Segment.isDeleted(s) || Segment.status(s) === "live") &&
-            [...SegmentRouting.reads(condition).dataKeys].every((key) => kept.has(key))
+            [...reads.dataKeys].every((key) => kept.has(key))
           const read = (after: string) =>
             stored ? membership.scan(projectId, after, QueryChunk) : membership.page(projectId, after, QueryChunk)
           const cursor = page.cursor ?? ""
