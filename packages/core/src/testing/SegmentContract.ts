@@ -150,6 +150,17 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
       return yield* Effect.die(new Error("the processor never settled"))
     }).pipe(Effect.withClock(clock))
 
+    // One turn of an instance with these options, holding the lease for it: what it answered.
+    const turnOnce = (options: SegmentProcessor.Options) =>
+      Effect.gen(function*() {
+        const { turn } = yield* SegmentProcessor.make({ dueGrace: 0, passEvery: 0, ...options })
+        const store = yield* Processor.ProcessorStore
+        const claimed = yield* store.claim(Membership.ProcessorName, "once", Duration.minutes(1))
+        const result = yield* turn(Membership.ProcessorName, "once", Option.getOrThrow(claimed), store)
+        yield* store.release(Membership.ProcessorName, "once")
+        return result
+      }).pipe(Effect.withClock(clock))
+
     const transitions = (contactId: string) =>
       Effect.map(
         Effect.flatMap(EventStore.EventStore, (s) => s.readStream(contactId)),
@@ -198,13 +209,8 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
         // Behind the log: a page of one event a turn, and a pass page every turn all the same.
         yield* track(p, { email: "c@x.io", event: "e" })
         const upgrade = yield* track(p, { email: "a@x.io", event: "e", data: { plan: "pro" } })
-        const { turn } = yield* SegmentProcessor.make({ dueGrace: 0, batchSize: 1, passEvery: 0 })
-        const store = yield* Processor.ProcessorStore
-        const claimed = yield* store.claim(Membership.ProcessorName, "behind", Duration.minutes(1))
-        expect(claimed._tag).toBe("Some")
-        const first = yield* turn(Membership.ProcessorName, "behind", Option.getOrThrow(claimed), store)
+        const first = yield* turnOnce({ batchSize: 1 })
         expect(yield* pastWritten(first.checkpoint)).toBe(false)
-        yield* store.release(Membership.ProcessorName, "behind")
         const segments = yield* SegmentStore.SegmentStore
         expect(Option.map(yield* segments.get(p, `${p}-pro`), Segment.status)).toEqual(Option.some("live"))
         yield* settle
@@ -220,23 +226,15 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
           yield* track(p, { email, event: "e", data: { plan: email === "b@x.io" ? "free" : "pro" } })
         }
         yield* settle
-        const store = yield* Processor.ProcessorStore
-        const turns = (pageSize: number) =>
-          Effect.gen(function*() {
-            const { turn } = yield* SegmentProcessor.make({ dueGrace: 0, pageSize, passEvery: 0 })
-            const claimed = yield* store.claim(Membership.ProcessorName, "together", Duration.minutes(1))
-            yield* turn(Membership.ProcessorName, "together", Option.getOrThrow(claimed), store)
-            yield* store.release(Membership.ProcessorName, "together")
-          })
         yield* define(p, `${p}-one`, "one", plan("pro"))
-        yield* turns(1)
+        yield* turnOnce({ pageSize: 1 })
         const segments = yield* SegmentStore.SegmentStore
         const one = Option.getOrThrow(yield* segments.get(p, `${p}-one`))
         expect(one.buildCursor).not.toBe("")
         expect(Segment.status(one)).toBe("building")
         yield* define(p, `${p}-two`, "two", plan("free"))
         // One page of every contact: "one" goes on from its cursor, "two" starts from the first.
-        yield* turns(10)
+        yield* turnOnce({ pageSize: 10 })
         for (const id of [`${p}-one`, `${p}-two`]) {
           expect(Option.map(yield* segments.get(p, id), Segment.status)).toEqual(Option.some("live"))
         }
