@@ -11,6 +11,7 @@ import type * as Contact from "./Contact.js"
 import type * as Contacts from "./Contacts.js"
 import type * as EventFacts from "./EventFacts.js"
 import type * as Segment from "./Segment.js"
+import type * as SegmentRouting from "./SegmentRouting.js"
 import type * as StoreError from "./StoreError.js"
 
 /**
@@ -36,6 +37,16 @@ export interface Snapshot {
  */
 export interface Paged extends Snapshot {
   readonly seen: number
+}
+
+/** What of a snapshot `MembershipStore.scan` must return, beyond the contact's own fields. */
+export interface Narrow {
+  /** The event names whose facts are read; none: no facts. */
+  readonly events: ReadonlyArray<string>
+  /** Whether the contact's data is read. */
+  readonly data: boolean
+  /** The contact's own fields read, besides its id. */
+  readonly attributes: ReadonlySet<SegmentRouting.Attribute>
 }
 
 /** The name the segment processor keeps its checkpoint and lease under. */
@@ -117,13 +128,18 @@ export class MembershipStore extends Context.Tag("@tracklog/core/Membership/Memb
     limit: number
   ) => Effect.Effect<ReadonlyArray<Paged>, StoreError.StoreUnavailable>
   /**
-   * As `page`, with each snapshot as stored: its `contact` keeps only the data keys the project's
-   * segments read (`Snapshot`). Cheaper: what an audience reads when those keys are all it needs.
+   * As `page`, with each snapshot as stored, narrowed to what an audience reads (`Narrow`): its
+   * `facts` hold at least the events of `narrow.events`, its `contact.data` at least the data
+   * keys the project's segments read when `narrow.data` is set, and of the contact's own fields at
+   * least its id and `narrow.attributes`. What is left out may be empty (`{}`, `""`, `false`, the
+   * epoch, version 0), as may `segments`, `deadlines` and `due`; a store may return more.
+   * Cheaper: an audience evaluates only those, and a whole snapshot is mostly the rest.
    */
   readonly scan: (
     projectId: string,
     after: string,
-    limit: number
+    limit: number,
+    narrow: Narrow
   ) => Effect.Effect<ReadonlyArray<Snapshot>, StoreError.StoreUnavailable>
   /** Writes one step (see `Write`) atomically. */
   readonly write: (write: Write) => Effect.Effect<void, StoreError.StoreUnavailable>

@@ -254,8 +254,15 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
           const kept = SegmentMembership.compile(segments).dataKeys(projectId)
           const stored = segments.every((s) => Segment.isDeleted(s) || Segment.status(s) === "live") &&
             [...reads.dataKeys].every((key) => kept.has(key))
+          const narrow: Membership.Narrow = {
+            events: [...reads.events.keys()],
+            data: reads.dataKeys.size > 0,
+            attributes: reads.attributes
+          }
           const read = (after: string) =>
-            stored ? membership.scan(projectId, after, QueryChunk) : membership.page(projectId, after, QueryChunk)
+            stored
+              ? membership.scan(projectId, after, QueryChunk, narrow)
+              : membership.page(projectId, after, QueryChunk)
           const cursor = page.cursor ?? ""
           const found: Array<Contact.Contact> = []
           let total = 0

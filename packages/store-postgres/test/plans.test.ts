@@ -186,7 +186,11 @@ const exercise = Effect.gen(function*() {
   yield* logSource.read(checkpoint, 100, undefined, 4096)
   // The segment reads that join each row to its contact: a page of snapshots, a page of members.
   yield* membershipStore.page(project, "", 100)
-  yield* membershipStore.scan(project, "c1", 100)
+  yield* membershipStore.scan(project, "c1", 100, {
+    events: ["purchase"],
+    data: true,
+    attributes: new Set(["email", "subscribed", "createdAt", "updatedAt"])
+  })
   yield* membershipStore.members("plans-segment", { limit: 10 })
   return seen
 })

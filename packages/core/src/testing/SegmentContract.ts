@@ -23,6 +23,7 @@ import * as Membership from "../Membership.js"
 import * as Processor from "../Processor.js"
 import * as Segment from "../Segment.js"
 import * as SegmentProcessor from "../SegmentProcessor.js"
+import * as Segments from "../Segments.js"
 import * as SegmentStore from "../SegmentStore.js"
 import type * as StorePorts from "../Store.js"
 import * as Track from "../Track.js"
@@ -370,6 +371,80 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
         }
         expect(total).toBeGreaterThan(20)
       }))
+
+    it.effect("an audience answers the contacts the oracle finds, from the snapshots or from the projection", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        const defined = SegmentOracle.segments(p, [1, 2, 3, 4, 5, 6], new Date(clock.unsafeCurrentTimeMillis()))
+        const store = yield* SegmentStore.SegmentStore
+        yield* store.update(p, () => Either.right({ put: defined, answer: undefined }))
+        const emails = ["ann@x.io", "bob@x.io", "cy@x.io", "dee@y.io", "al@y.io"]
+        const contacts = new Set<string>()
+        for (let i = 0; i < 14; i++) {
+          time.offset += (i % 3) * 25 * Minute
+          const body = SegmentOracle.body({
+            wait: 0,
+            email: emails[(i * 3) % emails.length]!,
+            event: i % 3 === 0 ? "visit" : "buy",
+            plan: i % 4 === 0 ? undefined : i % 4 === 1 ? "pro" : "free",
+            score: i % 5 === 0 ? undefined : i,
+            subscribed: i % 6 === 2 ? false : i % 6 === 4 ? true : undefined
+          })
+          const extra = i % 2 === 0 ? { other: `o${i % 4}` } : {}
+          contacts.add((yield* track(p, { ...body, data: { ...body.data, ...extra } })).contact)
+        }
+        time.offset += 40 * Minute
+        yield* settle
+        const at = clock.unsafeCurrentTimeMillis()
+        const day = new Date(at).toISOString().slice(0, 10)
+        const f = (field: string, operator: string, value?: unknown, unit?: string) => ({
+          field,
+          operator,
+          ...(value === undefined ? {} : { value }),
+          ...(unit === undefined ? {} : { unit })
+        })
+        const all = (...filters: Array<ReturnType<typeof f>>) => ({ logic: "AND", groups: [{ filters }] })
+        // The pool's conditions read only what the segments keep (answered from the snapshots);
+        // the rest read a data key no segment reads, count more times than the segments keep, or
+        // read the contact's own fields (answered from the projection, or narrowed snapshots).
+        const conditions: Array<unknown> = [
+          ...SegmentOracle.pool(`${p}-s0`),
+          all(f(`segment.${p}-s2`, "memberOfSegment"), f("email", "contains", "y.io")),
+          all(f("data.other", "equals", "o2")),
+          all(f("data.other", "exists"), f("event.buy", "triggeredAtLeast", 3)),
+          all({ ...f("event.buy", "triggeredAtLeast", 4), within: 5, unit: "hours" } as never),
+          all(f("subscribed", "equals", false)),
+          all(f("createdAt", "equals", day), f("updatedAt", "within", 1, "hours")),
+          {
+            logic: "OR",
+            groups: [{ filters: [f("email", "equals", "cy@x.io")] }, { filters: [f("data.plan", "equals", "pro")] }]
+          }
+        ]
+        const audiences = yield* Segments.make({ maxWait: 0 })
+        const events = yield* EventStore.EventStore
+        const streams = new Map<string, ReadonlyArray<EventStore.RecordedEvent>>()
+        for (const id of contacts) streams.set(id, yield* events.readStream(id))
+        let answered = 0
+        for (const condition of conditions) {
+          const expected = [...streams].filter(([, stream]) =>
+            SegmentOracle.matches(stream, condition as Segment.Segment["condition"], defined, at)
+          ).map(([id]) => id).sort()
+          const found: Array<string> = []
+          let cursor: string | undefined = undefined
+          for (;;) {
+            const page: Segments.Audience = yield* audiences.query(p, condition, { limit: 2, cursor })
+            expect(page.total).toBe(expected.length)
+            found.push(...page.contacts.map((c) => c.id))
+            if (page.cursor === null) break
+            cursor = page.cursor
+          }
+          expect(found).toEqual(expected)
+          answered += found.length
+        }
+        // The conditions are not all empty, nor all everything.
+        expect(answered).toBeGreaterThan(0)
+        expect(answered).toBeLessThan(conditions.length * contacts.size)
+      }).pipe(Effect.withClock(clock)))
 
     it.effect("random tracks over random times: the transitions equal the oracle's", () =>
       Effect.gen(function*() {

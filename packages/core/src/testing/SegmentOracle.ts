@@ -177,3 +177,22 @@ export const expected = (
   }
   return out.sort()
 }
+
+/**
+ * Whether a contact matches an audience's condition at `at`, by the oracle's method: the condition
+ * with its references inlined, against the contact folded from its whole stream.
+ */
+export const matches = (
+  stream: ReadonlyArray<EventStore.RecordedEvent>,
+  condition: Segment.Segment["condition"],
+  defined: ReadonlyArray<Segment.Segment>,
+  at: number
+): boolean => {
+  const nodes = new Map(defined.map((s) => [s.id, Either.getOrThrow(SegmentCondition.decode(s.condition)).node]))
+  const node = SegmentNode.inline(Either.getOrThrow(SegmentCondition.decode(condition)).node, (id) => nodes.get(id))
+  const events = stream.map((e) => e.event)
+  const contact = Contact.fold(events)
+  if (contact === null) return false
+  return SegmentEvaluation.evaluate(node, SegmentMembership.subjectOf(contact, EventFacts.fold(events, () => 1000)), at)
+    .matches
+}

@@ -111,6 +111,7 @@ export const makeMembershipStore = (
           return contact === undefined ? undefined : { ...snapshot, contact, seen: snapshot.contact.version }
         })
       ),
+    // In memory the whole snapshot costs nothing more than a narrowed one.
     scan: (projectId, after, limit) => Effect.sync(() => walk(state, projectId, after, limit, (snapshot) => snapshot)),
     write: (write) =>
       Effect.sync(() => {

@@ -33,6 +33,9 @@ const toSnapshot = ({ snapshot }: { readonly snapshot: Stored }): Membership.Sna
   }
 })
 
+// What `scan` leaves in a date it was not asked for.
+const epoch = new Date(0)
+
 // The last of each key: one statement cannot upsert a row twice.
 const lastBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string): ReadonlyArray<A> => [
   ...new Map(items.map((a) => [key(a), a])).values()
@@ -193,16 +196,44 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
           }))
         )
       ),
-    // The snapshot as text, parsed here: the driver's own parsing of each row and its dates was
-    // most of an audience's time. By the index in order, as `page`.
-    scan: (projectId, after, limit) =>
-      guard(
+    // Only the parts an audience reads, each taken out of the snapshot in the database: turning a
+    // whole snapshot into text and parsing it here was most of an audience's time (485 ms of
+    // database time for 100 000 snapshots, against 160 ms for these columns, and the parsing of
+    // what is left out). By the index in order, as `page`; rows as arrays.
+    scan: (projectId, after, limit, { attributes, data, events }) => {
+      const field = (read: boolean, column: string) => read ? sql.literal(column) : sql.literal("NULL")
+      return guard(
         sql`
-        SELECT snapshot::text FROM tracklog_snapshot_page(${projectId}, ${after}, ${limit}) WITH ORDINALITY AS s
+        SELECT s.contact_id,
+          ${field(attributes.has("email"), "s.snapshot->'contact'->>'email'")},
+          ${field(attributes.has("subscribed"), "s.snapshot->'contact'->>'subscribed'")},
+          ${field(attributes.has("createdAt"), "s.snapshot->'contact'->>'createdAt'")},
+          ${field(attributes.has("updatedAt"), "s.snapshot->'contact'->>'updatedAt'")},
+          ${field(data, "(s.snapshot->'contact'->'data')::text")},
+          ${field(events.length > 0, "(s.snapshot->'facts')::text")}
+        FROM tracklog_snapshot_page(${projectId}, ${after}, ${limit}) WITH ORDINALITY AS s
         ORDER BY s.ordinality`.values
       ).pipe(
-        Effect.map((rows) => rows.map((row) => toSnapshot({ snapshot: JSON.parse(row[0] as string) })))
-      ),
+        Effect.map((rows) =>
+          rows.map((row): Membership.Snapshot => ({
+            contact: {
+              id: row[0] as string,
+              projectId,
+              email: (row[1] as string | null) ?? "",
+              subscribed: row[2] === "true",
+              createdAt: row[3] === null ? epoch : new Date(row[3] as string),
+              updatedAt: row[4] === null ? epoch : new Date(row[4] as string),
+              version: 0,
+              data: row[5] === null ? {} : JSON.parse(row[5] as string)
+            },
+            facts: row[6] === null ? {} : JSON.parse(row[6] as string),
+            segments: {},
+            deadlines: {},
+            due: null
+          }))
+        )
+      )
+    },
     write,
     // The page first, as `page` takes it; the contacts' own collation on the probe, so each member
     // is one probe of their primary key.
