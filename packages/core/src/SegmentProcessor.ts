@@ -22,6 +22,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Contact from "./Contact.js"
+import * as ContactEvent from "./ContactEvent.js"
+import * as EventFacts from "./EventFacts.js"
 import * as EventStore from "./EventStore.js"
 import * as Ids from "./Ids.js"
 import * as LogStream from "./LogStream.js"
@@ -29,6 +31,7 @@ import * as Membership from "./Membership.js"
 import * as Processor from "./Processor.js"
 import * as Segment from "./Segment.js"
 import * as SegmentMembership from "./SegmentMembership.js"
+import * as SegmentRouting from "./SegmentRouting.js"
 import * as SegmentStore from "./SegmentStore.js"
 
 /** Tuning; the defaults suit a server. */
@@ -42,6 +45,8 @@ export interface Options {
   readonly maxBytes?: number | undefined
   /** Contacts per due sweep and per pass page (default 500). */
   readonly pageSize?: number | undefined
+  /** Due sweeps of `pageSize` contacts written at once, each in its own transaction (default 2). */
+  readonly sweeps?: number | undefined
   /**
    * How far behind now the due sweep stays (default 1 s): an event committed late carries the
    * time it was decided at, and must be seen before a window that passed after it is applied.
@@ -82,6 +87,7 @@ export const make = (options: Options = {}) =>
     const batchSize = options.batchSize ?? 500
     const maxBytes = options.maxBytes ?? EventStore.PageBytes
     const pageSize = options.pageSize ?? 500
+    const sweeps = Math.max(1, options.sweeps ?? 2)
     const grace = Duration.toMillis(Duration.decode(options.dueGrace ?? Duration.seconds(1)))
     // Where each deleted segment's exits are: a restart goes over its members again, harmlessly.
     const deleting = new Map<string, string>()
@@ -100,10 +106,20 @@ export const make = (options: Options = {}) =>
     const passEvery = Duration.toMillis(Duration.decode(options.passEvery ?? Duration.millis(200)))
     let lastPass = -Infinity
 
-    const record = (batch: Batch, contactId: string, step: SegmentMembership.Step) => {
+    // `folding`: the step's transitions are folded into the snapshot it stores, as reading them
+    // back would, when that is all reading them back would do (no segment of the project reads
+    // their names); the store then appends them only if the stream is still at the version the
+    // snapshot has seen. Reading them back costs no write after that.
+    const record = (
+      batch: Batch,
+      contactId: string,
+      step: SegmentMembership.Step,
+      folding?: SegmentMembership.Definitions
+    ) => {
       const snapshot = step.snapshot
       batch.snapshots.set(contactId, snapshot)
       if (snapshot === null) return
+      const first = batch.transitions.length
       for (const change of step.changes) {
         const segment = change.segment
         batch.joined.set(
@@ -120,6 +136,24 @@ export const make = (options: Options = {}) =>
           eventId: ids.make(change.at)
         })
       }
+      const mine = batch.transitions.length - first
+      if (folding === undefined || mine === 0) return
+      const projectId = snapshot.contact.projectId
+      const appended = batch.transitions.slice(first).map((t) =>
+        new ContactEvent.EventTracked({ name: t.name, data: t.data, at: t.at }, true)
+      )
+      const change = SegmentRouting.changeOf(appended)
+      const compiled = folding.byProject.get(projectId) ?? []
+      if (compiled.some((c) => SegmentRouting.affects(c.reads, change))) return
+      const seen = snapshot.contact.version
+      for (let k = first; k < batch.transitions.length; k++) {
+        batch.transitions[k] = { ...batch.transitions[k]!, after: seen }
+      }
+      batch.snapshots.set(contactId, {
+        ...snapshot,
+        contact: Contact.fold(appended, snapshot.contact)!,
+        facts: EventFacts.fold(appended, folding.keep(projectId), snapshot.facts)
+      })
     }
 
     const writeOf = (
@@ -165,6 +199,12 @@ export const make = (options: Options = {}) =>
           while (
             j < page.length && page[j]!.streamId === first.streamId && page[j]!.transactionId === first.transactionId
           ) j++
+          // Already folded (transitions the processor folded as it appended them): nothing to do.
+          const before = current(first.streamId)
+          if (before !== undefined && page[j - 1]!.version <= before.contact.version) {
+            i = j
+            continue
+          }
           const commandEvents = page.slice(i, j).map((e) => e.event)
           const compiled = definitions.byProject.get(first.projectId) ?? []
           const step = SegmentMembership.command(
@@ -187,7 +227,7 @@ export const make = (options: Options = {}) =>
         for (const snapshot of due) {
           const compiled = definitions.byProject.get(snapshot.contact.projectId) ?? []
           const keys = definitions.dataKeys(snapshot.contact.projectId)
-          record(batch, snapshot.contact.id, SegmentMembership.time(snapshot, compiled, upTo, keys))
+          record(batch, snapshot.contact.id, SegmentMembership.time(snapshot, compiled, upTo, keys), definitions)
         }
         yield* membership.write(writeOf(batch))
         // A snapshot whose deadline waits for a pass stays due: not work done, or the sweep would spin.
@@ -321,8 +361,17 @@ export const make = (options: Options = {}) =>
         const upTo = (caughtUp ? now : Math.min(now, lastRead)) - grace
         // Read first, so an idle turn opens no transaction: only the lease holder writes, and the
         // commit checks the lease.
-        const due = yield* membership.due(upTo - 1, pageSize)
-        const swept = due.length > 0 && (yield* store.commit(name, owner, at, at, sweep(due, upTo, definitions)))
+        const due = yield* membership.due(upTo - 1, pageSize * sweeps)
+        // Halves of distinct contacts, each its own transaction: one is worked out here while the
+        // other is written, and the two writes run side by side (a drain was the processor and the
+        // database taking turns).
+        const half = Math.ceil(due.length / sweeps)
+        const slices = Array.from({ length: sweeps }, (_, k) => due.slice(k * half, (k + 1) * half))
+        const swept = due.length > 0 && (yield* Effect.forEach(
+          slices.filter((slice) => slice.length > 0),
+          (slice) => store.commit(name, owner, at, at, sweep(slice, upTo, definitions)),
+          { concurrency: sweeps }
+        )).some((worked) => worked)
         // Behind the log, a pass still moves on, a page every `passEvery` at most: a segment
         // created under steady load goes live while the load goes on.
         const pending = all.some((s) => Segment.isDeleted(s) || Segment.status(s) === "building")

@@ -446,6 +446,51 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
         expect(answered).toBeLessThan(conditions.length * contacts.size)
       }).pipe(Effect.withClock(clock)))
 
+    it.effect("a transition that expects its stream elsewhere stores nothing of its contact", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        const segment = yield* define(p, `${p}-plan`, "plan", plan("pro"))
+        yield* settle
+        const { contact } = yield* track(p, { email: "moved@x.io", event: "visit", data: { plan: "pro" } })
+        yield* settle
+        const store = yield* Membership.MembershipStore
+        const before = (yield* store.snapshots([contact])).get(contact)!
+        const log = yield* EventStore.EventStore
+        const stream = yield* log.readStream(contact)
+        const at = new Date(clock.unsafeCurrentTimeMillis())
+        const ids = yield* Ids.Ids
+        const exit = (after: number): Membership.Write => ({
+          snapshots: [{ ...before, segments: {}, due: null }],
+          removed: [],
+          joined: [],
+          left: [{ segmentId: segment.id, contactId: contact }],
+          transitions: [{
+            contactId: contact,
+            projectId: p,
+            name: Segment.exitName(segment),
+            data: { segmentId: segment.id, segmentName: segment.name, reason: "changed" },
+            at,
+            eventId: ids.make(at.getTime()),
+            after
+          }],
+          progress: [],
+          purged: []
+        })
+        // Behind the stream by one event: nothing of the contact is written.
+        yield* store.write(exit(stream.length - 1))
+        expect((yield* store.snapshots([contact])).get(contact)).toEqual(before)
+        expect(yield* members(segment.id)).toEqual(["moved@x.io"])
+        expect(yield* log.readStream(contact)).toHaveLength(stream.length)
+        // At the stream's version: written, the transition appended after it.
+        yield* store.write(exit(stream.length))
+        expect((yield* store.snapshots([contact])).get(contact)!.segments).toEqual({})
+        expect(yield* members(segment.id)).toEqual([])
+        expect((yield* log.readStream(contact)).map((e) => e.version)).toEqual([
+          ...stream.map((e) => e.version),
+          stream.length + 1
+        ])
+      }))
+
     it.effect("random tracks over random times: the transitions equal the oracle's", () =>
       Effect.gen(function*() {
         const services = yield* Effect.context<Store | Commands.Services | Ids.Ids>()
@@ -469,9 +514,19 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
                   yield* settle
                   const end = clock.unsafeCurrentTimeMillis()
                   const events = yield* EventStore.EventStore
+                  const membership = yield* Membership.MembershipStore
                   for (const id of contacts) {
                     const stream = yield* events.readStream(id)
                     expect(SegmentOracle.recorded(stream)).toEqual(SegmentOracle.expected(stream, segments, end))
+                    // The snapshot has folded the whole stream once, transitions included.
+                    const snapshot = (yield* membership.snapshots([id])).get(id)!
+                    expect(snapshot.contact.version).toBe(stream.length)
+                    const counts: Record<string, number> = {}
+                    for (const e of stream) {
+                      if (e.event._tag === "EventTracked") counts[e.event.name] = (counts[e.event.name] ?? 0) + 1
+                    }
+                    const tracked = Object.entries(snapshot.facts).filter(([name]) => !name.startsWith("contact."))
+                    expect(Object.fromEntries(tracked.map(([name, f]) => [name, f.count]))).toEqual(counts)
                   }
                 }).pipe(Effect.provide(services))
               )),

@@ -43,7 +43,7 @@ const appendTransition = (state: State.State, transition: Membership.Transition)
   const contact = state.contacts.get(transition.contactId)
   const stream = state.streams.get(transition.contactId)
   if (contact === undefined || stream === undefined) return
-  const event = new EventTracked({ name: transition.name, data: transition.data, at: transition.at })
+  const event = new EventTracked({ name: transition.name, data: transition.data, at: transition.at }, true)
   state.transactions++
   const text = LogRecord.encode({
     id: transition.eventId,
@@ -113,8 +113,12 @@ export const makeMembershipStore = (
       ),
     // In memory the whole snapshot costs nothing more than a narrowed one.
     scan: (projectId, after, limit) => Effect.sync(() => walk(state, projectId, after, limit, (snapshot) => snapshot)),
-    write: (write) =>
+    write: (whole) =>
       Effect.sync(() => {
+        const write = Membership.without(
+          whole,
+          Membership.moved(whole.transitions, (id) => state.streams.get(id)?.length)
+        )
         for (const snapshot of write.snapshots) {
           // A contact erased meanwhile keeps no snapshot.
           if (state.contacts.has(snapshot.contact.id)) state.snapshots.set(snapshot.contact.id, snapshot)
