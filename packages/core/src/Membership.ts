@@ -28,6 +28,12 @@ export interface Snapshot {
   readonly deadlines: { readonly [segmentId: string]: number }
   /** The earliest of `deadlines`, the instant the contact must be looked at again; `null` for none. */
   readonly due: number | null
+  /**
+   * The ids of the last transitions the processor folded in as it appended them (the due sweep),
+   * so that reading them back from the log folds nothing twice. Ids are never reused: one already
+   * read back is harmless here, and only the last few are kept.
+   */
+  readonly folded?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -73,13 +79,6 @@ export interface Transition {
   readonly at: Date
   /** The id of the event to append. */
   readonly eventId: string
-  /**
-   * The stream version the processor's snapshot of the contact has seen, when the snapshot
-   * written with the transition already counts it (folded in, so that reading it back from the
-   * log costs no second write). If the stream is elsewhere (an event the processor has not read
-   * came between), nothing of that contact in the write is stored: it stays as it was, still due.
-   */
-  readonly after?: number | undefined
 }
 
 /** Where a segment's pass over the contacts is (see `Segment.buildCursor`). */
@@ -91,34 +90,6 @@ export interface Progress {
   /** The pass is complete: `builtRevision` becomes `revision`. */
   readonly built: boolean
 }
-
-/**
- * The contacts of a write whose transitions cannot follow their stream as they expect
- * (`Transition.after`): given the stream versions now (`undefined`: the contact is gone).
- */
-export const moved = (
-  transitions: ReadonlyArray<Transition>,
-  version: (contactId: string) => number | undefined
-): ReadonlySet<string> => {
-  const out = new Set<string>()
-  for (const t of transitions) {
-    if (t.after === undefined || out.has(t.contactId)) continue
-    // Only a stream ahead: one behind the snapshot (never written so) must not hold it back forever.
-    const now = version(t.contactId)
-    if (now !== undefined && now > t.after) out.add(t.contactId)
-  }
-  return out
-}
-
-/** The write without anything of `left` contacts. */
-export const without = (write: Write, left: ReadonlySet<string>): Write =>
-  left.size === 0 ? write : {
-    ...write,
-    snapshots: write.snapshots.filter((s) => !left.has(s.contact.id)),
-    joined: write.joined.filter((j) => !left.has(j.contactId)),
-    left: write.left.filter((l) => !left.has(l.contactId)),
-    transitions: write.transitions.filter((t) => !left.has(t.contactId))
-  }
 
 /** What one processor step writes, all or nothing. */
 export interface Write {

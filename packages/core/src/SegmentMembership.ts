@@ -136,13 +136,15 @@ interface Draft {
   facts: EventFacts.EventFacts
   readonly segments: { [segmentId: string]: number }
   readonly deadlines: { [segmentId: string]: number }
+  readonly folded?: ReadonlyArray<string> | undefined
 }
 
 const draftOf = (snapshot: Membership.Snapshot): Draft => ({
   contact: snapshot.contact,
   facts: snapshot.facts,
   segments: { ...snapshot.segments },
-  deadlines: { ...snapshot.deadlines }
+  deadlines: { ...snapshot.deadlines },
+  ...(snapshot.folded === undefined ? {} : { folded: snapshot.folded })
 })
 
 const done = (draft: Draft, keys: ReadonlySet<string>): Membership.Snapshot => ({
@@ -150,7 +152,8 @@ const done = (draft: Draft, keys: ReadonlySet<string>): Membership.Snapshot => (
   facts: draft.facts,
   segments: draft.segments,
   deadlines: draft.deadlines,
-  due: Membership.dueOf(draft.deadlines)
+  due: Membership.dueOf(draft.deadlines),
+  ...(draft.folded === undefined ? {} : { folded: draft.folded })
 })
 
 // Evaluates one segment for the draft at `t`, records its deadline, and answers the change of

@@ -60,6 +60,9 @@ export interface Options {
   readonly instanceId?: string | undefined
 }
 
+// How many folded transition ids a snapshot keeps: they are read back within a turn or two.
+const Folded = 16
+
 type Requirements =
   | EventStore.EventStore
   | Processor.ProcessorStore
@@ -108,8 +111,8 @@ export const make = (options: Options = {}) =>
 
     // `folding`: the step's transitions are folded into the snapshot it stores, as reading them
     // back would, when that is all reading them back would do (no segment of the project reads
-    // their names); the store then appends them only if the stream is still at the version the
-    // snapshot has seen. Reading them back costs no write after that.
+    // their names), and their ids kept in it (`Snapshot.folded`): reading them back is then
+    // skipped, and costs no second write.
     const record = (
       batch: Batch,
       contactId: string,
@@ -145,14 +148,11 @@ export const make = (options: Options = {}) =>
       const change = SegmentRouting.changeOf(appended)
       const compiled = folding.byProject.get(projectId) ?? []
       if (compiled.some((c) => SegmentRouting.affects(c.reads, change))) return
-      const seen = snapshot.contact.version
-      for (let k = first; k < batch.transitions.length; k++) {
-        batch.transitions[k] = { ...batch.transitions[k]!, after: seen }
-      }
       batch.snapshots.set(contactId, {
         ...snapshot,
         contact: Contact.fold(appended, snapshot.contact)!,
-        facts: EventFacts.fold(appended, folding.keep(projectId), snapshot.facts)
+        facts: EventFacts.fold(appended, folding.keep(projectId), snapshot.facts),
+        folded: [...(snapshot.folded ?? []), ...batch.transitions.slice(first).map((t) => t.eventId)].slice(-Folded)
       })
     }
 
@@ -199,9 +199,10 @@ export const make = (options: Options = {}) =>
           while (
             j < page.length && page[j]!.streamId === first.streamId && page[j]!.transactionId === first.transactionId
           ) j++
-          // Already folded (transitions the processor folded as it appended them): nothing to do.
-          const before = current(first.streamId)
-          if (before !== undefined && page[j - 1]!.version <= before.contact.version) {
+          // Transitions folded in as they were appended (by id: a stream's events can reach the
+          // log out of version order, so no version says what a snapshot holds): nothing to do.
+          const folded = current(first.streamId)?.folded
+          if (folded !== undefined && page.slice(i, j).every((e) => folded.includes(e.id))) {
             i = j
             continue
           }

@@ -446,51 +446,6 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
         expect(answered).toBeLessThan(conditions.length * contacts.size)
       }).pipe(Effect.withClock(clock)))
 
-    it.effect("a transition that expects its stream elsewhere stores nothing of its contact", () =>
-      Effect.gen(function*() {
-        const p = yield* newProject
-        const segment = yield* define(p, `${p}-plan`, "plan", plan("pro"))
-        yield* settle
-        const { contact } = yield* track(p, { email: "moved@x.io", event: "visit", data: { plan: "pro" } })
-        yield* settle
-        const store = yield* Membership.MembershipStore
-        const before = (yield* store.snapshots([contact])).get(contact)!
-        const log = yield* EventStore.EventStore
-        const stream = yield* log.readStream(contact)
-        const at = new Date(clock.unsafeCurrentTimeMillis())
-        const ids = yield* Ids.Ids
-        const exit = (after: number): Membership.Write => ({
-          snapshots: [{ ...before, segments: {}, due: null }],
-          removed: [],
-          joined: [],
-          left: [{ segmentId: segment.id, contactId: contact }],
-          transitions: [{
-            contactId: contact,
-            projectId: p,
-            name: Segment.exitName(segment),
-            data: { segmentId: segment.id, segmentName: segment.name, reason: "changed" },
-            at,
-            eventId: ids.make(at.getTime()),
-            after
-          }],
-          progress: [],
-          purged: []
-        })
-        // Behind the stream by one event: nothing of the contact is written.
-        yield* store.write(exit(stream.length - 1))
-        expect((yield* store.snapshots([contact])).get(contact)).toEqual(before)
-        expect(yield* members(segment.id)).toEqual(["moved@x.io"])
-        expect(yield* log.readStream(contact)).toHaveLength(stream.length)
-        // At the stream's version: written, the transition appended after it.
-        yield* store.write(exit(stream.length))
-        expect((yield* store.snapshots([contact])).get(contact)!.segments).toEqual({})
-        expect(yield* members(segment.id)).toEqual([])
-        expect((yield* log.readStream(contact)).map((e) => e.version)).toEqual([
-          ...stream.map((e) => e.version),
-          stream.length + 1
-        ])
-      }))
-
     it.effect("random tracks over random times: the transitions equal the oracle's", () =>
       Effect.gen(function*() {
         const services = yield* Effect.context<Store | Commands.Services | Ids.Ids>()

@@ -113,12 +113,8 @@ export const makeMembershipStore = (
       ),
     // In memory the whole snapshot costs nothing more than a narrowed one.
     scan: (projectId, after, limit) => Effect.sync(() => walk(state, projectId, after, limit, (snapshot) => snapshot)),
-    write: (whole) =>
+    write: (write) =>
       Effect.sync(() => {
-        const write = Membership.without(
-          whole,
-          Membership.moved(whole.transitions, (id) => state.streams.get(id)?.length)
-        )
         for (const snapshot of write.snapshots) {
           // A contact erased meanwhile keeps no snapshot.
           if (state.contacts.has(snapshot.contact.id)) state.snapshots.set(snapshot.contact.id, snapshot)

@@ -65,10 +65,10 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
       (outer): Effect.Effect<A, E | StoreError.StoreUnavailable, R> => Option.isSome(outer) ? effect : bounded(effect)
     )
 
-  const write = (whole: Membership.Write) =>
+  const write = (step: Membership.Write) =>
     sql.withTransaction(Effect.gen(function*() {
       // First: the stream locks, before any row an erasure of the same contact would wait on.
-      const step = Membership.without(whole, yield* Transitions.append(sql, whole.transitions))
+      yield* Transitions.append(sql, step.transitions)
       const snapshots = lastBy(step.snapshots, (s) => s.contact.id)
       if (snapshots.length > 0) {
         const rows = snapshots.map((s) => ({
@@ -126,7 +126,7 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
       boundedAlone,
       // Wakes this process's live readers for the transitions. Inside the processor's
       // transaction this is before its commit: `ProcessorStore.commit` notifies again after it.
-      Effect.tap(() => whole.transitions.length > 0 ? Effect.sync(() => signal.notify()) : Effect.void)
+      Effect.tap(() => step.transitions.length > 0 ? Effect.sync(() => signal.notify()) : Effect.void)
     )
 
   // Every snapshot forgotten and the processor back at the start of the log; or one segment's

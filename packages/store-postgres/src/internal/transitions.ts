@@ -7,19 +7,14 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as ContactEvent from "@tracklog/core/ContactEvent"
-import * as Membership from "@tracklog/core/Membership"
+import type * as Membership from "@tracklog/core/Membership"
 import * as Timestamp from "@tracklog/core/Timestamp"
 import * as Effect from "effect/Effect"
 
-/**
- * Appends the transitions in their order; a contact that no longer exists (erased) gets none, nor
- * does one whose stream is not where its transitions expect (`Transition.after`): those contacts
- * are returned, and the caller stores nothing of them.
- */
+/** Appends the transitions in their order; a contact that no longer exists (erased) gets none. */
 export const append = (sql: SqlClient.SqlClient, transitions: ReadonlyArray<Membership.Transition>) =>
   Effect.gen(function*() {
-    const none: ReadonlySet<string> = new Set()
-    if (transitions.length === 0) return none
+    if (transitions.length === 0) return
     const ids = [...new Set(transitions.map((t) => t.contactId))]
     // One order for every writer of this statement, so two never wait on each other's rows. The
     // group commit locks in its own order: a deadlock with it fails one side, which retries.
@@ -32,11 +27,10 @@ export const append = (sql: SqlClient.SqlClient, transitions: ReadonlyArray<Memb
       SELECT id, project_id FROM contacts WHERE id = ANY (${ids}::text[])`
     const versions = new Map(locked.map((r) => [r.stream_id, r.version]))
     const projects = new Map(living.map((r) => [r.id, r.project_id]))
-    const moved = Membership.moved(transitions, (id) => versions.get(id))
     const events: Array<Record<string, unknown>> = []
     for (const t of transitions) {
       const version = versions.get(t.contactId)
-      if (version === undefined || projects.get(t.contactId) !== t.projectId || moved.has(t.contactId)) continue
+      if (version === undefined || projects.get(t.contactId) !== t.projectId) continue
       versions.set(t.contactId, version + 1)
       // Built by the processor from a segment's own fields: nothing to validate (and validating was
       // a tenth of a due drain's time).
@@ -52,8 +46,8 @@ export const append = (sql: SqlClient.SqlClient, transitions: ReadonlyArray<Memb
         created_at: Timestamp.iso(t.at)
       })
     }
-    if (events.length === 0) return moved
-    const heads = [...new Set(events.map((e) => e.stream_id as string))].map((id) => ({
+    if (events.length === 0) return
+    const moved = [...new Set(events.map((e) => e.stream_id as string))].map((id) => ({
       stream_id: id,
       version: versions.get(id)!
     }))
@@ -67,10 +61,9 @@ export const append = (sql: SqlClient.SqlClient, transitions: ReadonlyArray<Memb
           stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz, n integer)
         ORDER BY e.n
       ), heads AS (
-        SELECT * FROM json_to_recordset(${JSON.stringify(heads)}::json) AS m(stream_id text, version integer)
+        SELECT * FROM json_to_recordset(${JSON.stringify(moved)}::json) AS m(stream_id text, version integer)
       ), streamed AS (
         UPDATE streams s SET version = h.version FROM heads h WHERE s.stream_id = h.stream_id
       )
       UPDATE contacts c SET version = h.version FROM heads h WHERE c.id = h.stream_id`
-    return moved
   })
