@@ -29,6 +29,15 @@ describe("WebhookSignature: Standard Webhooks 1.0 (webhooks §12)", () => {
     expect(() => verify(secret, body + " ", headers)).toThrow(WebhookVerificationError)
   })
 
+  it("each signature is the reference package's, byte for byte, bodies of any text included", () => {
+    const at = new Date("2026-03-04T05:06:07.890Z")
+    for (const text of [body, "", "ümlaut ☃ 🎉", "x".repeat(70_000)]) {
+      for (const key of [secret, other, secret.slice("whsec_".length)]) {
+        expect(WebhookSignature.sign(key, messageId, at, text)).toBe(new Webhook(key).sign(messageId, at, text))
+      }
+    }
+  })
+
   it("a wrong secret is rejected", () => {
     expect(() => verify(other, body, signed([secret]))).toThrow(WebhookVerificationError)
   })
