@@ -119,9 +119,10 @@ export const make = (options: Options = {}) =>
       step: SegmentMembership.Step,
       folding?: SegmentMembership.Definitions
     ) => {
-      const snapshot = step.snapshot
+      const stepped = step.snapshot
+      if (stepped === null) return void batch.snapshots.set(contactId, null)
+      const snapshot = pruned(stepped)
       batch.snapshots.set(contactId, snapshot)
-      if (snapshot === null) return
       const first = batch.transitions.length
       for (const change of step.changes) {
         const segment = change.segment
@@ -148,12 +149,28 @@ export const make = (options: Options = {}) =>
       const change = SegmentRouting.changeOf(appended)
       const compiled = folding.byProject.get(projectId) ?? []
       if (compiled.some((c) => SegmentRouting.affects(c.reads, change))) return
+      // Every id kept, or none folded: a transition folded in whose id is not kept would be folded
+      // again when read back.
+      const folded = [...(snapshot.folded ?? []), ...batch.transitions.slice(first).map((t) => t.eventId)]
+      if (folded.length > Folded) return
       batch.snapshots.set(contactId, {
         ...snapshot,
         contact: Contact.fold(appended, snapshot.contact)!,
         facts: EventFacts.fold(appended, folding.keep(projectId), snapshot.facts),
-        folded: [...(snapshot.folded ?? []), ...batch.transitions.slice(first).map((t) => t.eventId)].slice(-Folded)
+        folded
       })
+    }
+
+    // The ids of folded transitions this process has read back since (committed): a snapshot
+    // written again drops them. Lost with the process: a snapshot may then keep a few ids already
+    // read back, harmless (ids are never reused) but for the room they take.
+    const readBack = new Set<string>()
+    const pruned = (snapshot: Membership.Snapshot): Membership.Snapshot => {
+      if (snapshot.folded === undefined) return snapshot
+      const folded = snapshot.folded.filter((id) => !readBack.has(id))
+      if (folded.length === snapshot.folded.length) return snapshot
+      const { folded: _, ...rest } = snapshot
+      return folded.length === 0 ? rest : { ...rest, folded }
     }
 
     const writeOf = (
@@ -191,6 +208,7 @@ export const make = (options: Options = {}) =>
       Effect.gen(function*() {
         const known = yield* membership.snapshots([...new Set(page.map((e) => e.streamId))])
         const batch = newBatch()
+        const skipped: Array<string> = []
         const current = (id: string) => batch.snapshots.has(id) ? batch.snapshots.get(id) ?? undefined : known.get(id)
         let i = 0
         while (i < page.length) {
@@ -203,6 +221,7 @@ export const make = (options: Options = {}) =>
           // log out of version order, so no version says what a snapshot holds): nothing to do.
           const folded = current(first.streamId)?.folded
           if (folded !== undefined && page.slice(i, j).every((e) => folded.includes(e.id))) {
+            for (let k = i; k < j; k++) skipped.push(page[k]!.id)
             i = j
             continue
           }
@@ -219,6 +238,7 @@ export const make = (options: Options = {}) =>
           i = j
         }
         yield* membership.write(writeOf(batch))
+        return skipped
       })
 
     // 2. Windows that passed before `upTo`, for the snapshots found due.
@@ -296,11 +316,15 @@ export const make = (options: Options = {}) =>
         const streams = new Map(
           yield* Effect.forEach(
             looks.filter((look) => look.unread || look.short),
+            // Up to `at`, and the transitions the snapshot has folded in already (appended after
+            // `at`, by the sweep): the snapshot holds them, and reading them back will skip them.
             ({ stored }) =>
               Effect.map(events.readStream(stored.contact.id), (stream) =>
                 [
                   stored.contact.id,
-                  stream.flatMap((e) => EventStore.isAfter(e, at) ? [] : [e.event])
+                  stream.flatMap((e) =>
+                    EventStore.isAfter(e, at) && !(stored.folded?.includes(e.id) ?? false) ? [] : [e.event]
+                  )
                 ] as const),
             { concurrency: 8 }
           )
@@ -351,7 +375,9 @@ export const make = (options: Options = {}) =>
         const page = yield* events.readAll(checkpoint, batchSize, maxBytes)
         let at = checkpoint
         if (page.events.length > 0) {
-          yield* store.commit(name, owner, at, page.checkpoint, applyLog(page.events, definitions))
+          const skipped = yield* store.commit(name, owner, at, page.checkpoint, applyLog(page.events, definitions))
+          if (readBack.size + skipped.length > 100_000) readBack.clear()
+          for (const id of skipped) readBack.add(id)
           at = page.checkpoint
         }
         // A short page read all there was, unless it stopped at its bytes.
