@@ -76,9 +76,11 @@ interface Batch {
   readonly snapshots: Map<string, Membership.Snapshot | null>
   readonly joined: Map<string, { segmentId: string; contactId: string; at: number } | null>
   readonly transitions: Array<Membership.Transition>
+  /** The ids of the transitions folded into their snapshots (`Snapshot.folded`). */
+  readonly folded: Array<string>
 }
 
-const newBatch = (): Batch => ({ snapshots: new Map(), joined: new Map(), transitions: [] })
+const newBatch = (): Batch => ({ snapshots: new Map(), joined: new Map(), transitions: [], folded: [] })
 
 /** The steps of one instance, over its services; `turn` answers whether it found work. */
 export const make = (options: Options = {}) =>
@@ -151,8 +153,10 @@ export const make = (options: Options = {}) =>
       if (compiled.some((c) => SegmentRouting.affects(c.reads, change))) return
       // Every id kept, or none folded: a transition folded in whose id is not kept would be folded
       // again when read back.
-      const folded = [...(snapshot.folded ?? []), ...batch.transitions.slice(first).map((t) => t.eventId)]
+      const appendedIds = batch.transitions.slice(first).map((t) => t.eventId)
+      const folded = [...(snapshot.folded ?? []), ...appendedIds]
       if (folded.length > Folded) return
+      batch.folded.push(...appendedIds)
       batch.snapshots.set(contactId, {
         ...snapshot,
         contact: Contact.fold(appended, snapshot.contact)!,
@@ -161,10 +165,19 @@ export const make = (options: Options = {}) =>
       })
     }
 
-    // The ids of folded transitions this process has read back since (committed): a snapshot
-    // written again drops them. Lost with the process: a snapshot may then keep a few ids already
-    // read back, harmless (ids are never reused) but for the room they take.
+    // The ids of transitions this process has folded into snapshots it committed, not read back
+    // yet: reading them back skips them without loading their snapshots. And those it has read
+    // back since (committed): a snapshot written again drops them. Both lost with the process (a
+    // snapshot may then keep a few ids already read back: harmless, ids are never reused, but
+    // they take room), and forgotten when the processor does not go on from where its last turn
+    // ended (another instance had the lease, or a rebuild moved the checkpoint back).
+    const foldedHere = new Set<string>()
     const readBack = new Set<string>()
+    let lastCheckpoint: EventStore.Checkpoint | undefined
+    const remember = (set: Set<string>, ids: ReadonlyArray<string>) => {
+      if (set.size + ids.length > 100_000) set.clear()
+      for (const id of ids) set.add(id)
+    }
     const pruned = (snapshot: Membership.Snapshot): Membership.Snapshot => {
       if (snapshot.folded === undefined) return snapshot
       const folded = snapshot.folded.filter((id) => !readBack.has(id))
@@ -206,7 +219,9 @@ export const make = (options: Options = {}) =>
     // 1. A page of the log: each command applied to its contact, in log order.
     const applyLog = (page: ReadonlyArray<EventStore.RecordedEvent>, definitions: SegmentMembership.Definitions) =>
       Effect.gen(function*() {
-        const known = yield* membership.snapshots([...new Set(page.map((e) => e.streamId))])
+        const known = yield* membership.snapshots([
+          ...new Set(page.flatMap((e) => foldedHere.has(e.id) ? [] : [e.streamId]))
+        ])
         const batch = newBatch()
         const skipped: Array<string> = []
         const current = (id: string) => batch.snapshots.has(id) ? batch.snapshots.get(id) ?? undefined : known.get(id)
@@ -219,8 +234,8 @@ export const make = (options: Options = {}) =>
           ) j++
           // Transitions folded in as they were appended (by id: a stream's events can reach the
           // log out of version order, so no version says what a snapshot holds): nothing to do.
-          const folded = current(first.streamId)?.folded
-          if (folded !== undefined && page.slice(i, j).every((e) => folded.includes(e.id))) {
+          const folded = current(first.streamId)?.folded ?? []
+          if (page.slice(i, j).every((e) => foldedHere.has(e.id) || folded.includes(e.id))) {
             for (let k = i; k < j; k++) skipped.push(page[k]!.id)
             i = j
             continue
@@ -252,7 +267,10 @@ export const make = (options: Options = {}) =>
         }
         yield* membership.write(writeOf(batch))
         // A snapshot whose deadline waits for a pass stays due: not work done, or the sweep would spin.
-        return [...batch.snapshots.values()].some((s, k) => s?.due !== due[k]!.due)
+        return {
+          worked: [...batch.snapshots.values()].some((s, k) => s?.due !== due[k]!.due),
+          folded: batch.folded
+        }
       })
 
     // 3. A page of a pass: a deleted segment's exits, or an evaluation of the contacts for the
@@ -370,14 +388,22 @@ export const make = (options: Options = {}) =>
       store: Processor.ProcessorStore["Type"]
     ) =>
       Effect.gen(function*() {
+        if (
+          lastCheckpoint !== undefined &&
+          (EventStore.isAfter(lastCheckpoint, checkpoint) || EventStore.isAfter(checkpoint, lastCheckpoint))
+        ) {
+          foldedHere.clear()
+          readBack.clear()
+        }
+        lastCheckpoint = undefined
         const all = yield* segments.all
         const definitions = compiled(all)
         const page = yield* events.readAll(checkpoint, batchSize, maxBytes)
         let at = checkpoint
         if (page.events.length > 0) {
           const skipped = yield* store.commit(name, owner, at, page.checkpoint, applyLog(page.events, definitions))
-          if (readBack.size + skipped.length > 100_000) readBack.clear()
-          for (const id of skipped) readBack.add(id)
+          for (const id of skipped) foldedHere.delete(id)
+          remember(readBack, skipped)
           at = page.checkpoint
         }
         // A short page read all there was, unless it stopped at its bytes.
@@ -396,7 +422,11 @@ export const make = (options: Options = {}) =>
         const slices = Array.from({ length: sweeps }, (_, k) => due.slice(k * half, (k + 1) * half))
         const swept = due.length > 0 && (yield* Effect.forEach(
           slices.filter((slice) => slice.length > 0),
-          (slice) => store.commit(name, owner, at, at, sweep(slice, upTo, definitions)),
+          (slice) =>
+            Effect.map(store.commit(name, owner, at, at, sweep(slice, upTo, definitions)), ({ folded, worked }) => {
+              remember(foldedHere, folded)
+              return worked
+            }),
           { concurrency: sweeps }
         )).some((worked) => worked)
         // Behind the log, a pass still moves on, a page every `passEvery` at most: a segment
@@ -408,6 +438,7 @@ export const make = (options: Options = {}) =>
           (yield* Effect.as(store.commit(name, owner, at, at, membership.write(pass.write)), true))
         if (pass !== undefined) pass.committed()
         if (passNow) lastPass = now
+        lastCheckpoint = at
         return { checkpoint: at, worked: page.events.length > 0 || swept || passed }
       })
 
