@@ -21,16 +21,11 @@ export const append = (sql: SqlClient.SqlClient, transitions: ReadonlyArray<Memb
     const locked = yield* sql<{ stream_id: string; version: number }>`
       SELECT stream_id, version FROM streams WHERE stream_id = ANY (${ids}::text[])
       ORDER BY stream_id FOR UPDATE`
-    // A statement of its own, after the lock: under READ COMMITTED it sees every commit made
-    // before the lock was granted, so an erasure that held the stream has removed its contact.
-    const living = yield* sql<{ id: string; project_id: string }>`
-      SELECT id, project_id FROM contacts WHERE id = ANY (${ids}::text[])`
     const versions = new Map(locked.map((r) => [r.stream_id, r.version]))
-    const projects = new Map(living.map((r) => [r.id, r.project_id]))
     const events: Array<Record<string, unknown>> = []
     for (const t of transitions) {
       const version = versions.get(t.contactId)
-      if (version === undefined || projects.get(t.contactId) !== t.projectId) continue
+      if (version === undefined) continue
       versions.set(t.contactId, version + 1)
       // Built by the processor from a segment's own fields: nothing to validate (and validating was
       // a tenth of a due drain's time).
@@ -47,21 +42,22 @@ export const append = (sql: SqlClient.SqlClient, transitions: ReadonlyArray<Memb
       })
     }
     if (events.length === 0) return
-    const moved = [...new Set(events.map((e) => e.stream_id as string))].map((id) => ({
-      stream_id: id,
-      version: versions.get(id)!
-    }))
     // The events take their transaction id and position from the column defaults, as every
-    // append's do: readers see them in log order once this transaction commits.
+    // append's do: readers see them in log order once this transaction commits. Only for contacts
+    // that live in their project: a statement of its own after the lock, so under READ COMMITTED
+    // it sees every commit made before the lock was granted (an erasure that held the stream has
+    // removed its contact).
     yield* sql`
-      WITH appended AS (
+      WITH living AS MATERIALIZED (
+        SELECT e.* FROM json_to_recordset(${JSON.stringify(events)}::json) AS e(
+          stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz, n integer)
+        JOIN contacts c ON c.id = e.stream_id AND c.project_id = e.project_id
+      ), appended AS (
         INSERT INTO events (stream_id, project_id, version, id, type, data, created_at, bytes)
         SELECT e.stream_id, e.project_id, e.version, e.id, e.type, e.data, e.created_at, octet_length(e.data::text)
-        FROM json_to_recordset(${JSON.stringify(events)}::json) AS e(
-          stream_id text, project_id text, version integer, id text, type text, data json, created_at timestamptz, n integer)
-        ORDER BY e.n
+        FROM living e ORDER BY e.n
       ), heads AS (
-        SELECT * FROM json_to_recordset(${JSON.stringify(moved)}::json) AS m(stream_id text, version integer)
+        SELECT stream_id, max(version) AS version FROM living GROUP BY stream_id
       ), streamed AS (
         UPDATE streams s SET version = h.version FROM heads h WHERE s.stream_id = h.stream_id
       )
