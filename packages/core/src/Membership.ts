@@ -29,7 +29,7 @@ export interface Snapshot {
   /** The earliest of `deadlines`, the instant the contact must be looked at again; `null` for none. */
   readonly due: number | null
   /**
-   * The ids of the last transitions the processor folded in as it appended them (the due sweep),
+   * The ids of the last transitions the processor folded in as it appended them (a command, a sweep),
    * so that reading them back from the log folds nothing twice. Ids are never reused: one already
    * read back is harmless here, and only the last few are kept.
    */

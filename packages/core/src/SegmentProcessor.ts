@@ -249,11 +249,11 @@ export const make = (options: Options = {}) =>
             definitions.keep(first.projectId),
             definitions.dataKeys(first.projectId)
           )
-          record(batch, first.streamId, step)
+          record(batch, first.streamId, step, definitions)
           i = j
         }
         yield* membership.write(writeOf(batch))
-        return skipped
+        return { skipped, folded: batch.folded }
       })
 
     // 2. Windows that passed before `upTo`, for the snapshots found due.
@@ -335,7 +335,7 @@ export const make = (options: Options = {}) =>
           yield* Effect.forEach(
             looks.filter((look) => look.unread || look.short),
             // Up to `at`, and the transitions the snapshot has folded in already (appended after
-            // `at`, by the sweep): the snapshot holds them, and reading them back will skip them.
+            // `at`): the snapshot holds them, and reading them back will skip them.
             ({ stored }) =>
               Effect.map(events.readStream(stored.contact.id), (stream) =>
                 [
@@ -401,9 +401,16 @@ export const make = (options: Options = {}) =>
         const page = yield* events.readAll(checkpoint, batchSize, maxBytes)
         let at = checkpoint
         if (page.events.length > 0) {
-          const skipped = yield* store.commit(name, owner, at, page.checkpoint, applyLog(page.events, definitions))
+          const { folded, skipped } = yield* store.commit(
+            name,
+            owner,
+            at,
+            page.checkpoint,
+            applyLog(page.events, definitions)
+          )
           for (const id of skipped) foldedHere.delete(id)
           remember(readBack, skipped)
+          remember(foldedHere, folded)
           at = page.checkpoint
         }
         // A short page read all there was, unless it stopped at its bytes.
