@@ -8,16 +8,18 @@
  * server's CPU at 1 400 deliveries a second (a CPU profile of `bench/webhooks`' load). Here and not
  * in core: core depends on nothing but `effect`, and its boundary test holds it to that.
  */
+import * as WebhookSecret from "@tracklog/core/WebhookSecret"
 import * as Crypto from "node:crypto"
-
-const Prefix = "whsec_"
 
 // The key of a `whsec_<base64>` secret (the prefix is optional, as the package has it), decoded once.
 const keys = new Map<string, Buffer>()
 const keyOf = (secret: string): Buffer => {
   let key = keys.get(secret)
   if (key === undefined) {
-    key = Buffer.from(secret.startsWith(Prefix) ? secret.slice(Prefix.length) : secret, "base64")
+    key = Buffer.from(
+      secret.startsWith(WebhookSecret.Prefix) ? secret.slice(WebhookSecret.Prefix.length) : secret,
+      "base64"
+    )
     if (key.length === 0) throw new RangeError("a webhook secret needs a key")
     if (keys.size >= 1000) keys.clear()
     keys.set(secret, key)
