@@ -169,11 +169,12 @@ export const make = (options: Options = {}) =>
     // yet: reading them back skips them without loading their snapshots. And those it has read
     // back since (committed): a snapshot written again drops them. Both lost with the process (a
     // snapshot may then keep a few ids already read back: harmless, ids are never reused, but
-    // they take room), and forgotten when the processor does not go on from where its last turn
-    // ended (another instance had the lease, or a rebuild moved the checkpoint back).
+    // they take room), and forgotten when a turn does not go on from where the last one ended.
     const foldedHere = new Set<string>()
     const readBack = new Set<string>()
-    let lastCheckpoint: EventStore.Checkpoint | undefined
+    // Where the last turn ended, once it ended well: a turn that starts anywhere else (another
+    // instance had the lease, a rebuild moved the checkpoint back, the last turn failed) forgets both.
+    let finishedAt: EventStore.Checkpoint | undefined
     const remember = (set: Set<string>, ids: ReadonlyArray<string>) => {
       if (set.size + ids.length > 100_000) set.clear()
       for (const id of ids) set.add(id)
@@ -389,13 +390,13 @@ export const make = (options: Options = {}) =>
     ) =>
       Effect.gen(function*() {
         if (
-          lastCheckpoint !== undefined &&
-          (EventStore.isAfter(lastCheckpoint, checkpoint) || EventStore.isAfter(checkpoint, lastCheckpoint))
+          finishedAt === undefined || EventStore.isAfter(finishedAt, checkpoint) ||
+          EventStore.isAfter(checkpoint, finishedAt)
         ) {
           foldedHere.clear()
           readBack.clear()
         }
-        lastCheckpoint = undefined
+        finishedAt = undefined
         const all = yield* segments.all
         const definitions = compiled(all)
         const page = yield* events.readAll(checkpoint, batchSize, maxBytes)
@@ -445,7 +446,7 @@ export const make = (options: Options = {}) =>
           (yield* Effect.as(store.commit(name, owner, at, at, membership.write(pass.write)), true))
         if (pass !== undefined) pass.committed()
         if (passNow) lastPass = now
-        lastCheckpoint = at
+        finishedAt = at
         return { checkpoint: at, worked: page.events.length > 0 || swept || passed }
       })
 

@@ -342,6 +342,38 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
         yield* foldedOnce(contact)
       }))
 
+    it.effect("an instance that fails a turn to a rebuild folds its swept transitions again when it replays the log", () =>
+      Effect.gen(function*() {
+        const p = yield* newProject
+        yield* define(p, `${p}-buyers`, "buyers", window(30))
+        yield* settle
+        const { contact } = yield* track(p, { email: "a@x.io", event: "buy" })
+        yield* settle
+        time.offset += 60 * Minute
+        // One instance sweeps the exit (folded into the snapshot, not read back yet) …
+        const { turn } = yield* SegmentProcessor.make({ dueGrace: 0 })
+        const store = yield* Processor.ProcessorStore
+        const claim = Effect.map(
+          store.claim(Membership.ProcessorName, "replaying", Duration.minutes(1)),
+          Option.getOrThrow
+        )
+        const swept = yield* turn(Membership.ProcessorName, "replaying", yield* claim, store)
+        expect((yield* transitions(contact)).filter((t) => t.includes(".exit"))).toHaveLength(1)
+        // … a rebuild moves the checkpoint back under it: its next turn fails, and it replays the
+        // log from the start with the snapshots forgotten.
+        yield* Effect.flatMap(Membership.MembershipStore, (m) => m.rebuild(undefined))
+        const failed = yield* Effect.either(turn(Membership.ProcessorName, "replaying", swept.checkpoint, store))
+        expect(failed._tag).toBe("Left")
+        let checkpoint = yield* claim
+        for (let i = 0; i < 1000; i++) {
+          const result = yield* turn(Membership.ProcessorName, "replaying", checkpoint, store)
+          checkpoint = result.checkpoint
+          if (!result.worked) break
+        }
+        yield* store.release(Membership.ProcessorName, "replaying")
+        yield* foldedOnce(contact)
+      }).pipe(Effect.withClock(clock)))
+
     it.effect("an edit records the difference (reason definition); a deletion its exits (reason deleted), then it is gone", () =>
       Effect.gen(function*() {
         const p = yield* newProject
