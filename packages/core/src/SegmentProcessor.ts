@@ -142,21 +142,19 @@ export const make = (options: Options = {}) =>
           eventId: ids.make(change.at)
         })
       }
-      const mine = batch.transitions.length - first
-      if (folding === undefined || mine === 0) return
+      const mine = batch.transitions.slice(first)
+      if (folding === undefined || mine.length === 0) return
+      // Every id kept, or none folded: a transition folded in whose id is not kept would be folded
+      // again when read back.
+      const mineIds = mine.map((t) => t.eventId)
+      const folded = [...(snapshot.folded ?? []), ...mineIds]
+      if (folded.length > Folded) return
       const projectId = snapshot.contact.projectId
-      const appended = batch.transitions.slice(first).map((t) =>
-        new ContactEvent.EventTracked({ name: t.name, data: t.data, at: t.at }, true)
-      )
+      const appended = mine.map((t) => new ContactEvent.EventTracked({ name: t.name, data: t.data, at: t.at }, true))
       const change = SegmentRouting.changeOf(appended)
       const compiled = folding.byProject.get(projectId) ?? []
       if (compiled.some((c) => SegmentRouting.affects(c.reads, change))) return
-      // Every id kept, or none folded: a transition folded in whose id is not kept would be folded
-      // again when read back.
-      const appendedIds = batch.transitions.slice(first).map((t) => t.eventId)
-      const folded = [...(snapshot.folded ?? []), ...appendedIds]
-      if (folded.length > Folded) return
-      batch.folded.push(...appendedIds)
+      batch.folded.push(...mineIds)
       batch.snapshots.set(contactId, {
         ...snapshot,
         contact: Contact.fold(appended, snapshot.contact)!,
@@ -235,13 +233,14 @@ export const make = (options: Options = {}) =>
           ) j++
           // Transitions folded in as they were appended (by id: a stream's events can reach the
           // log out of version order, so no version says what a snapshot holds): nothing to do.
+          const command = page.slice(i, j)
           const folded = current(first.streamId)?.folded ?? []
-          if (page.slice(i, j).every((e) => foldedHere.has(e.id) || folded.includes(e.id))) {
-            for (let k = i; k < j; k++) skipped.push(page[k]!.id)
+          if (command.every((e) => foldedHere.has(e.id) || folded.includes(e.id))) {
+            for (const e of command) skipped.push(e.id)
             i = j
             continue
           }
-          const commandEvents = page.slice(i, j).map((e) => e.event)
+          const commandEvents = command.map((e) => e.event)
           const compiled = definitions.byProject.get(first.projectId) ?? []
           const step = SegmentMembership.command(
             current(first.streamId),
