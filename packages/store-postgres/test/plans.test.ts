@@ -192,6 +192,26 @@ const exercise = Effect.gen(function*() {
     attributes: new Set(["email", "subscribed", "createdAt", "updatedAt"])
   })
   yield* membershipStore.members("plans-segment", { limit: 10 })
+  // The segment processor's own statements: its snapshots by contact, the due ones, and a write
+  // that appends a transition (the streams locked, the living contacts joined into the append).
+  yield* membershipStore.snapshots(["c7", "c8"])
+  yield* membershipStore.due(Date.now(), 10)
+  yield* membershipStore.write({
+    snapshots: [],
+    removed: [],
+    joined: [],
+    left: [],
+    progress: [],
+    purged: [],
+    transitions: [{
+      contactId: "c7",
+      projectId: project,
+      name: "segment.plans.entry",
+      data: { segmentId: "plans-segment", segmentName: "plans", reason: "changed" },
+      at,
+      eventId: "plan-transition"
+    }]
+  })
   return seen
 })
 
