@@ -252,6 +252,15 @@ export const migrations = {
       LANGUAGE sql STABLE SET enable_bitmapscan = off SET enable_sort = off AS $$
         SELECT * FROM segment_members WHERE segment_id = s AND contact_id > after ORDER BY contact_id LIMIT n
       $$`
+  }),
+  // The segment processor rewrites a contact's snapshot at each of its tracks. A snapshot under
+  // 20 segments is ~1.5–2 KB of jsonb, over the 2 KB past which a row is compressed: each write
+  // compressed it (pglz) and each read expanded it again; and its row found no room beside itself,
+  // so ~20 % of the updates were HOT. Kept whole and with room, the upsert's database time per
+  // snapshot fell from ~80 to ~50 µs (docs/performance.md, "Segments, fourth pass").
+  "0012_snapshot_storage": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE segment_snapshots SET (toast_tuple_target = 8160, fillfactor = 60)`
   })
 }
 
