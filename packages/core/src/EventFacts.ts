@@ -36,6 +36,14 @@ export const keepNone: Keep = () => 0
 
 const none: ReadonlyArray<number> = []
 
+/**
+ * Whether a condition may read event `name`: not the system's own (`email.*`, and a segment's
+ * `segment.<slug>.entry` / `.exit`, which a condition tests as `segment.<id>`). No facts are kept
+ * for the others: a snapshot under many segments held more of them than of anything else.
+ */
+export const readable = (name: string): boolean =>
+  !name.startsWith("email.") && !(name.startsWith("segment.") && (name.endsWith(".entry") || name.endsWith(".exit")))
+
 /** The facts about `name`, or `undefined` when the contact never had it. */
 export const get = (facts: EventFacts, name: string): Facts | undefined =>
   // Own keys only: an event may be named `constructor` or `__proto__`.
@@ -84,9 +92,9 @@ export const record = (facts: EventFacts, name: string, at: number, keep: number
 }
 
 /**
- * The facts after a contact's events: each visible one (a tracked event under its name, a
- * subscription flip as `contact.subscribed` / `contact.unsubscribed`) is recorded; creation and
- * erasure start over, as they do for the contact itself.
+ * The facts after a contact's events: each visible one a condition may read (a tracked event
+ * under its name, a subscription flip as `contact.subscribed` / `contact.unsubscribed`) is
+ * recorded; creation and erasure start over, as they do for the contact itself.
  */
 export const fold = (
   events: Iterable<ContactEvent.ContactEvent>,
@@ -101,7 +109,7 @@ export const fold = (
       continue
     }
     const name = ContactEvent.visibleName(event)
-    if (name === undefined) continue
+    if (name === undefined || !readable(name)) continue
     next ??= { ...facts }
     put(next, name, add(get(next, name), event.at.getTime(), keep(name)))
   }

@@ -84,6 +84,22 @@ describe("EventFacts.fold", () => {
     expect(EventFacts.get(facts, "contact.subscribed")).toMatchObject({ count: 1, lastAt: T + 3 })
   })
 
+  it("keeps no facts for the system's own events, which no condition may read", () => {
+    // As the segment processor appends them: built with validation off.
+    const system = (name: string, at: number) =>
+      new ContactEvent.EventTracked({ name, data: {}, at: new Date(at) }, true)
+    const facts = EventFacts.fold([
+      created(T),
+      system("segment.vip.entry", T),
+      system("segment.vip.exit", T + 1),
+      system("email.opened", T + 2),
+      tracked("segment.vip", T + 3),
+      tracked("segment.vip.started", T + 4)
+    ])
+    expect(Object.keys(facts).sort()).toEqual(["segment.vip", "segment.vip.started"])
+    expect(["segment.vip.entry", "segment.vip.exit", "email.opened"].filter(EventFacts.readable)).toEqual([])
+  })
+
   it("keeps recent times per name as `keep` says", () => {
     const facts = EventFacts.fold(
       [tracked("a", T), tracked("b", T), tracked("a", T + 1), tracked("b", T + 1), tracked("a", T + 2)],

@@ -4,6 +4,7 @@
  * operator wants, parsed once. With the small tools `SegmentCondition`'s decoding shares: issues
  * recorded at their paths, keys read as JSON has them.
  */
+import * as EventFacts from "../EventFacts.js"
 import type * as FieldIssue from "../FieldIssue.js"
 import * as Json from "../Json.js"
 import type * as SegmentCondition from "../SegmentCondition.js"
@@ -115,9 +116,6 @@ const Negations: { readonly [operator: string]: string } = {
   notMemberOfSegment: "memberOfSegment"
 }
 
-const isReservedEvent = (name: string): boolean =>
-  name.startsWith("email.") || (name.startsWith("segment.") && (name.endsWith(".entry") || name.endsWith(".exit")))
-
 // ---------------------------------------------------------------------------------------------
 // A filter
 
@@ -144,7 +142,7 @@ const target = (field: string, path: string, w: Issues): Target | undefined => {
     }
     case "event": {
       if (rest.length === 0) return report(w, path, "unknown_field", "An event field is event.<name>")
-      if (isReservedEvent(rest)) {
+      if (!EventFacts.readable(rest)) {
         return report(
           w,
           path,
