@@ -261,6 +261,29 @@ export const migrations = {
   "0012_snapshot_storage": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE segment_snapshots SET (toast_tuple_target = 8160, fillfactor = 60)`
+  }),
+  // The sender's claim, by walking the due index in order, as `tracklog_snapshot_page` walks its
+  // own: a settled message leaves its entry in the index until a vacuum, and at ~2 000 deliveries a
+  // second the planner's bitmap scan went through every one of them (19 000 at a time) at each
+  // claim, 188 µs of database time per message claimed; an index scan stops at the claim's size
+  // and marks the dead entries it passes, so the next claim skips them.
+  "0013_ordered_claim": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE FUNCTION tracklog_claimable(at timestamptz, n integer, excluded text[]) RETURNS SETOF bigint
+      LANGUAGE sql VOLATILE SET enable_bitmapscan = off SET enable_sort = off AS $$
+        SELECT m.seq FROM webhook_messages m
+        WHERE m.status = 'pending' AND m.next_attempt_at <= at
+          AND m.endpoint_id <> ALL (excluded)
+          AND (m.lease_until IS NULL OR m.lease_until <= at)
+          AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = m.endpoint_id AND e.enabled)
+          AND NOT EXISTS (
+            SELECT 1 FROM webhook_messages p
+            WHERE p.endpoint_id = m.endpoint_id AND p.contact_id = m.contact_id AND p.status = 'pending'
+              AND p.seq < m.seq)
+        ORDER BY m.next_attempt_at
+        LIMIT n
+        FOR UPDATE OF m SKIP LOCKED
+      $$`
   })
 }
 

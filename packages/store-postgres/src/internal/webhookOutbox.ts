@@ -126,18 +126,7 @@ export const make = (db: Database.Database): WebhookOutbox.WebhookOutbox["Type"]
     claim: ({ exclude = [], lease, limit, now, owner }) =>
       rows(sql<Row>`
         WITH due AS (
-          SELECT m.seq FROM webhook_messages m
-          JOIN webhook_endpoints e ON e.id = m.endpoint_id AND e.enabled
-          WHERE m.status = 'pending' AND m.next_attempt_at <= ${now.toISOString()}::timestamptz
-            AND m.endpoint_id NOT IN (SELECT json_array_elements_text(${JSON.stringify(exclude)}::json))
-            AND (m.lease_until IS NULL OR m.lease_until <= ${now.toISOString()}::timestamptz)
-            AND NOT EXISTS (
-              SELECT 1 FROM webhook_messages p
-              WHERE p.endpoint_id = m.endpoint_id AND p.contact_id = m.contact_id AND p.status = 'pending'
-                AND p.seq < m.seq)
-          ORDER BY m.next_attempt_at
-          LIMIT ${limit}
-          FOR UPDATE OF m SKIP LOCKED
+          SELECT seq FROM tracklog_claimable(${now.toISOString()}::timestamptz, ${limit}, ${exclude}::text[]) AS seq
         )
         UPDATE webhook_messages w SET lease_owner = ${owner},
           lease_until = ${new Date(now.getTime() + Duration.toMillis(lease)).toISOString()}::timestamptz
