@@ -257,7 +257,7 @@ export const migrations = {
   // 20 segments is ~1.5–2 KB of jsonb, over the 2 KB past which a row is compressed: each write
   // compressed it (pglz) and each read expanded it again; and its row found no room beside itself,
   // so ~20 % of the updates were HOT. Kept whole and with room, the upsert's database time per
-  // snapshot fell from ~80 to ~50 µs (docs/performance.md, "Segments, fourth pass").
+  // snapshot fell from ~80 to ~50 µs (docs/decisions/0050-snapshots-uncompressed-with-room.md).
   "0012_snapshot_storage": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE segment_snapshots SET (toast_tuple_target = 8160, fillfactor = 60)`
