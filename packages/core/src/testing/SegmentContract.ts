@@ -304,6 +304,17 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
       groups: [{ filters: [{ field: "event.buy", operator: "triggeredWithin", value: minutes, unit: "minutes" }] }]
     })
 
+    // A contact in a 30-minute window segment (`buyers`) whose window passed an hour ago, not swept yet.
+    const lapsedBuyer = Effect.gen(function*() {
+      const p = yield* newProject
+      yield* define(p, `${p}-buyers`, "buyers", window(30))
+      yield* settle
+      const { contact } = yield* track(p, { email: "a@x.io", event: "buy" })
+      yield* settle
+      time.offset += 60 * Minute
+      return { contact, p }
+    })
+
     it.effect("more exits at once than a snapshot keeps folded ids for: each counted once", () =>
       Effect.gen(function*() {
         const p = yield* newProject
@@ -320,12 +331,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
 
     it.effect("a pass in the turn of a sweep, over a contact with unread events, keeps what the sweep folded", () =>
       Effect.gen(function*() {
-        const p = yield* newProject
-        yield* define(p, `${p}-buyers`, "buyers", window(30))
-        yield* settle
-        const { contact } = yield* track(p, { email: "a@x.io", event: "buy" })
-        yield* settle
-        time.offset += 60 * Minute
+        const { contact, p } = yield* lapsedBuyer
         // A new segment waiting for its pass, and an event the next turn will not read (a page
         // of no events): that turn sweeps the exit, then passes over the contact as of before it.
         yield* define(p, `${p}-visitors`, "visitors", {
@@ -347,12 +353,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) => {
 
     it.effect("an instance that fails a turn to a rebuild folds its swept transitions again when it replays the log", () =>
       Effect.gen(function*() {
-        const p = yield* newProject
-        yield* define(p, `${p}-buyers`, "buyers", window(30))
-        yield* settle
-        const { contact } = yield* track(p, { email: "a@x.io", event: "buy" })
-        yield* settle
-        time.offset += 60 * Minute
+        const { contact } = yield* lapsedBuyer
         // One instance sweeps the exit (folded into the snapshot, not read back yet) …
         const { turn } = yield* SegmentProcessor.make({ dueGrace: 0 })
         const store = yield* Processor.ProcessorStore

@@ -143,7 +143,7 @@ export const expected = (
       commands.push({ at: e.event.at.getTime(), upTo: i + 1 })
     }
   })
-  const nodes = new Map(defined.map((s) => [s.id, Either.getOrThrow(SegmentCondition.decode(s.condition)).node]))
+  const nodes = nodesOf(defined)
   const inlined = defined.map((s) => ({ s, node: SegmentNode.inline(nodes.get(s.id)!, (id) => nodes.get(id)) }))
   const flips = new Set<number>()
   for (const e of own) for (const w of Windows) flips.add(e.event.at.getTime() + w + 1)
@@ -163,10 +163,8 @@ export const expected = (
   const member = new Map<string, boolean>()
   const out: Array<string> = []
   for (const p of points) {
-    const events = own.slice(0, p.upTo).map((e) => e.event)
-    const contact = Contact.fold(events)
-    if (contact === null) continue
-    const subject = SegmentMembership.subjectOf(contact, EventFacts.fold(events, () => 1000))
+    const subject = subjectOf(own.slice(0, p.upTo))
+    if (subject === undefined) continue
     for (const { node, s } of inlined) {
       const now = SegmentEvaluation.evaluate(node, subject, p.at).matches
       if (now === (member.get(s.id) ?? false)) continue
@@ -188,11 +186,22 @@ export const matches = (
   defined: ReadonlyArray<Segment.Segment>,
   at: number
 ): boolean => {
-  const nodes = new Map(defined.map((s) => [s.id, Either.getOrThrow(SegmentCondition.decode(s.condition)).node]))
+  const nodes = nodesOf(defined)
   const node = SegmentNode.inline(Either.getOrThrow(SegmentCondition.decode(condition)).node, (id) => nodes.get(id))
-  const events = stream.map((e) => e.event)
-  const contact = Contact.fold(events)
-  if (contact === null) return false
-  return SegmentEvaluation.evaluate(node, SegmentMembership.subjectOf(contact, EventFacts.fold(events, () => 1000)), at)
-    .matches
+  const subject = subjectOf(stream)
+  return subject !== undefined && SegmentEvaluation.evaluate(node, subject, at).matches
+}
+
+// Each segment's own tree, by id.
+const nodesOf = (defined: ReadonlyArray<Segment.Segment>): Map<string, SegmentNode.Node> =>
+  new Map(defined.map((s) => [s.id, Either.getOrThrow(SegmentCondition.decode(s.condition)).node]))
+
+// What a condition reads of the contact folded from these events, every recent time kept;
+// `undefined` when they leave no contact.
+const subjectOf = (
+  events: ReadonlyArray<EventStore.RecordedEvent>
+): SegmentEvaluation.Subject | undefined => {
+  const folded = events.map((e) => e.event)
+  const contact = Contact.fold(folded)
+  return contact === null ? undefined : SegmentMembership.subjectOf(contact, EventFacts.fold(folded, () => 1000))
 }
