@@ -48,6 +48,7 @@ const recording = (sql: SqlClient.SqlClient, seen: Array<Statement.Statement<unk
 interface PlanNode {
   readonly "Node Type": string
   readonly "Relation Name"?: string
+  readonly "Index Name"?: string
   readonly Plans?: ReadonlyArray<PlanNode>
 }
 
@@ -347,6 +348,54 @@ for (const backend of TestDatabase.backends) {
             expect(plan, f.proname).not.toContain("Sort")
             expect(plan, f.proname).not.toContain("Bitmap Heap Scan")
           }
+        }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))),
+      60_000
+    )
+  })
+
+  describe(`webhook claim plan: ${backend.name}`, () => {
+    it.scopedLive(
+      "the sender's claim walks the due index in order, on a table never analyzed: no sort, no bitmap scan, no scan of the messages",
+      () =>
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* sql.unsafe(`ALTER TABLE webhook_messages SET (autovacuum_enabled = false)`)
+          yield* sql.unsafe(`
+            INSERT INTO webhook_endpoints (id, project_id, state, enabled, version, created_at)
+            VALUES ('w1', '${project}', '{}'::json, true, 1, now())`)
+          // Mostly settled messages, as under load, and a few pending ones.
+          yield* sql.unsafe(`
+            INSERT INTO webhook_messages
+              (id, project_id, endpoint_id, contact_id, event_id, type, payload, status, next_attempt_at, created_at)
+            SELECT 'm' || g, '${project}', 'w1', 'c' || (g % 300), 'e' || g, 'purchase', '{}',
+              CASE WHEN g > 2950 THEN 'pending' ELSE 'delivered' END, now() - interval '1 hour' + g * interval '1 ms', now()
+            FROM generate_series(1, 3000) g`)
+          const [f] = yield* sql<{ prosrc: string; proconfig: ReadonlyArray<string> }>`
+            SELECT prosrc, proconfig FROM pg_proc WHERE proname = 'tracklog_claimable'`
+          // The body as the function runs it: under its own settings, for a claim of 64 now.
+          const body = f!.prosrc.replace(/\bat\b/g, "now()").replace(/\bn\b/g, "64")
+            .replace(/\bexcluded\b/g, "'{}'::text[]")
+          const plan = yield* sql.withTransaction(Effect.gen(function*() {
+            for (const setting of f!.proconfig) {
+              const [name, value] = setting.split("=")
+              yield* sql.unsafe(`SET LOCAL ${name} = ${value}`)
+            }
+            const [row] = yield* sql.unsafe<{ "QUERY PLAN": ReadonlyArray<{ Plan: PlanNode }> }>(
+              `EXPLAIN (FORMAT JSON) ${body}`
+            )
+            return nodes(row!["QUERY PLAN"][0]!.Plan)
+          }))
+          const types = plan.map((n) => n["Node Type"])
+          expect(plan.some((n) => n["Node Type"] === "Index Scan" && n["Index Name"] === "webhook_messages_due"))
+            .toBe(true)
+          expect(types).not.toContain("Sort")
+          expect(types).not.toContain("Bitmap Heap Scan")
+          expect(plan.filter((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "webhook_messages"))
+            .toEqual([])
+          // And the claim itself, through the function: the pending messages, the earliest per contact.
+          const claimed = yield* sql<{ n: number }>`
+            SELECT count(*)::int AS n FROM tracklog_claimable(now(), 64, ${[] as Array<string>}::text[])`
+          expect(claimed[0]!.n).toBe(50)
         }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))),
       60_000
     )
