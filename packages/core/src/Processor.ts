@@ -81,6 +81,8 @@ export interface Config<E, R> {
   readonly maxBytes?: number | undefined
   /** Handles events in log order; fails to have the batch retried. */
   readonly handle: (events: ReadonlyArray<EventStore.RecordedEvent>) => Effect.Effect<void, E, R>
+  /** Runs after each batch's commit: what `handle` wrote is stored for good by then. */
+  readonly committed?: Effect.Effect<void> | undefined
   /** How long a lease lasts without a heartbeat (default 5 s): a standby takes over after it. */
   readonly leaseTtl?: Duration.DurationInput | undefined
   /** Retries of a failing batch before the processor stops (default 5, backoff from 100 ms). */
@@ -151,7 +153,8 @@ export const run = <E, R>(
                 ? e
                 : new ProcessorFailed({ name: config.name, eventId: events[0]!.id, attempts, reason: describe(e) })
             ),
-            Effect.tap(() => Effect.sync(() => (checkpoint = to)))
+            Effect.tap(() => Effect.sync(() => (checkpoint = to))),
+            Effect.zipLeft(config.committed ?? Effect.void)
           )
         }
         return LogStream.items({

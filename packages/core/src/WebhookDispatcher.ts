@@ -2,10 +2,14 @@
  * The webhook dispatcher (webhooks, §12): a durable processor on the log, `tracklog.webhooks`, that
  * turns each event matching an enabled endpoint's patterns into one message per endpoint, queued
  * in the commit of its checkpoint, so each is queued exactly once (on PostgreSQL in the same
- * transaction; the outbox drops a repeat in any case).
+ * transaction; the outbox drops a repeat in any case). With a sender in the same process
+ * (`Handoff`), what it can send at once is leased to it as it is queued and handed over after
+ * the commit: no claim (docs/decisions/0051-webhook-messages-leased-as-queued.md).
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as EventStore from "./EventStore.js"
 import * as Ids from "./Ids.js"
 import type * as Processor from "./Processor.js"
@@ -22,6 +26,20 @@ export const Name = "tracklog.webhooks"
 
 // Contacts whose email this process knows, as of the last event handled; cleared when full.
 const MaxKnownEmails = 50_000
+
+/** A sender in the dispatcher's process, which takes what is leased to it as it is queued. */
+export class Handoff extends Context.Tag("@tracklog/core/WebhookDispatcher/Handoff")<Handoff, {
+  /** The lease to queue under at `now`; none when the sender has no room. */
+  readonly lease: (now: Date) => WebhookOutbox.Lease | undefined
+  /**
+   * Called once the messages are queued for good: those leased to the sender, and those queued
+   * without a lease (each waits for a claim, most behind an earlier message of its contact).
+   */
+  readonly take: (
+    leased: ReadonlyArray<WebhookOutbox.Message>,
+    unleased: ReadonlyArray<WebhookOutbox.NewMessage>
+  ) => Effect.Effect<void>
+}>() {}
 
 /** The message ids: `msg_` and a UUIDv7, unique per endpoint and event. */
 export const messageId = (uuid: string): string => `msg_${uuid.replaceAll("-", "")}`
@@ -48,6 +66,9 @@ export const make: Effect.Effect<
   const outbox = yield* WebhookOutbox.WebhookOutbox
   const eventStore = yield* EventStore.EventStore
   const ids = yield* Ids.Ids
+  const handoff = Option.getOrUndefined(yield* Effect.serviceOption(Handoff))
+  // What the last batch queued, for the handoff once its commit is through.
+  let staged: Parameters<Handoff["Type"]["take"]> | undefined
   // The email of each contact after the last event handled: `PublicEvent.of` wants it as of each event.
   const emails = new Map<string, string | undefined>()
 
@@ -67,6 +88,7 @@ export const make: Effect.Effect<
 
   const handle = (events: ReadonlyArray<EventStore.RecordedEvent>) =>
     Effect.gen(function*() {
+      staged = undefined
       const enabled = yield* endpoints.enabled
       if (enabled.length === 0) {
         emails.clear()
@@ -99,11 +121,21 @@ export const make: Effect.Effect<
           })
         }
       }
-      if (messages.length > 0) yield* outbox.enqueue(messages)
+      if (messages.length === 0) return
+      const { leased } = yield* outbox.enqueue(messages, handoff?.lease(now))
+      if (handoff === undefined) return
+      const taken = new Set(leased.map((m) => m.id))
+      staged = [leased, messages.filter((m) => !taken.has(m.id))]
     }).pipe(
       // A batch handled again (its commit failed) must not start from emails it moved on.
       Effect.onError(() => Effect.sync(() => emails.clear()))
     )
 
-  return { name: Name, handle }
+  const committed = Effect.suspend(() => {
+    const handed = staged
+    staged = undefined
+    return handed === undefined || handoff === undefined ? Effect.void : handoff.take(...handed)
+  })
+
+  return { name: Name, handle, committed }
 })

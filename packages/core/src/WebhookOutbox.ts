@@ -59,6 +59,27 @@ export interface Page {
   readonly hasMore: boolean
 }
 
+/**
+ * A lease `enqueue` takes for a sender of the dispatcher's own process, so that what it queues
+ * goes out without a claim (docs/decisions/0051-webhook-messages-leased-as-queued.md).
+ */
+export interface Lease {
+  readonly owner: string
+  readonly until: Date
+  /** At most this many messages, the first in queue order that qualify. */
+  readonly limit: number
+  /** None of these endpoints' messages (the sender has enough of them in flight). */
+  readonly exclude?: ReadonlyArray<string> | undefined
+}
+
+/** What `enqueue` did. */
+export interface Enqueued {
+  /** How many messages were queued. */
+  readonly queued: number
+  /** The queued messages leased to the lease's owner, in queue order. */
+  readonly leased: ReadonlyArray<Message>
+}
+
 /** How full the queue is, for the metrics. */
 export interface Depth {
   readonly pending: number
@@ -72,9 +93,17 @@ export class WebhookOutbox extends Context.Tag("@tracklog/core/WebhookOutbox")<W
    * Queues messages, due at once. A message for an endpoint and event already queued is left out,
    * and so is one whose contact was erased (its event is no longer in the log), except
    * `contact.erased` itself. Runs inside the dispatcher's checkpoint commit (on PostgreSQL, its
-   * transaction). Answers how many were queued.
+   * transaction).
+   *
+   * With a `lease`, a queued message that `claim` would hand out at once is leased as it is
+   * queued: its endpoint enabled and not excluded, and no earlier pending message of the same
+   * contact and endpoint, in the store or earlier in `messages`; at most `lease.limit` of them,
+   * the first in queue order. No other message is leased, so the order per contact holds.
    */
-  readonly enqueue: (messages: ReadonlyArray<NewMessage>) => Effect.Effect<number, StoreError.StoreUnavailable>
+  readonly enqueue: (
+    messages: ReadonlyArray<NewMessage>,
+    lease?: Lease | undefined
+  ) => Effect.Effect<Enqueued, StoreError.StoreUnavailable>
   /**
    * Leases up to `limit` messages due at `now` to `owner` for `lease`: pending, not leased by
    * another, their endpoint enabled, and no earlier pending message of the same contact and

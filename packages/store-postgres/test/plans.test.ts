@@ -401,6 +401,62 @@ for (const backend of TestDatabase.backends) {
     )
   })
 
+  describe(`webhook enqueue plan: ${backend.name}`, () => {
+    it.scopedLive(
+      "the dispatcher's enqueue under a lease probes each message's endpoint, event and earlier pending message by index, on tables never analyzed",
+      () =>
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          for (const table of ["webhook_messages", "events"]) {
+            yield* sql.unsafe(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`)
+          }
+          yield* sql.unsafe(`
+            INSERT INTO webhook_endpoints (id, project_id, state, enabled, version, created_at)
+            VALUES ('w1', '${project}', '{}'::json, true, 1, now())`)
+          yield* sql.unsafe(`
+            INSERT INTO webhook_messages
+              (id, project_id, endpoint_id, contact_id, event_id, type, payload, status, next_attempt_at, created_at)
+            SELECT 'm' || g, '${project}', 'w1', 'c' || (g % 300), 'e' || g, 'purchase', '{}',
+              CASE WHEN g > 2950 THEN 'pending' ELSE 'delivered' END, now(), now()
+            FROM generate_series(1, 3000) g`)
+          yield* sql.unsafe(`
+            INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
+            SELECT 'c' || g, '${project}', 1, 'e' || g, 'EventTracked', '{}'::json, now()
+            FROM generate_series(1, 3000) g`)
+          const seen: Array<Statement.Statement<unknown>> = []
+          const store = yield* StorePostgres.make({}).pipe(
+            Effect.provideService(SqlClient.SqlClient, recording(sql, seen)),
+            Effect.mapInputContext((context: Context.Context<never>) => Context.omit(DirectQuery.Pool)(context))
+          )
+          const at = new Date()
+          const messages = Array.from({ length: 3 }, (_, i) => ({
+            id: `new${i}`,
+            projectId: project,
+            endpointId: "w1",
+            contactId: `c${i}`,
+            eventId: `new-e${i}`,
+            type: "purchase",
+            payload: "{}",
+            createdAt: at
+          }))
+          yield* store.webhookOutbox.enqueue(messages, {
+            owner: "me",
+            until: new Date(at.getTime() + 60_000),
+            limit: 10
+          })
+          const [text, params] = seen.map((s) => s.compile()).find(([t]) => t.includes("INSERT INTO webhook_messages"))!
+          const [row] = yield* sql.unsafe<{ "QUERY PLAN": ReadonlyArray<{ Plan: PlanNode }> }>(
+            `EXPLAIN (FORMAT JSON) ${text}`,
+            params
+          )
+          const plan = nodes(row!["QUERY PLAN"][0]!.Plan)
+          expect(plan.filter((n) => n["Node Type"] === "Seq Scan").map((n) => n["Relation Name"])).toEqual([])
+          expect(plan.some((n) => n["Index Name"] === "webhook_messages_order")).toBe(true)
+        }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))),
+      60_000
+    )
+  })
+
   describe(`hot-path plans: ${backend.name}`, () => {
     it.scopedLive(
       `no sequential scan of contacts, events, streams or keys looked up at ${Contacts} contacts, before and after ANALYZE, custom and generic plans`,

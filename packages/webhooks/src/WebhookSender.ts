@@ -4,8 +4,11 @@
  * and disables an endpoint that answers `410 Gone`. Deliveries run concurrently across endpoints
  * and contacts, bounded per endpoint, so a slow receiver holds only its own share; for one contact
  * and endpoint the outbox hands out only the earliest pending message (decisions 0040, 0041).
+ * The dispatcher of the same process hands over what it leased to this sender as it queued it
+ * (`handoff`), so most messages go out without a claim (decision 0051).
  */
 import * as Ids from "@tracklog/core/Ids"
+import * as WebhookDispatcher from "@tracklog/core/WebhookDispatcher"
 import * as WebhookEndpoint from "@tracklog/core/WebhookEndpoint"
 import * as WebhookEndpoints from "@tracklog/core/WebhookEndpoints"
 import * as WebhookOutbox from "@tracklog/core/WebhookOutbox"
@@ -61,11 +64,23 @@ export const next = (
     : { settlement: { _tag: "RetryAt", at: retryAt }, outcome: "retry" }
 }
 
-/** Runs the sender until interrupted; attempts in flight are interrupted with its scope. */
-export const run = (
+/** A sender: `run` sends until interrupted; `handoff` is what its process's dispatcher hands to it. */
+export interface Sender {
+  readonly handoff: WebhookDispatcher.Handoff["Type"]
+  readonly run: Effect.Effect<never>
+}
+
+// Contacts and endpoints with a message queued without a lease, for the handoff: when a message of
+// theirs ends, a claim looks for the next one at once instead of at the next poll.
+const MaxWaiting = 10_000
+
+const chainOf = (message: WebhookOutbox.NewMessage) => `${message.endpointId}\0${message.contactId}`
+
+/** Makes a sender for the scope; attempts in flight are interrupted with it. */
+export const make = (
   options: Options
 ): Effect.Effect<
-  never,
+  Sender,
   never,
   WebhookEndpoints.WebhookEndpoints | WebhookOutbox.WebhookOutbox | Ids.Ids | Scope.Scope
 > =>
@@ -81,6 +96,7 @@ export const run = (
     const lease = leaseFor(options.timeout)
     const inFlight = new Map<string, number>()
     let total = 0
+    const waiting = new Set<string>()
     // Offered when an attempt ends: its contact's next message may be due now, and there is room.
     const wake = yield* Queue.sliding<void>(1)
     const known = new Map<
@@ -96,8 +112,11 @@ export const run = (
           known.set(message.endpointId, { endpoint, until: now + EndpointTtlMillis })
         }))
     }
+    const full = () => [...inFlight].filter(([, n]) => n >= perEndpoint).map(([id]) => id)
 
-    const deliver = (message: WebhookOutbox.Message) =>
+    // A claimed message's end may free the next of its contact, which only a claim finds; so may a
+    // handed-over one's, when a later message of its contact was queued without a lease.
+    const deliver = (message: WebhookOutbox.Message, claimed: boolean) =>
       Effect.gen(function*() {
         const found = yield* endpointOf(message, yield* Clock.currentTimeMillis)
         // Deleted (its messages go with it) or disabled since the claim: the lease runs out, and
@@ -136,21 +155,47 @@ export const run = (
           if (n === 0) inFlight.delete(message.endpointId)
           else inFlight.set(message.endpointId, n)
         })),
-        Effect.ensuring(Queue.offer(wake, undefined))
+        Effect.ensuring(
+          Effect.suspend(() => waiting.delete(chainOf(message)) || claimed ? Queue.offer(wake, undefined) : Effect.void)
+        )
       )
+
+    const start = (message: WebhookOutbox.Message, claimed: boolean) =>
+      Effect.suspend(() => {
+        total++
+        inFlight.set(message.endpointId, (inFlight.get(message.endpointId) ?? 0) + 1)
+        return FiberSet.run(fibers, deliver(message, claimed))
+      })
+
+    const handoff = WebhookDispatcher.Handoff.of({
+      // As much as a claim would take now: room left, and none of the endpoints with enough in flight.
+      lease: (now) => {
+        const room = capacity - total
+        return room <= 0 ? undefined : {
+          owner,
+          until: new Date(now.getTime() + Duration.toMillis(lease)),
+          limit: room,
+          exclude: full()
+        }
+      },
+      take: (leased, unleased) =>
+        Effect.gen(function*() {
+          for (const message of leased) yield* start(message, false)
+          if (unleased.length === 0) return
+          if (waiting.size > MaxWaiting) waiting.clear()
+          for (const message of unleased) waiting.add(chainOf(message))
+          // Some may be due now (their contact's earlier message ended before they were queued).
+          yield* Queue.offer(wake, undefined)
+        })
+    })
 
     // One round: claim what fits, start each delivery on its own fiber; true when work was found.
     const round = Effect.gen(function*() {
       const room = Math.min(ClaimSize, capacity - total)
       if (room <= 0) return false
       const now = new Date(yield* Clock.currentTimeMillis)
-      const full = [...inFlight].filter(([, n]) => n >= perEndpoint).map(([id]) => id)
-      const claimed = yield* outbox.claim({ owner, now, limit: room, lease, exclude: full })
-      for (const message of claimed) {
-        total++
-        inFlight.set(message.endpointId, (inFlight.get(message.endpointId) ?? 0) + 1)
-        yield* FiberSet.run(fibers, deliver(message))
-      }
+      const claimed = yield* outbox.claim({ owner, now, limit: room, lease, exclude: full() })
+      for (const message of claimed) yield* start(message, true)
       // A full claim may have left more behind: claim again at once. Otherwise wait for the poll,
       // or for an attempt to end (a moment later, so that ends close together make one claim).
       return claimed.length >= room
@@ -165,5 +210,14 @@ export const run = (
           Effect.suspend(() => loop)
         )
     )
-    return yield* loop
+    return { handoff, run: loop }
   })
+
+/** Runs a sender until interrupted; attempts in flight are interrupted with its scope. */
+export const run = (
+  options: Options
+): Effect.Effect<
+  never,
+  never,
+  WebhookEndpoints.WebhookEndpoints | WebhookOutbox.WebhookOutbox | Ids.Ids | Scope.Scope
+> => Effect.flatMap(make(options), (sender) => sender.run)

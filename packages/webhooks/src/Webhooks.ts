@@ -1,6 +1,7 @@
 /**
  * Webhooks as a background service (webhooks, §12): the dispatcher (`WebhookDispatcher`, a durable
- * processor on the log) and the sender (`WebhookSender`) run together for a scope, on any store
+ * processor on the log) and the sender (`WebhookSender`) run together for a scope, the dispatcher
+ * handing what it queues to the sender beside it (decision 0051), on any store
  * that can be read live. `Settings` are what the HTTP routes need too: whether private targets
  * are allowed, and how names resolve (`SsrfGuard`).
  */
@@ -51,7 +52,8 @@ export const settings: Effect.Effect<Options> = Effect.map(
 // The outbox with what the dispatcher queues counted into the metrics.
 const counted = (outbox: WebhookOutbox.WebhookOutbox["Type"]): WebhookOutbox.WebhookOutbox["Type"] => ({
   ...outbox,
-  enqueue: (messages) => Effect.tap(outbox.enqueue(messages), (n) => Effect.sync(() => WebhookMetrics.enqueued(n)))
+  enqueue: (messages, lease) =>
+    Effect.tap(outbox.enqueue(messages, lease), ({ queued }) => Effect.sync(() => WebhookMetrics.enqueued(queued)))
 })
 
 /** The services the dispatcher and the sender run on. */
@@ -73,8 +75,17 @@ export const run = (
   Effect.gen(function*() {
     WebhookMetrics.touch()
     const outbox = counted(yield* WebhookOutbox.WebhookOutbox)
-    const dispatcher = yield* Effect.provideService(WebhookDispatcher.make, WebhookOutbox.WebhookOutbox, outbox)
     const timeout = options.timeout ?? WebhookSchedule.Timeout
+    const sender = yield* WebhookSender.make({
+      ...options,
+      timeout,
+      delays: options.delays ?? WebhookSchedule.DefaultDelays,
+      pollInterval: options.pollInterval
+    })
+    const dispatcher = yield* WebhookDispatcher.make.pipe(
+      Effect.provideService(WebhookOutbox.WebhookOutbox, outbox),
+      Effect.provideService(WebhookDispatcher.Handoff, sender.handoff)
+    )
     const depth = outbox.depth.pipe(
       Effect.flatMap(({ oldestPendingAt, pending }) =>
         Effect.map(Effect.clockWith((clock) => clock.currentTimeMillis), (now) =>
@@ -96,12 +107,7 @@ export const run = (
         batchSize: 500,
         maxBytes: EventStore.PageBytes
       }),
-      WebhookSender.run({
-        ...options,
-        timeout,
-        delays: options.delays ?? WebhookSchedule.DefaultDelays,
-        pollInterval: options.pollInterval
-      }),
+      sender.run,
       depth
     ], { concurrency: "unbounded", discard: true })
     return yield* Effect.never

@@ -131,6 +131,40 @@ const suite = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>) =>
         expect(ids).toHaveLength(20)
       })))
 
+    it.live("what the dispatcher queues goes to the sender beside it without a claim, but a message behind another", () =>
+      provide(Effect.gen(function*() {
+        const r = yield* receiver(100)
+        const projectId = yield* newProject
+        const hook = yield* endpoint(projectId, r.url)
+        const claimed: Array<string> = []
+        yield* Webhooks.start({ ...fast, allowPrivate: true }).pipe(
+          Effect.updateService(WebhookOutbox.WebhookOutbox, (outbox) => ({
+            ...outbox,
+            claim: (options) =>
+              Effect.tap(outbox.claim(options), (got) => Effect.sync(() => claimed.push(...got.map((m) => m.id))))
+          }))
+        )
+        // One command: the contact's first message is leased as it is queued, the two after it wait.
+        yield* StoreContract.createContact(projectId, "handed@example.com", [
+          StoreContract.tracked("first"),
+          StoreContract.tracked("second")
+        ])
+        yield* StoreContract.createContact(projectId, "alone@example.com")
+        const done = yield* until(
+          messages(projectId, hook.id),
+          (m) => m.length === 4 && m.every((x) => x.status === "delivered"),
+          "4 deliveries"
+        )
+        const [alone, ...handed] = [...done].sort((a, b) => b.seq - a.seq)
+        const inOrder = handed.reverse()
+        expect(inOrder.map((m) => m.type)).toEqual(["contact.created", "first", "second"])
+        expect(claimed.filter((id) => done.some((m) => m.id === id))).toEqual([inOrder[1]!.id, inOrder[2]!.id])
+        expect(claimed).not.toContain(alone!.id)
+        expect(r.received.map((x) => x.id).filter((id) => inOrder.some((m) => m.id === id))).toEqual(
+          inOrder.map((m) => m.id)
+        )
+      })))
+
     it.live("a slow receiver does not hold up another endpoint", () =>
       provide(Effect.gen(function*() {
         const slow = yield* receiver(1500)

@@ -132,9 +132,9 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           const endpoint = yield* create(projectId)
           const { contactId, events } = yield* contactWithEvents(projectId, "once@example.com", 2)
           const messages = yield* messagesFor(endpoint, contactId, events)
-          expect(yield* outbox.enqueue(messages)).toBe(3)
+          expect((yield* outbox.enqueue(messages)).queued).toBe(3)
           // The same events again, with new message ids: a batch handled twice.
-          expect(yield* outbox.enqueue(yield* messagesFor(endpoint, contactId, events))).toBe(0)
+          expect((yield* outbox.enqueue(yield* messagesFor(endpoint, contactId, events))).queued).toBe(0)
           const page = yield* outbox.list(projectId, endpoint.id, { limit: 10 })
           expect(page.data.map((m) => m.id)).toEqual(messages.map((m) => m.id).reverse())
           expect(page.data.every((m) => m.status === "pending" && m.attempts.length === 0)).toBe(true)
@@ -191,6 +191,63 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           expect(yield* claim("s", later(61_000))).toEqual([a1!.id])
           yield* outbox.settle(a1!.id, "s", delivered, { _tag: "Delivered" })
           expect(yield* claim("s", later(61_000))).toEqual([a2!.id])
+        }))
+
+      it.effect("queued under a lease, a message is leased only if a claim would hand it out then", () =>
+        Effect.gen(function*() {
+          const outbox = yield* WebhookOutbox.WebhookOutbox
+          const projectId = yield* newProject
+          const endpoint = yield* create(projectId)
+          const off = yield* create(projectId)
+          const excluded = yield* create(projectId)
+          yield* WebhookEndpoints.execute(projectId, { _tag: "DisableEndpoint", endpointId: off.id })
+          const a = yield* contactWithEvents(projectId, "lease-a@example.com", 1)
+          const b = yield* contactWithEvents(projectId, "lease-b@example.com", 1)
+          const c = yield* contactWithEvents(projectId, "lease-c@example.com", 0)
+          const [a1, a2] = yield* messagesFor(endpoint, a.contactId, a.events)
+          const [b1, b2] = yield* messagesFor(endpoint, b.contactId, b.events)
+          const [c1] = yield* messagesFor(endpoint, c.contactId, c.events)
+          const [offA] = yield* messagesFor(off, a.contactId, a.events)
+          const [excludedA] = yield* messagesFor(excluded, a.contactId, a.events)
+          // b1 is pending, unleased, before the leased call.
+          expect((yield* outbox.enqueue([b1!])).leased).toEqual([])
+          const until = later(Duration.toMillis(lease))
+          const done = yield* outbox.enqueue([a1!, a2!, b2!, offA!, excludedA!, c1!], {
+            owner: "here",
+            until,
+            limit: 10,
+            exclude: [excluded.id]
+          })
+          expect(done.queued).toBe(6)
+          // a2 waits behind a1 (same call), b2 behind b1 (stored), offA's endpoint is disabled.
+          expect(done.leased.map((m) => m.id)).toEqual([a1!.id, c1!.id])
+          expect(done.leased[0]).toMatchObject({ status: "pending", attempts: [], endpointId: endpoint.id })
+          expect(done.leased[0]!.seq).toBeLessThan(done.leased[1]!.seq)
+          const ours = new Set([a1, a2, b1, b2, offA, excludedA, c1].map((m) => m!.id))
+          const claim = (owner: string, now: Date) =>
+            Effect.map(
+              outbox.claim({ owner, now, limit: 100, lease }),
+              (claimed) => claimed.filter((m) => ours.has(m.id)).map((m) => m.id).sort()
+            )
+          // Another sender gets what was not leased and is free to go: b1 and the excluded endpoint's.
+          expect(yield* claim("other", later(100))).toEqual([b1!.id, excludedA!.id].sort())
+          const delivered = { at: new Date(), status: 200, durationMs: 1, error: null }
+          expect(yield* outbox.settle(a1!.id, "here", delivered, { _tag: "Delivered" })).toBe(true)
+          expect(yield* outbox.settle(c1!.id, "other", delivered, { _tag: "Delivered" })).toBe(false)
+          expect(yield* claim("other", later(200))).toEqual([a2!.id])
+          for (const m of [a2, b1, excludedA]) {
+            expect(yield* outbox.settle(m!.id, "other", delivered, { _tag: "Delivered" })).toBe(true)
+          }
+          // The lease runs out as a claimed one does: c1 goes to another sender then.
+          expect(yield* claim("other", later(Duration.toMillis(lease) + 2000))).toEqual([b2!.id, c1!.id].sort())
+
+          // At most `limit`, the first in queue order.
+          const d = yield* contactWithEvents(projectId, "lease-d@example.com", 0)
+          const e = yield* contactWithEvents(projectId, "lease-e@example.com", 0)
+          const [d1] = yield* messagesFor(endpoint, d.contactId, d.events)
+          const [e1] = yield* messagesFor(endpoint, e.contactId, e.events)
+          const limited = yield* outbox.enqueue([d1!, e1!], { owner: "here", until, limit: 1 })
+          expect(limited.leased.map((m) => m.id)).toEqual([d1!.id])
         }))
 
       it.effect("a disabled or excluded endpoint's messages are not claimed; a due retry is", () =>
@@ -259,7 +316,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           const left = (yield* outbox.list(projectId, endpoint.id, { limit: 100 })).data
           expect(left.map((m) => m.contactId)).toEqual([kept.contactId])
           // Queued late (the dispatcher had read the events before the erasure): dropped all the same.
-          expect(yield* outbox.enqueue(yield* messagesFor(endpoint, erased.contactId, erased.events))).toBe(0)
+          expect((yield* outbox.enqueue(yield* messagesFor(endpoint, erased.contactId, erased.events))).queued).toBe(0)
           yield* WebhookEndpoints.execute(projectId, { _tag: "DeleteEndpoint", endpointId: endpoint.id })
           expect((yield* outbox.list(projectId, endpoint.id, { limit: 100 })).data).toEqual([])
         }))

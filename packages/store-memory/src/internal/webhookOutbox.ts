@@ -9,6 +9,7 @@ import * as Option from "effect/Option"
 import type * as State from "./state.js"
 
 const queuedKey = (endpointId: string, eventId: string) => `${endpointId}\0${eventId}`
+const chainOf = (message: WebhookOutbox.NewMessage) => `${message.endpointId}\0${message.contactId}`
 
 /** Drops the messages of an endpoint (it was deleted). */
 export const dropEndpoint = (state: State.State, endpointId: string): void => {
@@ -37,14 +38,26 @@ const pendingInOrder = (state: State.State) =>
 /** The `WebhookOutbox` of a memory store. */
 export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
   WebhookOutbox.WebhookOutbox.of({
-    enqueue: (messages) =>
+    enqueue: (messages, lease) =>
       Effect.sync(() => {
         let queued = 0
+        const leased: Array<WebhookOutbox.Message> = []
+        // The contacts and endpoints with a pending message, this call's included as it goes.
+        const pending = new Set<string>()
+        if (lease !== undefined) {
+          for (const { message } of state.webhookPending.values()) pending.add(chainOf(message))
+        }
         for (const message of messages) {
           const key = queuedKey(message.endpointId, message.eventId)
           if (state.webhookQueued.has(key)) continue
           // Erased since the dispatcher read the event: nothing of it may be kept.
           if (message.type !== "contact.erased" && !state.contacts.has(message.contactId)) continue
+          // Leased as the claim would hand it out now; checked before it joins the pending ones.
+          const leasing = lease !== undefined && leased.length < lease.limit &&
+            !(lease.exclude ?? []).includes(message.endpointId) &&
+            state.webhookEndpoints.get(message.endpointId)?.enabled === true &&
+            !pending.has(chainOf(message))
+          pending.add(chainOf(message))
           state.webhookQueued.add(key)
           const row: State.MessageRow = {
             message: {
@@ -54,14 +67,15 @@ export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
               attempts: [],
               nextAttemptAt: message.createdAt
             },
-            leaseOwner: undefined,
-            leaseUntil: 0
+            leaseOwner: leasing ? lease.owner : undefined,
+            leaseUntil: leasing ? lease.until.getTime() : 0
           }
           state.webhookMessages.set(message.id, row)
           state.webhookPending.set(message.id, row)
+          if (leasing) leased.push(row.message)
           queued++
         }
-        return queued
+        return { queued, leased }
       }),
     claim: ({ exclude = [], lease, limit, now, owner }) =>
       Effect.sync(() => {

@@ -97,32 +97,71 @@ export const make = (db: Database.Database): WebhookOutbox.WebhookOutbox["Type"]
   })
   return WebhookOutbox.WebhookOutbox.of({
     // In log order (the array's): `seq` follows it. A message whose event is gone from the log (its
-    // contact erased since the dispatcher read it) or whose endpoint was deleted is left out.
-    enqueue: (messages) =>
-      messages.length === 0 ? Effect.succeed(0) : guard(sql<{ id: string }>`
-        INSERT INTO webhook_messages
-          (id, project_id, endpoint_id, contact_id, event_id, type, payload, status, next_attempt_at, created_at)
+    // contact erased since the dispatcher read it) or whose endpoint was deleted is left out. A
+    // message is leased as it is queued when the claim's own rules would hand it out now. Each
+    // check is a subquery of a select list, so one index probe per message whatever the
+    // estimates: as a join over the input's fixed estimate, a never-analyzed table was scanned.
+    enqueue: (messages, lease) =>
+      messages.length === 0 ?
+        Effect.succeed({ queued: 0, leased: [] }) :
+        guard(sql<{ id: string; seq: string; leased: boolean }>`
+        WITH input AS MATERIALIZED (
+          SELECT r.*, row_number() OVER (PARTITION BY r.endpoint_id, r.contact_id ORDER BY r.n) AS k,
+            (SELECT e.enabled FROM webhook_endpoints e WHERE e.id = r.endpoint_id) AS enabled,
+            (SELECT true FROM events ev WHERE ev.id = r.event_id LIMIT 1) AS logged
+          FROM ROWS FROM (json_to_recordset(${
+          JSON.stringify(messages.map((m) => ({
+            id: m.id,
+            project_id: m.projectId,
+            endpoint_id: m.endpointId,
+            contact_id: m.contactId,
+            event_id: m.eventId,
+            type: m.type,
+            payload: m.payload,
+            created_at: m.createdAt.toISOString()
+          })))
+        }::json) AS (id text, project_id text, endpoint_id text, contact_id text, event_id text, type text,
+            payload text, created_at text)) WITH ORDINALITY AS r(id, project_id, endpoint_id, contact_id, event_id,
+            type, payload, created_at, n)
+        ), kept AS MATERIALIZED (
+          SELECT i.*, CASE WHEN ${lease?.owner ?? null}::text IS NULL OR i.k > 1 OR NOT i.enabled
+              OR i.endpoint_id = ANY (${lease?.exclude ?? []}::text[]) THEN false
+            ELSE (
+              SELECT true FROM webhook_messages p
+              WHERE p.endpoint_id = i.endpoint_id AND p.contact_id = i.contact_id AND p.status = 'pending' LIMIT 1
+            ) IS NULL END AS qualifies
+          FROM input i
+          WHERE i.enabled IS NOT NULL AND i.logged IS NOT NULL
+        ), leasing AS (
+          SELECT n FROM kept WHERE qualifies ORDER BY n LIMIT ${lease?.limit ?? 0}
+        )
+        INSERT INTO webhook_messages (id, project_id, endpoint_id, contact_id, event_id, type, payload, status,
+          next_attempt_at, created_at, lease_owner, lease_until)
         SELECT r.id, r.project_id, r.endpoint_id, r.contact_id, r.event_id, r.type, r.payload, 'pending',
-          r.created_at::timestamptz, r.created_at::timestamptz
-        FROM ROWS FROM (json_to_recordset(${
-        JSON.stringify(messages.map((m) => ({
-          id: m.id,
-          project_id: m.projectId,
-          endpoint_id: m.endpointId,
-          contact_id: m.contactId,
-          event_id: m.eventId,
-          type: m.type,
-          payload: m.payload,
-          created_at: m.createdAt.toISOString()
-        })))
-      }::json) AS (id text, project_id text, endpoint_id text, contact_id text, event_id text, type text,
-          payload text, created_at text)) WITH ORDINALITY AS r(id, project_id, endpoint_id, contact_id, event_id,
-          type, payload, created_at, n)
-        WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = r.endpoint_id)
-          AND EXISTS (SELECT 1 FROM events ev WHERE ev.id = r.event_id)
+          r.created_at::timestamptz, r.created_at::timestamptz,
+          CASE WHEN l.n IS NULL THEN NULL ELSE ${lease?.owner ?? null}::text END,
+          CASE WHEN l.n IS NULL THEN NULL ELSE ${lease?.until.toISOString() ?? null}::timestamptz END
+        FROM kept r LEFT JOIN leasing l ON l.n = r.n
         ORDER BY r.n
         ON CONFLICT (endpoint_id, event_id) DO NOTHING
-        RETURNING id`).pipe(Effect.map((inserted) => inserted.length)),
+        RETURNING id, seq::text AS seq, lease_owner IS NOT NULL AS leased`).pipe(
+          Effect.map((inserted) => {
+            const byId = new Map(messages.map((m) => [m.id, m]))
+            const leased = inserted.flatMap((row): Array<WebhookOutbox.Message> => {
+              const message = byId.get(row.id)
+              return row.leased && message !== undefined
+                ? [{
+                  ...message,
+                  seq: Number(row.seq),
+                  status: "pending",
+                  attempts: [],
+                  nextAttemptAt: message.createdAt
+                }]
+                : []
+            })
+            return { queued: inserted.length, leased: leased.sort((a, b) => a.seq - b.seq) }
+          })
+        ),
     claim: ({ exclude = [], lease, limit, now, owner }) =>
       rows(sql<Row>`
         WITH due AS (
