@@ -303,6 +303,22 @@ const projectPages = Effect.gen(function*() {
   }
 })
 
+// An endpoint and 3 000 of its messages, never analyzed: mostly settled, as under load, and a few
+// pending ones (the last 50, of 50 contacts).
+const seedMessages = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`ALTER TABLE webhook_messages SET (autovacuum_enabled = false)`)
+  yield* sql.unsafe(`
+    INSERT INTO webhook_endpoints (id, project_id, state, enabled, version, created_at)
+    VALUES ('w1', '${project}', '{}'::json, true, 1, now())`)
+  yield* sql.unsafe(`
+    INSERT INTO webhook_messages
+      (id, project_id, endpoint_id, contact_id, event_id, type, payload, status, next_attempt_at, created_at)
+    SELECT 'm' || g, '${project}', 'w1', 'c' || (g % 300), 'e' || g, 'purchase', '{}',
+      CASE WHEN g > 2950 THEN 'pending' ELSE 'delivered' END, now() - interval '1 hour' + g * interval '1 ms', now()
+    FROM generate_series(1, 3000) g`)
+})
+
 for (const backend of TestDatabase.backends) {
   describe(`log plans: ${backend.name}`, () => {
     it.scopedLive(
@@ -359,17 +375,7 @@ for (const backend of TestDatabase.backends) {
       () =>
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
-          yield* sql.unsafe(`ALTER TABLE webhook_messages SET (autovacuum_enabled = false)`)
-          yield* sql.unsafe(`
-            INSERT INTO webhook_endpoints (id, project_id, state, enabled, version, created_at)
-            VALUES ('w1', '${project}', '{}'::json, true, 1, now())`)
-          // Mostly settled messages, as under load, and a few pending ones.
-          yield* sql.unsafe(`
-            INSERT INTO webhook_messages
-              (id, project_id, endpoint_id, contact_id, event_id, type, payload, status, next_attempt_at, created_at)
-            SELECT 'm' || g, '${project}', 'w1', 'c' || (g % 300), 'e' || g, 'purchase', '{}',
-              CASE WHEN g > 2950 THEN 'pending' ELSE 'delivered' END, now() - interval '1 hour' + g * interval '1 ms', now()
-            FROM generate_series(1, 3000) g`)
+          yield* seedMessages
           const [f] = yield* sql<{ prosrc: string; proconfig: ReadonlyArray<string> }>`
             SELECT prosrc, proconfig FROM pg_proc WHERE proname = 'tracklog_claimable'`
           // The body as the function runs it: under its own settings, for a claim of 64 now.
@@ -407,18 +413,8 @@ for (const backend of TestDatabase.backends) {
       () =>
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
-          for (const table of ["webhook_messages", "events"]) {
-            yield* sql.unsafe(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`)
-          }
-          yield* sql.unsafe(`
-            INSERT INTO webhook_endpoints (id, project_id, state, enabled, version, created_at)
-            VALUES ('w1', '${project}', '{}'::json, true, 1, now())`)
-          yield* sql.unsafe(`
-            INSERT INTO webhook_messages
-              (id, project_id, endpoint_id, contact_id, event_id, type, payload, status, next_attempt_at, created_at)
-            SELECT 'm' || g, '${project}', 'w1', 'c' || (g % 300), 'e' || g, 'purchase', '{}',
-              CASE WHEN g > 2950 THEN 'pending' ELSE 'delivered' END, now(), now()
-            FROM generate_series(1, 3000) g`)
+          yield* seedMessages
+          yield* sql.unsafe(`ALTER TABLE events SET (autovacuum_enabled = false)`)
           yield* sql.unsafe(`
             INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
             SELECT 'c' || g, '${project}', 1, 'e' || g, 'EventTracked', '{}'::json, now()

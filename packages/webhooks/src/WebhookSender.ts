@@ -76,14 +76,13 @@ const MaxWaiting = 10_000
 
 const chainOf = (message: WebhookOutbox.NewMessage) => `${message.endpointId}\0${message.contactId}`
 
+/** What a sender runs on. */
+export type Services = WebhookEndpoints.WebhookEndpoints | WebhookOutbox.WebhookOutbox | Ids.Ids | Scope.Scope
+
 /** Makes a sender for the scope; attempts in flight are interrupted with it. */
 export const make = (
   options: Options
-): Effect.Effect<
-  Sender,
-  never,
-  WebhookEndpoints.WebhookEndpoints | WebhookOutbox.WebhookOutbox | Ids.Ids | Scope.Scope
-> =>
+): Effect.Effect<Sender, never, Services> =>
   Effect.gen(function*() {
     const fibers = yield* FiberSet.make()
     const outbox = yield* WebhookOutbox.WebhookOutbox
@@ -216,8 +215,4 @@ export const make = (
 /** Runs a sender until interrupted; attempts in flight are interrupted with its scope. */
 export const run = (
   options: Options
-): Effect.Effect<
-  never,
-  never,
-  WebhookEndpoints.WebhookEndpoints | WebhookOutbox.WebhookOutbox | Ids.Ids | Scope.Scope
-> => Effect.flatMap(make(options), (sender) => sender.run)
+): Effect.Effect<never, never, Services> => Effect.flatMap(make(options), (sender) => sender.run)

@@ -71,6 +71,17 @@ const messagesFor = (
 const lease = Duration.seconds(30)
 const later = (ms: number) => new Date(Date.now() + ms)
 
+// What a claim by `owner` at `now` hands out of these messages (others' tests share the queue): ids, sorted.
+const claimOf = (messages: ReadonlyArray<WebhookOutbox.NewMessage>) => {
+  const ours = new Set(messages.map((m) => m.id))
+  return (owner: string, now: Date) =>
+    Effect.flatMap(WebhookOutbox.WebhookOutbox, (outbox) =>
+      Effect.map(
+        outbox.claim({ owner, now, limit: 100, lease }),
+        (claimed) => claimed.filter((m) => ours.has(m.id)).map((m) => m.id).sort()
+      ))
+}
+
 const waitFor = <A, E, R>(effect: Effect.Effect<A, E, R>, until: (a: A) => boolean) =>
   effect.pipe(
     Effect.filterOrFail(until, () => new Error("not yet")),
@@ -174,12 +185,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           const [b1] = yield* messagesFor(endpoint, b.contactId, b.events)
           const [c1] = yield* messagesFor(second, a.contactId, a.events)
           yield* outbox.enqueue([a1!, a2!, b1!, c1!])
-          const ours = new Set([a1!.id, a2!.id, b1!.id, c1!.id])
-          const claim = (owner: string, now: Date) =>
-            Effect.map(
-              outbox.claim({ owner, now, limit: 100, lease }),
-              (claimed) => claimed.filter((m) => ours.has(m.id)).map((m) => m.id).sort()
-            )
+          const claim = claimOf([a1!, a2!, b1!, c1!])
           expect(yield* claim("s", later(100))).toEqual([a1!.id, b1!.id, c1!.id].sort())
           // a1 fails and is retried later: a2 still waits behind it.
           const failed = { at: new Date(), status: 500, durationMs: 1, error: "answered 500" }
@@ -223,12 +229,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           expect(done.leased.map((m) => m.id)).toEqual([a1!.id, c1!.id])
           expect(done.leased[0]).toMatchObject({ status: "pending", attempts: [], endpointId: endpoint.id })
           expect(done.leased[0]!.seq).toBeLessThan(done.leased[1]!.seq)
-          const ours = new Set([a1, a2, b1, b2, offA, excludedA, c1].map((m) => m!.id))
-          const claim = (owner: string, now: Date) =>
-            Effect.map(
-              outbox.claim({ owner, now, limit: 100, lease }),
-              (claimed) => claimed.filter((m) => ours.has(m.id)).map((m) => m.id).sort()
-            )
+          const claim = claimOf([a1!, a2!, b1!, b2!, offA!, excludedA!, c1!])
           // Another sender gets what was not leased and is free to go: b1 and the excluded endpoint's.
           expect(yield* claim("other", later(100))).toEqual([b1!.id, excludedA!.id].sort())
           const delivered = { at: new Date(), status: 200, durationMs: 1, error: null }
