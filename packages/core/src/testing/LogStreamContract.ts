@@ -256,14 +256,17 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           yield* Effect.forEach(fibers, Fiber.interrupt)
         }))
 
-      it.effect("a handler that keeps failing is retried, then the processor stops and says where and why", () =>
+      it.effect("a handler that keeps failing is retried, then the processor stops and says where and why; what follows a commit runs after each committed batch only", () =>
         Effect.gen(function*() {
           const projectId = yield* newProject
           const name = `failing-${projectId}`
           const a = yield* StoreContract.createContact(projectId, "f1@example.com")
           const b = yield* StoreContract.createContact(projectId, "f2@example.com")
           const bId = (yield* (yield* EventStore.EventStore).readStream(b.contactId))[0]!.id
+          const store = yield* Processor.ProcessorStore
           let calls = 0
+          // `committed` runs once per committed batch, and only then: the checkpoint is stored by then.
+          const committed: Array<Option.Option<EventStore.Checkpoint>> = []
           const error = yield* Effect.flip(Processor.run({
             name,
             projectId,
@@ -273,14 +276,18 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
             handle: (events) => {
               calls++
               return events[0]!.streamId === b.contactId ? Effect.fail(new Error("boom")) : Effect.void
-            }
+            },
+            committed: Effect.orDie(store.status(name)).pipe(
+              Effect.map((status) => committed.push(Option.map(status, (s) => s.checkpoint)))
+            )
           }))
           expect(error).toMatchObject({ _tag: "ProcessorFailed", name, eventId: bId, attempts: 3 })
           expect(error.reason).toContain("boom")
           expect(calls).toBe(4)
-          const status = yield* (yield* Processor.ProcessorStore).status(name)
+          const status = yield* store.status(name)
           const first = (yield* (yield* EventStore.EventStore).readStream(a.contactId))[0]!
           expect(Option.map(status, (s) => s.checkpoint)).toEqual(Option.some(LogStream.checkpointOf(first)))
+          expect(committed).toEqual([Option.some(LogStream.checkpointOf(first))])
         }))
     })
   })
