@@ -45,6 +45,18 @@ export interface Message extends NewMessage {
   readonly nextAttemptAt: Date | null
 }
 
+/** A message as it is stored when queued at `seq`: pending, no attempt yet, due at once. */
+export const queued = (message: NewMessage, seq: number): Message => ({
+  ...message,
+  seq,
+  status: "pending",
+  attempts: [],
+  nextAttemptAt: message.createdAt
+})
+
+/** The contact and endpoint a message is ordered within (decision 0040), as a key. */
+export const orderKey = (message: NewMessage): string => `${message.endpointId}\0${message.contactId}`
+
 /** What an attempt leaves a message as. */
 export type Settlement =
   | { readonly _tag: "Delivered" }

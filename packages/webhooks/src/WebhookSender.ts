@@ -74,8 +74,6 @@ export interface Sender {
 // theirs ends, a claim looks for the next one at once instead of at the next poll.
 const MaxWaiting = 10_000
 
-const chainOf = (message: WebhookOutbox.NewMessage) => `${message.endpointId}\0${message.contactId}`
-
 /** What a sender runs on. */
 export type Services = WebhookEndpoints.WebhookEndpoints | WebhookOutbox.WebhookOutbox | Ids.Ids | Scope.Scope
 
@@ -155,7 +153,9 @@ export const make = (
           else inFlight.set(message.endpointId, n)
         })),
         Effect.ensuring(
-          Effect.suspend(() => waiting.delete(chainOf(message)) || claimed ? Queue.offer(wake, undefined) : Effect.void)
+          Effect.suspend(() =>
+            waiting.delete(WebhookOutbox.orderKey(message)) || claimed ? Queue.offer(wake, undefined) : Effect.void
+          )
         )
       )
 
@@ -182,7 +182,7 @@ export const make = (
           for (const message of leased) yield* start(message, false)
           if (unleased.length === 0) return
           if (waiting.size > MaxWaiting) waiting.clear()
-          for (const message of unleased) waiting.add(chainOf(message))
+          for (const message of unleased) waiting.add(WebhookOutbox.orderKey(message))
           // Some may be due now (their contact's earlier message ended before they were queued).
           yield* Queue.offer(wake, undefined)
         })

@@ -9,7 +9,6 @@ import * as Option from "effect/Option"
 import type * as State from "./state.js"
 
 const queuedKey = (endpointId: string, eventId: string) => `${endpointId}\0${eventId}`
-const chainOf = (message: WebhookOutbox.NewMessage) => `${message.endpointId}\0${message.contactId}`
 
 /** Drops the messages of an endpoint (it was deleted). */
 export const dropEndpoint = (state: State.State, endpointId: string): void => {
@@ -45,7 +44,7 @@ export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
         // The contacts and endpoints with a pending message, this call's included as it goes.
         const pending = new Set<string>()
         if (lease !== undefined) {
-          for (const { message } of state.webhookPending.values()) pending.add(chainOf(message))
+          for (const { message } of state.webhookPending.values()) pending.add(WebhookOutbox.orderKey(message))
         }
         for (const message of messages) {
           const key = queuedKey(message.endpointId, message.eventId)
@@ -53,20 +52,15 @@ export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
           // Erased since the dispatcher read the event: nothing of it may be kept.
           if (message.type !== "contact.erased" && !state.contacts.has(message.contactId)) continue
           // Leased as the claim would hand it out now; checked before it joins the pending ones.
+          const order = WebhookOutbox.orderKey(message)
           const leasing = lease !== undefined && leased.length < lease.limit &&
             !(lease.exclude ?? []).includes(message.endpointId) &&
             state.webhookEndpoints.get(message.endpointId)?.enabled === true &&
-            !pending.has(chainOf(message))
-          pending.add(chainOf(message))
+            !pending.has(order)
+          pending.add(order)
           state.webhookQueued.add(key)
           const row: State.MessageRow = {
-            message: {
-              ...message,
-              seq: ++state.webhookSeq,
-              status: "pending",
-              attempts: [],
-              nextAttemptAt: message.createdAt
-            },
+            message: WebhookOutbox.queued(message, ++state.webhookSeq),
             leaseOwner: leasing ? lease.owner : undefined,
             leaseUntil: leasing ? lease.until.getTime() : 0
           }
@@ -84,7 +78,7 @@ export const make = (state: State.State): WebhookOutbox.WebhookOutbox["Type"] =>
         const out: Array<WebhookOutbox.Message> = []
         for (const row of pendingInOrder(state)) {
           const { message } = row
-          const key = `${message.endpointId}\0${message.contactId}`
+          const key = WebhookOutbox.orderKey(message)
           // Only the earliest pending message of a contact and endpoint may go.
           if (heads.has(key)) continue
           heads.add(key)

@@ -150,13 +150,7 @@ export const make = (db: Database.Database): WebhookOutbox.WebhookOutbox["Type"]
             const leased = inserted.flatMap((row): Array<WebhookOutbox.Message> => {
               const message = byId.get(row.id)
               return row.leased && message !== undefined
-                ? [{
-                  ...message,
-                  seq: Number(row.seq),
-                  status: "pending",
-                  attempts: [],
-                  nextAttemptAt: message.createdAt
-                }]
+                ? [WebhookOutbox.queued(message, Number(row.seq))]
                 : []
             })
             return { queued: inserted.length, leased: leased.sort((a, b) => a.seq - b.seq) }
