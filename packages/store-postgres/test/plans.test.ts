@@ -45,6 +45,17 @@ const recording = (sql: SqlClient.SqlClient, seen: Array<Statement.Statement<unk
     }
   })
 
+// A store over the recording client, and what it has built so far. Without the pool, so the
+// batched statements reach the recording client too.
+const recordingStore = Effect.gen(function*() {
+  const seen: Array<Statement.Statement<unknown>> = []
+  const store = yield* StorePostgres.make({}).pipe(
+    Effect.provideService(SqlClient.SqlClient, recording(yield* SqlClient.SqlClient, seen)),
+    Effect.mapInputContext((context: Context.Context<never>) => Context.omit(DirectQuery.Pool)(context))
+  )
+  return { seen, store }
+})
+
 interface PlanNode {
   readonly "Node Type": string
   readonly "Relation Name"?: string
@@ -111,12 +122,7 @@ const keyHash = "a".repeat(64)
 // several at once (the batched statements).
 const exercise = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const seen: Array<Statement.Statement<unknown>> = []
-  // Without the pool, so the batched statements reach the recording client too.
-  const store = yield* StorePostgres.make({}).pipe(
-    Effect.provideService(SqlClient.SqlClient, recording(sql, seen)),
-    Effect.mapInputContext((context: Context.Context<never>) => Context.omit(DirectQuery.Pool)(context))
-  )
+  const { seen, store } = yield* recordingStore
   const { contacts, eventStore, logSource, membershipStore } = store
   const found = yield* contacts.findByEmail(project, "user42@example.com")
   expect(found._tag).toBe("Some")
@@ -274,11 +280,7 @@ const projectPages = Effect.gen(function*() {
         json_build_object('_tag', 'EventTracked', 'name', 'paged', 'data', '{}'::json, 'at', now()), now()
       FROM unnest(ARRAY['mine', 'theirs']) p, generate_series(1, 3) v`))
   }
-  const seen: Array<Statement.Statement<unknown>> = []
-  const { logSource } = yield* StorePostgres.make({}).pipe(
-    Effect.provideService(SqlClient.SqlClient, recording(sql, seen)),
-    Effect.mapInputContext((context: Context.Context<never>) => Context.omit(DirectQuery.Pool)(context))
-  )
+  const { seen, store: { logSource } } = yield* recordingStore
   const read: Array<string> = []
   let checkpoint = EventStore.start
   while (true) {
@@ -419,11 +421,7 @@ for (const backend of TestDatabase.backends) {
             INSERT INTO events (stream_id, project_id, version, id, type, data, created_at)
             SELECT 'c' || g, '${project}', 1, 'e' || g, 'EventTracked', '{}'::json, now()
             FROM generate_series(1, 3000) g`)
-          const seen: Array<Statement.Statement<unknown>> = []
-          const store = yield* StorePostgres.make({}).pipe(
-            Effect.provideService(SqlClient.SqlClient, recording(sql, seen)),
-            Effect.mapInputContext((context: Context.Context<never>) => Context.omit(DirectQuery.Pool)(context))
-          )
+          const { seen, store } = yield* recordingStore
           const at = new Date()
           const messages = Array.from({ length: 3 }, (_, i) => ({
             id: `new${i}`,
