@@ -5,11 +5,13 @@ import * as V8Flags from "../src/internal/v8Flags.js"
 const stores = ["memory", "postgres", "embedded"] as const
 
 describe("V8Flags.forStore", () => {
-  it("turns allocation-site pretenuring off on every store, and tunes the embedded one's memory", () => {
+  it("turns allocation-site pretenuring off on every store, bounds heap growth on the database-backed ones, and tunes the embedded one's memory", () => {
     for (const store of stores) {
       expect(V8Flags.forStore(store)).toContain("--no-allocation-site-pretenuring")
     }
+    expect(V8Flags.forStore("postgres")).toContain("--heap-growing-percent=100")
     expect(V8Flags.forStore("postgres")).not.toContain("--no-liftoff")
+    expect(V8Flags.forStore("memory")).not.toContain("--heap-growing-percent=100")
     expect(V8Flags.forStore("embedded")).toEqual(
       expect.arrayContaining(["--heap-growing-percent=100", "--no-liftoff"])
     )
