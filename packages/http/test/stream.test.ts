@@ -6,13 +6,14 @@ import * as Contacts from "@tracklog/core/Contacts"
 import * as Ids from "@tracklog/core/Ids"
 import * as LogStream from "@tracklog/core/LogStream"
 import type * as Store from "@tracklog/core/Store"
+import * as StoreError from "@tracklog/core/StoreError"
 import * as StoreContract from "@tracklog/core/testing/StoreContract"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as StoreMemory from "@tracklog/store-memory/StoreMemory"
 import * as StorePostgres from "@tracklog/store-postgres/StorePostgres"
 import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Chunk from "effect/Chunk"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -508,5 +509,56 @@ describe("events stream at shutdown", () => {
     })
     await Effect.runPromise(Scope.close(scope, Exit.void))
     expect(await how).toBe("end")
+  })
+})
+
+describe("events stream: a contact it cannot look up", () => {
+  it("ends the stream rather than skip that contact's events; the client resumes with its last id and gets them", async () => {
+    // The memory store, its lookups by id failing while `failing` is set.
+    let failing = false
+    const store = Layer.effectContext(Effect.map(Layer.build(StoreMemory.layer), (context) => {
+      const contacts = Context.get(context, Contacts.Contacts)
+      return Context.add(context, Contacts.Contacts, {
+        ...contacts,
+        findById: (projectId, contactId) =>
+          failing
+            ? Effect.fail(new StoreError.StoreUnavailable({ reason: "lookup refused" }))
+            : contacts.findById(projectId, contactId)
+      })
+    })).pipe(Layer.provide(Layer.scope))
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const { url } = await Effect.runPromise(Scope.extend(start(store), scope))
+      const track = (body: unknown) => request(url, "POST", "/v1/track", { key: projectA.publicKey, body })
+      // Created before the cursor: the stream must look its email up.
+      const known = freshEmail("known")
+      expect((await track({ email: known, event: "first" })).status).toBe(200)
+      const all = await open(url, "/events/stream")
+      const head = await all.until((f) => events(f).some((x) => x.data.name === "first"))
+      all.close()
+      const cursor = events(head).at(-1)!.id!
+      const later = await track({ email: known, event: "later" })
+      const other = await track({ email: freshEmail("other"), event: "other" })
+      failing = true
+      const broken = await open(url, `/events/stream?after=${encodeURIComponent(cursor)}`)
+      const closed = new Promise<string>((resolve) => broken.response.once("close", () => resolve("closed")))
+      const outcome = await Promise.race([closed, new Promise<string>((r) => setTimeout(() => r("still open"), 5000))])
+      broken.close()
+      expect(outcome).toBe("closed")
+      // Nothing after the event it could not show: not the other contact's, which needs no lookup.
+      expect(events(broken.frames)).toEqual([])
+      failing = false
+      const resumed = await open(url, `/events/stream?after=${encodeURIComponent(cursor)}`)
+      const frames = await resumed.until((f) => events(f).some((x) => x.data.id === other.body.data.event))
+      resumed.close()
+      expect(events(frames).map((f) => `${f.event} ${f.data.name ?? ""} ${f.data.email === known}`)).toEqual([
+        "event.tracked later true",
+        "contact.created  false",
+        "event.tracked other false"
+      ])
+      expect(events(frames).some((f) => f.data.id === later.body.data.event)).toBe(true)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
   })
 })

@@ -6,7 +6,7 @@ import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
 
-/** Operations per group commit, by batcher (`append`, `find_by_email`, `find_by_key_hash`). */
+/** Operations per group commit, by batcher (`append`, `find_by_email`, `find_by_id`, `find_by_key_hash`, `webhook_settle`). */
 export const batchSizeKey = MetricKey.histogram(
   "tracklog_store_group_commit_batch_size",
   // Up past 1000: a batch of tracks (behaviour §8) holds up to 1000 items.

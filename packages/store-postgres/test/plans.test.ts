@@ -18,6 +18,7 @@ import * as TestDatabase from "@tracklog/store-postgres/testing/TestDatabase"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as DirectQuery from "../src/internal/directQuery.js"
 import * as StorePostgres from "../src/StorePostgres.js"
 
@@ -182,6 +183,11 @@ const exercise = Effect.gen(function*() {
     })
   })
   yield* contacts.findById(project, "c7")
+  // Several at once, as an event stream looks up the contacts it meets: one batched statement.
+  yield* Effect.all(
+    Array.from({ length: 6 }, (_, i) => contacts.findById(project, `c${i * 13 + 2}`)),
+    { concurrency: "unbounded" }
+  )
   yield* contacts.timeline(project, "c7", { limit: 10 })
   yield* eventStore.readStream("c7")
   const last = yield* sql<{ transaction_id: string; global_position: string }>`
@@ -366,6 +372,30 @@ for (const backend of TestDatabase.backends) {
             expect(plan, f.proname).not.toContain("Sort")
             expect(plan, f.proname).not.toContain("Bitmap Heap Scan")
           }
+        }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))),
+      60_000
+    )
+  })
+
+  describe(`lookups by id: ${backend.name}`, () => {
+    it.scopedLive(
+      "lookups by id that arrive together go in a few statements, each answered with its own contact, none with another project's",
+      () =>
+        Effect.gen(function*() {
+          yield* seed
+          const { seen, store } = yield* recordingStore
+          const before = seen.length
+          const ids = [...Array.from({ length: 40 }, (_, i) => `c${i * 7 + 1}`), "c-missing"]
+          const found = yield* Effect.all(ids.map((id) => store.contacts.findById(project, id)), {
+            concurrency: "unbounded"
+          })
+          expect(found.map((c) => c._tag === "Some" ? c.value.id : null)).toEqual([...ids.slice(0, 40), null])
+          expect(found.slice(0, 40).map((c) => c._tag === "Some" ? c.value.email : null)).toEqual(
+            ids.slice(0, 40).map((id) => `user${id.slice(1)}@example.com`)
+          )
+          expect(yield* store.contacts.findById("another-project", "c1")).toEqual(Option.none())
+          // One for the first (an idle batcher sends at once), the rest together: not one each.
+          expect(seen.length - before).toBeLessThanOrEqual(4)
         }).pipe(Effect.provide(Layer.fresh(TestDatabase.layer(backend.database)))),
       60_000
     )
