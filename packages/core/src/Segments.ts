@@ -285,7 +285,8 @@ export const make = (options: { readonly maxWait?: Duration.DurationInput | unde
             if (!full) break
           }
           const answered = stored
-            ? yield* Effect.forEach(found, (c) => contacts.findById(projectId, c.id), { concurrency: 8 }).pipe(
+            // Asked for together: the database-backed stores answer concurrent lookups in one statement.
+            ? yield* Effect.forEach(found, (c) => contacts.findById(projectId, c.id), { concurrency: 256 }).pipe(
               Effect.map((all) => all.flatMap((c) => Option.isSome(c) ? [c.value] : []))
             )
             : found
