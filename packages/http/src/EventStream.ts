@@ -170,7 +170,9 @@ export const make = (
     }
     const epoch = source.identity.epoch
     const emails = new Map<string, string>()
-    const emailOf = (recorded: EventStore.RecordedEvent): Effect.Effect<string | undefined, StoreError.StoreUnavailable> => {
+    const emailOf = (
+      recorded: EventStore.RecordedEvent
+    ): Effect.Effect<string | undefined, StoreError.StoreUnavailable> => {
       const event = recorded.event
       if (event._tag === "ContactCreated") {
         if (emails.size >= MaxEmails) emails.clear()
