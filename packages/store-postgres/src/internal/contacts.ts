@@ -38,48 +38,48 @@ export const make = (db: Database.Database) => {
   const { guard, sql } = db
   const columns = sql.literal(ContactRow.columns)
 
-  // One query for every lookup waiting (the track path's reads, batched like the appends), or
-  // for a batch's contacts at once.
-  const findByEmails = (batch: ReadonlyArray<{ readonly projectId: string; readonly email: string }>) =>
-    db.directGuarded<ContactRow.Row>(ByEmails, [
-      JSON.stringify(batch.map((k) => ({ project_id: k.projectId, email: k.email })))
-    ]).pipe(
-      Effect.map((rows) => {
-        const found = new Map(
-          rows.map((row) => [Contact.emailKey(row.project_id, row.email), ContactRow.toContact(row)])
-        )
-        return batch.map((k) => Option.fromNullable(found.get(Contact.emailKey(k.projectId, k.email))))
-      })
-    )
-  const findByEmail = Batcher.make<
-    { readonly projectId: string; readonly email: string },
-    Option.Option<Contact.Contact>,
-    StoreError.StoreUnavailable
-  >({
-    ...db.batching,
-    onBatch: StoreMetrics.batchSizeOf("find_by_email"),
-    run: (batch) => Effect.map(findByEmails(batch), (found) => found.map(Exit.succeed))
-  })
+  // The contacts of many keys in one statement (`text` takes them as JSON), one answer per key.
+  const lookup = <K>(
+    text: string,
+    row: (key: K) => object,
+    keyOf: (key: K) => string,
+    keyOfRow: (row: ContactRow.Row) => string
+  ) =>
+  (batch: ReadonlyArray<K>) =>
+    Effect.map(db.directGuarded<ContactRow.Row>(text, [JSON.stringify(batch.map(row))]), (rows) => {
+      const found = new Map(rows.map((r) => [keyOfRow(r), ContactRow.toContact(r)]))
+      return batch.map((k) => Option.fromNullable(found.get(keyOf(k))))
+    })
+  // Every lookup waiting goes in the next statement (group commit).
+  const batched = <K>(
+    name: string,
+    run: (batch: ReadonlyArray<K>) => Effect.Effect<Array<Option.Option<Contact.Contact>>, StoreError.StoreUnavailable>
+  ) =>
+    Batcher.make<K, Option.Option<Contact.Contact>, StoreError.StoreUnavailable>({
+      ...db.batching,
+      onBatch: StoreMetrics.batchSizeOf(name),
+      run: (batch) => Effect.map(run(batch), (found) => found.map(Exit.succeed))
+    })
 
+  // The track path's reads, batched like the appends; or a batch's contacts at once.
+  const findByEmails = lookup<{ readonly projectId: string; readonly email: string }>(
+    ByEmails,
+    (k) => ({ project_id: k.projectId, email: k.email }),
+    (k) => Contact.emailKey(k.projectId, k.email),
+    (r) => Contact.emailKey(r.project_id, r.email)
+  )
+  const findByEmail = batched("find_by_email", findByEmails)
   // Lookups by id come many at once from an event stream that meets contacts created before it
   // opened (one each, ~10 000 statements for a stream opened on 10 000 busy contacts): batched.
-  const findById = Batcher.make<
-    { readonly projectId: string; readonly contactId: string },
-    Option.Option<Contact.Contact>,
-    StoreError.StoreUnavailable
-  >({
-    ...db.batching,
-    onBatch: StoreMetrics.batchSizeOf("find_by_id"),
-    run: (batch) =>
-      db.directGuarded<ContactRow.Row>(ByIds, [
-        JSON.stringify(batch.map((k) => ({ project_id: k.projectId, id: k.contactId })))
-      ]).pipe(
-        Effect.map((rows) => {
-          const found = new Map(rows.map((row) => [`${row.project_id}\u0000${row.id}`, ContactRow.toContact(row)]))
-          return batch.map((k) => Exit.succeed(Option.fromNullable(found.get(`${k.projectId}\u0000${k.contactId}`))))
-        })
-      )
-  })
+  const findById = batched(
+    "find_by_id",
+    lookup<{ readonly projectId: string; readonly contactId: string }>(
+      ByIds,
+      (k) => ({ project_id: k.projectId, id: k.contactId }),
+      (k) => `${k.projectId}\u0000${k.contactId}`,
+      (r) => `${r.project_id}\u0000${r.id}`
+    )
+  )
 
   return Contacts.Contacts.of({
     findById: (projectId, contactId) => findById({ projectId, contactId }),
