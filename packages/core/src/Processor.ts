@@ -15,7 +15,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type * as EventStore from "./EventStore.js"
+import * as EventStore from "./EventStore.js"
 import * as Ids from "./Ids.js"
 import * as LogStream from "./LogStream.js"
 import type * as StoreError from "./StoreError.js"
@@ -83,6 +83,14 @@ export interface Config<E, R> {
   readonly handle: (events: ReadonlyArray<EventStore.RecordedEvent>) => Effect.Effect<void, E, R>
   /** Runs after each batch's commit: what `handle` wrote is stored for good by then. */
   readonly committed?: Effect.Effect<void> | undefined
+  /**
+   * Whether `handle` has anything to do with events now (default: always; a failure counts as
+   * yes). Asked when the processor becomes active and each time it has read all there is: while
+   * the answer is no, it moves its checkpoint to the log's head every poll interval instead of
+   * reading what it passes over (a webhook dispatcher with no endpoint). The head is taken before
+   * each question, so no event appended after a yes is passed over.
+   */
+  readonly wanted?: Effect.Effect<boolean> | undefined
   /** How long a lease lasts without a heartbeat (default 5 s): a standby takes over after it. */
   readonly leaseTtl?: Duration.DurationInput | undefined
   /** Retries of a failing batch before the processor stops (default 5, backoff from 100 ms). */
@@ -96,6 +104,9 @@ export interface Config<E, R> {
 
 class LeaseLost extends Schema.TaggedError<LeaseLost>()("LeaseLost", {}) {}
 
+// Read all there is, and `wanted` said no: the processor skips ahead instead of reading.
+class Unwanted extends Schema.TaggedError<Unwanted>()("Unwanted", {}) {}
+
 const newInstanceId = () => Ids.uuidv7(Date.now(), globalThis.crypto.getRandomValues(new Uint8Array(10)))
 
 /**
@@ -108,6 +119,8 @@ export const run = <E, R>(
 ): Effect.Effect<never, ProcessorFailed, R | ProcessorStore | LogStream.LogSource> =>
   Effect.gen(function*() {
     const store = yield* ProcessorStore
+    const source = yield* LogStream.LogSource
+    const wanted = config.wanted === undefined ? undefined : Effect.orElseSucceed(config.wanted, () => true)
     const owner = config.instanceId ?? newInstanceId()
     const ttl = Duration.decode(config.leaseTtl ?? Duration.seconds(5))
     const beat = Duration.divide(ttl, 4).pipe(Option.getOrElse(() => Duration.seconds(1)))
@@ -157,18 +170,49 @@ export const run = <E, R>(
             Effect.zipLeft(config.committed ?? Effect.void)
           )
         }
-        return LogStream.items({
-          after: from,
-          projectId: config.projectId,
-          batchSize: config.batchSize ?? 100,
-          maxBytes: config.maxBytes
-        }).pipe(
-          Stream.mapError((e): LeaseLost | ProcessorFailed | StoreError.StoreUnavailable => e),
-          Stream.runForEachChunk((chunk) => {
-            const events = Chunk.toReadonlyArray(chunk).flatMap((item) => (item._tag === "Event" ? [item.event] : []))
-            return events.length === 0 ? Effect.void : handleBatch(events)
-          })
+        const reading = Effect.suspend(() =>
+          LogStream.items({
+            after: checkpoint,
+            projectId: config.projectId,
+            batchSize: config.batchSize ?? 100,
+            maxBytes: config.maxBytes
+          }).pipe(
+            Stream.mapError((e): LeaseLost | ProcessorFailed | StoreError.StoreUnavailable | Unwanted => e),
+            Stream.runForEachChunk((
+              chunk
+            ): Effect.Effect<void, LeaseLost | ProcessorFailed | StoreError.StoreUnavailable | Unwanted, R> => {
+              const events = Chunk.toReadonlyArray(chunk).flatMap((item) => (item._tag === "Event" ? [item.event] : []))
+              if (events.length > 0) return handleBatch(events)
+              // Caught up: a handler with nothing to do skips ahead until it has.
+              return wanted === undefined
+                ? Effect.void
+                : Effect.flatMap(wanted, (yes) => yes ? Effect.void : new Unwanted())
+            })
+          )
         )
+        // The head before the question: what is appended once the answer is yes is read.
+        const skipping = Effect.gen(function*() {
+          for (;;) {
+            const head = yield* source.head(config.projectId)
+            if (yield* wanted!) return
+            if (EventStore.isAfter(head, checkpoint)) {
+              yield* store.commit(config.name, owner, checkpoint, head, Effect.void).pipe(
+                Effect.mapError((e) => (e instanceof CheckpointConflict ? new LeaseLost() : e))
+              )
+              checkpoint = head
+            }
+            yield* Effect.sleep(source.pollInterval)
+          }
+        })
+        const turn: Effect.Effect<
+          void,
+          LeaseLost | ProcessorFailed | StoreError.StoreUnavailable,
+          R | LogStream.LogSource
+        > = reading.pipe(
+          Effect.catchTag("Unwanted", () => Effect.zipRight(skipping, Effect.suspend(() => turn)))
+        )
+        // Asked before the first read as well: a backlog with nothing to do is not read either.
+        return wanted === undefined ? turn : Effect.zipRight(skipping, turn)
       })
 
     const active = Effect.gen(function*() {

@@ -256,6 +256,55 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
           yield* Effect.forEach(fibers, Fiber.interrupt)
         }))
 
+      it.effect("while it is not wanted, a processor moves its checkpoint to the head without reading or handling; once wanted, it handles what is appended after", () =>
+        Effect.gen(function*() {
+          const projectId = yield* newProject
+          const name = `idle-${projectId}`
+          const source = yield* LogStream.LogSource
+          const store = yield* Processor.ProcessorStore
+          let reads = 0
+          let wanted = false
+          const seen: Array<string> = []
+          const counted = LogStream.LogSource.of({
+            ...source,
+            read: (...args) => Effect.suspend(() => (reads++, source.read(...args)))
+          })
+          const at = (checkpoint: EventStore.Checkpoint) =>
+            waitForEffect(Effect.map(
+              Effect.orDie(store.status(name)),
+              (status) => Option.isSome(status) && !EventStore.isAfter(checkpoint, status.value.checkpoint)
+            ))
+          yield* StoreContract.createContact(projectId, "idle1@example.com", [StoreContract.tracked("before")])
+          yield* visible(projectId, 2)
+          const running = yield* Effect.fork(
+            Processor.run({
+              name,
+              projectId,
+              handle: (events) => Effect.sync(() => seen.push(...events.map((e) => e.id))),
+              wanted: Effect.sync(() => wanted)
+            }).pipe(Effect.provideService(LogStream.LogSource, counted))
+          )
+          yield* at(yield* Effect.orDie(source.head(projectId)))
+          const passed = yield* StoreContract.createContact(projectId, "idle2@example.com")
+          yield* visible(projectId, 3)
+          yield* at(yield* Effect.orDie(source.head(projectId)))
+          expect(seen).toEqual([])
+          expect(reads).toBe(0)
+          wanted = true
+          const after = yield* StoreContract.createContact(projectId, "idle3@example.com", [
+            StoreContract.tracked("after")
+          ])
+          yield* waitFor(() => seen.length >= 2)
+          yield* Effect.sleep("100 millis")
+          yield* Fiber.interrupt(running)
+          const events = yield* Effect.orDie((yield* EventStore.EventStore).readStream(after.contactId))
+          expect(seen).toEqual(events.map((e) => e.id))
+          expect(seen).not.toContain(
+            (yield* Effect.orDie((yield* EventStore.EventStore).readStream(passed.contactId)))[0]!.id
+          )
+          expect(reads).toBeGreaterThan(0)
+        }))
+
       it.effect("a handler that keeps failing is retried, then the processor stops and says where and why; what follows a commit runs after each committed batch only", () =>
         Effect.gen(function*() {
           const projectId = yield* newProject
@@ -296,6 +345,15 @@ const waitFor = (done: () => boolean) =>
   Effect.gen(function*() {
     const deadline = Date.now() + Duration.toMillis("10 seconds")
     while (!done()) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error("condition not met within 10 s"))
+      yield* Effect.sleep("10 millis")
+    }
+  })
+
+const waitForEffect = (done: Effect.Effect<boolean>) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + Duration.toMillis("10 seconds")
+    while (!(yield* done)) {
       if (Date.now() > deadline) return yield* Effect.die(new Error("condition not met within 10 s"))
       yield* Effect.sleep("10 millis")
     }
