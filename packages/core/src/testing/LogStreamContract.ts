@@ -341,14 +341,7 @@ export const run = <E>(name: string, store: Layer.Layer<Store, E>) =>
     })
   })
 
-const waitFor = (done: () => boolean) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + Duration.toMillis("10 seconds")
-    while (!done()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error("condition not met within 10 s"))
-      yield* Effect.sleep("10 millis")
-    }
-  })
+const waitFor = (done: () => boolean) => waitForEffect(Effect.sync(done))
 
 const waitForEffect = (done: Effect.Effect<boolean>) =>
   Effect.gen(function*() {
