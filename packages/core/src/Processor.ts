@@ -84,8 +84,7 @@ export interface Config<E, R> {
   /** Runs after each batch's commit: what `handle` wrote is stored for good by then. */
   readonly committed?: Effect.Effect<void> | undefined
   /**
-   * Whether `handle` has anything to do with events now (default: always; a failure counts as
-   * yes). Asked when the processor becomes active and each time it has read all there is: while
+   * Whether `handle` has anything to do with events now (default: always). Asked when the processor becomes active and each time it has read all there is: while
    * the answer is no, it moves its checkpoint to the log's head every poll interval instead of
    * reading what it passes over (a webhook dispatcher with no endpoint). The head is taken before
    * each question, so no event appended after a yes is passed over.
@@ -120,7 +119,7 @@ export const run = <E, R>(
   Effect.gen(function*() {
     const store = yield* ProcessorStore
     const source = yield* LogStream.LogSource
-    const wanted = config.wanted === undefined ? undefined : Effect.orElseSucceed(config.wanted, () => true)
+    const wanted = config.wanted
     const owner = config.instanceId ?? newInstanceId()
     const ttl = Duration.decode(config.leaseTtl ?? Duration.seconds(5))
     const beat = Duration.divide(ttl, 4).pipe(Option.getOrElse(() => Duration.seconds(1)))
@@ -191,28 +190,29 @@ export const run = <E, R>(
           )
         )
         // The head before the question: what is appended once the answer is yes is read.
-        const skipping = Effect.gen(function*() {
-          for (;;) {
-            const head = yield* source.head(config.projectId)
-            if (yield* wanted!) return
-            if (EventStore.isAfter(head, checkpoint)) {
-              yield* store.commit(config.name, owner, checkpoint, head, Effect.void).pipe(
-                Effect.mapError((e) => (e instanceof CheckpointConflict ? new LeaseLost() : e))
-              )
-              checkpoint = head
+        const skipping = (wanted: Effect.Effect<boolean>) =>
+          Effect.gen(function*() {
+            for (;;) {
+              const head = yield* source.head(config.projectId)
+              if (yield* wanted) return
+              if (EventStore.isAfter(head, checkpoint)) {
+                yield* store.commit(config.name, owner, checkpoint, head, Effect.void).pipe(
+                  Effect.mapError((e) => (e instanceof CheckpointConflict ? new LeaseLost() : e))
+                )
+                checkpoint = head
+              }
+              yield* Effect.sleep(source.pollInterval)
             }
-            yield* Effect.sleep(source.pollInterval)
-          }
-        })
+          })
         const turn: Effect.Effect<
           void,
           LeaseLost | ProcessorFailed | StoreError.StoreUnavailable,
           R | LogStream.LogSource
         > = reading.pipe(
-          Effect.catchTag("Unwanted", () => Effect.zipRight(skipping, Effect.suspend(() => turn)))
+          Effect.catchTag("Unwanted", () => Effect.zipRight(skipping(wanted!), Effect.suspend(() => turn)))
         )
         // Asked before the first read as well: a backlog with nothing to do is not read either.
-        return wanted === undefined ? turn : Effect.zipRight(skipping, turn)
+        return wanted === undefined ? turn : Effect.zipRight(skipping(wanted), turn)
       })
 
     const active = Effect.gen(function*() {
