@@ -56,6 +56,12 @@ export const compare = (
   const ma = medianRun(ra)
   const mb = medianRun(rb)
   const ratio = ma.rps / mb.rps
+  // Each round too: a median hides whether one side was slow throughout or in one round.
+  const each = (runs) =>
+    runs.map((r) => `${r.rps.toFixed(0)}${r.dbUs === undefined ? "" : `/${r.dbUs.toFixed(0)}`}`).join(", ")
+  console.log(
+    `  rounds (req/s${ra[0].dbUs === undefined ? "" : " / db µs"}): ${a.label} ${each(ra)}; ${b.label} ${each(rb)}`
+  )
   // Machine CPU per request, server and database together, the baseline's over ours: steadier
   // than req/s when other work shares the machine.
   const total = (r) => r.serverUs === undefined ? undefined : r.serverUs + (r.dbUs ?? 0)
