@@ -284,6 +284,12 @@ export const migrations = {
         LIMIT n
         FOR UPDATE OF m SKIP LOCKED
       $$`
+  }),
+  // Each segment's short alias, which a stored snapshot writes in place of its id
+  // (docs/decisions/0052-compact-snapshots.md); an identity, so never reused.
+  "0014_segment_aliases": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE segments ADD COLUMN alias integer GENERATED ALWAYS AS IDENTITY UNIQUE`
   })
 }
 

@@ -118,6 +118,50 @@ for (const backend of TestDatabase.backends) {
           expect((yield* membership.segmentsOf(a!.id)).map((s) => s.segmentId)).toEqual(["s2"])
         }))
 
+      it.effect("stores segments by alias, without the contact's id and project, and reads back what was written", () =>
+        Effect.gen(function*() {
+          const membership = yield* Membership.MembershipStore
+          const sql = yield* SqlClient.SqlClient
+          const { contacts: [a, b], projectId } = yield* contactsOf(2)
+          const vip = segmentOf(projectId, yield* newId, "vip")
+          const pro = segmentOf(projectId, yield* newId, "pro")
+          yield* create(vip)
+          yield* create(pro)
+          const at = Date.now()
+          // A key with no segment row stays as it is.
+          const snapA = snapshotOf(a!, {
+            segments: { [vip.id]: at, [pro.id]: at + 1, "no-such-segment": at + 2 },
+            deadlines: { [pro.id]: at + 9000 },
+            due: at + 9000
+          })
+          yield* membership.write(writeOf({ snapshots: [snapA] }))
+          const [row] = yield* sql<{ text: string }>`
+            SELECT snapshot::text AS text FROM segment_snapshots WHERE contact_id = ${a!.id}`
+          for (const id of [vip.id, pro.id, a!.id, projectId]) expect(row!.text).not.toContain(id)
+          expect(row!.text).toContain("no-such-segment")
+          expect((yield* membership.snapshots([a!.id])).get(a!.id)).toEqual(snapA)
+          expect(yield* membership.due(at + 9000, 10)).toContainEqual(snapA)
+          const [paged] = (yield* membership.page(projectId, "", 10)).filter((p) => p.contact.id === a!.id)
+          expect(paged).toMatchObject({ segments: snapA.segments, deadlines: snapA.deadlines, due: snapA.due })
+
+          // A row as stored before aliases: ids as keys, the contact whole, `due` in it.
+          const old = snapshotOf(b!, { segments: { [vip.id]: at }, deadlines: { [vip.id]: at + 5 }, due: at + 5 })
+          yield* sql`
+            INSERT INTO segment_snapshots (contact_id, project_id, snapshot, due)
+            VALUES (${b!.id}, ${projectId}, ${JSON.stringify(old)}::jsonb, ${at + 5})`
+          expect((yield* membership.snapshots([b!.id])).get(b!.id)).toEqual(old)
+
+          // A purged segment's alias is read as its id where this process learnt it, else as a key no
+          // segment has; the others as their ids.
+          yield* membership.write(writeOf({ purged: [vip.id] }))
+          const after = (yield* membership.snapshots([a!.id])).get(a!.id)!
+          expect(after.segments[pro.id]).toBe(at + 1)
+          expect(after.segments["no-such-segment"]).toBe(at + 2)
+          const [gone, ...more] = Object.keys(after.segments).filter((k) => k !== pro.id && k !== "no-such-segment")
+          expect(more).toEqual([])
+          expect(gone === vip.id || /^#\d+$/.test(gone!)).toBe(true)
+        }))
+
       it.effect("appends transitions at the stream's next versions, moving the projection; the log reads them", () =>
         Effect.gen(function*() {
           const membership = yield* Membership.MembershipStore

@@ -44,7 +44,7 @@ export const create = (segment: Segment.Segment) =>
   )
 
 // Spread, not written in the literal: a snapshot field the processor adds or drops changes no test.
-const empty = { facts: {}, keep: {}, segments: {}, deadlines: {}, due: null }
+const empty = { facts: {}, segments: {}, deadlines: {}, due: null }
 
 /** A snapshot of `contact`, empty but for `over`. */
 export const snapshotOf = (contact: Contact.Contact, over: Partial<Membership.Snapshot> = {}): Membership.Snapshot => ({

@@ -6,7 +6,6 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
-import type * as Contact from "@tracklog/core/Contact"
 import * as Contacts from "@tracklog/core/Contacts"
 import * as Membership from "@tracklog/core/Membership"
 import * as StoreError from "@tracklog/core/StoreError"
@@ -17,21 +16,8 @@ import * as Option from "effect/Option"
 import * as ContactRow from "./contactRow.js"
 import type * as Database from "./database.js"
 import * as SqlErrors from "./sqlError.js"
+import * as SnapshotRow from "./snapshotRow.js"
 import * as Transitions from "./transitions.js"
-
-// A snapshot is stored as its JSON; only the contact's dates need reviving.
-type Stored = Omit<Membership.Snapshot, "contact"> & {
-  readonly contact: Omit<Contact.Contact, "createdAt" | "updatedAt"> & { createdAt: string; updatedAt: string }
-}
-
-const toSnapshot = ({ snapshot }: { readonly snapshot: Stored }): Membership.Snapshot => ({
-  ...snapshot,
-  contact: {
-    ...snapshot.contact,
-    createdAt: new Date(snapshot.contact.createdAt),
-    updatedAt: new Date(snapshot.contact.updatedAt)
-  }
-})
 
 // What `scan` leaves in a date it was not asked for.
 const epoch = new Date(0)
@@ -53,7 +39,9 @@ const classify = <A, R>(effect: Effect.Effect<A, SqlError.SqlError, R>) =>
   )
 
 /** The `MembershipStore` of a store; `signal` wakes this process's live readers after a write. */
-export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStream.Signal) => {
+export const make = (db: Database.Database, signal: LogStream.Signal) => {
+  const { bounded, guard, sql } = db
+  const snapshotRows = SnapshotRow.make(db)
   const contactColumns = sql.literal(ContactRow.columns.split(", ").map((c) => `c.${c}`).join(", "))
 
   // Bounded when it is its own transaction. Inside a caller's (the processor's commit) it is not:
@@ -71,10 +59,11 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
       yield* Transitions.append(sql, step.transitions)
       const snapshots = lastBy(step.snapshots, (s) => s.contact.id)
       if (snapshots.length > 0) {
-        const rows = snapshots.map((s) => ({
+        const stored = yield* snapshotRows.stored(snapshots)
+        const rows = snapshots.map((s, i) => ({
           contact_id: s.contact.id,
           project_id: s.contact.projectId,
-          snapshot: s,
+          snapshot: stored[i],
           due: s.due
         }))
         yield* sql`
@@ -145,12 +134,14 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
           WHERE name = ${Membership.ProcessorName}`
         return
       }
+      // Under its id or its alias (`SnapshotRow`).
       yield* sql`
-        WITH stripped AS (
-          SELECT contact_id, (snapshot -> 'segments') - ${segmentId}::text AS segments,
-            (snapshot -> 'deadlines') - ${segmentId}::text AS deadlines
-          FROM segment_snapshots
-          WHERE snapshot -> 'segments' ? ${segmentId}::text OR snapshot -> 'deadlines' ? ${segmentId}::text
+        WITH k AS (
+          SELECT ARRAY[${segmentId}::text] || coalesce((SELECT ARRAY['#' || alias] FROM segments WHERE id = ${segmentId}), '{}') AS keys
+        ), stripped AS (
+          SELECT contact_id, (snapshot -> 'segments') - k.keys AS segments, (snapshot -> 'deadlines') - k.keys AS deadlines
+          FROM segment_snapshots, k
+          WHERE snapshot -> 'segments' ?| k.keys OR snapshot -> 'deadlines' ?| k.keys
         ), due AS (
           SELECT s.contact_id, s.segments, s.deadlines,
             (SELECT min(value::double precision) FROM jsonb_each_text(s.deadlines)) AS due
@@ -168,14 +159,17 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
     snapshots: (contactIds) =>
       contactIds.length === 0
         ? Effect.succeed(new Map())
-        : guard(sql<{ snapshot: Stored }>`
-          SELECT snapshot FROM segment_snapshots WHERE contact_id = ANY (${contactIds}::text[])`).pipe(
-          Effect.map((rows) => new Map(rows.map((row) => [row.snapshot.contact.id, toSnapshot(row)])))
-        ),
+        : guard(
+          sql<SnapshotRow.Row>`
+          SELECT contact_id, project_id, due, snapshot FROM segment_snapshots
+          WHERE contact_id = ANY (${contactIds}::text[])`.pipe(Effect.flatMap(snapshotRows.read))
+        ).pipe(Effect.map((found) => new Map(found.map((s) => [s.contact.id, s])))),
     due: (before, limit) =>
-      guard(sql<{ snapshot: Stored }>`
-        SELECT snapshot FROM segment_snapshots WHERE due IS NOT NULL AND due <= ${before}
-        ORDER BY due, contact_id LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toSnapshot))),
+      guard(
+        sql<SnapshotRow.Row>`
+        SELECT contact_id, project_id, due, snapshot FROM segment_snapshots WHERE due IS NOT NULL AND due <= ${before}
+        ORDER BY due, contact_id LIMIT ${limit}`.pipe(Effect.flatMap(snapshotRows.read))
+      ),
     // With the contact as the projection holds it (its whole data): see the port. The page is
     // taken first, by its index in order (migration 0011), and each contact probed by its key
     // after: in one join, a table whose statistics lag (a new segment table, a bulk load) got a
@@ -183,17 +177,20 @@ export const make = ({ bounded, guard, sql }: Database.Database, signal: LogStre
     // quadratic over a pass. The probe's LIMIT keeps the planner from pulling it up into such a
     // join again.
     page: (projectId, after, limit) =>
-      guard(sql<{ snapshot: Stored } & ContactRow.Row>`
-        SELECT s.snapshot, ${contactColumns}
+      guard(
+        sql<SnapshotRow.Row & ContactRow.Row>`
+        SELECT s.contact_id, s.due, s.snapshot, ${contactColumns}
         FROM tracklog_snapshot_page(${projectId}, ${after}, ${limit}) WITH ORDINALITY AS s
         CROSS JOIN LATERAL (SELECT * FROM contacts WHERE id = s.contact_id COLLATE "default" LIMIT 1) c
-        ORDER BY s.ordinality`).pipe(
-        Effect.map((rows) =>
-          rows.map((row): Membership.Paged => ({
-            ...toSnapshot(row),
-            contact: ContactRow.toContact(row),
-            seen: row.snapshot.contact.version
-          }))
+        ORDER BY s.ordinality`.pipe(
+          Effect.flatMap((rows) =>
+            Effect.map(snapshotRows.read(rows), (found) =>
+              found.map((snapshot, i): Membership.Paged => ({
+                ...snapshot,
+                contact: ContactRow.toContact(rows[i]!),
+                seen: snapshot.contact.version
+              })))
+          )
         )
       ),
     // Only the parts an audience reads, each taken out of the snapshot in the database: turning a
