@@ -409,8 +409,10 @@ export const make = (options: Options = {}) =>
           const next = Decider.fold(handling.decider, list, state)
           current.set(key, next)
           const newEvents = list.map((event) => ({ id: ids.make(millis), event }))
+          // A copy: `newEvents` is this command's own answer, and later commands of the same
+          // contact extend the stream's list.
           const pending = events.get(key)
-          if (pending === undefined) events.set(key, newEvents)
+          if (pending === undefined) events.set(key, [...newEvents])
           else pending.push(...newEvents)
           return { streamId: next?.id ?? state?.id ?? "", events: newEvents, state: next, at }
         })

@@ -266,6 +266,9 @@ export const tests = (it: Vitest.MethodsNonLive<Services, true>) => {
           "ContactDataChanged",
           "second"
         ])
+        // Each item answers its own event's id, also when a later item is for the same contact.
+        const idOf = (name: string) => stream.find((r) => ContactEvent.visibleName(r.event) === name)!.id
+        expect([first!.event, second!.event]).toEqual([idOf("first"), idOf("second")])
         expect(Contact.fold(stream.map((r) => r.event))).toEqual(contact)
       }))
 
