@@ -265,7 +265,37 @@ export const update = (
       ? { condition: command.condition!.wire, revision: segment.revision + 1, buildCursor: "" }
       : {})
   }
-  return Either.right({ put: [next], answer: next })
+  // A segment that refers to this one, directly or through others, holds its condition inlined
+  // (`SegmentNode.inline`): its members change with it, so it is built again too, its own fields
+  // as they were.
+  const rebuilt = conditionChanged
+    ? referrersOf(current, segment.id).map((other): Segment.Segment => ({
+      ...other,
+      revision: other.revision + 1,
+      buildCursor: ""
+    }))
+    : []
+  return Either.right({ put: [next, ...rebuilt], answer: next })
+}
+
+// The visible segments whose condition reaches `segmentId` through references, in `current`'s order.
+const referrersOf = (current: ReadonlyArray<Segment.Segment>, segmentId: string): ReadonlyArray<Segment.Segment> => {
+  const others = visible(current).filter((s) => s.id !== segmentId)
+  const reached = new Set([segmentId])
+  for (let grew = true; grew;) {
+    grew = false
+    for (const other of others) {
+      if (reached.has(other.id)) continue
+      for (const id of SegmentNode.references(nodeOf(other))) {
+        if (reached.has(id)) {
+          reached.add(other.id)
+          grew = true
+          break
+        }
+      }
+    }
+  }
+  return others.filter((s) => reached.has(s.id))
 }
 
 /** Rules of `DELETE /segments/:id`: the segment exists, and no other segment refers to it. */

@@ -160,6 +160,20 @@ describe("SegmentCommand.update", () => {
     expect(next).toMatchObject({ condition: buyers, revision: 2, builtRevision: 1, buildCursor: "" })
   })
 
+  it("a new condition builds again every segment that refers to it, directly or through others; a rename does not", () => {
+    const chain = [...current, given("s3", "Via", memberOf("s2")), given("s4", "Other", buyers)]
+    const next = Either.getOrThrow(SegmentCommand.update(chain, updateCommand("s1", { condition: buyers }), context))
+    expect(next.put.map((s) => [s.id, s.revision, s.buildCursor])).toEqual([["s1", 2, ""], ["s2", 2, ""], [
+      "s3",
+      2,
+      ""
+    ]])
+    // The referrers' own fields stay as they were.
+    expect(next.put[1]).toEqual({ ...chain[1], revision: 2, buildCursor: "" })
+    const renamed = Either.getOrThrow(SegmentCommand.update(chain, updateCommand("s1", { name: "Big" }), context))
+    expect(renamed.put.map((s) => s.id)).toEqual(["s1"])
+  })
+
   it("trackMembership alone, or the same condition again, is no new revision", () => {
     const tracked = SegmentCommand.update(current, updateCommand("s1", { trackMembership: false }), context)
     expect(Either.getOrThrow(tracked).answer).toMatchObject({ trackMembership: false, revision: 1 })

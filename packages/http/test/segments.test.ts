@@ -140,11 +140,33 @@ describe("segment definitions (behaviour §11.2)", () => {
     expect(issues(empty)).toEqual(["body:required"])
     const cycle = await patch(`/segments/${a.id}`, { condition: all(filter(`segment.${b.id}`, "memberOfSegment")) })
     expect(issues(cycle)).toEqual(["condition.groups[0].filters[0].field:segment_cycle"])
-    const changed = await patch(`/segments/${a.id}`, { condition: all(filter("data.y", "exists")) })
-    expect(changed.body.status).toBe("building")
     const flag = await patch(`/segments/${b.id}`, { trackMembership: false })
     expect(flag.body).toMatchObject({ status: "live", trackMembership: false })
+    const changed = await patch(`/segments/${a.id}`, { condition: all(filter("data.y", "exists")) })
+    expect(changed.body.status).toBe("building")
     expectError(await patch("/segments/not-an-id", { name: "x" }), 404, "SEGMENT_NOT_FOUND")
+  })
+
+  it("a new condition moves the segments that refer to it too, recorded with reason definition", async () => {
+    const contact = await track({ email: unique("referred"), event: "e", data: { tier: "gold" } })
+    const referred = await create("Referred tier", all(filter("data.tier", "equals", { value: "silver" })))
+    const referrer = await create("Referrer of tier", all(filter(`segment.${referred.id}`, "memberOfSegment")))
+    await sync()
+    const segmentsOf = async () =>
+      (await get(`/contacts/${contact}/segments`)).body.data.map((s: { id: string }) => s.id)
+    expect(await segmentsOf()).not.toContain(referrer.id)
+    const changed = await patch(`/segments/${referred.id}`, {
+      condition: all(filter("data.tier", "equals", { value: "gold" }))
+    })
+    expect(changed.status, changed.text).toBe(200)
+    await sync()
+    expect(await segmentsOf()).toEqual(expect.arrayContaining([referred.id, referrer.id]))
+    const timeline = (await get(`/contacts/${contact}/events`)).body.data as Array<{ name: string; data: unknown }>
+    expect(timeline.find((e) => e.name === `segment.${referrer.slug}.entry`)?.data).toEqual({
+      segmentId: referrer.id,
+      segmentName: "Referrer of tier",
+      reason: "definition"
+    })
   })
 
   it("DELETE answers 204; in use by another segment is 409 SEGMENT_IN_USE; then 404", async () => {
