@@ -37,7 +37,13 @@ export class Handoff extends Context.Tag("@tracklog/core/WebhookDispatcher/Hando
    */
   readonly take: (
     leased: ReadonlyArray<WebhookOutbox.Message>,
-    unleased: ReadonlyArray<WebhookOutbox.NewMessage>
+    unleased: ReadonlyArray<WebhookOutbox.NewMessage>,
+    /**
+     * The enabled endpoints as the batch read them, after its events were written: the sender
+     * signs and posts with these, so a secret rotated or a URL changed before an event is used
+     * for it.
+     */
+    endpoints: ReadonlyArray<WebhookEndpoint.WebhookEndpoint>
   ) => Effect.Effect<void>
 }>() {}
 
@@ -125,7 +131,7 @@ export const make: Effect.Effect<
       const { leased } = yield* outbox.enqueue(messages, handoff?.lease(now))
       if (handoff === undefined) return
       const taken = new Set(leased.map((m) => m.id))
-      staged = [leased, messages.filter((m) => !taken.has(m.id))]
+      staged = [leased, messages.filter((m) => !taken.has(m.id)), enabled]
     }).pipe(
       // A batch handled again (its commit failed) must not start from emails it moved on.
       Effect.onError(() => Effect.sync(() => emails.clear()))

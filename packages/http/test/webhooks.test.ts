@@ -261,6 +261,26 @@ const suite = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, option
       expect(Receiver.verify(rotation.body.secret, r.received[0]!)).toMatchObject({ type: "rotated" })
     })
 
+    it("a rotation or a new URL applies to the next event, also right after a delivery to the endpoint", async () => {
+      const r = await receiver()
+      const moved = await receiver()
+      const hook = await endpoint(r.url, ["fresh"])
+      const email = `${unique("fresh")}@example.com`
+      await track(email, "fresh")
+      await Receiver.until(() => r.received.length >= 1)
+      const rotation = await api("POST", `/webhooks/${hook.id}/rotate-secret`)
+      expect(rotation.status).toBe(200)
+      await track(email, "fresh")
+      await Receiver.until(() => r.received.length >= 2)
+      // A receiver that took the new secret at once verifies it.
+      expect(Receiver.verify(rotation.body.secret, r.received[1]!)).toMatchObject({ type: "fresh" })
+      const changed = await api("PATCH", `/webhooks/${hook.id}`, { url: moved.url })
+      expect(changed.status, changed.text).toBe(200)
+      await track(email, "fresh")
+      await Receiver.until(() => moved.received.length >= 1)
+      expect(r.received).toHaveLength(2)
+    })
+
     it("erasure drops the contact's undelivered messages and their payloads", async () => {
       const r = await receiver()
       r.respond = () => 500

@@ -45,7 +45,9 @@ const leaseFor = (timeout: Duration.Duration) => Duration.sum(timeout, Duration.
 const ClaimSize = 64
 
 // How long an endpoint read for a delivery is used for the next ones: the claim itself skips
-// disabled and deleted endpoints, so a stale read costs at most one attempt.
+// disabled and deleted endpoints, so a stale read costs at most one attempt. What the dispatcher
+// hands over comes with the endpoints as its batch read them, which replace older reads: an event
+// tracked after a rotation or a new URL is sent with them.
 const EndpointTtlMillis = 1000
 
 /** What comes after an attempt with this result, the message having had `before` attempts. */
@@ -100,6 +102,15 @@ export const make = (
       string,
       { readonly endpoint: Option.Option<WebhookEndpoint.WebhookEndpoint>; until: number }
     >()
+    // An endpoint as someone read it at `now`, unless what is known is a later version.
+    const learn = (endpoint: WebhookEndpoint.WebhookEndpoint, now: number) => {
+      const cached = known.get(endpoint.id)
+      if (cached !== undefined && Option.isSome(cached.endpoint) && cached.endpoint.value.version > endpoint.version) {
+        return
+      }
+      if (known.size > 10_000) known.clear()
+      known.set(endpoint.id, { endpoint: Option.some(endpoint), until: now + EndpointTtlMillis })
+    }
     const endpointOf = (message: WebhookOutbox.Message, now: number) => {
       const cached = known.get(message.endpointId)
       if (cached !== undefined && cached.until > now) return Effect.succeed(cached.endpoint)
@@ -177,8 +188,10 @@ export const make = (
           exclude: full()
         }
       },
-      take: (leased, unleased) =>
+      take: (leased, unleased, enabled) =>
         Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          for (const endpoint of enabled) learn(endpoint, now)
           for (const message of leased) yield* start(message, false)
           if (unleased.length === 0) return
           if (waiting.size > MaxWaiting) waiting.clear()
