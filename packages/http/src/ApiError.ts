@@ -34,11 +34,8 @@ export type Code =
   | "SERVICE_UNAVAILABLE"
   | "INTERNAL_SERVER_ERROR"
   | "IDEMPOTENCY_KEY_REUSED"
-  | "SEGMENT_NOT_FOUND"
   | "SEGMENT_EXISTS"
   | "SEGMENT_IN_USE"
-  | "WEBHOOK_NOT_FOUND"
-  | "DELIVERY_NOT_FOUND"
 
 /** A failure answered with the error envelope. */
 export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
@@ -87,12 +84,12 @@ export const notFound = () => make(404, "NOT_FOUND", "Route not found")
 
 export const contactNotFound = () => make(404, "CONTACT_NOT_FOUND", "Contact not found")
 
-export const segmentNotFound = () => make(404, "SEGMENT_NOT_FOUND", "Segment not found")
+export const segmentNotFound = () => make(404, "NOT_FOUND", "Segment not found")
 /** No webhook endpoint of the project has this id (behaviour §12). */
-export const webhookNotFound = () => make(404, "WEBHOOK_NOT_FOUND", "Webhook endpoint not found")
+export const webhookNotFound = () => make(404, "NOT_FOUND", "Webhook endpoint not found")
 
 /** The endpoint has no delivery with this id (behaviour §12). */
-export const deliveryNotFound = () => make(404, "DELIVERY_NOT_FOUND", "Delivery not found")
+export const deliveryNotFound = () => make(404, "NOT_FOUND", "Delivery not found")
 
 export const payloadTooLarge = (limit: number) => make(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`)
 

@@ -85,7 +85,7 @@ export const group = (parts: {
     [parts.ErrorEnvelope.annotations({ description }), { status }] as const
   const forbidden = error(403, "FORBIDDEN: a public key")
   const notJson = error(400, "VALIDATION_ERROR: the body is not JSON")
-  const notFound = error(404, "SEGMENT_NOT_FOUND: unknown, another project's, or deleted")
+  const notFound = error(404, "NOT_FOUND: no such segment (unknown, another project's, or deleted)")
   const invalid = error(
     422,
     "VALIDATION_ERROR: see errors[], each at its path (condition.groups[0].filters[1].operator): unknown field or operator, missing value or unit, unknown segment, segment_cycle, invalid_slug, …"

@@ -78,7 +78,7 @@ export const WebhookUpdateRequest = Schema.Struct({
 }).annotations({ identifier: "WebhookUpdateRequest" })
 
 const WebhookPath = Schema.Struct({ id: Schema.String })
-const webhookNotFound = error(404, "WEBHOOK_NOT_FOUND: unknown, deleted, or another project's")
+const webhookNotFound = error(404, "NOT_FOUND: no such endpoint (unknown, deleted, or another project's)")
 const webhookInvalid = error(
   422,
   "VALIDATION_ERROR: a field rule is broken; a URL that is not http(s) or whose host is or resolves to a loopback, private or link-local address has errors[].code url_not_allowed"
@@ -160,7 +160,7 @@ export const retryWebhookDelivery = HttpApiEndpoint.post(
   .setPath(Schema.Struct({ id: Schema.String, deliveryId: Schema.String }))
   .addSuccess(WebhookDeliveryView)
   .addError(...error(403, "FORBIDDEN: a public key"))
-  .addError(...error(404, "WEBHOOK_NOT_FOUND or DELIVERY_NOT_FOUND"))
+  .addError(...error(404, "NOT_FOUND: no such endpoint, or no such delivery of it"))
   .annotate(OpenApi.Summary, "Send a delivery again now (pending, due at once, its attempts kept)")
 
 export class WebhooksGroup extends HttpApiGroup.make("webhooks")

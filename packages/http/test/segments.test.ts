@@ -95,7 +95,7 @@ describe("segment definitions (behaviour §11.2)", () => {
       trackMembership: false
     })
     expect(created.trackMembership).toBe(false)
-    expectError(await get(`/segments/${created.id}`, projectB.secretKey), 404, "SEGMENT_NOT_FOUND")
+    expectError(await get(`/segments/${created.id}`, projectB.secretKey), 404, "NOT_FOUND")
     expect((await get("/segments", projectB.secretKey)).body.data).toEqual([])
   })
 
@@ -144,7 +144,7 @@ describe("segment definitions (behaviour §11.2)", () => {
     expect(flag.body).toMatchObject({ status: "live", trackMembership: false })
     const changed = await patch(`/segments/${a.id}`, { condition: all(filter("data.y", "exists")) })
     expect(changed.body.status).toBe("building")
-    expectError(await patch("/segments/not-an-id", { name: "x" }), 404, "SEGMENT_NOT_FOUND")
+    expectError(await patch("/segments/not-an-id", { name: "x" }), 404, "NOT_FOUND")
   })
 
   it("a new condition moves the segments that refer to it too, recorded with reason definition", async () => {
@@ -177,8 +177,8 @@ describe("segment definitions (behaviour §11.2)", () => {
     const deleted = await del(`/segments/${base.id}`)
     expect(deleted.status).toBe(204)
     expect(deleted.text).toBe("")
-    expectError(await del(`/segments/${base.id}`), 404, "SEGMENT_NOT_FOUND")
-    expectError(await get(`/segments/${base.id}`), 404, "SEGMENT_NOT_FOUND")
+    expectError(await del(`/segments/${base.id}`), 404, "NOT_FOUND")
+    expectError(await get(`/segments/${base.id}`), 404, "NOT_FOUND")
     expect((await get("/segments")).body.data.map((s: { id: string }) => s.id)).not.toContain(base.id)
   })
 
@@ -238,7 +238,7 @@ describe("members, a contact's segments and audiences (behaviour §11.2)", () =>
     expect((await get(`/segments/${vip.id}`)).body.members).toBe(2)
     expectError(await get(`/segments/${vip.id}/contacts?limit=0`), 422, "VALIDATION_ERROR")
     expectError(await get(`/segments/${vip.id}/contacts?cursor=x`), 422, "VALIDATION_ERROR")
-    expectError(await get(`/segments/0190a000-0000-7000-8000-000000000000/contacts`), 404, "SEGMENT_NOT_FOUND")
+    expectError(await get(`/segments/0190a000-0000-7000-8000-000000000000/contacts`), 404, "NOT_FOUND")
   })
 
   it("GET /contacts/:id/segments: the segments it is in, with enteredAt; an unknown contact is 404", async () => {

@@ -81,7 +81,7 @@ const suite = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, option
       expect(read.body.secret).toBeUndefined()
       expect((await api("GET", "/webhooks")).body.data.map((e: { id: string }) => e.id)).toContain(id)
       expect((await api("GET", `/webhooks/${id}`, undefined, projectB.secretKey)).body.error.code).toBe(
-        "WEBHOOK_NOT_FOUND"
+        "NOT_FOUND"
       )
       expect((await api("GET", `/webhooks/${id}`, undefined, projectA.publicKey)).status).toBe(403)
       const changed = await api("PATCH", `/webhooks/${id}`, { enabled: false, events: ["*"] })
@@ -223,7 +223,7 @@ const suite = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>, option
       await Receiver.until(() => r.received.length >= 5)
       expect(r.received[4]!.headers["webhook-id"]).toBe(failed.data[0].id)
       expect((await api("POST", `/webhooks/${hook.id}/deliveries/msg_unknown/retry`)).body.error.code).toBe(
-        "DELIVERY_NOT_FOUND"
+        "NOT_FOUND"
       )
     })
 
