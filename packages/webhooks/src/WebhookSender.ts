@@ -50,7 +50,7 @@ const ClaimSize = 64
 // tracked after a rotation or a new URL is sent with them.
 const EndpointTtlMillis = 1000
 
-/** What comes after an attempt with this result, the message having had `before` attempts. */
+/** What comes after an attempt that ended at `at` with this result, the message having had `before` attempts. */
 export const next = (
   result: WebhookSchedule.Result,
   before: number,
@@ -145,7 +145,10 @@ export const make = (
           options
         )
         const millis = performance.now() - t0
-        const { outcome, settlement } = next(result, message.attempts.length, at, options.delays)
+        // The delay to the next attempt counts from this one's end: after a 15 s timeout, a retry
+        // "after 5 s" is 5 s later, not at once.
+        const ended = new Date(Math.max(started, yield* Clock.currentTimeMillis))
+        const { outcome, settlement } = next(result, message.attempts.length, ended, options.delays)
         const attempt = WebhookSchedule.attempt(result, at, Math.round(millis))
         yield* outbox.settle(message.id, owner, attempt, settlement)
         WebhookMetrics.attempted(outcome, millis / 1000)

@@ -111,6 +111,32 @@ const suite = <E>(name: string, store: () => Layer.Layer<Store.Ports, E>) =>
         expect(r.received).toEqual([])
       })))
 
+    it.live("the next attempt after a timeout is its delay after the attempt ended, not after it began", () =>
+      provide(Effect.gen(function*() {
+        const r = yield* receiver(2_000)
+        const projectId = yield* newProject
+        const hook = yield* endpoint(projectId, r.url)
+        yield* Webhooks.start({
+          allowPrivate: true,
+          pollInterval: Duration.millis(20),
+          timeout: Duration.millis(300),
+          delays: [Duration.millis(500), Duration.seconds(30)]
+        })
+        yield* StoreContract.createContact(projectId, "timed-out@example.com")
+        const [message] = yield* until(
+          messages(projectId, hook.id),
+          (m) => m.length === 1 && m[0]!.attempts.length >= 1,
+          "an attempt"
+        )
+        const attempt = message!.attempts[0]!
+        expect(attempt).toMatchObject({ status: null })
+        expect(attempt.durationMs).toBeGreaterThanOrEqual(290)
+        // Counted from the attempt's start, the retry would be due 500 ms after it, before it ended.
+        expect(message!.nextAttemptAt!.getTime() - attempt.at.getTime()).toBeGreaterThanOrEqual(
+          500 + attempt.durationMs - 5
+        )
+      })))
+
     it.live("two senders on one queue deliver every message, none twice at once", () =>
       provide(Effect.gen(function*() {
         const r = yield* receiver(5)
