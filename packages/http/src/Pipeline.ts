@@ -339,6 +339,26 @@ export const make = (options: Options) =>
       fail(call, ApiError.internal())
     }
 
+    const authenticate = (endpoint: Endpoint, authorization: string | undefined) => {
+      const { handler, key } = endpoint
+      return key === "none"
+        ? Effect.succeed<Handlers.Request["grant"]>(NoGrant)
+        : handler.trustsGrant === true && key === "any"
+        ? auth.authenticateTrusted(authorization)
+        : auth.authenticate(authorization, key)
+    }
+
+    // A body that is not JSON, answered after the key: a request without a usable key learns that
+    // first (401, 403), as it does with a body that parses.
+    const notJson = (call: Call, endpoint: Endpoint, authorization: string | undefined) =>
+      runFork(authenticate(endpoint, authorization)).addObserver((exit) => {
+        if (Exit.isSuccess(exit)) return fail(call, ApiError.invalidJson())
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isSome(failure)) return fail(call, failure.value)
+        log.defect(call.requestId, exit.cause)
+        fail(call, ApiError.internal())
+      })
+
     /**
      * Authenticates as `Api` asks and runs the endpoint's handler on the pipeline's runtime, under
      * the request's deadline; answers its reply, or the envelope of its failure (503 past the
@@ -352,14 +372,9 @@ export const make = (options: Options) =>
       authorization: string | undefined,
       body: unknown
     ) => {
-      const { handler, key } = endpoint
-      const authenticated = key === "none"
-        ? Effect.succeed<Handlers.Request["grant"]>(NoGrant)
-        : handler.trustsGrant === true && key === "any"
-        ? auth.authenticateTrusted(authorization)
-        : auth.authenticate(authorization, key)
+      const { handler } = endpoint
       const headers = handlerHeaders(call.exchange)
-      const fiber = runFork(Effect.flatMap(authenticated, (grant) =>
+      const fiber = runFork(Effect.flatMap(authenticate(endpoint, authorization), (grant) =>
         handler.handle({
           requestId: call.requestId,
           params,
@@ -460,7 +475,7 @@ export const make = (options: Options) =>
         if (read._tag === "TooLarge") return fail(call, ApiError.payloadTooLarge(bodyLimit))
         if (read._tag === "Unreadable") return fail(call, unreadable())
         const parsed = parseBody(read.text)
-        if (!parsed.ok) return fail(call, ApiError.invalidJson())
+        if (!parsed.ok) return notJson(call, endpoint, authorization)
         run(call, endpoint, found.params, query, authorization, parsed.body)
       })
     }

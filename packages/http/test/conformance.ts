@@ -166,6 +166,27 @@ export const conformance = <E>(
         expect(await contactByEmail(email)).toBeUndefined()
       })
 
+      it("a body that is not JSON without a usable key is refused for the key first (401, 403)", async () => {
+        const raw = "{bad"
+        const headers = { "content-type": "application/json" }
+        expectEnvelope(await request(base, "POST", "/v1/track", { raw, headers }), 401, "MISSING_AUTH")
+        expectEnvelope(
+          await request(base, "POST", "/v1/track", { key: "pk_nope", raw, headers }),
+          401,
+          "INVALID_API_KEY"
+        )
+        expectEnvelope(
+          await request(base, "POST", "/contacts/query", { key: projectA.publicKey, raw, headers }),
+          403,
+          "FORBIDDEN"
+        )
+        expectEnvelope(
+          await request(base, "POST", "/contacts/query", { key: projectA.secretKey, raw, headers }),
+          400,
+          "VALIDATION_ERROR"
+        )
+      })
+
       it("each broken field rule → 422 with one errors[] item per rule, with field paths", async () => {
         const answer = await track({ email: "nope", event: "", subscribed: "yes", data: { locale: 3 } })
         expectEnvelope(answer, 422, "VALIDATION_ERROR")
