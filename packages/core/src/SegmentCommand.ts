@@ -266,11 +266,12 @@ export const update = (
       : {})
   }
   // A segment that refers to this one, directly or through others, holds its condition inlined
-  // (`SegmentNode.inline`): its members change with it, so it is built again too, its own fields
-  // as they were.
+  // (`SegmentNode.inline`): its members change with it, so it is built again too, updated now as
+  // the edited one is (its pass waits the same grace after `updatedAt`), its other fields kept.
   const rebuilt = conditionChanged
     ? referrersOf(current, segment.id).map((other): Segment.Segment => ({
       ...other,
+      updatedAt: context.now,
       revision: other.revision + 1,
       buildCursor: ""
     }))

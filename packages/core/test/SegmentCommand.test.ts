@@ -168,8 +168,8 @@ describe("SegmentCommand.update", () => {
       2,
       ""
     ]])
-    // The referrers' own fields stay as they were.
-    expect(next.put[1]).toEqual({ ...chain[1], revision: 2, buildCursor: "" })
+    // Updated now (their passes wait the same grace), their other fields as they were.
+    expect(next.put[1]).toEqual({ ...chain[1], updatedAt: t1, revision: 2, buildCursor: "" })
     const renamed = Either.getOrThrow(SegmentCommand.update(chain, updateCommand("s1", { name: "Big" }), context))
     expect(renamed.put.map((s) => s.id)).toEqual(["s1"])
   })
