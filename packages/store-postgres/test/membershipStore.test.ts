@@ -122,7 +122,7 @@ for (const backend of TestDatabase.backends) {
         Effect.gen(function*() {
           const membership = yield* Membership.MembershipStore
           const sql = yield* SqlClient.SqlClient
-          const { contacts: [a, b], projectId } = yield* contactsOf(2)
+          const { contacts: [a, b, c], projectId } = yield* contactsOf(3)
           const vip = segmentOf(projectId, yield* newId, "vip")
           const pro = segmentOf(projectId, yield* newId, "pro")
           yield* create(vip)
@@ -150,6 +150,20 @@ for (const backend of TestDatabase.backends) {
             INSERT INTO segment_snapshots (contact_id, project_id, snapshot, due)
             VALUES (${b!.id}, ${projectId}, ${JSON.stringify(old)}::jsonb, ${at + 5})`
           expect((yield* membership.snapshots([b!.id])).get(b!.id)).toEqual(old)
+
+          // An alias this process has not met (written by another): looked up in the database.
+          const gold = segmentOf(projectId, yield* newId, "gold")
+          yield* create(gold)
+          const [{ alias }] = yield* sql<{ alias: number }>`SELECT alias FROM segments WHERE id = ${gold.id}`
+          const { contact: { id: _id, projectId: _project, ...contact }, ...rest } = snapshotOf(c!)
+          yield* sql`
+            INSERT INTO segment_snapshots (contact_id, project_id, snapshot, due)
+            VALUES (${c!.id}, ${projectId}, ${
+            JSON.stringify({ ...rest, contact, segments: { [`#${alias}`]: at }, deadlines: {} })
+          }::jsonb, NULL)`
+          expect((yield* membership.snapshots([c!.id])).get(c!.id)).toEqual(
+            snapshotOf(c!, { segments: { [gold.id]: at } })
+          )
 
           // A purged segment's alias is read as its id where this process learnt it, else as a key no
           // segment has; the others as their ids.
@@ -227,7 +241,7 @@ for (const backend of TestDatabase.backends) {
       it.effect("a contact erased before the write gets no transition; the rest of the write is stored", () =>
         Effect.gen(function*() {
           const membership = yield* Membership.MembershipStore
-          const { contacts: [a, b], projectId } = yield* contactsOf(2)
+          const { contacts: [a, b, c], projectId } = yield* contactsOf(3)
           yield* EraseContact.erase(projectId, { contactId: a!.id, suppress: false })
           const erased = yield* stream(a!.id)
           const ids = [yield* newId, yield* newId]
@@ -404,7 +418,7 @@ for (const backend of TestDatabase.backends) {
       it.effect("an erasure removes the contact's snapshot and memberships", () =>
         Effect.gen(function*() {
           const membership = yield* Membership.MembershipStore
-          const { contacts: [a, b], projectId } = yield* contactsOf(2)
+          const { contacts: [a, b, c], projectId } = yield* contactsOf(3)
           const segmentId = yield* newId
           yield* membership.write(writeOf({
             snapshots: [snapshotOf(a!), snapshotOf(b!)],
