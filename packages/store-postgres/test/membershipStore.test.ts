@@ -241,7 +241,7 @@ for (const backend of TestDatabase.backends) {
       it.effect("a contact erased before the write gets no transition; the rest of the write is stored", () =>
         Effect.gen(function*() {
           const membership = yield* Membership.MembershipStore
-          const { contacts: [a, b, c], projectId } = yield* contactsOf(3)
+          const { contacts: [a, b], projectId } = yield* contactsOf(2)
           yield* EraseContact.erase(projectId, { contactId: a!.id, suppress: false })
           const erased = yield* stream(a!.id)
           const ids = [yield* newId, yield* newId]
@@ -418,7 +418,7 @@ for (const backend of TestDatabase.backends) {
       it.effect("an erasure removes the contact's snapshot and memberships", () =>
         Effect.gen(function*() {
           const membership = yield* Membership.MembershipStore
-          const { contacts: [a, b, c], projectId } = yield* contactsOf(3)
+          const { contacts: [a, b], projectId } = yield* contactsOf(2)
           const segmentId = yield* newId
           yield* membership.write(writeOf({
             snapshots: [snapshotOf(a!), snapshotOf(b!)],
