@@ -102,23 +102,25 @@ export const make = (
       string,
       { readonly endpoint: Option.Option<WebhookEndpoint.WebhookEndpoint>; until: number }
     >()
+    const remember = (id: string, endpoint: Option.Option<WebhookEndpoint.WebhookEndpoint>, now: number) => {
+      if (known.size > 10_000) known.clear()
+      known.set(id, { endpoint, until: now + EndpointTtlMillis })
+    }
     // An endpoint as someone read it at `now`, unless what is known is a later version.
     const learn = (endpoint: WebhookEndpoint.WebhookEndpoint, now: number) => {
       const cached = known.get(endpoint.id)
       if (cached !== undefined && Option.isSome(cached.endpoint) && cached.endpoint.value.version > endpoint.version) {
         return
       }
-      if (known.size > 10_000) known.clear()
-      known.set(endpoint.id, { endpoint: Option.some(endpoint), until: now + EndpointTtlMillis })
+      remember(endpoint.id, Option.some(endpoint), now)
     }
     const endpointOf = (message: WebhookOutbox.Message, now: number) => {
       const cached = known.get(message.endpointId)
       if (cached !== undefined && cached.until > now) return Effect.succeed(cached.endpoint)
-      return Effect.tap(endpoints.get(message.projectId, message.endpointId), (endpoint) =>
-        Effect.sync(() => {
-          if (known.size > 10_000) known.clear()
-          known.set(message.endpointId, { endpoint, until: now + EndpointTtlMillis })
-        }))
+      return Effect.tap(
+        endpoints.get(message.projectId, message.endpointId),
+        (endpoint) => Effect.sync(() => remember(message.endpointId, endpoint, now))
+      )
     }
     const full = () => [...inFlight].filter(([, n]) => n >= perEndpoint).map(([id]) => id)
 
