@@ -339,26 +339,6 @@ export const make = (options: Options) =>
       fail(call, ApiError.internal())
     }
 
-    const authenticate = (endpoint: Endpoint, authorization: string | undefined) => {
-      const { handler, key } = endpoint
-      return key === "none"
-        ? Effect.succeed<Handlers.Request["grant"]>(NoGrant)
-        : handler.trustsGrant === true && key === "any"
-        ? auth.authenticateTrusted(authorization)
-        : auth.authenticate(authorization, key)
-    }
-
-    // A body that is not JSON, answered after the key: a request without a usable key learns that
-    // first (401, 403), as it does with a body that parses.
-    const notJson = (call: Call, endpoint: Endpoint, authorization: string | undefined) =>
-      runFork(authenticate(endpoint, authorization)).addObserver((exit) => {
-        if (Exit.isSuccess(exit)) return fail(call, ApiError.invalidJson())
-        const failure = Cause.failureOption(exit.cause)
-        if (Option.isSome(failure)) return fail(call, failure.value)
-        log.defect(call.requestId, exit.cause)
-        fail(call, ApiError.internal())
-      })
-
     /**
      * Authenticates as `Api` asks and runs the endpoint's handler on the pipeline's runtime, under
      * the request's deadline; answers its reply, or the envelope of its failure (503 past the
@@ -372,9 +352,14 @@ export const make = (options: Options) =>
       authorization: string | undefined,
       body: unknown
     ) => {
-      const { handler } = endpoint
+      const { handler, key } = endpoint
+      const authenticated = key === "none"
+        ? Effect.succeed<Handlers.Request["grant"]>(NoGrant)
+        : handler.trustsGrant === true && key === "any"
+        ? auth.authenticateTrusted(authorization)
+        : auth.authenticate(authorization, key)
       const headers = handlerHeaders(call.exchange)
-      const fiber = runFork(Effect.flatMap(authenticate(endpoint, authorization), (grant) =>
+      const fiber = runFork(Effect.flatMap(authenticated, (grant) =>
         handler.handle({
           requestId: call.requestId,
           params,
@@ -475,7 +460,12 @@ export const make = (options: Options) =>
         if (read._tag === "TooLarge") return fail(call, ApiError.payloadTooLarge(bodyLimit))
         if (read._tag === "Unreadable") return fail(call, unreadable())
         const parsed = parseBody(read.text)
-        if (!parsed.ok) return notJson(call, endpoint, authorization)
+        // Refused by a handler of its own, after the key as any request: one without a usable key
+        // learns that first (401, 403). It writes nothing, so it trusts no cached grant: the key is read.
+        if (!parsed.ok) {
+          const refuse: Handlers.Handler = { handle: () => Effect.fail(ApiError.invalidJson()) }
+          return run(call, { ...endpoint, handler: refuse }, found.params, query, authorization, undefined)
+        }
         run(call, endpoint, found.params, query, authorization, parsed.body)
       })
     }
